@@ -1,0 +1,144 @@
+import { z } from 'zod';
+
+/** Loopback hosts the status API may bind to without a token. */
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], {
+      error: 'expected true or false',
+    })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : ['true', '1', 'yes', 'on'].includes(v)));
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+        ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return Number(v);
+    });
+
+/** A positive decimal kept as a string: money and percentages never go through floats. */
+const decimal = (fallback: string, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a decimal above 0 and at most ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return v;
+    });
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return undefined;
+      try {
+        const u = new URL(v);
+        if (!protocols.includes(u.protocol)) throw new Error('protocol');
+        return v.replace(/\/+$/, '');
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `expected a ${protocols.join(' or ')} URL, got "${v}"` });
+        return z.NEVER;
+      }
+    });
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v));
+
+const envSchema = z
+  .object({
+    APCA_API_KEY_ID: optionalString,
+    APCA_API_SECRET_KEY: optionalString,
+    ALPACA_PAPER: bool(true),
+    ALPACA_API_URL: url(['http:', 'https:']),
+    ALPACA_STREAM_URL: url(['ws:', 'wss:']),
+    CT_DB_PATH: z.string().min(1, 'must not be empty').default('./data/crazy-trade.db'),
+    CT_API_HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
+    CT_API_PORT: int(8080, 0, 65535),
+    CT_API_TOKEN: optionalString,
+    CT_POLL_MS: int(5000, 250, 86_400_000),
+    CT_TRAIL_PERCENT: decimal('2', 50),
+    CT_COOLDOWN_MINUTES: int(30, 0, 10_080),
+    CT_INSPECT: bool(false),
+    CT_INSPECT_PORT: int(8081, 0, 65535),
+    CT_ADOPT: z.enum(['protect', 'record'], { error: 'expected protect or record' }).default('protect'),
+    CT_LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: 'expected one of fatal, error, warn, info, debug, trace, silent',
+      })
+      .default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if (Boolean(env.APCA_API_KEY_ID) !== Boolean(env.APCA_API_SECRET_KEY)) {
+      const missing = env.APCA_API_KEY_ID ? 'APCA_API_SECRET_KEY' : 'APCA_API_KEY_ID';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'set both APCA_API_KEY_ID and APCA_API_SECRET_KEY, or neither for demo mode' });
+    }
+    if (!LOOPBACK.has(env.CT_API_HOST) && !env.CT_API_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['CT_API_HOST'], message: `"${env.CT_API_HOST}" is not loopback; set CT_API_TOKEN to expose the API` });
+    }
+  });
+
+export type Mode = 'demo' | 'paper' | 'live';
+
+export interface Config {
+  mode: Mode;
+  alpaca: { keyId?: string; secretKey?: string; paper: boolean; apiUrl?: string; streamUrl?: string };
+  dbPath: string;
+  api: { host: string; port: number; token?: string };
+  pollMs: number;
+  trailPercent: string;
+  cooldownMinutes: number;
+  adopt: 'protect' | 'record';
+  inspect: { enabled: boolean; port: number };
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`invalid configuration: ${variable}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment (DESIGN §5). Throws a ConfigError naming the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  const e = parsed.data;
+  const mode: Mode = !e.APCA_API_KEY_ID ? 'demo' : e.ALPACA_PAPER ? 'paper' : 'live';
+  return {
+    mode,
+    alpaca: {
+      keyId: e.APCA_API_KEY_ID,
+      secretKey: e.APCA_API_SECRET_KEY,
+      paper: e.ALPACA_PAPER,
+      apiUrl: e.ALPACA_API_URL,
+      streamUrl: e.ALPACA_STREAM_URL,
+    },
+    dbPath: e.CT_DB_PATH,
+    api: { host: e.CT_API_HOST, port: e.CT_API_PORT, token: e.CT_API_TOKEN },
+    pollMs: e.CT_POLL_MS,
+    trailPercent: e.CT_TRAIL_PERCENT,
+    cooldownMinutes: e.CT_COOLDOWN_MINUTES,
+    adopt: e.CT_ADOPT,
+    inspect: { enabled: e.CT_INSPECT, port: e.CT_INSPECT_PORT },
+    logLevel: e.CT_LOG_LEVEL,
+  };
+}

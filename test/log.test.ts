@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { captureLogger } from './support/log-capture.js';
+
+describe('logger', () => {
+  it('redacts keys, secrets and tokens wherever they appear', () => {
+    const { log, text, lines } = captureLogger();
+    log.info({ keyId: 'PKSECRETKEYID', secretKey: 'SUPERSECRET1' }, 'top level');
+    log.info({ config: { alpaca: { keyId: 'PKSECRETKEYID', secretKey: 'SUPERSECRET1' }, api: { token: 'TOKEN123456' } } }, 'config');
+    log.info({ req: { headers: { 'apca-api-key-id': 'PKSECRETKEYID', 'apca-api-secret-key': 'SUPERSECRET1', authorization: 'Bearer TOKEN123456' } } }, 'headers');
+    log.info({ data: { key_id: 'PKSECRETKEYID', secret_key: 'SUPERSECRET1' } }, 'stream auth frame');
+    expect(lines()).toHaveLength(4);
+    for (const secret of ['PKSECRETKEYID', 'SUPERSECRET1', 'TOKEN123456']) expect(text()).not.toContain(secret);
+    expect(text()).toContain('[redacted]');
+  });
+});
