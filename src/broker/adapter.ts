@@ -1,0 +1,192 @@
+import { z } from 'zod';
+import { isDecimalString, normalize, D } from '../decimal.js';
+import type { ExecutionReport, OrderReport, Parsed, TradeUpdateReport } from './reports.js';
+
+/**
+ * SDK objects → broker reports. The SDK (4.x) hands back camelCase models that also keep the
+ * wire's snake_case keys (its deserialisers spread the raw JSON first), so one wire-format
+ * schema serves SDK objects, raw fixtures and raw HTTP bodies alike. Anything that does not fit
+ * is refused with a reason; nothing here throws.
+ */
+
+const decimal = z.string().refine(isDecimalString, 'not a decimal string').transform((v) => normalize(v));
+const nonNegative = decimal.refine((v) => !new D(v).isNegative(), 'negative');
+// decimal.js calls zero "positive" (it has a sign): compare instead.
+const positive = decimal.refine((v) => new D(v).greaterThan(0), 'not above 0');
+const nullableDecimal = decimal.nullable().optional().transform((v) => v ?? null);
+const time = z
+  .union([z.string().min(1), z.date()])
+  .transform((v, ctx) => {
+    const ms = v instanceof Date ? v.getTime() : Date.parse(v);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'not a timestamp' });
+      return z.NEVER;
+    }
+    // Keep the broker's own text (it may carry nanoseconds); Dates come back as ISO.
+    return v instanceof Date ? v.toISOString() : v;
+  });
+const nullableTime = time.nullable().optional().transform((v) => v ?? null);
+const nullableString = z.string().nullable().optional().transform((v) => v ?? null);
+const side = z.enum(['buy', 'sell']);
+
+const orderSchema = z.object({
+  id: z.string().min(1),
+  client_order_id: z.string().min(1),
+  symbol: z.string().min(1),
+  asset_class: z.string().default('us_equity'),
+  side,
+  type: z.string().min(1),
+  time_in_force: nullableString,
+  status: z.string().min(1),
+  qty: nullableDecimal,
+  notional: nullableDecimal,
+  filled_qty: nonNegative,
+  filled_avg_price: nullableDecimal,
+  limit_price: nullableDecimal,
+  stop_price: nullableDecimal,
+  trail_percent: nullableDecimal,
+  trail_price: nullableDecimal,
+  replaced_by: nullableString,
+  replaces: nullableString,
+  submitted_at: nullableTime,
+  updated_at: nullableTime,
+  filled_at: nullableTime,
+});
+
+const fillActivitySchema = z.object({
+  activity_type: z.literal('FILL'),
+  id: z.string().min(1),
+  order_id: z.string().min(1),
+  symbol: z.string().min(1),
+  side,
+  qty: positive,
+  price: positive,
+  cum_qty: positive,
+  transaction_time: time,
+});
+
+const tradeUpdateSchema = z.object({
+  event: z.string().min(1),
+  timestamp: nullableTime,
+  execution_id: nullableString,
+  price: nullableDecimal,
+  qty: nullableDecimal,
+  position_qty: nullableDecimal,
+});
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+function record(raw: unknown): raw is Record<string, unknown> {
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw);
+}
+
+export function parseOrder(raw: unknown): Parsed<OrderReport> {
+  const r = orderSchema.safeParse(raw);
+  if (!r.success) return { ok: false, reason: `order: ${describe(r.error)}` };
+  const o = r.data;
+  if (o.filled_qty !== '0' && o.filled_avg_price === null) {
+    return { ok: false, reason: 'order: filled_qty above 0 without filled_avg_price' };
+  }
+  return {
+    ok: true,
+    value: {
+      orderId: o.id,
+      clientOrderId: o.client_order_id,
+      symbol: o.symbol,
+      assetClass: o.asset_class,
+      side: o.side,
+      type: o.type,
+      timeInForce: o.time_in_force,
+      status: o.status,
+      qty: o.qty,
+      notional: o.notional,
+      filledQty: o.filled_qty,
+      filledAvgPrice: o.filled_avg_price,
+      limitPrice: o.limit_price,
+      stopPrice: o.stop_price,
+      trailPercent: o.trail_percent,
+      trailPrice: o.trail_price,
+      replacedBy: o.replaced_by,
+      replaces: o.replaces,
+      submittedAt: o.submitted_at,
+      updatedAt: o.updated_at,
+      filledAt: o.filled_at,
+    },
+  };
+}
+
+/** The cumulative execution state an order snapshot carries; null when nothing is filled. */
+export function executionFromOrder(order: OrderReport): ExecutionReport | null {
+  if (order.filledQty === '0') return null;
+  return {
+    orderId: order.orderId,
+    symbol: order.symbol,
+    side: order.side,
+    source: 'order',
+    cumQty: order.filledQty,
+    qty: null,
+    price: null,
+    avgPrice: order.filledAvgPrice,
+    execId: null,
+    at: order.filledAt ?? order.updatedAt ?? new Date(0).toISOString(),
+  };
+}
+
+export function parseFillActivity(raw: unknown): Parsed<ExecutionReport> {
+  const r = fillActivitySchema.safeParse(raw);
+  if (!r.success) return { ok: false, reason: `fill activity: ${describe(r.error)}` };
+  const a = r.data;
+  // qty may exceed cum_qty's share of what the ledger has seen (activities-mixed.json has qty 9,
+  // cum_qty 10.17…): cum_qty identifies the fill; the ledger infers whatever came before it.
+  return {
+    ok: true,
+    value: {
+      orderId: a.order_id,
+      symbol: a.symbol,
+      side: a.side,
+      source: 'activity',
+      cumQty: a.cum_qty,
+      qty: a.qty,
+      price: a.price,
+      avgPrice: null,
+      execId: a.id,
+      at: a.transaction_time,
+    },
+  };
+}
+
+const FILL_EVENTS = new Set(['fill', 'partial_fill']);
+
+/** A trade update, as the SDK's TradingStream emits it or as the wire `data` object. */
+export function parseTradeUpdate(raw: unknown): Parsed<TradeUpdateReport> {
+  if (!record(raw)) return { ok: false, reason: 'trade update: not an object' };
+  const r = tradeUpdateSchema.safeParse(raw);
+  if (!r.success) return { ok: false, reason: `trade update: ${describe(r.error)}` };
+  const order = parseOrder(raw.order);
+  if (!order.ok) return { ok: false, reason: `trade update ${r.data.event}: ${order.reason}` };
+  const u = r.data;
+  const at = u.timestamp ?? order.value.updatedAt ?? new Date().toISOString();
+  let execution: ExecutionReport | null = null;
+  if (FILL_EVENTS.has(u.event)) {
+    if (order.value.filledQty === '0') return { ok: false, reason: `trade update ${u.event}: order filled_qty is 0` };
+    if (u.qty !== null && !new D(u.qty).greaterThan(0)) return { ok: false, reason: `trade update ${u.event}: qty not positive` };
+    execution = {
+      orderId: order.value.orderId,
+      symbol: order.value.symbol,
+      side: order.value.side,
+      source: 'stream',
+      cumQty: order.value.filledQty,
+      qty: u.qty,
+      price: u.price,
+      avgPrice: order.value.filledAvgPrice,
+      execId: u.execution_id,
+      at,
+    };
+  }
+  return { ok: true, value: { event: u.event, at, order: order.value, execution, positionQty: u.position_qty } };
+}

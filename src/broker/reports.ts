@@ -1,0 +1,86 @@
+/**
+ * Broker reports: the plain, venue-agnostic shapes the rest of the service consumes
+ * (DESIGN §1). Money and quantities are canonical decimal strings; times are ISO-8601 strings.
+ */
+
+export type Side = 'buy' | 'sell';
+
+/** Alpaca order statuses after which an order can change no more. */
+export const TERMINAL_ORDER_STATUSES = ['filled', 'canceled', 'expired', 'rejected', 'replaced', 'done_for_day', 'stopped'] as const;
+
+export interface OrderReport {
+  orderId: string;
+  clientOrderId: string;
+  symbol: string;
+  assetClass: string;
+  side: Side;
+  type: string;
+  timeInForce: string | null;
+  status: string;
+  qty: string | null;
+  notional: string | null;
+  filledQty: string;
+  filledAvgPrice: string | null;
+  limitPrice: string | null;
+  stopPrice: string | null;
+  trailPercent: string | null;
+  trailPrice: string | null;
+  replacedBy: string | null;
+  replaces: string | null;
+  submittedAt: string | null;
+  updatedAt: string | null;
+  filledAt: string | null;
+}
+
+export type ExecutionSource = 'stream' | 'activity' | 'order';
+
+/**
+ * One execution, or (source "order") the cumulative state of an order's executions.
+ * Identity is (orderId, cumQty): cumQty strictly grows per order (DESIGN §3.2).
+ */
+export interface ExecutionReport {
+  orderId: string;
+  symbol: string;
+  side: Side;
+  source: ExecutionSource;
+  /** Cumulative filled quantity of the order after this execution. */
+  cumQty: string;
+  /** This execution's own quantity and price; null for an order snapshot, which only knows totals. */
+  qty: string | null;
+  price: string | null;
+  /** The order's VWAP after this execution, when the source tells it. */
+  avgPrice: string | null;
+  /** Broker execution id (stream) or activity id (activities API), when known. */
+  execId: string | null;
+  at: string;
+}
+
+export type TradeUpdateEvent =
+  | 'new'
+  | 'fill'
+  | 'partial_fill'
+  | 'canceled'
+  | 'expired'
+  | 'done_for_day'
+  | 'replaced'
+  | 'rejected'
+  | 'pending_new'
+  | 'stopped'
+  | 'pending_cancel'
+  | 'pending_replace'
+  | 'calculated'
+  | 'suspended'
+  | 'order_replace_rejected'
+  | 'order_cancel_rejected'
+  | (string & {});
+
+export interface TradeUpdateReport {
+  event: TradeUpdateEvent;
+  at: string;
+  order: OrderReport;
+  /** Present for fill and partial_fill events. */
+  execution: ExecutionReport | null;
+  positionQty: string | null;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };

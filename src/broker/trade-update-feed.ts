@@ -1,0 +1,76 @@
+import { streaming } from '@alpacahq/alpaca-trade-api';
+import type { Logger } from '../log.js';
+import type { StreamState } from '../api/health.js';
+import { parseTradeUpdate } from './adapter.js';
+import type { BrokerClient } from './client.js';
+import type { TradeUpdateReport } from './reports.js';
+
+export interface TradeUpdateFeedHandlers {
+  onUpdate(update: TradeUpdateReport): void;
+  /** The server acknowledged `listen` (first connect and every reconnect): time to reconcile. */
+  onListening(): void;
+}
+
+/**
+ * The trade_updates stream, via the SDK's TradingStream (it authenticates, re-listens after
+ * reconnect, pings, and reconnects forever). This adds the service's view of it: a three-valued
+ * state for /health, `stream_state` logs on change, and parsing into reports — a payload that does
+ * not parse is logged with its reason and skipped.
+ */
+export class TradeUpdateFeed {
+  private stream: streaming.TradingStream | null = null;
+  private current: StreamState = 'down';
+
+  constructor(
+    private readonly client: BrokerClient,
+    private readonly log: Logger,
+    private readonly handlers: TradeUpdateFeedHandlers,
+  ) {}
+
+  get state(): StreamState {
+    return this.current;
+  }
+
+  start(): void {
+    if (this.stream) return;
+    const stream = this.client.createStream();
+    this.stream = stream;
+    stream.onStateChange((s) => {
+      if (s === streaming.STATE.WAITING_TO_RECONNECT || (s === streaming.STATE.CONNECTING && this.current !== 'down')) {
+        this.setState('reconnecting');
+      } else if (s === streaming.STATE.DISCONNECTED && this.stream === null) {
+        this.setState('down');
+      }
+    });
+    stream.on(streaming.EVENT.SUBSCRIPTION, () => {
+      this.setState('connected');
+      this.handlers.onListening();
+    });
+    stream.onError((message) => this.log.warn({ event: 'stream_error', message }, 'trade_updates stream error'));
+    stream.onTradeUpdate((raw) => {
+      const parsed = parseTradeUpdate(raw);
+      if (!parsed.ok) {
+        this.log.warn({ event: 'broker_payload_rejected', source: 'stream', reason: parsed.reason }, 'skipped a malformed trade update');
+        return;
+      }
+      this.handlers.onUpdate(parsed.value);
+    });
+    // Marked once before connecting: the SDK sends `listen` after every (re)authentication.
+    stream.subscribeTradeUpdates();
+    this.log.info({ event: 'stream_state', state: 'connecting', url: this.client.streamUrl }, 'trade_updates stream connecting');
+    stream.connect();
+  }
+
+  stop(): void {
+    const stream = this.stream;
+    this.stream = null;
+    stream?.disconnect();
+    this.setState('down');
+  }
+
+  private setState(next: StreamState): void {
+    if (next === this.current) return;
+    this.log.info({ event: 'stream_state', state: next, previous: this.current }, `trade_updates stream ${next}`);
+    this.current = next;
+  }
+}

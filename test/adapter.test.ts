@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { executionFromOrder, parseFillActivity, parseOrder, parseTradeUpdate } from '../src/broker/adapter.js';
+import { fixture } from './support/fixtures.js';
+
+const ORDER_FIXTURES = [
+  'order-limit-accepted.json',
+  'order-market-notional-accepted.json',
+  'order-crypto-market-pending-new-js-sdk.json',
+  'order-option-limit-pending-new.json',
+  'order-ipo-market-notional-accepted.json',
+];
+
+describe('broker adapter: real Alpaca payloads', () => {
+  it.each(ORDER_FIXTURES)('parses %s', (name) => {
+    const raw = fixture(name);
+    const r = parseOrder(raw);
+    expect(r.ok, !r.ok ? r.reason : '').toBe(true);
+    if (!r.ok) return;
+    expect(r.value.orderId).toBe(raw.id);
+    expect(r.value.clientOrderId).toBe(raw.client_order_id);
+    expect(r.value.filledQty).toBe('0');
+    expect(executionFromOrder(r.value)).toBeNull();
+  });
+
+  it('parses the orders list and the close-position body', () => {
+    for (const o of fixture<any[]>('orders-list.json')) expect(parseOrder(o).ok).toBe(true);
+    expect(parseOrder(fixture('close-position-response.json').body).ok).toBe(true);
+  });
+
+  it('turns the trade_updates fill into an order report and a stream execution', () => {
+    const msg = fixture('trade-update-fill.json');
+    const r = parseTradeUpdate(msg.data);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.value.event).toBe('fill');
+    expect(r.value.order.status).toBe('filled');
+    expect(r.value.positionQty).toBe('0');
+    expect(r.value.execution).toEqual({
+      orderId: 'a5be8f5e-fdfa-41f5-a644-7a74fe947a8f',
+      symbol: 'SOLUSD',
+      side: 'sell',
+      source: 'stream',
+      cumQty: '1790.86',
+      qty: '1790.86',
+      price: '105.8988475',
+      avgPrice: '105.8988475',
+      execId: '2f63ea93-423d-4169-b3f6-3fdafc10c418',
+      at: '2022-04-19T17:45:05.024916716Z',
+    });
+  });
+
+  it('parses the broker API trade events that share the trading stream fields', () => {
+    for (const name of ['broker-sse-trade-event-fill.json', 'broker-sse-trade-event-new.json']) {
+      const raw = fixture(name);
+      for (const ev of Array.isArray(raw) ? raw : [raw]) {
+        const r = parseTradeUpdate(ev);
+        expect(r.ok, !r.ok ? `${name}: ${r.reason}` : '').toBe(true);
+      }
+    }
+  });
+
+  it('parses FILL activities with their cumulative quantity as identity', () => {
+    const one = parseFillActivity(fixture('activity-fill.json'));
+    expect(one).toMatchObject({ ok: true, value: { orderId: 'b5abe576-6a8a-49f3-a353-46b72c1ccae9', cumQty: '2', qty: '2', price: '174.78', source: 'activity' } });
+    expect(parseFillActivity(fixture('activity-fill-lpcn.json')).ok).toBe(true);
+    const partials = fixture<any[]>('activities-fills-with-partial-fills.json').map(parseFillActivity);
+    expect(partials.every((p) => p.ok)).toBe(true);
+    expect(partials.map((p) => (p.ok ? p.value.cumQty : null))).toEqual(['1.792161878', '2.792161878', '0.058773239', '1.998065556', '5.998065556']);
+  });
+
+  it('refuses non-FILL activities with a reason', () => {
+    const [csd, fill] = fixture<any[]>('activities-mixed.json');
+    const r = parseFillActivity(csd);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toMatch(/activity_type/);
+    expect(parseFillActivity(fill)).toMatchObject({ ok: true, value: { cumQty: '10.177047834', qty: '9' } });
+    expect(parseFillActivity(fixture('activity-nontrade-div.json')).ok).toBe(false);
+    expect(parseFillActivity(fixture('activity-cfee.json')).ok).toBe(false);
+  });
+
+  it('normalises decimals so equal quantities have one key', () => {
+    const raw = { ...fixture('activity-fill.json'), cum_qty: '2.000', qty: '2.0' };
+    expect(parseFillActivity(raw)).toMatchObject({ ok: true, value: { cumQty: '2', qty: '2' } });
+  });
+});
+
+describe('broker adapter: malformed payloads are refused, never thrown', () => {
+  const order = fixture('order-limit-accepted.json');
+  const fill = fixture('trade-update-fill.json').data;
+  const cases: Array<[string, () => unknown]> = [
+    ['null', () => null],
+    ['a string', () => 'fill'],
+    ['an array', () => [fill]],
+    ['no order', () => ({ ...fill, order: undefined })],
+    ['float quantity', () => ({ ...fill, order: { ...fill.order, filled_qty: 1790.86 } })],
+    ['exponent quantity', () => ({ ...fill, order: { ...fill.order, filled_qty: '1e3' } })],
+    ['negative fill qty', () => ({ ...fill, qty: '-1' })],
+    ['unknown side', () => ({ ...fill, order: { ...fill.order, side: 'short' } })],
+    ['missing id', () => ({ ...fill, order: { ...fill.order, id: '' } })],
+    ['bad timestamp', () => ({ ...fill, timestamp: 'yesterday' })],
+    ['fill without avg price', () => ({ ...fill, order: { ...fill.order, filled_avg_price: null } })],
+    ['fill event with nothing filled', () => ({ ...fill, order: { ...fill.order, filled_qty: '0' } })],
+  ];
+  it.each(cases)('trade update: %s', (_name, make) => {
+    const r = parseTradeUpdate(make());
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason.length).toBeGreaterThan(5);
+  });
+
+  it.each([
+    ['qty as number', { ...order, qty: 2 }],
+    ['status missing', { ...order, status: undefined }],
+    ['prototype junk', Object.create({ id: 'x' })],
+  ])('order: %s', (_n, raw) => {
+    expect(parseOrder(raw).ok).toBe(false);
+  });
+
+  it.each([
+    ['zero qty', { ...fixture('activity-fill.json'), qty: '0' }],
+    ['missing cum_qty', { ...fixture('activity-fill.json'), cum_qty: undefined }],
+    ['price NaN', { ...fixture('activity-fill.json'), price: 'NaN' }],
+  ])('activity: %s', (_n, raw) => {
+    expect(parseFillActivity(raw).ok).toBe(false);
+  });
+});
