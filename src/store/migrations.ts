@@ -1,0 +1,100 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/**
+ * Schema history, applied in key order by kysely's Migrator. Append new entries; never edit one
+ * that has shipped.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('fills')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('order_id', 'text', (c) => c.notNull())
+        .addColumn('cum_qty', 'text', (c) => c.notNull())
+        .addColumn('qty', 'text', (c) => c.notNull())
+        .addColumn('price', 'text', (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('side', 'text', (c) => c.notNull().check(sql`side in ('buy','sell')`))
+        .addColumn('exec_id', 'text')
+        .addColumn('source', 'text', (c) => c.notNull().check(sql`source in ('stream','activity','order','inferred')`))
+        .addColumn('filled_at', 'text', (c) => c.notNull())
+        .addColumn('recorded_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('fills_identity', ['order_id', 'cum_qty'])
+        .execute();
+      await db.schema.createIndex('fills_symbol_id').on('fills').columns(['symbol', 'id']).execute();
+      await db.schema.createIndex('fills_filled_at').on('fills').column('filled_at').execute();
+
+      await db.schema
+        .createTable('orders')
+        .addColumn('order_id', 'text', (c) => c.primaryKey())
+        .addColumn('client_order_id', 'text', (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('side', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('asset_class', 'text', (c) => c.notNull())
+        .addColumn('role', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('terminal', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('filled_qty', 'text', (c) => c.notNull().defaultTo('0'))
+        .addColumn('filled_avg_price', 'text')
+        .addColumn('stop_order_id', 'text')
+        .addColumn('machine_version', 'integer', (c) => c.notNull())
+        .addColumn('snapshot', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('orders_terminal').on('orders').column('terminal').execute();
+      await db.schema.createIndex('orders_client_order_id').on('orders').column('client_order_id').execute();
+
+      await db.schema
+        .createTable('order_history')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('order_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('from_state', 'text')
+        .addColumn('to_state', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('order_history_order').on('order_history').columns(['order_id', 'id']).execute();
+
+      await db.schema
+        .createTable('intents')
+        .addColumn('client_order_id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('entry_order_id', 'text', (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) =>
+          c.notNull().check(sql`status in ('pending','unknown','confirmed','rejected','done')`),
+        )
+        .addColumn('broker_order_id', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('intents_status').on('intents').column('status').execute();
+
+      await db.schema
+        .createTable('cooldowns')
+        .addColumn('exit_fill_id', 'text', (c) => c.primaryKey())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('until', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('cooldowns_symbol_until').on('cooldowns').columns(['symbol', 'until']).execute();
+
+      await db.schema
+        .createTable('sync_state')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

@@ -1,0 +1,86 @@
+import type { Generated } from 'kysely';
+
+/** Table types for kysely. Decimals are TEXT (canonical decimal strings), times ISO-8601 TEXT. */
+
+export interface FillsTable {
+  id: Generated<number>;
+  order_id: string;
+  /** With order_id, the fill's identity (DESIGN §3.2); UNIQUE. */
+  cum_qty: string;
+  qty: string;
+  price: string;
+  symbol: string;
+  side: 'buy' | 'sell';
+  exec_id: string | null;
+  source: 'stream' | 'activity' | 'order' | 'inferred';
+  filled_at: string;
+  recorded_at: string;
+}
+
+export interface OrdersTable {
+  order_id: string;
+  client_order_id: string;
+  symbol: string;
+  side: 'buy' | 'sell';
+  type: string;
+  asset_class: string;
+  role: 'entry' | 'stop' | 'exit' | null;
+  /** The actor's state value, for queries without parsing the snapshot. */
+  state: string;
+  terminal: number;
+  filled_qty: string;
+  filled_avg_price: string | null;
+  stop_order_id: string | null;
+  machine_version: number;
+  /** The persisted XState snapshot (JSON); the version lives in machine_version, not inside. */
+  snapshot: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface OrderHistoryTable {
+  id: Generated<number>;
+  order_id: string;
+  at: string;
+  event: string;
+  from_state: string | null;
+  to_state: string;
+}
+
+export interface IntentsTable {
+  /** Deterministic client_order_id of the order the intent places (e.g. ct-stop-<entry id>). */
+  client_order_id: string;
+  kind: string;
+  entry_order_id: string;
+  symbol: string;
+  payload: string;
+  status: 'pending' | 'unknown' | 'confirmed' | 'rejected' | 'done';
+  broker_order_id: string | null;
+  attempts: number;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CooldownsTable {
+  /** The exit fill's identity "<order_id>:<cum_qty>": one cooldown per exit (DESIGN §3.5). */
+  exit_fill_id: string;
+  symbol: string;
+  started_at: string;
+  until: string;
+}
+
+export interface SyncStateTable {
+  key: string;
+  value: string;
+  updated_at: string;
+}
+
+export interface Schema {
+  fills: FillsTable;
+  orders: OrdersTable;
+  order_history: OrderHistoryTable;
+  intents: IntentsTable;
+  cooldowns: CooldownsTable;
+  sync_state: SyncStateTable;
+}

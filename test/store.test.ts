@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../src/store/database.js';
+import { readSyncState, writeSyncState } from '../src/store/sync-state.js';
+import { countOrders } from '../src/store/order-counts.js';
+
+const dirs: string[] = [];
+const dbs: Database[] = [];
+afterEach(async () => {
+  for (const db of dbs.splice(0)) await db.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function fileDb(): Promise<{ db: Database; path: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ct-store-'));
+  dirs.push(dir);
+  const path = join(dir, 'nested', 'ct.db');
+  const db = await openDatabase(path);
+  dbs.push(db);
+  return { db, path };
+}
+
+const fill = (over: Partial<Record<string, string>> = {}) => ({
+  order_id: 'o1',
+  cum_qty: '1',
+  qty: '1',
+  price: '10',
+  symbol: 'AAPL',
+  side: 'buy' as const,
+  exec_id: null,
+  source: 'stream' as const,
+  filled_at: '2026-01-01T00:00:00Z',
+  recorded_at: '2026-01-01T00:00:00Z',
+  ...over,
+});
+
+describe('store', () => {
+  it('creates its folder, runs in WAL mode and applies every migration', async () => {
+    const { db } = await fileDb();
+    expect(db.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
+    const tables = db.sqlite
+      .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name")
+      .all()
+      .map((r: any) => r.name);
+    expect(tables).toEqual(['cooldowns', 'fills', 'intents', 'order_history', 'orders', 'sync_state']);
+    const applied = db.sqlite.prepare('select name from kysely_migration').all().map((r: any) => r.name);
+    expect(applied).toEqual(['0001_initial']);
+  });
+
+  it('reopening an existing file migrates nothing twice and keeps the data', async () => {
+    const { db, path } = await fileDb();
+    db.run(db.kysely.insertInto('fills').values(fill()));
+    await db.close();
+    dbs.pop();
+    const again = await openDatabase(path);
+    dbs.push(again);
+    expect(again.all(again.kysely.selectFrom('fills').selectAll())).toHaveLength(1);
+  });
+
+  it('enforces fill identity (order_id, cum_qty) at the database', async () => {
+    const db = await openDatabase(':memory:');
+    dbs.push(db);
+    db.run(db.kysely.insertInto('fills').values(fill()));
+    expect(() => db.run(db.kysely.insertInto('fills').values(fill({ exec_id: 'other' })))).toThrow(/UNIQUE/);
+    db.run(db.kysely.insertInto('fills').values(fill({ cum_qty: '2' })));
+    expect(db.all(db.kysely.selectFrom('fills').select('cum_qty').orderBy('id'))).toEqual([{ cum_qty: '1' }, { cum_qty: '2' }]);
+  });
+
+  it('rolls a transaction back whole when any statement fails', async () => {
+    const db = await openDatabase(':memory:');
+    dbs.push(db);
+    expect(() =>
+      db.transaction(() => {
+        db.run(db.kysely.insertInto('fills').values(fill({ cum_qty: '5' })));
+        writeSyncState(db, 'fill_watermark', 'w1');
+        db.run(db.kysely.insertInto('fills').values(fill({ cum_qty: '5' })));
+      }),
+    ).toThrow();
+    expect(db.all(db.kysely.selectFrom('fills').selectAll())).toHaveLength(0);
+    expect(readSyncState(db, 'fill_watermark')).toBeNull();
+  });
+
+  it('keeps sync state and counts actors for /health', async () => {
+    const db = await openDatabase(':memory:');
+    dbs.push(db);
+    writeSyncState(db, 'fill_watermark', 'a');
+    writeSyncState(db, 'fill_watermark', 'b');
+    expect(readSyncState(db, 'fill_watermark')).toBe('b');
+    expect(countOrders(db)).toEqual({ active: 0, terminal: 0 });
+    const row = (id: string, terminal: number) => ({
+      order_id: id, client_order_id: id, symbol: 'AAPL', side: 'buy' as const, type: 'market', asset_class: 'us_equity',
+      role: null, state: terminal ? 'done' : 'pending', terminal, filled_qty: '0', filled_avg_price: null, stop_order_id: null,
+      machine_version: 1, snapshot: '{}', created_at: 'x', updated_at: 'x',
+    });
+    db.run(db.kysely.insertInto('orders').values([row('a', 0), row('b', 1), row('c', 0)]));
+    expect(countOrders(db)).toEqual({ active: 2, terminal: 1 });
+  });
+
+  it('rejects values outside the checked domains', async () => {
+    const db = await openDatabase(':memory:');
+    dbs.push(db);
+    expect(() => db.run(db.kysely.insertInto('fills').values(fill({ source: 'guess' as any })))).toThrow(/CHECK/);
+  });
+});
