@@ -62,6 +62,7 @@ const fillActivitySchema = z.object({
   qty: positive,
   price: positive,
   cum_qty: positive,
+  order_status: nullableString,
   transaction_time: time,
 });
 
@@ -133,6 +134,7 @@ export function executionFromOrder(order: OrderReport): ExecutionReport | null {
     price: null,
     avgPrice: order.filledAvgPrice,
     execId: null,
+    orderStatus: order.status,
     at: order.filledAt ?? order.updatedAt ?? new Date(0).toISOString(),
   };
 }
@@ -155,6 +157,7 @@ export function parseFillActivity(raw: unknown): Parsed<ExecutionReport> {
       price: a.price,
       avgPrice: null,
       execId: a.id,
+      orderStatus: a.order_status,
       at: a.transaction_time,
     },
   };
@@ -185,6 +188,7 @@ export function parseTradeUpdate(raw: unknown): Parsed<TradeUpdateReport> {
       price: u.price,
       avgPrice: order.value.filledAvgPrice,
       execId: u.execution_id,
+      orderStatus: order.value.status,
       at,
     };
   }

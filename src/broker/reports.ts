@@ -52,6 +52,8 @@ export interface ExecutionReport {
   avgPrice: string | null;
   /** Broker execution id (stream) or activity id (activities API), when known. */
   execId: string | null;
+  /** The order's status right after this execution, when the source tells it. */
+  orderStatus: string | null;
   at: string;
 }
 

@@ -1,0 +1,90 @@
+import { D, normalize } from '../src/decimal.js';
+import type { ExecutionReport, Side } from '../src/broker/reports.js';
+
+/**
+ * The fill ledger's arithmetic (DESIGN §3.1–3.2), pure: given what an order has recorded and a new
+ * execution report, which fill rows to write. Identity is (order_id, cum_qty); cum_qty only grows.
+ */
+
+export interface OrderLedger {
+  /** Cumulative quantity recorded so far. */
+  filledQty: string;
+  /** Σ qty × price over the recorded fills. */
+  notional: string;
+}
+
+export type FillSource = 'stream' | 'activity' | 'order' | 'inferred';
+
+export interface FillRecord {
+  orderId: string;
+  symbol: string;
+  side: Side;
+  cumQty: string;
+  qty: string;
+  price: string;
+  source: FillSource;
+  execId: string | null;
+  at: string;
+}
+
+export type FillPlan =
+  | { kind: 'duplicate' }
+  /** The report jumps past what was recorded and nothing prices the gap: ask for the order. */
+  | { kind: 'unpricedGap' }
+  | { kind: 'record'; fills: FillRecord[]; ledger: OrderLedger };
+
+/** Prices derived by division are kept to crypto precision. */
+const PRICE_DP = 9;
+
+export const EMPTY_LEDGER: OrderLedger = { filledQty: '0', notional: '0' };
+
+export function planFills(ledger: OrderLedger, exec: ExecutionReport): FillPlan {
+  const cum = new D(exec.cumQty);
+  const recorded = new D(ledger.filledQty);
+  if (cum.lte(recorded)) return { kind: 'duplicate' };
+  const delta = cum.minus(recorded);
+  const base = { orderId: exec.orderId, symbol: exec.symbol, side: exec.side, at: exec.at };
+  const fills: FillRecord[] = [];
+
+  // What the order's VWAP says the unrecorded quantity up to `upTo` cost in total.
+  const vwapRemainder = (upTo: InstanceType<typeof D>, minus: InstanceType<typeof D>) =>
+    new D(exec.avgPrice!).times(upTo).minus(ledger.notional).minus(minus);
+
+  if (exec.qty !== null && exec.price !== null) {
+    const qty = new D(exec.qty);
+    if (qty.gte(delta)) {
+      // Everything unrecorded belongs to this execution (it may overlap an inferred fill).
+      fills.push({ ...base, cumQty: normalize(cum), qty: normalize(delta), price: exec.price, source: exec.source, execId: exec.execId });
+    } else {
+      const gap = delta.minus(qty);
+      if (exec.avgPrice === null) return { kind: 'unpricedGap' };
+      const gapNotional = vwapRemainder(cum, qty.times(exec.price));
+      if (gapNotional.lte(0)) return { kind: 'unpricedGap' };
+      fills.push({
+        ...base,
+        cumQty: normalize(cum.minus(qty)),
+        qty: normalize(gap),
+        price: normalize(gapNotional.div(gap).toDecimalPlaces(PRICE_DP)),
+        source: 'inferred',
+        execId: null,
+      });
+      fills.push({ ...base, cumQty: normalize(cum), qty: normalize(qty), price: exec.price, source: exec.source, execId: exec.execId });
+    }
+  } else {
+    // An order snapshot knows only totals: the unrecorded part is priced from the VWAP difference.
+    if (exec.avgPrice === null) return { kind: 'unpricedGap' };
+    const notional = vwapRemainder(cum, new D(0));
+    const price = notional.gt(0) ? notional.div(delta).toDecimalPlaces(PRICE_DP) : new D(exec.avgPrice);
+    fills.push({ ...base, cumQty: normalize(cum), qty: normalize(delta), price: normalize(price), source: exec.source, execId: exec.execId });
+  }
+
+  let notional = new D(ledger.notional);
+  for (const f of fills) notional = notional.plus(new D(f.qty).times(f.price));
+  return { kind: 'record', fills, ledger: { filledQty: normalize(cum), notional: normalize(notional) } };
+}
+
+/** The ledger's VWAP for an order, or null before any fill. */
+export function ledgerAvgPrice(ledger: OrderLedger): string | null {
+  const qty = new D(ledger.filledQty);
+  return qty.isZero() ? null : normalize(new D(ledger.notional).div(qty).toDecimalPlaces(PRICE_DP));
+}

@@ -1,0 +1,344 @@
+import { and, assign, enqueueActions, setup } from 'xstate';
+import { D, normalize } from '../src/decimal.js';
+import type { ExecutionReport, OrderReport, Side } from '../src/broker/reports.js';
+import { executionFromOrder } from '../src/broker/adapter.js';
+import { EMPTY_LEDGER, planFills, type FillRecord, type OrderLedger } from './fill-plan.js';
+import { brokerOutcome, entryOfStop, stopClientOrderId } from './order-status.js';
+
+/**
+ * One actor per broker order (DESIGN §2). Pure: every side effect is a named action the runtime
+ * provides with `machine.provide` — recording a fill, asking for a stop, asking for the order's
+ * broker state, logging a duplicate. Bump ORDER_MACHINE_VERSION whenever a persisted snapshot of
+ * the previous version would not restore into this one (renamed/removed states or context keys).
+ */
+export const ORDER_MACHINE_VERSION = 1;
+
+export type OrderRole = 'entry' | 'stop' | 'exit';
+
+/** What the actor keeps of the broker's order. */
+export interface OrderSummary {
+  orderId: string;
+  clientOrderId: string;
+  symbol: string;
+  assetClass: string;
+  side: Side;
+  type: string;
+  qty: string | null;
+  status: string;
+  brokerFilledQty: string;
+}
+
+export interface StopIntent {
+  entryOrderId: string;
+  clientOrderId: string;
+  symbol: string;
+  assetClass: string;
+  /** The stop's side: opposite of the entry. */
+  side: Side;
+  qty: string;
+}
+
+export interface OrderInput {
+  order: OrderSummary;
+  /** Placed outside this service (by hand, another tool, before a restart that lost it). */
+  untracked: boolean;
+  /** Whether an entry gets a protective stop (CT_ADOPT decides it for untracked orders). */
+  protect: boolean;
+  role?: OrderRole | null;
+  /** Seed when an actor is rebuilt: what the ledger already holds for this order. */
+  ledger?: OrderLedger;
+}
+
+export interface OrderOutput {
+  orderId: string;
+  role: OrderRole | null;
+  filledQty: string;
+  /** For a protective stop: the entry order it protects. */
+  stopOf: string | null;
+  /** The identity of the order's last fill, "<order_id>:<cum_qty>". */
+  exitFillId: string | null;
+}
+
+export interface OrderContext {
+  order: OrderSummary;
+  untracked: boolean;
+  protect: boolean;
+  role: OrderRole | null;
+  ledger: OrderLedger;
+  stop: { clientOrderId: string; orderId: string | null; qty: string | null } | null;
+  /** Epoch ms after which an unacknowledged stop request is re-issued (driven by clock.tick). */
+  stopDeadline: number | null;
+  exitFillId: string | null;
+}
+
+export type OrderEvent =
+  | { type: 'order.report'; order: OrderReport; role: OrderRole }
+  | { type: 'execution'; execution: ExecutionReport; role: OrderRole }
+  | { type: 'stop.accepted'; stopOrderId: string; qty: string }
+  | { type: 'stop.rejected'; reason: string }
+  | { type: 'stop.filled'; exitFillId: string }
+  | { type: 'clock.tick'; now: number };
+
+/** How long a stop request may stay unacknowledged before it is asked for again. */
+export const STOP_ACK_MS = 30_000;
+
+export function summarize(order: OrderReport): OrderSummary {
+  return {
+    orderId: order.orderId,
+    clientOrderId: order.clientOrderId,
+    symbol: order.symbol,
+    assetClass: order.assetClass,
+    side: order.side,
+    type: order.type,
+    qty: order.qty,
+    status: order.status,
+    brokerFilledQty: order.filledQty,
+  };
+}
+
+const opposite = (side: Side): Side => (side === 'buy' ? 'sell' : 'buy');
+const hasFills = (c: OrderContext) => c.ledger.filledQty !== '0';
+const outcome = (c: OrderContext) => brokerOutcome(c.order.status);
+const fullyFilled = (c: OrderContext) =>
+  outcome(c) === 'filled' || (c.order.qty !== null && new D(c.ledger.filledQty).gte(c.order.qty));
+/** The entry's position is final (filled, or terminal after a partial fill) and must be protected. */
+const needsProtection = (c: OrderContext) =>
+  c.role === 'entry' && c.protect && hasFills(c) && (fullyFilled(c) || outcome(c) !== 'working');
+const stopCovers = (c: OrderContext) =>
+  c.stop?.orderId != null && c.stop.qty !== null && new D(c.stop.qty).gte(c.ledger.filledQty);
+
+function stopIntent(c: OrderContext, qty: string): StopIntent {
+  return {
+    entryOrderId: c.order.orderId,
+    clientOrderId: stopClientOrderId(c.order.orderId),
+    symbol: c.order.symbol,
+    assetClass: c.order.assetClass,
+    side: opposite(c.order.side),
+    qty,
+  };
+}
+
+export const orderMachine = setup({
+  types: {
+    context: {} as OrderContext,
+    events: {} as OrderEvent,
+    input: {} as OrderInput,
+    output: {} as OrderOutput,
+  },
+  actions: {
+    /** Runtime: write the fill row in the same transaction as this actor's next snapshot. */
+    recordFill: (_, _fill: FillRecord & { role: OrderRole | null }) => {},
+    /** Runtime: log `fill_already_processed`. */
+    duplicateFill: (_, _p: { orderId: string; cumQty: string; source: string }) => {},
+    /** Runtime: upsert the stop intent (outbox) in the same transaction as the snapshot. */
+    requestStop: (_, _intent: StopIntent) => {},
+    /** Runtime: fetch the order from the broker and send it back as `order.report`. */
+    requestOrderSnapshot: (_, _p: { orderId: string; reason: string }) => {},
+  },
+  guards: {
+    needsProtection: ({ context }) => needsProtection(context),
+    stopCovers: ({ context }) => stopCovers(context),
+    fullyFilled: ({ context }) => fullyFilled(context),
+    canceled: ({ context }) => outcome(context) === 'canceled',
+    expired: ({ context }) => outcome(context) === 'expired',
+    rejected: ({ context }) => outcome(context) === 'rejected',
+    replaced: ({ context }) => outcome(context) === 'replaced',
+    hasFills: ({ context }) => hasFills(context),
+    coversAck: ({ context, event }) =>
+      event.type === 'stop.accepted' && new D(event.qty).gte(context.ledger.filledQty),
+  },
+}).createMachine({
+  id: 'order',
+  // What the supervisor learns when the actor finishes (xstate.done.actor.*): a filled protective
+  // stop names the entry it protected, so the entry can move to exited.
+  output: ({ context }): OrderOutput => ({
+    orderId: context.order.orderId,
+    role: context.role,
+    filledQty: context.ledger.filledQty,
+    stopOf: context.role === 'stop' ? entryOfStop(context.order.clientOrderId) : null,
+    exitFillId: context.ledger.filledQty === '0' ? null : `${context.order.orderId}:${context.ledger.filledQty}`,
+  }),
+  context: ({ input }) => ({
+    order: input.order,
+    untracked: input.untracked,
+    protect: input.protect,
+    role: input.role ?? (entryOfStop(input.order.clientOrderId) ? 'stop' : null),
+    ledger: input.ledger ?? EMPTY_LEDGER,
+    stop: null,
+    stopDeadline: null,
+    exitFillId: null,
+  }),
+  initial: 'settling',
+  on: {
+    // The entry's protective stop filled (it may beat its own acknowledgement): the position is out.
+    'stop.filled': {
+      guard: ({ context }) => context.role === 'entry',
+      target: '.exited',
+      actions: assign({ exitFillId: ({ event }) => event.exitFillId }),
+    },
+    // A fill from any source, in any non-final state: record what is new, drop what is not.
+    execution: {
+      target: '.settling',
+      actions: enqueueActions(({ context, event, enqueue }) => applyExecution(context, event.execution, event.role, enqueue as unknown as Enqueue)),
+    },
+    // The broker's view of the order. Quantity it reports beyond the ledger is recorded from the
+    // VWAP difference (source "order"): the itemised sources did not deliver it.
+    'order.report': {
+      target: '.settling',
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        const next = summarize(event.order);
+        const merged: OrderContext = {
+          ...context,
+          order: { ...next, clientOrderId: next.clientOrderId || context.order.clientOrderId },
+        };
+        enqueue.assign({ order: merged.order });
+        const execution = executionFromOrder(event.order);
+        if (execution && new D(execution.cumQty).gt(context.ledger.filledQty)) {
+          applyExecution(merged, execution, event.role, enqueue as unknown as Enqueue);
+        }
+      }),
+    },
+  },
+  states: {
+    /** Transient: routes to the state the order's facts imply. */
+    settling: {
+      always: [
+        { guard: 'needsProtection', target: 'filled' },
+        { guard: 'fullyFilled', target: 'filled' },
+        { guard: 'canceled', target: 'canceled' },
+        { guard: 'expired', target: 'expired' },
+        { guard: 'rejected', target: 'rejected' },
+        { guard: 'replaced', target: 'replaced' },
+        { guard: 'hasFills', target: 'partiallyFilled' },
+        { target: 'pending' },
+      ],
+    },
+    pending: {},
+    partiallyFilled: {
+      on: {
+        'stop.accepted': {
+          actions: assign({
+            stop: ({ context, event }) => ({
+              clientOrderId: context.stop?.clientOrderId ?? stopClientOrderId(context.order.orderId),
+              orderId: event.stopOrderId,
+              qty: event.qty,
+            }),
+          }),
+        },
+      },
+    },
+    /** Transient: a finished fill goes on to protection (entries) or to done. */
+    filled: {
+      always: [
+        { guard: and(['needsProtection', 'stopCovers']), target: 'protected' },
+        { guard: 'needsProtection', target: 'placingStop' },
+        { target: 'done' },
+      ],
+    },
+    placingStop: {
+      on: {
+        'stop.accepted': [
+          {
+            guard: 'coversAck',
+            target: 'protected',
+            actions: assign({
+              stop: ({ context, event }) => ({
+                clientOrderId: context.stop?.clientOrderId ?? stopClientOrderId(context.order.orderId),
+                orderId: event.stopOrderId,
+                qty: event.qty,
+              }),
+              stopDeadline: null,
+            }),
+          },
+          {
+            actions: assign({
+              stop: ({ context, event }) => ({
+                clientOrderId: context.stop?.clientOrderId ?? stopClientOrderId(context.order.orderId),
+                orderId: event.stopOrderId,
+                qty: event.qty,
+              }),
+            }),
+          },
+        ],
+        'stop.rejected': {
+          // The outbox keeps retrying; the deadline re-asks if it stays silent.
+          actions: assign({ stopDeadline: null }),
+        },
+        'clock.tick': [
+          {
+            guard: ({ context }) => context.stopDeadline === null,
+            actions: assign({ stopDeadline: ({ event }) => (event as { now: number }).now + STOP_ACK_MS }),
+          },
+          {
+            guard: ({ context, event }) => context.stopDeadline !== null && (event as { now: number }).now >= context.stopDeadline,
+            actions: [
+              { type: 'requestStop', params: ({ context }) => stopIntent(context, context.ledger.filledQty) },
+              assign({ stopDeadline: ({ event }) => (event as { now: number }).now + STOP_ACK_MS }),
+            ],
+          },
+        ],
+      },
+    },
+    protected: {
+      on: {
+        'stop.accepted': {
+          actions: assign({
+            stop: ({ context, event }) => ({ clientOrderId: context.stop!.clientOrderId, orderId: event.stopOrderId, qty: event.qty }),
+          }),
+        },
+      },
+    },
+    exited: { type: 'final' },
+    done: { type: 'final' },
+    canceled: { type: 'final' },
+    rejected: { type: 'final' },
+    expired: { type: 'final' },
+    replaced: { type: 'final' },
+  },
+});
+
+/** The part of enqueueActions' `enqueue` the ledger step uses (its own type is too generic to name). */
+interface Enqueue {
+  (action: { type: 'recordFill' | 'duplicateFill' | 'requestStop' | 'requestOrderSnapshot'; params: object }): void;
+  assign(values: Partial<OrderContext>): void;
+}
+
+/** Records what an execution adds to the ledger (or drops it as a duplicate) — shared by both report kinds. */
+function applyExecution(context: OrderContext, execution: ExecutionReport, eventRole: OrderRole, enqueue: Enqueue): void {
+  const role = context.role ?? eventRole;
+  const plan = planFills(context.ledger, execution);
+  if (plan.kind === 'duplicate') {
+    enqueue({ type: 'duplicateFill', params: { orderId: context.order.orderId, cumQty: execution.cumQty, source: execution.source } });
+    return;
+  }
+  if (plan.kind === 'unpricedGap') {
+    enqueue({
+      type: 'requestOrderSnapshot',
+      params: { orderId: context.order.orderId, reason: `unpriced gap before cum_qty ${execution.cumQty}` },
+    });
+    return;
+  }
+  for (const fill of plan.fills) enqueue({ type: 'recordFill', params: { ...fill, role } });
+  const status = execution.orderStatus ?? context.order.status;
+  enqueue.assign({
+    role,
+    ledger: plan.ledger,
+    order: { ...context.order, status, brokerFilledQty: maxDecimal(context.order.brokerFilledQty, plan.ledger.filledQty) },
+  });
+  if (role === 'entry' && context.protect) {
+    enqueue({ type: 'requestStop', params: stopIntent(context, plan.ledger.filledQty) });
+    enqueue.assign({
+      stop: {
+        clientOrderId: stopClientOrderId(context.order.orderId),
+        orderId: context.stop?.orderId ?? null,
+        qty: context.stop?.qty ?? null,
+      },
+    });
+  }
+}
+
+function maxDecimal(a: string, b: string): string {
+  return normalize(D.max(a, b));
+}
+
+export type OrderMachine = typeof orderMachine;

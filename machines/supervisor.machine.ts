@@ -1,0 +1,137 @@
+import { enqueueActions, setup, stopChild, type AnyActorRef } from 'xstate';
+import type { ExecutionReport, OrderReport } from '../src/broker/reports.js';
+import { orderMachine, summarize, type OrderOutput, type OrderRole, type OrderSummary } from './order.machine.js';
+
+/**
+ * Routes broker reports to one actor per order (DESIGN §1). An order it has never seen gets an
+ * actor spawned from the string key 'order' (so it can be persisted and restored), with systemId
+ * `order:<id>`; a report for a live actor is forwarded to it. Finished actors are stopped.
+ * Pure: logging is a named action the runtime provides.
+ */
+
+/** What the runtime decided about an order before routing a report for it. */
+export interface Routing {
+  role: OrderRole;
+  untracked: boolean;
+  protect: boolean;
+}
+
+export type SupervisorEvent =
+  | ({ type: 'broker.order'; order: OrderReport } & Routing)
+  | ({ type: 'broker.execution'; execution: ExecutionReport; order: OrderReport | null } & Routing)
+  | { type: 'stop.accepted'; entryOrderId: string; stopOrderId: string; qty: string }
+  | { type: 'stop.rejected'; entryOrderId: string; reason: string }
+  | { type: 'clock.tick'; now: number }
+  | { type: `xstate.done.actor.${string}`; output: OrderOutput; actorId: string };
+
+export const orderActorId = (orderId: string) => `order:${orderId}`;
+
+/** Enough of an order to start its actor when only an execution (an activity) is known. */
+function summaryFromExecution(e: ExecutionReport): OrderSummary {
+  return {
+    orderId: e.orderId,
+    clientOrderId: '',
+    symbol: e.symbol,
+    assetClass: e.symbol.includes('/') ? 'crypto' : 'us_equity',
+    side: e.side,
+    type: 'unknown',
+    qty: null,
+    status: e.orderStatus ?? 'partially_filled',
+    brokerFilledQty: '0',
+  };
+}
+
+export const supervisorMachine = setup({
+  types: {
+    events: {} as SupervisorEvent,
+  },
+  actors: { order: orderMachine },
+  actions: {
+    /** Runtime: log `untracked_fill_detected`. */
+    untrackedFillDetected: (_, _p: { orderId: string; symbol: string; cumQty: string; source: string }) => {},
+  },
+}).createMachine({
+  id: 'supervisor',
+  initial: 'running',
+  states: {
+    running: {
+      on: {
+        'broker.order': {
+          actions: enqueueActions(({ event, system, enqueue }) => {
+            const id = orderActorId(event.order.orderId);
+            const existing = system.get(id) as AnyActorRef | undefined;
+            const forward = { type: 'order.report' as const, order: event.order, role: event.role };
+            if (existing) {
+              enqueue.sendTo(existing, forward);
+              return;
+            }
+            enqueue.spawnChild('order', {
+              id,
+              systemId: id,
+              input: { order: summarize(event.order), untracked: event.untracked, protect: event.protect, role: event.role === 'stop' ? 'stop' : null },
+            });
+            enqueue.sendTo(id, forward);
+          }),
+        },
+        'broker.execution': {
+          actions: enqueueActions(({ event, system, enqueue }) => {
+            const id = orderActorId(event.execution.orderId);
+            const existing = system.get(id) as AnyActorRef | undefined;
+            const forward = { type: 'execution' as const, execution: event.execution, role: event.role };
+            if (existing) {
+              enqueue.sendTo(existing, forward);
+              return;
+            }
+            if (event.untracked) {
+              enqueue({
+                type: 'untrackedFillDetected',
+                params: { orderId: event.execution.orderId, symbol: event.execution.symbol, cumQty: event.execution.cumQty, source: event.execution.source },
+              });
+            }
+            enqueue.spawnChild('order', {
+              id,
+              systemId: id,
+              input: {
+                order: event.order ? summarize(event.order) : summaryFromExecution(event.execution),
+                untracked: event.untracked,
+                protect: event.protect,
+                role: event.role === 'stop' ? 'stop' : null,
+              },
+            });
+            enqueue.sendTo(id, forward);
+          }),
+        },
+        'stop.accepted': {
+          actions: enqueueActions(({ event, system, enqueue }) => {
+            const entry = system.get(orderActorId(event.entryOrderId)) as AnyActorRef | undefined;
+            if (entry) enqueue.sendTo(entry, { type: 'stop.accepted', stopOrderId: event.stopOrderId, qty: event.qty });
+          }),
+        },
+        'stop.rejected': {
+          actions: enqueueActions(({ event, system, enqueue }) => {
+            const entry = system.get(orderActorId(event.entryOrderId)) as AnyActorRef | undefined;
+            if (entry) enqueue.sendTo(entry, { type: 'stop.rejected', reason: event.reason });
+          }),
+        },
+        'clock.tick': {
+          actions: enqueueActions(({ event, self, enqueue }) => {
+            for (const child of Object.values(self.getSnapshot().children) as AnyActorRef[]) enqueue.sendTo(child, event);
+          }),
+        },
+        'xstate.done.actor.*': {
+          actions: [
+            enqueueActions(({ event, system, enqueue }) => {
+              const out = (event as { output?: OrderOutput }).output;
+              if (!out?.stopOf || !out.exitFillId) return;
+              const entry = system.get(orderActorId(out.stopOf)) as AnyActorRef | undefined;
+              if (entry) enqueue.sendTo(entry, { type: 'stop.filled', exitFillId: out.exitFillId });
+            }),
+            stopChild(({ event }) => (event as { actorId: string }).actorId),
+          ],
+        },
+      },
+    },
+  },
+});
+
+export type SupervisorMachine = typeof supervisorMachine;

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { initialTransition, transition } from 'xstate';
+import { orderMachine, summarize, type OrderInput } from '../../machines/order.machine.js';
+import { execution, orderReport } from './helpers.js';
+
+const types = (actions: Array<{ type: string }>) => actions.map((a) => a.type).filter((t) => !t.startsWith('xstate.'));
+const params = (actions: Array<{ type: string; params?: any }>, type: string) => actions.filter((a) => a.type === type).map((a) => a.params);
+
+function start(over: Partial<OrderInput> = {}, report = orderReport()) {
+  const [snap, actions] = initialTransition(orderMachine, { order: summarize(report), untracked: true, protect: true, ...over });
+  return { snap, actions, report };
+}
+
+describe('order machine: lifecycle', () => {
+  it('starts pending for a working order', () => {
+    const { snap, actions } = start();
+    expect(snap.value).toBe('pending');
+    expect(types(actions)).toEqual([]);
+  });
+
+  it('partial fill → partiallyFilled, records the fill and asks for a stop sized to it', () => {
+    const { snap, report } = start();
+    const [s1, a1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '4', qty: '4', price: '100', orderStatus: 'partially_filled' }) });
+    expect(s1.value).toBe('partiallyFilled');
+    expect(params(a1, 'recordFill')).toEqual([expect.objectContaining({ cumQty: '4', qty: '4', price: '100', role: 'entry' })]);
+    expect(params(a1, 'requestStop')).toEqual([
+      { entryOrderId: report.orderId, clientOrderId: `ct-stop-${report.orderId}`, symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '4' },
+    ]);
+    expect(s1.context.ledger).toEqual({ filledQty: '4', notional: '400' });
+  });
+
+  it('full fill of a protected entry → placingStop, then protected when the stop covers the qty', () => {
+    const { snap, report } = start();
+    const [s1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '10', qty: '10', orderStatus: 'filled' }) });
+    expect(s1.value).toBe('placingStop');
+    const [s2] = transition(orderMachine, s1, { type: 'stop.accepted', stopOrderId: 'stop-1', qty: '4' });
+    expect(s2.value).toBe('placingStop');
+    const [s3] = transition(orderMachine, s2, { type: 'stop.accepted', stopOrderId: 'stop-1', qty: '10' });
+    expect(s3.value).toBe('protected');
+    expect(s3.context.stop).toEqual({ clientOrderId: `ct-stop-${report.orderId}`, orderId: 'stop-1', qty: '10' });
+    const [s4] = transition(orderMachine, s3, { type: 'stop.filled', exitFillId: 'stop-1:10' });
+    expect(s4.value).toBe('exited');
+    expect(s4.status).toBe('done');
+  });
+
+  it('a stop that already covers the position on the final fill goes straight to protected', () => {
+    const { snap, report } = start({}, orderReport({ qty: '12' }));
+    const [s1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '10', qty: '10', orderStatus: 'partially_filled' }) });
+    const [s2] = transition(orderMachine, s1, { type: 'stop.accepted', stopOrderId: 'stop-1', qty: '10' });
+    expect(s2.value).toBe('partiallyFilled');
+    const [s3] = transition(orderMachine, s2, { type: 'order.report', role: 'entry', order: { ...report, status: 'canceled', filledQty: '10', filledAvgPrice: '100' } });
+    expect(s3.value).toBe('protected');
+  });
+
+  it('records a repeated report once and reports the duplicate', () => {
+    const { snap, report } = start({ protect: false });
+    const fill = { type: 'execution' as const, role: 'entry' as const, execution: execution(report, { cumQty: '10', qty: '10', orderStatus: 'filled' }) };
+    const [s1, a1] = transition(orderMachine, snap, fill);
+    expect(s1.value).toBe('done');
+    expect(params(a1, 'recordFill')).toHaveLength(1);
+    const { snap: p, report: r2 } = start({ protect: false });
+    const [q1] = transition(orderMachine, p, { type: 'execution', role: 'entry', execution: execution(r2, { cumQty: '4', qty: '4' }) });
+    const [q2, a2] = transition(orderMachine, q1, { type: 'execution', role: 'entry', execution: execution(r2, { cumQty: '4', qty: '4', source: 'activity' }) });
+    expect(types(a2)).toEqual(['duplicateFill']);
+    expect(q2.context.ledger.filledQty).toBe('4');
+  });
+
+  it('an exit (not an entry) is recorded and done without a stop', () => {
+    const { snap, report } = start({}, orderReport({ side: 'sell' }));
+    const [s1, a1] = transition(orderMachine, snap, { type: 'execution', role: 'exit', execution: execution(report, { cumQty: '10', qty: '10', orderStatus: 'filled' }) });
+    expect(s1.value).toBe('done');
+    expect(types(a1)).toEqual(['recordFill']);
+  });
+
+  it.each([
+    ['canceled', 'canceled'],
+    ['expired', 'expired'],
+    ['done_for_day', 'expired'],
+    ['rejected', 'rejected'],
+    ['replaced', 'replaced'],
+  ])('broker status %s without fills → %s (final)', (status, state) => {
+    const { snap, report } = start();
+    const [s1] = transition(orderMachine, snap, { type: 'order.report', role: 'entry', order: { ...report, status } });
+    expect(s1.value).toBe(state);
+    expect(s1.status).toBe('done');
+  });
+
+  it('a partial fill before cancel still counts: the entry is protected for what filled', () => {
+    const { snap, report } = start();
+    const [s1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '3', qty: '3' }) });
+    const [s2, a2] = transition(orderMachine, s1, { type: 'order.report', role: 'entry', order: { ...report, status: 'canceled', filledQty: '3', filledAvgPrice: '100' } });
+    expect(s2.value).toBe('placingStop');
+    expect(types(a2)).toEqual([]);
+    expect(s2.context.ledger.filledQty).toBe('3');
+  });
+
+  it('an order report beyond the ledger records the difference from the VWAP (source order)', () => {
+    const { snap, report } = start({ protect: false });
+    const [s1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '4', qty: '4', price: '100' }) });
+    const [s2, a2] = transition(orderMachine, s1, { type: 'order.report', role: 'entry', order: { ...report, status: 'filled', filledQty: '10', filledAvgPrice: '106' } });
+    expect(s2.value).toBe('done');
+    expect(params(a2, 'recordFill')).toEqual([expect.objectContaining({ cumQty: '10', qty: '6', price: '110', source: 'order' })]);
+  });
+
+  it('an unpriced gap asks for the order instead of guessing', () => {
+    const { snap, report } = start();
+    const [s1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '2', qty: '2' }) });
+    const [s2, a2] = transition(orderMachine, s1, { type: 'execution', role: 'entry', execution: execution(report, { source: 'activity', cumQty: '10', qty: '3', price: '110' }) });
+    expect(types(a2)).toEqual(['requestOrderSnapshot']);
+    expect(s2.context.ledger.filledQty).toBe('2');
+  });
+
+  it('a protective stop order knows its role from its client order id and tells the entry when it fills', () => {
+    const { snap, report } = start({ untracked: false }, orderReport({ side: 'sell', type: 'trailing_stop', clientOrderId: 'ct-stop-entry-1' }));
+    expect(snap.context.role).toBe('stop');
+    const [s1, a1] = transition(orderMachine, snap, { type: 'execution', role: 'exit', execution: execution(report, { cumQty: '10', qty: '10', orderStatus: 'filled' }) });
+    expect(s1.value).toBe('done');
+    expect(types(a1)).toEqual(['recordFill']);
+    expect(s1.output).toEqual({ orderId: report.orderId, role: 'stop', filledQty: '10', stopOf: 'entry-1', exitFillId: `${report.orderId}:10` });
+  });
+});
+
+describe('order machine: deadlines via clock.tick', () => {
+  it('re-asks for a stop that stays unacknowledged past the deadline', () => {
+    const { snap, report } = start();
+    const [s1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '10', qty: '10', orderStatus: 'filled' }) });
+    const [s2, a2] = transition(orderMachine, s1, { type: 'clock.tick', now: 1_000 });
+    expect(types(a2)).toEqual([]);
+    expect(s2.context.stopDeadline).toBe(31_000);
+    const [s3, a3] = transition(orderMachine, s2, { type: 'clock.tick', now: 30_999 });
+    expect(types(a3)).toEqual([]);
+    const [s4, a4] = transition(orderMachine, s3, { type: 'clock.tick', now: 31_000 });
+    expect(types(a4)).toEqual(['requestStop']);
+    expect(s4.context.stopDeadline).toBe(61_000);
+  });
+});
