@@ -99,11 +99,17 @@ export function summarize(order: OrderReport): OrderSummary {
 const opposite = (side: Side): Side => (side === 'buy' ? 'sell' : 'buy');
 const hasFills = (c: OrderContext) => c.ledger.filledQty !== '0';
 const outcome = (c: OrderContext) => brokerOutcome(c.order.status);
+/** The ledger holds at least what the broker last said was filled (a spawn may know the order first). */
+const caughtUp = (c: OrderContext) => new D(c.ledger.filledQty).gte(c.order.brokerFilledQty);
 const fullyFilled = (c: OrderContext) =>
-  outcome(c) === 'filled' || (c.order.qty !== null && new D(c.ledger.filledQty).gte(c.order.qty));
+  hasFills(c) &&
+  caughtUp(c) &&
+  (outcome(c) === 'filled' || (c.order.qty !== null && new D(c.ledger.filledQty).gte(c.order.qty)));
+/** A terminal broker outcome, once every fill the broker reported is recorded. */
+const finished = (c: OrderContext, o: ReturnType<typeof outcome>) => outcome(c) === o && caughtUp(c);
 /** The entry's position is final (filled, or terminal after a partial fill) and must be protected. */
 const needsProtection = (c: OrderContext) =>
-  c.role === 'entry' && c.protect && hasFills(c) && (fullyFilled(c) || outcome(c) !== 'working');
+  c.role === 'entry' && c.protect && hasFills(c) && (fullyFilled(c) || (outcome(c) !== 'working' && caughtUp(c)));
 const stopCovers = (c: OrderContext) =>
   c.stop?.orderId != null && c.stop.qty !== null && new D(c.stop.qty).gte(c.ledger.filledQty);
 
@@ -139,10 +145,10 @@ export const orderMachine = setup({
     needsProtection: ({ context }) => needsProtection(context),
     stopCovers: ({ context }) => stopCovers(context),
     fullyFilled: ({ context }) => fullyFilled(context),
-    canceled: ({ context }) => outcome(context) === 'canceled',
-    expired: ({ context }) => outcome(context) === 'expired',
-    rejected: ({ context }) => outcome(context) === 'rejected',
-    replaced: ({ context }) => outcome(context) === 'replaced',
+    canceled: ({ context }) => finished(context, 'canceled'),
+    expired: ({ context }) => finished(context, 'expired'),
+    rejected: ({ context }) => finished(context, 'rejected'),
+    replaced: ({ context }) => finished(context, 'replaced'),
     hasFills: ({ context }) => hasFills(context),
     coversAck: ({ context, event }) =>
       event.type === 'stop.accepted' && new D(event.qty).gte(context.ledger.filledQty),

@@ -1,5 +1,6 @@
 import { enqueueActions, setup, stopChild, type AnyActorRef } from 'xstate';
 import type { ExecutionReport, OrderReport } from '../src/broker/reports.js';
+import type { OrderLedger } from './fill-plan.js';
 import { orderMachine, summarize, type OrderOutput, type OrderRole, type OrderSummary } from './order.machine.js';
 
 /**
@@ -14,6 +15,8 @@ export interface Routing {
   role: OrderRole;
   untracked: boolean;
   protect: boolean;
+  /** When the order's actor is gone (unrestorable snapshot) but the ledger holds fills: its seed. */
+  ledger?: OrderLedger;
 }
 
 export type SupervisorEvent =
@@ -68,7 +71,13 @@ export const supervisorMachine = setup({
             enqueue.spawnChild('order', {
               id,
               systemId: id,
-              input: { order: summarize(event.order), untracked: event.untracked, protect: event.protect, role: event.role === 'stop' ? 'stop' : null },
+              input: {
+                order: summarize(event.order),
+                untracked: event.untracked,
+                protect: event.protect,
+                role: event.role === 'stop' ? 'stop' : null,
+                ledger: event.ledger,
+              },
             });
             enqueue.sendTo(id, forward);
           }),
@@ -96,6 +105,7 @@ export const supervisorMachine = setup({
                 untracked: event.untracked,
                 protect: event.protect,
                 role: event.role === 'stop' ? 'stop' : null,
+                ledger: event.ledger,
               },
             });
             enqueue.sendTo(id, forward);

@@ -120,6 +120,23 @@ describe('order machine: lifecycle', () => {
   });
 });
 
+describe('order machine: the ledger must catch up before an outcome is final', () => {
+  it('an actor spawned from a filled order waits in pending for its fill, then finishes', () => {
+    const report = orderReport({ status: 'filled', filledQty: '10', filledAvgPrice: '100' });
+    const { snap } = start({ protect: false }, report);
+    expect(snap.value).toBe('pending');
+    const [s1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '10', qty: '10', orderStatus: 'filled' }) });
+    expect(s1.value).toBe('done');
+  });
+
+  it('a canceled order with unrecorded fills records them from the report before it is final', () => {
+    const { snap, report } = start({ protect: false });
+    const [s1, a1] = transition(orderMachine, snap, { type: 'order.report', role: 'entry', order: { ...report, status: 'canceled', filledQty: '3', filledAvgPrice: '99' } });
+    expect(s1.value).toBe('canceled');
+    expect(params(a1, 'recordFill')).toEqual([expect.objectContaining({ cumQty: '3', qty: '3', price: '99', source: 'order' })]);
+  });
+});
+
 describe('order machine: deadlines via clock.tick', () => {
   it('re-asks for a stop that stays unacknowledged past the deadline', () => {
     const { snap, report } = start();

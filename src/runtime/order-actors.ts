@@ -1,0 +1,265 @@
+import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
+import type { ExecutionReport, OrderReport, TradeUpdateReport } from '../broker/reports.js';
+import type { Database } from '../store/database.js';
+import { insertFills, ledgerOf, ledgerPositions } from '../store/ledger.js';
+import { upsertStopIntent } from '../store/intents.js';
+import { appendHistory, orderRow, upsertOrderRow } from '../store/order-rows.js';
+import type { Logger } from '../log.js';
+import { D } from '../decimal.js';
+import { ledgerAvgPrice, type FillRecord } from '../../machines/fill-plan.js';
+import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole, type StopIntent } from '../../machines/order.machine.js';
+import { placedByUs } from '../../machines/order-status.js';
+import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
+import { PositionBook } from './position-book.js';
+import { assembleSupervisorSnapshot, stateName } from './rehydrate.js';
+
+export interface OrderActorsOptions {
+  db: Database;
+  log: Logger;
+  /** CT_ADOPT: whether entries placed outside the service get stops. */
+  adopt: 'protect' | 'record';
+  /** The broker's current view of one order (null when it does not know it). */
+  fetchOrder: (orderId: string) => Promise<OrderReport | null>;
+  /** Called when the store cannot be written: the process must stop rather than run on unpersisted. */
+  onFatal: (err: unknown) => void;
+}
+
+type PendingWrites = { fills: Array<FillRecord & { role: OrderRole | null }>; intents: StopIntent[] };
+
+/**
+ * The runtime around the supervisor: provides the order machine's side effects, persists every
+ * order actor's snapshot (with the fills and stop intents its transition produced, in one SQLite
+ * transaction) from the root inspect observer, rehydrates live actors at boot, and routes broker
+ * reports to the supervisor with the facts only the runtime knows (role, tracked or not).
+ */
+export class OrderActors {
+  private actor: Actor<typeof supervisorMachine> | null = null;
+  private readonly pending = new Map<string, PendingWrites>();
+  /** Last persisted snapshot JSON and state per live order: unchanged snapshots are not rewritten. */
+  private readonly persisted = new Map<string, { json: string; state: string }>();
+  private readonly terminal = new Set<string>();
+  private readonly snapshotRequests = new Set<string>();
+  private positions = new PositionBook();
+
+  constructor(private readonly opts: OrderActorsOptions) {}
+
+  /** Rehydrates every non-terminal actor from its row, then starts the supervisor. */
+  async start(): Promise<void> {
+    const { db, log } = this.opts;
+    this.positions = new PositionBook(ledgerPositions(db));
+    const { snapshot, restored, rebuild } = assembleSupervisorSnapshot(db, log);
+    for (const r of restored) this.persisted.set(r.orderId, { json: r.json, state: r.state });
+
+    const machine = supervisorMachine.provide({
+      actors: { order: this.provideOrderMachine() },
+      actions: {
+        untrackedFillDetected: (_, p) =>
+          log.info({ event: 'untracked_fill_detected', order_id: p.orderId, symbol: p.symbol, cum_qty: p.cumQty, source: p.source }, 'fill on an order this service did not place'),
+      },
+    });
+    const actor = createActor(machine, { systemId: 'supervisor', snapshot, inspect: (ev) => this.inspect(ev) });
+    actor.subscribe({ error: (err) => log.error({ event: 'supervisor_error', err }, 'supervisor actor error') });
+    this.actor = actor;
+    actor.start();
+    for (const r of restored) log.info({ event: 'actor_rehydrated', order_id: r.orderId, state: r.state }, `order actor rehydrated in ${r.state}`);
+
+    for (const row of rebuild) {
+      log.warn({ event: 'actor_rebuild', order_id: row.orderId, reason: row.reason }, 'order snapshot not restorable: rebuilding from the broker');
+      await this.refreshOrder(row.orderId, row.reason);
+    }
+  }
+
+  stop(): void {
+    // Stopped snapshots are shutdown noise and never persisted (see inspect).
+    const actor = this.actor;
+    this.actor = null;
+    actor?.stop();
+  }
+
+  /** A stream trade update: its execution (fill events) or its order state. */
+  handleTradeUpdate(u: TradeUpdateReport): void {
+    if (u.execution) this.handleExecution(u.execution, u.order);
+    else this.handleOrder(u.order);
+  }
+
+  handleExecution(execution: ExecutionReport, order: OrderReport | null): void {
+    const routing = this.routing(execution.orderId, order?.clientOrderId ?? '', {
+      symbol: execution.symbol,
+      side: execution.side,
+      assetClass: order?.assetClass ?? (execution.symbol.includes('/') ? 'crypto' : 'us_equity'),
+    });
+    if (!routing) {
+      this.dropForFinishedOrder(execution.orderId, execution.cumQty, execution.source);
+      return;
+    }
+    this.send({ type: 'broker.execution', execution, order, ...routing });
+  }
+
+  handleOrder(order: OrderReport): void {
+    const routing = this.routing(order.orderId, order.clientOrderId, order);
+    if (!routing) {
+      this.dropForFinishedOrder(order.orderId, order.filledQty, 'order');
+      return;
+    }
+    this.send({ type: 'broker.order', order, ...routing });
+  }
+
+  tick(now = Date.now()): void {
+    this.send({ type: 'clock.tick', now });
+  }
+
+  stopAccepted(entryOrderId: string, stopOrderId: string, qty: string): void {
+    this.send({ type: 'stop.accepted', entryOrderId, stopOrderId, qty });
+  }
+
+  /** Live actor for an order, if any (the API reads state and history through the store). */
+  live(orderId: string): AnyActorRef | undefined {
+    return this.actor?.system.get(orderActorId(orderId)) as AnyActorRef | undefined;
+  }
+
+  liveOrderIds(): string[] {
+    return Object.keys(this.actor?.getSnapshot().children ?? {}).map((id) => id.slice('order:'.length));
+  }
+
+  /** Asks the broker for an order and routes what it says (unpriced gaps, rebuilds, reconciliation). */
+  async refreshOrder(orderId: string, reason: string): Promise<void> {
+    if (this.snapshotRequests.has(orderId)) return;
+    this.snapshotRequests.add(orderId);
+    try {
+      const order = await this.opts.fetchOrder(orderId);
+      if (order) this.handleOrder(order);
+      else this.opts.log.warn({ event: 'order_unknown_at_broker', order_id: orderId, reason }, 'broker does not know this order');
+    } catch (err) {
+      this.opts.log.warn({ event: 'order_refresh_failed', order_id: orderId, reason, err: String(err) }, 'could not fetch order from broker');
+    } finally {
+      this.snapshotRequests.delete(orderId);
+    }
+  }
+
+  private send(event: SupervisorEvent): void {
+    if (!this.actor) throw new Error('order actors are not running');
+    this.actor.send(event);
+  }
+
+  private provideOrderMachine() {
+    const { log } = this.opts;
+    const buffer = (orderId: string) => {
+      let p = this.pending.get(orderId);
+      if (!p) this.pending.set(orderId, (p = { fills: [], intents: [] }));
+      return p;
+    };
+    return orderMachine.provide({
+      actions: {
+        recordFill: ({ context }, fill) => void buffer(context.order.orderId).fills.push(fill),
+        requestStop: ({ context }, intent) => void buffer(context.order.orderId).intents.push(intent),
+        duplicateFill: (_, p) =>
+          log.info({ event: 'fill_already_processed', order_id: p.orderId, cum_qty: p.cumQty, source: p.source }, 'duplicate fill report ignored'),
+        requestOrderSnapshot: (_, p) => void this.refreshOrder(p.orderId, p.reason),
+      },
+    });
+  }
+
+  /** Decides role / tracked / protect for a report; null when the order's actor already finished. */
+  private routing(orderId: string, clientOrderId: string, order: Pick<OrderReport, 'symbol' | 'side' | 'assetClass'>): Routing | null {
+    if (this.live(orderId)) {
+      return { role: this.positions.roleFor({ ...order, clientOrderId }), untracked: !placedByUs(clientOrderId), protect: true };
+    }
+    if (this.terminal.has(orderId)) return null;
+    const row = orderRow(this.opts.db, orderId);
+    if (row?.terminal) {
+      this.terminal.add(orderId);
+      return null;
+    }
+    const knownClientId = clientOrderId || row?.client_order_id || '';
+    const untracked = !placedByUs(knownClientId);
+    const ledger = ledgerOf(this.opts.db, orderId);
+    return {
+      role: (row?.role as OrderRole | null) ?? this.positions.roleFor({ ...order, clientOrderId: knownClientId }),
+      untracked,
+      protect: untracked ? this.opts.adopt === 'protect' : true,
+      ledger: ledger.filledQty === '0' ? undefined : ledger,
+    };
+  }
+
+  private dropForFinishedOrder(orderId: string, cumQty: string, source: string): void {
+    const row = orderRow(this.opts.db, orderId);
+    if (row && new D(cumQty).gt(row.filled_qty)) {
+      this.opts.log.warn(
+        { event: 'ledger_drift', order_id: orderId, ledger_qty: row.filled_qty, broker_filled_qty: cumQty, source },
+        'broker reports more fill for an order whose actor finished',
+      );
+      return;
+    }
+    if (cumQty !== '0') this.opts.log.info({ event: 'fill_already_processed', order_id: orderId, cum_qty: cumQty, source }, 'report for a finished order ignored');
+  }
+
+  /** Root inspect observer: persists order actors' snapshots (DESIGN §6). */
+  private inspect(ev: InspectionEvent): void {
+    if (ev.type !== '@xstate.snapshot') return;
+    const ref = ev.actorRef as AnyActorRef & { systemId?: string };
+    if (!ref.systemId?.startsWith('order:')) return;
+    const snap = ev.snapshot as unknown as { status: string; value: unknown; context: OrderContext };
+    if (snap.status === 'stopped' || snap.status === 'error') return;
+    try {
+      this.persist(ref, snap, ev.event.type);
+    } catch (err) {
+      this.opts.log.fatal({ event: 'persist_failed', err }, 'could not persist an order actor');
+      this.opts.onFatal(err);
+    }
+  }
+
+  private persist(ref: AnyActorRef, snap: { status: string; value: unknown; context: OrderContext }, eventType: string): void {
+    const { db, log } = this.opts;
+    const c = snap.context;
+    const orderId = c.order.orderId;
+    const writes = this.pending.get(orderId);
+    this.pending.delete(orderId);
+    const json = JSON.stringify(ref.getPersistedSnapshot());
+    const state = stateName(snap.value);
+    const before = this.persisted.get(orderId);
+    if (!writes && before?.json === json) return;
+
+    const now = new Date();
+    const terminal = snap.status === 'done';
+    let written: FillRecord[] = [];
+    db.transaction(() => {
+      written = insertFills(db, writes?.fills ?? [], now);
+      for (const intent of writes?.intents ?? []) upsertStopIntent(db, intent, now);
+      upsertOrderRow(db, {
+        order_id: orderId,
+        client_order_id: c.order.clientOrderId,
+        symbol: c.order.symbol,
+        side: c.order.side,
+        type: c.order.type,
+        asset_class: c.order.assetClass,
+        role: c.role,
+        state,
+        terminal: terminal ? 1 : 0,
+        filled_qty: c.ledger.filledQty,
+        filled_avg_price: ledgerAvgPrice(c.ledger),
+        stop_order_id: c.stop?.orderId ?? null,
+        machine_version: ORDER_MACHINE_VERSION,
+        snapshot: json,
+        created_at: now.toISOString(),
+        updated_at: now.toISOString(),
+      });
+      if (before?.state !== state) {
+        appendHistory(db, { order_id: orderId, at: now.toISOString(), event: eventType, from_state: before?.state ?? null, to_state: state });
+      }
+    });
+
+    for (const f of written) {
+      this.positions.apply(f.symbol, f.side, f.qty);
+      log.info(
+        { event: 'fill_received', order_id: f.orderId, symbol: f.symbol, side: f.side, cum_qty: f.cumQty, qty: f.qty, price: f.price, source: f.source, role: c.role },
+        `fill ${f.side} ${f.qty} ${f.symbol} @ ${f.price}`,
+      );
+    }
+    if (terminal) {
+      this.persisted.delete(orderId);
+      this.terminal.add(orderId);
+    } else {
+      this.persisted.set(orderId, { json, state });
+    }
+  }
+}

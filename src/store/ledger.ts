@@ -1,0 +1,54 @@
+import { D, normalize } from '../decimal.js';
+import type { FillRecord, OrderLedger } from '../../machines/fill-plan.js';
+import type { Database } from './database.js';
+
+/** The fills ledger: one row per (order_id, cum_qty). */
+
+/** Inserts fill rows; a row whose identity exists already is skipped. Returns the rows written. */
+export function insertFills(db: Database, fills: readonly FillRecord[], now = new Date()): FillRecord[] {
+  const written: FillRecord[] = [];
+  for (const f of fills) {
+    const { changes } = db.run(
+      db.kysely
+        .insertInto('fills')
+        .values({
+          order_id: f.orderId,
+          cum_qty: f.cumQty,
+          qty: f.qty,
+          price: f.price,
+          symbol: f.symbol,
+          side: f.side,
+          exec_id: f.execId,
+          source: f.source,
+          filled_at: f.at,
+          recorded_at: now.toISOString(),
+        })
+        .onConflict((oc) => oc.columns(['order_id', 'cum_qty']).doNothing()),
+    );
+    if (changes > 0) written.push(f);
+  }
+  return written;
+}
+
+/** What the ledger holds for one order (seed for an actor rebuilt without its snapshot). */
+export function ledgerOf(db: Database, orderId: string): OrderLedger {
+  const rows = db.all(db.kysely.selectFrom('fills').select(['cum_qty', 'qty', 'price']).where('order_id', '=', orderId));
+  let filled = new D(0);
+  let notional = new D(0);
+  for (const r of rows) {
+    filled = D.max(filled, r.cum_qty);
+    notional = notional.plus(new D(r.qty).times(r.price));
+  }
+  return { filledQty: normalize(filled), notional: normalize(notional) };
+}
+
+/** Signed position per symbol implied by every recorded fill (buys add, sells subtract). */
+export function ledgerPositions(db: Database): Map<string, string> {
+  const rows = db.all(db.kysely.selectFrom('fills').select(['symbol', 'side', 'qty']));
+  const out = new Map<string, InstanceType<typeof D>>();
+  for (const r of rows) {
+    const prev = out.get(r.symbol) ?? new D(0);
+    out.set(r.symbol, r.side === 'buy' ? prev.plus(r.qty) : prev.minus(r.qty));
+  }
+  return new Map([...out].map(([k, v]) => [k, normalize(v)]));
+}

@@ -1,0 +1,38 @@
+import type { Database } from './database.js';
+import type { OrdersTable } from './schema.js';
+
+/** The orders table: one row per order actor, its persisted snapshot and its state history. */
+
+export type OrderRow = OrdersTable;
+
+export function upsertOrderRow(db: Database, row: OrderRow): void {
+  const { order_id, created_at, ...update } = row;
+  db.run(
+    db.kysely
+      .insertInto('orders')
+      .values(row)
+      .onConflict((oc) => oc.column('order_id').doUpdateSet(update)),
+  );
+}
+
+export function appendHistory(db: Database, h: { order_id: string; at: string; event: string; from_state: string | null; to_state: string }): void {
+  db.run(db.kysely.insertInto('order_history').values(h));
+}
+
+export function liveOrderRows(db: Database): OrderRow[] {
+  return db.all(db.kysely.selectFrom('orders').selectAll().where('terminal', '=', 0).orderBy('created_at'));
+}
+
+export function orderRow(db: Database, orderId: string): OrderRow | undefined {
+  return db.first(db.kysely.selectFrom('orders').selectAll().where('order_id', '=', orderId));
+}
+
+export function orderHistory(db: Database, orderId: string) {
+  return db.all(
+    db.kysely
+      .selectFrom('order_history')
+      .select(['at', 'event', 'from_state as from', 'to_state as to'])
+      .where('order_id', '=', orderId)
+      .orderBy('id'),
+  );
+}

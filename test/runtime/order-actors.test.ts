@@ -1,0 +1,156 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../src/store/database.js';
+import { OrderActors } from '../../src/runtime/order-actors.js';
+import { assembleSupervisorSnapshot } from '../../src/runtime/rehydrate.js';
+import type { OrderReport, TradeUpdateReport } from '../../src/broker/reports.js';
+import { captureLogger } from '../support/log-capture.js';
+import { execution, orderReport } from '../machines/helpers.js';
+
+const open: Array<{ actors: OrderActors; db: Database }> = [];
+afterEach(async () => {
+  for (const o of open.splice(0)) {
+    o.actors.stop();
+    await o.db.close();
+  }
+});
+
+async function boot(db?: Database, brokerOrders = new Map<string, OrderReport>(), adopt: 'protect' | 'record' = 'protect') {
+  const database = db ?? (await openDatabase(':memory:'));
+  const cap = captureLogger();
+  const fatal: unknown[] = [];
+  const actors = new OrderActors({
+    db: database,
+    log: cap.log,
+    adopt,
+    fetchOrder: async (id) => brokerOrders.get(id) ?? null,
+    onFatal: (e) => fatal.push(e),
+  });
+  await actors.start();
+  open.push({ actors, db: database });
+  const events = (name: string) => cap.lines().filter((l) => l.event === name);
+  return { db: database, actors, events, fatal };
+}
+
+const fillUpdate = (o: OrderReport, cum: string, qty: string, price: string, status: string): TradeUpdateReport => ({
+  event: status === 'filled' ? 'fill' : 'partial_fill',
+  at: '2026-01-02T15:00:01Z',
+  order: { ...o, status, filledQty: cum, filledAvgPrice: price },
+  execution: execution(o, { cumQty: cum, qty, price, avgPrice: price, orderStatus: status }),
+  positionQty: cum,
+});
+
+const fills = (db: Database) => db.all(db.kysely.selectFrom('fills').selectAll().orderBy('id'));
+const row = (db: Database, id: string) => db.first(db.kysely.selectFrom('orders').selectAll().where('order_id', '=', id));
+
+describe('order actors runtime', () => {
+  it('records a fill once, with the actor snapshot and the stop intent in the same commit', async () => {
+    const { db, actors, events } = await boot();
+    const o = orderReport({ qty: '10' });
+    actors.handleTradeUpdate(fillUpdate(o, '4', '4', '100', 'partially_filled'));
+    actors.handleTradeUpdate(fillUpdate(o, '4', '4', '100', 'partially_filled'));
+    actors.handleExecution(execution(o, { source: 'activity', cumQty: '4', qty: '4', price: '100' }), null);
+    expect(fills(db)).toHaveLength(1);
+    expect(events('fill_received')).toHaveLength(1);
+    expect(events('fill_already_processed')).toHaveLength(2);
+    expect(events('untracked_fill_detected')).toHaveLength(1);
+    const r = row(db, o.orderId)!;
+    expect(r).toMatchObject({ state: 'partiallyFilled', terminal: 0, filled_qty: '4', role: 'entry', machine_version: 1 });
+    expect(JSON.parse(r.snapshot).context.ledger.filledQty).toBe('4');
+    const intents = db.all(db.kysely.selectFrom('intents').selectAll());
+    expect(intents).toEqual([expect.objectContaining({ client_order_id: `ct-stop-${o.orderId}`, status: 'pending' })]);
+    expect(JSON.parse(intents[0]!.payload).qty).toBe('4');
+  });
+
+  it('keeps the state history of each order', async () => {
+    const { db, actors } = await boot(undefined, undefined, 'record');
+    const o = orderReport({ qty: '10' });
+    actors.handleOrder(o);
+    actors.handleTradeUpdate(fillUpdate(o, '4', '4', '100', 'partially_filled'));
+    actors.handleTradeUpdate(fillUpdate(o, '10', '6', '100', 'filled'));
+    const history = db.all(db.kysely.selectFrom('order_history').select(['from_state', 'to_state', 'event']).where('order_id', '=', o.orderId).orderBy('id'));
+    expect(history.map((h) => [h.from_state, h.to_state])).toEqual([
+      [null, 'pending'],
+      ['pending', 'partiallyFilled'],
+      ['partiallyFilled', 'done'],
+    ]);
+    expect(row(db, o.orderId)).toMatchObject({ terminal: 1, state: 'done', filled_qty: '10', filled_avg_price: '100' });
+    expect(actors.live(o.orderId)).toBeUndefined();
+    // A late duplicate for the finished order is dropped, not respawned.
+    actors.handleTradeUpdate(fillUpdate(o, '10', '6', '100', 'filled'));
+    expect(actors.live(o.orderId)).toBeUndefined();
+    expect(fills(db)).toHaveLength(2);
+  });
+
+  it('rolls the fill back with the snapshot when the commit fails, and reports it as fatal', async () => {
+    const { db, actors, fatal } = await boot();
+    db.sqlite.exec(`create trigger fail_orders before insert on orders begin select raise(abort, 'disk full'); end;`);
+    actors.handleTradeUpdate(fillUpdate(orderReport(), '4', '4', '100', 'partially_filled'));
+    expect(fills(db)).toHaveLength(0);
+    expect(fatal.length).toBeGreaterThan(0);
+  });
+});
+
+describe('rehydration', () => {
+  it('round-trips: the assembled supervisor snapshot equals the live one, and actors continue where they stopped', async () => {
+    const first = await boot();
+    const a = orderReport({ qty: '10' });
+    const b = orderReport({ qty: '5', symbol: 'MSFT' });
+    const c = orderReport({ qty: '1' });
+    first.actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
+    first.actors.handleTradeUpdate(fillUpdate(b, '5', '5', '400', 'filled'));
+    first.actors.handleOrder(c);
+    first.actors.stopAccepted(b.orderId, 'stop-b', '5');
+    const live = JSON.parse(JSON.stringify((first.actors as any).actor.getPersistedSnapshot()));
+    const assembled = JSON.parse(JSON.stringify(assembleSupervisorSnapshot(first.db).snapshot));
+    expect(assembled).toEqual(live);
+    first.actors.stop();
+    open.splice(open.findIndex((o) => o.actors === first.actors), 1);
+
+    const second = await boot(first.db);
+    expect(second.events('actor_rehydrated').map((e) => [e.order_id, e.state]).sort()).toEqual(
+      [
+        [a.orderId, 'partiallyFilled'],
+        [b.orderId, 'protected'],
+        [c.orderId, 'pending'],
+      ].sort(),
+    );
+    expect(second.actors.live(b.orderId)?.getSnapshot().context.stop).toEqual({ clientOrderId: `ct-stop-${b.orderId}`, orderId: 'stop-b', qty: '5' });
+    second.actors.handleTradeUpdate(fillUpdate(a, '10', '6', '100', 'filled'));
+    expect(second.actors.live(a.orderId)?.getSnapshot().value).toBe('placingStop');
+    expect(fills(second.db).filter((f) => f.order_id === a.orderId).map((f) => f.cum_qty)).toEqual(['4', '10']);
+    // Rehydrated snapshots are not rewritten just for being restored.
+    expect(second.db.all(second.db.kysely.selectFrom('order_history').selectAll().where('order_id', '=', c.orderId))).toHaveLength(1);
+  });
+
+  it('rebuilds an actor whose snapshot is of an unknown version or restores into a missing state — never crashes', async () => {
+    const first = await boot();
+    const a = orderReport({ qty: '10' });
+    const b = orderReport({ qty: '10' });
+    first.actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
+    first.actors.handleTradeUpdate(fillUpdate(b, '2', '2', '50', 'partially_filled'));
+    first.actors.stop();
+    open.splice(open.findIndex((o) => o.actors === first.actors), 1);
+    const db = first.db;
+    db.run(db.kysely.updateTable('orders').set({ machine_version: 0 }).where('order_id', '=', a.orderId));
+    const snapB = JSON.parse(row(db, b.orderId)!.snapshot);
+    snapB.value = 'stateThatNoLongerExists';
+    db.run(db.kysely.updateTable('orders').set({ snapshot: JSON.stringify(snapB) }).where('order_id', '=', b.orderId));
+
+    const broker = new Map<string, OrderReport>([
+      [a.orderId, { ...a, status: 'filled', filledQty: '10', filledAvgPrice: '103' }],
+      [b.orderId, { ...b, status: 'partially_filled', filledQty: '2', filledAvgPrice: '50' }],
+    ]);
+    const second = await boot(db, broker);
+    expect(second.events('actor_rebuild').map((e) => e.order_id).sort()).toEqual([a.orderId, b.orderId].sort());
+    // a: the ledger's 4 @ 100 kept; the broker's remaining 6 recorded from its VWAP (6 @ 105).
+    const fa = fills(db).filter((f) => f.order_id === a.orderId);
+    expect(fa.map((f) => [f.cum_qty, f.qty, f.price, f.source])).toEqual([
+      ['4', '4', '100', 'stream'],
+      ['10', '6', '105', 'order'],
+    ]);
+    expect(row(db, a.orderId)).toMatchObject({ filled_qty: '10', filled_avg_price: '103', machine_version: 1 });
+    expect(second.actors.live(b.orderId)?.getSnapshot().value).toBe('partiallyFilled');
+    expect(second.actors.live(b.orderId)?.getSnapshot().context.ledger).toEqual({ filledQty: '2', notional: '100' });
+    expect(second.fatal).toEqual([]);
+  });
+});
