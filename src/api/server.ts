@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { bearerAuth } from './auth.js';
 import { errorMiddleware, HttpError } from './errors.js';
 import { healthReport, type HealthSource } from './health.js';
+import { orderRoutes } from './orders.js';
 
 export interface ApiOptions {
   host: string;
@@ -27,6 +28,7 @@ export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'>): Koa {
   router.get('/health', (ctx) => {
     ctx.body = healthReport(opts.db, opts.health);
   });
+  orderRoutes(router, opts.db);
 
   const app = new Koa();
   app.use(errorMiddleware(opts.log));
