@@ -1,0 +1,61 @@
+/**
+ * `tsx src/sim/cli.ts --port N --seed S [--outside-trader] [--interval-ms MS] [--host H]
+ *  [--key-id K --secret-key S]`: start the simulator, print one JSON line, run until
+ * SIGINT/SIGTERM.
+ */
+import { parseArgs } from 'node:util';
+import { startSimulator } from './index.js';
+
+function intOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) {
+    process.stderr.write(`--${name} must be a non-negative integer, got ${value}\n`);
+    process.exit(2);
+  }
+  return Number(value);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string' },
+      seed: { type: 'string' },
+      host: { type: 'string' },
+      'outside-trader': { type: 'boolean' },
+      'interval-ms': { type: 'string' },
+      'key-id': { type: 'string' },
+      'secret-key': { type: 'string' },
+    },
+    strict: true,
+  });
+  const port = intOption('port', values.port);
+  const seed = intOption('seed', values.seed);
+  const intervalMs = intOption('interval-ms', values['interval-ms']);
+  const sim = await startSimulator({
+    ...(port !== undefined ? { port } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(values.host !== undefined ? { host: values.host } : {}),
+    ...(values['key-id'] !== undefined ? { keyId: values['key-id'] } : {}),
+    ...(values['secret-key'] !== undefined ? { secretKey: values['secret-key'] } : {}),
+    ...(values['outside-trader'] ? { outsideTrader: intervalMs !== undefined ? { intervalMs } : true } : {}),
+  });
+  process.stdout.write(
+    `${JSON.stringify({ event: 'sim_listening', url: sim.url, stream_url: sim.streamUrl, port: sim.port, seed: sim.seed })}\n`,
+  );
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    sim.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,417 @@
+/**
+ * The simulated broker: every order, fill and activity it ever produced (kept forever),
+ * the price book, and the portfolio. Operations are synchronous; each order event is
+ * published to listeners as the exact `trade_updates` wire `data` object.
+ */
+import type { Asset, AssetCatalog } from './assets.js';
+import { rfc3339, type MonotonicClock } from './clock.js';
+import { Dec, ZERO, fmt } from './decimal.js';
+import { forbidden, invalid, notFound, unprocessable } from './errors.js';
+import type { IdFactory } from './ids.js';
+import { executablePrice, forcedFillPrice, updateTrailing } from './matching.js';
+import { orderJson } from './order-json.js';
+import { checkPriceIncrement, checkTimeInForce } from './order-request.js';
+import { Portfolio } from './portfolio.js';
+import { PriceBook } from './prices.js';
+import {
+  type FillRecord,
+  OPEN_STATUSES,
+  type OrderOrigin,
+  type OrderSpec,
+  type ReplaceSpec,
+  type SimOrder,
+  type TradeEvent,
+  type TradeEventName,
+} from './types.js';
+
+export interface EngineOptions {
+  clock: MonotonicClock;
+  ids: IdFactory;
+  assets: AssetCatalog;
+  /** Starting cash, decimal string (default "100000"). */
+  startingCash?: string;
+}
+
+export interface PlaceOptions {
+  origin?: OrderOrigin;
+  /** False: the engine never fills it on its own (only forced fills do). Default true. */
+  autoFill?: boolean;
+}
+
+export interface Placed {
+  order: SimOrder;
+  /** The order JSON at acceptance (status "new"), before any fill. */
+  accepted: Record<string, unknown>;
+}
+
+export type CancelResult = { id: string; status: number; body?: Record<string, unknown> };
+
+interface FillInfo {
+  executionId: string;
+  price: Dec;
+  qty: Dec;
+  positionQty: Dec;
+}
+
+export const isOpen = (o: SimOrder): boolean => OPEN_STATUSES.has(o.status);
+
+export class Engine {
+  readonly assets: AssetCatalog;
+  readonly prices: PriceBook;
+  readonly portfolio: Portfolio;
+  readonly createdAtMicros: number;
+  private readonly clock: MonotonicClock;
+  private readonly ids: IdFactory;
+  private readonly orderList: SimOrder[] = [];
+  private readonly byId = new Map<string, SimOrder>();
+  private readonly byClientId = new Map<string, SimOrder>();
+  private readonly open = new Map<string, SimOrder>();
+  private readonly fillList: FillRecord[] = [];
+  private readonly listeners = new Set<(e: TradeEvent) => void>();
+
+  constructor(opts: EngineOptions) {
+    this.clock = opts.clock;
+    this.ids = opts.ids;
+    this.assets = opts.assets;
+    this.prices = new PriceBook(() => this.clock.nowMicros());
+    this.portfolio = new Portfolio(new Dec(opts.startingCash ?? '100000'));
+    this.createdAtMicros = this.clock.nowMicros();
+  }
+
+  /** Every order ever created, in creation order. */
+  get orders(): readonly SimOrder[] {
+    return this.orderList;
+  }
+
+  /** Every fill ever made (= the FILL activities), in creation order. */
+  get fills(): readonly FillRecord[] {
+    return this.fillList;
+  }
+
+  openOrders(): SimOrder[] {
+    return [...this.open.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  onEvent(fn: (e: TradeEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  getOrder(id: string): SimOrder | undefined {
+    return this.byId.get(id);
+  }
+
+  getByClientOrderId(coid: string): SimOrder | undefined {
+    return this.byClientId.get(coid);
+  }
+
+  nowMicros(): number {
+    return this.clock.nowMicros();
+  }
+
+  // --- order lifecycle ---------------------------------------------------------
+
+  place(spec: OrderSpec, opts: PlaceOptions = {}): Placed {
+    if (spec.clientOrderId !== null && this.byClientId.has(spec.clientOrderId)) {
+      throw invalid('client_order_id must be unique');
+    }
+    const price = this.prices.get(spec.asset);
+    if (spec.asset.assetClass === 'crypto' && spec.side === 'sell') {
+      const requested = spec.qty ?? notionalToQty(spec.notional ?? ZERO, price);
+      this.assertCryptoBalance(spec.asset, requested, null);
+    }
+    const now = this.clock.nowMicros();
+    const order: SimOrder = {
+      seq: this.orderList.length + 1,
+      id: this.ids.uuid(),
+      clientOrderId: spec.clientOrderId ?? this.ids.uuid(),
+      asset: spec.asset,
+      side: spec.side,
+      type: spec.type,
+      timeInForce: spec.timeInForce,
+      qty: spec.qty,
+      notional: spec.notional,
+      limitPrice: spec.limitPrice,
+      stopPrice: spec.stopPrice,
+      trailPrice: spec.trailPrice,
+      trailPercent: spec.trailPercent,
+      hwm: null,
+      extendedHours: spec.extendedHours,
+      orderClass: spec.orderClass,
+      status: 'new',
+      filledQty: ZERO,
+      filledValue: ZERO,
+      createdAt: now,
+      updatedAt: now,
+      submittedAt: now,
+      filledAt: null,
+      canceledAt: null,
+      expiredAt: null,
+      failedAt: null,
+      replacedAt: null,
+      replacedBy: null,
+      replaces: null,
+      triggered: false,
+      autoFill: opts.autoFill ?? true,
+      origin: opts.origin ?? 'api',
+    };
+    updateTrailing(order, price);
+    return this.accept(order, true);
+  }
+
+  replace(id: string, patch: ReplaceSpec): Placed {
+    const old = this.requireOrder(id);
+    if (!isOpen(old)) throw unprocessable('order is not open');
+    if (patch.clientOrderId !== undefined && this.byClientId.has(patch.clientOrderId)) {
+      throw invalid('client_order_id must be unique');
+    }
+    const { asset } = old;
+    if (patch.limitPrice && old.type !== 'limit' && old.type !== 'stop_limit') {
+      throw unprocessable('limit_price can only be replaced on limit and stop_limit orders');
+    }
+    if (patch.stopPrice && old.type !== 'stop' && old.type !== 'stop_limit') {
+      throw unprocessable('stop_price can only be replaced on stop and stop_limit orders');
+    }
+    if (patch.trail && old.type !== 'trailing_stop') {
+      throw unprocessable('trail can only be replaced on trailing_stop orders');
+    }
+    if (patch.qty && old.qty === null) throw unprocessable('qty cannot be replaced on a notional order');
+    if (patch.timeInForce) checkTimeInForce(asset, patch.timeInForce);
+    checkPriceIncrement(asset, 'limit_price', patch.limitPrice ?? null);
+    checkPriceIncrement(asset, 'stop_price', patch.stopPrice ?? null);
+    if (old.trailPrice !== null) checkPriceIncrement(asset, 'trail', patch.trail ?? null);
+    if (patch.trail && old.trailPercent !== null && patch.trail.gte(100)) throw invalid('trail must be < 100');
+
+    const price = this.prices.get(asset);
+    const qty = patch.qty ?? (old.qty === null ? null : old.qty.minus(old.filledQty));
+    const notional = old.notional === null ? null : old.notional.minus(old.filledValue);
+    if (asset.assetClass === 'crypto' && old.side === 'sell') {
+      this.assertCryptoBalance(asset, qty ?? notionalToQty(notional ?? ZERO, price), old.id);
+    }
+    const now = this.clock.nowMicros();
+    const next: SimOrder = {
+      ...old,
+      seq: this.orderList.length + 1,
+      id: this.ids.uuid(),
+      clientOrderId: patch.clientOrderId ?? this.ids.uuid(),
+      timeInForce: patch.timeInForce ?? old.timeInForce,
+      qty,
+      notional,
+      limitPrice: patch.limitPrice ?? old.limitPrice,
+      stopPrice: old.type === 'trailing_stop' ? null : (patch.stopPrice ?? old.stopPrice),
+      trailPrice: old.trailPrice !== null ? (patch.trail ?? old.trailPrice) : null,
+      trailPercent: old.trailPercent !== null ? (patch.trail ?? old.trailPercent) : null,
+      hwm: null,
+      status: 'new',
+      filledQty: ZERO,
+      filledValue: ZERO,
+      createdAt: now,
+      updatedAt: now,
+      submittedAt: now,
+      filledAt: null,
+      canceledAt: null,
+      expiredAt: null,
+      failedAt: null,
+      replacedAt: null,
+      replacedBy: null,
+      replaces: old.id,
+      triggered: false,
+    };
+    updateTrailing(next, price);
+    old.status = 'replaced';
+    old.replacedBy = next.id;
+    old.replacedAt = now;
+    old.updatedAt = now;
+    this.open.delete(old.id);
+    this.emit('replaced', old, now);
+    return this.accept(next, false);
+  }
+
+  cancel(id: string): SimOrder {
+    const order = this.requireOrder(id);
+    if (!isOpen(order)) throw unprocessable('order is not cancelable');
+    const now = this.clock.nowMicros();
+    order.status = 'canceled';
+    order.canceledAt = now;
+    order.updatedAt = now;
+    this.open.delete(order.id);
+    this.emit('canceled', order, now);
+    return order;
+  }
+
+  cancelAll(): CancelResult[] {
+    return this.openOrders().map((o) => {
+      this.cancel(o.id);
+      return { id: o.id, status: 200 };
+    });
+  }
+
+  expire(id: string): SimOrder {
+    return this.finish(id, 'expired');
+  }
+
+  reject(id: string): SimOrder {
+    return this.finish(id, 'rejected');
+  }
+
+  /** Fill (part of) an open order now at the current price (never through its limit). */
+  forceFill(id: string, qty?: Dec): SimOrder {
+    const order = this.requireOrder(id);
+    if (!isOpen(order)) throw unprocessable('order is not open');
+    const price = forcedFillPrice(order, this.prices.get(order.asset));
+    const remaining = remainingQty(order, price);
+    const q = qty ?? remaining;
+    if (q.lte(0)) throw invalid('qty must be > 0');
+    if (q.gt(remaining)) throw unprocessable(`qty ${fmt(q)} exceeds the remaining ${fmt(remaining)}`);
+    this.execute(order, q, price);
+    return order;
+  }
+
+  /** Move a price; works every open order on that symbol (trailing stops, stops, limits). */
+  setPrice(asset: Asset, price: Dec): void {
+    this.prices.set(asset, price);
+    for (const order of this.openOrders()) {
+      if (order.asset.symbol === asset.symbol) this.work(order);
+    }
+  }
+
+  // --- balances ---------------------------------------------------------------
+
+  /** Quantity of open orders on `side` for `symbol` still to fill (excluding one order). */
+  reservedQty(symbol: string, side: 'buy' | 'sell', excludeId: string | null = null): Dec {
+    let sum = ZERO;
+    for (const o of this.open.values()) {
+      if (o.asset.symbol !== symbol || o.side !== side || o.id === excludeId) continue;
+      sum = sum.plus(remainingQty(o, this.prices.get(o.asset)));
+    }
+    return sum;
+  }
+
+  /** Crypto that can still be sold: position minus open sell orders. */
+  availableToSell(asset: Asset, excludeId: string | null = null): Dec {
+    const held = Dec.max(this.portfolio.qty(asset.symbol), ZERO);
+    return Dec.max(held.minus(this.reservedQty(asset.symbol, 'sell', excludeId)), ZERO);
+  }
+
+  // --- internals --------------------------------------------------------------
+
+  private assertCryptoBalance(asset: Asset, requested: Dec, excludeId: string | null): void {
+    const available = this.availableToSell(asset, excludeId);
+    if (requested.gt(available)) {
+      throw forbidden(
+        `insufficient balance for ${asset.symbol} (requested: ${fmt(requested)}, available: ${fmt(available)})`,
+      );
+    }
+  }
+
+  private requireOrder(id: string): SimOrder {
+    const order = this.byId.get(id);
+    if (!order) throw notFound();
+    return order;
+  }
+
+  private accept(order: SimOrder, immediateTif: boolean): Placed {
+    this.orderList.push(order);
+    this.byId.set(order.id, order);
+    this.byClientId.set(order.clientOrderId, order);
+    this.open.set(order.id, order);
+    const accepted = orderJson(order);
+    this.emit('new', order, order.createdAt);
+    this.work(order);
+    const tif = order.timeInForce;
+    if (immediateTif && order.autoFill && isOpen(order) && (tif === 'ioc' || tif === 'fok')) {
+      this.cancel(order.id);
+    }
+    return { order, accepted };
+  }
+
+  private finish(id: string, status: 'expired' | 'rejected'): SimOrder {
+    const order = this.requireOrder(id);
+    if (!isOpen(order)) throw unprocessable('order is not open');
+    const now = this.clock.nowMicros();
+    order.status = status;
+    if (status === 'expired') order.expiredAt = now;
+    else order.failedAt = now;
+    order.updatedAt = now;
+    this.open.delete(order.id);
+    this.emit(status, order, now);
+    return order;
+  }
+
+  /** Evaluate an open, auto-filled order against the current price. */
+  private work(order: SimOrder): void {
+    if (!isOpen(order) || !order.autoFill) return;
+    const price = this.prices.get(order.asset);
+    if (updateTrailing(order, price)) order.updatedAt = this.clock.nowMicros();
+    const px = executablePrice(order, price);
+    if (px === null) return;
+    const qty = remainingQty(order, px);
+    if (qty.gt(0)) this.execute(order, qty, px);
+  }
+
+  private execute(order: SimOrder, qty: Dec, price: Dec): void {
+    const now = this.clock.nowMicros();
+    order.filledQty = order.filledQty.plus(qty);
+    order.filledValue = order.filledValue.plus(qty.times(price));
+    const leaves = remainingQty(order, price);
+    const full = leaves.lte(0);
+    order.status = full ? 'filled' : 'partially_filled';
+    order.updatedAt = now;
+    if (full) {
+      order.filledAt = now;
+      this.open.delete(order.id);
+    }
+    const positionQty = this.portfolio.apply(order.asset, order.side, qty, price);
+    const { id, uuid } = this.ids.activityId(now);
+    this.fillList.push({
+      id,
+      executionId: uuid,
+      micros: now,
+      orderId: order.id,
+      symbol: order.asset.symbol,
+      side: order.side,
+      qty,
+      price,
+      cumQty: order.filledQty,
+      leavesQty: full ? ZERO : leaves,
+      orderStatus: order.status,
+      type: full ? 'fill' : 'partial_fill',
+      positionQty,
+    });
+    this.emit(full ? 'fill' : 'partial_fill', order, now, { executionId: uuid, price, qty, positionQty });
+  }
+
+  private emit(event: TradeEventName, order: SimOrder, micros: number, fill?: FillInfo): void {
+    const data: Record<string, unknown> = {
+      event,
+      execution_id: fill?.executionId ?? this.ids.uuid(),
+      order: orderJson(order),
+    };
+    if (fill) {
+      data.position_qty = fmt(fill.positionQty);
+      data.price = fmt(fill.price);
+      data.qty = fmt(fill.qty);
+    }
+    data.timestamp = rfc3339(micros);
+    const ev: TradeEvent = { event, orderId: order.id, data };
+    for (const fn of this.listeners) {
+      try {
+        fn(ev);
+      } catch {
+        // A listener must never break the engine.
+      }
+    }
+  }
+}
+
+/** Notional converted to quantity at a price, truncated to 9 decimals. */
+export function notionalToQty(notional: Dec, price: Dec): Dec {
+  return notional.div(price).toDecimalPlaces(9, Dec.ROUND_DOWN);
+}
+
+/** Quantity still to fill (for notional orders: the remaining notional at `price`). */
+export function remainingQty(order: SimOrder, price: Dec): Dec {
+  if (order.qty !== null) return Dec.max(order.qty.minus(order.filledQty), ZERO);
+  const notionalLeft = (order.notional ?? ZERO).minus(order.filledValue);
+  return notionalLeft.lte(0) ? ZERO : notionalToQty(notionalLeft, price);
+}

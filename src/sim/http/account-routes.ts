@@ -1,0 +1,49 @@
+/** /v2/account, /v2/clock, /v2/positions and /v2/account/activities endpoints. */
+import { accountJson, clockJson, positionJson } from '../account-json.js';
+import { activityTypesParam, queryActivities } from '../activity-query.js';
+import { notFound } from '../errors.js';
+import type { Router } from './router.js';
+import type { SimServices } from './services.js';
+
+export function registerAccountRoutes(router: Router, s: SimServices): void {
+  const { engine } = s;
+
+  router.add('GET', '/v2/account', (ctx) => {
+    ctx.body = accountJson(engine, s.account);
+  });
+
+  router.add('GET', '/v2/clock', (ctx) => {
+    ctx.body = clockJson(engine.nowMicros());
+  });
+
+  router.add('GET', '/v2/positions', (ctx) => {
+    ctx.body = engine.portfolio.all().map((h) => positionJson(engine, h));
+  });
+
+  const getPosition = (symbolOrId: string): Record<string, unknown> => {
+    const asset = engine.assets.resolveSymbolOrId(symbolOrId);
+    const holding = asset ? engine.portfolio.holding(asset.symbol) : undefined;
+    if (!holding) throw notFound('position does not exist');
+    return positionJson(engine, holding);
+  };
+  router.add('GET', '/v2/positions/{symbol_or_asset_id}', (ctx, p) => {
+    ctx.body = getPosition(p.symbol_or_asset_id ?? '');
+  });
+  // Tolerate an unencoded crypto pair: /v2/positions/BTC/USD.
+  router.add(
+    'GET',
+    '/v2/positions/{base}/{quote}',
+    (ctx, p) => {
+      ctx.body = getPosition(`${p.base ?? ''}/${p.quote ?? ''}`);
+    },
+    { statsTemplate: '/v2/positions/{symbol_or_asset_id}' },
+  );
+
+  router.add('GET', '/v2/account/activities', (ctx) => {
+    ctx.body = queryActivities(engine.fills, ctx.query, activityTypesParam(ctx.query));
+  });
+
+  router.add('GET', '/v2/account/activities/{activity_type}', (ctx, p) => {
+    ctx.body = queryActivities(engine.fills, ctx.query, [(p.activity_type ?? '').toUpperCase()]);
+  });
+}

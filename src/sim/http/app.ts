@@ -1,0 +1,71 @@
+/**
+ * The Koa application: error mapping, per-route request stats, latency and error
+ * faults, APCA header auth, and dispatch through the route table.
+ */
+import Koa from 'koa';
+import { SimError, endpointNotFound, internal, methodNotAllowed, unauthorized } from '../errors.js';
+import { registerAccountRoutes } from './account-routes.js';
+import { registerControlRoutes } from './control-routes.js';
+import { registerMarketRoutes } from './market-routes.js';
+import { registerOrderRoutes } from './order-routes.js';
+import { Router } from './router.js';
+import type { SimServices } from './services.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const isApiPath = (path: string): boolean => /^\/(v2|v1beta\d*)(\/|$)/.test(path);
+const isControlPath = (path: string): boolean => path === '/_sim' || path.startsWith('/_sim/');
+
+function respondError(ctx: Koa.Context, err: unknown): void {
+  const e = err instanceof SimError ? err : internal();
+  if (!(err instanceof SimError)) {
+    process.stderr.write(`[sim] internal error on ${ctx.method} ${ctx.path}: ${String((err as Error)?.stack ?? err)}\n`);
+  }
+  ctx.status = e.status;
+  for (const [k, v] of Object.entries(e.headers)) ctx.set(k, v);
+  ctx.body = e.body;
+}
+
+export function createApp(services: SimServices): Koa {
+  const router = new Router();
+  registerOrderRoutes(router, services);
+  registerAccountRoutes(router, services);
+  registerMarketRoutes(router, services);
+  registerControlRoutes(router, services);
+
+  const app = new Koa();
+  app.silent = true;
+  app.on('error', () => {
+    // Socket-level errors (client went away) are not the simulator's problem.
+  });
+
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      respondError(ctx, err);
+    }
+  });
+
+  app.use(async (ctx) => {
+    const match = router.match(ctx.method, ctx.path);
+    if (!isControlPath(ctx.path) && isApiPath(ctx.path)) {
+      services.stats.count(match.kind === 'found' ? match.key : `${ctx.method} (unmatched)`);
+      const latency = services.faults.config.latency_ms;
+      if (latency > 0) await sleep(latency);
+      if (match.kind === 'found' && !match.route.public) {
+        const ok = services.checkCredentials(ctx.get('APCA-API-KEY-ID'), ctx.get('APCA-API-SECRET-KEY'));
+        if (!ok) throw unauthorized();
+      }
+      if (match.kind === 'found') {
+        const fault = services.faults.httpFault();
+        if (fault) throw fault;
+      }
+    }
+    if (match.kind === 'not_found') throw endpointNotFound();
+    if (match.kind === 'method_not_allowed') throw methodNotAllowed();
+    await match.route.handler(ctx, match.params);
+  });
+
+  return app;
+}

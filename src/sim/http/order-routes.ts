@@ -1,0 +1,60 @@
+/** /v2/orders endpoints. */
+import { invalid, notFound, orderIdMissing } from '../errors.js';
+import { isUuid } from '../ids.js';
+import { orderJson } from '../order-json.js';
+import { queryOrders } from '../order-query.js';
+import { parseOrderRequest } from '../order-request.js';
+import { qs } from '../query-params.js';
+import { parseReplaceRequest } from '../replace-request.js';
+import { readRequiredJson } from './body.js';
+import type { Router } from './router.js';
+import type { SimServices } from './services.js';
+
+function orderIdParam(params: Record<string, string>): string {
+  const id = params.order_id ?? '';
+  if (!isUuid(id)) throw orderIdMissing();
+  return id.toLowerCase();
+}
+
+export function registerOrderRoutes(router: Router, s: SimServices): void {
+  const { engine } = s;
+
+  router.add('POST', '/v2/orders', async (ctx) => {
+    const spec = parseOrderRequest(await readRequiredJson(ctx), engine.assets);
+    ctx.body = engine.place(spec).accepted;
+  });
+
+  router.add('GET', '/v2/orders', (ctx) => {
+    ctx.body = queryOrders(engine.orders, ctx.query, engine.assets).map(orderJson);
+  });
+
+  router.add('DELETE', '/v2/orders', (ctx) => {
+    ctx.status = 207;
+    ctx.body = engine.cancelAll();
+  });
+
+  router.add('GET', '/v2/orders:by_client_order_id', (ctx) => {
+    const coid = qs(ctx.query, 'client_order_id');
+    if (coid === undefined) throw invalid('client_order_id is missing');
+    const order = engine.getByClientOrderId(coid);
+    if (!order) throw notFound();
+    ctx.body = orderJson(order);
+  });
+
+  router.add('GET', '/v2/orders/{order_id}', (ctx, params) => {
+    const order = engine.getOrder(orderIdParam(params));
+    if (!order) throw notFound();
+    ctx.body = orderJson(order);
+  });
+
+  router.add('PATCH', '/v2/orders/{order_id}', async (ctx, params) => {
+    const id = orderIdParam(params);
+    const patch = parseReplaceRequest(await readRequiredJson(ctx));
+    ctx.body = engine.replace(id, patch).accepted;
+  });
+
+  router.add('DELETE', '/v2/orders/{order_id}', (ctx, params) => {
+    engine.cancel(orderIdParam(params));
+    ctx.status = 204;
+  });
+}

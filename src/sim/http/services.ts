@@ -1,0 +1,16 @@
+/** What the HTTP handlers need from the simulator. */
+import type { AccountIdentity } from '../account-json.js';
+import type { Engine } from '../engine.js';
+import type { Faults } from '../faults.js';
+import type { Stats } from '../stats.js';
+import type { CredentialCheck, TradeStream } from '../stream.js';
+
+export interface SimServices {
+  engine: Engine;
+  faults: Faults;
+  stats: Stats;
+  account: AccountIdentity;
+  checkCredentials: CredentialCheck;
+  /** Set once the websocket is attached (control endpoint /_sim/stream/drop). */
+  stream?: TradeStream;
+}

@@ -1,0 +1,143 @@
+/**
+ * Alpaca Trading API v2 simulator: HTTP (Koa) + the trade_updates websocket on one
+ * loopback port, plus /_sim/* control endpoints. See DESIGN.md §5.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AssetCatalog } from './assets.js';
+import { MonotonicClock } from './clock.js';
+import { Engine } from './engine.js';
+import { Faults } from './faults.js';
+import { createApp } from './http/app.js';
+import type { SimServices } from './http/services.js';
+import { IdFactory } from './ids.js';
+import { DEFAULT_OUTSIDE_INTERVAL_MS, OutsideTrader } from './outside-trader.js';
+import { Rng, deriveSeed } from './rng.js';
+import { Stats } from './stats.js';
+import { type CredentialCheck, STREAM_PATH, TradeStream } from './stream.js';
+
+export type { Engine } from './engine.js';
+export type { Faults, FaultConfig } from './faults.js';
+export type { Stats } from './stats.js';
+export type { TradeStream } from './stream.js';
+export type { OutsideTrader } from './outside-trader.js';
+export type { TradeEvent, SimOrder, FillRecord } from './types.js';
+
+export interface SimOptions {
+  /** 0 (default) = ephemeral port. */
+  port?: number;
+  /** Default 127.0.0.1; only loopback hosts are allowed. */
+  host?: string;
+  /** PRNG seed for every id and random choice (default: random). */
+  seed?: number;
+  /** Place random outside orders on a timer (default interval 1500 ms). */
+  outsideTrader?: boolean | { intervalMs?: number };
+  /** If both unset, any non-empty key/secret pair is accepted. */
+  keyId?: string;
+  secretKey?: string;
+  /** Starting cash, decimal string (default "100000"). */
+  startingCash?: string;
+}
+
+export interface Simulator {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** ws://127.0.0.1:PORT/stream */
+  streamUrl: string;
+  port: number;
+  seed: number;
+  engine: Engine;
+  faults: Faults;
+  stats: Stats;
+  stream: TradeStream;
+  outsideTrader: OutsideTrader | null;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK.has(host) || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+export function credentialCheck(keyId?: string, secretKey?: string): CredentialCheck {
+  return (k, s) => {
+    if (typeof k !== 'string' || typeof s !== 'string' || k === '' || s === '') return false;
+    if (keyId !== undefined && k !== keyId) return false;
+    if (secretKey !== undefined && s !== secretKey) return false;
+    return true;
+  };
+}
+
+export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> {
+  const host = opts.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host)) throw new Error(`simulator host must be loopback, got ${host}`);
+  const seed = (opts.seed ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
+
+  const clock = new MonotonicClock();
+  const idRng = new Rng(deriveSeed(seed, 0));
+  const engine = new Engine({
+    clock,
+    ids: new IdFactory(idRng),
+    assets: new AssetCatalog(),
+    ...(opts.startingCash !== undefined ? { startingCash: opts.startingCash } : {}),
+  });
+  const faults = new Faults(new Rng(deriveSeed(seed, 1)));
+  const stats = new Stats();
+  const accountRng = new Rng(deriveSeed(seed, 3));
+  const services: SimServices = {
+    engine,
+    faults,
+    stats,
+    account: { id: accountRng.uuid(), accountNumber: `PA${accountRng.hex(10).toUpperCase()}` },
+    checkCredentials: credentialCheck(opts.keyId, opts.secretKey),
+  };
+
+  const server = createServer(createApp(services).callback());
+  const stream = new TradeStream(server, services.checkCredentials, faults);
+  services.stream = stream;
+  engine.onEvent((ev) => stream.broadcast(ev.data));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host.replace(/^\[|\]$/g, ''), () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostInUrl = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+
+  let outsideTrader: OutsideTrader | null = null;
+  if (opts.outsideTrader) {
+    const intervalMs =
+      typeof opts.outsideTrader === 'object' ? (opts.outsideTrader.intervalMs ?? DEFAULT_OUTSIDE_INTERVAL_MS) : DEFAULT_OUTSIDE_INTERVAL_MS;
+    outsideTrader = new OutsideTrader(engine, new Rng(deriveSeed(seed, 2)), intervalMs).start();
+  }
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      outsideTrader?.stop();
+      await stream.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    })();
+    return closing;
+  };
+
+  return {
+    url: `http://${hostInUrl}:${port}`,
+    streamUrl: `ws://${hostInUrl}:${port}${STREAM_PATH}`,
+    port,
+    seed,
+    engine,
+    faults,
+    stats,
+    stream,
+    outsideTrader,
+    close,
+  };
+}

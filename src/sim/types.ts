@@ -1,0 +1,113 @@
+/** Internal records of the simulator (wire JSON is built from these in order-json.ts etc.). */
+import type { Asset } from './assets.js';
+import type { Dec } from './decimal.js';
+
+export type Side = 'buy' | 'sell';
+export type OrderType = 'market' | 'limit' | 'stop' | 'stop_limit' | 'trailing_stop';
+export type TimeInForce = 'day' | 'gtc' | 'opg' | 'cls' | 'ioc' | 'fok';
+export type OrderStatus =
+  | 'new'
+  | 'partially_filled'
+  | 'filled'
+  | 'canceled'
+  | 'expired'
+  | 'rejected'
+  | 'replaced';
+
+export const ORDER_TYPES: readonly OrderType[] = ['market', 'limit', 'stop', 'stop_limit', 'trailing_stop'];
+export const TIME_IN_FORCES: readonly TimeInForce[] = ['day', 'gtc', 'opg', 'cls', 'ioc', 'fok'];
+export const OPEN_STATUSES: ReadonlySet<OrderStatus> = new Set(['new', 'partially_filled']);
+
+/** A validated order request (POST /v2/orders, /_sim/trade). */
+export interface OrderSpec {
+  asset: Asset;
+  side: Side;
+  type: OrderType;
+  timeInForce: TimeInForce;
+  qty: Dec | null;
+  notional: Dec | null;
+  limitPrice: Dec | null;
+  stopPrice: Dec | null;
+  trailPrice: Dec | null;
+  trailPercent: Dec | null;
+  extendedHours: boolean;
+  orderClass: '' | 'simple';
+  clientOrderId: string | null;
+}
+
+/** A validated replace request (PATCH /v2/orders/{id}); absent fields keep the old value. */
+export interface ReplaceSpec {
+  qty?: Dec;
+  timeInForce?: TimeInForce;
+  limitPrice?: Dec;
+  stopPrice?: Dec;
+  trail?: Dec;
+  clientOrderId?: string;
+}
+
+export type OrderOrigin = 'api' | 'outside';
+
+export interface SimOrder {
+  /** Creation sequence number (orders are kept in this order forever). */
+  seq: number;
+  id: string;
+  clientOrderId: string;
+  asset: Asset;
+  side: Side;
+  type: OrderType;
+  timeInForce: TimeInForce;
+  qty: Dec | null;
+  notional: Dec | null;
+  limitPrice: Dec | null;
+  stopPrice: Dec | null;
+  trailPrice: Dec | null;
+  trailPercent: Dec | null;
+  hwm: Dec | null;
+  extendedHours: boolean;
+  orderClass: '' | 'simple';
+  status: OrderStatus;
+  filledQty: Dec;
+  /** Σ qty × price over this order's fills (for the VWAP). */
+  filledValue: Dec;
+  createdAt: number;
+  updatedAt: number;
+  submittedAt: number;
+  filledAt: number | null;
+  canceledAt: number | null;
+  expiredAt: number | null;
+  failedAt: number | null;
+  replacedAt: number | null;
+  replacedBy: string | null;
+  replaces: string | null;
+  /** stop / stop_limit: the stop price has been reached. */
+  triggered: boolean;
+  /** False for outside orders placed with fill "none"/"partial": only /_sim/fill fills them. */
+  autoFill: boolean;
+  origin: OrderOrigin;
+}
+
+export interface FillRecord {
+  /** Activity id `YYYYMMDDHHMMSSmmm::<uuid>`. */
+  id: string;
+  executionId: string;
+  micros: number;
+  orderId: string;
+  symbol: string;
+  side: Side;
+  qty: Dec;
+  price: Dec;
+  cumQty: Dec;
+  leavesQty: Dec;
+  orderStatus: OrderStatus;
+  type: 'fill' | 'partial_fill';
+  positionQty: Dec;
+}
+
+export type TradeEventName = 'new' | 'fill' | 'partial_fill' | 'canceled' | 'expired' | 'replaced' | 'rejected';
+
+/** One trade_updates event: `data` is the exact wire object sent on the stream. */
+export interface TradeEvent {
+  event: TradeEventName;
+  orderId: string;
+  data: Record<string, unknown>;
+}
