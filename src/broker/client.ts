@@ -30,8 +30,10 @@ export interface BrokerClient {
   readonly account: trading.AccountsApi;
   readonly apiUrl: string;
   readonly streamUrl: string;
+  /** HTTP requests sent so far (every attempt, retries included). */
+  requestCount(): number;
   /** Every FILL activity after `pageToken` (exclusive), oldest first, following page tokens to the end. */
-  fillActivities(afterId: string | null): AsyncGenerator<trading.GetAccountActivitiesByActivityType200ResponseInner>;
+  fillActivities(afterId: string | null): AsyncGenerator<trading.GetAccountActivities200ResponseInner>;
   /** A trade_updates stream that reconnects forever; call connect() on it. */
   createStream(): streaming.TradingStream;
 }
@@ -52,6 +54,7 @@ export function createBrokerClient(
   const apiUrl = endpoints.apiUrl ?? (endpoints.paper ? trading.TRADING_PAPER_HOST : trading.TRADING_LIVE_HOST);
   const streamUrl = endpoints.streamUrl ?? streamUrlFor(apiUrl);
   const log = options.log;
+  let requests = 0;
   const config = new trading.Configuration({
     basePath: apiUrl,
     keyId: endpoints.keyId,
@@ -64,6 +67,13 @@ export function createBrokerClient(
       onRetry: (e) => log?.debug({ event: 'broker_retry', method: e.method, url: e.url, status: e.status, attempt: e.attempt }, 'retrying broker request'),
       onGiveUp: (e) => log?.warn({ event: 'broker_gave_up', method: e.method, url: e.url, status: e.status, attempts: e.attempt }, 'broker request failed after retries'),
     },
+    middleware: [
+      {
+        pre: async () => {
+          requests += 1;
+        },
+      },
+    ],
     rateLimit: options.rateLimit === false ? undefined : (options.rateLimit ?? { maxRequests: 200, intervalMs: 60_000 }),
   });
   const activities = new trading.AccountActivitiesApi(config);
@@ -75,14 +85,18 @@ export function createBrokerClient(
     account: new trading.AccountsApi(config),
     apiUrl,
     streamUrl,
+    requestCount: () => requests,
     fillActivities(afterId) {
       let first = true;
       return pagination.paginateCursor({
         fetchPage: (pageToken) => {
           const token = first ? (afterId ?? undefined) : pageToken;
           first = false;
-          return activities.getAccountActivitiesByActivityType({
-            activityType: 'FILL',
+          // GET /v2/account/activities?activity_types=FILL rather than /activities/FILL: in SDK
+          // 4.0.2 the by-type endpoint maps every item as a non-trade activity and drops
+          // order_id, cum_qty, price, side and transaction_time.
+          return activities.getAccountActivities({
+            activityTypes: ['FILL'],
             direction: 'asc',
             pageSize: ACTIVITY_PAGE_SIZE,
             pageToken: token,

@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { openDatabase } from './store/database.js';
+import { createBrokerClient } from './broker/client.js';
+import { TradeUpdateFeed } from './broker/trade-update-feed.js';
+import { startApi } from './api/server.js';
+import { fetchOrder } from './broker/fetch-order.js';
+import { OrderActors } from './runtime/order-actors.js';
+import type { Simulator } from './sim/index.js';
+
+/** The composition root: config → logger → (demo simulator) → store → broker → API. */
+
+interface Running {
+  close(): Promise<void>;
+}
+
+async function startDemoSimulator(log: Logger): Promise<{ sim: Simulator; keyId: string; secretKey: string }> {
+  const { startSimulator } = await import('./sim/index.js');
+  const keyId = `DEMO${randomBytes(8).toString('hex').toUpperCase()}`;
+  const secretKey = randomBytes(24).toString('hex');
+  const sim = await startSimulator({ port: 0, host: '127.0.0.1', outsideTrader: true, keyId, secretKey });
+  log.info({ event: 'demo_mode', sim_url: sim.url }, 'no APCA keys set: demo mode on the embedded Alpaca simulator');
+  return { sim, keyId, secretKey };
+}
+
+/** Demo fills come from a fresh simulator each run, so they get a fresh database beside the real one. */
+function demoDbPath(config: Config): string {
+  const path = join(dirname(config.dbPath), 'demo.db');
+  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+  return path;
+}
+
+async function start(config: Config, log: Logger): Promise<Running> {
+  const closers: Array<() => Promise<void> | void> = [];
+  // Last opened, first closed; each closer runs once even if shutdown and a fatal error race.
+  const closeAll = async () => {
+    for (let close = closers.pop(); close; close = closers.pop()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn({ event: 'close_failed', err: String(err) }, 'error while closing');
+      }
+    }
+  };
+  try {
+    let endpoints = {
+      keyId: config.alpaca.keyId ?? '',
+      secretKey: config.alpaca.secretKey ?? '',
+      paper: config.alpaca.paper,
+      apiUrl: config.alpaca.apiUrl,
+      streamUrl: config.alpaca.streamUrl,
+    };
+    let dbPath = config.dbPath;
+    if (config.mode === 'demo') {
+      const demo = await startDemoSimulator(log);
+      closers.push(() => demo.sim.close());
+      endpoints = { ...endpoints, keyId: demo.keyId, secretKey: demo.secretKey, apiUrl: demo.sim.url, streamUrl: demo.sim.streamUrl };
+      dbPath = demoDbPath(config);
+    }
+
+    const db = await openDatabase(dbPath);
+    closers.push(() => db.close());
+    log.info({ event: 'store_opened', path: dbPath }, 'database ready');
+
+    const broker = createBrokerClient(endpoints, { log });
+    const actors = new OrderActors({
+      db,
+      log,
+      adopt: config.adopt,
+      fetchOrder: (id) => fetchOrder(broker, log, id),
+      onFatal: () => {
+        // Running on with state that is not on disk would break every invariant: stop, let the
+        // supervisor (pm2/systemd) restart us, and rehydrate from what did commit.
+        process.exitCode = 1;
+        void closeAll().finally(() => process.exit(1));
+      },
+    });
+    await actors.start();
+    closers.push(() => actors.stop());
+    const clock = setInterval(() => actors.tick(Date.now()), 1000);
+    closers.push(() => clearInterval(clock));
+
+    const feed = new TradeUpdateFeed(broker, log, {
+      onUpdate: (u) => actors.handleTradeUpdate(u),
+      onListening: () => undefined,
+    });
+    feed.start();
+    closers.push(() => feed.stop());
+
+    const api = await startApi({
+      host: config.api.host,
+      port: config.api.port,
+      token: config.api.token,
+      db,
+      log,
+      health: { mode: config.mode, streamState: () => feed.state, drift: () => [] },
+    });
+    closers.push(() => api.close());
+    log.info({ event: 'api_listening', url: api.url, mode: config.mode, broker: broker.apiUrl }, `status API on ${api.url}`);
+    return { close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`crazy-trade: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  process.on('uncaughtException', (err) => {
+    log.fatal({ event: 'uncaught_exception', err }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.error({ event: 'unhandled_rejection', err }, 'unhandled promise rejection');
+  });
+
+  let running: Running;
+  try {
+    running = await start(config, log);
+  } catch (err) {
+    log.fatal({ event: 'start_failed', err }, `could not start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'shutdown', signal }, 'stopping');
+    await running.close();
+    log.info({ event: 'shutdown_complete' }, 'stopped cleanly');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+void main();
