@@ -9,6 +9,8 @@ import { TradeUpdateFeed } from './broker/trade-update-feed.js';
 import { startApi } from './api/server.js';
 import { fetchOrder } from './broker/fetch-order.js';
 import { OrderActors } from './runtime/order-actors.js';
+import { DriftCheck } from './sync/drift.js';
+import { Reconciler } from './sync/reconciler.js';
 import type { Simulator } from './sim/index.js';
 
 /** The composition root: config → logger → (demo simulator) → store → broker → API. */
@@ -83,12 +85,19 @@ async function start(config: Config, log: Logger): Promise<Running> {
     const clock = setInterval(() => actors.tick(Date.now()), 1000);
     closers.push(() => clearInterval(clock));
 
+    const drift = new DriftCheck({ db, log, client: broker, actors });
+    const reconciler = new Reconciler({ db, log, client: broker, actors, drift });
+    // Lossless first (the watermark), then fast (the stream), with polling as the safety net.
+    void reconciler.trigger('start');
     const feed = new TradeUpdateFeed(broker, log, {
       onUpdate: (u) => actors.handleTradeUpdate(u),
-      onListening: () => undefined,
+      onListening: () => void reconciler.trigger('stream'),
     });
     feed.start();
     closers.push(() => feed.stop());
+    closers.push(() => reconciler.stop());
+    const poll = setInterval(() => void reconciler.trigger('poll'), config.pollMs);
+    closers.push(() => clearInterval(poll));
 
     const api = await startApi({
       host: config.api.host,
@@ -96,7 +105,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       token: config.api.token,
       db,
       log,
-      health: { mode: config.mode, streamState: () => feed.state, drift: () => [] },
+      health: { mode: config.mode, streamState: () => feed.state, drift: () => drift.current() },
     });
     closers.push(() => api.close());
     log.info({ event: 'api_listening', url: api.url, mode: config.mode, broker: broker.apiUrl }, `status API on ${api.url}`);

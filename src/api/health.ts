@@ -6,11 +6,13 @@ import type { Mode } from '../config.js';
 export type StreamState = 'connected' | 'reconnecting' | 'down';
 
 export interface DriftEntry {
-  order_id: string;
+  kind: 'order' | 'position';
+  /** The order whose ledger disagrees with the broker's filled_qty (kind "order"). */
+  order_id: string | null;
   symbol: string;
   ledger_qty: string;
-  broker_filled_qty: string;
-  detail: string;
+  broker_qty: string;
+  since: string;
 }
 
 /** What /health reads from the running service besides the store. */

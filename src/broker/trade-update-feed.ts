@@ -20,11 +20,18 @@ export interface TradeUpdateFeedHandlers {
 export class TradeUpdateFeed {
   private stream: streaming.TradingStream | null = null;
   private current: StreamState = 'down';
+  private lastConnectedAt = Date.now();
+  private watchdog: ReturnType<typeof setInterval> | null = null;
 
+  /**
+   * @param staleMs how long the stream may be away (reconnecting) before /health calls it down;
+   * a connected socket that goes silent is caught by the SDK's ping/pong and reconnected.
+   */
   constructor(
     private readonly client: BrokerClient,
     private readonly log: Logger,
     private readonly handlers: TradeUpdateFeedHandlers,
+    private readonly staleMs = 30_000,
   ) {}
 
   get state(): StreamState {
@@ -37,7 +44,7 @@ export class TradeUpdateFeed {
     this.stream = stream;
     stream.onStateChange((s) => {
       if (s === streaming.STATE.WAITING_TO_RECONNECT || (s === streaming.STATE.CONNECTING && this.current !== 'down')) {
-        this.setState('reconnecting');
+        this.setState(this.stale() ? 'down' : 'reconnecting');
       } else if (s === streaming.STATE.DISCONNECTED && this.stream === null) {
         this.setState('down');
       }
@@ -58,17 +65,30 @@ export class TradeUpdateFeed {
     // Marked once before connecting: the SDK sends `listen` after every (re)authentication.
     stream.subscribeTradeUpdates();
     this.log.info({ event: 'stream_state', state: 'connecting', url: this.client.streamUrl }, 'trade_updates stream connecting');
+    this.lastConnectedAt = Date.now();
+    this.watchdog = setInterval(() => {
+      if (this.stale()) this.setState('down');
+    }, Math.max(100, Math.floor(this.staleMs / 3)));
+    this.watchdog.unref();
     stream.connect();
   }
 
   stop(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
     const stream = this.stream;
     this.stream = null;
     stream?.disconnect();
     this.setState('down');
   }
 
+  /** Away (not connected) for longer than the staleness limit. */
+  private stale(): boolean {
+    return this.current !== 'connected' && Date.now() - this.lastConnectedAt > this.staleMs;
+  }
+
   private setState(next: StreamState): void {
+    if (this.current === 'connected') this.lastConnectedAt = Date.now();
     if (next === this.current) return;
     this.log.info({ event: 'stream_state', state: next, previous: this.current }, `trade_updates stream ${next}`);
     this.current = next;

@@ -40,6 +40,8 @@ export class OrderActors {
   private readonly terminal = new Set<string>();
   private readonly snapshotRequests = new Set<string>();
   private positions = new PositionBook();
+  /** Fill rows committed by this process (reconcile_done reports the difference per run). */
+  fillsRecorded = 0;
 
   constructor(private readonly opts: OrderActorsOptions) {}
 
@@ -117,8 +119,10 @@ export class OrderActors {
     return this.actor?.system.get(orderActorId(orderId)) as AnyActorRef | undefined;
   }
 
-  liveOrderIds(): string[] {
-    return Object.keys(this.actor?.getSnapshot().children ?? {}).map((id) => id.slice('order:'.length));
+  /** Every live order actor with its current state. */
+  liveStates(): Array<{ orderId: string; state: string }> {
+    const children = (this.actor?.getSnapshot().children ?? {}) as Record<string, AnyActorRef>;
+    return Object.entries(children).map(([id, ref]) => ({ orderId: id.slice('order:'.length), state: stateName(ref.getSnapshot().value) }));
   }
 
   /** Asks the broker for an order and routes what it says (unpriced gaps, rebuilds, reconciliation). */
@@ -248,6 +252,7 @@ export class OrderActors {
       }
     });
 
+    this.fillsRecorded += written.length;
     for (const f of written) {
       this.positions.apply(f.symbol, f.side, f.qty);
       log.info(

@@ -1,0 +1,171 @@
+import type { BrokerClient } from '../broker/client.js';
+import { parseFillActivity, parseOrder } from '../broker/adapter.js';
+import { fetchOrder } from '../broker/fetch-order.js';
+import type { OrderReport } from '../broker/reports.js';
+import type { Database } from '../store/database.js';
+import { readSyncState, writeSyncState } from '../store/sync-state.js';
+import type { Logger } from '../log.js';
+import type { OrderActors } from '../runtime/order-actors.js';
+import type { DriftCheck } from './drift.js';
+
+export const OPEN_ORDERS_PAGE = 500;
+
+/** Actor states whose broker order may still change: the ones worth a lookup when not open. */
+const WORKING_STATES = new Set(['pending', 'partiallyFilled']);
+
+export type ReconcileTrigger = 'start' | 'stream' | 'poll';
+
+export interface ReconcileResult {
+  trigger: ReconcileTrigger;
+  pages: number;
+  requests: number;
+  fills_new: number;
+  lookups: number;
+  duration_ms: number;
+}
+
+/**
+ * Lossless sync (DESIGN §4): FILL activities from the persisted watermark to the end, every open
+ * order, then a lookup of each working actor's order that is not open. The watermark moves only
+ * after the fills up to it are committed (actor transitions persist synchronously). Runs never
+ * overlap: a trigger during a run queues exactly one more run.
+ */
+export class Reconciler {
+  private running: Promise<ReconcileResult | null> | null = null;
+  private again: ReconcileTrigger | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: {
+      db: Database;
+      log: Logger;
+      client: BrokerClient;
+      actors: OrderActors;
+      drift: DriftCheck;
+    },
+  ) {}
+
+  /** Starts a run, or queues one after the run in progress. Resolves when that run is done. */
+  trigger(trigger: ReconcileTrigger): Promise<ReconcileResult | null> {
+    if (this.stopped) return Promise.resolve(null);
+    if (this.running) {
+      // The loop below picks this up before the running promise settles.
+      this.again = this.again ?? trigger;
+      return this.running;
+    }
+    const run = async (): Promise<ReconcileResult | null> => {
+      let current: ReconcileTrigger | null = trigger;
+      let last: ReconcileResult | null = null;
+      while (current && !this.stopped) {
+        this.again = null;
+        last = await this.runOnce(current);
+        current = this.again;
+      }
+      return last;
+    };
+    this.running = run().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  /** No new runs; waits for the one in flight (it stops at its next page). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+
+  private checkStopped(): void {
+    if (this.stopped) throw new Error('stopping');
+  }
+
+  private async runOnce(trigger: ReconcileTrigger): Promise<ReconcileResult | null> {
+    const { db, log, client, actors, drift } = this.deps;
+    const started = Date.now();
+    const requestsBefore = client.requestCount();
+    const fillsBefore = actors.fillsRecorded;
+    try {
+      // 1. FILL activities after the watermark, oldest first, to the end (no cap).
+      let watermark = readSyncState(db, 'fill_watermark');
+      let pages = 0;
+      let inPage = 0;
+      const brokerCum = new Map<string, string>();
+      for await (const raw of client.fillActivities(watermark)) {
+        const id = (raw as { id?: unknown }).id;
+        const parsed = parseFillActivity(raw);
+        if (parsed.ok) {
+          actors.handleExecution(parsed.value, null);
+          brokerCum.set(parsed.value.orderId, parsed.value.cumQty);
+        } else {
+          log.warn({ event: 'broker_payload_rejected', source: 'activity', id, reason: parsed.reason }, 'skipped a malformed FILL activity');
+        }
+        if (typeof id === 'string') watermark = id;
+        this.checkStopped();
+        if (++inPage === 100) {
+          pages += 1;
+          inPage = 0;
+          // Everything up to here is committed: the next run may start after it.
+          if (watermark) writeSyncState(db, 'fill_watermark', watermark);
+        }
+      }
+      if (inPage > 0 || pages === 0) pages += 1;
+      if (watermark) writeSyncState(db, 'fill_watermark', watermark);
+
+      // 2. Every open order (paged by order id).
+      const open = new Set<string>();
+      const seen: OrderReport[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await client.orders.getAllOrders({ status: 'open', limit: OPEN_ORDERS_PAGE, direction: 'asc', afterOrderId: after });
+        for (const raw of page) {
+          const parsed = parseOrder(raw);
+          if (!parsed.ok) {
+            log.warn({ event: 'broker_payload_rejected', source: 'order', reason: parsed.reason }, 'skipped a malformed order');
+            continue;
+          }
+          open.add(parsed.value.orderId);
+          seen.push(parsed.value);
+          actors.handleOrder(parsed.value);
+        }
+        this.checkStopped();
+        if (page.length < OPEN_ORDERS_PAGE) break;
+        after = (page[page.length - 1] as { id?: string }).id;
+        if (!after) break;
+      }
+
+      // 3. Working actors whose order is not open any more: ask for its final state.
+      let lookups = 0;
+      for (const { orderId, state } of actors.liveStates()) {
+        if (open.has(orderId) || !WORKING_STATES.has(state)) continue;
+        this.checkStopped();
+        lookups += 1;
+        const order = await fetchOrder(client, log, orderId);
+        if (order) {
+          seen.push(order);
+          actors.handleOrder(order);
+        } else {
+          log.warn({ event: 'order_unknown_at_broker', order_id: orderId }, 'a working order actor is unknown to the broker');
+        }
+      }
+
+      // 4. Compare what the broker says with the ledger; then record the run.
+      for (const o of seen) brokerCum.set(o.orderId, o.filledQty);
+      await drift.check(brokerCum);
+      const now = new Date();
+      writeSyncState(db, 'last_reconcile_at', now.toISOString(), now);
+      const result: ReconcileResult = {
+        trigger,
+        pages,
+        requests: client.requestCount() - requestsBefore,
+        fills_new: actors.fillsRecorded - fillsBefore,
+        lookups,
+        duration_ms: Date.now() - started,
+      };
+      log.info({ event: 'reconcile_done', ...result }, `reconciled (${trigger}): ${result.fills_new} new fills, ${result.requests} requests`);
+      return result;
+    } catch (err) {
+      log.warn({ event: 'reconcile_failed', trigger, err: String(err), duration_ms: Date.now() - started }, 'reconciliation failed; the next run resumes from the watermark');
+      return null;
+    }
+  }
+}
