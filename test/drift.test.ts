@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type Simulator } from '../src/sim/index.js';
+import { openDatabase, type Database } from '../src/store/database.js';
+import { createBrokerClient } from '../src/broker/client.js';
+import { OrderActors } from '../src/runtime/order-actors.js';
+import { DriftCheck } from '../src/sync/drift.js';
+import { Reconciler } from '../src/sync/reconciler.js';
+import { captureLogger } from './support/log-capture.js';
+import { makeFills } from './support/sim-traffic.js';
+
+let sim: Simulator;
+let db: Database;
+let actors: OrderActors;
+let drift: DriftCheck;
+let reconciler: Reconciler;
+const cap = captureLogger('info');
+
+beforeAll(async () => {
+  sim = await startSimulator({ seed: 21 });
+  db = await openDatabase(':memory:');
+  const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url });
+  actors = new OrderActors({ db, log: cap.log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+  await actors.start();
+  drift = new DriftCheck({ db, log: cap.log, client, actors });
+  reconciler = new Reconciler({ db, log: cap.log, client, actors, drift });
+});
+afterAll(async () => {
+  await reconciler.stop();
+  actors.stop();
+  await db.close();
+  await sim.close();
+});
+
+describe('drift is loud', () => {
+  it('a ledger that loses a fill behind the actors\' back is reported per order and per position, on /health, and logged once', async () => {
+    const { orderIds } = await makeFills(sim, { orders: 2, fillsPerOrder: 2 });
+    const first = await reconciler.trigger('poll');
+    expect(first).toMatchObject({ fills_new: 4 });
+    expect(drift.current()).toEqual([]);
+
+    // Corrupt the ledger: one fill row disappears.
+    db.sqlite.prepare('delete from fills where order_id = ? and cum_qty = ?').run(orderIds[0], '10');
+    // The next activity page is empty, so make the broker report the order again.
+    await reconciler.trigger('poll');
+    await drift.check(new Map([[orderIds[0]!, '10']]));
+    await reconciler.trigger('poll');
+    const entries = drift.current();
+    expect(entries).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'order', order_id: orderIds[0], ledger_qty: '5', broker_qty: '10' }),
+        expect.objectContaining({ kind: 'position', symbol: 'AAPL', ledger_qty: '5', broker_qty: '10' }),
+      ]),
+    );
+    const logged = cap.lines().filter((l) => l.event === 'ledger_drift');
+    expect(logged.filter((l) => l.kind === 'order')).toHaveLength(1);
+    expect(logged.filter((l) => l.kind === 'position')).toHaveLength(1);
+  });
+});
