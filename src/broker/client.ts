@@ -1,6 +1,5 @@
 import {
   OrdersApi,
-  pagination,
   streaming,
   trading,
   type RateLimitConfig,
@@ -32,8 +31,8 @@ export interface BrokerClient {
   readonly streamUrl: string;
   /** HTTP requests sent so far (every attempt, retries included). */
   requestCount(): number;
-  /** Every FILL activity after `pageToken` (exclusive), oldest first, following page tokens to the end. */
-  fillActivities(afterId: string | null): AsyncGenerator<trading.GetAccountActivities200ResponseInner>;
+  /** Pages of FILL activities after `afterId` (exclusive), oldest first, following page tokens to the end. */
+  fillActivityPages(afterId: string | null): AsyncGenerator<trading.GetAccountActivities200ResponseInner[]>;
   /** A trade_updates stream that reconnects forever; call connect() on it. */
   createStream(): streaming.TradingStream;
 }
@@ -86,25 +85,26 @@ export function createBrokerClient(
     apiUrl,
     streamUrl,
     requestCount: () => requests,
-    fillActivities(afterId) {
-      let first = true;
-      return pagination.paginateCursor({
-        fetchPage: (pageToken) => {
-          const token = first ? (afterId ?? undefined) : pageToken;
-          first = false;
-          // GET /v2/account/activities?activity_types=FILL rather than /activities/FILL: in SDK
-          // 4.0.2 the by-type endpoint maps every item as a non-trade activity and drops
-          // order_id, cum_qty, price, side and transaction_time.
-          return activities.getAccountActivities({
-            activityTypes: ['FILL'],
-            direction: 'asc',
-            pageSize: ACTIVITY_PAGE_SIZE,
-            pageToken: token,
-          });
-        },
-        getCursor: (last) => last.id,
-        pageSize: ACTIVITY_PAGE_SIZE,
-      });
+    async *fillActivityPages(afterId) {
+      // GET /v2/account/activities?activity_types=FILL rather than /activities/FILL: in SDK
+      // 4.0.2 the by-type endpoint maps every item as a non-trade activity and drops
+      // order_id, cum_qty, price, side and transaction_time. Pages are followed by hand (as the
+      // SDK's paginateCursor does) because the caller commits page by page.
+      let token = afterId ?? undefined;
+      const visited = new Set<string>();
+      for (;;) {
+        const page = await activities.getAccountActivities({
+          activityTypes: ['FILL'],
+          direction: 'asc',
+          pageSize: ACTIVITY_PAGE_SIZE,
+          pageToken: token,
+        });
+        yield page;
+        const last = page[page.length - 1]?.id;
+        if (page.length === 0 || page.length < ACTIVITY_PAGE_SIZE || !last || visited.has(last)) return;
+        visited.add(last);
+        token = last;
+      }
     },
     createStream() {
       return new streaming.TradingStream({

@@ -85,31 +85,29 @@ export class Reconciler {
     const requestsBefore = client.requestCount();
     const fillsBefore = actors.fillsRecorded;
     try {
-      // 1. FILL activities after the watermark, oldest first, to the end (no cap).
-      let watermark = readSyncState(db, 'fill_watermark');
+      // 1. FILL activities after the watermark, oldest first, to the end (no cap). Each page
+      //    commits in one transaction with the watermark that points past it.
       let pages = 0;
-      let inPage = 0;
       const brokerCum = new Map<string, string>();
-      for await (const raw of client.fillActivities(watermark)) {
-        const id = (raw as { id?: unknown }).id;
-        const parsed = parseFillActivity(raw);
-        if (parsed.ok) {
-          actors.handleExecution(parsed.value, null);
-          brokerCum.set(parsed.value.orderId, parsed.value.cumQty);
-        } else {
-          log.warn({ event: 'broker_payload_rejected', source: 'activity', id, reason: parsed.reason }, 'skipped a malformed FILL activity');
-        }
-        if (typeof id === 'string') watermark = id;
-        this.checkStopped();
-        if (++inPage === 100) {
-          pages += 1;
-          inPage = 0;
-          // Everything up to here is committed: the next run may start after it.
+      for await (const page of client.fillActivityPages(readSyncState(db, 'fill_watermark'))) {
+        pages += 1;
+        db.transaction(() => {
+          let watermark: string | null = null;
+          for (const raw of page) {
+            const id = (raw as { id?: unknown }).id;
+            const parsed = parseFillActivity(raw);
+            if (parsed.ok) {
+              actors.handleExecution(parsed.value, null);
+              brokerCum.set(parsed.value.orderId, parsed.value.cumQty);
+            } else {
+              log.warn({ event: 'broker_payload_rejected', source: 'activity', id, reason: parsed.reason }, 'skipped a malformed FILL activity');
+            }
+            if (typeof id === 'string') watermark = id;
+          }
           if (watermark) writeSyncState(db, 'fill_watermark', watermark);
-        }
+        });
+        this.checkStopped();
       }
-      if (inPage > 0 || pages === 0) pages += 1;
-      if (watermark) writeSyncState(db, 'fill_watermark', watermark);
 
       // 2. Every open order (paged by order id).
       const open = new Set<string>();
