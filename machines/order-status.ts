@@ -26,9 +26,16 @@ export function stopClientOrderId(entryOrderId: string): string {
   return `ct-stop-${entryOrderId}`.slice(0, 128);
 }
 
-/** The entry order a protective stop belongs to, from the stop's client_order_id. */
+/** The client_order_id of a replacement of that stop: `<base>-v<version>`. */
+export function stopVersionClientOrderId(entryOrderId: string, version: number): string {
+  const base = stopClientOrderId(entryOrderId);
+  return version === 0 ? base : `${base}-v${version}`;
+}
+
+/** The entry order a protective stop (or one of its replacements) belongs to, from its client_order_id. */
 export function entryOfStop(clientOrderId: string): string | null {
-  return clientOrderId.startsWith('ct-stop-') ? clientOrderId.slice('ct-stop-'.length) : null;
+  const m = /^ct-stop-(.+?)(?:-v\d+)?$/.exec(clientOrderId);
+  return m ? m[1]! : null;
 }
 
 /** Orders this service placed carry the ct- prefix; everything else was placed elsewhere. */

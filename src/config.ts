@@ -73,8 +73,15 @@ const envSchema = z
     CT_POLL_MS: int(5000, 250, 86_400_000),
     CT_TRAIL_PERCENT: decimal('2', 50),
     CT_COOLDOWN_MINUTES: int(30, 0, 10_080),
+    CT_RATCHET_MS: int(5000, 250, 3_600_000),
     CT_INSPECT: bool(false),
     CT_INSPECT_PORT: int(8081, 0, 65535),
+    // Testing only: SIGKILL the process at a named step (see src/runtime/crash-points.ts).
+    CT_CRASH_AT: z
+      .enum(['before_intent_commit', 'after_intent_commit', 'after_stop_post'], {
+        error: 'expected before_intent_commit, after_intent_commit or after_stop_post',
+      })
+      .optional(),
     CT_ADOPT: z.enum(['protect', 'record'], { error: 'expected protect or record' }).default('protect'),
     CT_LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -102,9 +109,11 @@ export interface Config {
   pollMs: number;
   trailPercent: string;
   cooldownMinutes: number;
+  ratchetMs: number;
   adopt: 'protect' | 'record';
   inspect: { enabled: boolean; port: number };
   logLevel: string;
+  crashAt?: 'before_intent_commit' | 'after_intent_commit' | 'after_stop_post';
 }
 
 export class ConfigError extends Error {
@@ -137,8 +146,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pollMs: e.CT_POLL_MS,
     trailPercent: e.CT_TRAIL_PERCENT,
     cooldownMinutes: e.CT_COOLDOWN_MINUTES,
+    ratchetMs: e.CT_RATCHET_MS,
     adopt: e.CT_ADOPT,
     inspect: { enabled: e.CT_INSPECT, port: e.CT_INSPECT_PORT },
     logLevel: e.CT_LOG_LEVEL,
+    crashAt: e.CT_CRASH_AT,
   };
 }

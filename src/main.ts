@@ -10,6 +10,10 @@ import { startApi } from './api/server.js';
 import { fetchOrder } from './broker/fetch-order.js';
 import { OrderActors } from './runtime/order-actors.js';
 import { DriftCheck } from './sync/drift.js';
+import { createPriceSource } from './broker/market-data.js';
+import { StopWorker } from './protection/stop-worker.js';
+import { CryptoRatchet } from './protection/crypto-ratchet.js';
+import { armCrashPoint } from './runtime/crash-points.js';
 import { Reconciler } from './sync/reconciler.js';
 import type { Simulator } from './sim/index.js';
 
@@ -67,11 +71,15 @@ async function start(config: Config, log: Logger): Promise<Running> {
     closers.push(() => db.close());
     log.info({ event: 'store_opened', path: dbPath }, 'database ready');
 
+    armCrashPoint(config.crashAt);
     const broker = createBrokerClient(endpoints, { log });
+    let stopWorker: StopWorker | null = null;
     const actors = new OrderActors({
       db,
       log,
       adopt: config.adopt,
+      cooldownMinutes: config.cooldownMinutes,
+      onIntents: () => void stopWorker?.kick(),
       fetchOrder: (id) => fetchOrder(broker, log, id),
       onFatal: () => {
         // Running on with state that is not on disk would break every invariant: stop, let the
@@ -82,6 +90,28 @@ async function start(config: Config, log: Logger): Promise<Running> {
     });
     await actors.start();
     closers.push(() => actors.stop());
+
+    // Protection: the outbox worker places/resizes stops; the ratchet trails crypto stops.
+    // Market data comes from the same host when the API is overridden (the simulator serves both).
+    const prices = createPriceSource({ keyId: endpoints.keyId, secretKey: endpoints.secretKey, dataUrl: endpoints.apiUrl });
+    const worker = new StopWorker({
+      db,
+      log,
+      client: broker,
+      actors,
+      settings: { trailPercent: config.trailPercent, cryptoLimitSlippagePercent: '1' },
+      latestPrice: async (symbol) => {
+        const p = (await prices.latestCrypto([symbol])).get(symbol);
+        if (!p) throw new Error(`no latest price for ${symbol}`);
+        return p;
+      },
+    });
+    stopWorker = worker;
+    worker.start(1000);
+    closers.push(() => worker.stop());
+    const ratchet = new CryptoRatchet({ db, log, prices, trailPercent: config.trailPercent, minStepPercent: '0.25', onRaised: () => void worker.kick() });
+    ratchet.start(config.ratchetMs);
+    closers.push(() => ratchet.stop());
     const clock = setInterval(() => actors.tick(Date.now()), 1000);
     closers.push(() => clearInterval(clock));
 

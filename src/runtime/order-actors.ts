@@ -8,7 +8,10 @@ import type { Logger } from '../log.js';
 import { D } from '../decimal.js';
 import { ledgerAvgPrice, type FillRecord } from '../../machines/fill-plan.js';
 import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole, type StopIntent } from '../../machines/order.machine.js';
-import { placedByUs } from '../../machines/order-status.js';
+import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../../machines/order-status.js';
+import { activeCooldown, startCooldown } from '../store/cooldowns.js';
+import { updateIntent } from '../store/intents.js';
+import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { PositionBook } from './position-book.js';
 import { assembleSupervisorSnapshot, stateName } from './rehydrate.js';
@@ -22,6 +25,10 @@ export interface OrderActorsOptions {
   fetchOrder: (orderId: string) => Promise<OrderReport | null>;
   /** Called when the store cannot be written: the process must stop rather than run on unpersisted. */
   onFatal: (err: unknown) => void;
+  /** CT_COOLDOWN_MINUTES: cooldown after an exit that closes a position. */
+  cooldownMinutes?: number;
+  /** Called after a commit that wrote stop intents: the stop worker has work. */
+  onIntents?: () => void;
 }
 
 type PendingWrites = { fills: Array<FillRecord & { role: OrderRole | null }>; intents: StopIntent[] };
@@ -114,6 +121,10 @@ export class OrderActors {
     this.send({ type: 'stop.accepted', entryOrderId, stopOrderId, qty });
   }
 
+  stopRejected(entryOrderId: string, reason: string): void {
+    this.send({ type: 'stop.rejected', entryOrderId, reason });
+  }
+
   /** Live actor for an order, if any (the API reads state and history through the store). */
   live(orderId: string): AnyActorRef | undefined {
     return this.actor?.system.get(orderActorId(orderId)) as AnyActorRef | undefined;
@@ -185,6 +196,41 @@ export class OrderActors {
     };
   }
 
+  /**
+   * Exit fills that close the position start a cooldown (one per exit fill, in this commit).
+   * The book is moved after the commit, so the position is projected over this batch here.
+   */
+  private exitCooldowns(c: OrderContext, written: FillRecord[], now: Date): Array<{ exitFillId: string; symbol: string; until: Date }> {
+    const minutes = this.opts.cooldownMinutes ?? 0;
+    if (c.role !== 'exit' && c.role !== 'stop') return [];
+    const started: Array<{ exitFillId: string; symbol: string; until: Date }> = [];
+    let position = new D(this.positions.get(c.order.symbol));
+    for (const f of written) {
+      const before = position;
+      position = f.side === 'buy' ? position.plus(f.qty) : position.minus(f.qty);
+      const closed = !before.isZero() && (position.isZero() || position.isNegative() !== before.isNegative());
+      if (!closed || minutes <= 0) continue;
+      const cd = { exitFillId: `${f.orderId}:${f.cumQty}`, symbol: f.symbol, until: new Date(now.getTime() + minutes * 60_000) };
+      if (startCooldown(this.opts.db, { ...cd, startedAt: now })) started.push(cd);
+    }
+    return started;
+  }
+
+  /** A protective stop that finished: filled → its intent is done; gone unfilled → place it again. */
+  private settleStopIntent(c: OrderContext): void {
+    const entry = entryOfStop(c.order.clientOrderId);
+    if (!entry) return;
+    const outcome = brokerOutcome(c.order.status);
+    if (outcome === 'replaced') return;
+    if (c.ledger.filledQty !== '0' || outcome === 'filled') {
+      updateIntent(this.opts.db, stopClientOrderId(entry), { status: 'done' });
+    } else {
+      // Canceled, expired or rejected without a fill: the entry is unprotected again.
+      this.opts.log.warn({ event: 'stop_lost', entry_order_id: entry, stop_order_id: c.order.orderId, status: c.order.status }, 'protective stop ended unfilled; placing it again');
+      updateIntent(this.opts.db, stopClientOrderId(entry), { status: 'pending', broker_order_id: null, sent_at: null, next_attempt_at: 0 });
+    }
+  }
+
   private dropForFinishedOrder(orderId: string, cumQty: string, source: string): void {
     const row = orderRow(this.opts.db, orderId);
     if (row && new D(cumQty).gt(row.filled_qty)) {
@@ -226,6 +272,7 @@ export class OrderActors {
     const now = new Date();
     const terminal = snap.status === 'done';
     let written: FillRecord[] = [];
+    const cooldowns: Array<{ exitFillId: string; symbol: string; until: Date }> = [];
     db.transaction(() => {
       written = insertFills(db, writes?.fills ?? [], now);
       for (const intent of writes?.intents ?? []) upsertStopIntent(db, intent, now);
@@ -250,7 +297,14 @@ export class OrderActors {
       if (before?.state !== state) {
         appendHistory(db, { order_id: orderId, at: now.toISOString(), event: eventType, from_state: before?.state ?? null, to_state: state });
       }
+      cooldowns.push(...this.exitCooldowns(c, written, now));
+      if (terminal && c.role === 'stop') this.settleStopIntent(c);
+      if (writes?.intents.length) crashPoint('before_intent_commit');
     });
+    if (writes?.intents.length) {
+      crashPoint('after_intent_commit');
+      this.opts.onIntents?.();
+    }
 
     this.fillsRecorded += written.length;
     for (const f of written) {
@@ -259,6 +313,18 @@ export class OrderActors {
         { event: 'fill_received', order_id: f.orderId, symbol: f.symbol, side: f.side, cum_qty: f.cumQty, qty: f.qty, price: f.price, source: f.source, role: c.role },
         `fill ${f.side} ${f.qty} ${f.symbol} @ ${f.price}`,
       );
+    }
+    for (const cd of cooldowns) {
+      log.info({ event: 'cooldown_started', symbol: cd.symbol, exit_fill_id: cd.exitFillId, until: cd.until.toISOString() }, `${cd.symbol} cooling down`);
+    }
+    if (written.length > 0 && c.role === 'entry' && written[0]!.cumQty === written[0]!.qty) {
+      const cooling = activeCooldown(db, c.order.symbol, now);
+      if (cooling) {
+        log.warn(
+          { event: 'entry_during_cooldown', order_id: orderId, symbol: c.order.symbol, until: cooling.until, untracked: c.untracked },
+          'an entry placed outside the service during a cooldown: protected, and flagged',
+        );
+      }
     }
     if (terminal) {
       this.persisted.delete(orderId);

@@ -1,10 +1,12 @@
+import { sql } from 'kysely';
 import type { StopIntent } from '../../machines/order.machine.js';
 import type { Database } from './database.js';
+import type { IntentsTable } from './schema.js';
 
 /**
  * The outbox: the intent to place (or resize) an entry's protective stop, written in the same
  * transaction as the entry fill that calls for it. Keyed by the stop's deterministic client order
- * id, so asking again only updates the wanted quantity.
+ * id, so asking again only updates the wanted quantity; the stop worker carries intents out.
  */
 export function upsertStopIntent(db: Database, intent: StopIntent, now = new Date()): void {
   const at = now.toISOString();
@@ -24,7 +26,46 @@ export function upsertStopIntent(db: Database, intent: StopIntent, now = new Dat
         last_error: null,
         created_at: at,
         updated_at: at,
+        current_client_order_id: intent.clientOrderId,
+        sent_at: null,
+        placed_qty: null,
+        placed_stop_price: null,
+        target_stop_price: null,
       })
-      .onConflict((oc) => oc.column('client_order_id').doUpdateSet({ payload, updated_at: at })),
+      // A wanted quantity that changes wakes the worker at once.
+      .onConflict((oc) => oc.column('client_order_id').doUpdateSet({ payload, updated_at: at, next_attempt_at: 0 })),
   );
+}
+
+export type IntentRow = Omit<IntentsTable, 'version' | 'next_attempt_at'> & { version: number; next_attempt_at: number };
+
+export function intentRow(db: Database, clientOrderId: string): IntentRow | undefined {
+  return db.first(db.kysely.selectFrom('intents').selectAll().where('client_order_id', '=', clientOrderId)) as IntentRow | undefined;
+}
+
+/** Intents the worker should look at now: not finished, not backing off. */
+export function dueIntents(db: Database, nowMs: number): IntentRow[] {
+  return db.all(
+    db.kysely
+      .selectFrom('intents')
+      .selectAll()
+      .where('status', 'in', ['pending', 'unknown', 'confirmed'])
+      .where('next_attempt_at', '<=', nowMs)
+      .orderBy('created_at'),
+  ) as IntentRow[];
+}
+
+export function updateIntent(db: Database, clientOrderId: string, patch: Partial<Omit<IntentRow, 'client_order_id'>>, now = new Date()): void {
+  db.run(db.kysely.updateTable('intents').set({ ...patch, updated_at: now.toISOString() }).where('client_order_id', '=', clientOrderId));
+}
+
+/** Crypto stops the ratchet watches: placed, still live. */
+export function confirmedCryptoIntents(db: Database): IntentRow[] {
+  return db.all(
+    db.kysely
+      .selectFrom('intents')
+      .selectAll()
+      .where('status', '=', 'confirmed')
+      .where(sql<boolean>`json_extract(payload, '$.assetClass') = 'crypto'`),
+  ) as IntentRow[];
 }

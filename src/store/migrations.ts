@@ -93,6 +93,20 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_stop_orders': {
+    // What the stop worker needs to act exactly once: the client order id of the order it is
+    // placing now (a replacement gets a new, deterministic one), when it last sent it, and what
+    // the broker confirmed.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('intents').addColumn('current_client_order_id', 'text').execute();
+      await db.schema.alterTable('intents').addColumn('version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('intents').addColumn('sent_at', 'text').execute();
+      await db.schema.alterTable('intents').addColumn('placed_qty', 'text').execute();
+      await db.schema.alterTable('intents').addColumn('placed_stop_price', 'text').execute();
+      await db.schema.alterTable('intents').addColumn('target_stop_price', 'text').execute();
+      await db.schema.alterTable('intents').addColumn('next_attempt_at', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -60,6 +60,17 @@ export interface IntentsTable {
   last_error: string | null;
   created_at: string;
   updated_at: string;
+  /** The client order id of the order being placed now: the base id, or `<base>-v<version>` for a replacement. */
+  current_client_order_id: string | null;
+  version: Generated<number>;
+  /** Set before a request is sent: a crash after sending is found again by client order id. */
+  sent_at: string | null;
+  placed_qty: string | null;
+  placed_stop_price: string | null;
+  /** Crypto: the stop price the ratchet wants (null: derive from the latest price). */
+  target_stop_price: string | null;
+  /** Epoch ms before which the worker leaves the intent alone (backoff). */
+  next_attempt_at: Generated<number>;
 }
 
 export interface CooldownsTable {

@@ -1,0 +1,72 @@
+import { D } from '../decimal.js';
+import type { PriceSource } from '../broker/market-data.js';
+import type { Database } from '../store/database.js';
+import { confirmedCryptoIntents, updateIntent } from '../store/intents.js';
+import type { Logger } from '../log.js';
+import type { StopIntent } from '../../machines/order.machine.js';
+import { cryptoStopPrice } from './stop-order.js';
+
+/**
+ * Crypto has no trailing stop on Alpaca, so the engine trails one: every `everyMs` it reads the
+ * latest prices of the symbols it protects (one market-data request) and, where `price × (1 − trail)`
+ * is above the placed stop by at least `minStepPercent`, sets that as the intent's target stop;
+ * the stop worker then replaces the order. Stops only ever move up. The step and the interval
+ * keep replaces (and requests) rare while the price wiggles.
+ */
+export class CryptoRatchet {
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private busy = false;
+
+  constructor(
+    private readonly deps: {
+      db: Database;
+      log: Logger;
+      prices: PriceSource;
+      trailPercent: string;
+      minStepPercent: string;
+      onRaised: () => void;
+    },
+  ) {}
+
+  start(everyMs: number): void {
+    this.timer = setInterval(() => void this.run(), everyMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async run(): Promise<number> {
+    if (this.busy) return 0;
+    this.busy = true;
+    try {
+      const { db, log, prices } = this.deps;
+      const intents = confirmedCryptoIntents(db).filter((r) => r.placed_stop_price !== null);
+      if (intents.length === 0) return 0;
+      const symbols = [...new Set(intents.map((r) => (JSON.parse(r.payload) as StopIntent).symbol))];
+      const latest = await prices.latestCrypto(symbols);
+      let raised = 0;
+      for (const row of intents) {
+        const intent = JSON.parse(row.payload) as StopIntent;
+        const price = latest.get(intent.symbol);
+        if (!price || intent.side !== 'sell') continue;
+        const next = cryptoStopPrice(price, this.deps.trailPercent);
+        const current = new D(row.target_stop_price ?? row.placed_stop_price!);
+        const step = current.times(new D(this.deps.minStepPercent).div(100));
+        if (new D(next).lt(current.plus(step))) continue;
+        updateIntent(db, row.client_order_id, { target_stop_price: next, next_attempt_at: 0 });
+        log.info({ event: 'stop_ratchet', entry_order_id: intent.entryOrderId, symbol: intent.symbol, price, from: current.toFixed(), to: next }, `raising ${intent.symbol} stop to ${next}`);
+        raised += 1;
+      }
+      if (raised > 0) this.deps.onRaised();
+      return raised;
+    } catch (err) {
+      this.deps.log.warn({ event: 'stop_ratchet_failed', err: String(err) }, 'could not ratchet crypto stops');
+      return 0;
+    } finally {
+      this.busy = false;
+    }
+  }
+}
