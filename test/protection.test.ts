@@ -1,0 +1,169 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { D } from '../src/decimal.js';
+import { startSimulator, type Simulator } from '../src/sim/index.js';
+import { CRASH_POINTS } from '../src/runtime/crash-points.js';
+import { eventually, getJson, startBot, type BotProcess } from './support/bot-process.js';
+import { simPost } from './support/sim-traffic.js';
+
+const KEYS = { 'APCA-API-KEY-ID': 'PKPROT', 'APCA-API-SECRET-KEY': 'prot-secret' };
+const dir = mkdtempSync(join(tmpdir(), 'ct-prot-'));
+const sims: Simulator[] = [];
+const bots: BotProcess[] = [];
+afterAll(async () => {
+  for (const b of bots) if (b.proc.exitCode === null && b.proc.signalCode === null) b.proc.kill('SIGKILL');
+  await Promise.all(bots.map((b) => b.exited));
+  await Promise.all(sims.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function sim(seed: number) {
+  const s = await startSimulator({ seed, keyId: KEYS['APCA-API-KEY-ID'], secretKey: KEYS['APCA-API-SECRET-KEY'] });
+  sims.push(s);
+  return s;
+}
+
+async function bot(s: Simulator, db: string, env: Record<string, string> = {}) {
+  const b = startBot({
+    APCA_API_KEY_ID: KEYS['APCA-API-KEY-ID'],
+    APCA_API_SECRET_KEY: KEYS['APCA-API-SECRET-KEY'],
+    ALPACA_API_URL: s.url,
+    ALPACA_STREAM_URL: s.streamUrl,
+    CT_DB_PATH: db,
+    CT_API_PORT: '0',
+    CT_LOG_LEVEL: 'info',
+    ...env,
+  });
+  bots.push(b);
+  if (!env.CT_CRASH_AT) {
+    await b.waitFor((l) => l.event === 'reconcile_done');
+  } else {
+    await b.waitFor((l) => l.event === 'stream_state' && l.state === 'connected');
+  }
+  return b;
+}
+
+/** Every order at the broker whose client order id marks it as the protective stop of `entryId`. */
+async function stopsOf(s: Simulator, entryId: string): Promise<any[]> {
+  const res = await fetch(`${s.url}/v2/orders?status=all&limit=500`, { headers: KEYS });
+  return ((await res.json()) as any[]).filter((o) => String(o.client_order_id).startsWith(`ct-stop-${entryId}`));
+}
+const live = (orders: any[]) => orders.filter((o) => ['new', 'accepted', 'partially_filled', 'held'].includes(o.status));
+
+describe('exactly one stop per entry, across crashes', () => {
+  it.each(CRASH_POINTS)('SIGKILL at %s: the restarted bot ends with exactly one stop for the entry', async (point) => {
+    const s = await sim(31 + CRASH_POINTS.indexOf(point));
+    const db = join(dir, `crash-${point}.db`);
+    const doomed = await bot(s, db, { CT_CRASH_AT: point });
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '5', type: 'market' });
+    expect((await doomed.exited).signal).toBe('SIGKILL');
+    // The kill landed where it was aimed: before the commit nothing of the fill is on disk.
+    const d = new BetterSqlite3(db, { readonly: true });
+    const onDisk = (d.prepare('select count(*) as n from fills where order_id = ?').get(entry.id) as { n: number }).n;
+    const intents = (d.prepare('select count(*) as n from intents').get() as { n: number }).n;
+    d.close();
+    expect([onDisk, intents]).toEqual(point === 'before_intent_commit' ? [0, 0] : [1, 1]);
+    expect(await stopsOf(s, entry.id)).toHaveLength(point === 'after_stop_post' ? 1 : 0);
+
+    const after = await bot(s, db);
+    const stop = await eventually(async () => {
+      const all = await stopsOf(s, entry.id);
+      return all.length === 1 && live(all).length === 1 ? all[0] : null;
+    }, 20_000);
+    expect(stop).toMatchObject({ side: 'sell', type: 'trailing_stop', trail_percent: '2', qty: '5', time_in_force: 'gtc', client_order_id: `ct-stop-${entry.id}` });
+    const url = await after.apiUrl();
+    await eventually(async () => (await getJson(`${url}/orders/${entry.id}`)).body.state === 'protected');
+    // Past the grace period nothing more is sent.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await stopsOf(s, entry.id)).toHaveLength(1);
+    const placedOrAdopted = [...doomed.lines, ...after.lines].filter((l) => (l.event === 'stop_placed' || l.event === 'stop_adopted') && l.entry_order_id === entry.id);
+    expect(placedOrAdopted).toHaveLength(1);
+    if (point === 'after_stop_post') expect(placedOrAdopted[0]!.event).toBe('stop_adopted');
+    after.proc.kill('SIGTERM');
+    await after.exited;
+  }, 60_000);
+});
+
+describe('stop follows the entry', () => {
+  it('resizes the stop by replace as a partially filled entry fills', async () => {
+    const s = await sim(41);
+    const b = await bot(s, join(dir, 'resize.db'));
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'MSFT', side: 'buy', qty: '10', type: 'limit', limit_price: '900', time_in_force: 'gtc', fill: 'partial', fill_qty: '4' });
+    await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '4'), 15_000);
+    await simPost(s, '/_sim/fill', { order_id: entry.id, qty: '6' });
+    const resized = await eventually(async () => {
+      const open = live(await stopsOf(s, entry.id));
+      return open.length === 1 && open[0].qty === '10' ? open[0] : null;
+    }, 15_000);
+    expect(resized.client_order_id).toBe(`ct-stop-${entry.id}-v1`);
+    const all = await stopsOf(s, entry.id);
+    expect(all.map((o) => o.status).sort()).toEqual(['new', 'replaced']);
+    expect(all.find((o) => o.status === 'replaced').replaced_by).toBe(resized.id);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 40_000);
+
+  it('ratchets a crypto stop-limit up as the price rises, never down', async () => {
+    const s = await sim(42);
+    const b = await bot(s, join(dir, 'ratchet.db'), { CT_RATCHET_MS: '300' });
+    await simPost(s, '/_sim/price', { symbol: 'BTC/USD', price: '60000' });
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'BTC/USD', side: 'buy', qty: '0.5', type: 'market' });
+    const first = await eventually(async () => live(await stopsOf(s, entry.id))[0], 15_000);
+    expect(first).toMatchObject({ type: 'stop_limit', side: 'sell', qty: '0.5', stop_price: '58800', time_in_force: 'gtc' });
+    expect(new D(first.limit_price).lt(first.stop_price)).toBe(true);
+
+    await simPost(s, '/_sim/price', { symbol: 'BTC/USD', price: '63000' });
+    const raised = await eventually(async () => {
+      const open = live(await stopsOf(s, entry.id));
+      return open.length === 1 && open[0].stop_price === '61740' ? open[0] : null;
+    }, 15_000);
+    expect(raised.qty).toBe('0.5');
+    // A dip does not lower it.
+    await simPost(s, '/_sim/price', { symbol: 'BTC/USD', price: '62500' });
+    await new Promise((r) => setTimeout(r, 1500));
+    const open = live(await stopsOf(s, entry.id));
+    expect(open).toHaveLength(1);
+    expect(open[0].stop_price).toBe('61740');
+    expect(b.lines.filter((l) => l.event === 'stop_ratchet')).toHaveLength(1);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 40_000);
+});
+
+describe('cooldown once per exit', () => {
+  it('a stop fill starts one cooldown, and a restart does not start another', async () => {
+    const s = await sim(51);
+    const db = join(dir, 'cooldown.db');
+    const b = await bot(s, db);
+    await simPost(s, '/_sim/price', { symbol: 'SPY', price: '500' });
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'SPY', side: 'buy', qty: '3', type: 'market' });
+    await eventually(async () => live(await stopsOf(s, entry.id))[0], 15_000);
+    await simPost(s, '/_sim/price', { symbol: 'SPY', price: '480' });
+    const started = await b.waitFor((l) => l.event === 'cooldown_started' && l.symbol === 'SPY', 15_000);
+    const stop = (await stopsOf(s, entry.id))[0];
+    expect(stop.status).toBe('filled');
+    expect(started.exit_fill_id).toBe(`${stop.id}:3`);
+    const url = await b.apiUrl();
+    await eventually(async () => (await getJson(`${url}/orders/${entry.id}`)).body.state === 'exited');
+
+    b.proc.kill('SIGKILL');
+    await b.exited;
+    const again = await bot(s, db);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(again.lines.filter((l) => l.event === 'cooldown_started')).toHaveLength(0);
+    const d = new BetterSqlite3(db, { readonly: true });
+    const rows = d.prepare('select exit_fill_id, symbol from cooldowns').all();
+    d.close();
+    expect(rows).toEqual([{ exit_fill_id: `${stop.id}:3`, symbol: 'SPY' }]);
+
+    // An outside entry during the cooldown is still protected, and flagged.
+    const during = await simPost(s, '/_sim/trade', { symbol: 'SPY', side: 'buy', qty: '1', type: 'market' });
+    await again.waitFor((l) => l.event === 'entry_during_cooldown' && l.order_id === during.id, 10_000);
+    await eventually(async () => live(await stopsOf(s, during.id))[0], 15_000);
+    again.proc.kill('SIGTERM');
+    await again.exited;
+  }, 60_000);
+});
