@@ -133,6 +133,24 @@ describe('stop follows the entry', () => {
   }, 40_000);
 });
 
+describe('a position closed by hand', () => {
+  it('cancels the protective stop (it would open a new position) and starts the cooldown', async () => {
+    const s = await sim(61);
+    const b = await bot(s, join(dir, 'manual-exit.db'));
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'TSLA', side: 'buy', qty: '2', type: 'market' });
+    await eventually(async () => live(await stopsOf(s, entry.id))[0], 15_000);
+    await simPost(s, '/_sim/trade', { symbol: 'TSLA', side: 'sell', qty: '2', type: 'market' });
+    await b.waitFor((l) => l.event === 'stop_canceled' && l.entry_order_id === entry.id, 15_000);
+    await b.waitFor((l) => l.event === 'cooldown_started' && l.symbol === 'TSLA');
+    await new Promise((r) => setTimeout(r, 2000));
+    const stops = await stopsOf(s, entry.id);
+    expect(stops.map((o) => o.status)).toEqual(['canceled']);
+    expect(b.lines.filter((l) => l.event === 'stop_lost')).toEqual([]);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 40_000);
+});
+
 describe('cooldown once per exit', () => {
   it('a stop fill starts one cooldown, and a restart does not start another', async () => {
     const s = await sim(51);

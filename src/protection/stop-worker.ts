@@ -92,6 +92,7 @@ export class StopWorker {
   private async process(initial: IntentRow): Promise<void> {
     let row = initial;
     const intent = JSON.parse(row.payload) as StopIntent;
+    if (row.cancel_requested) return this.cancel(row, intent);
     if (row.status === 'confirmed') {
       if (this.satisfied(row, intent)) {
         updateIntent(this.deps.db, row.client_order_id, { next_attempt_at: IDLE });
@@ -246,6 +247,22 @@ export class StopWorker {
       event === 'stop_placed' ? `protective stop placed for ${intent.symbol}` : `existing protective stop adopted for ${intent.symbol}`,
     );
     this.deps.actors.stopAccepted(intent.entryOrderId, order.orderId, placedQty);
+  }
+
+  /** The position is closed: take the stop (whatever version is live) off the book. */
+  private async cancel(row: IntentRow, intent: StopIntent): Promise<void> {
+    const cid = row.current_client_order_id ?? row.client_order_id;
+    const order = row.broker_order_id ? { orderId: row.broker_order_id } : await this.lookup(row, cid);
+    if (order) {
+      try {
+        await this.deps.client.orders.deleteOrderByOrderID({ orderId: order.orderId });
+      } catch (err) {
+        // 404/422: already gone (filled, canceled, replaced); anything else: try again later.
+        if (!(err instanceof ApiError) || err.status >= 500 || err instanceof RateLimitError) throw err;
+      }
+    }
+    updateIntent(this.deps.db, row.client_order_id, { status: 'done', next_attempt_at: IDLE });
+    this.deps.log.info({ event: 'stop_canceled', entry_order_id: intent.entryOrderId, stop_order_id: order?.orderId ?? null, symbol: intent.symbol }, `position closed: protective stop for ${intent.symbol} canceled`);
   }
 
   /** How much of the entry the position still holds (a stop never exceeds it); null when flat. */

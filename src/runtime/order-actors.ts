@@ -10,7 +10,7 @@ import { ledgerAvgPrice, type FillRecord } from '../../machines/fill-plan.js';
 import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole, type StopIntent } from '../../machines/order.machine.js';
 import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../../machines/order-status.js';
 import { activeCooldown, startCooldown } from '../store/cooldowns.js';
-import { updateIntent } from '../store/intents.js';
+import { intentRow, requestStopCancels, updateIntent } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { PositionBook } from './position-book.js';
@@ -209,7 +209,10 @@ export class OrderActors {
       const before = position;
       position = f.side === 'buy' ? position.plus(f.qty) : position.minus(f.qty);
       const closed = !before.isZero() && (position.isZero() || position.isNegative() !== before.isNegative());
-      if (!closed || minutes <= 0) continue;
+      if (!closed) continue;
+      // Closed by an exit other than its stop: the remaining stops would open a new position.
+      if (c.role === 'exit') requestStopCancels(this.opts.db, f.symbol, now);
+      if (minutes <= 0) continue;
       const cd = { exitFillId: `${f.orderId}:${f.cumQty}`, symbol: f.symbol, until: new Date(now.getTime() + minutes * 60_000) };
       if (startCooldown(this.opts.db, { ...cd, startedAt: now })) started.push(cd);
     }
@@ -222,6 +225,8 @@ export class OrderActors {
     if (!entry) return;
     const outcome = brokerOutcome(c.order.status);
     if (outcome === 'replaced') return;
+    const intent = intentRow(this.opts.db, stopClientOrderId(entry));
+    if (!intent || intent.status === 'done' || intent.cancel_requested) return;
     if (c.ledger.filledQty !== '0' || outcome === 'filled') {
       updateIntent(this.opts.db, stopClientOrderId(entry), { status: 'done' });
     } else {

@@ -37,7 +37,18 @@ export function upsertStopIntent(db: Database, intent: StopIntent, now = new Dat
   );
 }
 
-export type IntentRow = Omit<IntentsTable, 'version' | 'next_attempt_at'> & { version: number; next_attempt_at: number };
+export type IntentRow = Omit<IntentsTable, 'version' | 'next_attempt_at' | 'cancel_requested'> & { version: number; next_attempt_at: number; cancel_requested: number };
+
+/** The position a symbol's stops protect is gone: every live stop of that symbol is to be canceled. */
+export function requestStopCancels(db: Database, symbol: string, now = new Date()): number {
+  return db.run(
+    db.kysely
+      .updateTable('intents')
+      .set({ cancel_requested: 1, next_attempt_at: 0, updated_at: now.toISOString() })
+      .where('symbol', '=', symbol)
+      .where('status', 'in', ['pending', 'unknown', 'confirmed']),
+  ).changes;
+}
 
 export function intentRow(db: Database, clientOrderId: string): IntentRow | undefined {
   return db.first(db.kysely.selectFrom('intents').selectAll().where('client_order_id', '=', clientOrderId)) as IntentRow | undefined;

@@ -105,6 +105,8 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('intents').addColumn('placed_stop_price', 'text').execute();
       await db.schema.alterTable('intents').addColumn('target_stop_price', 'text').execute();
       await db.schema.alterTable('intents').addColumn('next_attempt_at', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      // Set when the position the stop protects is closed by another exit: the stop must go.
+      await db.schema.alterTable('intents').addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     },
   },
 };

@@ -71,6 +71,7 @@ export interface IntentsTable {
   target_stop_price: string | null;
   /** Epoch ms before which the worker leaves the intent alone (backoff). */
   next_attempt_at: Generated<number>;
+  cancel_requested: Generated<number>;
 }
 
 export interface CooldownsTable {
