@@ -104,11 +104,15 @@ export class StopWorker {
     }
     const cid = row.current_client_order_id ?? row.client_order_id;
 
-    const found = await this.lookup(row, cid);
-    if (found) return this.onFound(row, intent, found);
-    if (row.sent_at && Date.now() - Date.parse(row.sent_at) < (this.deps.graceMs ?? 10_000)) {
-      updateIntent(this.deps.db, row.client_order_id, { next_attempt_at: Date.now() + 1000 });
-      return;
+    // sent_at is committed before any request leaves, so an id never sent needs no lookup; one
+    // that may have been sent is looked up first, and only a 404 past the grace period is absent.
+    if (row.sent_at) {
+      const found = await this.lookup(row, cid);
+      if (found) return this.onFound(row, intent, found);
+      if (Date.now() - Date.parse(row.sent_at) < (this.deps.graceMs ?? 10_000)) {
+        updateIntent(this.deps.db, row.client_order_id, { next_attempt_at: Date.now() + 1000 });
+        return;
+      }
     }
     await this.send(row, intent, cid);
   }

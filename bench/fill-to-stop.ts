@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSimulator } from '../src/sim/index.js';
+import { startBot } from '../test/support/bot-process.js';
+import { simPost } from '../test/support/sim-traffic.js';
+
+/**
+ * Fill → stop submitted, via the stream path: the bot runs as its own process against the
+ * simulator; the simulator (in this process) timestamps the entry's fill event and the arrival of
+ * its protective stop. Entries are sequential, so each latency is measured alone.
+ */
+export async function benchFillToStop(entries = 100, paceMs = 650) {
+  const dir = mkdtempSync(join(tmpdir(), 'ct-bench-stop-'));
+  const sim = await startSimulator({ seed: 5, keyId: 'PKBENCH', secretKey: 'bench' });
+  const fillAt = new Map<string, number>();
+  const stopAt = new Map<string, number>();
+  sim.engine.onEvent((e) => {
+    const now = performance.now();
+    const cid = String((e.data.order as { client_order_id?: string } | undefined)?.client_order_id ?? '');
+    if (e.event === 'fill' && !cid.startsWith('ct-')) fillAt.set(e.orderId, now);
+    if (e.event === 'new' && cid.startsWith('ct-stop-')) stopAt.set(cid.slice('ct-stop-'.length), now);
+  });
+  const bot = startBot({
+    APCA_API_KEY_ID: 'PKBENCH',
+    APCA_API_SECRET_KEY: 'bench',
+    ALPACA_API_URL: sim.url,
+    ALPACA_STREAM_URL: sim.streamUrl,
+    CT_DB_PATH: join(dir, 'bench.db'),
+    CT_API_PORT: '0',
+    CT_LOG_LEVEL: 'warn',
+    CT_POLL_MS: '600000',
+  });
+  try {
+    // Ready once a first entry is protected (warm-up, not measured).
+    const warm = await simPost(sim, '/_sim/trade', { symbol: 'SPY', side: 'buy', qty: '1', type: 'market' });
+    await waitFor(() => stopAt.has(warm.id), 30_000);
+    const latencies: number[] = [];
+    const symbols = ['AAPL', 'MSFT', 'TSLA', 'SPY'];
+    for (let i = 0; i < entries; i++) {
+      const o = await simPost(sim, '/_sim/trade', { symbol: symbols[i % symbols.length], side: 'buy', qty: '1', type: 'market' });
+      await waitFor(() => stopAt.has(o.id), 10_000);
+      latencies.push(stopAt.get(o.id)! - fillAt.get(o.id)!);
+      // Each protection costs the bot two requests (position, order): pace entries to stay under
+      // Alpaca's 200 requests/minute, or the SDK's rate limiter (correctly) makes them queue.
+      await new Promise((r) => setTimeout(r, paceMs));
+    }
+    latencies.sort((a, b) => a - b);
+    const pct = (p: number) => Number(latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)]!.toFixed(2));
+    return { entries, pace_ms: paceMs, p50_ms: pct(50), p99_ms: pct(99), max_ms: Number(latencies.at(-1)!.toFixed(2)) };
+  } finally {
+    bot.proc.kill('SIGTERM');
+    await bot.exited;
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}

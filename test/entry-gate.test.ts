@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type Simulator } from '../src/sim/index.js';
+import { openDatabase, type Database } from '../src/store/database.js';
+import { createBrokerClient } from '../src/broker/client.js';
+import { startCooldown } from '../src/store/cooldowns.js';
+import { EntryGate, EntryRefused } from '../src/protection/entry-gate.js';
+import { captureLogger } from './support/log-capture.js';
+
+let sim: Simulator;
+let db: Database;
+let gate: EntryGate;
+const cap = captureLogger();
+
+beforeAll(async () => {
+  sim = await startSimulator({ seed: 71 });
+  db = await openDatabase(':memory:');
+  gate = new EntryGate({ db, log: cap.log, client: createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url }) });
+});
+afterAll(async () => {
+  await db.close();
+  await sim.close();
+});
+
+describe('entries through the engine', () => {
+  it('are refused with a reason while the symbol cools down, and sent as ct-entry orders otherwise', async () => {
+    const now = new Date('2026-03-02T15:00:00Z');
+    startCooldown(db, { exitFillId: 'exit-1:5', symbol: 'AAPL', startedAt: now, until: new Date(now.getTime() + 30 * 60_000) });
+    const refused = await gate.submit({ symbol: 'AAPL', side: 'buy', qty: '1' }, now).catch((e) => e);
+    expect(refused).toBeInstanceOf(EntryRefused);
+    expect(refused).toMatchObject({ reason: 'cooldown', symbol: 'AAPL', until: '2026-03-02T15:30:00.000Z' });
+    expect(sim.engine.orders).toHaveLength(0);
+    expect(cap.lines().find((l) => l.event === 'entry_refused')).toMatchObject({ symbol: 'AAPL', exit_fill_id: 'exit-1:5' });
+
+    const other = await gate.submit({ symbol: 'MSFT', side: 'buy', qty: '1' }, now);
+    expect(other.clientOrderId).toMatch(/^ct-entry-[0-9a-f-]{36}$/);
+    // After the cooldown ends the symbol is open again.
+    const later = await gate.submit({ symbol: 'AAPL', side: 'buy', qty: '1' }, new Date(now.getTime() + 31 * 60_000));
+    expect(later.symbol).toBe('AAPL');
+    expect(sim.engine.orders).toHaveLength(2);
+  });
+});
