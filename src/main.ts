@@ -14,6 +14,8 @@ import { createPriceSource } from './broker/market-data.js';
 import { StopWorker } from './protection/stop-worker.js';
 import { CryptoRatchet } from './protection/crypto-ratchet.js';
 import { armCrashPoint } from './runtime/crash-points.js';
+import { createMetrics } from './metrics.js';
+import type { StreamState } from './api/health.js';
 import { Reconciler } from './sync/reconciler.js';
 import type { Simulator } from './sim/index.js';
 
@@ -116,13 +118,16 @@ async function start(config: Config, log: Logger): Promise<Running> {
     closers.push(() => clearInterval(clock));
 
     const drift = new DriftCheck({ db, log, client: broker, actors });
-    const reconciler = new Reconciler({ db, log, client: broker, actors, drift });
+    let feedState: () => StreamState = () => 'down';
+    const metrics = createMetrics({ db, streamState: () => feedState(), driftCount: () => drift.current().length });
+    const reconciler = new Reconciler({ db, log, client: broker, actors, drift, onDone: (r) => metrics.observeReconcile(r) });
     // Lossless first (the watermark), then fast (the stream), with polling as the safety net.
     void reconciler.trigger('start');
     const feed = new TradeUpdateFeed(broker, log, {
       onUpdate: (u) => actors.handleTradeUpdate(u),
       onListening: () => void reconciler.trigger('stream'),
     });
+    feedState = () => feed.state;
     feed.start();
     closers.push(() => feed.stop());
     closers.push(() => reconciler.stop());
@@ -136,6 +141,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       db,
       log,
       health: { mode: config.mode, streamState: () => feed.state, drift: () => drift.current() },
+      metrics: metrics.registry,
     });
     closers.push(() => api.close());
     log.info({ event: 'api_listening', url: api.url, mode: config.mode, broker: broker.apiUrl }, `status API on ${api.url}`);

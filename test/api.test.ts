@@ -3,6 +3,8 @@ import { openDatabase, type Database } from '../src/store/database.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
 import { startApi, type ApiServer } from '../src/api/server.js';
 import { captureLogger } from './support/log-capture.js';
+import { createMetrics } from '../src/metrics.js';
+import { startCooldown } from '../src/store/cooldowns.js';
 import { execution, orderReport } from './machines/helpers.js';
 
 let db: Database;
@@ -18,8 +20,17 @@ beforeAll(async () => {
   await actors.start();
   actors.handleOrder(order);
   actors.handleExecution(execution(order, { cumQty: '4', qty: '4', price: '101.5', orderStatus: 'partially_filled' }), null);
+  // More fills, on another symbol, for paging and filters.
+  for (let i = 1; i <= 5; i++) {
+    const o = orderReport({ symbol: 'BTC/USD', assetClass: 'crypto', qty: '1' });
+    actors.handleExecution(execution(o, { cumQty: '0.123456789', qty: '0.123456789', price: '65000.5', orderStatus: 'partially_filled', at: `2026-01-0${i}T10:00:00Z` }), null);
+  }
+  startCooldown(db, { exitFillId: 'x:1', symbol: 'TSLA', startedAt: new Date(), until: new Date(Date.now() + 60_000) });
+  startCooldown(db, { exitFillId: 'y:1', symbol: 'SPY', startedAt: new Date(0), until: new Date(1000) });
   const health = { mode: 'paper' as const, streamState: () => 'connected' as const, drift: () => [] };
-  api = await startApi({ host: '127.0.0.1', port: 0, db, log, health });
+  const metrics = createMetrics({ db, streamState: () => 'connected', driftCount: () => 0 });
+  metrics.observeReconcile({ duration_ms: 120, requests: 3, fills_new: 2, trigger: 'poll' });
+  api = await startApi({ host: '127.0.0.1', port: 0, db, log, health, metrics: metrics.registry });
   secured = await startApi({ host: '127.0.0.1', port: 0, db, log, health, token: 'tok-123' });
 });
 afterAll(async () => {
@@ -44,17 +55,17 @@ describe('status API', () => {
       stream: 'connected',
       last_reconcile_at: null,
       watermark: null,
-      actors: { active: 1, terminal: 0 },
+      actors: { active: 6, terminal: 0 },
       drift: [],
     });
   });
 
   it('/orders lists actors, filtered by state', async () => {
-    const all = await get('/orders');
-    expect(all.body.orders).toEqual([
+    const all = await get('/orders?state=partiallyFilled');
+    expect(all.body.orders.filter((o: any) => o.symbol === 'AAPL')).toEqual([
       { id: order.orderId, client_order_id: order.clientOrderId, symbol: 'AAPL', side: 'buy', type: 'market', state: 'partiallyFilled', filled_qty: '4', filled_avg_price: '101.5', role: 'entry', stop_order_id: null },
     ]);
-    expect((await get('/orders?state=partiallyFilled')).body.orders).toHaveLength(1);
+    expect((await get('/orders?state=partiallyFilled')).body.orders).toHaveLength(6);
     expect((await get('/orders?state=done')).body.orders).toHaveLength(0);
   });
 
@@ -75,6 +86,59 @@ describe('status API', () => {
     expect(await get('/nowhere')).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
     const post = await fetch(`${api.url}/health`, { method: 'POST' });
     expect(post.status).toBe(405);
+  });
+
+  it('/fills pages newest first with an opaque cursor, and filters by symbol and since', async () => {
+    const first = await get('/fills?limit=4');
+    expect(first.status).toBe(200);
+    expect(first.body.fills).toHaveLength(4);
+    expect(first.body.fills[0]).toEqual({
+      id: 6, order_id: expect.any(String), exec_id: null, cum_qty: '0.123456789', qty: '0.123456789', price: '65000.5',
+      symbol: 'BTC/USD', side: 'buy', filled_at: '2026-01-05T10:00:00Z', source: 'stream',
+    });
+    const second = await get(`/fills?limit=4&cursor=${first.body.next_cursor}`);
+    expect(second.body.fills.map((f: any) => f.id)).toEqual([2, 1]);
+    expect(second.body.next_cursor).toBeNull();
+    expect((await get('/fills?symbol=AAPL')).body.fills.map((f: any) => f.price)).toEqual(['101.5']);
+    expect((await get(`/fills?symbol=${encodeURIComponent('BTC/USD')}&since=2026-01-04T00:00:00Z`)).body.fills).toHaveLength(2);
+  });
+
+  it.each([
+    ['/fills?limit=0'],
+    ['/fills?limit=5000'],
+    ['/fills?limit=ten'],
+    ['/fills?since=yesterday'],
+    ['/fills?symbol=%3Bdrop'],
+    ['/fills?cursor=bm9wZQ'],
+    ['/fills?limit=1&limit=2'],
+  ])('%s → 400 JSON error', async (path) => {
+    const r = await get(path);
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('bad_request');
+    expect(r.body.error.message.length).toBeGreaterThan(5);
+  });
+
+  it('/positions and /cooldowns come from the ledger and the cooldowns table', async () => {
+    const p = await get('/positions');
+    expect(p.body.positions).toEqual([
+      { symbol: 'AAPL', qty: '4', side: 'long', protected_qty: '0', stops: [] },
+      { symbol: 'BTC/USD', qty: '0.617283945', side: 'long', protected_qty: '0', stops: [] },
+    ]);
+    expect((await get('/cooldowns')).body.cooldowns).toEqual([
+      { symbol: 'TSLA', until: expect.any(String), exit_fill_id: 'x:1', started_at: expect.any(String), active: true },
+    ]);
+    expect((await get('/cooldowns?all=1')).body.cooldowns).toHaveLength(2);
+  });
+
+  it('/metrics speaks Prometheus text', async () => {
+    const res = await fetch(`${api.url}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(/^ct_fills\{source="stream",app="crazy-trade"\} 6$/m);
+    expect(text).toMatch(/^ct_order_actors\{kind="active",app="crazy-trade"\} 6$/m);
+    expect(text).toMatch(/^ct_stream_state\{app="crazy-trade"\} 2$/m);
+    expect(text).toMatch(/^ct_reconcile_duration_seconds_count\{app="crazy-trade",trigger="poll"\} 1$/m);
+    expect(text).toMatch(/^ct_reconcile_requests_total\{app="crazy-trade"\} 3$/m);
   });
 
   it('checks the bearer token when one is set', async () => {

@@ -8,6 +8,10 @@ import { bearerAuth } from './auth.js';
 import { errorMiddleware, HttpError } from './errors.js';
 import { healthReport, type HealthSource } from './health.js';
 import { orderRoutes } from './orders.js';
+import { performanceRoutes } from './performance.js';
+import { fillRoutes } from './fills.js';
+import { positionRoutes } from './positions.js';
+import type { Registry } from 'prom-client';
 
 export interface ApiOptions {
   host: string;
@@ -16,6 +20,7 @@ export interface ApiOptions {
   db: Database;
   health: HealthSource;
   log: Logger;
+  metrics?: Registry;
 }
 
 export interface ApiServer {
@@ -29,6 +34,16 @@ export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'>): Koa {
     ctx.body = healthReport(opts.db, opts.health);
   });
   orderRoutes(router, opts.db);
+  performanceRoutes(router, opts.db);
+  fillRoutes(router, opts.db);
+  positionRoutes(router, opts.db);
+  const metrics = opts.metrics;
+  if (metrics) {
+    router.get('/metrics', async (ctx) => {
+      ctx.type = metrics.contentType;
+      ctx.body = await metrics.metrics();
+    });
+  }
 
   const app = new Koa();
   app.use(errorMiddleware(opts.log));

@@ -22,8 +22,9 @@ const time = z
       ctx.addIssue({ code: 'custom', message: 'not a timestamp' });
       return z.NEVER;
     }
-    // Keep the broker's own text (it may carry nanoseconds); Dates come back as ISO.
-    return v instanceof Date ? v.toISOString() : v;
+    // Keep the broker's own UTC text (it may carry nanoseconds); offsets (-04:00) and Dates become
+    // ISO UTC, so stored times compare as strings.
+    return typeof v === 'string' && v.endsWith('Z') ? v : new Date(ms).toISOString();
   });
 const nullableTime = time.nullable().optional().transform((v) => v ?? null);
 const nullableString = z.string().nullable().optional().transform((v) => v ?? null);

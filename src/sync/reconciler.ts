@@ -42,6 +42,7 @@ export class Reconciler {
       client: BrokerClient;
       actors: OrderActors;
       drift: DriftCheck;
+      onDone?: (result: ReconcileResult) => void;
     },
   ) {}
 
@@ -159,6 +160,7 @@ export class Reconciler {
         lookups,
         duration_ms: Date.now() - started,
       };
+      this.deps.onDone?.(result);
       log.info({ event: 'reconcile_done', ...result }, `reconciled (${trigger}): ${result.fills_new} new fills, ${result.requests} requests`);
       return result;
     } catch (err) {
