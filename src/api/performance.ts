@@ -2,13 +2,13 @@ import type Router from '@koa/router';
 import type { Database } from '../store/database.js';
 import { computePerformance, type PerformanceFill } from '../performance/fifo.js';
 import { HttpError } from './errors.js';
+import { symbolParam } from './query.js';
 
-const SYMBOL = /^[A-Za-z0-9./-]{1,32}$/;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-](\d{2}):(\d{2}))$/;
 
 /**
- * An RFC 3339 timestamp as nanoseconds since the epoch, or null if the text is not one. Broker
- * timestamps keep their own text (offsets, nanoseconds), so instants are compared, not strings.
+ * An RFC 3339 timestamp as nanoseconds since the epoch, or null if the text is not one. Stored
+ * times differ in precision ("…:05Z", "…:05.5Z", nanoseconds), so instants are compared, not strings.
  */
 function instantNs(text: string): bigint | null {
   const m = RFC3339.exec(text);
@@ -33,23 +33,23 @@ function filledAtNs(text: string): bigint | null {
   return Number.isNaN(ms) ? null : BigInt(ms) * 1_000_000n;
 }
 
-function queryParam(value: string | string[] | undefined, name: string): string | undefined {
-  if (Array.isArray(value)) throw new HttpError(400, 'bad_request', `${name} may be given once`);
-  return value;
+/**
+ * ?since= parsed to the nanosecond (query.ts's timeParam keeps milliseconds and also takes a bare
+ * date); an empty value is no filter, as for the other status API parameters.
+ */
+function sinceParam(value: string | string[] | undefined): bigint | undefined {
+  if (Array.isArray(value)) throw new HttpError(400, 'bad_request', 'since given more than once');
+  if (value === undefined || value === '') return undefined;
+  const ns = instantNs(value);
+  if (ns === null) throw new HttpError(400, 'bad_request', 'since must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z');
+  return ns;
 }
 
 /** GET /performance?symbol=&since= (DESIGN §5): realized P&L by FIFO lots over the fills ledger. */
 export function performanceRoutes(router: Router, db: Database): void {
   router.get('/performance', (ctx) => {
-    const symbol = queryParam(ctx.query.symbol, 'symbol');
-    if (symbol !== undefined && !SYMBOL.test(symbol)) {
-      throw new HttpError(400, 'bad_request', 'symbol must be 1-32 characters of A-Z, a-z, 0-9, ".", "/", "-"');
-    }
-    const sinceText = queryParam(ctx.query.since, 'since');
-    const since = sinceText === undefined ? null : instantNs(sinceText);
-    if (sinceText !== undefined && since === null) {
-      throw new HttpError(400, 'bad_request', 'since must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z');
-    }
+    const symbol = symbolParam(ctx.query);
+    const since = sinceParam(ctx.query.since);
 
     let q = db.kysely
       .selectFrom('fills')
@@ -58,9 +58,10 @@ export function performanceRoutes(router: Router, db: Database): void {
       .orderBy('id');
     if (symbol !== undefined) q = q.where('symbol', '=', symbol);
     let fills: PerformanceFill[] = db.all(q);
-    // Filtered here, not in SQL: stored filled_at texts differ in offset and precision.
+    // Filtered here, not in SQL: string order of filled_at texts of mixed precision (or offsets in
+    // rows older than UTC normalisation) is not time order.
     // Fills before `since` are left out entirely, so lots opened earlier are not carried in.
-    if (since !== null) {
+    if (since !== undefined) {
       fills = fills.filter((f) => {
         const at = filledAtNs(f.filled_at);
         return at !== null && at >= since;

@@ -1,0 +1,349 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { computePerformance, type PerformanceFill } from '../src/performance/fifo.js';
+import { openDatabase, type Database } from '../src/store/database.js';
+import { startApi, type ApiServer } from '../src/api/server.js';
+import { captureLogger } from './support/log-capture.js';
+
+/** Fills in ledger order from [symbol, side, qty, price] rows; filled_at t1, t2, … */
+const ledger = (rows: Array<[string, 'buy' | 'sell', string, string]>): PerformanceFill[] =>
+  rows.map(([symbol, side, qty, price], i) => ({ id: i + 1, symbol, side, qty, price, filled_at: `t${i + 1}` }));
+
+const curve = (...points: Array<[string, string]>) => points.map(([at, realized_pnl]) => ({ at, realized_pnl }));
+
+describe('computePerformance (FIFO)', () => {
+  it('a long round trip that wins', () => {
+    const r = computePerformance(ledger([['AAPL', 'buy', '10', '100'], ['AAPL', 'sell', '10', '110']]));
+    const expected = {
+      realized_pnl: '100',
+      round_trips: 1,
+      wins: 1,
+      losses: 0,
+      win_rate: '1',
+      gross_profit: '100',
+      gross_loss: '0',
+      profit_factor: null,
+      expectancy: '100',
+      max_drawdown: '0',
+      open_qty: '0',
+      equity_curve: curve(['t2', '100']),
+    };
+    expect(r).toEqual({ total: expected, by_symbol: { AAPL: expected } });
+  });
+
+  it('a long round trip that loses', () => {
+    const r = computePerformance(ledger([['AAPL', 'buy', '5', '50.25'], ['AAPL', 'sell', '5', '48.75']]));
+    expect(r.total).toMatchObject({
+      realized_pnl: '-7.5',
+      round_trips: 1,
+      wins: 0,
+      losses: 1,
+      win_rate: '0',
+      gross_profit: '0',
+      gross_loss: '7.5',
+      profit_factor: '0',
+      expectancy: '-7.5',
+      max_drawdown: '7.5', // the curve starts at 0
+    });
+  });
+
+  it('closes the oldest lot first, across two lots, with partial closes', () => {
+    const fills = ledger([
+      ['AAPL', 'buy', '10', '100'],
+      ['AAPL', 'buy', '10', '120'],
+      ['AAPL', 'sell', '15', '130'],
+    ]);
+    // FIFO: 10×(130−100) + 5×(130−120) = 350; LIFO would give 10×10 + 5×30 = 250.
+    const open = computePerformance(fills).total;
+    expect(open).toMatchObject({ realized_pnl: '350', round_trips: 0, win_rate: null, expectancy: null, open_qty: '5' });
+    expect(open.equity_curve).toEqual(curve(['t3', '350']));
+
+    // The last 5 come from the 120 lot: 5×(110−120) = −50; the trip closes at 300.
+    const done = computePerformance([...fills, { id: 4, symbol: 'AAPL', side: 'sell', qty: '5', price: '110', filled_at: 't4' }]).total;
+    expect(done).toMatchObject({ realized_pnl: '300', round_trips: 1, wins: 1, expectancy: '300', max_drawdown: '50', open_qty: '0' });
+    expect(done.equity_curve).toEqual(curve(['t3', '350'], ['t4', '300']));
+  });
+
+  it('a short round trip: a sell with no long lots opens a short', () => {
+    const fills = ledger([
+      ['TSLA', 'sell', '4', '50'],
+      ['TSLA', 'buy', '1', '55'], // 1×(50−55) = −5
+      ['TSLA', 'buy', '3', '40'], // 3×(50−40) = 30
+    ]);
+    expect(computePerformance(fills.slice(0, 2)).total.open_qty).toBe('-3');
+    const r = computePerformance(fills).total;
+    expect(r).toMatchObject({
+      realized_pnl: '25',
+      round_trips: 1,
+      wins: 1,
+      losses: 0,
+      gross_profit: '25',
+      max_drawdown: '5',
+      open_qty: '0',
+    });
+    expect(r.equity_curve).toEqual(curve(['t2', '-5'], ['t3', '25']));
+  });
+
+  it('one fill larger than the position closes it and opens the rest the other way', () => {
+    const r = computePerformance(
+      ledger([
+        ['AAPL', 'buy', '10', '100'],
+        ['AAPL', 'sell', '15', '105'], // long closes +50 (trip 1); short 5 @ 105 opens
+        ['AAPL', 'buy', '8', '107'], // short closes 5×(105−107) = −10 (trip 2); long 3 @ 107 opens
+      ]),
+    ).total;
+    expect(r).toEqual({
+      realized_pnl: '40',
+      round_trips: 2,
+      wins: 1,
+      losses: 1,
+      win_rate: '0.5',
+      gross_profit: '50',
+      gross_loss: '10',
+      profit_factor: '5',
+      expectancy: '20',
+      max_drawdown: '10',
+      open_qty: '3',
+      equity_curve: curve(['t2', '50'], ['t3', '40']),
+    });
+  });
+
+  it('crypto quantities with 9 decimals stay exact', () => {
+    const fills = ledger([
+      ['BTC/USD', 'buy', '1.000000001', '30000.1'],
+      ['BTC/USD', 'sell', '0.333333333', '30000.3'], // 0.0666666666
+      ['BTC/USD', 'sell', '0.666666668', '30000.2'], // 0.0666666668
+    ]);
+    expect(computePerformance(fills.slice(0, 2)).total.open_qty).toBe('0.666666668');
+    // Floats would say 0.13333333340169773.
+    expect(computePerformance(fills).total).toMatchObject({
+      realized_pnl: '0.1333333334',
+      round_trips: 1,
+      open_qty: '0',
+      equity_curve: curve(['t2', '0.0666666666'], ['t3', '0.1333333334']),
+    });
+  });
+
+  it('max drawdown over win, loss, loss, win', () => {
+    const r = computePerformance(
+      ledger([
+        ['AAPL', 'buy', '1', '100'],
+        ['AAPL', 'sell', '1', '110'], // +10 → 10 (peak)
+        ['AAPL', 'buy', '1', '100'],
+        ['AAPL', 'sell', '1', '96'], // −4 → 6
+        ['AAPL', 'buy', '2', '50'],
+        ['AAPL', 'sell', '2', '46'], // −8 → −2 (trough: 12 below the peak)
+        ['AAPL', 'buy', '1', '20'],
+        ['AAPL', 'sell', '1', '25'], // +5 → 3
+      ]),
+    ).total;
+    expect(r).toMatchObject({
+      realized_pnl: '3',
+      round_trips: 4,
+      wins: 2,
+      losses: 2,
+      win_rate: '0.5',
+      gross_profit: '15',
+      gross_loss: '12',
+      profit_factor: '1.25',
+      expectancy: '0.75',
+      max_drawdown: '12',
+    });
+    expect(r.equity_curve.map((p) => p.realized_pnl)).toEqual(['10', '6', '-2', '3']);
+  });
+
+  it('profit factor is null without losses; a break-even trip is neither win nor loss', () => {
+    const r = computePerformance(
+      ledger([
+        ['AAPL', 'buy', '1', '10'],
+        ['AAPL', 'sell', '1', '11'],
+        ['AAPL', 'buy', '1', '10'],
+        ['AAPL', 'sell', '1', '10'],
+        ['AAPL', 'buy', '1', '10'],
+        ['AAPL', 'sell', '1', '12'],
+      ]),
+    ).total;
+    expect(r).toMatchObject({
+      round_trips: 3,
+      wins: 2,
+      losses: 0,
+      win_rate: '0.6666666667', // 10 places, half-even
+      gross_loss: '0',
+      profit_factor: null,
+      expectancy: '1',
+      max_drawdown: '0',
+    });
+  });
+
+  it('splits by symbol; the total interleaves them in ledger order', () => {
+    const fills = ledger([
+      ['AAPL', 'buy', '2', '100'],
+      ['MSFT', 'buy', '3', '300'],
+      ['AAPL', 'sell', '2', '110'], // +20
+      ['MSFT', 'sell', '3', '298'], // −6
+      ['AAPL', 'buy', '1', '105'],
+    ]);
+    const r = computePerformance(fills);
+    expect(Object.keys(r.by_symbol)).toEqual(['AAPL', 'MSFT']);
+    expect(r.total).toEqual({
+      realized_pnl: '14',
+      round_trips: 2,
+      wins: 1,
+      losses: 1,
+      win_rate: '0.5',
+      gross_profit: '20',
+      gross_loss: '6',
+      profit_factor: '3.3333333333',
+      expectancy: '7',
+      max_drawdown: '6',
+      open_qty: null, // shares of different stocks do not add up
+      equity_curve: curve(['t3', '20'], ['t4', '14']),
+    });
+    expect(r.by_symbol.AAPL).toMatchObject({ realized_pnl: '20', round_trips: 1, wins: 1, max_drawdown: '0', open_qty: '1', equity_curve: curve(['t3', '20']) });
+    const msft = { realized_pnl: '-6', round_trips: 1, losses: 1, profit_factor: '0', max_drawdown: '6', open_qty: '0', equity_curve: curve(['t4', '-6']) };
+    expect(r.by_symbol.MSFT).toMatchObject(msft);
+
+    const only = computePerformance(fills, { symbol: 'MSFT' });
+    expect(Object.keys(only.by_symbol)).toEqual(['MSFT']);
+    expect(only.total).toEqual(only.by_symbol.MSFT);
+    expect(only.total).toMatchObject(msft);
+  });
+
+  it('an empty ledger reports zeros and nulls', () => {
+    expect(computePerformance([])).toEqual({
+      total: {
+        realized_pnl: '0',
+        round_trips: 0,
+        wins: 0,
+        losses: 0,
+        win_rate: null,
+        gross_profit: '0',
+        gross_loss: '0',
+        profit_factor: null,
+        expectancy: null,
+        max_drawdown: '0',
+        open_qty: '0',
+        equity_curve: [],
+      },
+      by_symbol: {},
+    });
+  });
+});
+
+describe('GET /performance', () => {
+  let db: Database;
+  let api: ApiServer;
+
+  beforeAll(async () => {
+    db = await openDatabase(':memory:');
+    const rows: Array<[string, 'buy' | 'sell', string, string, string]> = [
+      ['AAPL', 'buy', '10', '100', '2026-01-02T14:30:00Z'],
+      ['AAPL', 'sell', '10', '101.5', '2026-01-02T15:00:00Z'], // +15
+      ['BTC/USD', 'buy', '0.5', '60000', '2026-01-03T00:00:00.123456789Z'],
+      ['BTC/USD', 'sell', '0.5', '59000', '2026-01-03T01:00:00Z'], // −500
+      ['AAPL', 'sell', '4', '102', '2026-01-04T10:00:00-05:00'], // 15:00Z, opens a short
+      ['AAPL', 'buy', '4', '100', '2026-01-04T16:00:00Z'], // +8
+    ];
+    rows.forEach(([symbol, side, qty, price, filled_at], i) => {
+      db.run(
+        db.kysely.insertInto('fills').values({
+          order_id: `o${i + 1}`,
+          cum_qty: qty,
+          qty,
+          price,
+          symbol,
+          side,
+          exec_id: null,
+          source: 'stream',
+          filled_at,
+          recorded_at: '2026-01-05T00:00:00Z',
+        }),
+      );
+    });
+    const { log } = captureLogger();
+    api = await startApi({ host: '127.0.0.1', port: 0, db, log, health: { mode: 'paper', streamState: () => 'connected', drift: () => [] } });
+  });
+  afterAll(async () => {
+    await api.close();
+    await db.close();
+  });
+
+  const get = async (path: string) => {
+    const res = await fetch(api.url + path);
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  it('reports the whole ledger, total and per symbol', async () => {
+    const r = await get('/performance');
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.body)).toEqual(['total', 'by_symbol']);
+    expect(r.body.total).toEqual({
+      realized_pnl: '-477',
+      round_trips: 3,
+      wins: 2,
+      losses: 1,
+      win_rate: '0.6666666667',
+      gross_profit: '23',
+      gross_loss: '500',
+      profit_factor: '0.046',
+      expectancy: '-159',
+      max_drawdown: '500',
+      open_qty: null,
+      equity_curve: [
+        { at: '2026-01-02T15:00:00Z', realized_pnl: '15' },
+        { at: '2026-01-03T01:00:00Z', realized_pnl: '-485' },
+        { at: '2026-01-04T16:00:00Z', realized_pnl: '-477' },
+      ],
+    });
+    expect(Object.keys(r.body.by_symbol)).toEqual(['AAPL', 'BTC/USD']);
+    expect(r.body.by_symbol.AAPL).toMatchObject({ realized_pnl: '23', round_trips: 2, wins: 2, open_qty: '0' });
+    expect(r.body.by_symbol['BTC/USD']).toMatchObject({ realized_pnl: '-500', round_trips: 1, losses: 1, open_qty: '0' });
+    // Empty parameters are no filter, as elsewhere in the status API.
+    expect((await get('/performance?symbol=&since=')).body).toEqual(r.body);
+  });
+
+  it('?symbol= narrows to one symbol', async () => {
+    const r = await get('/performance?symbol=BTC%2FUSD');
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.body.by_symbol)).toEqual(['BTC/USD']);
+    expect(r.body.total).toEqual(r.body.by_symbol['BTC/USD']);
+    expect(r.body.total).toMatchObject({ realized_pnl: '-500', round_trips: 1, max_drawdown: '500', open_qty: '0' });
+
+    const none = await get('/performance?symbol=ZZZZ');
+    expect(none.status).toBe(200);
+    expect(none.body).toMatchObject({ total: { realized_pnl: '0', round_trips: 0, open_qty: '0' }, by_symbol: {} });
+  });
+
+  it('?since= keeps fills at or after that instant, compared as instants, not text', async () => {
+    // Exactly the BTC buy's nanosecond: it is kept.
+    const at = await get('/performance?since=2026-01-03T00:00:00.123456789Z');
+    expect(at.body.total).toMatchObject({ realized_pnl: '-492', round_trips: 2 });
+    // One nanosecond later the buy is gone, so the sell opens a short.
+    const after = await get('/performance?since=2026-01-03T00:00:00.12345679Z');
+    expect(after.body.by_symbol['BTC/USD']).toMatchObject({ realized_pnl: '0', round_trips: 0, open_qty: '-0.5' });
+    // The -05:00 fill is 15:00Z: after 14:59:59Z although its text sorts before it.
+    const offset = await get('/performance?since=2026-01-04T09:59:59-05:00');
+    expect(offset.body.total).toMatchObject({ realized_pnl: '8', round_trips: 1, wins: 1 });
+    expect(Object.keys(offset.body.by_symbol)).toEqual(['AAPL']);
+    // Both filters together.
+    const both = await get('/performance?symbol=AAPL&since=2026-01-04T14:59:59Z');
+    expect(both.body.total).toMatchObject({ realized_pnl: '8', round_trips: 1, open_qty: '0' });
+  });
+
+  it.each([
+    [`/performance?symbol=${'A'.repeat(33)}`, /symbol/],
+    ['/performance?symbol=AA%20PL', /symbol/],
+    ['/performance?symbol=%3Cx%3E', /symbol/],
+    ['/performance?symbol=AAPL&symbol=MSFT', /symbol/],
+    ['/performance?since=yesterday', /since/],
+    ['/performance?since=2026-01-01', /since/],
+    ['/performance?since=2026-01-01T00:00:00', /since/],
+    ['/performance?since=2026-02-30T00:00:00Z', /since/],
+    ['/performance?since=2026-01-01T24:00:00Z', /since/],
+    ['/performance?since=2026-01-01T00:00:00Z&since=2026-01-02T00:00:00Z', /since/],
+  ])('%s → 400', async (path, message) => {
+    const r = await get(path);
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('bad_request');
+    expect(r.body.error.message).toMatch(message);
+  });
+});
