@@ -94,7 +94,7 @@ describe('status API', () => {
     expect(first.body.fills).toHaveLength(4);
     expect(first.body.fills[0]).toEqual({
       id: 6, order_id: expect.any(String), exec_id: null, cum_qty: '0.123456789', qty: '0.123456789', price: '65000.5',
-      symbol: 'BTC/USD', side: 'buy', filled_at: '2026-01-05T10:00:00Z', source: 'stream',
+      symbol: 'BTC/USD', side: 'buy', filled_at: '2026-01-05T10:00:00.000000000Z', source: 'stream',
     });
     const second = await get(`/fills?limit=4&cursor=${first.body.next_cursor}`);
     expect(second.body.fills.map((f: any) => f.id)).toEqual([2, 1]);
@@ -108,6 +108,7 @@ describe('status API', () => {
     ['/fills?limit=5000'],
     ['/fills?limit=ten'],
     ['/fills?since=yesterday'],
+    ['/fills?since=2026-01-02T10:00:00'],
     ['/fills?symbol=%3Bdrop'],
     ['/fills?cursor=bm9wZQ'],
     ['/fills?limit=1&limit=2'],

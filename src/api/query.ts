@@ -1,4 +1,5 @@
 import { HttpError } from './errors.js';
+import { canonicalTime } from '../time.js';
 
 /** Query-string readers for the status API: a bad value is a 400 naming the parameter. */
 
@@ -16,13 +17,13 @@ export function symbolParam(q: Query): string | undefined {
   return v;
 }
 
-/** An RFC 3339 timestamp, returned as ISO-8601 UTC for comparison with stored times. */
+/** An RFC 3339 timestamp (with its zone), in the canonical form stored times use. */
 export function timeParam(q: Query, name: string): string | undefined {
   const v = one(q, name);
   if (v === undefined) return undefined;
-  const ms = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?$/.test(v) ? Date.parse(v) : NaN;
-  if (Number.isNaN(ms)) throw new HttpError(400, 'bad_request', `${name} must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z`);
-  return new Date(ms).toISOString();
+  const t = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i.test(v) ? canonicalTime(v) : null;
+  if (t === null) throw new HttpError(400, 'bad_request', `${name} must be an RFC 3339 timestamp with a zone, e.g. 2026-01-02T15:04:05Z`);
+  return t;
 }
 
 export function intParam(q: Query, name: string, fallback: number, min: number, max: number): number {

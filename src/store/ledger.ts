@@ -1,4 +1,5 @@
 import { D, normalize } from '../decimal.js';
+import { canonicalTime } from '../time.js';
 import type { FillRecord, OrderLedger } from '../../machines/fill-plan.js';
 import type { Database } from './database.js';
 
@@ -20,7 +21,7 @@ export function insertFills(db: Database, fills: readonly FillRecord[], now = ne
           side: f.side,
           exec_id: f.execId,
           source: f.source,
-          filled_at: f.at,
+          filled_at: canonicalTime(f.at) ?? f.at,
           recorded_at: now.toISOString(),
         })
         .onConflict((oc) => oc.columns(['order_id', 'cum_qty']).doNothing()),
