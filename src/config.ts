@@ -94,6 +94,9 @@ const envSchema = z
       const missing = env.APCA_API_KEY_ID ? 'APCA_API_SECRET_KEY' : 'APCA_API_KEY_ID';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'set both APCA_API_KEY_ID and APCA_API_SECRET_KEY, or neither for demo mode' });
     }
+    if (env.CT_INSPECT && env.CT_INSPECT_PORT !== 0 && env.CT_INSPECT_PORT === env.CT_API_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['CT_INSPECT_PORT'], message: `must differ from CT_API_PORT (${env.CT_API_PORT})` });
+    }
     if (!LOOPBACK.has(env.CT_API_HOST) && !env.CT_API_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['CT_API_HOST'], message: `"${env.CT_API_HOST}" is not loopback; set CT_API_TOKEN to expose the API` });
     }

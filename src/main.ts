@@ -16,6 +16,7 @@ import { CryptoRatchet } from './protection/crypto-ratchet.js';
 import { armCrashPoint } from './runtime/crash-points.js';
 import { createMetrics } from './metrics.js';
 import type { StreamState } from './api/health.js';
+import type { Inspector } from './inspect/inspector.js';
 import { Reconciler } from './sync/reconciler.js';
 import type { Simulator } from './sim/index.js';
 
@@ -74,6 +75,14 @@ async function start(config: Config, log: Logger): Promise<Running> {
     log.info({ event: 'store_opened', path: dbPath }, 'database ready');
 
     armCrashPoint(config.crashAt);
+    let inspector: Inspector | null = null;
+    if (config.inspect.enabled) {
+      // Loaded only when asked for; started before the actors so rehydrated ones are seen too.
+      const { startInspector } = await import('./inspect/inspector.js');
+      const started = await startInspector({ port: config.inspect.port, log });
+      inspector = started;
+      closers.push(() => started.close());
+    }
     const broker = createBrokerClient(endpoints, { log });
     let stopWorker: StopWorker | null = null;
     const actors = new OrderActors({
@@ -82,6 +91,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       adopt: config.adopt,
       cooldownMinutes: config.cooldownMinutes,
       onIntents: () => void stopWorker?.kick(),
+      extraInspect: inspector?.inspect,
       fetchOrder: (id) => fetchOrder(broker, log, id),
       onFatal: () => {
         // Running on with state that is not on disk would break every invariant: stop, let the

@@ -55,6 +55,11 @@ describe('config', () => {
     expect(() => loadConfig({ APCA_API_SECRET_KEY: 's' })).toThrow(/APCA_API_KEY_ID/);
   });
 
+  it('keeps the inspector off the API port', () => {
+    expect(() => loadConfig({ CT_INSPECT: '1', CT_INSPECT_PORT: '8080' })).toThrow(/CT_INSPECT_PORT/);
+    expect(loadConfig({ CT_INSPECT: '1' }).inspect).toEqual({ enabled: true, port: 8081 });
+  });
+
   it('refuses a non-loopback API host without a token', () => {
     expect(() => loadConfig({ CT_API_HOST: '0.0.0.0' })).toThrow(/CT_API_HOST/);
     expect(loadConfig({ CT_API_HOST: '0.0.0.0', CT_API_TOKEN: 't' }).api.host).toBe('0.0.0.0');

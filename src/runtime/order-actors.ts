@@ -29,6 +29,8 @@ export interface OrderActorsOptions {
   cooldownMinutes?: number;
   /** Called after a commit that wrote stop intents: the stop worker has work. */
   onIntents?: () => void;
+  /** Another inspection observer (the Stately inspector); runs after persistence. */
+  extraInspect?: (ev: InspectionEvent) => void;
 }
 
 type PendingWrites = { fills: Array<FillRecord & { role: OrderRole | null }>; intents: StopIntent[] };
@@ -66,7 +68,15 @@ export class OrderActors {
           log.info({ event: 'untracked_fill_detected', order_id: p.orderId, symbol: p.symbol, cum_qty: p.cumQty, source: p.source }, 'fill on an order this service did not place'),
       },
     });
-    const actor = createActor(machine, { systemId: 'supervisor', snapshot, inspect: (ev) => this.inspect(ev) });
+    // Persistence first: xstate calls the observer without a try/catch, so nothing may precede it.
+    const actor = createActor(machine, {
+      systemId: 'supervisor',
+      snapshot,
+      inspect: (ev) => {
+        this.inspect(ev);
+        this.opts.extraInspect?.(ev);
+      },
+    });
     actor.subscribe({ error: (err) => log.error({ event: 'supervisor_error', err }, 'supervisor actor error') });
     this.actor = actor;
     actor.start();
