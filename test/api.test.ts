@@ -146,5 +146,10 @@ describe('status API', () => {
     expect((await get('/health', secured.url)).status).toBe(401);
     expect((await get('/health', secured.url, { authorization: 'Bearer wrong' })).status).toBe(401);
     expect((await get('/health', secured.url, { authorization: 'Bearer tok-123' })).status).toBe(200);
+    expect((await get('/fills', secured.url)).status).toBe(401);
+    // The static dashboard page loads without it (it holds no data; its fetches carry the token).
+    const page = await fetch(`${secured.url}/?token=tok-123`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).not.toContain('tok-123');
   });
 });

@@ -11,6 +11,7 @@ import { orderRoutes } from './orders.js';
 import { performanceRoutes } from './performance.js';
 import { fillRoutes } from './fills.js';
 import { positionRoutes } from './positions.js';
+import { dashboardRoutes } from './dashboard.js';
 import type { Registry } from 'prom-client';
 
 export interface ApiOptions {
@@ -37,6 +38,7 @@ export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'>): Koa {
   performanceRoutes(router, opts.db);
   fillRoutes(router, opts.db);
   positionRoutes(router, opts.db);
+  dashboardRoutes(router);
   const metrics = opts.metrics;
   if (metrics) {
     router.get('/metrics', async (ctx) => {
