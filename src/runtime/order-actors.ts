@@ -279,6 +279,8 @@ export class OrderActors {
     const orderId = c.order.orderId;
     const writes = this.pending.get(orderId);
     this.pending.delete(orderId);
+    // A restored actor's first snapshot is the row it was restored from.
+    if (!writes && eventType === 'xstate.init' && this.persisted.has(orderId)) return;
     const json = JSON.stringify(ref.getPersistedSnapshot());
     const state = stateName(snap.value);
     const before = this.persisted.get(orderId);

@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { openDatabase } from '../src/store/database.js';
+import { OrderActors } from '../src/runtime/order-actors.js';
+import type { OrderReport } from '../src/broker/reports.js';
+
+/**
+ * Rehydration: N live order actors (partially filled, with fills and stop intents) are persisted by
+ * one process; a fresh OrderActors on the same file restores them all. Measures the restore and
+ * the RSS it adds.
+ */
+export async function benchRehydrate(actorsN = 10_000, keepDir?: string) {
+  const dir = keepDir ?? mkdtempSync(join(tmpdir(), 'ct-bench-rehydrate-'));
+  const path = join(dir, 'bench.db');
+  const log = pino({ level: 'silent' });
+  try {
+    const db = await openDatabase(path);
+    const first = new OrderActors({ db, log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+    await first.start();
+    db.transaction(() => {
+      for (let i = 0; i < actorsN; i++) {
+        const order = report(i);
+        first.handleExecution(
+          { orderId: order.orderId, symbol: order.symbol, side: 'buy', source: 'stream', cumQty: '4', qty: '4', price: '100.25', avgPrice: '100.25', execId: null, orderStatus: 'partially_filled', at: '2026-01-02T15:00:00Z' },
+          order,
+        );
+      }
+    });
+    first.stop();
+    await db.close();
+
+    global.gc?.();
+    const rssBefore = process.memoryUsage().rss;
+    const db2 = await openDatabase(path);
+    const second = new OrderActors({ db: db2, log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+    const t0 = performance.now();
+    await second.start();
+    const ms = performance.now() - t0;
+    const live = second.liveStates().length;
+    const rssAfter = process.memoryUsage().rss;
+    second.stop();
+    await db2.close();
+    return { actors: actorsN, restored: live, ms: Math.round(ms), rss_mb: Math.round(rssAfter / 2 ** 20), rss_added_mb: Math.round((rssAfter - rssBefore) / 2 ** 20), target_ms: 500, within_target: ms < 500 };
+  } finally {
+    if (!keepDir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function report(i: number): OrderReport {
+  const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+  return {
+    orderId: id, clientOrderId: `manual-${i}`, symbol: ['AAPL', 'MSFT', 'TSLA', 'SPY'][i % 4]!, assetClass: 'us_equity', side: 'buy', type: 'limit',
+    timeInForce: 'gtc', status: 'partially_filled', qty: '10', notional: null, filledQty: '4', filledAvgPrice: '100.25', limitPrice: '101',
+    stopPrice: null, trailPercent: null, trailPrice: null, replacedBy: null, replaces: null, submittedAt: '2026-01-02T15:00:00Z', updatedAt: '2026-01-02T15:00:00Z', filledAt: null,
+  };
+}
