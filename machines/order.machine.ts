@@ -242,6 +242,8 @@ export const orderMachine = setup({
       ],
     },
     placingStop: {
+      // Has a clock-driven deadline: the supervisor sends clock ticks only to states tagged so.
+      tags: ['deadline'],
       on: {
         'stop.accepted': [
           {

@@ -124,8 +124,12 @@ export const supervisorMachine = setup({
           }),
         },
         'clock.tick': {
+          // Only actors waiting on a deadline get the tick: with thousands of live actors, waking
+          // every one each second would cost more than everything else they do.
           actions: enqueueActions(({ event, self, enqueue }) => {
-            for (const child of Object.values(self.getSnapshot().children) as AnyActorRef[]) enqueue.sendTo(child, event);
+            for (const child of Object.values(self.getSnapshot().children) as AnyActorRef[]) {
+              if (child.getSnapshot().hasTag?.('deadline')) enqueue.sendTo(child, event);
+            }
           }),
         },
         'xstate.done.actor.*': {

@@ -112,6 +112,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       client: broker,
       actors,
       settings: { trailPercent: config.trailPercent, cryptoLimitSlippagePercent: '1' },
+      ledgerPosition: (symbol) => actors.ledgerPosition(symbol),
       latestPrice: async (symbol) => {
         const p = (await prices.latestCrypto([symbol])).get(symbol);
         if (!p) throw new Error(`no latest price for ${symbol}`);

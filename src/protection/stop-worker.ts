@@ -26,6 +26,8 @@ export interface StopWorkerDeps {
   latestPrice: (symbol: string) => Promise<string>;
   /** How long a sent order may stay invisible by client order id before it counts as absent. */
   graceMs?: number;
+  /** The ledger's signed position in a symbol (no request); the broker is asked only when it falls short. */
+  ledgerPosition?: (symbol: string) => string;
 }
 
 /** Thrown to leave an intent for a later pass without calling it failed. */
@@ -271,6 +273,12 @@ export class StopWorker {
 
   /** How much of the entry the position still holds (a stop never exceeds it); null when flat. */
   private async protectableQty(intent: StopIntent): Promise<string | null> {
+    // The common case costs no request: the ledger already holds the entry it just recorded.
+    const known = this.deps.ledgerPosition?.(intent.symbol);
+    if (known !== undefined) {
+      const held = intent.side === 'sell' ? new D(known) : new D(known).negated();
+      if (held.gte(intent.qty)) return intent.qty;
+    }
     let position: D;
     try {
       const p = (await this.deps.client.positions.getOpenPosition({ symbolOrAssetId: intent.symbol })) as unknown as { qty?: string; side?: string };

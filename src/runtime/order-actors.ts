@@ -46,6 +46,8 @@ export class OrderActors {
   private readonly pending = new Map<string, PendingWrites>();
   /** Last persisted snapshot JSON and state per live order: unchanged snapshots are not rewritten. */
   private readonly persisted = new Map<string, { json: string; state: string }>();
+  /** The snapshot object last seen per order: an event that changed nothing hands back the same one. */
+  private readonly lastSeen = new Map<string, unknown>();
   private readonly terminal = new Set<string>();
   private readonly snapshotRequests = new Set<string>();
   private positions = new PositionBook();
@@ -138,6 +140,11 @@ export class OrderActors {
   /** Live actor for an order, if any (the API reads state and history through the store). */
   live(orderId: string): AnyActorRef | undefined {
     return this.actor?.system.get(orderActorId(orderId)) as AnyActorRef | undefined;
+  }
+
+  /** The signed position in a symbol as the committed ledger has it. */
+  ledgerPosition(symbol: string): string {
+    return this.positions.get(symbol);
   }
 
   /** Every live order actor with its current state. */
@@ -279,8 +286,10 @@ export class OrderActors {
     const orderId = c.order.orderId;
     const writes = this.pending.get(orderId);
     this.pending.delete(orderId);
-    // A restored actor's first snapshot is the row it was restored from.
-    if (!writes && eventType === 'xstate.init' && this.persisted.has(orderId)) return;
+    // A restored actor's first snapshot is the row it was restored from; an event that changed
+    // nothing (most clock ticks) returns the very same snapshot object. Neither is re-serialised.
+    if (!writes && ((eventType === 'xstate.init' && this.persisted.has(orderId)) || this.lastSeen.get(orderId) === snap)) return;
+    this.lastSeen.set(orderId, snap);
     const json = JSON.stringify(ref.getPersistedSnapshot());
     const state = stateName(snap.value);
     const before = this.persisted.get(orderId);
@@ -344,6 +353,7 @@ export class OrderActors {
       }
     }
     if (terminal) {
+      this.lastSeen.delete(orderId);
       this.persisted.delete(orderId);
       this.terminal.add(orderId);
     } else {

@@ -58,7 +58,7 @@ describe('supervisor', () => {
     expect(actor.getSnapshot().children).toEqual({});
   });
 
-  it('broadcasts clock ticks to every live order actor', () => {
+  it('sends clock ticks to the actors waiting on a deadline', () => {
     const { actor, child } = run();
     const a = orderReport();
     actor.send({ type: 'broker.execution', execution: execution(a, { cumQty: '10', qty: '10', orderStatus: 'filled' }), order: a, role: 'entry', untracked: true, protect: true });
