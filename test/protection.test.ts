@@ -151,6 +151,30 @@ describe('a position closed by hand', () => {
   }, 40_000);
 });
 
+describe('protection follows the position', () => {
+  it('shrinks the stop when an outside exit reduces the position, and protects the other side after a flip', async () => {
+    const s = await sim(62);
+    const b = await bot(s, join(dir, 'shrink-flip.db'));
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '5', type: 'market' });
+    await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '5'), 15_000);
+
+    await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'sell', qty: '2', type: 'market' });
+    const shrunk = await eventually(async () => {
+      const open = live(await stopsOf(s, entry.id));
+      return open.length === 1 && open[0].qty === '3' ? open[0] : null;
+    }, 15_000);
+    expect(shrunk.side).toBe('sell');
+
+    // Sell 5 against a long of 3: the long closes (its stop goes) and a short of 2 opens.
+    const flip = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'sell', qty: '5', type: 'market' });
+    const cover = await eventually(async () => live(await stopsOf(s, flip.id))[0], 15_000);
+    expect(cover).toMatchObject({ side: 'buy', type: 'trailing_stop', qty: '2', client_order_id: `ct-stop-${flip.id}` });
+    await eventually(async () => live(await stopsOf(s, entry.id)).length === 0, 15_000);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 40_000);
+});
+
 describe('cooldown once per exit', () => {
   it('a stop fill starts one cooldown, and a restart does not start another', async () => {
     const s = await sim(51);

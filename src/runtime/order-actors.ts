@@ -9,8 +9,9 @@ import { D } from '../decimal.js';
 import { ledgerAvgPrice, type FillRecord } from '../../machines/fill-plan.js';
 import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole, type StopIntent } from '../../machines/order.machine.js';
 import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../../machines/order-status.js';
+import { normalize } from '../decimal.js';
 import { activeCooldown, startCooldown } from '../store/cooldowns.js';
-import { intentRow, requestStopCancels, updateIntent } from '../store/intents.js';
+import { intentRow, requestStopCancels, shrinkStops, updateIntent } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { PositionBook } from './position-book.js';
@@ -214,24 +215,42 @@ export class OrderActors {
   }
 
   /**
-   * Exit fills that close the position start a cooldown (one per exit fill, in this commit).
-   * The book is moved after the commit, so the position is projected over this batch here.
+   * Exit fills (an exit order's or a stop's) keep protection equal to the position (DESIGN §3.4):
+   * a fill that closes the position starts a cooldown (one per exit fill) and cancels the stops left
+   * on that side, which would otherwise open a new position; one that only reduces it shrinks the
+   * stops, oldest entry first (FIFO); one that flips it protects the new side with a stop of its own.
+   * The book moves after the commit, so the position is projected over this batch here.
    */
-  private exitCooldowns(c: OrderContext, written: FillRecord[], now: Date): Array<{ exitFillId: string; symbol: string; until: Date }> {
-    const minutes = this.opts.cooldownMinutes ?? 0;
+  private protectAfterExits(c: OrderContext, written: FillRecord[], now: Date): Array<{ exitFillId: string; symbol: string; until: Date }> {
     if (c.role !== 'exit' && c.role !== 'stop') return [];
+    const { db } = this.opts;
+    const minutes = this.opts.cooldownMinutes ?? 0;
     const started: Array<{ exitFillId: string; symbol: string; until: Date }> = [];
     let position = new D(this.positions.get(c.order.symbol));
     for (const f of written) {
       const before = position;
       position = f.side === 'buy' ? position.plus(f.qty) : position.minus(f.qty);
-      const closed = !before.isZero() && (position.isZero() || position.isNegative() !== before.isNegative());
-      if (!closed) continue;
-      // Closed by an exit other than its stop: the remaining stops would open a new position.
-      if (c.role === 'exit') requestStopCancels(this.opts.db, f.symbol, now);
+      if (before.isZero()) continue;
+      const closingSide = before.isPositive() ? 'sell' : 'buy';
+      const flipped = !position.isZero() && position.isPositive() !== before.isPositive();
+      if (!position.isZero() && !flipped) {
+        shrinkStops(db, f.symbol, closingSide, normalize(position.abs()), now);
+        continue;
+      }
+      requestStopCancels(db, f.symbol, closingSide, now);
+      if (flipped) {
+        upsertStopIntent(db, {
+          entryOrderId: f.orderId,
+          clientOrderId: stopClientOrderId(f.orderId),
+          symbol: f.symbol,
+          assetClass: c.order.assetClass,
+          side: position.isPositive() ? 'sell' : 'buy',
+          qty: normalize(position.abs()),
+        }, now);
+      }
       if (minutes <= 0) continue;
       const cd = { exitFillId: `${f.orderId}:${f.cumQty}`, symbol: f.symbol, until: new Date(now.getTime() + minutes * 60_000) };
-      if (startCooldown(this.opts.db, { ...cd, startedAt: now })) started.push(cd);
+      if (startCooldown(db, { ...cd, startedAt: now })) started.push(cd);
     }
     return started;
   }
@@ -243,10 +262,10 @@ export class OrderActors {
     const outcome = brokerOutcome(c.order.status);
     if (outcome === 'replaced') return;
     const intent = intentRow(this.opts.db, stopClientOrderId(entry));
-    if (!intent || intent.status === 'done' || intent.cancel_requested) return;
+    if (!intent || intent.status === 'done') return;
     if (c.ledger.filledQty !== '0' || outcome === 'filled') {
-      updateIntent(this.opts.db, stopClientOrderId(entry), { status: 'done' });
-    } else {
+      updateIntent(this.opts.db, stopClientOrderId(entry), { status: 'done', next_attempt_at: Number.MAX_SAFE_INTEGER });
+    } else if (!intent.cancel_requested) {
       // Canceled, expired or rejected without a fill: the entry is unprotected again.
       this.opts.log.warn({ event: 'stop_lost', entry_order_id: entry, stop_order_id: c.order.orderId, status: c.order.status }, 'protective stop ended unfilled; placing it again');
       updateIntent(this.opts.db, stopClientOrderId(entry), { status: 'pending', broker_order_id: null, sent_at: null, next_attempt_at: 0 });
@@ -323,7 +342,7 @@ export class OrderActors {
       if (before?.state !== state) {
         appendHistory(db, { order_id: orderId, at: now.toISOString(), event: eventType, from_state: before?.state ?? null, to_state: state });
       }
-      cooldowns.push(...this.exitCooldowns(c, written, now));
+      cooldowns.push(...this.protectAfterExits(c, written, now));
       if (terminal && c.role === 'stop') this.settleStopIntent(c);
       if (writes?.intents.length) crashPoint('before_intent_commit');
     });

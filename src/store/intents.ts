@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { D, normalize } from '../decimal.js';
 import type { StopIntent } from '../../machines/order.machine.js';
 import type { Database } from './database.js';
 import type { IntentsTable } from './schema.js';
@@ -39,15 +40,47 @@ export function upsertStopIntent(db: Database, intent: StopIntent, now = new Dat
 
 export type IntentRow = Omit<IntentsTable, 'version' | 'next_attempt_at' | 'cancel_requested'> & { version: number; next_attempt_at: number; cancel_requested: number };
 
-/** The position a symbol's stops protect is gone: every live stop of that symbol is to be canceled. */
-export function requestStopCancels(db: Database, symbol: string, now = new Date()): number {
-  return db.run(
+/** Live stop intents of a symbol on one side (a sell stop protects a long), oldest first. */
+function liveStopIntents(db: Database, symbol: string, side: 'buy' | 'sell'): IntentRow[] {
+  return db.all(
     db.kysely
-      .updateTable('intents')
-      .set({ cancel_requested: 1, next_attempt_at: 0, updated_at: now.toISOString() })
+      .selectFrom('intents')
+      .selectAll()
       .where('symbol', '=', symbol)
-      .where('status', 'in', ['pending', 'unknown', 'confirmed']),
-  ).changes;
+      .where('status', 'in', ['pending', 'unknown', 'confirmed'])
+      .where('cancel_requested', '=', 0)
+      .where(sql<boolean>`json_extract(payload, '$.side') = ${side}`)
+      .orderBy('created_at'),
+  ) as IntentRow[];
+}
+
+/** The position those stops protect is gone: every live stop on that side is to be canceled. */
+export function requestStopCancels(db: Database, symbol: string, side: 'buy' | 'sell', now = new Date()): number {
+  let n = 0;
+  for (const row of liveStopIntents(db, symbol, side)) {
+    updateIntent(db, row.client_order_id, { cancel_requested: 1, next_attempt_at: 0 }, now);
+    n += 1;
+  }
+  return n;
+}
+
+/**
+ * The position shrank (an exit that did not close it): cut the stops on that side down to it,
+ * oldest entry first — the first shares bought are the first sold (FIFO). A stop cut to nothing
+ * is canceled; the others are resized by the worker.
+ */
+export function shrinkStops(db: Database, symbol: string, side: 'buy' | 'sell', positionQty: string, now = new Date()): void {
+  const rows = liveStopIntents(db, symbol, side);
+  let excess = rows.reduce((sum, r) => sum.plus((JSON.parse(r.payload) as StopIntent).qty), new D(0)).minus(positionQty);
+  for (const row of rows) {
+    if (excess.lte(0)) return;
+    const intent = JSON.parse(row.payload) as StopIntent;
+    const cut = D.min(excess, intent.qty);
+    excess = excess.minus(cut);
+    const left = new D(intent.qty).minus(cut);
+    if (left.isZero()) updateIntent(db, row.client_order_id, { cancel_requested: 1, next_attempt_at: 0 }, now);
+    else updateIntent(db, row.client_order_id, { payload: JSON.stringify({ ...intent, qty: normalize(left) }), next_attempt_at: 0 }, now);
+  }
 }
 
 export function intentRow(db: Database, clientOrderId: string): IntentRow | undefined {
