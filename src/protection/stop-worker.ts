@@ -91,8 +91,12 @@ export class StopWorker {
     }
   }
 
-  private async process(initial: IntentRow): Promise<void> {
-    let row = initial;
+  private async process(listed: IntentRow): Promise<void> {
+    // The pass's list is stale by the time an earlier intent's requests return (a fill may have
+    // asked for a cancel or a resize meanwhile): always act on the row as it is now.
+    const fresh = intentRow(this.deps.db, listed.client_order_id);
+    if (!fresh || fresh.next_attempt_at > Date.now() || !['pending', 'unknown', 'confirmed'].includes(fresh.status)) return;
+    let row = fresh;
     const intent = JSON.parse(row.payload) as StopIntent;
     if (row.cancel_requested) return this.cancel(row, intent);
     if (row.status === 'confirmed') {

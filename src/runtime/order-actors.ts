@@ -230,29 +230,33 @@ export class OrderActors {
     for (const f of written) {
       const before = position;
       position = f.side === 'buy' ? position.plus(f.qty) : position.minus(f.qty);
-      if (before.isZero()) continue;
-      const closingSide = before.isPositive() ? 'sell' : 'buy';
-      const flipped = !position.isZero() && position.isPositive() !== before.isPositive();
-      if (!position.isZero() && !flipped) {
-        shrinkStops(db, f.symbol, closingSide, normalize(position.abs()), now);
-        continue;
+      const closedOrCrossed = !before.isZero() && (position.isZero() || position.isPositive() !== before.isPositive());
+      if (closedOrCrossed) {
+        requestStopCancels(db, f.symbol, before.isPositive() ? 'sell' : 'buy', now);
+        if (minutes > 0) {
+          const cd = { exitFillId: `${f.orderId}:${f.cumQty}`, symbol: f.symbol, until: new Date(now.getTime() + minutes * 60_000) };
+          if (startCooldown(db, { ...cd, startedAt: now })) started.push(cd);
+        }
+        // What crossed zero is a new position, opened by this order: it gets a stop of its own.
+        if (!position.isZero()) this.extendOwnStop(c, f, position, normalize(position.abs()), now);
+      } else if (position.abs().lt(before.abs())) {
+        shrinkStops(db, f.symbol, before.isPositive() ? 'sell' : 'buy', normalize(position.abs()), now);
+      } else if (position.abs().gt(before.abs())) {
+        // An "exit" that moves away from flat (it opened or grew a position) protects that part.
+        this.extendOwnStop(c, f, position, normalize(position.abs().minus(before.abs())), now);
       }
-      requestStopCancels(db, f.symbol, closingSide, now);
-      if (flipped) {
-        upsertStopIntent(db, {
-          entryOrderId: f.orderId,
-          clientOrderId: stopClientOrderId(f.orderId),
-          symbol: f.symbol,
-          assetClass: c.order.assetClass,
-          side: position.isPositive() ? 'sell' : 'buy',
-          qty: normalize(position.abs()),
-        }, now);
-      }
-      if (minutes <= 0) continue;
-      const cd = { exitFillId: `${f.orderId}:${f.cumQty}`, symbol: f.symbol, until: new Date(now.getTime() + minutes * 60_000) };
-      if (startCooldown(db, { ...cd, startedAt: now })) started.push(cd);
     }
     return started;
+  }
+
+  /** Adds `qty` to the stop an exit order holds for the position it opened past flat. */
+  private extendOwnStop(c: OrderContext, f: FillRecord, position: InstanceType<typeof D>, qty: string, now: Date): void {
+    const cid = stopClientOrderId(f.orderId);
+    const side = position.isPositive() ? 'sell' : 'buy';
+    const existing = intentRow(this.opts.db, cid);
+    const live = existing && existing.status !== 'done' && !existing.cancel_requested && (JSON.parse(existing.payload) as StopIntent).side === side;
+    const total = live ? normalize(new D((JSON.parse(existing.payload) as StopIntent).qty).plus(qty)) : qty;
+    upsertStopIntent(this.opts.db, { entryOrderId: f.orderId, clientOrderId: cid, symbol: f.symbol, assetClass: c.order.assetClass, side, qty: total }, now);
   }
 
   /** A protective stop that finished: filled → its intent is done; gone unfilled → place it again. */

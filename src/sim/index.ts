@@ -114,6 +114,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       typeof opts.outsideTrader === 'object' ? (opts.outsideTrader.intervalMs ?? DEFAULT_OUTSIDE_INTERVAL_MS) : DEFAULT_OUTSIDE_INTERVAL_MS;
     outsideTrader = new OutsideTrader(engine, new Rng(deriveSeed(seed, 2)), intervalMs).start();
   }
+  services.outsideTrader = outsideTrader;
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {

@@ -129,6 +129,17 @@ export function registerControlRoutes(router: Router, s: SimServices): void {
     ctx.body = s.faults.reset();
   });
 
+  // Pause or resume the outside trader (tests stop the traffic before comparing with the ledger).
+  router.add('POST', '/_sim/outside-trader', async (ctx) => {
+    const body = await objectBody(ctx);
+    if (typeof body.running !== 'boolean') throw invalid('running must be true or false');
+    const trader = s.outsideTrader;
+    if (!trader) throw unprocessable('the simulator was started without the outside trader');
+    if (body.running) trader.start();
+    else trader.stop();
+    ctx.body = { running: body.running };
+  });
+
   router.add('POST', '/_sim/stream/drop', (ctx) => {
     s.stream?.dropAll();
     ctx.body = { dropped: true };

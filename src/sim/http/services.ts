@@ -4,6 +4,7 @@ import type { Engine } from '../engine.js';
 import type { Faults } from '../faults.js';
 import type { Stats } from '../stats.js';
 import type { CredentialCheck, TradeStream } from '../stream.js';
+import type { OutsideTrader } from '../outside-trader.js';
 
 export interface SimServices {
   engine: Engine;
@@ -13,4 +14,6 @@ export interface SimServices {
   checkCredentials: CredentialCheck;
   /** Set once the websocket is attached (control endpoint /_sim/stream/drop). */
   stream?: TradeStream;
+  /** Set when started with the outside trader (control endpoint /_sim/outside-trader). */
+  outsideTrader?: OutsideTrader | null;
 }

@@ -1,0 +1,258 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { D } from '../../src/decimal.js';
+import { entryOfStop } from '../../machines/order-status.js';
+import { startBot, type BotProcess } from '../support/bot-process.js';
+
+/**
+ * Chaos: the bot as a child process against the standalone simulator (its own process, with the
+ * outside trader and faults on) is SIGKILLed at random moments and restarted, again and again.
+ * Then traffic stops, one last bot settles, and everything is compared with the simulator's
+ * ground truth. Figures are what the run measured; `violations` lists every invariant broken.
+ */
+export interface ChaosOptions {
+  kills: number;
+  seed: number;
+  /** How long each bot lives before its SIGKILL: uniform in [minUpMs, maxUpMs]. */
+  minUpMs?: number;
+  maxUpMs?: number;
+  settleMs?: number;
+  progress?: (line: string) => void;
+}
+
+export interface ChaosFigures {
+  kills: number;
+  seconds: number;
+  broker_orders: number;
+  broker_fills: number;
+  ledger_rows: number;
+  lost_fills: number;
+  duplicate_fills: number;
+  vwap_mismatches: number;
+  entries_protected: number;
+  duplicate_stops: number;
+  unprotected_positions: number;
+  overprotected_positions: number;
+  cooldowns: number;
+  duplicate_cooldowns: number;
+  violations: string[];
+}
+
+const KEY = 'PKCHAOS';
+const SECRET = 'chaos-secret';
+const HEADERS = { 'APCA-API-KEY-ID': KEY, 'APCA-API-SECRET-KEY': SECRET };
+const LIVE = new Set(['new', 'accepted', 'held', 'pending_new', 'partially_filled', 'pending_replace']);
+
+function mulberry32(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function startSimProcess(seed: number): Promise<{ proc: ChildProcess; url: string; streamUrl: string }> {
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', resolve('src/sim/cli.ts'), '--port', '0', '--seed', String(seed), '--outside-trader', '--interval-ms', '250', '--key-id', KEY, '--secret-key', SECRET],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  return new Promise((res, rej) => {
+    let buf = '';
+    proc.stdout!.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const line = buf.split('\n').find((l) => l.includes('sim_listening'));
+      if (line) {
+        const j = JSON.parse(line);
+        res({ proc, url: j.url, streamUrl: j.stream_url });
+      }
+    });
+    proc.once('exit', (code) => rej(new Error(`simulator exited (${code})`)));
+  });
+}
+
+async function sim(url: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(url + path, { method, headers: { ...HEADERS, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return res.json();
+}
+
+async function allOrders(url: string): Promise<any[]> {
+  const out: any[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const q = new URLSearchParams({ status: 'all', limit: '500', direction: 'asc', ...(after ? { after_order_id: after } : {}) });
+    const page = (await sim(url, 'GET', `/v2/orders?${q}`)) as any[];
+    out.push(...page);
+    if (page.length < 500) return out;
+    after = page[page.length - 1].id;
+  }
+}
+
+async function measure(url: string, dbPath: string, cooldownLines: Array<Record<string, any>>, kills: number, t0: number): Promise<ChaosFigures> {
+  const orders = await allOrders(url);
+  const positions = (await sim(url, 'GET', '/v2/positions')) as any[];
+  const stats = await sim(url, 'GET', '/_sim/stats');
+  const db = new BetterSqlite3(dbPath, { readonly: true });
+  const rows = db.prepare('select order_id, qty, price from fills').all() as Array<{ order_id: string; qty: string; price: string }>;
+  const cooldowns = (db.prepare('select count(*) as n from cooldowns').get() as { n: number }).n;
+  const entries = db.prepare("select count(*) as n from orders where role = 'entry' and filled_qty != '0'").get() as { n: number };
+  db.close();
+
+  const violations: string[] = [];
+  const byOrder = new Map<string, Array<{ qty: string; price: string }>>();
+  for (const r of rows) byOrder.set(r.order_id, [...(byOrder.get(r.order_id) ?? []), r]);
+  let lost = 0;
+  let dup = 0;
+  let vwap = 0;
+  for (const o of orders) {
+    const fills = byOrder.get(o.id) ?? [];
+    const qty = fills.reduce((s, f) => s.plus(f.qty), new D(0));
+    if (qty.lt(o.filled_qty)) {
+      lost += 1;
+      violations.push(`lost fill: order ${o.id} ledger ${qty} < broker ${o.filled_qty}`);
+    } else if (qty.gt(o.filled_qty)) {
+      dup += 1;
+      violations.push(`duplicate fill: order ${o.id} ledger ${qty} > broker ${o.filled_qty}`);
+    } else if (qty.gt(0)) {
+      const dp = (String(o.filled_avg_price).split('.')[1] ?? '').length;
+      const avg = fills.reduce((s, f) => s.plus(new D(f.qty).times(f.price)), new D(0)).div(qty).toDecimalPlaces(dp);
+      if (!avg.eq(o.filled_avg_price)) {
+        vwap += 1;
+        violations.push(`vwap: order ${o.id} ledger ${avg} != broker ${o.filled_avg_price}`);
+      }
+    }
+  }
+
+  // Stops: per protected order, at most one live and at most one filled.
+  const stopsByEntry = new Map<string, any[]>();
+  for (const o of orders) {
+    const entry = entryOfStop(String(o.client_order_id));
+    if (entry) stopsByEntry.set(entry, [...(stopsByEntry.get(entry) ?? []), o]);
+  }
+  let dupStops = 0;
+  for (const [entry, stops] of stopsByEntry) {
+    const live = stops.filter((s) => LIVE.has(s.status)).length;
+    const filled = stops.filter((s) => s.status === 'filled').length;
+    if (live > 1 || filled > 1) {
+      dupStops += 1;
+      violations.push(`duplicate stops for ${entry}: ${live} live, ${filled} filled`);
+    }
+  }
+
+  // Every open position is covered by live stops on its closing side, and not by more.
+  let unprotected = 0;
+  let over = 0;
+  for (const p of positions) {
+    const qty = new D(p.qty);
+    if (qty.isZero()) continue;
+    const closing = qty.isPositive() ? 'sell' : 'buy';
+    const key = String(p.symbol).replace('/', '');
+    const covered = orders
+      .filter((o) => entryOfStop(String(o.client_order_id)) && LIVE.has(o.status) && o.side === closing && String(o.symbol).replace('/', '') === key)
+      .reduce((s, o) => s.plus(new D(o.qty).minus(o.filled_qty)), new D(0));
+    if (covered.lt(qty.abs())) {
+      unprotected += 1;
+      violations.push(`unprotected: ${p.symbol} position ${p.qty}, stops cover ${covered}`);
+    } else if (covered.gt(qty.abs())) {
+      over += 1;
+      violations.push(`over-protected: ${p.symbol} position ${p.qty}, stops cover ${covered}`);
+    }
+  }
+
+  const seen = new Map<string, number>();
+  for (const l of cooldownLines) seen.set(l.exit_fill_id, (seen.get(l.exit_fill_id) ?? 0) + 1);
+  const dupCooldowns = [...seen.values()].filter((n) => n > 1).length;
+  if (dupCooldowns) violations.push(`${dupCooldowns} exits started more than one cooldown`);
+  if (cooldowns !== seen.size) violations.push(`cooldowns table has ${cooldowns} rows, logs announced ${seen.size}`);
+
+  return {
+    kills,
+    seconds: Math.round((Date.now() - t0) / 1000),
+    broker_orders: orders.length,
+    broker_fills: stats.fills,
+    ledger_rows: rows.length,
+    lost_fills: lost,
+    duplicate_fills: dup,
+    vwap_mismatches: vwap,
+    entries_protected: entries.n,
+    duplicate_stops: dupStops,
+    unprotected_positions: unprotected,
+    overprotected_positions: over,
+    cooldowns,
+    duplicate_cooldowns: dupCooldowns,
+    violations,
+  };
+}
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
+  const t0 = Date.now();
+  const rand = mulberry32(opts.seed);
+  const minUp = opts.minUpMs ?? 400;
+  const maxUp = opts.maxUpMs ?? 3000;
+  const say = opts.progress ?? (() => undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'ct-chaos-'));
+  const dbPath = join(dir, 'chaos.db');
+  const simProc = await startSimProcess(opts.seed);
+  const bots: BotProcess[] = [];
+  const env = {
+    APCA_API_KEY_ID: KEY,
+    APCA_API_SECRET_KEY: SECRET,
+    ALPACA_API_URL: simProc.url,
+    ALPACA_STREAM_URL: simProc.streamUrl,
+    CT_DB_PATH: dbPath,
+    CT_API_PORT: '0',
+    CT_POLL_MS: '1000',
+    CT_RATCHET_MS: '1000',
+    CT_LOG_LEVEL: 'info',
+  };
+  try {
+    await sim(simProc.url, 'POST', '/_sim/faults', { rate_429: 0.05, rate_5xx: 0.05, ws_duplicate_rate: 0.1, ws_reorder_rate: 0.1, ws_drop_rate: 0.02 });
+    for (let i = 1; i <= opts.kills; i++) {
+      const bot = startBot(env);
+      bots.push(bot);
+      await bot.apiUrl();
+      const up = Math.round(minUp + rand() * (maxUp - minUp));
+      await new Promise((r) => setTimeout(r, up));
+      bot.proc.kill('SIGKILL');
+      await bot.exited;
+      say(`kill ${i}/${opts.kills} after ${up} ms up`);
+    }
+
+    // Quiesce: no more outside traffic, no more faults; one last bot brings everything in.
+    await sim(simProc.url, 'POST', '/_sim/outside-trader', { running: false });
+    await sim(simProc.url, 'DELETE', '/_sim/faults');
+    const quiet = Date.now();
+    const last = startBot(env);
+    bots.push(last);
+    await last.apiUrl();
+    const deadline = Date.now() + (opts.settleMs ?? 45_000);
+    const cooldownLines = () => bots.flatMap((b) => b.lines.filter((l) => l.event === 'cooldown_started'));
+    let figures: ChaosFigures;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const reconciled = last.lines.some((l) => l.event === 'reconcile_done' && Date.parse(l.time) - l.duration_ms > quiet);
+      figures = await measure(simProc.url, dbPath, cooldownLines(), opts.kills, t0);
+      if (reconciled && figures.violations.length === 0) break;
+      if (Date.now() > deadline) break;
+    }
+    last.proc.kill('SIGTERM');
+    await last.exited;
+    if (process.env.CT_CHAOS_KEEP) {
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(join(dir, 'orders.json'), JSON.stringify(await allOrders(simProc.url), null, 1));
+      writeFileSync(join(dir, 'logs.jsonl'), bots.map((b, i) => b.lines.map((l) => JSON.stringify({ run: i, ...l })).join('\n')).join('\n'));
+    }
+    return figures;
+  } finally {
+    for (const b of bots) if (b.proc.exitCode === null && b.proc.signalCode === null) b.proc.kill('SIGKILL');
+    simProc.proc.kill('SIGTERM');
+    if (process.env.CT_CHAOS_KEEP) say(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
