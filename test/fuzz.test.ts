@@ -49,12 +49,12 @@ const junk = fc.oneof(
 );
 
 /** A real payload with some of its fields replaced by junk, deleted, or renamed. */
-function mutated(base: Record<string, unknown>, nested?: string) {
+function mutated(base: Record<string, unknown>, nested?: string): fc.Arbitrary<Record<string, unknown>> {
   const keys = Object.keys(base);
   return fc
     .array(fc.tuple(fc.constantFrom(...keys), junk, fc.constantFrom('replace', 'delete')), { minLength: 1, maxLength: 4 })
     .chain((edits) =>
-      (nested ? mutated(base[nested] as Record<string, unknown>) : fc.constant(base[nested ?? ''] as unknown)).map((inner) => {
+      (nested ? mutated(base[nested] as Record<string, unknown>) : fc.constant<unknown>(undefined)).map((inner: unknown) => {
         const out: Record<string, unknown> = { ...base };
         if (nested) out[nested] = inner;
         for (const [k, v, how] of edits) {
