@@ -4,7 +4,7 @@ import type { BrokerClient } from '../broker/client.js';
 import { parseOrder } from '../broker/adapter.js';
 import type { OrderReport } from '../broker/reports.js';
 import type { Database } from '../store/database.js';
-import { dueIntents, intentRow, updateIntent, type IntentRow } from '../store/intents.js';
+import { dueIntents, intentRow, updateIntent, wantedQty, type IntentRow } from '../store/intents.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
 import { crashPoint } from '../runtime/crash-points.js';
@@ -124,7 +124,7 @@ export class StopWorker {
   }
 
   private satisfied(row: IntentRow, intent: StopIntent): boolean {
-    if (row.placed_qty === null || !new D(row.placed_qty).eq(intent.qty)) return false;
+    if (row.placed_qty === null || !new D(row.placed_qty).eq(wantedQty(row))) return false;
     if (!isCrypto(intent) || row.target_stop_price === null) return true;
     return row.placed_stop_price !== null && new D(row.placed_stop_price).gte(row.target_stop_price);
   }
@@ -178,9 +178,9 @@ export class StopWorker {
     throw new Later();
   }
 
-  private async send(row: IntentRow, intent: StopIntent, cid: string): Promise<void> {
+  private async send(row: IntentRow, intent: StopIntent, cid: string, onlyQty?: string): Promise<void> {
     const { client, db, log, settings } = this.deps;
-    const qty = await this.protectableQty(intent);
+    const qty = onlyQty ?? (await this.protectableQty(intent, wantedQty(row)));
     if (qty === null) {
       log.info({ event: 'stop_not_needed', entry_order_id: intent.entryOrderId, symbol: intent.symbol }, 'no position left to protect');
       updateIntent(db, row.client_order_id, { status: 'done', next_attempt_at: IDLE });
@@ -202,7 +202,7 @@ export class StopWorker {
             })
           : await client.orders.postOrder({ postOrderRequest: newStopOrder(intent, qty, cid, stopPrice, settings) });
     } catch (err) {
-      return this.onSendError(sentRow, intent, cid, err);
+      return this.onSendError(sentRow, intent, cid, err, onlyQty !== undefined);
     }
     crashPoint('after_stop_post');
     const parsed = parseOrder(raw);
@@ -213,8 +213,18 @@ export class StopWorker {
     this.confirm(sentRow, intent, parsed.value, 'stop_placed');
   }
 
-  private async onSendError(row: IntentRow, intent: StopIntent, cid: string, err: unknown): Promise<void> {
+  private async onSendError(row: IntentRow, intent: StopIntent, cid: string, err: unknown, partialAlready: boolean): Promise<void> {
     const { db, log } = this.deps;
+    if (err instanceof ApiError && err.status === 403 && isCrypto(intent) && !partialAlready) {
+      // Crypto cannot be sold twice: another open sell holds part of the position. Protect what
+      // is free now (nothing was placed, so the same client order id is still unused); the worker
+      // grows the stop later, when the rest is free again.
+      const free = await this.freeToSell(intent, row.broker_order_id).catch(() => null);
+      if (free !== null && free.gt(0) && free.lt(wantedQty(row))) {
+        log.info({ event: 'stop_partial', entry_order_id: intent.entryOrderId, symbol: intent.symbol, qty: normalize(free), wanted: wantedQty(row) }, 'part of the position is held by another sell order');
+        return this.send(row, intent, cid, normalize(free));
+      }
+    }
     if (err instanceof ApiError && err.status === 422 && /client_order_id must be unique/i.test(err.message)) {
       const found = await this.lookup(row, cid);
       if (found) return this.onFound(row, intent, found);
@@ -241,7 +251,7 @@ export class StopWorker {
   }
 
   private confirm(row: IntentRow, intent: StopIntent, order: OrderReport, event: 'stop_placed' | 'stop_adopted'): void {
-    const placedQty = order.qty ?? intent.qty;
+    const placedQty = order.qty ?? wantedQty(row);
     updateIntent(this.deps.db, row.client_order_id, {
       status: 'confirmed',
       broker_order_id: order.orderId,
@@ -250,7 +260,8 @@ export class StopWorker {
       placed_stop_price: order.stopPrice,
       attempts: 0,
       last_error: null,
-      next_attempt_at: 0,
+      // Short of what it wants (another order holds the rest): try to grow it now and then.
+      next_attempt_at: new D(placedQty).lt(wantedQty(row)) ? Date.now() + 30_000 : 0,
     });
     this.deps.log.info(
       { event, entry_order_id: intent.entryOrderId, stop_order_id: order.orderId, client_order_id: order.clientOrderId, symbol: intent.symbol, qty: placedQty, type: order.type, stop_price: order.stopPrice, trail_percent: order.trailPercent },
@@ -275,13 +286,26 @@ export class StopWorker {
     this.deps.log.info({ event: 'stop_canceled', entry_order_id: intent.entryOrderId, stop_order_id: order?.orderId ?? null, symbol: intent.symbol }, `position closed: protective stop for ${intent.symbol} canceled`);
   }
 
+  /** Crypto: the position less what open sell orders (other than `except`) already hold. */
+  private async freeToSell(intent: StopIntent, except: string | null): Promise<D> {
+    const p = (await this.deps.client.positions.getOpenPosition({ symbolOrAssetId: intent.symbol })) as unknown as { qty?: string };
+    const open = await this.deps.client.orders.getAllOrders({ status: 'open', symbols: intent.symbol, limit: 500 });
+    let held = new D(0);
+    for (const raw of open) {
+      const o = parseOrder(raw);
+      if (o.ok && o.value.side === 'sell' && o.value.orderId !== except) held = held.plus(new D(o.value.qty ?? 0).minus(o.value.filledQty));
+    }
+    return new D(p.qty ?? 0).minus(held);
+  }
+
   /** How much of the entry the position still holds (a stop never exceeds it); null when flat. */
-  private async protectableQty(intent: StopIntent): Promise<string | null> {
+  private async protectableQty(intent: StopIntent, wanted: string): Promise<string | null> {
+    if (new D(wanted).lte(0)) return null;
     // The common case costs no request: the ledger already holds the entry it just recorded.
     const known = this.deps.ledgerPosition?.(intent.symbol);
     if (known !== undefined) {
       const held = intent.side === 'sell' ? new D(known) : new D(known).negated();
-      if (held.gte(intent.qty)) return intent.qty;
+      if (held.gte(wanted)) return wanted;
     }
     let position: D;
     try {
@@ -294,7 +318,7 @@ export class StopWorker {
     // A sell stop protects a long; a buy stop protects a short.
     const held = intent.side === 'sell' ? position : position.negated();
     if (held.lte(0)) return null;
-    return normalize(D.min(held, intent.qty));
+    return normalize(D.min(held, wanted));
   }
 }
 

@@ -255,6 +255,7 @@ export class OrderActors {
     const side = position.isPositive() ? 'sell' : 'buy';
     const existing = intentRow(this.opts.db, cid);
     const live = existing && existing.status !== 'done' && !existing.cancel_requested && (JSON.parse(existing.payload) as StopIntent).side === side;
+    // The ask grows by what this fill opened (the cut, if any, stays as it was).
     const total = live ? normalize(new D((JSON.parse(existing.payload) as StopIntent).qty).plus(qty)) : qty;
     upsertStopIntent(this.opts.db, { entryOrderId: f.orderId, clientOrderId: cid, symbol: f.symbol, assetClass: c.order.assetClass, side, qty: total }, now);
   }

@@ -38,7 +38,18 @@ export function upsertStopIntent(db: Database, intent: StopIntent, now = new Dat
   );
 }
 
-export type IntentRow = Omit<IntentsTable, 'version' | 'next_attempt_at' | 'cancel_requested'> & { version: number; next_attempt_at: number; cancel_requested: number };
+export type IntentRow = Omit<IntentsTable, 'version' | 'next_attempt_at' | 'cancel_requested' | 'cut_qty'> & {
+  version: number;
+  next_attempt_at: number;
+  cancel_requested: number;
+  cut_qty: string;
+};
+
+/** What the stop should cover now: the entry's quantity (the machine's ask) less what exits cut. */
+export function wantedQty(row: Pick<IntentRow, 'payload' | 'cut_qty'>): string {
+  const left = new D((JSON.parse(row.payload) as StopIntent).qty).minus(row.cut_qty);
+  return left.isPositive() ? normalize(left) : '0';
+}
 
 /** Live stop intents of a symbol on one side (a sell stop protects a long), oldest first. */
 function liveStopIntents(db: Database, symbol: string, side: 'buy' | 'sell'): IntentRow[] {
@@ -71,15 +82,16 @@ export function requestStopCancels(db: Database, symbol: string, side: 'buy' | '
  */
 export function shrinkStops(db: Database, symbol: string, side: 'buy' | 'sell', positionQty: string, now = new Date()): void {
   const rows = liveStopIntents(db, symbol, side);
-  let excess = rows.reduce((sum, r) => sum.plus((JSON.parse(r.payload) as StopIntent).qty), new D(0)).minus(positionQty);
+  let excess = rows.reduce((sum, r) => sum.plus(wantedQty(r)), new D(0)).minus(positionQty);
   for (const row of rows) {
     if (excess.lte(0)) return;
-    const intent = JSON.parse(row.payload) as StopIntent;
-    const cut = D.min(excess, intent.qty);
+    const wanted = wantedQty(row);
+    const cut = D.min(excess, wanted);
     excess = excess.minus(cut);
-    const left = new D(intent.qty).minus(cut);
-    if (left.isZero()) updateIntent(db, row.client_order_id, { cancel_requested: 1, next_attempt_at: 0 }, now);
-    else updateIntent(db, row.client_order_id, { payload: JSON.stringify({ ...intent, qty: normalize(left) }), next_attempt_at: 0 }, now);
+    // Recorded as a cut, not by rewriting the ask: the entry's actor may ask again for its full
+    // quantity (a deadline re-ask) and must not undo what the exits took.
+    const patch = { cut_qty: normalize(new D(row.cut_qty).plus(cut)), next_attempt_at: 0 };
+    updateIntent(db, row.client_order_id, new D(wanted).eq(cut) ? { ...patch, cancel_requested: 1 } : patch, now);
   }
 }
 

@@ -107,6 +107,8 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('intents').addColumn('next_attempt_at', 'integer', (c) => c.notNull().defaultTo(0)).execute();
       // Set when the position the stop protects is closed by another exit: the stop must go.
       await db.schema.alterTable('intents').addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      // How much exits took off this stop (FIFO): the stop wants the entry's quantity minus this.
+      await db.schema.alterTable('intents').addColumn('cut_qty', 'text', (c) => c.notNull().defaultTo('0')).execute();
     },
   },
 };

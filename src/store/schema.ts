@@ -72,6 +72,7 @@ export interface IntentsTable {
   /** Epoch ms before which the worker leaves the intent alone (backoff). */
   next_attempt_at: Generated<number>;
   cancel_requested: Generated<number>;
+  cut_qty: Generated<string>;
 }
 
 export interface CooldownsTable {
