@@ -13,12 +13,22 @@ export interface LedgerCheck {
  * Invariant 1 against the simulator's ground truth: for every broker order with fills, the
  * ledger's Σ qty equals filled_qty and its VWAP equals filled_avg_price to the broker's precision.
  */
+/** The checker reads the truth through the same faulty simulator: it retries what a fault refused. */
+async function truthPage(url: string, headers: Record<string, string>): Promise<any[]> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(url, { headers });
+    if (res.status === 200) return (await res.json()) as any[];
+    if (attempt >= 20) throw new Error(`${url} → ${res.status}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function compareLedger(sim: Simulator, dbPath: string, headers: Record<string, string>): Promise<LedgerCheck> {
   const orders: any[] = [];
   let after: string | undefined;
   for (;;) {
     const q = new URLSearchParams({ status: 'all', limit: '500', direction: 'asc', ...(after ? { after_order_id: after } : {}) });
-    const page = (await (await fetch(`${sim.url}/v2/orders?${q}`, { headers })).json()) as any[];
+    const page = await truthPage(`${sim.url}/v2/orders?${q}`, headers);
     orders.push(...page);
     if (page.length < 500) break;
     after = page[page.length - 1].id;
