@@ -1,7 +1,7 @@
 import { enqueueActions, setup, stopChild, type AnyActorRef } from 'xstate';
 import type { ExecutionReport, OrderReport } from '../src/broker/reports.js';
 import type { OrderLedger } from './fill-plan.js';
-import { orderMachine, summarize, type OrderOutput, type OrderRole, type OrderSummary } from './order.machine.js';
+import { orderMachine, summarize, type OrderEvent, type OrderInput, type OrderOutput, type OrderRole, type OrderSummary } from './order.machine.js';
 
 /**
  * Routes broker reports to one actor per order (DESIGN §1). An order it has never seen gets an
@@ -44,6 +44,37 @@ function summaryFromExecution(e: ExecutionReport): OrderSummary {
   };
 }
 
+/** The part of enqueueActions' `enqueue` routing uses (its own type is too generic to name). */
+interface RouteEnqueue {
+  sendTo(to: AnyActorRef | string, event: OrderEvent): void;
+  spawnChild(src: 'order', options: { id: string; systemId: string; input: OrderInput }): void;
+}
+
+/** Forwards a report to the order's actor, spawning it first (never twice: system.get) if unseen. */
+function routeToOrder(
+  enqueue: RouteEnqueue,
+  system: { get(id: string): unknown },
+  routing: Routing,
+  orderId: string,
+  forward: OrderEvent,
+  summary: () => OrderSummary,
+  onSpawn?: () => void,
+): void {
+  const id = orderActorId(orderId);
+  const existing = system.get(id) as AnyActorRef | undefined;
+  if (existing) {
+    enqueue.sendTo(existing, forward);
+    return;
+  }
+  onSpawn?.();
+  enqueue.spawnChild('order', {
+    id,
+    systemId: id,
+    input: { order: summary(), untracked: routing.untracked, protect: routing.protect, role: routing.role === 'stop' ? 'stop' : null, ledger: routing.ledger },
+  });
+  enqueue.sendTo(id, forward);
+}
+
 export const supervisorMachine = setup({
   types: {
     events: {} as SupervisorEvent,
@@ -60,56 +91,28 @@ export const supervisorMachine = setup({
     running: {
       on: {
         'broker.order': {
-          actions: enqueueActions(({ event, system, enqueue }) => {
-            const id = orderActorId(event.order.orderId);
-            const existing = system.get(id) as AnyActorRef | undefined;
-            const forward = { type: 'order.report' as const, order: event.order, role: event.role };
-            if (existing) {
-              enqueue.sendTo(existing, forward);
-              return;
-            }
-            enqueue.spawnChild('order', {
-              id,
-              systemId: id,
-              input: {
-                order: summarize(event.order),
-                untracked: event.untracked,
-                protect: event.protect,
-                role: event.role === 'stop' ? 'stop' : null,
-                ledger: event.ledger,
-              },
-            });
-            enqueue.sendTo(id, forward);
-          }),
+          actions: enqueueActions(({ event, system, enqueue }) =>
+            routeToOrder(enqueue as unknown as RouteEnqueue, system, event, event.order.orderId, { type: 'order.report', order: event.order, role: event.role }, () => summarize(event.order)),
+          ),
         },
         'broker.execution': {
-          actions: enqueueActions(({ event, system, enqueue }) => {
-            const id = orderActorId(event.execution.orderId);
-            const existing = system.get(id) as AnyActorRef | undefined;
-            const forward = { type: 'execution' as const, execution: event.execution, role: event.role };
-            if (existing) {
-              enqueue.sendTo(existing, forward);
-              return;
-            }
-            if (event.untracked) {
-              enqueue({
-                type: 'untrackedFillDetected',
-                params: { orderId: event.execution.orderId, symbol: event.execution.symbol, cumQty: event.execution.cumQty, source: event.execution.source },
-              });
-            }
-            enqueue.spawnChild('order', {
-              id,
-              systemId: id,
-              input: {
-                order: event.order ? summarize(event.order) : summaryFromExecution(event.execution),
-                untracked: event.untracked,
-                protect: event.protect,
-                role: event.role === 'stop' ? 'stop' : null,
-                ledger: event.ledger,
-              },
-            });
-            enqueue.sendTo(id, forward);
-          }),
+          actions: enqueueActions(({ event, system, enqueue }) =>
+            routeToOrder(
+              enqueue as unknown as RouteEnqueue,
+              system,
+              event,
+              event.execution.orderId,
+              { type: 'execution', execution: event.execution, role: event.role },
+              () => (event.order ? summarize(event.order) : summaryFromExecution(event.execution)),
+              // An order never seen whose first report is a fill: placed elsewhere, found by its fill.
+              () =>
+                event.untracked &&
+                enqueue({
+                  type: 'untrackedFillDetected',
+                  params: { orderId: event.execution.orderId, symbol: event.execution.symbol, cumQty: event.execution.cumQty, source: event.execution.source },
+                }),
+            ),
+          ),
         },
         'stop.accepted': {
           actions: enqueueActions(({ event, system, enqueue }) => {
