@@ -1,44 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { D } from '../src/decimal.js';
-import { startSimulator, type Simulator } from '../src/sim/index.js';
+import type { Simulator } from '../src/sim/index.js';
 import { CRASH_POINTS } from '../src/runtime/crash-points.js';
-import { eventually, getJson, startBot, type BotProcess } from './support/bot-process.js';
+import { eventually, getJson } from './support/bot-process.js';
+import { simsAndBots } from './support/sim-bots.js';
 import { simPost } from './support/sim-traffic.js';
 
-const KEYS = { 'APCA-API-KEY-ID': 'PKPROT', 'APCA-API-SECRET-KEY': 'prot-secret' };
-const dir = mkdtempSync(join(tmpdir(), 'ct-prot-'));
-const sims: Simulator[] = [];
-const bots: BotProcess[] = [];
-afterAll(async () => {
-  for (const b of bots) if (b.proc.exitCode === null && b.proc.signalCode === null) b.proc.kill('SIGKILL');
-  await Promise.all(bots.map((b) => b.exited));
-  await Promise.all(sims.map((s) => s.close()));
-  rmSync(dir, { recursive: true, force: true });
-});
+const env = simsAndBots('prot', 'PKPROT', 'prot-secret');
+const KEYS = env.headers;
+const dir = env.dir;
+const sim = (seed: number) => env.sim(seed);
 
-async function sim(seed: number) {
-  const s = await startSimulator({ seed, keyId: KEYS['APCA-API-KEY-ID'], secretKey: KEYS['APCA-API-SECRET-KEY'] });
-  sims.push(s);
-  return s;
-}
-
-async function bot(s: Simulator, db: string, env: Record<string, string> = {}) {
-  const b = startBot({
-    APCA_API_KEY_ID: KEYS['APCA-API-KEY-ID'],
-    APCA_API_SECRET_KEY: KEYS['APCA-API-SECRET-KEY'],
-    ALPACA_API_URL: s.url,
-    ALPACA_STREAM_URL: s.streamUrl,
-    CT_DB_PATH: db,
-    CT_API_PORT: '0',
-    CT_LOG_LEVEL: 'info',
-    ...env,
-  });
-  bots.push(b);
-  if (!env.CT_CRASH_AT) {
+/** A bot on `s`, ready: reconciled once (or, when it is to crash, at least listening). */
+async function bot(s: Simulator, db: string, extra: Record<string, string> = {}) {
+  const b = env.bot(s, basename(db), extra);
+  if (!extra.CT_CRASH_AT) {
     await b.waitFor((l) => l.event === 'reconcile_done');
   } else {
     await b.waitFor((l) => l.event === 'stream_state' && l.state === 'connected');

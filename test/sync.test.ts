@@ -1,46 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../src/sim/index.js';
-import { eventually, getJson, startBot, type BotProcess } from './support/bot-process.js';
+import { describe, expect, it } from 'vitest';
+import type { Simulator } from '../src/sim/index.js';
+import { eventually, getJson } from './support/bot-process.js';
+import { simsAndBots } from './support/sim-bots.js';
 import { makeFills, simPost } from './support/sim-traffic.js';
 import { compareLedger } from './support/ground-truth.js';
 
-const KEYS = { 'APCA-API-KEY-ID': 'PKSYNC', 'APCA-API-SECRET-KEY': 'sync-secret' };
-const dir = mkdtempSync(join(tmpdir(), 'ct-sync-'));
-const sims: Simulator[] = [];
-const bots: BotProcess[] = [];
-
-afterAll(async () => {
-  for (const b of bots) if (b.proc.exitCode === null && b.proc.signalCode === null) b.proc.kill('SIGKILL');
-  await Promise.all(bots.map((b) => b.exited));
-  await Promise.all(sims.map((s) => s.close()));
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function sim(seed: number) {
-  const s = await startSimulator({ seed, keyId: KEYS['APCA-API-KEY-ID'], secretKey: KEYS['APCA-API-SECRET-KEY'] });
-  sims.push(s);
-  return s;
-}
-
-function bot(s: Simulator, db: string, env: Record<string, string> = {}) {
-  const b = startBot({
-    APCA_API_KEY_ID: KEYS['APCA-API-KEY-ID'],
-    APCA_API_SECRET_KEY: KEYS['APCA-API-SECRET-KEY'],
-    ALPACA_API_URL: s.url,
-    ALPACA_STREAM_URL: s.streamUrl,
-    CT_DB_PATH: db,
-    CT_API_PORT: '0',
-    CT_ADOPT: 'record',
-    CT_LOG_LEVEL: 'info',
-    ...env,
-  });
-  bots.push(b);
-  return b;
-}
+const env = simsAndBots('sync', 'PKSYNC', 'sync-secret', { CT_ADOPT: 'record' });
+const KEYS = env.headers;
+const dir = env.dir;
+const sim = (seed: number) => env.sim(seed);
+const bot = (s: Simulator, db: string, extra: Record<string, string> = {}) => env.bot(s, basename(db), extra);
 
 const rowCount = (db: string, sql: string) => {
   const d = new BetterSqlite3(db, { readonly: true });
