@@ -1,6 +1,6 @@
 import type { Snapshot } from 'xstate';
 import type { Database } from '../store/database.js';
-import { liveOrderRows, type OrderRow } from '../store/order-rows.js';
+import { liveOrderRows, type LiveOrderRow } from '../store/order-rows.js';
 import type { Logger } from '../log.js';
 import { ORDER_MACHINE_VERSION, orderMachine } from '../../machines/order.machine.js';
 import { orderSnapshotMigrations } from '../../machines/order.migrations.js';
@@ -32,7 +32,7 @@ export interface Rebuild {
 }
 
 /** Brings a persisted snapshot to the current machine version, or says why it cannot. */
-function migrate(row: OrderRow): { snapshot: Record<string, unknown> } | { reason: string } {
+function migrate(row: LiveOrderRow): { snapshot: Record<string, unknown> } | { reason: string } {
   let snapshot: Record<string, unknown>;
   try {
     snapshot = JSON.parse(row.snapshot) as Record<string, unknown>;

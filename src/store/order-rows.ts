@@ -19,8 +19,11 @@ export function appendHistory(db: Database, h: { order_id: string; at: string; e
   db.run(db.kysely.insertInto('order_history').values(h));
 }
 
-export function liveOrderRows(db: Database): OrderRow[] {
-  return db.all(db.kysely.selectFrom('orders').selectAll().where('terminal', '=', 0).orderBy('created_at'));
+/** What rehydration needs of every live (non-terminal) order row. */
+export type LiveOrderRow = Pick<OrderRow, 'order_id' | 'state' | 'machine_version' | 'snapshot'>;
+
+export function liveOrderRows(db: Database): LiveOrderRow[] {
+  return db.all(db.kysely.selectFrom('orders').select(['order_id', 'state', 'machine_version', 'snapshot']).where('terminal', '=', 0).orderBy('created_at'));
 }
 
 export function orderRow(db: Database, orderId: string): OrderRow | undefined {
