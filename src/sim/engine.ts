@@ -135,23 +135,10 @@ export class Engine {
       stopPrice: spec.stopPrice,
       trailPrice: spec.trailPrice,
       trailPercent: spec.trailPercent,
-      hwm: null,
       extendedHours: spec.extendedHours,
       orderClass: spec.orderClass,
-      status: 'new',
-      filledQty: ZERO,
-      filledValue: ZERO,
-      createdAt: now,
-      updatedAt: now,
-      submittedAt: now,
-      filledAt: null,
-      canceledAt: null,
-      expiredAt: null,
-      failedAt: null,
-      replacedAt: null,
-      replacedBy: null,
+      ...freshLifecycle(now),
       replaces: null,
-      triggered: false,
       autoFill: opts.autoFill ?? true,
       origin: opts.origin ?? 'api',
     };
@@ -201,21 +188,8 @@ export class Engine {
       stopPrice: old.type === 'trailing_stop' ? null : (patch.stopPrice ?? old.stopPrice),
       trailPrice: old.trailPrice !== null ? (patch.trail ?? old.trailPrice) : null,
       trailPercent: old.trailPercent !== null ? (patch.trail ?? old.trailPercent) : null,
-      hwm: null,
-      status: 'new',
-      filledQty: ZERO,
-      filledValue: ZERO,
-      createdAt: now,
-      updatedAt: now,
-      submittedAt: now,
-      filledAt: null,
-      canceledAt: null,
-      expiredAt: null,
-      failedAt: null,
-      replacedAt: null,
-      replacedBy: null,
+      ...freshLifecycle(now),
       replaces: old.id,
-      triggered: false,
     };
     updateTrailing(next, price);
     old.status = 'replaced';
@@ -414,4 +388,24 @@ export function remainingQty(order: SimOrder, price: Dec): Dec {
   if (order.qty !== null) return Dec.max(order.qty.minus(order.filledQty), ZERO);
   const notionalLeft = (order.notional ?? ZERO).minus(order.filledValue);
   return notionalLeft.lte(0) ? ZERO : notionalToQty(notionalLeft, price);
+}
+
+/** The state of an order just accepted: nothing filled, nothing triggered, every timestamp but creation empty. */
+function freshLifecycle(now: number) {
+  return {
+    hwm: null,
+    status: 'new' as const,
+    filledQty: ZERO,
+    filledValue: ZERO,
+    createdAt: now,
+    updatedAt: now,
+    submittedAt: now,
+    filledAt: null,
+    canceledAt: null,
+    expiredAt: null,
+    failedAt: null,
+    replacedAt: null,
+    replacedBy: null,
+    triggered: false,
+  };
 }
