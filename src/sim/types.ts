@@ -47,24 +47,13 @@ export interface ReplaceSpec {
 
 export type OrderOrigin = 'api' | 'outside';
 
-export interface SimOrder {
+/** An order as the simulator keeps it: the request's fields plus its life at the broker. */
+export interface SimOrder extends Omit<OrderSpec, 'clientOrderId'> {
   /** Creation sequence number (orders are kept in this order forever). */
   seq: number;
   id: string;
   clientOrderId: string;
-  asset: Asset;
-  side: Side;
-  type: OrderType;
-  timeInForce: TimeInForce;
-  qty: Dec | null;
-  notional: Dec | null;
-  limitPrice: Dec | null;
-  stopPrice: Dec | null;
-  trailPrice: Dec | null;
-  trailPercent: Dec | null;
   hwm: Dec | null;
-  extendedHours: boolean;
-  orderClass: '' | 'simple';
   status: OrderStatus;
   filledQty: Dec;
   /** Σ qty × price over this order's fills (for the VWAP). */
