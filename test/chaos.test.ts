@@ -3,11 +3,11 @@ import { runChaos } from './chaos/harness.js';
 
 describe('chaos (CI: 20 kills; npm run chaos -- --kills 200 for the full run)', () => {
   it('after 20 random SIGKILLs under faults: no lost or doubled fill, one stop per entry, every position protected, one cooldown per exit', async () => {
-    const figures = await runChaos({ kills: 20, seed: 7, maxUpMs: 2500 });
+    const figures = await runChaos({ kills: 20, seed: 7, maxUpMs: 2500, settleMs: 90_000 });
     console.info(`chaos figures: ${JSON.stringify(figures)}`);
     expect(figures.violations).toEqual([]);
     expect(figures.broker_fills).toBeGreaterThan(50);
     expect(figures.entries_protected).toBeGreaterThan(5);
     expect(figures).toMatchObject({ lost_fills: 0, duplicate_fills: 0, vwap_mismatches: 0, duplicate_stops: 0, unprotected_positions: 0, duplicate_cooldowns: 0 });
-  }, 240_000);
+  }, 300_000);
 });

@@ -49,6 +49,10 @@ export class StopWorker {
   constructor(private readonly deps: StopWorkerDeps) {}
 
   start(intervalMs = 1000): void {
+    // A (re)start is a natural retry point: intents backing off from an earlier life are due now.
+    this.deps.db.run(
+      this.deps.db.kysely.updateTable('intents').set({ next_attempt_at: 0 }).where('status', 'in', ['pending', 'unknown', 'confirmed']),
+    );
     this.timer = setInterval(() => this.kick(), intervalMs);
     this.kick();
   }

@@ -11,7 +11,7 @@ import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole,
 import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../../machines/order-status.js';
 import { normalize } from '../decimal.js';
 import { activeCooldown, startCooldown } from '../store/cooldowns.js';
-import { intentRow, requestStopCancels, shrinkStops, updateIntent } from '../store/intents.js';
+import { consumeStop, intentRow, requestStopCancels, shrinkStops, updateIntent } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { PositionBook } from './position-book.js';
@@ -230,9 +230,12 @@ export class OrderActors {
     const minutes = this.opts.cooldownMinutes ?? 0;
     const started: Array<{ exitFillId: string; symbol: string; until: Date }> = [];
     let position = new D(this.positions.get(c.order.symbol));
+    const ownStop = c.role === 'stop' ? entryOfStop(c.order.clientOrderId) : null;
     for (const f of written) {
       const before = position;
       position = f.side === 'buy' ? position.plus(f.qty) : position.minus(f.qty);
+      // A stop's own fill consumes its own cover first; only what remains can be excess elsewhere.
+      if (ownStop) consumeStop(db, stopClientOrderId(ownStop), f.qty, now);
       const closedOrCrossed = !before.isZero() && (position.isZero() || position.isPositive() !== before.isPositive());
       if (closedOrCrossed) {
         requestStopCancels(db, f.symbol, before.isPositive() ? 'sell' : 'buy', now);

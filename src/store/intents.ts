@@ -75,6 +75,13 @@ export function requestStopCancels(db: Database, symbol: string, side: 'buy' | '
   return n;
 }
 
+/** A stop filled (part of) itself: that much of its cover is used up. */
+export function consumeStop(db: Database, clientOrderId: string, qty: string, now = new Date()): void {
+  const row = intentRow(db, clientOrderId);
+  if (!row || row.status === 'done') return;
+  updateIntent(db, clientOrderId, { cut_qty: normalize(new D(row.cut_qty).plus(qty)) }, now);
+}
+
 /**
  * The position shrank (an exit that did not close it): cut the stops on that side down to it,
  * oldest entry first — the first shares bought are the first sold (FIFO). A stop cut to nothing
