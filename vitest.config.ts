@@ -9,5 +9,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Files run one at a time: the process tests (bots, simulators, chromium, pm2, chaos) measure
+    // timing-sensitive behaviour, and two of them racing on a 2-core machine only measure the race.
+    fileParallelism: false,
   },
 });
