@@ -15,18 +15,10 @@ export const ORDER_MACHINE_VERSION = 1;
 
 export type OrderRole = 'entry' | 'stop' | 'exit';
 
-/** What the actor keeps of the broker's order. */
-export interface OrderSummary {
-  orderId: string;
-  clientOrderId: string;
-  symbol: string;
-  assetClass: string;
-  side: Side;
-  type: string;
-  qty: string | null;
-  status: string;
+/** What the actor keeps of the broker's order (its filled_qty as the broker last said it). */
+export type OrderSummary = Pick<OrderReport, 'orderId' | 'clientOrderId' | 'symbol' | 'assetClass' | 'side' | 'type' | 'qty' | 'status'> & {
   brokerFilledQty: string;
-}
+};
 
 export interface StopIntent {
   entryOrderId: string;
