@@ -17,6 +17,8 @@ export interface Routing {
   protect: boolean;
   /** When the order's actor is gone (unrestorable snapshot) but the ledger holds fills: its seed. */
   ledger?: OrderLedger;
+  /** The order's client order id when the runtime knows it and the report may not (an activity). */
+  clientOrderId?: string;
 }
 
 export type SupervisorEvent =
@@ -30,10 +32,10 @@ export type SupervisorEvent =
 export const orderActorId = (orderId: string) => `order:${orderId}`;
 
 /** Enough of an order to start its actor when only an execution (an activity) is known. */
-function summaryFromExecution(e: ExecutionReport): OrderSummary {
+function summaryFromExecution(e: ExecutionReport, clientOrderId = ''): OrderSummary {
   return {
     orderId: e.orderId,
-    clientOrderId: '',
+    clientOrderId,
     symbol: e.symbol,
     assetClass: e.symbol.includes('/') ? 'crypto' : 'us_equity',
     side: e.side,
@@ -103,7 +105,7 @@ export const supervisorMachine = setup({
               event,
               event.execution.orderId,
               { type: 'execution', execution: event.execution, role: event.role },
-              () => (event.order ? summarize(event.order) : summaryFromExecution(event.execution)),
+              () => (event.order ? summarize(event.order) : summaryFromExecution(event.execution, event.clientOrderId)),
               // An order never seen whose first report is a fill: placed elsewhere, found by its fill.
               () =>
                 event.untracked &&

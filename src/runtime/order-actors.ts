@@ -11,7 +11,7 @@ import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole,
 import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../../machines/order-status.js';
 import { normalize } from '../decimal.js';
 import { activeCooldown, startCooldown } from '../store/cooldowns.js';
-import { consumeStop, intentRow, requestStopCancels, shrinkStops, updateIntent } from '../store/intents.js';
+import { consumeStop, intentRow, requestStopCancels, shrinkStops, stopClientIdOfBrokerOrder, updateIntent } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { PositionBook } from './position-book.js';
@@ -206,10 +206,12 @@ export class OrderActors {
       this.terminal.add(orderId);
       return null;
     }
-    const knownClientId = clientOrderId || row?.client_order_id || '';
+    // A FILL activity has no client order id: a stop we placed is still known by its broker id.
+    const knownClientId = clientOrderId || row?.client_order_id || stopClientIdOfBrokerOrder(this.opts.db, orderId) || '';
     const untracked = !placedByUs(knownClientId);
     const ledger = ledgerOf(this.opts.db, orderId);
     return {
+      clientOrderId: knownClientId,
       role: (row?.role as OrderRole | null) ?? this.positions.roleFor({ ...order, clientOrderId: knownClientId }),
       untracked,
       protect: untracked ? this.opts.adopt === 'protect' : true,

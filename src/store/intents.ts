@@ -106,6 +106,14 @@ export function intentRow(db: Database, clientOrderId: string): IntentRow | unde
   return db.first(db.kysely.selectFrom('intents').selectAll().where('client_order_id', '=', clientOrderId)) as IntentRow | undefined;
 }
 
+/** The client order id under which we placed a broker order as a stop, if we did. */
+export function stopClientIdOfBrokerOrder(db: Database, brokerOrderId: string): string | undefined {
+  const row = db.first(
+    db.kysely.selectFrom('intents').select(['client_order_id', 'current_client_order_id']).where('broker_order_id', '=', brokerOrderId),
+  ) as Pick<IntentRow, 'client_order_id' | 'current_client_order_id'> | undefined;
+  return row ? (row.current_client_order_id ?? row.client_order_id) : undefined;
+}
+
 /** Intents the worker should look at now: not finished, not backing off. */
 export function dueIntents(db: Database, nowMs: number): IntentRow[] {
   return db.all(

@@ -111,6 +111,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('intents').addColumn('cut_qty', 'text', (c) => c.notNull().defaultTo('0')).execute();
     },
   },
+  '0003_intents_by_broker_order': {
+    // A stop that filled while the service was down may be known only from a FILL activity, which
+    // carries the broker's order id and no client order id: the intent that placed it is found by it.
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex('intents_broker_order_id').on('intents').column('broker_order_id').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

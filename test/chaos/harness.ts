@@ -240,7 +240,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
     const last = startBot(env);
     bots.push(last);
     await last.apiUrl();
-    const deadline = Date.now() + (opts.settleMs ?? 45_000);
+    const deadline = Date.now() + (opts.settleMs ?? 90_000);
     const cooldownLines = () => bots.flatMap((b) => b.lines.filter((l) => l.event === 'cooldown_started'));
     let figures: ChaosFigures;
     for (;;) {

@@ -3,6 +3,7 @@ import { openDatabase, type Database } from '../../src/store/database.js';
 import { OrderActors } from '../../src/runtime/order-actors.js';
 import { assembleSupervisorSnapshot } from '../../src/runtime/rehydrate.js';
 import type { OrderReport, TradeUpdateReport } from '../../src/broker/reports.js';
+import { intentRow, updateIntent } from '../../src/store/intents.js';
 import { captureLogger } from '../support/log-capture.js';
 import { execution, orderReport } from '../machines/helpers.js';
 
@@ -79,6 +80,28 @@ describe('order actors runtime', () => {
     actors.handleTradeUpdate(fillUpdate(o, '10', '6', '100', 'filled'));
     expect(actors.live(o.orderId)).toBeUndefined();
     expect(fills(db)).toHaveLength(2);
+  });
+
+  it("knows a stop it placed by its broker order id when the stop's fill arrives only as an activity", async () => {
+    const { db, actors, events } = await boot();
+    const entry = orderReport({ qty: '10', clientOrderId: 'engine-1' });
+    actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
+    const cid = `ct-stop-${entry.orderId}`;
+    const stopId = '00000000-0000-4000-9000-000000000001';
+    // What the stop worker records once the broker accepted the stop (the service then went down).
+    updateIntent(db, cid, { status: 'confirmed', broker_order_id: stopId, current_client_order_id: cid, placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
+    actors.stopAccepted(entry.orderId, stopId, '10');
+    expect(row(db, entry.orderId)).toMatchObject({ state: 'protected' });
+
+    // The stop filled while the service was down; the activity carries no client order id.
+    const stop = orderReport({ orderId: stopId, clientOrderId: '', side: 'sell', qty: '10' });
+    actors.handleExecution(execution(stop, { source: 'activity', cumQty: '10', qty: '10', price: '95', orderStatus: 'filled' }), null);
+
+    expect(row(db, stopId)).toMatchObject({ role: 'stop', client_order_id: cid, terminal: 1 });
+    expect(row(db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
+    expect(intentRow(db, cid)).toMatchObject({ status: 'done' });
+    expect(events('untracked_fill_detected').filter((l) => l.order_id === stopId)).toHaveLength(0);
+    expect(actors.ledgerPosition('AAPL')).toBe('0');
   });
 
   it('rolls the fill back with the snapshot when the commit fails, and reports it as fatal', async () => {
