@@ -153,6 +153,32 @@ describe('protection follows the position', () => {
   }, 40_000);
 });
 
+describe('an order that crosses flat twice', () => {
+  it('protects its second short with a new stop after its first was canceled', async () => {
+    const s = await sim(63);
+    const b = await bot(s, join(dir, 'recross.db'));
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '5', type: 'market' });
+    await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '5'), 15_000);
+
+    // Sell 8, of which 7 fill: the long of 5 closes and 2 are short, covered by the sell's own stop.
+    const flip = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'sell', qty: '8', type: 'limit', limit_price: '1', fill: 'partial', fill_qty: '7' });
+    await eventually(async () => live(await stopsOf(s, flip.id)).find((o) => o.qty === '2'), 15_000);
+    // Bought back by hand: flat, so the sell's stop is canceled.
+    await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '2', type: 'market' });
+    await eventually(async () => {
+      const all = await stopsOf(s, flip.id);
+      return all.length === 1 && all[0].status === 'canceled';
+    }, 15_000);
+    // The rest of the sell fills: short 1 again, under a stop with the next client order id.
+    await simPost(s, '/_sim/fill', { order_id: flip.id });
+    const again = await eventually(async () => live(await stopsOf(s, flip.id))[0], 15_000);
+    expect(again).toMatchObject({ side: 'buy', qty: '1', client_order_id: `ct-stop-${flip.id}-v1` });
+    expect(live(await stopsOf(s, entry.id))).toHaveLength(0);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 60_000);
+});
+
 describe('cooldown once per exit', () => {
   it('a stop fill starts one cooldown, and a restart does not start another', async () => {
     const s = await sim(51);

@@ -286,6 +286,13 @@ export class StopWorker {
         if (!(err instanceof ApiError) || err.status >= 500 || err instanceof RateLimitError) throw err;
       }
     }
+    // The order that owns the stop may have opened a new position while the cancel was in flight.
+    if (intentRow(this.deps.db, row.client_order_id)?.cancel_requested === 0) {
+      this.nextVersion(row, null);
+      updateIntent(this.deps.db, row.client_order_id, { next_attempt_at: 0 });
+      this.deps.log.info({ event: 'stop_rearmed', entry_order_id: intent.entryOrderId, symbol: intent.symbol }, `protective stop for ${intent.symbol} placed again`);
+      throw new Later();
+    }
     updateIntent(this.deps.db, row.client_order_id, { status: 'done', next_attempt_at: IDLE });
     this.deps.log.info({ event: 'stop_canceled', entry_order_id: intent.entryOrderId, stop_order_id: order?.orderId ?? null, symbol: intent.symbol }, `position closed: protective stop for ${intent.symbol} canceled`);
   }

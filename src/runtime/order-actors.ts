@@ -11,7 +11,7 @@ import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole,
 import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../../machines/order-status.js';
 import { normalize } from '../decimal.js';
 import { activeCooldown, startCooldown } from '../store/cooldowns.js';
-import { consumeStop, intentRow, requestStopCancels, shrinkStops, stopClientIdOfBrokerOrder, updateIntent } from '../store/intents.js';
+import { consumeStop, intentRow, rearmStopIntent, requestStopCancels, shrinkStops, stopClientIdOfBrokerOrder, updateIntent } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { PositionBook } from './position-book.js';
@@ -257,15 +257,18 @@ export class OrderActors {
     return started;
   }
 
-  /** Adds `qty` to the stop an exit order holds for the position it opened past flat. */
+  /** Adds `qty` to the stop an exit order holds for the position it opened past flat (re-arming it if it ended). */
   private extendOwnStop(c: OrderContext, f: FillRecord, position: InstanceType<typeof D>, qty: string, now: Date): void {
     const cid = stopClientOrderId(f.orderId);
     const side = position.isPositive() ? 'sell' : 'buy';
     const existing = intentRow(this.opts.db, cid);
-    const live = existing && existing.status !== 'done' && !existing.cancel_requested && (JSON.parse(existing.payload) as StopIntent).side === side;
-    // The ask grows by what this fill opened (the cut, if any, stays as it was).
-    const total = live ? normalize(new D((JSON.parse(existing.payload) as StopIntent).qty).plus(qty)) : qty;
-    upsertStopIntent(this.opts.db, { entryOrderId: f.orderId, clientOrderId: cid, symbol: f.symbol, assetClass: c.order.assetClass, side, qty: total }, now);
+    const intent = { entryOrderId: f.orderId, clientOrderId: cid, symbol: f.symbol, assetClass: c.order.assetClass, side } as const;
+    if (existing && existing.status !== 'done' && !existing.cancel_requested) {
+      // The ask grows by what this fill opened (the cut, if any, stays as it was).
+      upsertStopIntent(this.opts.db, { ...intent, qty: normalize(new D((JSON.parse(existing.payload) as StopIntent).qty).plus(qty)) }, now);
+    } else {
+      rearmStopIntent(this.opts.db, { ...intent, qty }, now);
+    }
   }
 
   /** A protective stop that finished: filled → its intent is done; gone unfilled → place it again. */

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { D, normalize } from '../decimal.js';
 import type { StopIntent } from '../../machines/order.machine.js';
 import type { Database } from './database.js';
+import { stopVersionClientOrderId } from '../../machines/order-status.js';
 import type { IntentsTable } from './schema.js';
 
 /**
@@ -73,6 +74,40 @@ export function requestStopCancels(db: Database, symbol: string, side: 'buy' | '
     n += 1;
   }
   return n;
+}
+
+/**
+ * An order that opened a position past flat protects it with a stop of its own; when that position
+ * was closed (the stop canceled or filled) and the same order opens another, the stop is armed
+ * again. A finished intent starts over under the next client order id (the old id was used at the
+ * broker); one whose cancel is still in flight keeps its order, which the worker resizes, or (if
+ * the cancel lands first) places anew.
+ */
+export function rearmStopIntent(db: Database, intent: StopIntent, now = new Date()): void {
+  const row = intentRow(db, intent.clientOrderId);
+  if (!row) return upsertStopIntent(db, intent, now);
+  const common = { payload: JSON.stringify(intent), cut_qty: '0', cancel_requested: 0, next_attempt_at: 0, attempts: 0, last_error: null };
+  if (row.status !== 'done') {
+    updateIntent(db, row.client_order_id, common, now);
+    return;
+  }
+  const version = row.version + 1;
+  updateIntent(
+    db,
+    row.client_order_id,
+    {
+      ...common,
+      version,
+      current_client_order_id: stopVersionClientOrderId(intent.entryOrderId, version),
+      status: 'pending',
+      sent_at: null,
+      broker_order_id: null,
+      placed_qty: null,
+      placed_stop_price: null,
+      target_stop_price: null,
+    },
+    now,
+  );
 }
 
 /** A stop filled (part of) itself: that much of its cover is used up. */

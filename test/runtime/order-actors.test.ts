@@ -3,7 +3,7 @@ import { openDatabase, type Database } from '../../src/store/database.js';
 import { OrderActors } from '../../src/runtime/order-actors.js';
 import { assembleSupervisorSnapshot } from '../../src/runtime/rehydrate.js';
 import type { OrderReport, TradeUpdateReport } from '../../src/broker/reports.js';
-import { intentRow, updateIntent } from '../../src/store/intents.js';
+import { intentRow, updateIntent, wantedQty } from '../../src/store/intents.js';
 import { captureLogger } from '../support/log-capture.js';
 import { execution, orderReport } from '../machines/helpers.js';
 
@@ -102,6 +102,39 @@ describe('order actors runtime', () => {
     expect(intentRow(db, cid)).toMatchObject({ status: 'done' });
     expect(events('untracked_fill_detected').filter((l) => l.order_id === stopId)).toHaveLength(0);
     expect(actors.ledgerPosition('AAPL')).toBe('0');
+  });
+
+  it('arms the own stop of an order that crosses flat again after its first short was closed', async () => {
+    for (const cancelLanded of [true, false]) {
+      const { db, actors } = await boot();
+      const entry = orderReport({ qty: '10', symbol: 'SPY' });
+      actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
+      // An outside sell of 30 fills 15: the long is closed and 5 are short, protected by the sell's own stop.
+      const sell = orderReport({ qty: '30', symbol: 'SPY', side: 'sell' });
+      actors.handleTradeUpdate(fillUpdate(sell, '15', '15', '101', 'partially_filled'));
+      const own = `ct-stop-${sell.orderId}`;
+      expect(JSON.parse(intentRow(db, own)!.payload)).toMatchObject({ side: 'buy', qty: '5' });
+      updateIntent(db, own, { status: 'confirmed', broker_order_id: 'stop-x', placed_qty: '5', sent_at: '2026-01-02T15:00:02Z' });
+      // Someone buys the 5 back: flat, the own stop is to be canceled.
+      const cover = orderReport({ qty: '5', symbol: 'SPY', side: 'buy' });
+      actors.handleTradeUpdate(fillUpdate(cover, '5', '5', '99', 'filled'));
+      expect(intentRow(db, own)).toMatchObject({ cancel_requested: 1 });
+      if (cancelLanded) updateIntent(db, own, { status: 'done' });
+      // The sell fills 10 more: short 10 again, and the own stop must protect it.
+      actors.handleTradeUpdate(fillUpdate(sell, '25', '10', '101', 'partially_filled'));
+      expect(actors.ledgerPosition('SPY')).toBe('-10');
+      const row = intentRow(db, own)!;
+      expect(JSON.parse(row.payload)).toMatchObject({ side: 'buy', qty: '10' });
+      expect(wantedQty(row)).toBe('10');
+      expect(row.cancel_requested).toBe(0);
+      if (cancelLanded) {
+        // The canceled order's id was used at the broker: the stop starts over under the next one.
+        expect(row).toMatchObject({ status: 'pending', version: 1, current_client_order_id: `${own}-v1`, broker_order_id: null, sent_at: null });
+      } else {
+        // Still live at the broker: kept, and resized by the worker to the new short.
+        expect(row).toMatchObject({ status: 'confirmed', broker_order_id: 'stop-x' });
+      }
+    }
   });
 
   it('rolls the fill back with the snapshot when the commit fails, and reports it as fatal', async () => {
