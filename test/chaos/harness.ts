@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { D } from '../../src/decimal.js';
+import { D, normalize } from '../../src/decimal.js';
 import { entryOfStop } from '../../machines/order-status.js';
 import { startBot, type BotProcess } from '../support/bot-process.js';
 
@@ -37,7 +37,10 @@ export interface ChaosFigures {
   unprotected_positions: number;
   overprotected_positions: number;
   cooldowns: number;
+  /** Exits the broker's own fill history says closed (or crossed) a position. */
+  closing_exits: number;
   duplicate_cooldowns: number;
+  missing_cooldowns: number;
   violations: string[];
 }
 
@@ -94,13 +97,40 @@ async function allOrders(url: string): Promise<any[]> {
   }
 }
 
+async function allFillActivities(url: string): Promise<any[]> {
+  const out: any[] = [];
+  let token: string | undefined;
+  for (;;) {
+    const q = new URLSearchParams({ activity_types: 'FILL', direction: 'asc', page_size: '100', ...(token ? { page_token: token } : {}) });
+    const page = (await sim(url, 'GET', `/v2/account/activities?${q}`)) as any[];
+    out.push(...page);
+    if (page.length < 100) return out;
+    token = page[page.length - 1].id;
+  }
+}
+
+/** Every fill, in the broker's order, that closed or crossed its symbol's position: "<order>:<cum_qty>". */
+function closingExits(activities: any[]): Set<string> {
+  const position = new Map<string, InstanceType<typeof D>>();
+  const out = new Set<string>();
+  for (const a of activities) {
+    const before = position.get(a.symbol) ?? new D(0);
+    const after = a.side === 'buy' ? before.plus(a.qty) : before.minus(a.qty);
+    position.set(a.symbol, after);
+    if (!before.isZero() && (after.isZero() || after.isPositive() !== before.isPositive())) out.add(`${a.order_id}:${normalize(a.cum_qty)}`);
+  }
+  return out;
+}
+
 async function measure(url: string, dbPath: string, cooldownLines: Array<Record<string, any>>, kills: number, t0: number): Promise<ChaosFigures> {
   const orders = await allOrders(url);
   const positions = (await sim(url, 'GET', '/v2/positions')) as any[];
   const stats = await sim(url, 'GET', '/_sim/stats');
   const db = new BetterSqlite3(dbPath, { readonly: true });
   const rows = db.prepare('select order_id, qty, price from fills').all() as Array<{ order_id: string; qty: string; price: string }>;
-  const cooldowns = (db.prepare('select count(*) as n from cooldowns').get() as { n: number }).n;
+  const cooldownIds = new Set((db.prepare('select exit_fill_id from cooldowns').all() as Array<{ exit_fill_id: string }>).map((r) => r.exit_fill_id));
+  const cooldowns = cooldownIds.size;
+  const exits = closingExits(await allFillActivities(url));
   const entries = db.prepare("select count(*) as n from orders where role = 'entry' and filled_qty != '0'").get() as { n: number };
   db.close();
 
@@ -179,6 +209,9 @@ async function measure(url: string, dbPath: string, cooldownLines: Array<Record<
   const dupCooldowns = [...seen.values()].filter((n) => n > 1).length;
   if (dupCooldowns) violations.push(`${dupCooldowns} exits started more than one cooldown`);
   if (seen.size > cooldowns) violations.push(`logs announced ${seen.size} cooldowns, the table holds ${cooldowns}`);
+  // And every exit that closed a position (by the broker's fill order) started one.
+  const missing = [...exits].filter((id) => !cooldownIds.has(id));
+  for (const id of missing) violations.push(`no cooldown for the closing exit ${id}`);
 
   return {
     kills,
@@ -194,7 +227,9 @@ async function measure(url: string, dbPath: string, cooldownLines: Array<Record<
     unprotected_positions: unprotected,
     overprotected_positions: over,
     cooldowns,
+    closing_exits: exits.size,
     duplicate_cooldowns: dupCooldowns,
+    missing_cooldowns: missing.length,
     violations,
   };
 }
