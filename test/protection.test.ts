@@ -29,6 +29,12 @@ async function stopsOf(s: Simulator, entryId: string): Promise<any[]> {
   const res = await fetch(`${s.url}/v2/orders?status=all&limit=500`, { headers: KEYS });
   return ((await res.json()) as any[]).filter((o) => String(o.client_order_id).startsWith(`ct-stop-${entryId}`));
 }
+/** Buys `qty` AAPL from outside and waits until the bot protects it with a stop of that size. */
+async function protectedLong(s: Simulator, qty: string): Promise<{ id: string }> {
+  const entry = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty, type: 'market' });
+  await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === qty), 15_000);
+  return entry;
+}
 const live = (orders: any[]) => orders.filter((o) => ['new', 'accepted', 'partially_filled', 'held'].includes(o.status));
 
 describe('exactly one stop per entry, across crashes', () => {
@@ -133,8 +139,7 @@ describe('protection follows the position', () => {
   it('shrinks the stop when an outside exit reduces the position, and protects the other side after a flip', async () => {
     const s = await sim(62);
     const b = await bot(s, join(dir, 'shrink-flip.db'));
-    const entry = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '5', type: 'market' });
-    await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '5'), 15_000);
+    const entry = await protectedLong(s, '5');
 
     await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'sell', qty: '2', type: 'market' });
     const shrunk = await eventually(async () => {
@@ -157,8 +162,7 @@ describe('an order that crosses flat twice', () => {
   it('protects its second short with a new stop after its first was canceled', async () => {
     const s = await sim(63);
     const b = await bot(s, join(dir, 'recross.db'));
-    const entry = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '5', type: 'market' });
-    await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '5'), 15_000);
+    const entry = await protectedLong(s, '5');
 
     // Sell 8, of which 7 fill: the long of 5 closes and 2 are short, covered by the sell's own stop.
     const flip = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'sell', qty: '8', type: 'limit', limit_price: '1', fill: 'partial', fill_qty: '7' });
