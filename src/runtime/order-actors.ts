@@ -11,7 +11,7 @@ import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole,
 import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../../machines/order-status.js';
 import { normalize } from '../decimal.js';
 import { activeCooldown, startCooldown } from '../store/cooldowns.js';
-import { consumeStop, intentRow, rearmStopIntent, requestStopCancels, shrinkStops, stopClientIdOfBrokerOrder, updateIntent } from '../store/intents.js';
+import { cutStop, intentRow, rearmStopIntent, requestStopCancels, shrinkStops, stopClientIdOfBrokerOrder, updateIntent } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { PositionBook } from './position-book.js';
@@ -220,14 +220,13 @@ export class OrderActors {
   }
 
   /**
-   * Exit fills (an exit order's or a stop's) keep protection equal to the position (DESIGN §3.4):
-   * a fill that closes the position starts a cooldown (one per exit fill) and cancels the stops left
-   * on that side, which would otherwise open a new position; one that only reduces it shrinks the
-   * stops, oldest entry first (FIFO); one that flips it protects the new side with a stop of its own.
+   * Protection follows the position (DESIGN §3.4), whatever role the order has: a fill that closes
+   * the position starts a cooldown (one per exit fill) and cancels the stops left on that side,
+   * which would otherwise open a new position; one that only reduces it shrinks them, oldest entry
+   * first (FIFO); what a fill opens (from flat, or past it) is covered by the order's own stop.
    * The book moves after the commit, so the position is projected over this batch here.
    */
-  private protectAfterExits(c: OrderContext, written: FillRecord[], now: Date): Array<{ exitFillId: string; symbol: string; until: Date }> {
-    if (c.role !== 'exit' && c.role !== 'stop') return [];
+  private followPosition(c: OrderContext, written: FillRecord[], now: Date): Array<{ exitFillId: string; symbol: string; until: Date }> {
     const { db } = this.opts;
     const minutes = this.opts.cooldownMinutes ?? 0;
     const started: Array<{ exitFillId: string; symbol: string; until: Date }> = [];
@@ -237,37 +236,53 @@ export class OrderActors {
       const before = position;
       position = f.side === 'buy' ? position.plus(f.qty) : position.minus(f.qty);
       // A stop's own fill consumes its own cover first; only what remains can be excess elsewhere.
-      if (ownStop) consumeStop(db, stopClientOrderId(ownStop), f.qty, now);
-      const closedOrCrossed = !before.isZero() && (position.isZero() || position.isPositive() !== before.isPositive());
-      if (closedOrCrossed) {
+      if (ownStop) cutStop(db, stopClientOrderId(ownStop), f.qty, now);
+      const reduces = !before.isZero() && before.isPositive() !== (f.side === 'buy');
+      if (!reduces) {
+        this.coverOpened(c, f, f.qty, now);
+        continue;
+      }
+      // An entry's fill that closed a position others opened is not the entry's to cover.
+      if (c.role === 'entry') cutStop(db, stopClientOrderId(c.order.orderId), normalize(D.min(before.abs(), f.qty)), now);
+      if (position.isZero() || position.isPositive() !== before.isPositive()) {
         requestStopCancels(db, f.symbol, before.isPositive() ? 'sell' : 'buy', now);
         if (minutes > 0) {
           const cd = { exitFillId: `${f.orderId}:${f.cumQty}`, symbol: f.symbol, until: new Date(now.getTime() + minutes * 60_000) };
           if (startCooldown(db, { ...cd, startedAt: now })) started.push(cd);
         }
-        // What crossed zero is a new position, opened by this order: it gets a stop of its own.
-        if (!position.isZero()) this.extendOwnStop(c, f, position, normalize(position.abs()), now);
-      } else if (position.abs().lt(before.abs())) {
+        // What crossed zero is a new position, opened by this order.
+        if (!position.isZero()) this.coverOpened(c, f, normalize(position.abs()), now);
+      } else {
         shrinkStops(db, f.symbol, before.isPositive() ? 'sell' : 'buy', normalize(position.abs()), now);
-      } else if (position.abs().gt(before.abs())) {
-        // An "exit" that moves away from flat (it opened or grew a position) protects that part.
-        this.extendOwnStop(c, f, position, normalize(position.abs().minus(before.abs())), now);
       }
     }
     return started;
   }
 
-  /** Adds `qty` to the stop an exit order holds for the position it opened past flat (re-arming it if it ended). */
-  private extendOwnStop(c: OrderContext, f: FillRecord, position: InstanceType<typeof D>, qty: string, now: Date): void {
+  /**
+   * `qty` of fill `f` opened a position: an entry's stop already asks for all it filled, unless the
+   * stop ended (another order closed the position it covered), when it is armed again for what is
+   * open now; any other order adds the quantity to a stop of its own (`ct-stop-<that order>`).
+   */
+  private coverOpened(c: OrderContext, f: FillRecord, qty: string, now: Date): void {
     const cid = stopClientOrderId(f.orderId);
-    const side = position.isPositive() ? 'sell' : 'buy';
     const existing = intentRow(this.opts.db, cid);
+    const live = existing && existing.status !== 'done' && !existing.cancel_requested;
+    if (c.role === 'entry') {
+      if (!existing || live) return;
+      // The ask is the entry's whole filled quantity; all but this opening and later fills is gone.
+      const ask = JSON.parse(existing.payload) as StopIntent;
+      const cut = D.max(new D(f.cumQty).minus(qty), 0);
+      rearmStopIntent(this.opts.db, ask, normalize(cut), now);
+      return;
+    }
+    const side = f.side === 'buy' ? 'sell' : 'buy';
     const intent = { entryOrderId: f.orderId, clientOrderId: cid, symbol: f.symbol, assetClass: c.order.assetClass, side } as const;
-    if (existing && existing.status !== 'done' && !existing.cancel_requested) {
+    if (live) {
       // The ask grows by what this fill opened (the cut, if any, stays as it was).
       upsertStopIntent(this.opts.db, { ...intent, qty: normalize(new D((JSON.parse(existing.payload) as StopIntent).qty).plus(qty)) }, now);
     } else {
-      rearmStopIntent(this.opts.db, { ...intent, qty }, now);
+      rearmStopIntent(this.opts.db, { ...intent, qty }, '0', now);
     }
   }
 
@@ -358,7 +373,7 @@ export class OrderActors {
       if (before?.state !== state) {
         appendHistory(db, { order_id: orderId, at: now.toISOString(), event: eventType, from_state: before?.state ?? null, to_state: state });
       }
-      cooldowns.push(...this.protectAfterExits(c, written, now));
+      cooldowns.push(...this.followPosition(c, written, now));
       if (terminal && c.role === 'stop') this.settleStopIntent(c);
       if (writes?.intents.length) crashPoint('before_intent_commit');
     });

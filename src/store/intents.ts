@@ -77,16 +77,19 @@ export function requestStopCancels(db: Database, symbol: string, side: 'buy' | '
 }
 
 /**
- * An order that opened a position past flat protects it with a stop of its own; when that position
- * was closed (the stop canceled or filled) and the same order opens another, the stop is armed
- * again. A finished intent starts over under the next client order id (the old id was used at the
- * broker); one whose cancel is still in flight keeps its order, which the worker resizes, or (if
- * the cancel lands first) places anew.
+ * An order whose stop ended (canceled because the position was closed, or filled) and that opens
+ * a position again gets its stop back, covering the ask less `cut`. A finished intent starts over
+ * under the next client order id (the old id was used at the broker); one whose cancel is still
+ * in flight keeps its order, which the worker resizes, or (if the cancel lands first) places anew.
  */
-export function rearmStopIntent(db: Database, intent: StopIntent, now = new Date()): void {
+export function rearmStopIntent(db: Database, intent: StopIntent, cut: string, now = new Date()): void {
   const row = intentRow(db, intent.clientOrderId);
-  if (!row) return upsertStopIntent(db, intent, now);
-  const common = { payload: JSON.stringify(intent), cut_qty: '0', cancel_requested: 0, next_attempt_at: 0, attempts: 0, last_error: null };
+  if (!row) {
+    upsertStopIntent(db, intent, now);
+    if (cut !== '0') updateIntent(db, intent.clientOrderId, { cut_qty: cut }, now);
+    return;
+  }
+  const common = { payload: JSON.stringify(intent), cut_qty: cut, cancel_requested: 0, next_attempt_at: 0, attempts: 0, last_error: null };
   if (row.status !== 'done') {
     updateIntent(db, row.client_order_id, common, now);
     return;
@@ -110,8 +113,11 @@ export function rearmStopIntent(db: Database, intent: StopIntent, now = new Date
   );
 }
 
-/** A stop filled (part of) itself: that much of its cover is used up. */
-export function consumeStop(db: Database, clientOrderId: string, qty: string, now = new Date()): void {
+/**
+ * Takes `qty` off what a live stop must cover: the stop's own fill used it up, or its order's fill
+ * closed (part of) a position opened by others instead of opening one of its own.
+ */
+export function cutStop(db: Database, clientOrderId: string, qty: string, now = new Date()): void {
   const row = intentRow(db, clientOrderId);
   if (!row || row.status === 'done') return;
   updateIntent(db, clientOrderId, { cut_qty: normalize(new D(row.cut_qty).plus(qty)) }, now);

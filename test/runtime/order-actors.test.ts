@@ -15,7 +15,7 @@ afterEach(async () => {
   }
 });
 
-async function boot(db?: Database, brokerOrders = new Map<string, OrderReport>(), adopt: 'protect' | 'record' = 'protect') {
+async function boot(db?: Database, brokerOrders = new Map<string, OrderReport>(), adopt: 'protect' | 'record' = 'protect', cooldownMinutes = 0) {
   const database = db ?? (await openDatabase(':memory:'));
   const cap = captureLogger();
   const fatal: unknown[] = [];
@@ -25,6 +25,7 @@ async function boot(db?: Database, brokerOrders = new Map<string, OrderReport>()
     adopt,
     fetchOrder: async (id) => brokerOrders.get(id) ?? null,
     onFatal: (e) => fatal.push(e),
+    cooldownMinutes,
   });
   await actors.start();
   open.push({ actors, db: database });
@@ -135,6 +136,29 @@ describe('order actors runtime', () => {
         expect(row).toMatchObject({ status: 'confirmed', broker_order_id: 'stop-x' });
       }
     }
+  });
+
+  it('follows the position whatever the role: an entry that keeps filling after others closed its position', async () => {
+    const { db, actors, events } = await boot(undefined, undefined, 'protect', 30);
+    // An outside buy of 5 fills 2: a long of 2, covered by its stop.
+    const entry = orderReport({ qty: '5', symbol: 'TSLA' });
+    actors.handleTradeUpdate(fillUpdate(entry, '2', '2', '100', 'partially_filled'));
+    const entryStop = `ct-stop-${entry.orderId}`;
+    expect(wantedQty(intentRow(db, entryStop)!)).toBe('2');
+    // A sell of 4 closes the long and opens a short of 2: the entry's stop goes, the sell covers its short.
+    const sell = orderReport({ qty: '4', symbol: 'TSLA', side: 'sell' });
+    actors.handleTradeUpdate(fillUpdate(sell, '4', '4', '101', 'filled'));
+    expect(intentRow(db, entryStop)).toMatchObject({ cancel_requested: 1 });
+    updateIntent(db, entryStop, { status: 'done' });
+    expect(wantedQty(intentRow(db, `ct-stop-${sell.orderId}`)!)).toBe('2');
+    // The buy fills its last 3: the short closes (a cooldown, the sell's stop goes) and 1 is long again.
+    actors.handleTradeUpdate(fillUpdate(entry, '5', '3', '99', 'filled'));
+    expect(actors.ledgerPosition('TSLA')).toBe('1');
+    expect(events('cooldown_started').map((l) => l.exit_fill_id)).toEqual([`${sell.orderId}:4`, `${entry.orderId}:5`]);
+    expect(intentRow(db, `ct-stop-${sell.orderId}`)).toMatchObject({ cancel_requested: 1 });
+    const again = intentRow(db, entryStop)!;
+    expect(again).toMatchObject({ status: 'pending', cancel_requested: 0, current_client_order_id: `${entryStop}-v1` });
+    expect(wantedQty(again)).toBe('1');
   });
 
   it('rolls the fill back with the snapshot when the commit fails, and reports it as fatal', async () => {
