@@ -1,7 +1,9 @@
 import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import type { ExecutionReport, OrderReport, TradeUpdateReport } from '../broker/reports.js';
 import type { Database } from '../store/database.js';
-import { insertFills, ledgerOf, ledgerPositions } from '../store/ledger.js';
+import { insertFills, latestFillTimes, ledgerOf, ledgerPositions } from '../store/ledger.js';
+import { canonicalTime } from '../time.js';
+import { LateExits } from './late-exits.js';
 import { upsertStopIntent } from '../store/intents.js';
 import { appendHistory, orderRow, upsertOrderRow } from '../store/order-rows.js';
 import type { Logger } from '../log.js';
@@ -52,6 +54,8 @@ export class OrderActors {
   private readonly terminal = new Set<string>();
   private readonly snapshotRequests = new Set<string>();
   private positions = new PositionBook();
+  private lateExits: LateExits | null = null;
+  private replayScheduled = false;
   /** Fill rows committed by this process (reconcile_done reports the difference per run). */
   fillsRecorded = 0;
 
@@ -61,6 +65,7 @@ export class OrderActors {
   async start(): Promise<void> {
     const { db, log } = this.opts;
     this.positions = new PositionBook(ledgerPositions(db));
+    this.lateExits = new LateExits(db, latestFillTimes(db));
     const { snapshot, restored, rebuild } = assembleSupervisorSnapshot(db, log);
     for (const r of restored) this.persisted.set(r.orderId, { json: r.json, state: r.state });
 
@@ -84,6 +89,9 @@ export class OrderActors {
     this.actor = actor;
     actor.start();
     for (const r of restored) log.info({ event: 'actor_rehydrated', order_id: r.orderId, state: r.state }, `order actor rehydrated in ${r.state}`);
+
+    // Late fills recorded before a crash whose exits were not walked yet.
+    if (this.lateExits.hasPending()) this.replayLateExits();
 
     for (const row of rebuild) {
       log.warn({ event: 'actor_rebuild', order_id: row.orderId, reason: row.reason }, 'order snapshot not restorable: rebuilding from the broker');
@@ -226,7 +234,7 @@ export class OrderActors {
    * first (FIFO); what a fill opens (from flat, or past it) is covered by the order's own stop.
    * The book moves after the commit, so the position is projected over this batch here.
    */
-  private followPosition(c: OrderContext, written: FillRecord[], now: Date): Array<{ exitFillId: string; symbol: string; until: Date }> {
+  private followPosition(c: OrderContext, written: FillRecord[], late: ReadonlySet<FillRecord>, now: Date): Array<{ exitFillId: string; symbol: string; until: Date }> {
     const { db } = this.opts;
     const minutes = this.opts.cooldownMinutes ?? 0;
     const started: Array<{ exitFillId: string; symbol: string; until: Date }> = [];
@@ -246,7 +254,8 @@ export class OrderActors {
       if (c.role === 'entry') cutStop(db, stopClientOrderId(c.order.orderId), normalize(D.min(before.abs(), f.qty)), now);
       if (position.isZero() || position.isPositive() !== before.isPositive()) {
         requestStopCancels(db, f.symbol, before.isPositive() ? 'sell' : 'buy', now);
-        if (minutes > 0) {
+        // A late fill's exit is judged in the broker's order of fills (LateExits), not in ours.
+        if (minutes > 0 && !late.has(f)) {
           const cd = { exitFillId: `${f.orderId}:${f.cumQty}`, symbol: f.symbol, until: new Date(now.getTime() + minutes * 60_000) };
           if (startCooldown(db, { ...cd, startedAt: now })) started.push(cd);
         }
@@ -283,6 +292,22 @@ export class OrderActors {
       upsertStopIntent(this.opts.db, { ...intent, qty: normalize(new D((JSON.parse(existing.payload) as StopIntent).qty).plus(qty)) }, now);
     } else {
       rearmStopIntent(this.opts.db, { ...intent, qty }, '0', now);
+    }
+  }
+
+  /** Starts the cooldowns late fills call for, walking their symbols in the broker's order. */
+  private replayLateExits(): void {
+    try {
+      this.logCooldowns(this.lateExits!.replay((symbol) => this.positions.get(symbol), this.opts.cooldownMinutes ?? 0));
+    } catch (err) {
+      this.opts.log.fatal({ event: 'persist_failed', err }, 'could not record cooldowns for late fills');
+      this.opts.onFatal(err);
+    }
+  }
+
+  private logCooldowns(started: Array<{ exitFillId: string; symbol: string; until: Date }>): void {
+    for (const cd of started) {
+      this.opts.log.info({ event: 'cooldown_started', symbol: cd.symbol, exit_fill_id: cd.exitFillId, until: cd.until.toISOString() }, `${cd.symbol} cooling down`);
     }
   }
 
@@ -348,9 +373,17 @@ export class OrderActors {
     const now = new Date();
     const terminal = snap.status === 'done';
     let written: FillRecord[] = [];
+    const late = new Set<FillRecord>();
     const cooldowns: Array<{ exitFillId: string; symbol: string; until: Date }> = [];
     db.transaction(() => {
       written = insertFills(db, writes?.fills ?? [], now);
+      for (const f of written) {
+        const at = canonicalTime(f.at) ?? f.at;
+        if (this.lateExits!.isLate(f.symbol, at)) {
+          late.add(f);
+          this.lateExits!.mark(f.symbol, at);
+        }
+      }
       for (const intent of writes?.intents ?? []) upsertStopIntent(db, intent, now);
       upsertOrderRow(db, {
         order_id: orderId,
@@ -373,7 +406,7 @@ export class OrderActors {
       if (before?.state !== state) {
         appendHistory(db, { order_id: orderId, at: now.toISOString(), event: eventType, from_state: before?.state ?? null, to_state: state });
       }
-      cooldowns.push(...this.followPosition(c, written, now));
+      cooldowns.push(...this.followPosition(c, written, late, now));
       if (terminal && c.role === 'stop') this.settleStopIntent(c);
       if (writes?.intents.length) crashPoint('before_intent_commit');
     });
@@ -385,13 +418,20 @@ export class OrderActors {
     this.fillsRecorded += written.length;
     for (const f of written) {
       this.positions.apply(f.symbol, f.side, f.qty);
+      this.lateExits!.committed(f.symbol, canonicalTime(f.at) ?? f.at);
       log.info(
         { event: 'fill_received', order_id: f.orderId, symbol: f.symbol, side: f.side, cum_qty: f.cumQty, qty: f.qty, price: f.price, source: f.source, role: c.role },
         `fill ${f.side} ${f.qty} ${f.symbol} @ ${f.price}`,
       );
     }
-    for (const cd of cooldowns) {
-      log.info({ event: 'cooldown_started', symbol: cd.symbol, exit_fill_id: cd.exitFillId, until: cd.until.toISOString() }, `${cd.symbol} cooling down`);
+    this.logCooldowns(cooldowns);
+    if (late.size > 0 && !this.replayScheduled) {
+      // After the batch in progress (a reconcile page commits many orders in one go).
+      this.replayScheduled = true;
+      setImmediate(() => {
+        this.replayScheduled = false;
+        if (this.actor) this.replayLateExits();
+      });
     }
     if (written.length > 0 && c.role === 'entry' && written[0]!.cumQty === written[0]!.qty) {
       const cooling = activeCooldown(db, c.order.symbol, now);

@@ -53,3 +53,22 @@ export function ledgerPositions(db: Database): Map<string, string> {
   }
   return new Map([...out].map(([k, v]) => [k, normalize(v)]));
 }
+
+/** The newest fill time per symbol (canonical UTC text, so it orders as a string). */
+export function latestFillTimes(db: Database): Map<string, string> {
+  const rows = db.all(db.kysely.selectFrom('fills').select(['symbol']).select((eb) => eb.fn.max('filled_at').as('at')).groupBy('symbol'));
+  return new Map(rows.map((r) => [r.symbol, String(r.at)]));
+}
+
+/** A symbol's fills from a time on, in the broker's order (fill time; arrival breaks ties). */
+export function fillsSince(db: Database, symbol: string, from: string) {
+  return db.all(
+    db.kysely
+      .selectFrom('fills')
+      .select(['order_id', 'cum_qty', 'qty', 'side', 'filled_at'])
+      .where('symbol', '=', symbol)
+      .where('filled_at', '>=', from)
+      .orderBy('filled_at')
+      .orderBy('id'),
+  );
+}

@@ -118,6 +118,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('intents_broker_order_id').on('intents').column('broker_order_id').execute();
     },
   },
+  '0004_fills_by_symbol_time': {
+    // Exits are judged in the broker's order of fills: a symbol's fills from a time on, and the
+    // newest fill time per symbol at start.
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex('fills_symbol_filled_at').on('fills').columns(['symbol', 'filled_at']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

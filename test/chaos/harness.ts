@@ -109,15 +109,24 @@ async function allFillActivities(url: string): Promise<any[]> {
   }
 }
 
-/** Every fill, in the broker's order, that closed or crossed its symbol's position: "<order>:<cum_qty>". */
-function closingExits(activities: any[]): Set<string> {
+/**
+ * Every fill, in the broker's order, that closed or crossed its symbol's position, with the fills
+ * of the same symbol at the same instant ("<order>:<cum_qty>" each): nothing orders fills that share
+ * a transaction time (the stream may deliver them either way), so a cooldown on any of them counts.
+ */
+function closingExits(activities: any[]): Array<{ id: string; sameInstant: Set<string> }> {
   const position = new Map<string, InstanceType<typeof D>>();
-  const out = new Set<string>();
+  const instants = new Map<string, Set<string>>();
+  const out: Array<{ id: string; sameInstant: Set<string> }> = [];
   for (const a of activities) {
+    const id = `${a.order_id}:${normalize(a.cum_qty)}`;
+    const key = `${a.symbol}@${a.transaction_time}`;
+    const group = instants.get(key) ?? new Set<string>();
+    instants.set(key, group.add(id));
     const before = position.get(a.symbol) ?? new D(0);
     const after = a.side === 'buy' ? before.plus(a.qty) : before.minus(a.qty);
     position.set(a.symbol, after);
-    if (!before.isZero() && (after.isZero() || after.isPositive() !== before.isPositive())) out.add(`${a.order_id}:${normalize(a.cum_qty)}`);
+    if (!before.isZero() && (after.isZero() || after.isPositive() !== before.isPositive())) out.push({ id, sameInstant: group });
   }
   return out;
 }
@@ -210,8 +219,8 @@ async function measure(url: string, dbPath: string, cooldownLines: Array<Record<
   if (dupCooldowns) violations.push(`${dupCooldowns} exits started more than one cooldown`);
   if (seen.size > cooldowns) violations.push(`logs announced ${seen.size} cooldowns, the table holds ${cooldowns}`);
   // And every exit that closed a position (by the broker's fill order) started one.
-  const missing = [...exits].filter((id) => !cooldownIds.has(id));
-  for (const id of missing) violations.push(`no cooldown for the closing exit ${id}`);
+  const missing = exits.filter((e) => ![...e.sameInstant].some((id) => cooldownIds.has(id)));
+  for (const e of missing) violations.push(`no cooldown for the closing exit ${e.id}`);
 
   return {
     kills,
@@ -227,7 +236,7 @@ async function measure(url: string, dbPath: string, cooldownLines: Array<Record<
     unprotected_positions: unprotected,
     overprotected_positions: over,
     cooldowns,
-    closing_exits: exits.size,
+    closing_exits: exits.length,
     duplicate_cooldowns: dupCooldowns,
     missing_cooldowns: missing.length,
     violations,

@@ -161,6 +161,40 @@ describe('order actors runtime', () => {
     expect(wantedQty(again)).toBe('1');
   });
 
+  it("judges a late fill's exit in the broker's order of fills, durably across a crash", async () => {
+    for (const crash of [false, true]) {
+      const first = await boot(undefined, undefined, 'protect', 30);
+      const at = (s: number) => `2026-01-02T15:00:0${s}Z`;
+      const filled = (o: OrderReport, qty: string, s: number, source: 'stream' | 'activity' = 'stream') =>
+        execution(o, { cumQty: qty, qty, price: '100', at: at(s), orderStatus: 'filled', source });
+      const a = orderReport({ qty: '5', symbol: 'TSLA' });
+      const b = orderReport({ qty: '4', symbol: 'TSLA', side: 'sell' });
+      const c = orderReport({ qty: '2', symbol: 'TSLA', side: 'sell' });
+      const d = orderReport({ qty: '4', symbol: 'TSLA' });
+      first.actors.handleExecution(filled(a, '5', 1), { ...a, status: 'filled' });
+      first.actors.handleExecution(filled(b, '4', 2), { ...b, status: 'filled' });
+      // The stream brings d (15:00:04); c (15:00:03) was missed and comes later from activities.
+      first.actors.handleExecution(filled(d, '4', 4), { ...d, status: 'filled' });
+      first.actors.handleExecution(filled(c, '2', 3, 'activity'), null);
+      // In arrival order the position went 5, 1, 5, 3: no exit. In the broker's: 5, 1, -1, 3 — c
+      // closed the long (and opened a short), then d closed that short.
+      const cooldownIds = (db: Database) => db.all(db.kysely.selectFrom('cooldowns').select('exit_fill_id')).map((r) => r.exit_fill_id).sort();
+      const expected = [`${c.orderId}:2`, `${d.orderId}:4`].sort();
+      if (crash) {
+        first.actors.stop(); // killed before the walk ran: the mark is in the database
+        expect(cooldownIds(first.db)).toEqual([]);
+        open.splice(open.findIndex((o) => o.db === first.db), 1);
+        const second = await boot(first.db, undefined, 'protect', 30);
+        expect(cooldownIds(second.db)).toEqual(expected);
+        expect(second.events('cooldown_started')).toHaveLength(2);
+      } else {
+        await new Promise((r) => setImmediate(r));
+        expect(cooldownIds(first.db)).toEqual(expected);
+        expect(first.events('cooldown_started')).toHaveLength(2);
+      }
+    }
+  });
+
   it('rolls the fill back with the snapshot when the commit fails, and reports it as fatal', async () => {
     const { db, actors, fatal } = await boot();
     db.sqlite.exec(`create trigger fail_orders before insert on orders begin select raise(abort, 'disk full'); end;`);

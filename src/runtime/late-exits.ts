@@ -1,0 +1,78 @@
+import { D } from '../decimal.js';
+import type { Database } from '../store/database.js';
+import { startCooldown } from '../store/cooldowns.js';
+import { fillsSince } from '../store/ledger.js';
+import { readSyncState, writeSyncState } from '../store/sync-state.js';
+
+/**
+ * Cooldowns follow the broker's order of fills, not the order they reached us in. A fill learned
+ * late (from activities after a restart, while the stream had already brought newer ones) may have
+ * closed a position that, in arrival order, never looked closed. Such a fill marks its symbol, in
+ * the same transaction that records it; the symbol's fills from that time on are then walked in
+ * fill-time order and every one that closed or crossed the position starts its cooldown (once:
+ * cooldowns are keyed by the exit fill). The mark is durable, so a crash before the walk only
+ * delays it to the next start.
+ */
+export class LateExits {
+  private latest = new Map<string, string>();
+
+  constructor(
+    private readonly db: Database,
+    initial: Map<string, string>,
+  ) {
+    this.latest = new Map(initial);
+  }
+
+  /** Inside the fill's transaction: is it older than what was already recorded for its symbol? */
+  isLate(symbol: string, at: string): boolean {
+    const last = this.latest.get(symbol);
+    return last !== undefined && at < last;
+  }
+
+  /** Inside the fill's transaction: remember to walk `symbol` from `at`. */
+  mark(symbol: string, at: string): void {
+    const pending = this.pending();
+    if (!pending[symbol] || at < pending[symbol]) pending[symbol] = at;
+    writeSyncState(this.db, 'late_exits_from', JSON.stringify(pending));
+  }
+
+  /** After the commit: the newest fill time per symbol moves on. */
+  committed(symbol: string, at: string): void {
+    const last = this.latest.get(symbol);
+    if (last === undefined || at > last) this.latest.set(symbol, at);
+  }
+
+  /**
+   * Walks every marked symbol (its position now, as the ledger has it, comes from `position`) and
+   * starts the cooldowns the broker's order calls for. Returns the ones it started.
+   */
+  replay(position: (symbol: string) => string, minutes: number, now = new Date()): Array<{ exitFillId: string; symbol: string; until: Date }> {
+    const started: Array<{ exitFillId: string; symbol: string; until: Date }> = [];
+    this.db.transaction(() => {
+      const pending = this.pending();
+      for (const [symbol, from] of Object.entries(pending)) {
+        const fills = fillsSince(this.db, symbol, from);
+        const signed = (f: { side: string; qty: string }) => (f.side === 'buy' ? new D(f.qty) : new D(f.qty).negated());
+        // The position just before `from`: now, less everything since.
+        let pos = fills.reduce((p, f) => p.minus(signed(f)), new D(position(symbol)));
+        for (const f of fills) {
+          const before = pos;
+          pos = pos.plus(signed(f));
+          if (minutes <= 0 || before.isZero() || (!pos.isZero() && pos.isPositive() === before.isPositive())) continue;
+          const cd = { exitFillId: `${f.order_id}:${f.cum_qty}`, symbol, until: new Date(now.getTime() + minutes * 60_000) };
+          if (startCooldown(this.db, { ...cd, startedAt: now })) started.push(cd);
+        }
+      }
+      if (Object.keys(pending).length > 0) writeSyncState(this.db, 'late_exits_from', '{}');
+    });
+    return started;
+  }
+
+  hasPending(): boolean {
+    return Object.keys(this.pending()).length > 0;
+  }
+
+  private pending(): Record<string, string> {
+    return JSON.parse(readSyncState(this.db, 'late_exits_from') ?? '{}') as Record<string, string>;
+  }
+}
