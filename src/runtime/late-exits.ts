@@ -14,7 +14,8 @@ import { readSyncState, writeSyncState } from '../store/sync-state.js';
  * delays it to the next start.
  */
 export class LateExits {
-  private latest = new Map<string, string>();
+  /** The newest fill time recorded per symbol. */
+  private readonly latest: Map<string, string>;
 
   constructor(
     private readonly db: Database,

@@ -54,12 +54,14 @@ export class OrderActors {
   private readonly terminal = new Set<string>();
   private readonly snapshotRequests = new Set<string>();
   private positions = new PositionBook();
-  private lateExits: LateExits | null = null;
+  private lateExits: LateExits;
   private replayScheduled = false;
   /** Fill rows committed by this process (reconcile_done reports the difference per run). */
   fillsRecorded = 0;
 
-  constructor(private readonly opts: OrderActorsOptions) {}
+  constructor(private readonly opts: OrderActorsOptions) {
+    this.lateExits = new LateExits(opts.db, new Map());
+  }
 
   /** Rehydrates every non-terminal actor from its row, then starts the supervisor. */
   async start(): Promise<void> {
@@ -298,7 +300,7 @@ export class OrderActors {
   /** Starts the cooldowns late fills call for, walking their symbols in the broker's order. */
   private replayLateExits(): void {
     try {
-      this.logCooldowns(this.lateExits!.replay((symbol) => this.positions.get(symbol), this.opts.cooldownMinutes ?? 0));
+      this.logCooldowns(this.lateExits.replay((symbol) => this.positions.get(symbol), this.opts.cooldownMinutes ?? 0));
     } catch (err) {
       this.opts.log.fatal({ event: 'persist_failed', err }, 'could not record cooldowns for late fills');
       this.opts.onFatal(err);
@@ -374,14 +376,14 @@ export class OrderActors {
     const terminal = snap.status === 'done';
     let written: FillRecord[] = [];
     const late = new Set<FillRecord>();
+    const fillTime = (f: FillRecord) => canonicalTime(f.at) ?? f.at;
     const cooldowns: Array<{ exitFillId: string; symbol: string; until: Date }> = [];
     db.transaction(() => {
       written = insertFills(db, writes?.fills ?? [], now);
       for (const f of written) {
-        const at = canonicalTime(f.at) ?? f.at;
-        if (this.lateExits!.isLate(f.symbol, at)) {
+        if (this.lateExits.isLate(f.symbol, fillTime(f))) {
           late.add(f);
-          this.lateExits!.mark(f.symbol, at);
+          this.lateExits.mark(f.symbol, fillTime(f));
         }
       }
       for (const intent of writes?.intents ?? []) upsertStopIntent(db, intent, now);
@@ -418,7 +420,7 @@ export class OrderActors {
     this.fillsRecorded += written.length;
     for (const f of written) {
       this.positions.apply(f.symbol, f.side, f.qty);
-      this.lateExits!.committed(f.symbol, canonicalTime(f.at) ?? f.at);
+      this.lateExits.committed(f.symbol, fillTime(f));
       log.info(
         { event: 'fill_received', order_id: f.orderId, symbol: f.symbol, side: f.side, cum_qty: f.cumQty, qty: f.qty, price: f.price, source: f.source, role: c.role },
         `fill ${f.side} ${f.qty} ${f.symbol} @ ${f.price}`,
