@@ -1,8 +1,9 @@
 import { D } from '../decimal.js';
 import type { Database } from '../store/database.js';
-import { startCooldown } from '../store/cooldowns.js';
+import { startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
 import { fillsSince } from '../store/ledger.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
+import { closesPosition } from './position-book.js';
 
 /**
  * Cooldowns follow the broker's order of fills, not the order they reached us in. A fill learned
@@ -47,8 +48,8 @@ export class LateExits {
    * Walks every marked symbol (its position now, as the ledger has it, comes from `position`) and
    * starts the cooldowns the broker's order calls for. Returns the ones it started.
    */
-  replay(position: (symbol: string) => string, minutes: number, now = new Date()): Array<{ exitFillId: string; symbol: string; until: Date }> {
-    const started: Array<{ exitFillId: string; symbol: string; until: Date }> = [];
+  replay(position: (symbol: string) => string, minutes: number, now = new Date()): StartedCooldown[] {
+    const started: StartedCooldown[] = [];
     this.db.transaction(() => {
       const pending = this.pending();
       for (const [symbol, from] of Object.entries(pending)) {
@@ -59,9 +60,9 @@ export class LateExits {
         for (const f of fills) {
           const before = pos;
           pos = pos.plus(signed(f));
-          if (minutes <= 0 || before.isZero() || (!pos.isZero() && pos.isPositive() === before.isPositive())) continue;
-          const cd = { exitFillId: `${f.order_id}:${f.cum_qty}`, symbol, until: new Date(now.getTime() + minutes * 60_000) };
-          if (startCooldown(this.db, { ...cd, startedAt: now })) started.push(cd);
+          if (!closesPosition(before, pos)) continue;
+          const cd = startExitCooldown(this.db, { orderId: f.order_id, cumQty: f.cum_qty, symbol }, minutes, now);
+          if (cd) started.push(cd);
         }
       }
       if (Object.keys(pending).length > 0) writeSyncState(this.db, 'late_exits_from', '{}');

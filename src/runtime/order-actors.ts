@@ -12,11 +12,11 @@ import { ledgerAvgPrice, type FillRecord } from '../../machines/fill-plan.js';
 import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole, type StopIntent } from '../../machines/order.machine.js';
 import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../../machines/order-status.js';
 import { normalize } from '../decimal.js';
-import { activeCooldown, startCooldown } from '../store/cooldowns.js';
+import { activeCooldown, startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
 import { cutStop, intentRow, rearmStopIntent, requestStopCancels, shrinkStops, stopClientIdOfBrokerOrder, updateIntent } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
-import { PositionBook } from './position-book.js';
+import { closesPosition, PositionBook } from './position-book.js';
 import { assembleSupervisorSnapshot, stateName } from './rehydrate.js';
 
 export interface OrderActorsOptions {
@@ -236,10 +236,10 @@ export class OrderActors {
    * first (FIFO); what a fill opens (from flat, or past it) is covered by the order's own stop.
    * The book moves after the commit, so the position is projected over this batch here.
    */
-  private followPosition(c: OrderContext, written: FillRecord[], late: ReadonlySet<FillRecord>, now: Date): Array<{ exitFillId: string; symbol: string; until: Date }> {
+  private followPosition(c: OrderContext, written: FillRecord[], late: ReadonlySet<FillRecord>, now: Date): StartedCooldown[] {
     const { db } = this.opts;
     const minutes = this.opts.cooldownMinutes ?? 0;
-    const started: Array<{ exitFillId: string; symbol: string; until: Date }> = [];
+    const started: StartedCooldown[] = [];
     let position = new D(this.positions.get(c.order.symbol));
     const ownStop = c.role === 'stop' ? entryOfStop(c.order.clientOrderId) : null;
     for (const f of written) {
@@ -254,13 +254,11 @@ export class OrderActors {
       }
       // An entry's fill that closed a position others opened is not the entry's to cover.
       if (c.role === 'entry') cutStop(db, stopClientOrderId(c.order.orderId), normalize(D.min(before.abs(), f.qty)), now);
-      if (position.isZero() || position.isPositive() !== before.isPositive()) {
+      if (closesPosition(before, position)) {
         requestStopCancels(db, f.symbol, before.isPositive() ? 'sell' : 'buy', now);
         // A late fill's exit is judged in the broker's order of fills (LateExits), not in ours.
-        if (minutes > 0 && !late.has(f)) {
-          const cd = { exitFillId: `${f.orderId}:${f.cumQty}`, symbol: f.symbol, until: new Date(now.getTime() + minutes * 60_000) };
-          if (startCooldown(db, { ...cd, startedAt: now })) started.push(cd);
-        }
+        const cd = late.has(f) ? null : startExitCooldown(db, f, minutes, now);
+        if (cd) started.push(cd);
         // What crossed zero is a new position, opened by this order.
         if (!position.isZero()) this.coverOpened(c, f, normalize(position.abs()), now);
       } else {
@@ -307,7 +305,7 @@ export class OrderActors {
     }
   }
 
-  private logCooldowns(started: Array<{ exitFillId: string; symbol: string; until: Date }>): void {
+  private logCooldowns(started: StartedCooldown[]): void {
     for (const cd of started) {
       this.opts.log.info({ event: 'cooldown_started', symbol: cd.symbol, exit_fill_id: cd.exitFillId, until: cd.until.toISOString() }, `${cd.symbol} cooling down`);
     }
@@ -377,7 +375,7 @@ export class OrderActors {
     let written: FillRecord[] = [];
     const late = new Set<FillRecord>();
     const fillTime = (f: FillRecord) => canonicalTime(f.at) ?? f.at;
-    const cooldowns: Array<{ exitFillId: string; symbol: string; until: Date }> = [];
+    const cooldowns: StartedCooldown[] = [];
     db.transaction(() => {
       written = insertFills(db, writes?.fills ?? [], now);
       for (const f of written) {

@@ -3,6 +3,11 @@ import type { Side } from '../broker/reports.js';
 import type { OrderRole } from '../../machines/order.machine.js';
 import { entryOfStop } from '../../machines/order-status.js';
 
+/** A move from `before` to `after` closed the position, or crossed flat to the other side. */
+export function closesPosition(before: InstanceType<typeof D>, after: InstanceType<typeof D>): boolean {
+  return !before.isZero() && (after.isZero() || after.isPositive() !== before.isPositive());
+}
+
 /**
  * Signed positions per symbol as the ledger knows them, kept in memory and moved by every fill
  * the store commits. It decides an order's role at its first fill: a fill that opens or grows a

@@ -13,6 +13,23 @@ export function startCooldown(db: Database, c: { exitFillId: string; symbol: str
   return changes > 0;
 }
 
+/** A cooldown an exit fill started. */
+export interface StartedCooldown {
+  exitFillId: string;
+  symbol: string;
+  until: Date;
+}
+
+/**
+ * The exit fill `<order>:<cum_qty>` starts its symbol's cooldown of `minutes` from `now`; null when
+ * cooldowns are off or that exit already started one.
+ */
+export function startExitCooldown(db: Database, fill: { orderId: string; cumQty: string; symbol: string }, minutes: number, now: Date): StartedCooldown | null {
+  if (minutes <= 0) return null;
+  const cd = { exitFillId: `${fill.orderId}:${fill.cumQty}`, symbol: fill.symbol, until: new Date(now.getTime() + minutes * 60_000) };
+  return startCooldown(db, { ...cd, startedAt: now }) ? cd : null;
+}
+
 /** The latest cooldown of a symbol that is still running at `now`, if any. */
 export function activeCooldown(db: Database, symbol: string, now = new Date()) {
   return db.first(
