@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { StartupRefusal } from './startup-refusal.js';
 import { createLogger, type Logger } from './log.js';
 import { openDatabase } from './store/database.js';
 import { createBrokerClient } from './broker/client.js';
@@ -187,6 +188,11 @@ async function main(): Promise<void> {
   try {
     running = await start(config, log);
   } catch (err) {
+    if (err instanceof StartupRefusal) {
+      log.fatal({ event: 'start_refused', reason: err.message }, err.message);
+      process.stderr.write(`crazy-trade: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
     log.fatal({ event: 'start_failed', err }, `could not start: ${(err as Error).message}`);
     process.exit(1);
   }
