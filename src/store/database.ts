@@ -1,8 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Compilable } from 'kysely';
+import { StartupRefusal } from '../startup-refusal.js';
 import { migrationProvider } from './migrations.js';
+import { acquireProcessLock, ensurePrivateDir, ensurePrivateFile, openFailure, tightenIfPresent, type ProcessLock } from './process-lock.js';
 import type { Schema } from './schema.js';
 
 /**
@@ -22,13 +23,65 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(path: string): Promise<Database> {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new BetterSqlite3(path);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
+export interface OpenOptions {
+  /**
+   * The process lock for this path, taken earlier with acquireProcessLock (e.g. before deleting
+   * old files). The database owns it from here on: released on close() or if the open fails.
+   * Without it, openDatabase takes the lock itself. Ignored for ':memory:'.
+   */
+  lock?: ProcessLock;
+}
+
+/**
+ * Opens (creating if need be) and migrates the database at `path`. Refuses with StartupRefusal,
+ * before changing anything, if another process holds the database, the file cannot be opened, or
+ * it carries migrations this version does not know. Files are kept private: the folder is created
+ * 0700, the database and its -wal/-shm are 0600 (SQLite gives -wal/-shm the main file's mode).
+ */
+export async function openDatabase(path: string, opts: OpenOptions = {}): Promise<Database> {
+  if (path === ':memory:') return setUp(new BetterSqlite3(path), path, null);
+
+  const abs = resolve(path);
+  if (opts.lock && opts.lock.dbPath !== abs) {
+    throw new Error(`the process lock passed for ${abs} guards ${opts.lock.dbPath}`);
+  }
+  // The lock comes first: nothing below may touch a database another process is running on.
+  const lock = opts.lock ?? acquireProcessLock(abs);
+  let sqlite: BetterSqlite3.Database;
+  try {
+    ensurePrivateDir(abs);
+    ensurePrivateFile(abs);
+    for (const suffix of ['-wal', '-shm', '-journal']) tightenIfPresent(abs + suffix);
+    sqlite = new BetterSqlite3(abs);
+  } catch (err) {
+    lock.release();
+    throw openFailure(abs, err);
+  }
+  try {
+    return await setUp(sqlite, abs, lock);
+  } catch (err) {
+    try {
+      sqlite.close();
+    } catch {
+      // already closed (kysely.destroy) or never usable
+    }
+    lock.release();
+    throw err;
+  }
+}
+
+async function setUp(sqlite: BetterSqlite3.Database, path: string, lock: ProcessLock | null): Promise<Database> {
+  try {
+    sqlite.pragma('busy_timeout = 5000');
+    // The first read: "file is not a database" and friends surface here.
+    refuseUnknownMigrations(sqlite, path, Object.keys(await migrationProvider.getMigrations()));
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+  } catch (err) {
+    if (err instanceof StartupRefusal) throw err;
+    throw openFailure(path, err);
+  }
   const kysely = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
 
   const { error, results } = await new Migrator({ db: kysely, provider: migrationProvider }).migrateToLatest();
@@ -74,7 +127,26 @@ export async function openDatabase(path: string): Promise<Database> {
       if (closed) return;
       closed = true;
       // kysely's SqliteDriver closes the better-sqlite3 handle on destroy.
-      await kysely.destroy();
+      try {
+        await kysely.destroy();
+      } finally {
+        lock?.release();
+      }
     },
   };
+}
+
+/**
+ * A database that has run a migration this version does not have was written by a newer version:
+ * kysely would refuse with "corrupted migrations"; refuse clearly instead, before any change.
+ */
+function refuseUnknownMigrations(sqlite: BetterSqlite3.Database, path: string, known: string[]): void {
+  const table = sqlite.prepare("select 1 from sqlite_master where type = 'table' and name = 'kysely_migration'").get();
+  if (!table) return;
+  const applied = (sqlite.prepare('select name from kysely_migration order by name').all() as Array<{ name: string }>).map((r) => r.name);
+  const unknown = applied.filter((name) => !known.includes(name));
+  if (unknown.length === 0) return;
+  throw new StartupRefusal(
+    `database at ${path} was written by a newer version of crazy-trade (migration ${unknown.join(', ')}); upgrade, or point CT_DB_PATH elsewhere`,
+  );
 }
