@@ -66,6 +66,7 @@ const envSchema = z
     ALPACA_PAPER: bool(true),
     ALPACA_API_URL: url(['http:', 'https:']),
     ALPACA_STREAM_URL: url(['ws:', 'wss:']),
+    CT_DEMO: bool(false),
     CT_DB_PATH: z.string().min(1, 'must not be empty').default('./data/crazy-trade.db'),
     CT_API_HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
     CT_API_PORT: int(8080, 0, 65535),
@@ -90,10 +91,6 @@ const envSchema = z
       .default('info'),
   })
   .superRefine((env, ctx) => {
-    if (Boolean(env.APCA_API_KEY_ID) !== Boolean(env.APCA_API_SECRET_KEY)) {
-      const missing = env.APCA_API_KEY_ID ? 'APCA_API_SECRET_KEY' : 'APCA_API_KEY_ID';
-      ctx.addIssue({ code: 'custom', path: [missing], message: 'set both APCA_API_KEY_ID and APCA_API_SECRET_KEY, or neither for demo mode' });
-    }
     if (env.CT_INSPECT && env.CT_INSPECT_PORT !== 0 && env.CT_INSPECT_PORT === env.CT_API_PORT) {
       ctx.addIssue({ code: 'custom', path: ['CT_INSPECT_PORT'], message: `must differ from CT_API_PORT (${env.CT_API_PORT})` });
     }
@@ -116,6 +113,8 @@ export interface Config {
   adopt: 'protect' | 'record';
   inspect: { enabled: boolean; port: number };
   logLevel: string;
+  /** Broker variables set beside CT_DEMO=1 (ignored in demo mode) or not ones this service reads. */
+  warnings: string[];
   crashAt?: 'before_intent_commit' | 'after_intent_commit' | 'after_stop_post';
 }
 
@@ -134,12 +133,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
   const e = parsed.data;
-  const mode: Mode = !e.APCA_API_KEY_ID ? 'demo' : e.ALPACA_PAPER ? 'paper' : 'live';
+  const broker = brokerVariables(env);
+  const demo = e.CT_DEMO || broker.length === 0;
+  if (!demo) requireKeyPair(env, broker);
+  const mode: Mode = demo ? 'demo' : e.ALPACA_PAPER ? 'paper' : 'live';
+  const unread = broker.filter((name) => !READ_BROKER_VARIABLES.has(name));
+  const warnings = [
+    ...(demo && broker.length > 0 ? [`CT_DEMO=1: demo mode on the embedded simulator; ignoring ${broker.join(', ')}`] : []),
+    ...(!demo && unread.length > 0 ? [`ignoring ${unread.map(withHint).join(', ')}: not read by crazy-trade`] : []),
+  ];
   return {
     mode,
     alpaca: {
-      keyId: e.APCA_API_KEY_ID,
-      secretKey: e.APCA_API_SECRET_KEY,
+      keyId: demo ? undefined : e.APCA_API_KEY_ID,
+      secretKey: demo ? undefined : e.APCA_API_SECRET_KEY,
       paper: e.ALPACA_PAPER,
       apiUrl: e.ALPACA_API_URL,
       streamUrl: e.ALPACA_STREAM_URL,
@@ -153,6 +160,51 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adopt: e.CT_ADOPT,
     inspect: { enabled: e.CT_INSPECT, port: e.CT_INSPECT_PORT },
     logLevel: e.CT_LOG_LEVEL,
+    warnings,
     crashAt: e.CT_CRASH_AT,
   };
+}
+
+/** The broker variables this service reads; any other APCA_* / ALPACA_* name is someone's typo. */
+const READ_BROKER_VARIABLES = new Set(['APCA_API_KEY_ID', 'APCA_API_SECRET_KEY', 'ALPACA_PAPER', 'ALPACA_API_URL', 'ALPACA_STREAM_URL']);
+
+/** Names people reach for, mostly from other Alpaca tools, and the one this service reads. */
+const NEAR_MISSES: Record<string, string> = {
+  APCA_API_KEY: 'APCA_API_KEY_ID',
+  APCA_KEY_ID: 'APCA_API_KEY_ID',
+  ALPACA_API_KEY: 'APCA_API_KEY_ID',
+  ALPACA_API_KEY_ID: 'APCA_API_KEY_ID',
+  ALPACA_KEY_ID: 'APCA_API_KEY_ID',
+  APCA_SECRET_KEY: 'APCA_API_SECRET_KEY',
+  APCA_API_SECRET: 'APCA_API_SECRET_KEY',
+  ALPACA_SECRET_KEY: 'APCA_API_SECRET_KEY',
+  ALPACA_API_SECRET_KEY: 'APCA_API_SECRET_KEY',
+  ALPACA_API_SECRET: 'APCA_API_SECRET_KEY',
+  APCA_API_BASE_URL: 'ALPACA_API_URL',
+  ALPACA_BASE_URL: 'ALPACA_API_URL',
+  APCA_API_STREAM_URL: 'ALPACA_STREAM_URL',
+};
+
+const withHint = (name: string) => (NEAR_MISSES[name] ? `${name} (did you mean ${NEAR_MISSES[name]}?)` : name);
+
+/** Every APCA_* / ALPACA_* variable that is set (non-empty), sorted. */
+function brokerVariables(env: Record<string, string | undefined>): string[] {
+  return Object.keys(env)
+    .filter((name) => /^(APCA|ALPACA)_/.test(name) && env[name] !== undefined && env[name] !== '')
+    .sort();
+}
+
+/**
+ * Broker settings are there, so the user means a real account: an incomplete key pair must stop the
+ * start rather than fall back to demo mode, where a live account would be protected by nothing.
+ */
+function requireKeyPair(env: Record<string, string | undefined>, broker: string[]): void {
+  const missing = ['APCA_API_KEY_ID', 'APCA_API_SECRET_KEY'].filter((name) => !env[name]);
+  if (missing.length === 0) return;
+  const hints = broker.filter((name) => missing.includes(NEAR_MISSES[name] ?? '')).map((name) => `${name} is set: did you mean ${NEAR_MISSES[name]}?`);
+  throw new ConfigError(
+    missing[0]!,
+    `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set, but ${broker.join(', ')} ${broker.length > 1 ? 'are' : 'is'}` +
+      `${hints.length ? ` (${hints.join('; ')})` : ''}; set both keys for a real account, or unset every APCA_*/ALPACA_* variable (or set CT_DEMO=1) for demo mode`,
+  );
 }

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { StartupRefusal } from './startup-refusal.js';
 import { createLogger, type Logger } from './log.js';
 import { openDatabase } from './store/database.js';
+import { acquireProcessLock } from './store/process-lock.js';
 import { createBrokerClient } from './broker/client.js';
 import { TradeUpdateFeed } from './broker/trade-update-feed.js';
+import { keysRefused, verifyCredentials } from './broker/credentials.js';
 import { startApi } from './api/server.js';
 import { fetchOrder } from './broker/fetch-order.js';
 import { OrderActors } from './runtime/order-actors.js';
@@ -32,15 +34,21 @@ async function startDemoSimulator(log: Logger): Promise<{ sim: Simulator; keyId:
   const keyId = `DEMO${randomBytes(8).toString('hex').toUpperCase()}`;
   const secretKey = randomBytes(24).toString('hex');
   const sim = await startSimulator({ port: 0, host: '127.0.0.1', outsideTrader: true, keyId, secretKey });
-  log.info({ event: 'demo_mode', sim_url: sim.url }, 'no APCA keys set: demo mode on the embedded Alpaca simulator');
+  // Warn, not info: a live account expected here would be protected by nothing.
+  log.warn({ event: 'demo_mode', sim_url: sim.url }, 'demo mode: the embedded Alpaca simulator, no real account is watched');
   return { sim, keyId, secretKey };
 }
 
 /** Demo fills come from a fresh simulator each run, so they get a fresh database beside the real one. */
 function demoDbPath(config: Config): string {
-  const path = join(dirname(config.dbPath), 'demo.db');
-  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
-  return path;
+  return join(dirname(config.dbPath), 'demo.db');
+}
+
+/** Prints a refusal as one line on stderr and exits 2: the keys, the lock or the database say no. */
+function exitRefused(log: Logger, err: StartupRefusal): never {
+  log.fatal({ event: 'start_refused', reason: err.message }, err.message);
+  process.stderr.write(`crazy-trade: ${err.message}\n`);
+  process.exit(err.exitCode);
 }
 
 async function start(config: Config, log: Logger): Promise<Running> {
@@ -55,6 +63,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       }
     }
   };
+  const refuse = (err: StartupRefusal) => void closeAll().finally(() => exitRefused(log, err));
   try {
     let endpoints = {
       keyId: config.alpaca.keyId ?? '',
@@ -64,14 +73,19 @@ async function start(config: Config, log: Logger): Promise<Running> {
       streamUrl: config.alpaca.streamUrl,
     };
     let dbPath = config.dbPath;
+    // One process per database: the lock is taken before anything else touches it.
+    const lock = acquireProcessLock(resolve(config.mode === 'demo' ? demoDbPath(config) : dbPath));
+    closers.push(() => lock.release());
     if (config.mode === 'demo') {
+      dbPath = lock.dbPath;
+      // Locked first: another demo bot on this data directory keeps its live database.
+      for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
       const demo = await startDemoSimulator(log);
       closers.push(() => demo.sim.close());
       endpoints = { ...endpoints, keyId: demo.keyId, secretKey: demo.secretKey, apiUrl: demo.sim.url, streamUrl: demo.sim.streamUrl };
-      dbPath = demoDbPath(config);
     }
 
-    const db = await openDatabase(dbPath);
+    const db = await openDatabase(dbPath, { lock });
     closers.push(() => db.close());
     log.info({ event: 'store_opened', path: dbPath }, 'database ready');
 
@@ -138,10 +152,9 @@ async function start(config: Config, log: Logger): Promise<Running> {
     const feed = new TradeUpdateFeed(broker, log, {
       onUpdate: (u) => actors.handleTradeUpdate(u),
       onListening: () => void reconciler.trigger('stream'),
+      onAuthRejected: (detail) => refuse(keysRefused(detail, broker.apiUrl)),
     });
     feedState = () => feed.state;
-    feed.start();
-    closers.push(() => feed.stop());
     closers.push(() => reconciler.stop());
     const poll = setInterval(() => void reconciler.trigger('poll'), config.pollMs);
     closers.push(() => clearInterval(poll));
@@ -157,6 +170,18 @@ async function start(config: Config, log: Logger): Promise<Running> {
     });
     closers.push(() => api.close());
     log.info({ event: 'api_listening', url: api.url, mode: config.mode, broker: broker.apiUrl }, `status API on ${api.url}`);
+
+    // Keys Alpaca refuses (on the first account read or the stream's authentication) end the
+    // process: a service that runs on with them protects nothing while looking alive. Both start
+    // last, so a refusal never races a start still in progress.
+    const credentialCheck = new AbortController();
+    closers.push(() => credentialCheck.abort());
+    void verifyCredentials(broker, log, credentialCheck.signal).catch((err) => {
+      if (err instanceof StartupRefusal) refuse(err);
+      else log.error({ event: 'credentials_check_failed', err: String(err) }, 'could not check the API keys');
+    });
+    feed.start();
+    closers.push(() => feed.stop());
     return { close: closeAll };
   } catch (err) {
     await closeAll();
@@ -176,6 +201,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  for (const warning of config.warnings) log.warn({ event: 'config_warning' }, warning);
   process.on('uncaughtException', (err) => {
     log.fatal({ event: 'uncaught_exception', err }, 'uncaught exception');
     process.exit(1);
@@ -184,30 +210,30 @@ async function main(): Promise<void> {
     log.error({ event: 'unhandled_rejection', err }, 'unhandled promise rejection');
   });
 
-  let running: Running;
-  try {
-    running = await start(config, log);
-  } catch (err) {
-    if (err instanceof StartupRefusal) {
-      log.fatal({ event: 'start_refused', reason: err.message }, err.message);
-      process.stderr.write(`crazy-trade: ${err.message}\n`);
-      process.exit(err.exitCode);
-    }
-    log.fatal({ event: 'start_failed', err }, `could not start: ${(err as Error).message}`);
-    process.exit(1);
-  }
-
+  // Signals are handled from the first moment: one that arrives while starting waits for the start
+  // to finish, then closes everything it opened (a start that fails exits on its own).
+  const starting = start(config, log);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ event: 'shutdown', signal }, 'stopping');
+    const running = await starting.catch(() => null);
+    if (!running) return;
     await running.close();
     log.info({ event: 'shutdown_complete' }, 'stopped cleanly');
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  try {
+    await starting;
+  } catch (err) {
+    if (err instanceof StartupRefusal) exitRefused(log, err);
+    log.fatal({ event: 'start_failed', err }, `could not start: ${(err as Error).message}`);
+    process.exit(1);
+  }
 }
 
 void main();

@@ -22,7 +22,7 @@ describe('config', () => {
   });
 
   it('strips a trailing slash from URL overrides', () => {
-    const c = loadConfig({ ALPACA_API_URL: 'http://127.0.0.1:9999/', ALPACA_STREAM_URL: 'ws://127.0.0.1:9999/stream' });
+    const c = loadConfig({ APCA_API_KEY_ID: 'k', APCA_API_SECRET_KEY: 's', ALPACA_API_URL: 'http://127.0.0.1:9999/', ALPACA_STREAM_URL: 'ws://127.0.0.1:9999/stream' });
     expect(c.alpaca.apiUrl).toBe('http://127.0.0.1:9999');
     expect(c.alpaca.streamUrl).toBe('ws://127.0.0.1:9999/stream');
   });
@@ -53,6 +53,40 @@ describe('config', () => {
   it('requires both halves of the key pair', () => {
     expect(() => loadConfig({ APCA_API_KEY_ID: 'k' })).toThrow(/APCA_API_SECRET_KEY/);
     expect(() => loadConfig({ APCA_API_SECRET_KEY: 's' })).toThrow(/APCA_API_KEY_ID/);
+  });
+
+  it('runs demo mode only on purpose: any broker variable without the key pair refuses to start', () => {
+    expect(() => loadConfig({ ALPACA_API_URL: 'https://api.alpaca.markets' })).toThrow(/APCA_API_KEY_ID and APCA_API_SECRET_KEY are not set, but ALPACA_API_URL is/);
+    expect(() => loadConfig({ ALPACA_PAPER: 'false' })).toThrow(ConfigError);
+    expect(loadConfig({ CT_DEMO: '1' }).mode).toBe('demo');
+    expect(loadConfig({}).warnings).toEqual([]);
+  });
+
+  it('names the right variable for near misses, never the values', () => {
+    const env = { APCA_API_KEY: 'PKLIVE123', APCA_SECRET_KEY: 'topsecret', ALPACA_PAPER: 'false', ALPACA_API_URL: 'https://api.alpaca.markets' };
+    let message = '';
+    try {
+      loadConfig(env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe('APCA_API_KEY_ID');
+      message = (err as Error).message;
+    }
+    expect(message).toContain('APCA_API_KEY is set: did you mean APCA_API_KEY_ID?');
+    expect(message).toContain('APCA_SECRET_KEY is set: did you mean APCA_API_SECRET_KEY?');
+    expect(message).not.toContain('\n');
+    expect(message).not.toContain('PKLIVE123');
+    expect(message).not.toContain('topsecret');
+  });
+
+  it('CT_DEMO=1 wins over broker variables and says what it ignores; unread broker variables are warned about', () => {
+    const demo = loadConfig({ CT_DEMO: '1', APCA_API_KEY_ID: 'k', APCA_API_SECRET_KEY: 's' });
+    expect(demo.mode).toBe('demo');
+    expect(demo.alpaca.keyId).toBeUndefined();
+    expect(demo.warnings).toEqual(['CT_DEMO=1: demo mode on the embedded simulator; ignoring APCA_API_KEY_ID, APCA_API_SECRET_KEY']);
+    const paper = loadConfig({ APCA_API_KEY_ID: 'k', APCA_API_SECRET_KEY: 's', APCA_API_BASE_URL: 'https://api.alpaca.markets' });
+    expect(paper.mode).toBe('paper');
+    expect(paper.warnings).toEqual(['ignoring APCA_API_BASE_URL (did you mean ALPACA_API_URL?): not read by crazy-trade']);
   });
 
   it('keeps the inspector off the API port', () => {

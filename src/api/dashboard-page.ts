@@ -25,6 +25,8 @@ header .updated { margin-left: auto; font-size: 12px; color: #9fb0c3; }
 .pill.good { background: var(--ok); }
 .pill.warn { background: var(--warn); }
 .pill.bad { background: var(--bad); }
+#mode-banner { display: none; padding: 8px 20px; background: #fff8c5; color: #4d2d00; border-bottom: 1px solid #d4a72c; font-weight: 600; }
+#mode-banner.show { display: block; }
 #banner { display: none; margin: 14px 20px 0; padding: 10px 14px; border-radius: 6px; border: 1px solid #f1aeb5; background: #fff0f1; color: #82071e; }
 #banner.show { display: block; }
 #banner code { background: #fff; padding: 1px 5px; border-radius: 4px; border: 1px solid #f1aeb5; }
@@ -128,6 +130,9 @@ export const SCRIPT = `
     status.textContent = show(h.status);
     status.className = 'v pill ' + (h.status === 'ok' ? 'good' : 'bad');
     setText('h-mode', h.mode);
+    var modeBanner = $('mode-banner');
+    modeBanner.textContent = h.mode === 'demo' ? 'DEMO \u2014 the embedded Alpaca simulator: no real account is watched or protected.' : '';
+    modeBanner.className = h.mode === 'demo' ? 'show' : '';
     var stream = $('h-stream');
     stream.textContent = show(h.stream);
     stream.className = 'v pill ' + (h.stream === 'connected' ? 'good' : h.stream === 'reconnecting' ? 'warn' : 'bad');
@@ -365,6 +370,7 @@ ${HEALTH_FIELDS.map(([id, label]) => `<div class="kv"><span class="k">${label}</
 <span class="updated" id="updated">loading\u2026</span>
 <span class="err" id="health-err"></span>
 </header>
+<div id="mode-banner" role="status"></div>
 <div id="banner" role="alert"></div>
 <main>
 <section id="performance">

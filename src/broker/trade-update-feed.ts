@@ -9,6 +9,8 @@ export interface TradeUpdateFeedHandlers {
   onUpdate(update: TradeUpdateReport): void;
   /** The server acknowledged `listen` (first connect and every reconnect): time to reconcile. */
   onListening(): void;
+  /** The server refused the credentials; the SDK stops the stream rather than retry bad keys. */
+  onAuthRejected?(detail: string): void;
 }
 
 /**
@@ -71,6 +73,11 @@ export class TradeUpdateFeed {
     }, Math.max(100, Math.floor(this.staleMs / 3)));
     this.watchdog.unref();
     stream.connect();
+    void stream.whenAuthenticated().then((result) => {
+      if (result.status !== streaming.STREAM_AUTH_STATUS.SERVER_REJECTED || this.stream !== stream) return;
+      this.log.error({ event: 'stream_auth_rejected', message: result.message, code: result.code }, 'trade_updates stream refused the API keys');
+      this.handlers.onAuthRejected?.(`${result.code ?? 'unauthorized'} on the trade_updates stream`);
+    });
   }
 
   stop(): void {
