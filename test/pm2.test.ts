@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -78,4 +78,42 @@ describe('under pm2 (ecosystem.config.cjs)', () => {
     expect(db.prepare('select count(*) as n from kysely_migration').get()).toEqual({ n: Object.keys(await migrationProvider.getMigrations()).length });
     db.close();
   }, 90_000);
+
+  it('does not restart a refused start (exit 2)', async () => {
+    // A database path under a regular file cannot be opened: a refused start, exit 2.
+    const notADir = join(home, 'not-a-directory');
+    writeFileSync(notADir, 'x');
+    await run(pm2, ['delete', 'all'], { cwd: root, env: env() }).catch(() => undefined);
+    await run(pm2, ['start', 'ecosystem.config.cjs'], { cwd: root, env: { ...env(), CT_DB_PATH: join(notADir, 'x.db') } });
+    const app = await eventually(async () => {
+      const { stdout } = await run(pm2, ['jlist'], { cwd: root, env: env() });
+      const a = (JSON.parse(stdout) as any[]).find((x) => x.name === 'crazy-trade-bot');
+      return a && a.pm2_env.exit_code === 2 ? a : null;
+    }, 20_000, 250);
+    // Longer than the first backoff delays (200, 300, 450 ms …): a restart would have happened.
+    await new Promise((r) => setTimeout(r, 4_000));
+    const { stdout } = await run(pm2, ['jlist'], { cwd: root, env: env() });
+    const after = (JSON.parse(stdout) as any[]).find((x) => x.name === 'crazy-trade-bot');
+    expect(after.pm2_env.restart_time).toBe(0);
+    expect(after.pid ?? 0).toBe(0);
+    expect(app.pm2_env.exp_backoff_restart_delay).toBe(200);
+    const errLog = readFileSync(join(home, '.pm2', 'logs', 'crazy-trade-bot-error.log'), 'utf8');
+    expect(errLog).toContain(`crazy-trade: cannot open database at ${join(notADir, 'demo.db')}`);
+  }, 60_000);
+
+  it('restarts a crashing bot with a growing delay', async () => {
+    await run(pm2, ['delete', 'all'], { cwd: root, env: env() }).catch(() => undefined);
+    const pm2Log = join(home, '.pm2', 'pm2.log');
+    const before = existsSync(pm2Log) ? readFileSync(pm2Log, 'utf8').length : 0;
+    // SIGKILLs itself at its first stop intent (demo fills arrive within seconds): a crash loop.
+    await run(pm2, ['start', 'ecosystem.config.cjs'], { cwd: root, env: { ...env(), CT_CRASH_AT: 'after_intent_commit' } });
+    const delays = await eventually(async () => {
+      const text = readFileSync(pm2Log, 'utf8').slice(before);
+      const found = [...text.matchAll(/crazy-trade-bot:\d+\] will restart in (\d+)ms/g)].map((m) => Number(m[1]));
+      return found.length >= 3 ? found : null;
+    }, 45_000, 500);
+    await run(pm2, ['delete', 'all'], { cwd: root, env: env() });
+    expect(delays.slice(0, 3)).toEqual([200, 300, 450]);
+  }, 60_000);
 });
+
