@@ -75,6 +75,7 @@ const envSchema = z
     CT_TRAIL_PERCENT: decimal('2', 50),
     CT_COOLDOWN_MINUTES: int(30, 0, 10_080),
     CT_RATCHET_MS: int(5000, 250, 3_600_000),
+    CT_PROTECT_GRACE_S: int(10, 0, 3_600),
     CT_INSPECT: bool(false),
     CT_INSPECT_PORT: int(8081, 0, 65535),
     // Testing only: SIGKILL the process at a named step (see src/runtime/crash-points.ts).
@@ -110,6 +111,8 @@ export interface Config {
   trailPercent: string;
   cooldownMinutes: number;
   ratchetMs: number;
+  /** How long a position may stay uncovered by live stops before /health turns critical. */
+  protectGraceS: number;
   adopt: 'protect' | 'record';
   inspect: { enabled: boolean; port: number };
   logLevel: string;
@@ -157,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trailPercent: e.CT_TRAIL_PERCENT,
     cooldownMinutes: e.CT_COOLDOWN_MINUTES,
     ratchetMs: e.CT_RATCHET_MS,
+    protectGraceS: e.CT_PROTECT_GRACE_S,
     adopt: e.CT_ADOPT,
     inspect: { enabled: e.CT_INSPECT, port: e.CT_INSPECT_PORT },
     logLevel: e.CT_LOG_LEVEL,
