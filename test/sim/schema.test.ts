@@ -1,6 +1,6 @@
 /**
  * Validates simulator responses against the official Trading API schemas in
- * ../shared/fixtures/alpaca/openapi/trading-api-subset.json (OpenAPI 3.0: `nullable`,
+ * test/fixtures/alpaca/openapi/trading-api-subset.json (OpenAPI 3.0: `nullable`,
  * `$ref: #/components/...`, unknown keywords such as `example` / `x-*`).
  */
 import { readFileSync } from 'node:fs';
@@ -9,9 +9,10 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../src/sim/index.js';
+import { FIXTURES_DIR, fixture } from '../support/fixtures.js';
 import { type Json, http, outsideTrade, startTestSim } from './helpers.js';
 
-const SPEC_PATH = resolve(process.cwd(), '../shared/fixtures/alpaca/openapi/trading-api-subset.json');
+const SPEC_PATH = resolve(FIXTURES_DIR, 'openapi/trading-api-subset.json');
 const SPEC_ID = 'trading-api.json';
 
 // ajv-formats is CommonJS; its default export is the plugin function.
@@ -67,7 +68,7 @@ describe('responses match the official OpenAPI schemas', () => {
     const list = await http<Json[]>(sim, 'GET', '/v2/orders?status=all&limit=500');
     expect(list.body.length).toBeGreaterThanOrEqual(6);
     expectValid(arrayOf('Order'), list.body);
-    const fixtureKeys = Object.keys(JSON.parse(readFileSync(resolve(process.cwd(), '../shared/fixtures/alpaca/order-limit-accepted.json'), 'utf8')) as Json);
+    const fixtureKeys = Object.keys(fixture<Json>('order-limit-accepted.json'));
     expect(Object.keys(placed.body)).toEqual(fixtureKeys);
     const replaced = await http<Json>(sim, 'PATCH', `/v2/orders/${placed.body.id as string}`, { qty: '2' });
     expectValid(schema('Order'), replaced.body);
@@ -77,15 +78,15 @@ describe('responses match the official OpenAPI schemas', () => {
   it('account (Account)', async () => {
     const acct = await http<Json>(sim, 'GET', '/v2/account');
     expectValid(schema('Account'), acct.body);
-    const fixtureKeys = Object.keys(JSON.parse(readFileSync(resolve(process.cwd(), '../shared/fixtures/alpaca/account.json'), 'utf8')) as Json);
+    const fixtureKeys = Object.keys(fixture<Json>('account.json'));
     expect(Object.keys(acct.body)).toEqual(fixtureKeys);
   });
 
   it('positions and a position (Position), equity long/short and crypto', async () => {
     const list = await http<Json[]>(sim, 'GET', '/v2/positions');
-    expect(list.body.map((p) => p.symbol)).toEqual(['AAPL', 'BTC/USD', 'SPY', 'TSLA']);
+    expect(list.body.map((p) => p.symbol)).toEqual(['AAPL', 'BTCUSD', 'SPY', 'TSLA']);
     expectValid(arrayOf('Position'), list.body);
-    expectValid(schema('Position'), (await http(sim, 'GET', '/v2/positions/BTC%2FUSD')).body);
+    expectValid(schema('Position'), (await http(sim, 'GET', '/v2/positions/BTCUSD')).body);
     expectValid(schema('Position'), (await http(sim, 'GET', '/v2/positions/AAPL')).body);
   });
 
