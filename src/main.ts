@@ -16,6 +16,7 @@ import { DriftCheck } from './sync/drift.js';
 import { createPriceSource } from './broker/market-data.js';
 import { StopWorker } from './protection/stop-worker.js';
 import { CryptoRatchet } from './protection/crypto-ratchet.js';
+import { CoverageWatch } from './protection/coverage-watch.js';
 import { armCrashPoint } from './runtime/crash-points.js';
 import { createMetrics } from './metrics.js';
 import type { StreamState } from './api/health.js';
@@ -140,12 +141,15 @@ async function start(config: Config, log: Logger): Promise<Running> {
     const ratchet = new CryptoRatchet({ db, log, prices, trailPercent: config.trailPercent, minStepPercent: '0.25', onRaised: () => void worker.kick() });
     ratchet.start(config.ratchetMs);
     closers.push(() => ratchet.stop());
+    const coverage = new CoverageWatch({ db, log, graceS: config.protectGraceS, adopt: config.adopt });
+    coverage.start(1000);
+    closers.push(() => coverage.stop());
     const clock = setInterval(() => actors.tick(Date.now()), 1000);
     closers.push(() => clearInterval(clock));
 
     const drift = new DriftCheck({ db, log, client: broker, actors });
     let feedState: () => StreamState = () => 'down';
-    const metrics = createMetrics({ db, streamState: () => feedState(), driftCount: () => drift.current().length });
+    const metrics = createMetrics({ db, streamState: () => feedState(), driftCount: () => drift.current().length, unprotected: () => coverage.current().unprotected });
     const reconciler = new Reconciler({ db, log, client: broker, actors, drift, onDone: (r) => metrics.observeReconcile(r) });
     // Lossless first (the watermark), then fast (the stream), with polling as the safety net.
     void reconciler.trigger('start');
@@ -165,7 +169,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       token: config.api.token,
       db,
       log,
-      health: { mode: config.mode, streamState: () => feed.state, drift: () => drift.current() },
+      health: { mode: config.mode, streamState: () => feed.state, drift: () => drift.current(), protection: () => coverage.check() },
       metrics: metrics.registry,
     });
     closers.push(() => api.close());

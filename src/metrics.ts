@@ -15,7 +15,15 @@ export interface ServiceMetrics {
 
 const STREAM_VALUE: Record<StreamState, number> = { down: 0, reconnecting: 1, connected: 2 };
 
-export function createMetrics(deps: { db: Database; streamState: () => StreamState; driftCount: () => number }): ServiceMetrics {
+export interface MetricsDeps {
+  db: Database;
+  streamState: () => StreamState;
+  driftCount: () => number;
+  /** Positions not fully covered by live stops now (the coverage watch). */
+  unprotected?: () => ReadonlyArray<{ symbol: string; uncovered: string }>;
+}
+
+export function createMetrics(deps: MetricsDeps): ServiceMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ app: 'crazy-trade' });
   collectDefaultMetrics({ register: registry });
@@ -70,6 +78,7 @@ export function createMetrics(deps: { db: Database; streamState: () => StreamSta
       this.set(deps.driftCount());
     },
   });
+  protectionGauges(registry, deps);
   const duration = new Histogram({
     name: 'ct_reconcile_duration_seconds',
     help: 'Duration of reconciliation runs',
@@ -88,4 +97,33 @@ export function createMetrics(deps: { db: Database; streamState: () => StreamSta
       fills.inc(r.fills_new);
     },
   };
+}
+
+function protectionGauges(registry: Registry, deps: MetricsDeps): void {
+  const { db } = deps;
+  new Gauge({
+    name: 'ct_unprotected_qty',
+    help: 'Position quantity not covered by a live protective stop, by symbol (covered symbols are absent)',
+    labelNames: ['symbol'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const u of deps.unprotected?.() ?? []) this.set({ symbol: u.symbol }, Number(u.uncovered));
+    },
+  });
+  new Gauge({
+    name: 'ct_protection_backlog',
+    help: 'Stop intents due for the worker now: not finished, not backing off',
+    registers: [registry],
+    collect() {
+      const row = db.first(
+        db.kysely
+          .selectFrom('intents')
+          .select(sql<number>`count(*)`.as('n'))
+          .where('status', 'in', ['pending', 'unknown', 'confirmed'])
+          .where('next_attempt_at', '<=', Date.now()),
+      );
+      this.set(Number(row?.n ?? 0));
+    },
+  });
 }

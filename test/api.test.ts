@@ -6,6 +6,7 @@ import { captureLogger } from './support/log-capture.js';
 import { createMetrics } from '../src/metrics.js';
 import { startCooldown } from '../src/store/cooldowns.js';
 import { execution, orderReport } from './machines/helpers.js';
+import { CoverageWatch } from '../src/protection/coverage-watch.js';
 
 let db: Database;
 let actors: OrderActors;
@@ -27,8 +28,10 @@ beforeAll(async () => {
   }
   startCooldown(db, { exitFillId: 'x:1', symbol: 'TSLA', startedAt: new Date(), until: new Date(Date.now() + 60_000) });
   startCooldown(db, { exitFillId: 'y:1', symbol: 'SPY', startedAt: new Date(0), until: new Date(1000) });
-  const health = { mode: 'paper' as const, streamState: () => 'connected' as const, drift: () => [] };
-  const metrics = createMetrics({ db, streamState: () => 'connected', driftCount: () => 0 });
+  // CT_ADOPT=record: the outside entries are recorded, not protected (and never critical).
+  const coverage = new CoverageWatch({ db, log, graceS: 60, adopt: 'record' });
+  const health = { mode: 'paper' as const, streamState: () => 'connected' as const, drift: () => [], protection: () => coverage.check() };
+  const metrics = createMetrics({ db, streamState: () => 'connected', driftCount: () => 0, unprotected: () => coverage.check().unprotected });
   metrics.observeReconcile({ duration_ms: 120, requests: 3, fills_new: 2, trigger: 'poll' });
   api = await startApi({ host: '127.0.0.1', port: 0, db, log, health, metrics: metrics.registry });
   secured = await startApi({ host: '127.0.0.1', port: 0, db, log, health, token: 'tok-123' });
@@ -57,7 +60,34 @@ describe('status API', () => {
       watermark: null,
       actors: { active: 6, terminal: 0 },
       drift: [],
+      reasons: [],
+      protection: {
+        unprotected: [
+          { symbol: 'AAPL', position: '4', covered: '0', uncovered: '4', reason: 'adopt_record', since: expect.any(String), uncovered_for_s: expect.any(Number), past_grace: false, critical: false },
+          { symbol: 'BTC/USD', position: '0.617283945', covered: '0', uncovered: '0.617283945', reason: 'adopt_record', since: expect.any(String), uncovered_for_s: expect.any(Number), past_grace: false, critical: false },
+        ],
+        overprotected: [],
+        grace_s: 60,
+      },
     });
+  });
+
+  it('/health answers 503 "critical" when a position is unprotected past the grace period', async () => {
+    const { log } = captureLogger();
+    const critical = {
+      unprotected: [{ symbol: 'AAPL', position: '4', covered: '0', uncovered: '4', reason: 'stop_pending', since: '2026-01-01T00:00:00.000Z', uncovered_for_s: 12, past_grace: true, critical: true }],
+      overprotected: [],
+      critical: true,
+      grace_s: 10,
+    };
+    const bad = await startApi({ host: '127.0.0.1', port: 0, db, log, health: { mode: 'paper', streamState: () => 'reconnecting', drift: () => [], protection: () => critical } });
+    try {
+      const r = await get('/health', bad.url);
+      expect(r.status).toBe(503);
+      expect(r.body).toMatchObject({ status: 'critical', reasons: ['stream reconnecting', 'position AAPL uncovered 4 of 4 for 12 s: stop_pending'], protection: { unprotected: critical.unprotected, grace_s: 10 } });
+    } finally {
+      await bad.close();
+    }
   });
 
   it('/orders lists actors, filtered by state', async () => {
@@ -140,6 +170,8 @@ describe('status API', () => {
     expect(text).toMatch(/^ct_stream_state\{app="crazy-trade"\} 2$/m);
     expect(text).toMatch(/^ct_reconcile_duration_seconds_count\{app="crazy-trade",trigger="poll"\} 1$/m);
     expect(text).toMatch(/^ct_reconcile_requests_total\{app="crazy-trade"\} 3$/m);
+    expect(text).toMatch(/^ct_unprotected_qty\{symbol="AAPL",app="crazy-trade"\} 4$/m);
+    expect(text).toMatch(/^ct_protection_backlog\{app="crazy-trade"\} 0$/m);
   });
 
   it('checks the bearer token when one is set', async () => {

@@ -99,7 +99,8 @@ export const SCRIPT = `
     return fetch(path, { headers: headers, cache: 'no-store', credentials: 'same-origin', redirect: 'error' }).then(function (res) {
       if (res.status === 401) throw new AuthError(401);
       return res.json().catch(function () { return null; }).then(function (body) {
-        if (!res.ok) {
+        // /health answers 503 with its full body when a position is unprotected: that body is the news.
+        if (!res.ok && !(res.status === 503 && body && typeof body.status === 'string')) {
           var msg = body && body.error && body.error.message ? body.error.message : 'HTTP ' + res.status;
           var e = new Error(msg); e.status = res.status; throw e;
         }
@@ -111,6 +112,7 @@ export const SCRIPT = `
   function banner(parts) {
     var b = $('banner');
     clear(b);
+    b.removeAttribute('data-unprotected');
     if (!parts) { b.classList.remove('show'); return; }
     parts.forEach(function (p) { b.appendChild(typeof p === 'string' ? document.createTextNode(p) : p); });
     b.classList.add('show');
@@ -125,10 +127,23 @@ export const SCRIPT = `
     }
   }
 
+  /** The worst news first: positions no live stop covers. */
+  function protectionBanner(h) {
+    var open = h.protection && Array.isArray(h.protection.unprotected) ? h.protection.unprotected : [];
+    if (open.length === 0) return;
+    var parts = [el('strong', '', h.status === 'critical' ? 'UNPROTECTED POSITIONS. ' : 'Positions waiting for their stops: ')];
+    open.forEach(function (u, i) {
+      parts.push((i ? '; ' : '') + show(u.symbol) + ' ' + show(u.position) + ' covered ' + show(u.covered) + ' since ' + show(u.since) + ' (' + show(u.reason) + ')');
+    });
+    banner(parts);
+    $('banner').setAttribute('data-unprotected', open.map(function (u) { return u.symbol; }).join(','));
+  }
+
   function renderHealth(h) {
     var status = $('h-status');
     status.textContent = show(h.status);
-    status.className = 'v pill ' + (h.status === 'ok' ? 'good' : 'bad');
+    status.className = 'v pill ' + (h.status === 'ok' ? 'good' : h.status === 'degraded' ? 'warn' : 'bad');
+    status.title = Array.isArray(h.reasons) ? h.reasons.join('; ') : '';
     setText('h-mode', h.mode);
     var modeBanner = $('mode-banner');
     modeBanner.textContent = h.mode === 'demo' ? 'DEMO \u2014 the embedded Alpaca simulator: no real account is watched or protected.' : '';
@@ -324,6 +339,7 @@ export const SCRIPT = `
       }
       section('health-err', health.ok ? null : health.e);
       if (!health.ok) banner(['Cannot reach /health: ', show(health.e && health.e.message)]);
+      if (health.ok) protectionBanner(health.v);
       if (orders.ok) renderOrders(orders.v, driftIds);
       section('orders-err', orders.ok ? null : orders.e);
       if (fills.ok) renderFills(fills.v);

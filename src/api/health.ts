@@ -2,8 +2,12 @@ import type { Database } from '../store/database.js';
 import { countOrders } from '../store/order-counts.js';
 import { readSyncState } from '../store/sync-state.js';
 import type { Mode } from '../config.js';
+import type { ProtectionView } from '../protection/coverage-watch.js';
 
 export type StreamState = 'connected' | 'reconnecting' | 'down';
+
+/** ok: nothing wrong; degraded: stream/drift trouble (HTTP 200); critical: an unprotected position (HTTP 503). */
+export type HealthStatus = 'ok' | 'degraded' | 'critical';
 
 export interface DriftEntry {
   kind: 'order' | 'position';
@@ -20,18 +24,45 @@ export interface HealthSource {
   mode: Mode;
   streamState(): StreamState;
   drift(): DriftEntry[];
+  /** The coverage watch (absent: protection is not watched and reported as null). */
+  protection?(): ProtectionView;
 }
 
 export function healthReport(db: Database, source: HealthSource) {
   const stream = source.streamState();
   const drift = source.drift();
+  const protection = source.protection?.() ?? null;
+  const reasons = [...streamReasons(stream), ...driftReasons(drift), ...protectionReasons(protection)];
+  const status: HealthStatus = protection?.critical ? 'critical' : reasons.length > 0 ? 'degraded' : 'ok';
   return {
-    status: stream === 'connected' && drift.length === 0 ? 'ok' : 'degraded',
+    status,
+    reasons,
     mode: source.mode,
     stream,
     last_reconcile_at: readSyncState(db, 'last_reconcile_at'),
     watermark: readSyncState(db, 'fill_watermark'),
     actors: countOrders(db),
     drift,
+    protection: protection && { unprotected: protection.unprotected, overprotected: protection.overprotected, grace_s: protection.grace_s },
   };
+}
+
+function streamReasons(stream: StreamState): string[] {
+  return stream === 'connected' ? [] : [`stream ${stream}`];
+}
+
+function driftReasons(drift: DriftEntry[]): string[] {
+  const out: string[] = [];
+  for (const kind of ['order', 'position'] as const) {
+    const n = drift.filter((d) => d.kind === kind).length;
+    if (n > 0) out.push(`ledger drift on ${n} ${kind}${n === 1 ? '' : 's'}`);
+  }
+  return out;
+}
+
+/** Positions uncovered past the grace period (within it, a stop is normally on its way). */
+function protectionReasons(p: ProtectionView | null): string[] {
+  return (p?.unprotected ?? [])
+    .filter((u) => u.past_grace)
+    .map((u) => `position ${u.symbol} uncovered ${u.uncovered} of ${u.position.replace('-', '')} for ${u.uncovered_for_s} s: ${u.reason}`);
 }

@@ -32,7 +32,10 @@ export interface ApiServer {
 export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'>): Koa {
   const router = new Router();
   router.get('/health', (ctx) => {
-    ctx.body = healthReport(opts.db, opts.health);
+    const report = healthReport(opts.db, opts.health);
+    ctx.body = report;
+    // An unprotected position past its grace period fails the check; stream or drift trouble does not.
+    ctx.status = report.status === 'critical' ? 503 : 200;
   });
   orderRoutes(router, opts.db);
   performanceRoutes(router, opts.db);

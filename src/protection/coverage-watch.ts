@@ -1,0 +1,158 @@
+import type { Database } from '../store/database.js';
+import type { Logger } from '../log.js';
+import { ledgerPositions } from '../store/ledger.js';
+import { assessCoverage, stopCoverOf, type CoverageReport, type Overprotection, type SymbolCoverage } from './coverage.js';
+
+/** A position not (fully) covered now, with the episode it belongs to. */
+export interface UnprotectedPosition {
+  symbol: string;
+  position: string;
+  covered: string;
+  uncovered: string;
+  reason: string;
+  /** When this uncovered episode started (ISO). */
+  since: string;
+  uncovered_for_s: number;
+  /** Uncovered for longer than the grace period. */
+  past_grace: boolean;
+  /** Past the grace period and not left unprotected by configuration (CT_ADOPT=record). */
+  critical: boolean;
+}
+
+export interface ProtectionView {
+  unprotected: UnprotectedPosition[];
+  overprotected: Overprotection[];
+  critical: boolean;
+  grace_s: number;
+}
+
+export interface CoverageWatchDeps {
+  db: Database;
+  log: Logger;
+  /** CT_PROTECT_GRACE_S: how long a position may wait for its stop before it is reported. */
+  graceS: number;
+  adopt: 'protect' | 'record';
+  /** Signed positions per symbol (default: the fills ledger). */
+  positions?: () => ReadonlyMap<string, string>;
+  /** Epoch ms (tests pass a fake clock). */
+  now?: () => number;
+}
+
+interface Episode {
+  since: number;
+  logged: boolean;
+}
+
+const EMPTY: CoverageReport = { positions: [], unprotected: [], overprotected: [] };
+
+/**
+ * Watches that every ledger position is covered by live protective stops (every second, and on
+ * demand). An uncovered episode starts when a position is first seen uncovered; past the grace
+ * period it is logged once (`position_unprotected`) and, unless CT_ADOPT=record left it
+ * unprotected on purpose, makes the service critical; its end is logged (`position_protected`).
+ */
+export class CoverageWatch {
+  private readonly episodes = new Map<string, Episode>();
+  private report: CoverageReport = EMPTY;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private failing = false;
+
+  constructor(private readonly deps: CoverageWatchDeps) {}
+
+  start(intervalMs = 1000): void {
+    this.tick();
+    this.timer = setInterval(() => this.tick(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Reads the store now, updates the episodes and returns the view. */
+  check(): ProtectionView {
+    const { db } = this.deps;
+    const positions = this.deps.positions?.() ?? ledgerPositions(db);
+    const rows = db.all(
+      db.kysely
+        .selectFrom('intents')
+        .select(['symbol', 'payload', 'status', 'placed_qty', 'attempts', 'last_error', 'cancel_requested'])
+        .where('status', '!=', 'done'),
+    );
+    const report = assessCoverage(positions, rows.map(stopCoverOf), { adopt: this.deps.adopt });
+    const now = this.now();
+    this.track(report, now);
+    this.report = report;
+    return this.view(now);
+  }
+
+  /** The view as of the last check (episode ages as of now). */
+  current(): ProtectionView {
+    return this.view(this.now());
+  }
+
+  private tick(): void {
+    try {
+      this.check();
+      this.failing = false;
+    } catch (err) {
+      if (!this.failing) this.deps.log.warn({ event: 'coverage_check_failed', err: String(err) }, 'could not check stop coverage');
+      this.failing = true;
+    }
+  }
+
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+
+  private track(report: CoverageReport, now: number): void {
+    const graceMs = this.deps.graceS * 1000;
+    for (const u of report.unprotected) {
+      let ep = this.episodes.get(u.symbol);
+      if (!ep) this.episodes.set(u.symbol, (ep = { since: now, logged: false }));
+      if (ep.logged || now - ep.since <= graceMs) continue;
+      ep.logged = true;
+      this.deps.log.warn(
+        { event: 'position_unprotected', symbol: u.symbol, position: u.position, covered: u.covered, uncovered: u.uncovered, reason: u.reason, since: new Date(ep.since).toISOString(), grace_s: this.deps.graceS },
+        `position ${u.symbol} uncovered ${u.uncovered} of ${u.position.replace('-', '')} for more than ${this.deps.graceS} s: ${u.reason}`,
+      );
+    }
+    const still = new Set(report.unprotected.map((u) => u.symbol));
+    for (const [symbol, ep] of this.episodes) {
+      if (still.has(symbol)) continue;
+      this.episodes.delete(symbol);
+      if (ep.logged) this.logCured(symbol, report, Math.round((now - ep.since) / 1000));
+    }
+  }
+
+  private logCured(symbol: string, report: CoverageReport, forS: number): void {
+    const p = report.positions.find((x) => x.symbol === symbol);
+    this.deps.log.info(
+      { event: 'position_protected', symbol, position: p?.position ?? '0', covered: p?.covered ?? '0', uncovered_for_s: forS },
+      p ? `position ${symbol} covered again after ${forS} s` : `position ${symbol} closed after ${forS} s uncovered`,
+    );
+  }
+
+  private view(now: number): ProtectionView {
+    const graceMs = this.deps.graceS * 1000;
+    const unprotected = this.report.unprotected.map((u) => unprotectedAt(u, this.episodes.get(u.symbol)?.since ?? now, now, graceMs));
+    return { unprotected, overprotected: this.report.overprotected, critical: unprotected.some((u) => u.critical), grace_s: this.deps.graceS };
+  }
+}
+
+function unprotectedAt(u: SymbolCoverage, since: number, now: number, graceMs: number): UnprotectedPosition {
+  const pastGrace = now - since > graceMs;
+  const reason = u.reason ?? 'no_stop';
+  return {
+    symbol: u.symbol,
+    position: u.position,
+    covered: u.covered,
+    uncovered: u.uncovered,
+    reason,
+    since: new Date(since).toISOString(),
+    uncovered_for_s: Math.floor((now - since) / 1000),
+    past_grace: pastGrace,
+    critical: pastGrace && reason !== 'adopt_record',
+  };
+}

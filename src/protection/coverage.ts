@@ -1,0 +1,116 @@
+import { D, normalize, type Dec } from '../decimal.js';
+import type { IntentsTable } from '../store/schema.js';
+
+/**
+ * How much of each ledger position live protective stops cover (pure: no I/O). A sell stop
+ * covers a long, a buy stop a short; only a confirmed stop whose cancel was not asked for
+ * counts. What is not covered gets a short machine-readable reason taken from the intents.
+ */
+
+/** One stop intent as coverage sees it (see stopCoverOf for the row → cover mapping). */
+export interface StopCover {
+  symbol: string;
+  /** The stop's side (from the intent payload). */
+  side: 'buy' | 'sell';
+  status: IntentsTable['status'];
+  placedQty: string | null;
+  cancelRequested: boolean;
+  attempts: number;
+  lastError: string | null;
+}
+
+export interface SymbolCoverage {
+  symbol: string;
+  /** Signed ledger position. */
+  position: string;
+  /** Placed quantity of live confirmed stops on the closing side. */
+  covered: string;
+  /** |position| − covered, never below 0. */
+  uncovered: string;
+  /** Why it is not (fully) covered; null when it is. */
+  reason: string | null;
+}
+
+export interface Overprotection {
+  symbol: string;
+  position: string;
+  /** Every live confirmed stop on the symbol, whichever side. */
+  covered: string;
+  /** Stop quantity beyond the position: a trigger would open the other side. */
+  excess: string;
+}
+
+export interface CoverageReport {
+  /** Every non-flat symbol, by symbol. */
+  positions: SymbolCoverage[];
+  unprotected: SymbolCoverage[];
+  overprotected: Overprotection[];
+}
+
+export interface CoverageOptions {
+  /** CT_ADOPT: with 'record', untracked entries are recorded, not protected. */
+  adopt: 'protect' | 'record';
+}
+
+const LIVE = new Set<IntentsTable['status']>(['pending', 'unknown', 'confirmed', 'rejected']);
+
+const counts = (s: StopCover) => s.status === 'confirmed' && !s.cancelRequested;
+const sum = (stops: StopCover[]) => stops.reduce((acc, s) => acc.plus(s.placedQty ?? 0), new D(0));
+
+export function assessCoverage(positions: ReadonlyMap<string, string>, stops: readonly StopCover[], opts: CoverageOptions): CoverageReport {
+  const report: CoverageReport = { positions: [], unprotected: [], overprotected: [] };
+  const symbols = new Set([...positions.keys(), ...stops.filter(counts).map((s) => s.symbol)]);
+  for (const symbol of [...symbols].sort()) {
+    const position = new D(positions.get(symbol) ?? 0);
+    const mine = stops.filter((s) => s.symbol === symbol);
+    const closing = position.isNegative() ? 'buy' : 'sell';
+    // Flat: every confirmed stop is excess; otherwise those on the wrong side are.
+    const onSide = position.isZero() ? [] : mine.filter((s) => s.side === closing);
+    const covered = sum(onSide.filter(counts));
+    const allStops = sum(mine.filter(counts));
+    const excess = D.max(covered.minus(position.abs()), 0).plus(allStops.minus(covered));
+    if (excess.gt(0)) report.overprotected.push({ symbol, position: normalize(position), covered: normalize(allStops), excess: normalize(excess) });
+    if (position.isZero()) continue;
+    const entry = symbolCoverage(symbol, position, covered, onSide, opts);
+    report.positions.push(entry);
+    if (entry.reason !== null) report.unprotected.push(entry);
+  }
+  return report;
+}
+
+function symbolCoverage(symbol: string, position: Dec, covered: Dec, onSide: StopCover[], opts: CoverageOptions): SymbolCoverage {
+  const uncovered = position.abs().minus(covered);
+  return {
+    symbol,
+    position: normalize(position),
+    covered: normalize(covered),
+    uncovered: uncovered.gt(0) ? normalize(uncovered) : '0',
+    reason: uncovered.gt(0) ? uncoveredReason(onSide, opts) : null,
+  };
+}
+
+/** The most telling reason among the closing side's intents, most actionable first. */
+export function uncoveredReason(onSide: readonly StopCover[], opts: CoverageOptions): string {
+  const live = onSide.filter((s) => LIVE.has(s.status) && !s.cancelRequested);
+  if (live.length === 0) return opts.adopt === 'record' ? 'adopt_record' : 'no_stop';
+  const refused = live.find((s) => (s.status === 'pending' || s.status === 'rejected') && s.lastError && s.attempts > 0);
+  if (refused) return `stop_refused: ${refused.lastError}`;
+  if (live.some((s) => s.status === 'unknown')) return 'stop_unknown';
+  if (live.some((s) => s.status === 'pending')) return 'stop_pending';
+  if (live.some((s) => s.status === 'rejected')) return 'stop_refused';
+  return 'stop_too_small';
+}
+
+/** An intents row (with its JSON payload) as a StopCover. */
+export function stopCoverOf(row: Pick<IntentsTable, 'symbol' | 'payload' | 'status' | 'placed_qty' | 'attempts' | 'last_error'> & { cancel_requested: number }): StopCover {
+  const side = (JSON.parse(row.payload) as { side?: string }).side === 'buy' ? 'buy' : 'sell';
+  return {
+    symbol: row.symbol,
+    side,
+    status: row.status,
+    placedQty: row.placed_qty,
+    cancelRequested: row.cancel_requested !== 0,
+    attempts: row.attempts,
+    lastError: row.last_error,
+  };
+}

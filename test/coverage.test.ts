@@ -1,0 +1,223 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { assessCoverage, type StopCover } from '../src/protection/coverage.js';
+import { CoverageWatch } from '../src/protection/coverage-watch.js';
+import { openDatabase, type Database } from '../src/store/database.js';
+import { updateIntent, upsertStopIntent } from '../src/store/intents.js';
+import { insertFills } from '../src/store/ledger.js';
+import { healthReport } from '../src/api/health.js';
+import { createMetrics } from '../src/metrics.js';
+import { captureLogger } from './support/log-capture.js';
+
+const stop = (over: Partial<StopCover> = {}): StopCover => ({
+  symbol: 'AAPL',
+  side: 'sell',
+  status: 'confirmed',
+  placedQty: '10',
+  cancelRequested: false,
+  attempts: 0,
+  lastError: null,
+  ...over,
+});
+const PROTECT = { adopt: 'protect' as const };
+const one = (positions: Record<string, string>, stops: StopCover[], opts: { adopt: 'protect' | 'record' } = PROTECT) =>
+  assessCoverage(new Map(Object.entries(positions)), stops, opts);
+
+describe('assessCoverage', () => {
+  it('a sell stop covers a long, a buy stop a short', () => {
+    const r = one({ AAPL: '10', TSLA: '-3' }, [stop(), stop({ symbol: 'TSLA', side: 'buy', placedQty: '3' })]);
+    expect(r.positions).toEqual([
+      { symbol: 'AAPL', position: '10', covered: '10', uncovered: '0', reason: null },
+      { symbol: 'TSLA', position: '-3', covered: '3', uncovered: '0', reason: null },
+    ]);
+    expect(r.unprotected).toEqual([]);
+    expect(r.overprotected).toEqual([]);
+  });
+
+  it('a stop on the wrong side covers nothing (and is excess)', () => {
+    const r = one({ TSLA: '-3' }, [stop({ symbol: 'TSLA', side: 'sell', placedQty: '3' })]);
+    expect(r.unprotected).toEqual([{ symbol: 'TSLA', position: '-3', covered: '0', uncovered: '3', reason: 'no_stop' }]);
+    expect(r.overprotected).toEqual([{ symbol: 'TSLA', position: '-3', covered: '3', excess: '3' }]);
+  });
+
+  it('sums partial stops and reports what is left, in decimals', () => {
+    const r = one({ 'BTC/USD': '0.3' }, [stop({ symbol: 'BTC/USD', placedQty: '0.1' }), stop({ symbol: 'BTC/USD', placedQty: '0.1' })]);
+    expect(r.unprotected).toEqual([{ symbol: 'BTC/USD', position: '0.3', covered: '0.2', uncovered: '0.1', reason: 'stop_too_small' }]);
+  });
+
+  it('reports over-coverage separately, flat symbols with live stops included', () => {
+    const r = one({ AAPL: '4', MSFT: '0' }, [stop({ placedQty: '10' }), stop({ symbol: 'MSFT', placedQty: '2' })]);
+    expect(r.unprotected).toEqual([]);
+    expect(r.positions.map((p) => p.symbol)).toEqual(['AAPL']);
+    expect(r.overprotected).toEqual([
+      { symbol: 'AAPL', position: '4', covered: '10', excess: '6' },
+      { symbol: 'MSFT', position: '0', covered: '2', excess: '2' },
+    ]);
+  });
+
+  it('does not count stops whose cancel was asked for, nor unconfirmed ones', () => {
+    const r = one({ AAPL: '10' }, [stop({ cancelRequested: true }), stop({ status: 'pending', placedQty: '10' })]);
+    expect(r.unprotected[0]).toMatchObject({ covered: '0', uncovered: '10', reason: 'stop_pending' });
+  });
+
+  it.each([
+    ['no_stop', [] as StopCover[]],
+    ['no_stop', [stop({ status: 'done' }), stop({ status: 'pending', cancelRequested: true })]],
+    ['stop_pending', [stop({ status: 'pending', placedQty: null })]],
+    ['stop_unknown', [stop({ status: 'unknown', placedQty: null, attempts: 2, lastError: 'send failed: 503' })]],
+    ['stop_refused: insufficient qty', [stop({ status: 'pending', placedQty: null, attempts: 1, lastError: 'insufficient qty' })]],
+    ['stop_refused: wash trade', [stop({ status: 'rejected', placedQty: null, attempts: 3, lastError: 'wash trade' })]],
+    ['stop_too_small', [stop({ placedQty: '4' })]],
+  ])('reason %s', (reason, stops) => {
+    expect(one({ AAPL: '10' }, stops).unprotected).toEqual([expect.objectContaining({ symbol: 'AAPL', reason })]);
+  });
+
+  it('names adopt_record when CT_ADOPT=record left a position without an intent', () => {
+    expect(one({ AAPL: '10' }, [], { adopt: 'record' }).unprotected[0]!.reason).toBe('adopt_record');
+    // An intent there is (the service's own entry) still speaks for itself.
+    expect(one({ AAPL: '10' }, [stop({ status: 'pending', placedQty: null })], { adopt: 'record' }).unprotected[0]!.reason).toBe('stop_pending');
+  });
+});
+
+describe('CoverageWatch', () => {
+  let db: Database;
+  let t: number;
+  let cap: ReturnType<typeof captureLogger>;
+  let watch: CoverageWatch;
+  const T0 = Date.parse('2026-03-02T15:00:00Z');
+  const events = (name: string) => cap.lines().filter((l) => l.event === name);
+  const advance = (s: number) => {
+    t += s * 1000;
+    return watch.check();
+  };
+
+  beforeEach(async () => {
+    db = await openDatabase(':memory:');
+    t = T0;
+    cap = captureLogger();
+    watch = new CoverageWatch({ db, log: cap.log, graceS: 10, adopt: 'protect', now: () => t });
+  });
+  afterEach(async () => {
+    watch.stop();
+    await db.close();
+  });
+
+  const buy = (orderId: string, qty: string, symbol = 'AAPL') =>
+    insertFills(db, [{ orderId, symbol, side: 'buy', cumQty: qty, qty, price: '100', source: 'stream', execId: null, at: '2026-03-02T14:59:00Z' }]);
+  const sell = (orderId: string, qty: string, symbol = 'AAPL') =>
+    insertFills(db, [{ orderId, symbol, side: 'sell', cumQty: qty, qty, price: '100', source: 'stream', execId: null, at: '2026-03-02T14:59:30Z' }]);
+  const intent = (entry: string, qty: string, symbol = 'AAPL') =>
+    upsertStopIntent(db, { entryOrderId: entry, clientOrderId: `ct-stop-${entry}`, symbol, assetClass: 'us_equity', side: 'sell', qty });
+
+  it('logs an uncovered position once per episode past the grace, turns critical then, and logs the cure', () => {
+    buy('e1', '10');
+    intent('e1', '10');
+    expect(watch.check()).toMatchObject({ critical: false, unprotected: [{ symbol: 'AAPL', reason: 'stop_pending', since: new Date(T0).toISOString(), past_grace: false }] });
+    expect(advance(10).critical).toBe(false);
+    expect(events('position_unprotected')).toEqual([]);
+
+    const late = advance(1);
+    expect(late).toMatchObject({ critical: true, unprotected: [{ symbol: 'AAPL', position: '10', covered: '0', uncovered_for_s: 11, past_grace: true, critical: true }] });
+    updateIntent(db, 'ct-stop-e1', { status: 'unknown', attempts: 1, last_error: 'send failed: 503' });
+    advance(5);
+    expect(watch.current().unprotected[0]).toMatchObject({ reason: 'stop_unknown', since: new Date(T0).toISOString() });
+    expect(events('position_unprotected')).toEqual([
+      expect.objectContaining({ level: 'warn', symbol: 'AAPL', position: '10', covered: '0', reason: 'stop_pending', since: new Date(T0).toISOString() }),
+    ]);
+
+    updateIntent(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '10', attempts: 0, last_error: null });
+    expect(advance(1)).toEqual({ unprotected: [], overprotected: [], critical: false, grace_s: 10 });
+    expect(events('position_protected')).toEqual([expect.objectContaining({ level: 'info', symbol: 'AAPL', position: '10', covered: '10', uncovered_for_s: 17 })]);
+    advance(1);
+    expect(events('position_protected')).toHaveLength(1);
+  });
+
+  it('a new episode starts afresh (its own grace, its own log line)', () => {
+    buy('e1', '10');
+    intent('e1', '10');
+    watch.check();
+    advance(11);
+    updateIntent(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '10' });
+    advance(1);
+    // The position grows: the stop no longer covers all of it.
+    buy('e2', '5');
+    expect(advance(1)).toMatchObject({ critical: false, unprotected: [{ uncovered: '5', reason: 'stop_too_small', since: new Date(T0 + 13_000).toISOString() }] });
+    expect(advance(10).critical).toBe(false);
+    expect(advance(1).critical).toBe(true);
+    expect(events('position_unprotected').map((l) => l.reason)).toEqual(['stop_pending', 'stop_too_small']);
+  });
+
+  it('an episode cured within the grace is never logged; a closed position ends its episode', () => {
+    buy('e1', '10');
+    intent('e1', '10');
+    watch.check();
+    advance(5);
+    sell('x1', '10');
+    expect(advance(1).unprotected).toEqual([]);
+    advance(20);
+    expect(events('position_unprotected')).toEqual([]);
+    expect(events('position_protected')).toEqual([]);
+
+    buy('e2', '3', 'MSFT');
+    watch.check();
+    advance(11);
+    sell('x2', '3', 'MSFT');
+    advance(1);
+    expect(events('position_protected')).toEqual([expect.objectContaining({ symbol: 'MSFT', position: '0' })]);
+  });
+
+  it('CT_ADOPT=record: reported, logged, never critical; /health says degraded, not critical', () => {
+    const rec = new CoverageWatch({ db, log: cap.log, graceS: 2, adopt: 'record', now: () => t });
+    buy('e1', '7');
+    rec.check();
+    t += 3000;
+    const view = rec.check();
+    expect(view).toMatchObject({ critical: false, unprotected: [{ symbol: 'AAPL', reason: 'adopt_record', past_grace: true, critical: false }] });
+    expect(events('position_unprotected')).toHaveLength(1);
+    const h = healthReport(db, { mode: 'paper', streamState: () => 'connected', drift: () => [], protection: () => rec.current() });
+    expect(h.status).toBe('degraded');
+    expect(h.reasons).toEqual(['position AAPL uncovered 7 of 7 for 3 s: adopt_record']);
+  });
+
+  it('/health: critical with the reason, degraded for stream and drift, ok otherwise', () => {
+    const source = { mode: 'paper' as const, streamState: () => 'connected' as const, drift: () => [], protection: () => watch.current() };
+    expect(healthReport(db, source)).toMatchObject({ status: 'ok', reasons: [], protection: { unprotected: [], overprotected: [], grace_s: 10 } });
+    sell('s1', '4', 'TSLA');
+    watch.check();
+    advance(12);
+    const h = healthReport(db, { ...source, streamState: () => 'reconnecting' as const });
+    expect(h.status).toBe('critical');
+    expect(h.reasons).toEqual(['stream reconnecting', 'position TSLA uncovered 4 of 4 for 12 s: no_stop']);
+    expect(h.protection!.unprotected).toEqual([expect.objectContaining({ symbol: 'TSLA', position: '-4', covered: '0', uncovered: '4' })]);
+    const drift = [{ kind: 'order' as const, order_id: 'o', symbol: 'X', ledger_qty: '1', broker_qty: '2', since: '' }];
+    expect(healthReport(db, { mode: 'paper', streamState: () => 'down', drift: () => [...drift, ...drift] })).toMatchObject({
+      status: 'degraded',
+      reasons: ['stream down', 'ledger drift on 2 orders'],
+      protection: null,
+    });
+  });
+
+  it('metrics: ct_unprotected_qty per uncovered symbol and ct_protection_backlog', async () => {
+    buy('e1', '10');
+    intent('e1', '10');
+    buy('e2', '0.5', 'BTC/USD');
+    upsertStopIntent(db, { entryOrderId: 'e2', clientOrderId: 'ct-stop-e2', symbol: 'BTC/USD', assetClass: 'crypto', side: 'sell', qty: '0.5' });
+    updateIntent(db, 'ct-stop-e2', { status: 'confirmed', placed_qty: '0.5', next_attempt_at: 8_640_000_000_000_000 });
+    watch.check();
+    const m = createMetrics({ db, streamState: () => 'connected', driftCount: () => 0, unprotected: () => watch.current().unprotected });
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/ct_unprotected_qty\{symbol="AAPL",app="crazy-trade"\} 10\n/);
+    expect(text).not.toMatch(/ct_unprotected_qty\{symbol="BTC\/USD"/);
+    expect(text).toMatch(/ct_protection_backlog\{app="crazy-trade"\} 1\n/);
+  });
+
+  it('start() checks at once and every interval; the timer does not hold the process', async () => {
+    const real = new CoverageWatch({ db, log: cap.log, graceS: 0, adopt: 'protect' });
+    buy('e1', '1');
+    real.start(20);
+    expect(real.current().unprotected).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(real.current().critical).toBe(true);
+    expect(events('position_unprotected')).toHaveLength(1);
+    real.stop();
+  });
+});
