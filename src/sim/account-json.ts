@@ -12,6 +12,11 @@ export interface AccountIdentity {
   accountNumber: string;
 }
 
+/** Alpaca keys crypto positions without the slash (`BTCUSD`), unlike orders (alpaca-py#179, #537). */
+export function positionSymbol(h: Holding): string {
+  return h.asset.assetClass === 'crypto' ? h.asset.symbol.replace('/', '') : h.asset.symbol;
+}
+
 export function positionJson(engine: Engine, h: Holding): Record<string, unknown> {
   const state = engine.prices.state(h.asset);
   const price = state.price;
@@ -35,7 +40,7 @@ export function positionJson(engine: Engine, h: Holding): Record<string, unknown
     qty: fmt(h.qty),
     qty_available: fmt(long ? available : available.neg()),
     side: long ? 'long' : 'short',
-    symbol: h.asset.symbol,
+    symbol: positionSymbol(h),
     unrealized_intraday_pl: money(unrealized),
     unrealized_intraday_plpc: ratio(unrealized, costBasis.abs()),
     unrealized_pl: money(unrealized),

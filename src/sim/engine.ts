@@ -16,6 +16,7 @@ import { PriceBook } from './prices.js';
 import {
   type FillRecord,
   OPEN_STATUSES,
+  type OrderEventName,
   type OrderOrigin,
   type OrderSpec,
   type ReplaceSpec,
@@ -226,6 +227,20 @@ export class Engine {
 
   reject(id: string): SimOrder {
     return this.finish(id, 'rejected');
+  }
+
+  /**
+   * `done_for_day` or `stopped`: the order takes that status and the stream sends that event, and
+   * it stays open (a later fill, e.g. by forceFill, moves it on).
+   */
+  markEvent(id: string, event: OrderEventName): SimOrder {
+    const order = this.requireOrder(id);
+    if (!isOpen(order)) throw unprocessable('order is not open');
+    const now = this.clock.nowMicros();
+    order.status = event;
+    order.updatedAt = now;
+    this.emit(event, order, now);
+    return order;
   }
 
   /** Fill (part of) an open order now at the current price (never through its limit). */

@@ -12,11 +12,19 @@ export type OrderStatus =
   | 'canceled'
   | 'expired'
   | 'rejected'
-  | 'replaced';
+  | 'replaced'
+  /** No more fills today; the order stays open for the next session (docs "Orders", order lifecycle). */
+  | 'done_for_day'
+  /** A fill is guaranteed but has not happened yet; the order stays open. */
+  | 'stopped';
 
 export const ORDER_TYPES: readonly OrderType[] = ['market', 'limit', 'stop', 'stop_limit', 'trailing_stop'];
 export const TIME_IN_FORCES: readonly TimeInForce[] = ['day', 'gtc', 'opg', 'cls', 'ioc', 'fok'];
-export const OPEN_STATUSES: ReadonlySet<OrderStatus> = new Set(['new', 'partially_filled']);
+export const OPEN_STATUSES: ReadonlySet<OrderStatus> = new Set(['new', 'partially_filled', 'done_for_day', 'stopped']);
+
+/** Events an open order can be put through by POST /_sim/order-event: it stays open for later fills. */
+export const ORDER_EVENTS = ['done_for_day', 'stopped'] as const;
+export type OrderEventName = (typeof ORDER_EVENTS)[number];
 
 /** A validated order request (POST /v2/orders, /_sim/trade). */
 export interface OrderSpec {
@@ -92,7 +100,7 @@ export interface FillRecord {
   positionQty: Dec;
 }
 
-export type TradeEventName = 'new' | 'fill' | 'partial_fill' | 'canceled' | 'expired' | 'replaced' | 'rejected';
+export type TradeEventName = 'new' | 'fill' | 'partial_fill' | 'canceled' | 'expired' | 'replaced' | 'rejected' | OrderEventName;
 
 /** One trade_updates event: `data` is the exact wire object sent on the stream. */
 export interface TradeEvent {

@@ -49,6 +49,26 @@ describe('/_sim/stats', () => {
   });
 });
 
+describe('crypto positions are keyed without the slash (alpaca-py#179, #537)', () => {
+  it('finds BTCUSD, answers 404 to BTC/USD raw or encoded, lists BTCUSD, and counts slashed lookups apart', async () => {
+    await outsideTrade(sim, { symbol: 'LTC/USD', side: 'buy', qty: '2' });
+    const before = (await control('GET', '/_sim/stats')).body as { requests: { by_route: Record<string, number> } };
+    expect((await http<Json>(sim, 'GET', '/v2/positions/LTCUSD')).body).toMatchObject({ symbol: 'LTCUSD', qty: '2', asset_class: 'crypto' });
+    for (const path of ['/v2/positions/LTC/USD', '/v2/positions/LTC%2FUSD']) {
+      const r = await http<Json>(sim, 'GET', path);
+      expect([r.status, r.body]).toEqual([404, { code: 40410000, message: 'position does not exist' }]);
+    }
+    const list = (await http<Json[]>(sim, 'GET', '/v2/positions')).body;
+    expect(list.filter((p) => p.asset_class === 'crypto').map((p) => p.symbol)).toContain('LTCUSD');
+    expect(list.some((p) => String(p.symbol).includes('/'))).toBe(false);
+    const after = (await control('GET', '/_sim/stats')).body as { requests: { by_route: Record<string, number> } };
+    const delta = (k: string) => (after.requests.by_route[k] ?? 0) - (before.requests.by_route[k] ?? 0);
+    expect(delta('GET /v2/positions/{symbol_or_asset_id}')).toBe(1);
+    expect(delta('GET /v2/positions/{base}/{quote}')).toBe(2);
+    await outsideTrade(sim, { symbol: 'LTC/USD', side: 'sell', qty: '2' });
+  });
+});
+
 describe('/_sim/trade and /_sim/fill', () => {
   it('places outside orders: full (default for market), partial (default half), none', async () => {
     const full = await outsideTrade(sim, { symbol: 'TSLA', side: 'buy', qty: '3' });

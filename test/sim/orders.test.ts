@@ -49,9 +49,12 @@ describe('placing orders through the real SDK', () => {
     const got = await api.orders.getOrderByOrderID({ orderId: placed.id! });
     expect(got.status).toBe('filled');
     expect(got.filledAvgPrice).toBe('63990.5');
-    const pos = await api.positions.getOpenPosition({ symbolOrAssetId: 'BTC/USD' });
-    expect(pos.symbol).toBe('BTC/USD');
+    // Crypto positions are keyed without the slash (alpaca-py#179, #537).
+    const pos = await api.positions.getOpenPosition({ symbolOrAssetId: 'BTCUSD' });
+    expect(pos.symbol).toBe('BTCUSD');
     expect(pos.qty).toBe('0.012345678');
+    const slashed = await apiError(api.positions.getOpenPosition({ symbolOrAssetId: 'BTC/USD' }));
+    expect([slashed.status, slashed.code, slashed.message]).toEqual([404, 40410000, 'position does not exist']);
   });
 
   it('gets an order by client order id, and 404s an unknown one', async () => {
@@ -289,7 +292,7 @@ describe('crypto rules', () => {
     await api.orders.deleteOrderByOrderID({ orderId: resting.id! });
     const sold = await api.orders.market({ symbol: 'SOL/USD', qty: '2', side: 'sell', timeInForce: 'gtc' });
     expect((await api.orders.getOrderByOrderID({ orderId: sold.id! })).status).toBe('filled');
-    expect((await apiError(api.positions.getOpenPosition({ symbolOrAssetId: 'SOL/USD' }))).status).toBe(404);
+    expect((await apiError(api.positions.getOpenPosition({ symbolOrAssetId: 'SOLUSD' }))).status).toBe(404);
   });
 
   it('lets equities go short', async () => {

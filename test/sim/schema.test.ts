@@ -84,9 +84,9 @@ describe('responses match the official OpenAPI schemas', () => {
 
   it('positions and a position (Position), equity long/short and crypto', async () => {
     const list = await http<Json[]>(sim, 'GET', '/v2/positions');
-    expect(list.body.map((p) => p.symbol)).toEqual(['AAPL', 'BTC/USD', 'SPY', 'TSLA']);
+    expect(list.body.map((p) => p.symbol)).toEqual(['AAPL', 'BTCUSD', 'SPY', 'TSLA']);
     expectValid(arrayOf('Position'), list.body);
-    expectValid(schema('Position'), (await http(sim, 'GET', '/v2/positions/BTC%2FUSD')).body);
+    expectValid(schema('Position'), (await http(sim, 'GET', '/v2/positions/BTCUSD')).body);
     expectValid(schema('Position'), (await http(sim, 'GET', '/v2/positions/AAPL')).body);
   });
 

@@ -80,6 +80,30 @@ describe('trade_updates over the SDK TradingStream', () => {
     expect(eventsFor(a.id!)).toEqual(['new', 'expired']);
     expect(eventsFor(b.id!)).toEqual(['new', 'rejected']);
   });
+
+  it('sends done_for_day and stopped from /_sim/order-event; the order stays open for later fills', async () => {
+    for (const event of ['done_for_day', 'stopped'] as const) {
+      const o = await outsideTrade(sim, { symbol: 'AAPL', side: 'buy', qty: '10', type: 'limit', limit_price: '500', time_in_force: 'gtc', fill: 'partial', fill_qty: '4' });
+      const marked = await http<Json>(sim, 'POST', '/_sim/order-event', { order_id: o.id, event }, { auth: false });
+      expect(marked.body).toMatchObject({ status: event, filled_qty: '4' });
+      await waitFor(() => eventsFor(o.id as string).includes(event), 3000, event);
+      const update = updates.find((u) => u.order.id === o.id && u.event === event)!;
+      expect(update.order.status).toBe(event);
+      expect(Object.keys(update.order)).toEqual(expect.arrayContaining(['filled_qty', 'status', 'client_order_id']));
+      // Listed as open, and filled later.
+      const open = await http<Json[]>(sim, 'GET', '/v2/orders?status=open&limit=500');
+      expect(open.body.map((x) => x.id)).toContain(o.id);
+      const rest = await http<Json>(sim, 'POST', '/_sim/fill', { order_id: o.id, qty: '6' }, { auth: false });
+      expect(rest.body).toMatchObject({ status: 'filled', filled_qty: '10' });
+      await waitFor(() => eventsFor(o.id as string).includes('fill'), 3000, 'fill');
+      expect(eventsFor(o.id as string)).toEqual(['new', 'partial_fill', event, 'fill']);
+    }
+    const done = await outsideTrade(sim, { symbol: 'AAPL', side: 'buy', qty: '1' });
+    expect((await http(sim, 'POST', '/_sim/order-event', { order_id: done.id, event: 'stopped' }, { auth: false })).status).toBe(422);
+    const open = await outsideTrade(sim, { symbol: 'AAPL', side: 'buy', qty: '1', fill: 'none' });
+    expect((await http(sim, 'POST', '/_sim/order-event', { order_id: open.id, event: 'canceled' }, { auth: false })).status).toBe(422);
+    await http(sim, 'POST', '/_sim/fill', { order_id: open.id }, { auth: false });
+  });
 });
 
 /** A raw ws client that records parsed messages. */

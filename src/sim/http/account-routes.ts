@@ -20,24 +20,26 @@ export function registerAccountRoutes(router: Router, s: SimServices): void {
     ctx.body = engine.portfolio.all().map((h) => positionJson(engine, h));
   });
 
+  // Crypto positions are keyed without the slash (alpaca-py#179, #537): BTCUSD is found; BTC/USD,
+  // raw or %2F-encoded, is not. Slashed lookups are counted apart in /_sim/stats.
+  const SLASHED = '/v2/positions/{base}/{quote}';
   const getPosition = (symbolOrId: string): Record<string, unknown> => {
-    const asset = engine.assets.resolveSymbolOrId(symbolOrId);
+    const asset = symbolOrId.includes('/') ? null : engine.assets.resolveSymbolOrId(symbolOrId);
     const holding = asset ? engine.portfolio.holding(asset.symbol) : undefined;
     if (!holding) throw notFound('position does not exist');
     return positionJson(engine, holding);
   };
-  router.add('GET', '/v2/positions/{symbol_or_asset_id}', (ctx, p) => {
-    ctx.body = getPosition(p.symbol_or_asset_id ?? '');
-  });
-  // Tolerate an unencoded crypto pair: /v2/positions/BTC/USD.
   router.add(
     'GET',
-    '/v2/positions/{base}/{quote}',
+    '/v2/positions/{symbol_or_asset_id}',
     (ctx, p) => {
-      ctx.body = getPosition(`${p.base ?? ''}/${p.quote ?? ''}`);
+      ctx.body = getPosition(p.symbol_or_asset_id ?? '');
     },
-    { statsTemplate: '/v2/positions/{symbol_or_asset_id}' },
+    { statsTemplate: (p) => ((p.symbol_or_asset_id ?? '').includes('/') ? SLASHED : '/v2/positions/{symbol_or_asset_id}') },
   );
+  router.add('GET', SLASHED, () => {
+    throw notFound('position does not exist');
+  });
 
   router.add('GET', '/v2/account/activities', (ctx) => {
     ctx.body = queryActivities(engine.fills, ctx.query, activityTypesParam(ctx.query));

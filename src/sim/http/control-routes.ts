@@ -6,7 +6,7 @@ import { invalid, notFound, unprocessable } from '../errors.js';
 import { isUuid } from '../ids.js';
 import { orderJson } from '../order-json.js';
 import { decimalField, isPlainObject, parseOrderRequest } from '../order-request.js';
-import type { SimOrder } from '../types.js';
+import { ORDER_EVENTS, type SimOrder } from '../types.js';
 import { readJson } from './body.js';
 import type { Router } from './router.js';
 import type { SimServices } from './services.js';
@@ -107,6 +107,15 @@ export function registerControlRoutes(router: Router, s: SimServices): void {
 
   router.add('POST', '/_sim/reject', async (ctx) => {
     ctx.body = orderJson(engine.reject(requireOrderId(await objectBody(ctx))));
+  });
+
+  // done_for_day / stopped: not final at Alpaca; the order stays open for /_sim/fill.
+  router.add('POST', '/_sim/order-event', async (ctx) => {
+    const body = await objectBody(ctx);
+    const id = requireOrderId(body);
+    const event = ORDER_EVENTS.find((e) => e === body.event);
+    if (!event) throw invalid(`event must be one of ${ORDER_EVENTS.join(', ')}`);
+    ctx.body = orderJson(engine.markEvent(id, event));
   });
 
   router.add('POST', '/_sim/price', async (ctx) => {

@@ -10,14 +10,16 @@ export interface RouteDef {
   method: string;
   template: string;
   handler: Handler;
-  /** Template reported in stats (defaults to `template`). */
-  statsTemplate?: string;
+  /** Template reported in stats (defaults to `template`); a function picks it from the params. */
+  statsTemplate?: StatsTemplate;
   /** No APCA auth headers required (Alpaca's crypto market data is public). */
   public?: boolean;
 }
 
+export type StatsTemplate = string | ((params: Record<string, string>) => string);
+
 export interface RouteOptions {
-  statsTemplate?: string;
+  statsTemplate?: StatsTemplate;
   public?: boolean;
 }
 
@@ -58,7 +60,8 @@ export class Router {
       if (!params) continue;
       pathMatched = true;
       if (r.method !== method) continue;
-      return { kind: 'found', route: r, params, key: `${r.method} ${r.statsTemplate ?? r.template}` };
+      const template = typeof r.statsTemplate === 'function' ? r.statsTemplate(params) : (r.statsTemplate ?? r.template);
+      return { kind: 'found', route: r, params, key: `${r.method} ${template}` };
     }
     return pathMatched ? { kind: 'method_not_allowed' } : { kind: 'not_found' };
   }
