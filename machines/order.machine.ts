@@ -69,6 +69,11 @@ export type OrderEvent =
   | { type: 'stop.accepted'; stopOrderId: string; qty: string }
   | { type: 'stop.rejected'; reason: string }
   | { type: 'stop.filled'; exitFillId: string }
+  /**
+   * The entry's stop was taken off because none of its position is left (another order closed the
+   * position, or exits cut the stop to nothing): a finished entry is over.
+   */
+  | { type: 'position.closed' }
   | { type: 'clock.tick'; now: number };
 
 /** How long a stop request may stay unacknowledged before it is asked for again. */
@@ -264,6 +269,7 @@ export const orderMachine = setup({
           // The outbox keeps retrying; the deadline re-asks if it stays silent.
           actions: assign({ stopDeadline: null }),
         },
+        'position.closed': { target: 'exited', actions: assign({ stopDeadline: null }) },
         'clock.tick': [
           {
             guard: ({ context }) => context.stopDeadline === null,
@@ -286,6 +292,7 @@ export const orderMachine = setup({
             stop: ({ context, event }) => ({ clientOrderId: context.stop!.clientOrderId, orderId: event.stopOrderId, qty: event.qty }),
           }),
         },
+        'position.closed': { target: 'exited' },
       },
     },
     exited: { type: 'final' },

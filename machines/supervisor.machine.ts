@@ -26,6 +26,8 @@ export type SupervisorEvent =
   | ({ type: 'broker.execution'; execution: ExecutionReport; order: OrderReport | null } & Routing)
   | { type: 'stop.accepted'; entryOrderId: string; stopOrderId: string; qty: string }
   | { type: 'stop.rejected'; entryOrderId: string; reason: string }
+  /** The entry's stop was canceled because its position is gone (routed like the stop's acks). */
+  | { type: 'position.closed'; entryOrderId: string }
   | { type: 'clock.tick'; now: number }
   | { type: `xstate.done.actor.${string}`; output: OrderOutput; actorId: string };
 
@@ -77,6 +79,12 @@ function routeToOrder(
   enqueue.sendTo(id, forward);
 }
 
+/** Forwards an event about an entry's stop to the entry's actor, when it is live. */
+function toEntry(enqueue: RouteEnqueue, system: { get(id: string): unknown }, entryOrderId: string, event: OrderEvent): void {
+  const entry = system.get(orderActorId(entryOrderId)) as AnyActorRef | undefined;
+  if (entry) enqueue.sendTo(entry, event);
+}
+
 export const supervisorMachine = setup({
   types: {
     events: {} as SupervisorEvent,
@@ -117,16 +125,19 @@ export const supervisorMachine = setup({
           ),
         },
         'stop.accepted': {
-          actions: enqueueActions(({ event, system, enqueue }) => {
-            const entry = system.get(orderActorId(event.entryOrderId)) as AnyActorRef | undefined;
-            if (entry) enqueue.sendTo(entry, { type: 'stop.accepted', stopOrderId: event.stopOrderId, qty: event.qty });
-          }),
+          actions: enqueueActions(({ event, system, enqueue }) =>
+            toEntry(enqueue as unknown as RouteEnqueue, system, event.entryOrderId, { type: 'stop.accepted', stopOrderId: event.stopOrderId, qty: event.qty }),
+          ),
         },
         'stop.rejected': {
-          actions: enqueueActions(({ event, system, enqueue }) => {
-            const entry = system.get(orderActorId(event.entryOrderId)) as AnyActorRef | undefined;
-            if (entry) enqueue.sendTo(entry, { type: 'stop.rejected', reason: event.reason });
-          }),
+          actions: enqueueActions(({ event, system, enqueue }) =>
+            toEntry(enqueue as unknown as RouteEnqueue, system, event.entryOrderId, { type: 'stop.rejected', reason: event.reason }),
+          ),
+        },
+        'position.closed': {
+          actions: enqueueActions(({ event, system, enqueue }) =>
+            toEntry(enqueue as unknown as RouteEnqueue, system, event.entryOrderId, { type: 'position.closed' }),
+          ),
         },
         'clock.tick': {
           // Only actors waiting on a deadline get the tick: with thousands of live actors, waking

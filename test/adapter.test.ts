@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { executionFromOrder, parseFillActivity, parseOrder, parseTradeUpdate } from '../src/broker/adapter.js';
+import { pairSymbol, positionPathSymbol } from '../src/broker/positions.js';
 import { fixture } from './support/fixtures.js';
 
 const ORDER_FIXTURES = [
@@ -122,5 +123,18 @@ describe('broker adapter: malformed payloads are refused, never thrown', () => {
     ['price NaN', { ...fixture('activity-fill.json'), price: 'NaN' }],
   ])('activity: %s', (_n, raw) => {
     expect(parseFillActivity(raw).ok).toBe(false);
+  });
+});
+
+describe('position symbols (crypto positions are keyed without the slash)', () => {
+  it('looks pairs up un-slashed and maps listed symbols back to pairs', () => {
+    expect(positionPathSymbol('BTC/USD')).toBe('BTCUSD');
+    expect(positionPathSymbol('AAPL')).toBe('AAPL');
+    expect(pairSymbol('BTCUSD', 'crypto')).toBe('BTC/USD');
+    expect(pairSymbol('ETHBTC', 'crypto')).toBe('ETH/BTC');
+    expect(pairSymbol('USDTUSD', 'crypto')).toBe('USDT/USD');
+    expect(pairSymbol('SOLUSDT', 'crypto')).toBe('SOL/USDT');
+    expect(pairSymbol('BTC/USD', 'crypto')).toBe('BTC/USD');
+    expect(pairSymbol('MSFT', 'us_equity')).toBe('MSFT');
   });
 });

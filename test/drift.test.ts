@@ -6,7 +6,7 @@ import { OrderActors } from '../src/runtime/order-actors.js';
 import { DriftCheck } from '../src/sync/drift.js';
 import { Reconciler } from '../src/sync/reconciler.js';
 import { captureLogger } from './support/log-capture.js';
-import { makeFills } from './support/sim-traffic.js';
+import { makeFills, simPost } from './support/sim-traffic.js';
 
 let sim: Simulator;
 let db: Database;
@@ -54,5 +54,17 @@ describe('drift is loud', () => {
     const logged = cap.lines().filter((l) => l.event === 'ledger_drift');
     expect(logged.filter((l) => l.kind === 'order')).toHaveLength(1);
     expect(logged.filter((l) => l.kind === 'position')).toHaveLength(1);
+  });
+
+  it('compares crypto positions the broker lists as BTCUSD with the ledger\'s BTC/USD, and names them as pairs', async () => {
+    const buy = await simPost(sim, '/_sim/trade', { symbol: 'BTC/USD', side: 'buy', qty: '0.5', type: 'market' });
+    await reconciler.trigger('poll');
+    await reconciler.trigger('poll');
+    const crypto = () => drift.current().filter((e) => e.kind === 'position' && e.symbol.replace('/', '') === 'BTCUSD');
+    expect(crypto()).toEqual([]);
+    db.sqlite.prepare('delete from fills where order_id = ?').run(buy.id);
+    await reconciler.trigger('poll');
+    await reconciler.trigger('poll');
+    expect(crypto()).toEqual([expect.objectContaining({ symbol: 'BTC/USD', ledger_qty: '0', broker_qty: '0.5' })]);
   });
 });

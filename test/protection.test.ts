@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { D } from '../src/decimal.js';
 import type { Simulator } from '../src/sim/index.js';
 import { CRASH_POINTS } from '../src/runtime/crash-points.js';
+import { isLiveStatus } from '../machines/order-status.js';
 import { eventually, getJson } from './support/bot-process.js';
 import { simsAndBots } from './support/sim-bots.js';
 import { simPost } from './support/sim-traffic.js';
@@ -35,7 +36,7 @@ async function protectedLong(s: Simulator, qty: string): Promise<{ id: string }>
   await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === qty), 15_000);
   return entry;
 }
-const live = (orders: any[]) => orders.filter((o) => ['new', 'accepted', 'partially_filled', 'held'].includes(o.status));
+const live = (orders: any[]) => orders.filter((o) => isLiveStatus(o.status));
 
 describe('exactly one stop per entry, across crashes', () => {
   it.each(CRASH_POINTS)('SIGKILL at %s: the restarted bot ends with exactly one stop for the entry', async (point) => {
@@ -213,6 +214,155 @@ describe('cooldown once per exit', () => {
     const during = await simPost(s, '/_sim/trade', { symbol: 'SPY', side: 'buy', qty: '1', type: 'market' });
     await again.waitFor((l) => l.event === 'entry_during_cooldown' && l.order_id === during.id, 10_000);
     await eventually(async () => live(await stopsOf(s, during.id))[0], 15_000);
+    again.proc.kill('SIGTERM');
+    await again.exited;
+  }, 60_000);
+});
+
+/** Requests the bot made, by route, as the simulator counted them (GET /_sim/stats). */
+async function byRoute(s: Simulator): Promise<Record<string, number>> {
+  return (await getJson(`${s.url}/_sim/stats`)).body.requests.by_route;
+}
+/** The stops of an entry that were placed by POST (a replacement by PATCH has `replaces` set). */
+const posted = (stops: any[]) => stops.filter((o) => o.replaces === null);
+
+describe('statuses that are not final (done_for_day, stopped)', () => {
+  it.each(['done_for_day', 'stopped'])('an entry reported %s keeps working: the next fill is recorded once, no drift, one stop', async (event) => {
+    const s = await sim(event === 'stopped' ? 71 : 72);
+    const b = await bot(s, join(dir, `nonfinal-${event}.db`), { CT_POLL_MS: '500' });
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '10', type: 'limit', limit_price: '500', time_in_force: 'gtc', fill: 'partial', fill_qty: '4' });
+    await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '4'), 15_000);
+    expect((await simPost(s, '/_sim/order-event', { order_id: entry.id, event })).status).toBe(event);
+    // Seen on the stream, and by a reconcile that lists it among the open orders.
+    const seen = b.lines.length;
+    await b.waitFor((l) => l.event === 'reconcile_done' && b.lines.indexOf(l) > seen, 10_000);
+    const url = await b.apiUrl();
+    expect((await getJson(`${url}/orders/${entry.id}`)).body.state).toBe('partiallyFilled');
+
+    await simPost(s, '/_sim/fill', { order_id: entry.id, qty: '6' });
+    const stop = await eventually(async () => {
+      const open = live(await stopsOf(s, entry.id));
+      return open.length === 1 && open[0].qty === '10' ? open[0] : null;
+    }, 15_000);
+    await eventually(async () => (await getJson(`${url}/orders/${entry.id}`)).body.state === 'protected');
+    const fills = (await getJson(`${url}/fills?limit=100`)).body.fills.filter((f: any) => f.order_id === entry.id);
+    expect(fills.map((f: any) => [f.cum_qty, f.qty]).sort()).toEqual([
+      ['10', '6'],
+      ['4', '4'],
+    ]);
+    expect(b.lines.filter((l) => l.event === 'ledger_drift')).toEqual([]);
+    // One stop: placed once by POST, resized by replace.
+    const stops = await stopsOf(s, entry.id);
+    expect(posted(stops)).toHaveLength(1);
+    expect((await byRoute(s))['POST /v2/orders']).toBe(1);
+    expect(stop.client_order_id).toBe(`ct-stop-${entry.id}-v1`);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 60_000);
+
+  it('a stop reported done_for_day is still the stop: no second one, across a restart', async () => {
+    const s = await sim(73);
+    const db = join(dir, 'stop-dfd.db');
+    const b = await bot(s, db, { CT_POLL_MS: '500' });
+    const entry = await protectedLong(s, '5');
+    const stop = live(await stopsOf(s, entry.id))[0];
+    await simPost(s, '/_sim/order-event', { order_id: stop.id, event: 'done_for_day' });
+    const seen = b.lines.length;
+    await b.waitFor((l) => l.event === 'reconcile_done' && b.lines.indexOf(l) > seen, 10_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    b.proc.kill('SIGTERM');
+    await b.exited;
+    const again = await bot(s, db);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await stopsOf(s, entry.id)).map((o) => [o.id, o.status])).toEqual([[stop.id, 'done_for_day']]);
+    expect((await byRoute(s))['POST /v2/orders']).toBe(1);
+    expect([...b.lines, ...again.lines].filter((l) => l.event === 'stop_lost' || l.event === 'ledger_drift')).toEqual([]);
+    again.proc.kill('SIGTERM');
+    await again.exited;
+  }, 60_000);
+});
+
+describe('the stop worker reads the position after the book has the fills', () => {
+  it('an entry filled 4 + 6 while the bot was down gets one stop POST for 10, no resize', async () => {
+    const s = await sim(74);
+    const db = join(dir, 'down-fills.db');
+    const first = await bot(s, db);
+    first.proc.kill('SIGTERM');
+    await first.exited;
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '10', type: 'market', fill: 'partial', fill_qty: '4' });
+    await simPost(s, '/_sim/fill', { order_id: entry.id, qty: '6' });
+    const b = await bot(s, db);
+    const stop = await eventually(async () => live(await stopsOf(s, entry.id))[0], 15_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(stop).toMatchObject({ qty: '10', client_order_id: `ct-stop-${entry.id}`, type: 'trailing_stop' });
+    expect(await stopsOf(s, entry.id)).toHaveLength(1);
+    const routes = await byRoute(s);
+    expect(routes['POST /v2/orders']).toBe(1);
+    expect(routes['PATCH /v2/orders/{order_id}'] ?? 0).toBe(0);
+    expect(b.lines.filter((l) => l.event === 'stop_not_needed')).toEqual([]);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 60_000);
+});
+
+describe('crypto positions are keyed without the slash', () => {
+  it('a crypto entry on an idle bot gets its stop-limit; no position lookup by BTC/USD', async () => {
+    const s = await sim(75);
+    const b = await bot(s, join(dir, 'crypto-idle.db'));
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'BTC/USD', side: 'buy', qty: '0.5', type: 'market' });
+    const stop = await eventually(async () => live(await stopsOf(s, entry.id))[0], 15_000);
+    expect(stop).toMatchObject({ type: 'stop_limit', side: 'sell', qty: '0.5', time_in_force: 'gtc', symbol: 'BTC/USD' });
+    expect((await byRoute(s))['GET /v2/positions/{base}/{quote}']).toBeUndefined();
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 40_000);
+
+  it('looks the position up as BTCUSD when another sell holds part of it, and protects the rest', async () => {
+    const s = await sim(76);
+    const db = join(dir, 'crypto-held.db');
+    const first = await bot(s, db);
+    first.proc.kill('SIGTERM');
+    await first.exited;
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'BTC/USD', side: 'buy', qty: '0.5', type: 'market' });
+    // A take-profit sell placed by hand holds 0.2 of it: a stop for all 0.5 is refused (403).
+    await simPost(s, '/_sim/trade', { symbol: 'BTC/USD', side: 'sell', qty: '0.2', type: 'limit', limit_price: '99000', fill: 'none' });
+    const b = await bot(s, db);
+    const stop = await eventually(async () => live(await stopsOf(s, entry.id))[0], 15_000);
+    expect(stop).toMatchObject({ type: 'stop_limit', side: 'sell', qty: '0.3' });
+    const routes = await byRoute(s);
+    expect(routes['GET /v2/positions/{symbol_or_asset_id}']).toBeGreaterThanOrEqual(1);
+    expect(routes['GET /v2/positions/{base}/{quote}']).toBeUndefined();
+    await b.waitFor((l) => l.event === 'stop_partial' && l.entry_order_id === entry.id);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 40_000);
+});
+
+describe('an entry protected, then closed from outside', () => {
+  it('ends exited once its stop is canceled, and is not rehydrated after a restart', async () => {
+    const s = await sim(77);
+    const db = join(dir, 'closed-outside.db');
+    const b = await bot(s, db);
+    const entry = await protectedLong(s, '10');
+    const url = await b.apiUrl();
+    await eventually(async () => (await getJson(`${url}/orders/${entry.id}`)).body.state === 'protected');
+    await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'sell', qty: '10', type: 'market' });
+    await b.waitFor((l) => l.event === 'stop_canceled' && l.entry_order_id === entry.id, 15_000);
+    await b.waitFor((l) => l.event === 'cooldown_started' && l.symbol === 'AAPL');
+    await eventually(async () => (await getJson(`${url}/orders/${entry.id}`)).body.state === 'exited');
+    const protectedNow = (await getJson(`${url}/orders?state=protected`)).body.orders.map((o: any) => o.id);
+    expect(protectedNow).not.toContain(entry.id);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+    const d = new BetterSqlite3(db, { readonly: true });
+    expect(d.prepare('select state, terminal from orders where order_id = ?').get(entry.id)).toEqual({ state: 'exited', terminal: 1 });
+    d.close();
+
+    const again = await bot(s, db);
+    const againUrl = await again.apiUrl();
+    expect(again.lines.filter((l) => l.event === 'actor_rehydrated' && l.order_id === entry.id)).toEqual([]);
+    expect((await getJson(`${againUrl}/orders?state=protected`)).body.orders).toEqual([]);
+    expect((await stopsOf(s, entry.id)).map((o) => o.status)).toEqual(['canceled']);
     again.proc.kill('SIGTERM');
     await again.exited;
   }, 60_000);

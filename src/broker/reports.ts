@@ -5,9 +5,6 @@
 
 export type Side = 'buy' | 'sell';
 
-/** Alpaca order statuses after which an order can change no more. */
-export const TERMINAL_ORDER_STATUSES = ['filled', 'canceled', 'expired', 'rejected', 'replaced', 'done_for_day', 'stopped'] as const;
-
 export interface OrderReport {
   orderId: string;
   clientOrderId: string;
@@ -16,6 +13,7 @@ export interface OrderReport {
   side: Side;
   type: string;
   timeInForce: string | null;
+  /** Alpaca's status; which ones are final is decided in one place, machines/order-status.ts. */
   status: string;
   qty: string | null;
   notional: string | null;

@@ -1,4 +1,5 @@
 import { ApiError, NotFoundError, RateLimitError } from '@alpacahq/alpaca-trade-api';
+import { fetchPositionQty } from '../broker/positions.js';
 import { D, normalize } from '../decimal.js';
 import type { BrokerClient } from '../broker/client.js';
 import { parseOrder } from '../broker/adapter.js';
@@ -9,12 +10,11 @@ import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
 import { crashPoint } from '../runtime/crash-points.js';
 import type { StopIntent } from '../../machines/order.machine.js';
-import { stopVersionClientOrderId } from '../../machines/order-status.js';
+import { isFinalStatus, isLiveStatus, stopVersionClientOrderId } from '../../machines/order-status.js';
 import { cryptoStopPrice, isCrypto, newStopOrder, replaceStopOrder, type StopSettings } from './stop-order.js';
 
 /** Nothing to do until an intent changes (an upsert or the ratchet sets next_attempt_at to 0). */
 const IDLE = 8_640_000_000_000_000;
-const OPEN = new Set(['new', 'accepted', 'pending_new', 'partially_filled', 'pending_replace', 'pending_cancel', 'held', 'accepted_for_bidding', 'calculated']);
 
 export interface StopWorkerDeps {
   db: Database;
@@ -166,7 +166,7 @@ export class StopWorker {
   }
 
   private async onFound(row: IntentRow, intent: StopIntent, order: OrderReport): Promise<void> {
-    if (OPEN.has(order.status)) return this.confirm(row, intent, order, 'stop_adopted');
+    if (isLiveStatus(order.status)) return this.confirm(row, intent, order, 'stop_adopted');
     if (order.status === 'filled') {
       updateIntent(this.deps.db, row.client_order_id, { status: 'done', broker_order_id: order.orderId, next_attempt_at: IDLE });
       return;
@@ -174,7 +174,7 @@ export class StopWorker {
     if (order.status === 'replaced' && order.replacedBy) {
       // Replaced by someone else: protect through the replacement.
       const repl = await this.deps.client.orders.getOrderByOrderID({ orderId: order.replacedBy }).then(parseOrder);
-      if (repl.ok && OPEN.has(repl.value.status)) return this.confirm(row, intent, repl.value, 'stop_adopted');
+      if (repl.ok && isLiveStatus(repl.value.status)) return this.confirm(row, intent, repl.value, 'stop_adopted');
     }
     // Canceled, expired or rejected: that order is gone; place a new one under the next id.
     this.nextVersion(row, null);
@@ -184,7 +184,7 @@ export class StopWorker {
 
   private async send(row: IntentRow, intent: StopIntent, cid: string, onlyQty?: string): Promise<void> {
     const { client, db, log, settings } = this.deps;
-    const qty = onlyQty ?? (await this.protectableQty(intent, wantedQty(row)));
+    const qty = onlyQty ?? (await this.protectableQty(row, intent));
     if (qty === null) {
       log.info({ event: 'stop_not_needed', entry_order_id: intent.entryOrderId, symbol: intent.symbol }, 'no position left to protect');
       updateIntent(db, row.client_order_id, { status: 'done', next_attempt_at: IDLE });
@@ -193,6 +193,8 @@ export class StopWorker {
     const stopPrice = isCrypto(intent)
       ? (row.target_stop_price ?? cryptoStopPrice(await this.deps.latestPrice(intent.symbol), settings.trailPercent))
       : null;
+    // The requests above gave fills time to change what the stop must be: never send a stale one.
+    this.assertUnchanged(row);
     // Committed before the request leaves: after a crash from here on, the order is looked up.
     updateIntent(db, row.client_order_id, { sent_at: new Date().toISOString(), status: 'unknown', target_stop_price: stopPrice });
     const sentRow = intentRow(db, row.client_order_id)!;
@@ -245,7 +247,7 @@ export class StopWorker {
           updateIntent(db, row.client_order_id, { status: 'done', next_attempt_at: IDLE });
           return;
         }
-        if (old?.ok && !OPEN.has(old.value.status)) this.nextVersion(row, null);
+        if (old?.ok && isFinalStatus(old.value.status)) this.nextVersion(row, null);
       }
       updateIntent(db, row.client_order_id, { status: 'pending', sent_at: null, attempts, last_error: err.message, next_attempt_at: Date.now() + backoff(attempts) });
       return;
@@ -297,39 +299,58 @@ export class StopWorker {
     this.deps.log.info({ event: 'stop_canceled', entry_order_id: intent.entryOrderId, stop_order_id: order?.orderId ?? null, symbol: intent.symbol }, `position closed: protective stop for ${intent.symbol} canceled`);
   }
 
+  /**
+   * Throws Later (and runs another pass at once) when the intent changed since `row` was read: a
+   * fill resized it, an exit asked for its cancel, or another step moved it on.
+   */
+  private assertUnchanged(row: IntentRow): void {
+    const now = intentRow(this.deps.db, row.client_order_id);
+    if (now && now.status === row.status && now.version === row.version && now.cancel_requested === row.cancel_requested && wantedQty(now) === wantedQty(row)) return;
+    this.again = true;
+    throw new Later();
+  }
+
   /** Crypto: the position less what open sell orders (other than `except`) already hold. */
   private async freeToSell(intent: StopIntent, except: string | null): Promise<D> {
-    const p = (await this.deps.client.positions.getOpenPosition({ symbolOrAssetId: intent.symbol })) as unknown as { qty?: string };
+    const position = await fetchPositionQty(this.deps.client, intent.symbol);
     const open = await this.deps.client.orders.getAllOrders({ status: 'open', symbols: intent.symbol, limit: 500 });
     let held = new D(0);
     for (const raw of open) {
       const o = parseOrder(raw);
       if (o.ok && o.value.side === 'sell' && o.value.orderId !== except) held = held.plus(new D(o.value.qty ?? 0).minus(o.value.filledQty));
     }
-    return new D(p.qty ?? 0).minus(held);
+    return position.minus(held);
   }
 
-  /** How much of the entry the position still holds (a stop never exceeds it); null when flat. */
-  private async protectableQty(intent: StopIntent, wanted: string): Promise<string | null> {
-    if (new D(wanted).lte(0)) return null;
-    // The common case costs no request: the ledger already holds the entry it just recorded.
+  /** What the committed ledger says the stop's side holds (a sell stop protects a long), or null when unknown. */
+  private ledgerHeld(intent: StopIntent): D | null {
     const known = this.deps.ledgerPosition?.(intent.symbol);
-    if (known !== undefined) {
-      const held = intent.side === 'sell' ? new D(known) : new D(known).negated();
-      if (held.gte(wanted)) return wanted;
-    }
-    let position: D;
-    try {
-      const p = (await this.deps.client.positions.getOpenPosition({ symbolOrAssetId: intent.symbol })) as unknown as { qty?: string; side?: string };
-      position = new D(p.qty ?? 0).abs().times(p.side === 'short' || String(p.qty).startsWith('-') ? -1 : 1);
-    } catch (err) {
-      if (err instanceof NotFoundError) position = new D(0);
-      else throw err;
-    }
-    // A sell stop protects a long; a buy stop protects a short.
+    if (known === undefined) return null;
+    return intent.side === 'sell' ? new D(known) : new D(known).negated();
+  }
+
+  /**
+   * How much of the entry the position still holds (a stop never exceeds it); null when flat. The
+   * ledger answers the common case; the broker is asked when the ledger falls short. "Flat" needs
+   * both: a broker that says flat while the ledger (read after its answer) holds the position is
+   * behind or wrong, and the intent is retried rather than given up.
+   */
+  private async protectableQty(row: IntentRow, intent: StopIntent): Promise<string | null> {
+    const wanted = wantedQty(row);
+    if (new D(wanted).lte(0)) return null;
+    if (this.ledgerHeld(intent)?.gte(wanted)) return wanted;
+    const position = await fetchPositionQty(this.deps.client, intent.symbol);
     const held = intent.side === 'sell' ? position : position.negated();
-    if (held.lte(0)) return null;
-    return normalize(D.min(held, wanted));
+    if (held.gt(0)) return normalize(D.min(held, wanted));
+    const ledger = this.ledgerHeld(intent);
+    if (ledger?.gt(0)) {
+      const attempts = row.attempts + 1;
+      const reason = `broker position ${normalize(position)}, ledger ${normalize(ledger)}`;
+      this.deps.log.warn({ event: 'stop_position_unconfirmed', entry_order_id: intent.entryOrderId, symbol: intent.symbol, reason, attempts }, 'broker and ledger disagree on the position; stop retried');
+      updateIntent(this.deps.db, row.client_order_id, { attempts, last_error: reason, next_attempt_at: Date.now() + backoff(attempts) });
+      throw new Later();
+    }
+    return null;
   }
 }
 

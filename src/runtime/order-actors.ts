@@ -13,7 +13,7 @@ import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole,
 import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../../machines/order-status.js';
 import { normalize } from '../decimal.js';
 import { activeCooldown, startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
-import { cutStop, intentRow, rearmStopIntent, requestStopCancels, shrinkStops, stopClientIdOfBrokerOrder, updateIntent } from '../store/intents.js';
+import { cutStop, entriesWithCanceledStops, intentRow, rearmStopIntent, requestStopCancels, shrinkStops, stopCanceledForClose, stopClientIdOfBrokerOrder, updateIntent } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { closesPosition, PositionBook } from './position-book.js';
@@ -30,13 +30,18 @@ export interface OrderActorsOptions {
   onFatal: (err: unknown) => void;
   /** CT_COOLDOWN_MINUTES: cooldown after an exit that closes a position. */
   cooldownMinutes?: number;
-  /** Called after a commit that wrote stop intents: the stop worker has work. */
+  /**
+   * Called after a commit that wrote fills or stop intents, once the position book has them too
+   * (and after the batch in progress): the stop worker has work, and reads a current book.
+   */
   onIntents?: () => void;
   /** Another inspection observer (the Stately inspector); runs after persistence. */
   extraInspect?: (ev: InspectionEvent) => void;
 }
 
 type PendingWrites = { fills: Array<FillRecord & { role: OrderRole | null }>; intents: StopIntent[] };
+/** What a batch of fills did to protection: cooldowns started, and orders whose stops were taken off. */
+type Followed = { started: StartedCooldown[]; closed: string[] };
 
 /**
  * The runtime around the supervisor: provides the order machine's side effects, persists every
@@ -56,6 +61,7 @@ export class OrderActors {
   private positions = new PositionBook();
   private lateExits: LateExits;
   private replayScheduled = false;
+  private kickScheduled = false;
   /** Fill rows committed by this process (reconcile_done reports the difference per run). */
   fillsRecorded = 0;
 
@@ -94,6 +100,8 @@ export class OrderActors {
 
     // Late fills recorded before a crash whose exits were not walked yet.
     if (this.lateExits.hasPending()) this.replayLateExits();
+    // Entries whose stop was canceled (their position closed) but whose own transition a crash cut off.
+    for (const entryOrderId of entriesWithCanceledStops(db)) this.send({ type: 'position.closed', entryOrderId });
 
     for (const row of rebuild) {
       log.warn({ event: 'actor_rebuild', order_id: row.orderId, reason: row.reason }, 'order snapshot not restorable: rebuilding from the broker');
@@ -236,10 +244,11 @@ export class OrderActors {
    * first (FIFO); what a fill opens (from flat, or past it) is covered by the order's own stop.
    * The book moves after the commit, so the position is projected over this batch here.
    */
-  private followPosition(c: OrderContext, written: FillRecord[], late: ReadonlySet<FillRecord>, now: Date): StartedCooldown[] {
+  private followPosition(c: OrderContext, written: FillRecord[], late: ReadonlySet<FillRecord>, now: Date): Followed {
     const { db } = this.opts;
     const minutes = this.opts.cooldownMinutes ?? 0;
     const started: StartedCooldown[] = [];
+    const closed: string[] = [];
     let position = new D(this.positions.get(c.order.symbol));
     const ownStop = c.role === 'stop' ? entryOfStop(c.order.clientOrderId) : null;
     for (const f of written) {
@@ -255,17 +264,17 @@ export class OrderActors {
       // An entry's fill that closed a position others opened is not the entry's to cover.
       if (c.role === 'entry') cutStop(db, stopClientOrderId(c.order.orderId), normalize(D.min(before.abs(), f.qty)), now);
       if (closesPosition(before, position)) {
-        requestStopCancels(db, f.symbol, before.isPositive() ? 'sell' : 'buy', now);
+        closed.push(...requestStopCancels(db, f.symbol, before.isPositive() ? 'sell' : 'buy', now));
         // A late fill's exit is judged in the broker's order of fills (LateExits), not in ours.
         const cd = late.has(f) ? null : startExitCooldown(db, f, minutes, now);
         if (cd) started.push(cd);
         // What crossed zero is a new position, opened by this order.
         if (!position.isZero()) this.coverOpened(c, f, normalize(position.abs()), now);
       } else {
-        shrinkStops(db, f.symbol, before.isPositive() ? 'sell' : 'buy', normalize(position.abs()), now);
+        closed.push(...shrinkStops(db, f.symbol, before.isPositive() ? 'sell' : 'buy', normalize(position.abs()), now));
       }
     }
-    return started;
+    return { started, closed };
   }
 
   /**
@@ -356,7 +365,6 @@ export class OrderActors {
   }
 
   private persist(ref: AnyActorRef, snap: { status: string; value: unknown; context: OrderContext }, eventType: string): void {
-    const { db, log } = this.opts;
     const c = snap.context;
     const orderId = c.order.orderId;
     const writes = this.pending.get(orderId);
@@ -372,49 +380,77 @@ export class OrderActors {
 
     const now = new Date();
     const terminal = snap.status === 'done';
-    let written: FillRecord[] = [];
-    const late = new Set<FillRecord>();
-    const fillTime = (f: FillRecord) => canonicalTime(f.at) ?? f.at;
-    const cooldowns: StartedCooldown[] = [];
+    const committed = this.commit({ c, writes, json, state, terminal, before: before?.state ?? null, eventType, now });
+    if (writes?.intents.length) crashPoint('after_intent_commit');
+    this.afterCommit(c, committed, now);
+    if (terminal) {
+      this.lastSeen.delete(orderId);
+      this.persisted.delete(orderId);
+      this.terminal.add(orderId);
+    } else {
+      this.persisted.set(orderId, { json, state });
+    }
+    // Last: ending those entries runs their transitions (and this method for them).
+    this.closeEntries(c, state, committed.closed);
+  }
+
+  /** One transaction: the fills, the stop intents, the actor's row and what the fills do to protection. */
+  private commit(p: {
+    c: OrderContext;
+    writes: PendingWrites | undefined;
+    json: string;
+    state: string;
+    terminal: boolean;
+    before: string | null;
+    eventType: string;
+    now: Date;
+  }): Committed {
+    const { db } = this.opts;
+    const { c, writes, now } = p;
+    const out: Committed = { written: [], late: new Set(), started: [], closed: [], intents: (writes?.intents.length ?? 0) > 0 };
     db.transaction(() => {
-      written = insertFills(db, writes?.fills ?? [], now);
-      for (const f of written) {
+      out.written = insertFills(db, writes?.fills ?? [], now);
+      for (const f of out.written) {
         if (this.lateExits.isLate(f.symbol, fillTime(f))) {
-          late.add(f);
+          out.late.add(f);
           this.lateExits.mark(f.symbol, fillTime(f));
         }
       }
       for (const intent of writes?.intents ?? []) upsertStopIntent(db, intent, now);
       upsertOrderRow(db, {
-        order_id: orderId,
+        order_id: c.order.orderId,
         client_order_id: c.order.clientOrderId,
         symbol: c.order.symbol,
         side: c.order.side,
         type: c.order.type,
         asset_class: c.order.assetClass,
         role: c.role,
-        state,
-        terminal: terminal ? 1 : 0,
+        state: p.state,
+        terminal: p.terminal ? 1 : 0,
         filled_qty: c.ledger.filledQty,
         filled_avg_price: ledgerAvgPrice(c.ledger),
         stop_order_id: c.stop?.orderId ?? null,
         machine_version: ORDER_MACHINE_VERSION,
-        snapshot: json,
+        snapshot: p.json,
         created_at: now.toISOString(),
         updated_at: now.toISOString(),
       });
-      if (before?.state !== state) {
-        appendHistory(db, { order_id: orderId, at: now.toISOString(), event: eventType, from_state: before?.state ?? null, to_state: state });
+      if (p.before !== p.state) {
+        appendHistory(db, { order_id: c.order.orderId, at: now.toISOString(), event: p.eventType, from_state: p.before, to_state: p.state });
       }
-      cooldowns.push(...this.followPosition(c, written, late, now));
-      if (terminal && c.role === 'stop') this.settleStopIntent(c);
+      const followed = this.followPosition(c, out.written, out.late, now);
+      out.started = followed.started;
+      out.closed = followed.closed;
+      if (p.terminal && c.role === 'stop') this.settleStopIntent(c);
       if (writes?.intents.length) crashPoint('before_intent_commit');
     });
-    if (writes?.intents.length) {
-      crashPoint('after_intent_commit');
-      this.opts.onIntents?.();
-    }
+    return out;
+  }
 
+  /** After the commit: the position book, logs, the late-exit walk, and then the stop worker. */
+  private afterCommit(c: OrderContext, committed: Committed, now: Date): void {
+    const { db, log } = this.opts;
+    const { written, late } = committed;
     this.fillsRecorded += written.length;
     for (const f of written) {
       this.positions.apply(f.symbol, f.side, f.qty);
@@ -424,7 +460,7 @@ export class OrderActors {
         `fill ${f.side} ${f.qty} ${f.symbol} @ ${f.price}`,
       );
     }
-    this.logCooldowns(cooldowns);
+    this.logCooldowns(committed.started);
     if (late.size > 0 && !this.replayScheduled) {
       // After the batch in progress (a reconcile page commits many orders in one go).
       this.replayScheduled = true;
@@ -437,17 +473,55 @@ export class OrderActors {
       const cooling = activeCooldown(db, c.order.symbol, now);
       if (cooling) {
         log.warn(
-          { event: 'entry_during_cooldown', order_id: orderId, symbol: c.order.symbol, until: cooling.until, untracked: c.untracked },
+          { event: 'entry_during_cooldown', order_id: c.order.orderId, symbol: c.order.symbol, until: cooling.until, untracked: c.untracked },
           'an entry placed outside the service during a cooldown: protected, and flagged',
         );
       }
     }
-    if (terminal) {
-      this.lastSeen.delete(orderId);
-      this.persisted.delete(orderId);
-      this.terminal.add(orderId);
-    } else {
-      this.persisted.set(orderId, { json, state });
+    // Fills and intents may have changed what the stops must be. The book is current now.
+    if (written.length > 0 || committed.intents) this.kickStopWorker();
+  }
+
+  /**
+   * Wakes the stop worker once the batch in progress (a reconcile page, a burst of stream reports)
+   * is committed and in the book: it then sees every fill of the batch, so a stop is sent for what
+   * the entry filled in all, not for its first part and resized after.
+   */
+  private kickStopWorker(): void {
+    if (this.kickScheduled || !this.opts.onIntents) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      if (this.actor) this.opts.onIntents?.();
+    });
+  }
+
+  /**
+   * Entries whose stops were taken off because nothing of their position is left end `exited`
+   * (the machine accepts it once they finished filling); so does this order itself, when it is
+   * such an entry that finished filling only now.
+   */
+  private closeEntries(c: OrderContext, state: string, closed: string[]): void {
+    const ids = new Set(closed);
+    if (c.role === 'entry' && (state === 'placingStop' || state === 'protected') && stopCanceledForClose(this.opts.db, c.order.orderId)) {
+      ids.add(c.order.orderId);
+    }
+    for (const entryOrderId of ids) {
+      if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
     }
   }
+}
+
+/** A fill's time as the broker's order of fills compares it. */
+const fillTime = (f: FillRecord) => canonicalTime(f.at) ?? f.at;
+
+/** What one commit wrote and started. */
+interface Committed {
+  written: FillRecord[];
+  late: Set<FillRecord>;
+  started: StartedCooldown[];
+  /** Orders whose stops the commit took off (their positions are gone). */
+  closed: string[];
+  /** It wrote stop intents. */
+  intents: boolean;
 }

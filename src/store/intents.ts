@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { D, normalize } from '../decimal.js';
 import type { StopIntent } from '../../machines/order.machine.js';
 import type { Database } from './database.js';
-import { stopVersionClientOrderId } from '../../machines/order-status.js';
+import { stopClientOrderId, stopVersionClientOrderId } from '../../machines/order-status.js';
 import type { IntentsTable } from './schema.js';
 
 /**
@@ -66,14 +66,17 @@ function liveStopIntents(db: Database, symbol: string, side: 'buy' | 'sell'): In
   ) as IntentRow[];
 }
 
-/** The position those stops protect is gone: every live stop on that side is to be canceled. */
-export function requestStopCancels(db: Database, symbol: string, side: 'buy' | 'sell', now = new Date()): number {
-  let n = 0;
+/**
+ * The position those stops protect is gone: every live stop on that side is to be canceled.
+ * Returns the orders whose stops they were (their entries are over once they finished filling).
+ */
+export function requestStopCancels(db: Database, symbol: string, side: 'buy' | 'sell', now = new Date()): string[] {
+  const entries: string[] = [];
   for (const row of liveStopIntents(db, symbol, side)) {
     updateIntent(db, row.client_order_id, { cancel_requested: 1, next_attempt_at: 0 }, now);
-    n += 1;
+    entries.push(row.entry_order_id);
   }
-  return n;
+  return entries;
 }
 
 /**
@@ -126,21 +129,48 @@ export function cutStop(db: Database, clientOrderId: string, qty: string, now = 
 /**
  * The position shrank (an exit that did not close it): cut the stops on that side down to it,
  * oldest entry first — the first shares bought are the first sold (FIFO). A stop cut to nothing
- * is canceled; the others are resized by the worker.
+ * is canceled (its order is returned, like requestStopCancels'); the others are resized by the worker.
  */
-export function shrinkStops(db: Database, symbol: string, side: 'buy' | 'sell', positionQty: string, now = new Date()): void {
+export function shrinkStops(db: Database, symbol: string, side: 'buy' | 'sell', positionQty: string, now = new Date()): string[] {
   const rows = liveStopIntents(db, symbol, side);
   let excess = rows.reduce((sum, r) => sum.plus(wantedQty(r)), new D(0)).minus(positionQty);
+  const emptied: string[] = [];
   for (const row of rows) {
-    if (excess.lte(0)) return;
+    if (excess.lte(0)) break;
     const wanted = wantedQty(row);
     const cut = D.min(excess, wanted);
     excess = excess.minus(cut);
     // Recorded as a cut, not by rewriting the ask: the entry's actor may ask again for its full
     // quantity (a deadline re-ask) and must not undo what the exits took.
     const patch = { cut_qty: normalize(new D(row.cut_qty).plus(cut)), next_attempt_at: 0 };
-    updateIntent(db, row.client_order_id, new D(wanted).eq(cut) ? { ...patch, cancel_requested: 1 } : patch, now);
+    const all = new D(wanted).eq(cut);
+    updateIntent(db, row.client_order_id, all ? { ...patch, cancel_requested: 1 } : patch, now);
+    if (all) emptied.push(row.entry_order_id);
   }
+  return emptied;
+}
+
+/**
+ * Entries that finished filling (placingStop / protected) and are still live although their stop
+ * was taken off because nothing of their position is left: they are to end `exited`. Read at
+ * start, so an entry whose transition a crash cut off (after the cancel committed) still ends.
+ */
+export function entriesWithCanceledStops(db: Database): string[] {
+  const rows = db.all(
+    db.kysely
+      .selectFrom('intents')
+      .innerJoin('orders', 'orders.order_id', 'intents.entry_order_id')
+      .select('intents.entry_order_id')
+      .where('intents.cancel_requested', '=', 1)
+      .where('orders.terminal', '=', 0)
+      .where('orders.state', 'in', ['placingStop', 'protected']),
+  );
+  return rows.map((r) => r.entry_order_id);
+}
+
+/** Whether an entry's stop was taken off because nothing of its position is left. */
+export function stopCanceledForClose(db: Database, entryOrderId: string): boolean {
+  return intentRow(db, stopClientOrderId(entryOrderId))?.cancel_requested === 1;
 }
 
 export function intentRow(db: Database, clientOrderId: string): IntentRow | undefined {

@@ -125,6 +125,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('fills_symbol_filled_at').on('fills').columns(['symbol', 'filled_at']).execute();
     },
   },
+  '0005_reopen_non_final_orders': {
+    // `done_for_day` and `stopped` were once taken for final (expired / canceled): such orders are
+    // live again, so the next start rebuilds their actors from the broker and later fills count.
+    async up(db: Kysely<any>) {
+      await sql`update orders set terminal = 0
+        where terminal = 1 and state in ('expired', 'canceled')
+          and json_extract(snapshot, '$.context.order.status') in ('done_for_day', 'stopped')`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

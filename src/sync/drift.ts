@@ -1,6 +1,7 @@
 import { D, normalize } from '../decimal.js';
 import type { BrokerClient } from '../broker/client.js';
 import { fetchOrder } from '../broker/fetch-order.js';
+import { listPositions } from '../broker/positions.js';
 import type { DriftEntry } from '../api/health.js';
 import type { Database } from '../store/database.js';
 import { ledgerOf, ledgerPositions } from '../store/ledger.js';
@@ -9,7 +10,10 @@ import { readSyncState, writeSyncState } from '../store/sync-state.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
 
-/** Positions are compared by symbol without the slash: Alpaca reports crypto both as BTC/USD and BTCUSD. */
+/**
+ * Positions are compared by symbol without the slash: Alpaca lists crypto positions as BTCUSD (and
+ * older fills in the ledger may carry BTCUSD too), orders as BTC/USD.
+ */
 const symbolKey = (s: string) => s.replace('/', '');
 
 /**
@@ -65,12 +69,7 @@ export class DriftCheck {
   private async checkPositions(): Promise<void> {
     const { db, client } = this.deps;
     const broker = new Map<string, { symbol: string; qty: string }>();
-    for (const p of await client.positions.getAllOpenPositions()) {
-      const raw = p as unknown as { symbol?: string; qty?: string; side?: string };
-      if (typeof raw.symbol !== 'string' || typeof raw.qty !== 'string') continue;
-      const qty = raw.side === 'short' && !raw.qty.startsWith('-') ? `-${raw.qty}` : raw.qty;
-      broker.set(symbolKey(raw.symbol), { symbol: raw.symbol, qty: normalize(qty) });
-    }
+    for (const p of await listPositions(client)) broker.set(symbolKey(p.symbol), { symbol: p.symbol, qty: p.qty });
     const ledger = new Map([...ledgerPositions(db)].map(([s, q]) => [symbolKey(s), { symbol: s, qty: q }]));
 
     // Positions that predate the ledger's history are the baseline, taken on the first run.

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { D, normalize } from '../../src/decimal.js';
-import { entryOfStop } from '../../machines/order-status.js';
+import { entryOfStop, isLiveStatus } from '../../machines/order-status.js';
 import { startBot, type BotProcess } from '../support/bot-process.js';
 
 /**
@@ -47,7 +47,8 @@ export interface ChaosFigures {
 const KEY = 'PKCHAOS';
 const SECRET = 'chaos-secret';
 const HEADERS = { 'APCA-API-KEY-ID': KEY, 'APCA-API-SECRET-KEY': SECRET };
-const LIVE = new Set(['new', 'accepted', 'held', 'pending_new', 'partially_filled', 'pending_replace']);
+/** Statuses of an order that may still fill (the service's own grouping, machines/order-status.ts). */
+const LIVE = { has: (status: string) => isLiveStatus(status) };
 
 function mulberry32(seed: number) {
   let a = seed >>> 0;
@@ -197,7 +198,8 @@ async function measure(url: string, dbPath: string, cooldownLines: Array<Record<
       .reduce((s, o) => s.plus(new D(o.qty).minus(o.filled_qty)), new D(0));
     // Crypto cannot be sold twice: quantity an outside sell order already holds cannot carry a stop
     // too (Alpaca refuses it as insufficient balance), so only the rest must be covered.
-    const reserved = String(p.symbol).includes('/')
+    // Alpaca lists crypto positions without the slash (BTCUSD): the asset class says which they are.
+    const reserved = p.asset_class === 'crypto'
       ? orders
           .filter((o) => !String(o.client_order_id).startsWith('ct-') && LIVE.has(o.status) && o.side === 'sell' && String(o.symbol).replace('/', '') === key)
           .reduce((s, o) => s.plus(new D(o.qty).minus(o.filled_qty)), new D(0))

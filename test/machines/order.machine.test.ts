@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
 import { orderMachine, summarize, type OrderInput } from '../../machines/order.machine.js';
+import { brokerOutcome, FINAL_ORDER_STATUSES, LIVE_ORDER_STATUSES } from '../../machines/order-status.js';
 import { execution, orderReport } from './helpers.js';
 
 const types = (actions: Array<{ type: string }>) => actions.map((a) => a.type).filter((t) => !t.startsWith('xstate.'));
@@ -75,7 +76,6 @@ describe('order machine: lifecycle', () => {
   it.each([
     ['canceled', 'canceled'],
     ['expired', 'expired'],
-    ['done_for_day', 'expired'],
     ['rejected', 'rejected'],
     ['replaced', 'replaced'],
   ])('broker status %s without fills → %s (final)', (status, state) => {
@@ -83,6 +83,40 @@ describe('order machine: lifecycle', () => {
     const [s1] = transition(orderMachine, snap, { type: 'order.report', role: 'entry', order: { ...report, status } });
     expect(s1.value).toBe(state);
     expect(s1.status).toBe('done');
+  });
+
+  it.each(LIVE_ORDER_STATUSES)('broker status %s is not final: the order keeps working and later fills count', (status) => {
+    const { snap, report } = start();
+    const [s1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '4', qty: '4', orderStatus: 'partially_filled' }) });
+    const [s2] = transition(orderMachine, s1, { type: 'order.report', role: 'entry', order: { ...report, status, filledQty: '4', filledAvgPrice: '100' } });
+    expect(s2.value).toBe('partiallyFilled');
+    expect(s2.status).toBe('active');
+    const [s3, a3] = transition(orderMachine, s2, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '10', qty: '6', orderStatus: 'filled' }) });
+    expect(params(a3, 'recordFill')).toEqual([expect.objectContaining({ cumQty: '10', qty: '6' })]);
+    expect(params(a3, 'requestStop').map((p) => p.qty)).toEqual(['10']);
+    expect(s3.value).toBe('placingStop');
+  });
+
+  it('every status is either final or live, and only filled/canceled/expired/replaced/rejected are final', () => {
+    expect([...FINAL_ORDER_STATUSES].sort()).toEqual(['canceled', 'expired', 'filled', 'rejected', 'replaced']);
+    for (const s of LIVE_ORDER_STATUSES) expect([s, brokerOutcome(s)]).toEqual([s, 'working']);
+    for (const s of FINAL_ORDER_STATUSES) expect(brokerOutcome(s)).toBe(s);
+  });
+
+  it('position.closed ends a finished entry (exited) — placingStop or protected — and nothing earlier', () => {
+    const { snap, report } = start();
+    const [partial] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '4', qty: '4' }) });
+    const [still] = transition(orderMachine, partial, { type: 'position.closed' });
+    expect(still.value).toBe('partiallyFilled');
+    const [placing] = transition(orderMachine, partial, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '10', qty: '6', orderStatus: 'filled' }) });
+    expect(placing.value).toBe('placingStop');
+    const [fromPlacing] = transition(orderMachine, placing, { type: 'position.closed' });
+    expect([fromPlacing.value, fromPlacing.status]).toEqual(['exited', 'done']);
+    const [prot] = transition(orderMachine, placing, { type: 'stop.accepted', stopOrderId: 'stop-1', qty: '10' });
+    expect(prot.value).toBe('protected');
+    const [fromProtected, actions] = transition(orderMachine, prot, { type: 'position.closed' });
+    expect([fromProtected.value, fromProtected.status]).toEqual(['exited', 'done']);
+    expect(types(actions)).toEqual([]);
   });
 
   it('a partial fill before cancel still counts: the entry is protected for what filled', () => {

@@ -24,7 +24,9 @@ function events(snapshot: any): OrderEvent[] {
     out.push({ type: 'order.report', role: 'entry', order: { ...report, status, filledQty: cum.toFixed(), filledAvgPrice: cum.isZero() ? null : '100' } });
   }
   out.push({ type: 'stop.accepted', stopOrderId: 'stop-1', qty: snapshot.context.ledger.filledQty });
+  out.push({ type: 'order.report', role: 'entry', order: { ...report, status: 'done_for_day', filledQty: cum.toFixed(), filledAvgPrice: cum.isZero() ? null : '100' } });
   out.push({ type: 'stop.filled', exitFillId: 'stop-1:2' });
+  out.push({ type: 'position.closed' });
   out.push({ type: 'clock.tick', now: 1_000 });
   return out;
 }

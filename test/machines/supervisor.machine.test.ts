@@ -58,6 +58,18 @@ describe('supervisor', () => {
     expect(actor.getSnapshot().children).toEqual({});
   });
 
+  it('routes position.closed to the entry: a protected entry ends exited and is stopped', () => {
+    const { actor, child } = run();
+    const entry = orderReport();
+    actor.send({ type: 'broker.execution', execution: execution(entry, { cumQty: '10', qty: '10', orderStatus: 'filled' }), order: entry, role: 'entry', untracked: true, protect: true });
+    actor.send({ type: 'stop.accepted', entryOrderId: entry.orderId, stopOrderId: 'stop-order', qty: '10' });
+    expect(child(entry.orderId)?.getSnapshot().value).toBe('protected');
+    actor.send({ type: 'position.closed', entryOrderId: 'no-such-order' });
+    actor.send({ type: 'position.closed', entryOrderId: entry.orderId });
+    expect(child(entry.orderId)).toBeUndefined();
+    expect(actor.getSnapshot().children).toEqual({});
+  });
+
   it('sends clock ticks to the actors waiting on a deadline', () => {
     const { actor, child } = run();
     const a = orderReport();

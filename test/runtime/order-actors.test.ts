@@ -4,6 +4,7 @@ import { OrderActors } from '../../src/runtime/order-actors.js';
 import { assembleSupervisorSnapshot } from '../../src/runtime/rehydrate.js';
 import type { OrderReport, TradeUpdateReport } from '../../src/broker/reports.js';
 import { intentRow, updateIntent, wantedQty } from '../../src/store/intents.js';
+import { migrationProvider } from '../../src/store/migrations.js';
 import { captureLogger } from '../support/log-capture.js';
 import { execution, orderReport } from '../machines/helpers.js';
 
@@ -195,12 +196,128 @@ describe('order actors runtime', () => {
     }
   });
 
+  it('records fills after done_for_day or stopped (not final at Alpaca): no ledger_drift, one stop ask for the whole entry', async () => {
+    for (const status of ['done_for_day', 'stopped']) {
+      const { db, actors, events } = await boot();
+      const o = orderReport({ qty: '10' });
+      actors.handleTradeUpdate(fillUpdate(o, '4', '4', '100', 'partially_filled'));
+      actors.handleTradeUpdate({ event: status, at: '2026-01-02T21:00:00Z', order: { ...o, status, filledQty: '4', filledAvgPrice: '100' }, execution: null, positionQty: null });
+      expect(row(db, o.orderId)).toMatchObject({ state: 'partiallyFilled', terminal: 0 });
+      expect(actors.live(o.orderId)).toBeDefined();
+      // Next session.
+      actors.handleTradeUpdate(fillUpdate(o, '10', '6', '101', 'filled'));
+      expect(fills(db).map((f) => [f.cum_qty, f.qty])).toEqual([
+        ['4', '4'],
+        ['10', '6'],
+      ]);
+      expect(events('ledger_drift')).toEqual([]);
+      expect(row(db, o.orderId)).toMatchObject({ state: 'placingStop', filled_qty: '10' });
+      const intents = db.all(db.kysely.selectFrom('intents').selectAll());
+      expect(intents).toHaveLength(1);
+      expect(wantedQty(intents[0]!)).toBe('10');
+      expect(actors.ledgerPosition('AAPL')).toBe('10');
+    }
+  });
+
+  it('a protected entry whose position another order closes ends exited (terminal, never rehydrated)', async () => {
+    const first = await boot();
+    const entry = orderReport({ qty: '10', symbol: 'SPY' });
+    first.actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
+    const cid = `ct-stop-${entry.orderId}`;
+    updateIntent(first.db, cid, { status: 'confirmed', broker_order_id: 'stop-1', placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
+    first.actors.stopAccepted(entry.orderId, 'stop-1', '10');
+    expect(row(first.db, entry.orderId)).toMatchObject({ state: 'protected' });
+    // Sold by hand: flat, the stop is to be canceled, and the entry is over.
+    const sell = orderReport({ qty: '10', symbol: 'SPY', side: 'sell' });
+    first.actors.handleTradeUpdate(fillUpdate(sell, '10', '10', '99', 'filled'));
+    expect(intentRow(first.db, cid)).toMatchObject({ cancel_requested: 1 });
+    expect(row(first.db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
+    expect(first.actors.live(entry.orderId)).toBeUndefined();
+    first.actors.stop();
+    open.splice(open.findIndex((o) => o.actors === first.actors), 1);
+    const second = await boot(first.db);
+    expect(second.events('actor_rehydrated')).toEqual([]);
+  });
+
+  it('an entry whose stop exits cut to nothing (FIFO) ends exited; the younger entry stays protected', async () => {
+    const { db, actors } = await boot();
+    const a = orderReport({ qty: '5', symbol: 'QQQ' });
+    const b = orderReport({ qty: '5', symbol: 'QQQ' });
+    for (const [o, stopId] of [[a, 'stop-a'], [b, 'stop-b']] as const) {
+      actors.handleTradeUpdate(fillUpdate(o, '5', '5', '100', 'filled'));
+      updateIntent(db, `ct-stop-${o.orderId}`, { status: 'confirmed', broker_order_id: stopId, placed_qty: '5' });
+      actors.stopAccepted(o.orderId, stopId, '5');
+    }
+    actors.handleTradeUpdate(fillUpdate(orderReport({ qty: '5', symbol: 'QQQ', side: 'sell' }), '5', '5', '101', 'filled'));
+    expect(row(db, a.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
+    expect(row(db, b.orderId)).toMatchObject({ state: 'protected', terminal: 0 });
+  });
+
+  it('crash-safe: an entry whose stop cancel committed but whose own transition did not ends exited at the next start', async () => {
+    const first = await boot();
+    const entry = orderReport({ qty: '10', symbol: 'IWM' });
+    first.actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
+    first.actors.stopAccepted(entry.orderId, 'stop-1', '10');
+    expect(row(first.db, entry.orderId)).toMatchObject({ state: 'protected' });
+    // What the exit's commit wrote (the cancel) — then the process died before the entry moved.
+    updateIntent(first.db, `ct-stop-${entry.orderId}`, { cancel_requested: 1 });
+    first.actors.stop();
+    open.splice(open.findIndex((o) => o.actors === first.actors), 1);
+    const second = await boot(first.db);
+    expect(row(second.db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
+    expect(second.actors.live(entry.orderId)).toBeUndefined();
+    second.actors.stop();
+    open.splice(open.findIndex((o) => o.actors === second.actors), 1);
+    const third = await boot(first.db);
+    expect(third.events('actor_rehydrated')).toEqual([]);
+  });
+
+  it('a partially filled entry whose position closed keeps working; it ends exited once it is done filling', async () => {
+    const { db, actors } = await boot();
+    const entry = orderReport({ qty: '10', symbol: 'F' });
+    actors.handleTradeUpdate(fillUpdate(entry, '4', '4', '12', 'partially_filled'));
+    actors.handleTradeUpdate(fillUpdate(orderReport({ qty: '4', symbol: 'F', side: 'sell' }), '4', '4', '12', 'filled'));
+    expect(row(db, entry.orderId)).toMatchObject({ state: 'partiallyFilled', terminal: 0 });
+    // Canceled with nothing more filled: nothing of it is left to protect.
+    actors.handleOrder({ ...entry, status: 'canceled', filledQty: '4', filledAvgPrice: '12' });
+    expect(row(db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
+  });
+
   it('rolls the fill back with the snapshot when the commit fails, and reports it as fatal', async () => {
     const { db, actors, fatal } = await boot();
     db.sqlite.exec(`create trigger fail_orders before insert on orders begin select raise(abort, 'disk full'); end;`);
     actors.handleTradeUpdate(fillUpdate(orderReport(), '4', '4', '100', 'partially_filled'));
     expect(fills(db)).toHaveLength(0);
     expect(fatal.length).toBeGreaterThan(0);
+  });
+});
+
+describe('upgrade: orders an older version took for final on done_for_day / stopped', () => {
+  it('are reopened by migration 0005 and rebuilt from the broker at the next start, their later fills recorded', async () => {
+    const first = await boot();
+    const o = orderReport({ qty: '10', symbol: 'AMD' });
+    // What the old version wrote: done_for_day mapped to expired, the actor final.
+    first.actors.handleOrder(o);
+    first.actors.handleOrder({ ...o, status: 'expired' });
+    const old = row(first.db, o.orderId)!;
+    expect(old).toMatchObject({ state: 'expired', terminal: 1 });
+    const snap = JSON.parse(old.snapshot);
+    snap.context.order.status = 'done_for_day';
+    first.db.run(first.db.kysely.updateTable('orders').set({ snapshot: JSON.stringify(snap) }).where('order_id', '=', o.orderId));
+    first.actors.stop();
+    open.splice(open.findIndex((x) => x.actors === first.actors), 1);
+    const migrations = await migrationProvider.getMigrations();
+    await migrations['0005_reopen_non_final_orders']!.up(first.db.kysely);
+    expect(row(first.db, o.orderId)).toMatchObject({ terminal: 0 });
+
+    // Next session it filled.
+    const broker = new Map([[o.orderId, { ...o, status: 'filled', filledQty: '10', filledAvgPrice: '160' }]]);
+    const second = await boot(first.db, broker);
+    await new Promise((r) => setImmediate(r));
+    expect(second.events('actor_rebuild').map((e) => e.order_id)).toEqual([o.orderId]);
+    expect(fills(second.db).map((f) => [f.order_id, f.cum_qty, f.price, f.source])).toEqual([[o.orderId, '10', '160', 'order']]);
+    expect(row(second.db, o.orderId)).toMatchObject({ state: 'placingStop', terminal: 0, filled_qty: '10' });
+    expect(second.events('ledger_drift')).toEqual([]);
   });
 });
 
