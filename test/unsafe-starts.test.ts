@@ -34,6 +34,16 @@ async function sim(): Promise<Simulator> {
   return s;
 }
 
+/** A bot with the right keys for `s`, on its own database in the temp dir. */
+const botEnv = (s: Simulator, db: string, keys = { id: KEY, secret: SECRET }) => ({
+  APCA_API_KEY_ID: keys.id,
+  APCA_API_SECRET_KEY: keys.secret,
+  ALPACA_API_URL: s.url,
+  ALPACA_STREAM_URL: s.streamUrl,
+  CT_DB_PATH: join(dir, db),
+  CT_API_PORT: '0',
+});
+
 describe('starts that must be refused', () => {
   it('misnamed keys exit 2 with one line naming the right variables, and start no simulator', async () => {
     const db = join(dir, 'misnamed', 'bot.db');
@@ -61,14 +71,7 @@ describe('starts that must be refused', () => {
   it('exits 2 within 10 s when the broker answers 401 to the keys', async () => {
     const s = await sim();
     const started = Date.now();
-    const b = startBot({
-      APCA_API_KEY_ID: 'PKWRONGKEY',
-      APCA_API_SECRET_KEY: 'wrong-secret',
-      ALPACA_API_URL: s.url,
-      ALPACA_STREAM_URL: s.streamUrl,
-      CT_DB_PATH: join(dir, 'wrong-keys.db'),
-      CT_API_PORT: '0',
-    });
+    const b = startBot(botEnv(s, 'wrong-keys.db', { id: 'PKWRONGKEY', secret: 'wrong-secret' }));
     bots.push(b);
     const exit = await b.exited;
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -81,14 +84,7 @@ describe('starts that must be refused', () => {
 
   it('keeps running with the right keys and says so once', async () => {
     const s = await sim();
-    const b = startBot({
-      APCA_API_KEY_ID: KEY,
-      APCA_API_SECRET_KEY: SECRET,
-      ALPACA_API_URL: s.url,
-      ALPACA_STREAM_URL: s.streamUrl,
-      CT_DB_PATH: join(dir, 'right-keys.db'),
-      CT_API_PORT: '0',
-    });
+    const b = startBot(botEnv(s, 'right-keys.db'));
     bots.push(b);
     await b.waitFor((l) => l.event === 'credentials_verified');
     await b.waitFor((l) => l.event === 'stream_state' && l.state === 'connected');
@@ -101,14 +97,7 @@ describe('starts that must be refused', () => {
 describe('one process per database', () => {
   it('a second bot on the same database exits 2 naming the holder; the first keeps running; a SIGKILLed holder blocks nothing', async () => {
     const s = await sim();
-    const env = {
-      APCA_API_KEY_ID: KEY,
-      APCA_API_SECRET_KEY: SECRET,
-      ALPACA_API_URL: s.url,
-      ALPACA_STREAM_URL: s.streamUrl,
-      CT_DB_PATH: join(dir, 'shared.db'),
-      CT_API_PORT: '0',
-    };
+    const env = botEnv(s, 'shared.db');
     const first = startBot(env);
     bots.push(first);
     const firstUrl = await first.apiUrl();
