@@ -1,9 +1,8 @@
-import { D } from '../decimal.js';
 import type { Database } from '../store/database.js';
 import { startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
 import { fillsSince } from '../store/ledger.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
-import { closesPosition } from './position-book.js';
+import { endingFills } from '../../machines/position.js';
 
 /**
  * Cooldowns follow the broker's order of fills, not the order they reached us in. A fill learned
@@ -54,13 +53,7 @@ export class LateExits {
       const pending = this.pending();
       for (const [symbol, from] of Object.entries(pending)) {
         const fills = fillsSince(this.db, symbol, from);
-        const signed = (f: { side: string; qty: string }) => (f.side === 'buy' ? new D(f.qty) : new D(f.qty).negated());
-        // The position just before `from`: now, less everything since.
-        let pos = fills.reduce((p, f) => p.minus(signed(f)), new D(position(symbol)));
-        for (const f of fills) {
-          const before = pos;
-          pos = pos.plus(signed(f));
-          if (!closesPosition(before, pos)) continue;
+        for (const f of endingFills(position(symbol), fills)) {
           const cd = startExitCooldown(this.db, { orderId: f.order_id, cumQty: f.cum_qty, symbol }, minutes, now);
           if (cd) started.push(cd);
         }

@@ -4,19 +4,18 @@ import type { Database } from '../store/database.js';
 import { insertFills, latestFillTimes, ledgerOf, ledgerPositions } from '../store/ledger.js';
 import { canonicalTime } from '../time.js';
 import { LateExits } from './late-exits.js';
-import { upsertStopIntent } from '../store/intents.js';
+import { followFills, type Followed } from './position-follow.js';
 import { appendHistory, orderRow, upsertOrderRow } from '../store/order-rows.js';
 import type { Logger } from '../log.js';
 import { D } from '../decimal.js';
 import { ledgerAvgPrice, type FillRecord } from '../../machines/fill-plan.js';
 import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole, type StopIntent } from '../../machines/order.machine.js';
 import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../../machines/order-status.js';
-import { normalize } from '../decimal.js';
-import { activeCooldown, startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
-import { cutStop, entriesWithCanceledStops, intentRow, rearmStopIntent, requestStopCancels, shrinkStops, stopCanceledForClose, stopClientIdOfBrokerOrder, updateIntent } from '../store/intents.js';
+import { activeCooldown, type StartedCooldown } from '../store/cooldowns.js';
+import { entriesWithCanceledStops, intentRow, stopCanceledForClose, stopClientIdOfBrokerOrder, updateIntent, upsertStopIntent } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
-import { closesPosition, PositionBook } from './position-book.js';
+import { PositionBook } from './position-book.js';
 import { assembleSupervisorSnapshot, stateName } from './rehydrate.js';
 
 export interface OrderActorsOptions {
@@ -40,8 +39,6 @@ export interface OrderActorsOptions {
 }
 
 type PendingWrites = { fills: Array<FillRecord & { role: OrderRole | null }>; intents: StopIntent[] };
-/** What a batch of fills did to protection: cooldowns started, and orders whose stops were taken off. */
-type Followed = { started: StartedCooldown[]; closed: string[] };
 
 /**
  * The runtime around the supervisor: provides the order machine's side effects, persists every
@@ -169,6 +166,11 @@ export class OrderActors {
     return this.positions.get(symbol);
   }
 
+  /** Every symbol's signed position as the committed ledger has it (from memory, not the fills table). */
+  ledgerPositions(): Map<string, string> {
+    return new Map(this.positions.entries());
+  }
+
   /** Every live order actor with its current state. */
   liveStates(): Array<{ orderId: string; state: string }> {
     const children = (this.actor?.getSnapshot().children ?? {}) as Record<string, AnyActorRef>;
@@ -238,70 +240,21 @@ export class OrderActors {
   }
 
   /**
-   * Protection follows the position (DESIGN §3.4), whatever role the order has: a fill that closes
-   * the position starts a cooldown (one per exit fill) and cancels the stops left on that side,
-   * which would otherwise open a new position; one that only reduces it shrinks them, oldest entry
-   * first (FIFO); what a fill opens (from flat, or past it) is covered by the order's own stop.
-   * The book moves after the commit, so the position is projected over this batch here.
+   * Protection follows the position (DESIGN §3.4), whatever role the order has: the pure step
+   * (machines/position.ts) decides, per fill, what the stops cover, which are canceled and which
+   * cooldown starts; here its commands are written in this transaction. The book moves after the
+   * commit, so the batch starts from the book's position.
    */
   private followPosition(c: OrderContext, written: FillRecord[], late: ReadonlySet<FillRecord>, now: Date): Followed {
-    const { db } = this.opts;
-    const minutes = this.opts.cooldownMinutes ?? 0;
-    const started: StartedCooldown[] = [];
-    const closed: string[] = [];
-    let position = new D(this.positions.get(c.order.symbol));
-    const ownStop = c.role === 'stop' ? entryOfStop(c.order.clientOrderId) : null;
-    for (const f of written) {
-      const before = position;
-      position = f.side === 'buy' ? position.plus(f.qty) : position.minus(f.qty);
-      // A stop's own fill consumes its own cover first; only what remains can be excess elsewhere.
-      if (ownStop) cutStop(db, stopClientOrderId(ownStop), f.qty, now);
-      const reduces = !before.isZero() && before.isPositive() !== (f.side === 'buy');
-      if (!reduces) {
-        this.coverOpened(c, f, f.qty, now);
-        continue;
-      }
-      // An entry's fill that closed a position others opened is not the entry's to cover.
-      if (c.role === 'entry') cutStop(db, stopClientOrderId(c.order.orderId), normalize(D.min(before.abs(), f.qty)), now);
-      if (closesPosition(before, position)) {
-        closed.push(...requestStopCancels(db, f.symbol, before.isPositive() ? 'sell' : 'buy', now));
-        // A late fill's exit is judged in the broker's order of fills (LateExits), not in ours.
-        const cd = late.has(f) ? null : startExitCooldown(db, f, minutes, now);
-        if (cd) started.push(cd);
-        // What crossed zero is a new position, opened by this order.
-        if (!position.isZero()) this.coverOpened(c, f, normalize(position.abs()), now);
-      } else {
-        closed.push(...shrinkStops(db, f.symbol, before.isPositive() ? 'sell' : 'buy', normalize(position.abs()), now));
-      }
-    }
-    return { started, closed };
-  }
-
-  /**
-   * `qty` of fill `f` opened a position: an entry's stop already asks for all it filled, unless the
-   * stop ended (another order closed the position it covered), when it is armed again for what is
-   * open now; any other order adds the quantity to a stop of its own (`ct-stop-<that order>`).
-   */
-  private coverOpened(c: OrderContext, f: FillRecord, qty: string, now: Date): void {
-    const cid = stopClientOrderId(f.orderId);
-    const existing = intentRow(this.opts.db, cid);
-    const live = existing && existing.status !== 'done' && !existing.cancel_requested;
-    if (c.role === 'entry') {
-      if (!existing || live) return;
-      // The ask is the entry's whole filled quantity; all but this opening and later fills is gone.
-      const ask = JSON.parse(existing.payload) as StopIntent;
-      const cut = D.max(new D(f.cumQty).minus(qty), 0);
-      rearmStopIntent(this.opts.db, ask, normalize(cut), now);
-      return;
-    }
-    const side = f.side === 'buy' ? 'sell' : 'buy';
-    const intent = { entryOrderId: f.orderId, clientOrderId: cid, symbol: f.symbol, assetClass: c.order.assetClass, side } as const;
-    if (live) {
-      // The ask grows by what this fill opened (the cut, if any, stays as it was).
-      upsertStopIntent(this.opts.db, { ...intent, qty: normalize(new D((JSON.parse(existing.payload) as StopIntent).qty).plus(qty)) }, now);
-    } else {
-      rearmStopIntent(this.opts.db, { ...intent, qty }, '0', now);
-    }
+    return followFills(this.opts.db, {
+      order: { orderId: c.order.orderId, role: c.role, assetClass: c.order.assetClass, clientOrderId: c.order.clientOrderId },
+      symbol: c.order.symbol,
+      qty: this.positions.get(c.order.symbol),
+      fills: written,
+      late,
+      cooldownMinutes: this.opts.cooldownMinutes ?? 0,
+      now,
+    });
   }
 
   /** Starts the cooldowns late fills call for, walking their symbols in the broker's order. */

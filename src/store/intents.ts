@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import { D, normalize } from '../decimal.js';
 import type { StopIntent } from '../../machines/order.machine.js';
 import type { Database } from './database.js';
 import { stopClientOrderId, stopVersionClientOrderId } from '../../machines/order-status.js';
 import type { IntentsTable } from './schema.js';
+import { stopWants } from '../../machines/position.js';
 
 /**
  * The outbox: the intent to place (or resize) an entry's protective stop, written in the same
@@ -48,52 +48,44 @@ export type IntentRow = Omit<IntentsTable, 'version' | 'next_attempt_at' | 'canc
 
 /** What the stop should cover now: the entry's quantity (the machine's ask) less what exits cut. */
 export function wantedQty(row: Pick<IntentRow, 'payload' | 'cut_qty'>): string {
-  const left = new D((JSON.parse(row.payload) as StopIntent).qty).minus(row.cut_qty);
-  return left.isPositive() ? normalize(left) : '0';
+  return stopWants({ asked: (JSON.parse(row.payload) as StopIntent).qty, cut: row.cut_qty });
 }
 
-/** Live stop intents of a symbol on one side (a sell stop protects a long), oldest first. */
-function liveStopIntents(db: Database, symbol: string, side: 'buy' | 'sell'): IntentRow[] {
-  return db.all(
+/**
+ * The intent rows a symbol's position model is built from, oldest first: every stop of the symbol
+ * that is not done, and the rows named in `alsoIds` (the stops of the order whose fills are
+ * followed) whatever their status.
+ */
+export function positionStopRows(db: Database, symbol: string, alsoIds: readonly string[]): IntentRow[] {
+  const live = db.all(
     db.kysely
       .selectFrom('intents')
       .selectAll()
+      .select(sql<number>`rowid`.as('rid'))
       .where('symbol', '=', symbol)
-      .where('status', 'in', ['pending', 'unknown', 'confirmed'])
-      .where('cancel_requested', '=', 0)
-      .where(sql<boolean>`json_extract(payload, '$.side') = ${side}`)
-      .orderBy('created_at'),
-  ) as IntentRow[];
+      .where('status', 'in', ['pending', 'unknown', 'confirmed', 'rejected']),
+  ) as Array<IntentRow & { rid: number }>;
+  const named =
+    alsoIds.length === 0
+      ? []
+      : (db.all(
+          db.kysely.selectFrom('intents').selectAll().select(sql<number>`rowid`.as('rid')).where('symbol', '=', symbol).where('client_order_id', 'in', [...alsoIds]),
+        ) as Array<IntentRow & { rid: number }>);
+  const byId = new Map([...live, ...named].map((r) => [r.client_order_id, r]));
+  return [...byId.values()].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.rid - b.rid)).map(({ rid: _rid, ...row }) => row);
 }
 
 /**
- * The position those stops protect is gone: every live stop on that side is to be canceled.
- * Returns the orders whose stops they were (their entries are over once they finished filling).
+ * A stop asked again after it ended or while its cancel was in flight: its ask, its cut and a
+ * withdrawn cancel. `nextVersion`: it is done (its client order id was used at the broker), so it
+ * starts over under the next one; otherwise it keeps its order, which the worker resizes, or (if
+ * the cancel lands first) places anew.
  */
-export function requestStopCancels(db: Database, symbol: string, side: 'buy' | 'sell', now = new Date()): string[] {
-  const entries: string[] = [];
-  for (const row of liveStopIntents(db, symbol, side)) {
-    updateIntent(db, row.client_order_id, { cancel_requested: 1, next_attempt_at: 0 }, now);
-    entries.push(row.entry_order_id);
-  }
-  return entries;
-}
-
-/**
- * An order whose stop ended (canceled because the position was closed, or filled) and that opens
- * a position again gets its stop back, covering the ask less `cut`. A finished intent starts over
- * under the next client order id (the old id was used at the broker); one whose cancel is still
- * in flight keeps its order, which the worker resizes, or (if the cancel lands first) places anew.
- */
-export function rearmStopIntent(db: Database, intent: StopIntent, cut: string, now = new Date()): void {
-  const row = intentRow(db, intent.clientOrderId);
-  if (!row) {
-    upsertStopIntent(db, intent, now);
-    if (cut !== '0') updateIntent(db, intent.clientOrderId, { cut_qty: cut }, now);
-    return;
-  }
+export function rearmStopIntent(db: Database, intent: StopIntent, cut: string, nextVersion: boolean, now = new Date()): void {
   const common = { payload: JSON.stringify(intent), cut_qty: cut, cancel_requested: 0, next_attempt_at: 0, attempts: 0, last_error: null };
-  if (row.status !== 'done') {
+  const row = intentRow(db, intent.clientOrderId);
+  if (!row) return;
+  if (!nextVersion) {
     updateIntent(db, row.client_order_id, common, now);
     return;
   }
@@ -116,38 +108,14 @@ export function rearmStopIntent(db: Database, intent: StopIntent, cut: string, n
   );
 }
 
-/**
- * Takes `qty` off what a live stop must cover: the stop's own fill used it up, or its order's fill
- * closed (part of) a position opened by others instead of opening one of its own.
- */
-export function cutStop(db: Database, clientOrderId: string, qty: string, now = new Date()): void {
-  const row = intentRow(db, clientOrderId);
-  if (!row || row.status === 'done') return;
-  updateIntent(db, clientOrderId, { cut_qty: normalize(new D(row.cut_qty).plus(qty)) }, now);
+/** What exits took off a stop's ask; `wake`: the worker resizes the stop now. */
+export function setStopCut(db: Database, clientOrderId: string, cutQty: string, wake: boolean, now = new Date()): void {
+  updateIntent(db, clientOrderId, wake ? { cut_qty: cutQty, next_attempt_at: 0 } : { cut_qty: cutQty }, now);
 }
 
-/**
- * The position shrank (an exit that did not close it): cut the stops on that side down to it,
- * oldest entry first — the first shares bought are the first sold (FIFO). A stop cut to nothing
- * is canceled (its order is returned, like requestStopCancels'); the others are resized by the worker.
- */
-export function shrinkStops(db: Database, symbol: string, side: 'buy' | 'sell', positionQty: string, now = new Date()): string[] {
-  const rows = liveStopIntents(db, symbol, side);
-  let excess = rows.reduce((sum, r) => sum.plus(wantedQty(r)), new D(0)).minus(positionQty);
-  const emptied: string[] = [];
-  for (const row of rows) {
-    if (excess.lte(0)) break;
-    const wanted = wantedQty(row);
-    const cut = D.min(excess, wanted);
-    excess = excess.minus(cut);
-    // Recorded as a cut, not by rewriting the ask: the entry's actor may ask again for its full
-    // quantity (a deadline re-ask) and must not undo what the exits took.
-    const patch = { cut_qty: normalize(new D(row.cut_qty).plus(cut)), next_attempt_at: 0 };
-    const all = new D(wanted).eq(cut);
-    updateIntent(db, row.client_order_id, all ? { ...patch, cancel_requested: 1 } : patch, now);
-    if (all) emptied.push(row.entry_order_id);
-  }
-  return emptied;
+/** The position a stop protects is gone: the worker cancels it. */
+export function requestStopCancel(db: Database, clientOrderId: string, now = new Date()): void {
+  updateIntent(db, clientOrderId, { cancel_requested: 1, next_attempt_at: 0 }, now);
 }
 
 /**

@@ -1,0 +1,260 @@
+import { D, normalize, type Dec } from '../src/decimal.js';
+import type { Side } from '../src/broker/reports.js';
+import type { OrderRole } from './order.machine.js';
+import { entryOfStop } from './order-status.js';
+
+/**
+ * The position of one symbol and what its protective stops are asked to cover, as a model (pure,
+ * no I/O): the one place where a fill's effect on protection is decided. A fill is classified like
+ * nautilus's open / update / flip — opened, increased, reduced, closed, crossed — and `followFill`
+ * returns the next state with the commands the runtime carries out (intent rows, cooldowns, the
+ * entries to tell that their position closed), in the transaction that records the fill.
+ */
+
+/** What one order's protective stop (`ct-stop-<stopOf>`) is asked to cover. */
+export interface StopCover {
+  /** The order whose stop it is: an entry, or any order whose fill opened a position. */
+  stopOf: string;
+  /** The stop's side: a sell stop protects a long, a buy stop a short. */
+  side: Side;
+  /** The ask: an entry's whole filled quantity, or what an order's fills opened. */
+  asked: string;
+  /** What exits took off the ask (FIFO shrinks, the stop's own fills, its order closing another position). */
+  cut: string;
+  /** The position it protected is gone: the stop is to be canceled. */
+  cancelRequested: boolean;
+  /** The stop ended (filled, or canceled and settled): it covers nothing until it is re-armed. */
+  done: boolean;
+}
+
+export interface PositionState {
+  symbol: string;
+  /** Signed quantity: positive long, negative short. */
+  qty: string;
+  /**
+   * The symbol's stops, oldest first (the FIFO order of shrinks). Every stop that is not done is
+   * here; a done one may be (the stop of the order whose fill is followed, which it may re-arm).
+   */
+  stops: StopCover[];
+}
+
+/** The part of a recorded fill the position follows. */
+export interface PositionFill {
+  orderId: string;
+  symbol: string;
+  side: Side;
+  /** The order's cumulative quantity with this fill (the fill's identity, with orderId). */
+  cumQty: string;
+  /** Positive. */
+  qty: string;
+  /** Learned after newer fills of its symbol: its exit is judged by the late-exit walk instead. */
+  late?: boolean;
+}
+
+/** The order whose fill it is. */
+export interface FillOrder {
+  orderId: string;
+  role: OrderRole | null;
+  assetClass: string;
+  clientOrderId: string;
+}
+
+export type FillKind = 'opened' | 'increased' | 'reduced' | 'closed' | 'crossed';
+
+export type PositionCommand =
+  /**
+   * Set the ask of `stopOf`'s stop to `qty` (place it when it has no intent yet, grow it when it
+   * is live). With `rearm`, the stop had ended or was being canceled: it is asked again with its
+   * cut set to `rearm.cut` and its cancel withdrawn; `nextVersion` when it is done (its client order
+   * id was used at the broker: it starts over under the next one).
+   */
+  | { type: 'cover'; stopOf: string; side: Side; qty: string; rearm?: { cut: string; nextVersion: boolean } }
+  /** `qty` less to cover (the stop's own fill, or its order closing a position others opened): cut becomes `cutQty`. */
+  | { type: 'cut'; stopOf: string; qty: string; cutQty: string }
+  /** The position shrank: `qty` less to cover, cut becomes `cutQty`, and the stop is resized now. */
+  | { type: 'shrink'; stopOf: string; qty: string; cutQty: string }
+  /** Nothing is left for the stop to protect: cancel it. */
+  | { type: 'cancel'; stopOf: string }
+  /** The fill closed (or crossed) the position: its symbol cools down (one cooldown per exit fill). */
+  | { type: 'startCooldown'; fill: { orderId: string; cumQty: string; symbol: string } }
+  /** The order's stop was taken off because none of its position is left: a finished entry is over. */
+  | { type: 'positionClosed'; entryOrderId: string };
+
+export interface FillStep {
+  kind: FillKind;
+  next: PositionState;
+  commands: PositionCommand[];
+}
+
+/** A fill's signed effect on a position: buys add, sells subtract. */
+export function signedQty(side: Side, qty: string | Dec): Dec {
+  return side === 'buy' ? new D(qty) : new D(qty).negated();
+}
+
+/** What a fill of `qty` on `side` does to a position of `before` (nautilus: open / update / flip). */
+export function classifyFill(before: string | Dec, side: Side, qty: string | Dec): { kind: FillKind; before: Dec; after: Dec } {
+  const b = new D(before);
+  const after = b.plus(signedQty(side, qty));
+  if (b.isZero()) return { kind: 'opened', before: b, after };
+  if (b.isPositive() === (side === 'buy')) return { kind: 'increased', before: b, after };
+  if (after.isZero()) return { kind: 'closed', before: b, after };
+  return { kind: after.isPositive() === b.isPositive() ? 'reduced' : 'crossed', before: b, after };
+}
+
+/** The fill ended the position it met (closed it or crossed flat): an exit that starts a cooldown. */
+export function endsPosition(kind: FillKind): boolean {
+  return kind === 'closed' || kind === 'crossed';
+}
+
+/** Crypto cannot be shorted (alpaca-rules.md, "Crypto"). */
+export function isCrypto(assetClass: string, symbol: string): boolean {
+  return assetClass === 'crypto' || symbol.includes('/');
+}
+
+/**
+ * An order's role at its first fill (DESIGN §2): a fill that opens or grows the position is an
+ * entry, one that shrinks it an exit; our protective stops are stops.
+ */
+export function roleAtFirstFill(position: string, order: { clientOrderId: string; symbol: string; side: Side; assetClass: string }): OrderRole {
+  if (entryOfStop(order.clientOrderId)) return 'stop';
+  const pos = new D(position);
+  if (order.side === 'buy') return pos.gte(0) ? 'entry' : 'exit';
+  // Crypto cannot be shorted: a sell is always an exit (of a position the ledger may predate).
+  if (isCrypto(order.assetClass, order.symbol)) return 'exit';
+  return pos.gt(0) ? 'exit' : 'entry';
+}
+
+/** What a stop covers now: its ask less what exits cut (never below zero). */
+export function stopWants(s: Pick<StopCover, 'asked' | 'cut'>): string {
+  const left = new D(s.asked).minus(s.cut);
+  return left.isPositive() ? normalize(left) : '0';
+}
+
+/** The stop protects a position now: not ended, no cancel asked for. */
+const isLive = (s: StopCover) => !s.done && !s.cancelRequested;
+
+/**
+ * Given the position after `fills` (in the broker's order of fills), the fills that closed or
+ * crossed it: the late-exit walk starts their cooldowns.
+ */
+export function endingFills<F extends { side: Side; qty: string }>(positionAfter: string, fills: readonly F[]): F[] {
+  // The position just before the first: after, less everything since.
+  let pos = fills.reduce((p, f) => p.minus(signedQty(f.side, f.qty)), new D(positionAfter));
+  const out: F[] = [];
+  for (const f of fills) {
+    const step = classifyFill(pos, f.side, f.qty);
+    pos = step.after;
+    if (endsPosition(step.kind)) out.push(f);
+  }
+  return out;
+}
+
+/** One step's working copy: stops are copied, so the caller's state is never changed. */
+interface Work {
+  symbol: string;
+  stops: StopCover[];
+  commands: PositionCommand[];
+}
+
+/**
+ * Follows one recorded fill of `order` (DESIGN §3.4, whatever role the order has):
+ * - opened / increased: what the fill opened is covered by the order's own stop;
+ * - reduced: the stops on the closing side shrink to the position, oldest entry first (FIFO);
+ * - closed / crossed: those stops are canceled and a cooldown starts; what crossed flat is a new
+ *   position, covered by the order's own stop.
+ * A stop's own fill first consumes its own cover; an entry's fill that closes a position others
+ * opened is cut from the entry's stop (the entry's ask is its whole filled quantity).
+ */
+export function followFill(position: PositionState, fill: PositionFill, order: FillOrder): FillStep {
+  const { kind, before, after } = classifyFill(position.qty, fill.side, fill.qty);
+  const w: Work = { symbol: position.symbol, stops: position.stops.map((s) => ({ ...s })), commands: [] };
+  const ownStopOf = order.role === 'stop' ? entryOfStop(order.clientOrderId) : null;
+  // A stop's own fill consumes its own cover first; only what remains can be excess elsewhere.
+  if (ownStopOf) cut(w, 'cut', ownStopOf, new D(fill.qty));
+  if (kind === 'opened' || kind === 'increased') {
+    cover(w, fill, order, fill.qty);
+  } else {
+    // An entry's fill that closed a position others opened is not the entry's to cover.
+    if (order.role === 'entry') cut(w, 'cut', order.orderId, D.min(before.abs(), fill.qty));
+    const closing: Side = before.isPositive() ? 'sell' : 'buy';
+    if (kind === 'reduced') {
+      shrink(w, closing, after.abs());
+    } else {
+      for (const s of w.stops) if (isLive(s) && s.side === closing) cancel(w, s);
+      // A late fill's exit is judged in the broker's order of fills (the late-exit walk), not in ours.
+      if (!fill.late) w.commands.push({ type: 'startCooldown', fill: { orderId: fill.orderId, cumQty: fill.cumQty, symbol: fill.symbol } });
+      // What crossed zero is a new position, opened by this order.
+      if (kind === 'crossed') cover(w, fill, order, normalize(after.abs()));
+    }
+  }
+  return { kind, next: { symbol: position.symbol, qty: normalize(after), stops: w.stops }, commands: w.commands };
+}
+
+/** Takes `qty` off what `stopOf`'s stop covers (a stop that ended has nothing to take off). */
+function cut(w: Work, type: 'cut' | 'shrink', stopOf: string, qty: Dec): void {
+  const s = w.stops.find((x) => x.stopOf === stopOf);
+  if (!s || s.done) return;
+  s.cut = normalize(new D(s.cut).plus(qty));
+  w.commands.push({ type, stopOf, qty: normalize(qty), cutQty: s.cut });
+}
+
+function cancel(w: Work, s: StopCover): void {
+  s.cancelRequested = true;
+  w.commands.push({ type: 'cancel', stopOf: s.stopOf }, { type: 'positionClosed', entryOrderId: s.stopOf });
+}
+
+/**
+ * The position shrank to `left` without closing: the live stops on its closing side are cut down
+ * to it, oldest first (the first shares bought are the first sold). A stop cut to nothing is
+ * canceled. Recorded as cuts, not by rewriting the ask: an entry may ask again for its whole
+ * quantity (a deadline re-ask) and must not undo what the exits took.
+ */
+function shrink(w: Work, closing: Side, left: Dec): void {
+  const live = w.stops.filter((s) => isLive(s) && s.side === closing);
+  let excess = live.reduce((sum, s) => sum.plus(stopWants(s)), new D(0)).minus(left);
+  for (const s of live) {
+    if (excess.lte(0)) break;
+    const wanted = new D(stopWants(s));
+    const taken = D.min(excess, wanted);
+    excess = excess.minus(taken);
+    if (taken.gt(0)) cut(w, 'shrink', s.stopOf, taken);
+    if (wanted.eq(taken)) cancel(w, s);
+  }
+}
+
+/**
+ * `qty` of `fill` opened a position. An entry's stop already asks for all it filled (the order
+ * machine's ask), unless it ended (another order closed the position it covered): it is then
+ * armed again for what is open now. Any other order adds the quantity to a stop of its own.
+ */
+function cover(w: Work, fill: PositionFill, order: FillOrder, qty: string): void {
+  const side: Side = fill.side === 'buy' ? 'sell' : 'buy';
+  // Crypto cannot be shorted: a crypto position below flat is fills not known yet, and a buy stop
+  // for it would open a long.
+  if (side === 'buy' && isCrypto(order.assetClass, w.symbol)) return;
+  const existing = w.stops.find((s) => s.stopOf === fill.orderId);
+  if (order.role === 'entry') {
+    if (!existing || isLive(existing)) return;
+    // The ask is the entry's whole filled quantity; all but this opening and later fills is gone.
+    const rearmCut = normalize(D.max(new D(fill.cumQty).minus(qty), 0));
+    rearm(w, existing, existing.asked, rearmCut);
+    return;
+  }
+  if (existing && isLive(existing)) {
+    // The ask grows by what this fill opened (the cut, if any, stays as it was).
+    existing.asked = normalize(new D(existing.asked).plus(qty));
+    w.commands.push({ type: 'cover', stopOf: existing.stopOf, side: existing.side, qty: existing.asked });
+  } else if (existing) {
+    rearm(w, existing, qty, '0', side);
+  } else {
+    w.stops.push({ stopOf: fill.orderId, side, asked: qty, cut: '0', cancelRequested: false, done: false });
+    w.commands.push({ type: 'cover', stopOf: fill.orderId, side, qty });
+  }
+}
+
+/** A stop that ended or was being canceled covers again: `asked` less `cutQty`. */
+function rearm(w: Work, s: StopCover, asked: string, cutQty: string, side = s.side): void {
+  const nextVersion = s.done;
+  Object.assign(s, { side, asked, cut: cutQty, cancelRequested: false, done: false });
+  w.commands.push({ type: 'cover', stopOf: s.stopOf, side, qty: asked, rearm: { cut: cutQty, nextVersion } });
+}
