@@ -141,7 +141,8 @@ async function start(config: Config, log: Logger): Promise<Running> {
     const ratchet = new CryptoRatchet({ db, log, prices, trailPercent: config.trailPercent, minStepPercent: '0.25', onRaised: () => void worker.kick() });
     ratchet.start(config.ratchetMs);
     closers.push(() => ratchet.stop());
-    const coverage = new CoverageWatch({ db, log, graceS: config.protectGraceS, adopt: config.adopt });
+    // Positions from the actors' book, not a scan of the fills table at every check.
+    const coverage = new CoverageWatch({ db, log, graceS: config.protectGraceS, adopt: config.adopt, positions: () => actors.ledgerPositions() });
     coverage.start(1000);
     closers.push(() => coverage.stop());
     const clock = setInterval(() => actors.tick(Date.now()), 1000);
