@@ -5,6 +5,7 @@ import {
   type RateLimitConfig,
 } from '@alpacahq/alpaca-trade-api';
 import type { Logger } from '../log.js';
+import { PriorityLimiter, type Lane } from './priority-limiter.js';
 
 export interface BrokerEndpoints {
   keyId: string;
@@ -19,8 +20,11 @@ export interface BrokerEndpoints {
 /**
  * The SDK's trading APIs pointed at one host. The SDK's `Alpaca` facade has no base-URL option, so
  * the generated APIs are built on a `trading.Configuration` with an explicit `basePath`; retries
- * (safe verbs only, never an order POST), the token-bucket rate limiter and typed errors all come
- * from that Configuration, exactly as the facade would set them up.
+ * (safe verbs only, never an order POST) and typed errors come from that Configuration. The rate
+ * limit does not: the SDK's limiter queues FIFO, so on a busy account stop placements waited behind
+ * polls. A `pre` middleware (awaited by the SDK before each attempt, retries included, inside the
+ * attempt's deadline) takes a token from a two-lane limiter instead: order changes and the stop
+ * worker's lookups by client order id first, reads after (see laneFor), same 200/min budget.
  */
 export interface BrokerClient {
   readonly orders: OrdersApi;
@@ -31,6 +35,8 @@ export interface BrokerClient {
   readonly streamUrl: string;
   /** HTTP requests sent so far (every attempt, retries included). */
   requestCount(): number;
+  /** Requests waiting for the rate limit, per lane (zeros without a limit). */
+  queued(): { high: number; low: number };
   /** Pages of FILL activities after `afterId` (exclusive), oldest first, following page tokens to the end. */
   fillActivityPages(afterId: string | null): AsyncGenerator<trading.GetAccountActivities200ResponseInner[]>;
   /** A trade_updates stream that reconnects forever; call connect() on it. */
@@ -46,6 +52,24 @@ export function streamUrlFor(apiUrl: string): string {
   return u.toString();
 }
 
+/** Order changes: POST /v2/orders, PATCH and DELETE /v2/orders/{id} (and DELETE /v2/orders). */
+const ORDER_CHANGE = /\/v2\/orders(\/[^/]+)?$/;
+/** The stop worker's lookup of its stop (GET /v2/orders:by_client_order_id): part of placing it. */
+const STOP_LOOKUP = /\/v2\/orders:by_client_order_id$/;
+
+/**
+ * Which lane a request waits in when the rate limit is reached: `high` for what protects a
+ * position (order changes, lookups by client order id), `low` for every read that sync, drift and
+ * the actors make (activity pages, open-order polls, order lookups by id, positions).
+ */
+export function laneFor(method: string, url: string): Lane {
+  const path = new URL(url).pathname;
+  const verb = method.toUpperCase();
+  if (verb !== 'GET' && ORDER_CHANGE.test(path)) return 'high';
+  if (verb === 'GET' && STOP_LOOKUP.test(path)) return 'high';
+  return 'low';
+}
+
 export function createBrokerClient(
   endpoints: BrokerEndpoints,
   options: { log?: Logger; rateLimit?: RateLimitConfig | false; maxRetries?: number } = {},
@@ -54,6 +78,9 @@ export function createBrokerClient(
   const streamUrl = endpoints.streamUrl ?? streamUrlFor(apiUrl);
   const log = options.log;
   let requests = 0;
+  const limit = options.rateLimit === false ? null : (options.rateLimit ?? { maxRequests: 200, intervalMs: 60_000 });
+  if (limit?.maxConcurrent !== undefined) throw new Error('rateLimit.maxConcurrent is not supported (the limiter only paces requests)');
+  const limiter = limit ? new PriorityLimiter({ maxRequests: limit.maxRequests, intervalMs: limit.intervalMs }) : null;
   const config = new trading.Configuration({
     basePath: apiUrl,
     keyId: endpoints.keyId,
@@ -68,12 +95,16 @@ export function createBrokerClient(
     },
     middleware: [
       {
-        pre: async () => {
+        // Runs once per attempt; init.signal is the attempt's deadline (and the caller's abort), so
+        // a wait that outlives it leaves the line without spending a token.
+        pre: async ({ url, init }) => {
+          if (limiter) await limiter.acquire(laneFor(init.method ?? 'GET', url), init.signal);
           requests += 1;
         },
       },
     ],
-    rateLimit: options.rateLimit === false ? undefined : (options.rateLimit ?? { maxRequests: 200, intervalMs: 60_000 }),
+    // The SDK's own (FIFO) limiter stays off: the middleware above is the only one.
+    rateLimit: undefined,
   });
   const activities = new trading.AccountActivitiesApi(config);
 
@@ -85,6 +116,7 @@ export function createBrokerClient(
     apiUrl,
     streamUrl,
     requestCount: () => requests,
+    queued: () => limiter?.queued() ?? { high: 0, low: 0 },
     async *fillActivityPages(afterId) {
       // GET /v2/account/activities?activity_types=FILL rather than /activities/FILL: in SDK
       // 4.0.2 the by-type endpoint maps every item as a non-trade activity and drops
