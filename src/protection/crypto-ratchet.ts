@@ -1,7 +1,7 @@
 import { D } from '../decimal.js';
 import type { PriceSource } from '../broker/market-data.js';
 import type { Database } from '../store/database.js';
-import { confirmedCryptoIntents, updateIntent } from '../store/intents.js';
+import { applyStopTransition, confirmedCryptoIntents } from '../store/intents.js';
 import type { Logger } from '../log.js';
 import type { StopIntent } from '../../machines/order.machine.js';
 import { cryptoStopPrice } from './stop-order.js';
@@ -9,9 +9,9 @@ import { cryptoStopPrice } from './stop-order.js';
 /**
  * Crypto has no trailing stop on Alpaca, so the engine trails one: every `everyMs` it reads the
  * latest prices of the symbols it protects (one market-data request) and, where `price × (1 − trail)`
- * is above the placed stop by at least `minStepPercent`, sets that as the intent's target stop;
- * the stop worker then replaces the order. Stops only ever move up. The step and the interval
- * keep replaces (and requests) rare while the price wiggles.
+ * is above the placed stop by at least `minStepPercent`, raises the stop's target (a `raised` event
+ * of its machine, machines/stop.ts); the stop worker then replaces the order. Stops only ever move
+ * up. The step and the interval keep replaces (and requests) rare while the price wiggles.
  */
 export class CryptoRatchet {
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -56,7 +56,8 @@ export class CryptoRatchet {
         const current = new D(row.target_stop_price ?? row.placed_stop_price!);
         const step = current.times(new D(this.deps.minStepPercent).div(100));
         if (new D(next).lt(current.plus(step))) continue;
-        updateIntent(db, row.client_order_id, { target_stop_price: next, next_attempt_at: 0 });
+        // Only a working stop is raised (one being canceled or replaced refuses it).
+        if (!applyStopTransition(db, row.client_order_id, { type: 'raised', stopPrice: next }).applied) continue;
         log.info({ event: 'stop_ratchet', entry_order_id: intent.entryOrderId, symbol: intent.symbol, price, from: current.toFixed(), to: next }, `raising ${intent.symbol} stop to ${next}`);
         raised += 1;
       }

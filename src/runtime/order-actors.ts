@@ -12,7 +12,7 @@ import { ledgerAvgPrice, type FillRecord } from '../../machines/fill-plan.js';
 import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole, type StopIntent } from '../../machines/order.machine.js';
 import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../../machines/order-status.js';
 import { activeCooldown, type StartedCooldown } from '../store/cooldowns.js';
-import { entriesWithCanceledStops, intentRow, stopCanceledForClose, stopClientIdOfBrokerOrder, updateIntent, upsertStopIntent } from '../store/intents.js';
+import { applyStopTransition, entriesWithCanceledStops, stopCanceledForClose, stopClientIdOfBrokerOrder, upsertStopIntent } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { PositionBook } from './position-book.js';
@@ -273,20 +273,22 @@ export class OrderActors {
     }
   }
 
-  /** A protective stop that finished: filled → its intent is done; gone unfilled → place it again. */
-  private settleStopIntent(c: OrderContext): void {
+  /**
+   * A protective stop's order that finished, as an event of the stop's machine (machines/stop.ts):
+   * filled (any fill) → the stop is done; gone unfilled → it is placed again under its next client
+   * order id, unless its cancel was asked for (the stop worker settles that). A replaced order is
+   * the worker's own resize.
+   */
+  private settleStopIntent(c: OrderContext, now: Date): void {
     const entry = entryOfStop(c.order.clientOrderId);
     if (!entry) return;
-    const outcome = brokerOutcome(c.order.status);
-    if (outcome === 'replaced') return;
-    const intent = intentRow(this.opts.db, stopClientOrderId(entry));
-    if (!intent || intent.status === 'done') return;
-    if (c.ledger.filledQty !== '0' || outcome === 'filled') {
-      updateIntent(this.opts.db, stopClientOrderId(entry), { status: 'done', next_attempt_at: Number.MAX_SAFE_INTEGER });
-    } else if (!intent.cancel_requested) {
+    const status = brokerOutcome(c.order.status);
+    if (status === 'replaced' || status === 'working') return;
+    const outcome = c.ledger.filledQty !== '0' ? 'filled' : status;
+    const t = applyStopTransition(this.opts.db, stopClientOrderId(entry), { type: 'orderFinished', orderId: c.order.orderId, clientOrderId: c.order.clientOrderId, outcome }, now);
+    if (t.applied && outcome !== 'filled') {
       // Canceled, expired or rejected without a fill: the entry is unprotected again.
       this.opts.log.warn({ event: 'stop_lost', entry_order_id: entry, stop_order_id: c.order.orderId, status: c.order.status }, 'protective stop ended unfilled; placing it again');
-      updateIntent(this.opts.db, stopClientOrderId(entry), { status: 'pending', broker_order_id: null, sent_at: null, next_attempt_at: 0 });
     }
   }
 
@@ -394,7 +396,7 @@ export class OrderActors {
       const followed = this.followPosition(c, out.written, out.late, now);
       out.started = followed.started;
       out.closed = followed.closed;
-      if (p.terminal && c.role === 'stop') this.settleStopIntent(c);
+      if (p.terminal && c.role === 'stop') this.settleStopIntent(c, now);
       if (writes?.intents.length) crashPoint('before_intent_commit');
     });
     return out;

@@ -4,7 +4,8 @@ import type { StopIntent } from '../../machines/order.machine.js';
 import { entryOfStop, stopClientOrderId } from '../../machines/order-status.js';
 import { followFill, type FillOrder, type PositionCommand, type PositionState, type StopCover } from '../../machines/position.js';
 import { startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
-import { positionStopRows, rearmStopIntent, requestStopCancel, setStopCut, upsertStopIntent, type IntentRow } from '../store/intents.js';
+import { applyStopTransition, positionStopRows, type IntentRow } from '../store/intents.js';
+import { stopStateOf, type StopEvent } from '../../machines/stop.js';
 
 /** What a batch of fills did to protection: cooldowns started, and orders whose stops were taken off. */
 export interface Followed {
@@ -33,13 +34,14 @@ function stopCover(row: IntentRow): StopCover {
     asked: ask.qty,
     cut: row.cut_qty,
     cancelRequested: row.cancel_requested !== 0,
-    done: row.status === 'done',
+    done: stopStateOf(row) === 'done',
   };
 }
 
 /**
  * Protection follows the position (DESIGN §3.4): each fill the commit wrote goes through the pure
- * step (machines/position.ts) and its commands are carried out here, inside the commit's transaction.
+ * step (machines/position.ts) and its commands are carried out here, inside the commit's transaction:
+ * the stop commands as events of each stop's machine (machines/stop.ts), the rest as row writes.
  * `qty` is the book's position before the batch (the book moves after the commit).
  */
 export function followFills(
@@ -57,11 +59,11 @@ export function followFills(
   return out;
 }
 
-/** One command, as store writes. */
+/** One command: a stop's as an event of its machine, the others as store writes. */
 function apply(db: Database, cmd: PositionCommand, p: { order: FillOrder; symbol: string; cooldownMinutes: number; now: Date }, out: Followed): void {
   switch (cmd.type) {
     case 'cover': {
-      const intent: StopIntent = {
+      const ask: StopIntent = {
         entryOrderId: cmd.stopOf,
         clientOrderId: stopClientOrderId(cmd.stopOf),
         symbol: p.symbol,
@@ -69,16 +71,18 @@ function apply(db: Database, cmd: PositionCommand, p: { order: FillOrder; symbol
         side: cmd.side,
         qty: cmd.qty,
       };
-      if (cmd.rearm) rearmStopIntent(db, intent, cmd.rearm.cut, cmd.rearm.nextVersion, p.now);
-      else upsertStopIntent(db, intent, p.now);
+      // A re-arm: the stop ended (it starts over under its next client order id) or its cancel is withdrawn.
+      const event: StopEvent = cmd.rearm ? { type: 'rearmed', ask, cut: cmd.rearm.cut } : { type: 'asked', ask };
+      applyStopTransition(db, ask.clientOrderId, event, p.now);
       return;
     }
     case 'cut':
     case 'shrink':
-      setStopCut(db, stopClientOrderId(cmd.stopOf), cmd.cutQty, cmd.type === 'shrink', p.now);
+      // A shrink resizes the stop now; a cut (its own fill, an entry closing others' position) waits.
+      applyStopTransition(db, stopClientOrderId(cmd.stopOf), { type: 'cut', cutQty: cmd.cutQty, wake: cmd.type === 'shrink' }, p.now);
       return;
     case 'cancel':
-      requestStopCancel(db, stopClientOrderId(cmd.stopOf), p.now);
+      applyStopTransition(db, stopClientOrderId(cmd.stopOf), { type: 'cancelRequested' }, p.now);
       return;
     case 'startCooldown': {
       const cd = startExitCooldown(db, cmd.fill, p.cooldownMinutes, p.now);

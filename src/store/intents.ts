@@ -1,43 +1,20 @@
 import { sql } from 'kysely';
 import type { StopIntent } from '../../machines/order.machine.js';
 import type { Database } from './database.js';
-import { stopClientOrderId, stopVersionClientOrderId } from '../../machines/order-status.js';
+import { stopClientOrderId } from '../../machines/order-status.js';
 import type { IntentsTable } from './schema.js';
-import { stopWants } from '../../machines/position.js';
+import { initialStop, stopStep, type StopEffect, type StopEvent, type StopState } from '../../machines/stop.js';
+import { wantedOf } from '../../machines/stop-policy.js';
+
+/** Statuses of a stop that is not done (pending, sending/unknown/replacing, working, refused). */
+const LIVE_STATUSES: IntentsTable['status'][] = ['pending', 'unknown', 'confirmed', 'rejected'];
 
 /**
- * The outbox: the intent to place (or resize) an entry's protective stop, written in the same
- * transaction as the entry fill that calls for it. Keyed by the stop's deterministic client order
- * id, so asking again only updates the wanted quantity; the stop worker carries intents out.
+ * The outbox: the protective stops to place, resize or cancel, one row per stop keyed by its
+ * deterministic client order id. A row's state is a protective stop's state (machines/stop.ts);
+ * every write to a row is one transition of that machine, through `applyStopTransition` — the
+ * order actors' asks, what position following decides, the ratchet, the stop worker's outcomes.
  */
-export function upsertStopIntent(db: Database, intent: StopIntent, now = new Date()): void {
-  const at = now.toISOString();
-  const payload = JSON.stringify(intent);
-  db.run(
-    db.kysely
-      .insertInto('intents')
-      .values({
-        client_order_id: intent.clientOrderId,
-        kind: 'protective_stop',
-        entry_order_id: intent.entryOrderId,
-        symbol: intent.symbol,
-        payload,
-        status: 'pending',
-        broker_order_id: null,
-        attempts: 0,
-        last_error: null,
-        created_at: at,
-        updated_at: at,
-        current_client_order_id: intent.clientOrderId,
-        sent_at: null,
-        placed_qty: null,
-        placed_stop_price: null,
-        target_stop_price: null,
-      })
-      // A wanted quantity that changes wakes the worker at once.
-      .onConflict((oc) => oc.column('client_order_id').doUpdateSet({ payload, updated_at: at, next_attempt_at: 0 })),
-  );
-}
 
 export type IntentRow = Omit<IntentsTable, 'version' | 'next_attempt_at' | 'cancel_requested' | 'cut_qty'> & {
   version: number;
@@ -46,9 +23,59 @@ export type IntentRow = Omit<IntentsTable, 'version' | 'next_attempt_at' | 'canc
   cut_qty: string;
 };
 
+/** One transition as applied: `applied` false when the stop's state refused the event (nothing written). */
+export interface StopTransition {
+  applied: boolean;
+  /** Null: there was no row (only `asked` creates one). */
+  from: StopState | null;
+  to: StopState | null;
+  effects: StopEffect[];
+  /** The row after the transition. */
+  row: IntentRow | undefined;
+}
+
+/**
+ * Reads the stop's row, runs the machine's step for `event` and writes what it changed (one row,
+ * one statement). `asked` for a stop without a row creates it, pending: that is written in the same
+ * transaction as the entry fill that calls for it (a transactional outbox).
+ */
+export function applyStopTransition(db: Database, clientOrderId: string, event: StopEvent, now = new Date()): StopTransition {
+  const row = intentRow(db, clientOrderId);
+  if (!row) {
+    if (event.type !== 'asked') return { applied: false, from: null, to: null, effects: [], row: undefined };
+    insertStop(db, event.ask, now);
+    return { applied: true, from: null, to: 'pending', effects: [], row: intentRow(db, clientOrderId) };
+  }
+  const step = stopStep(row, event, now.getTime());
+  if (!step.allowed) return { applied: false, from: step.from, to: step.from, effects: [], row };
+  const at = now.toISOString();
+  if (Object.keys(step.next).length > 0) updateIntent(db, clientOrderId, step.next, now);
+  return { applied: true, from: step.from, to: step.to, effects: step.effects, row: { ...row, ...step.next, updated_at: at } };
+}
+
+function insertStop(db: Database, ask: StopIntent, now: Date): void {
+  const at = now.toISOString();
+  db.run(
+    db.kysely.insertInto('intents').values({
+      client_order_id: ask.clientOrderId,
+      kind: 'protective_stop',
+      entry_order_id: ask.entryOrderId,
+      symbol: ask.symbol,
+      created_at: at,
+      updated_at: at,
+      ...initialStop(ask),
+    }),
+  );
+}
+
+/** The order machine's ask (its whole filled quantity): creates the stop, or updates what it asks. */
+export function upsertStopIntent(db: Database, intent: StopIntent, now = new Date()): void {
+  applyStopTransition(db, intent.clientOrderId, { type: 'asked', ask: intent }, now);
+}
+
 /** What the stop should cover now: the entry's quantity (the machine's ask) less what exits cut. */
 export function wantedQty(row: Pick<IntentRow, 'payload' | 'cut_qty'>): string {
-  return stopWants({ asked: (JSON.parse(row.payload) as StopIntent).qty, cut: row.cut_qty });
+  return wantedOf(row);
 }
 
 /**
@@ -63,7 +90,7 @@ export function positionStopRows(db: Database, symbol: string, alsoIds: readonly
       .selectAll()
       .select(sql<number>`rowid`.as('rid'))
       .where('symbol', '=', symbol)
-      .where('status', 'in', ['pending', 'unknown', 'confirmed', 'rejected']),
+      .where('status', 'in', LIVE_STATUSES),
   ) as Array<IntentRow & { rid: number }>;
   const named =
     alsoIds.length === 0
@@ -76,46 +103,14 @@ export function positionStopRows(db: Database, symbol: string, alsoIds: readonly
 }
 
 /**
- * A stop asked again after it ended or while its cancel was in flight: its ask, its cut and a
- * withdrawn cancel. `nextVersion`: it is done (its client order id was used at the broker), so it
- * starts over under the next one; otherwise it keeps its order, which the worker resizes, or (if
- * the cancel lands first) places anew.
+ * A (re)start is a natural retry point: stops backing off from an earlier life are due now — all
+ * but refused ones, which keep their backoff (a crash loop must not retry a refusal at full speed).
  */
-export function rearmStopIntent(db: Database, intent: StopIntent, cut: string, nextVersion: boolean, now = new Date()): void {
-  const common = { payload: JSON.stringify(intent), cut_qty: cut, cancel_requested: 0, next_attempt_at: 0, attempts: 0, last_error: null };
-  const row = intentRow(db, intent.clientOrderId);
-  if (!row) return;
-  if (!nextVersion) {
-    updateIntent(db, row.client_order_id, common, now);
-    return;
-  }
-  const version = row.version + 1;
-  updateIntent(
-    db,
-    row.client_order_id,
-    {
-      ...common,
-      version,
-      current_client_order_id: stopVersionClientOrderId(intent.entryOrderId, version),
-      status: 'pending',
-      sent_at: null,
-      broker_order_id: null,
-      placed_qty: null,
-      placed_stop_price: null,
-      target_stop_price: null,
-    },
-    now,
-  );
-}
-
-/** What exits took off a stop's ask; `wake`: the worker resizes the stop now. */
-export function setStopCut(db: Database, clientOrderId: string, cutQty: string, wake: boolean, now = new Date()): void {
-  updateIntent(db, clientOrderId, wake ? { cut_qty: cutQty, next_attempt_at: 0 } : { cut_qty: cutQty }, now);
-}
-
-/** The position a stop protects is gone: the worker cancels it. */
-export function requestStopCancel(db: Database, clientOrderId: string, now = new Date()): void {
-  updateIntent(db, clientOrderId, { cancel_requested: 1, next_attempt_at: 0 }, now);
+export function restartStops(db: Database, now = new Date()): void {
+  db.transaction(() => {
+    const rows = db.all(db.kysely.selectFrom('intents').select('client_order_id').where('status', 'in', ['pending', 'unknown', 'confirmed']).where('next_attempt_at', '>', 0));
+    for (const r of rows) applyStopTransition(db, r.client_order_id, { type: 'restarted' }, now);
+  });
 }
 
 /**
@@ -153,18 +148,23 @@ export function stopClientIdOfBrokerOrder(db: Database, brokerOrderId: string): 
   return row ? (row.current_client_order_id ?? row.client_order_id) : undefined;
 }
 
-/** Intents the worker should look at now: not finished, not backing off. */
+/** Stops the worker should look at now: not done, not backing off (refused ones whose backoff is over included). */
 export function dueIntents(db: Database, nowMs: number): IntentRow[] {
   return db.all(
     db.kysely
       .selectFrom('intents')
       .selectAll()
-      .where('status', 'in', ['pending', 'unknown', 'confirmed'])
+      .where('status', 'in', LIVE_STATUSES)
       .where('next_attempt_at', '<=', nowMs)
       .orderBy('created_at'),
   ) as IntentRow[];
 }
 
+/**
+ * A raw write of a row's columns. The runtime writes only through `applyStopTransition` (a test in
+ * test/machines/stop.test.ts checks that nothing else in src/ calls this); tests use it to set up
+ * a row as the broker or an older version would have left it.
+ */
 export function updateIntent(db: Database, clientOrderId: string, patch: Partial<Omit<IntentRow, 'client_order_id'>>, now = new Date()): void {
   db.run(db.kysely.updateTable('intents').set({ ...patch, updated_at: now.toISOString() }).where('client_order_id', '=', clientOrderId));
 }

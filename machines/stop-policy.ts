@@ -1,0 +1,72 @@
+import { D } from '../src/decimal.js';
+import type { StopIntent } from './order.machine.js';
+import { isCrypto, stopWants } from './position.js';
+
+/**
+ * The rules a protective stop's machine (machines/stop.ts) applies: how a broker refusal is
+ * classified, how long each kind of failure waits, and whether a placed stop is what is wanted
+ * (pure, no I/O).
+ */
+
+/** Why the broker refused a stop (stored as `<kind>: <message>` in `last_error`). */
+export type RefusalKind = 'insufficient_qty' | 'invalid' | 'forbidden' | 'unknown';
+
+/** Far in the future: nothing to do until something changes the stop (next_attempt_at). */
+export const IDLE = 8_640_000_000_000_000;
+/** A sent order not visible yet is looked up again after this (within the grace period). */
+export const GRACE_RECHECK_MS = 1000;
+/** A stop placed short of what it wants (another order holds the rest) tries to grow this often. */
+export const SHORT_RECHECK_MS = 30_000;
+
+const DUPLICATE = /client_order_id must be unique/i;
+
+/** Alpaca's answer when the client order id was used already: the order exists, adopt it. */
+export function isDuplicateClientOrderId(status: number, message: string): boolean {
+  return status === 422 && DUPLICATE.test(message);
+}
+
+/**
+ * A definite refusal (nothing was placed) and its kind, or null when the answer is not one: a 404
+ * (the lookup by client order id decides), a 422 duplicate (adopted), 408 / 429 / 5xx (the request
+ * may or may not have landed: unknown).
+ */
+export function classifyRefusal(status: number, message: string): RefusalKind | null {
+  if (status < 400 || status >= 500 || status === 404 || status === 408 || status === 429) return null;
+  if (isDuplicateClientOrderId(status, message)) return null;
+  if (/insufficient/i.test(message)) return 'insufficient_qty';
+  if (status === 401 || status === 403) return 'forbidden';
+  if (status === 400 || status === 422) return 'invalid';
+  return 'unknown';
+}
+
+/** After a failure whose outcome is unknown (or a send that could not be prepared): 1 s doubling to 60 s. */
+export function retryBackoffMs(attempts: number): number {
+  return Math.min(60_000, 500 * 2 ** Math.min(Math.max(attempts, 1), 7));
+}
+
+/**
+ * After a refusal: 1 s doubling per attempt, capped at a minute for what may clear by itself
+ * (quantity held by another order, an unexplained refusal) and at five minutes for what will not
+ * without a change (invalid, forbidden). A change to the stop (a new ask, a resize) wakes it sooner.
+ */
+export function refusalBackoffMs(kind: RefusalKind, attempts: number): number {
+  const cap = kind === 'invalid' || kind === 'forbidden' ? 300_000 : 60_000;
+  return Math.min(cap, 1000 * 2 ** Math.min(Math.max(attempts, 1) - 1, 12));
+}
+
+export function stopAsk(row: { payload: string }): StopIntent {
+  return JSON.parse(row.payload) as StopIntent;
+}
+
+/** What the stop should cover now: the ask less what exits cut. */
+export function wantedOf(row: { payload: string; cut_qty: string }): string {
+  return stopWants({ asked: stopAsk(row).qty, cut: row.cut_qty });
+}
+
+/** A placed stop needs nothing: its quantity is what is wanted and (crypto) its stop is at the ratchet's target. */
+export function placedAsWanted(row: { payload: string; cut_qty: string; placed_qty: string | null; placed_stop_price: string | null; target_stop_price: string | null }): boolean {
+  if (row.placed_qty === null || !new D(row.placed_qty).eq(wantedOf(row))) return false;
+  const ask = stopAsk(row);
+  if (!isCrypto(ask.assetClass, ask.symbol) || row.target_stop_price === null) return true;
+  return row.placed_stop_price !== null && new D(row.placed_stop_price).gte(row.target_stop_price);
+}

@@ -1,0 +1,108 @@
+import { NotFoundError, PermissionError, ValidationError } from '@alpacahq/alpaca-trade-api';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { BrokerClient } from '../src/broker/client.js';
+import { assessCoverage, stopCoverOf } from '../src/protection/coverage.js';
+import { StopWorker } from '../src/protection/stop-worker.js';
+import type { OrderActors } from '../src/runtime/order-actors.js';
+import { openDatabase, type Database } from '../src/store/database.js';
+import { intentRow, updateIntent, upsertStopIntent } from '../src/store/intents.js';
+import { stopStateOf } from '../machines/stop.js';
+import { fixture } from './support/fixtures.js';
+import { captureLogger } from './support/log-capture.js';
+
+/**
+ * The stop worker against a scripted broker: it carries out what the stop's machine asks for and
+ * reports the outcome back; a refusal is recorded on the stop and retried only as its backoff and
+ * the symbol's budget allow.
+ */
+const T0 = Date.parse('2026-03-02T15:00:00Z');
+const CID = 'ct-stop-e1';
+
+describe('stop worker: refusals', () => {
+  let db: Database;
+  let posts: number;
+  let postOrder: (req: unknown) => Promise<unknown>;
+  const rejected: string[] = [];
+
+  const worker = () =>
+    new StopWorker({
+      db,
+      log: captureLogger().log,
+      client: {
+        orders: {
+          postOrder: (req: unknown) => {
+            posts += 1;
+            return postOrder(req);
+          },
+          getOrderByClientOrderId: async () => {
+            throw new NotFoundError(new Response(), 404, 40410000, 'order not found');
+          },
+        },
+      } as unknown as BrokerClient,
+      actors: { stopAccepted: () => undefined, stopRejected: (_e: string, reason: string) => rejected.push(reason) } as unknown as OrderActors,
+      settings: { trailPercent: '2', cryptoLimitSlippagePercent: '1' },
+      latestPrice: async () => '100',
+      ledgerPosition: () => '10',
+    });
+
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0);
+    db = await openDatabase(':memory:');
+    posts = 0;
+    rejected.length = 0;
+    upsertStopIntent(db, { entryOrderId: 'e1', clientOrderId: CID, symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '10' });
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    await db.close();
+  });
+
+  it('records a refusal with its kind and a backoff, tells the entry, and coverage names it', async () => {
+    postOrder = async () => {
+      throw new PermissionError(new Response(), 403, 40310000, 'insufficient qty available for order (requested: 10, available: 0)');
+    };
+    await worker().kick();
+    const row = intentRow(db, CID)!;
+    expect(stopStateOf(row)).toBe('refused');
+    expect(row).toMatchObject({ status: 'rejected', sent_at: null, attempts: 1, last_error: 'insufficient_qty: insufficient qty available for order (requested: 10, available: 0)' });
+    expect(row.next_attempt_at).toBe(T0 + 1000);
+    expect(rejected).toEqual(['insufficient qty available for order (requested: 10, available: 0)']);
+    const report = assessCoverage(new Map([['AAPL', '10']]), [stopCoverOf(row)], { adopt: 'protect' });
+    expect(report.unprotected[0]!.reason).toBe('stop_refused: insufficient_qty: insufficient qty available for order (requested: 10, available: 0)');
+    // Not due before its backoff: a pass sends nothing.
+    await worker().kick();
+    expect(posts).toBe(1);
+  });
+
+  it('retries refused stops of a symbol at most 10 times a minute, however often they are woken', async () => {
+    postOrder = async () => {
+      throw new ValidationError(new Response(), 422, 40010001, 'invalid trail_percent');
+    };
+    const w = worker();
+    for (let i = 0; i < 30; i++) {
+      // Woken at once every time (as a resize or a new ask would), a second apart.
+      updateIntent(db, CID, { next_attempt_at: 0 });
+      vi.setSystemTime(T0 + i * 1000);
+      await w.kick();
+    }
+    expect(posts).toBe(11); // the first send, then 10 retries in the first minute
+    expect(intentRow(db, CID)).toMatchObject({ status: 'rejected', last_error: 'invalid: invalid trail_percent' });
+    vi.setSystemTime(T0 + 61_000);
+    updateIntent(db, CID, { next_attempt_at: 0 });
+    await w.kick();
+    expect(posts).toBe(12);
+  });
+
+  it('a 422 duplicate is adopted, not refused', async () => {
+    postOrder = async () => {
+      throw new ValidationError(new Response(), 422, 40010001, 'client_order_id must be unique');
+    };
+    const existing = { ...fixture('order-limit-accepted.json'), client_order_id: CID, side: 'sell', qty: '10', type: 'trailing_stop', order_type: 'trailing_stop', limit_price: null, trail_percent: '2' };
+    const w = worker();
+    (w as unknown as { deps: { client: { orders: Record<string, unknown> } } }).deps.client.orders.getOrderByClientOrderId = async () => existing;
+    await w.kick();
+    expect(intentRow(db, CID)).toMatchObject({ status: 'confirmed', broker_order_id: existing.id, placed_qty: '10', attempts: 0, last_error: null });
+    expect(rejected).toEqual([]);
+  });
+});
