@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { openDatabase } from '../src/store/database.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
-import type { OrderReport } from '../src/broker/reports.js';
+import type { OrderReport } from '../src/domain/reports.js';
 
 /**
  * Rehydration: N live order actors (partially filled, with fills and stop intents) are persisted by

@@ -1,31 +1,11 @@
 import { D, normalize } from '../src/decimal.js';
-import type { ExecutionReport, Side } from '../src/broker/reports.js';
+import type { ExecutionReport } from '../src/domain/reports.js';
+import type { FillRecord, OrderLedger } from '../src/domain/protection.js';
 
 /**
  * The fill ledger's arithmetic (DESIGN §3.1–3.2), pure: given what an order has recorded and a new
  * execution report, which fill rows to write. Identity is (order_id, cum_qty); cum_qty only grows.
  */
-
-export interface OrderLedger {
-  /** Cumulative quantity recorded so far. */
-  filledQty: string;
-  /** Σ qty × price over the recorded fills. */
-  notional: string;
-}
-
-export type FillSource = 'stream' | 'activity' | 'order' | 'inferred';
-
-export interface FillRecord {
-  orderId: string;
-  symbol: string;
-  side: Side;
-  cumQty: string;
-  qty: string;
-  price: string;
-  source: FillSource;
-  execId: string | null;
-  at: string;
-}
 
 export type FillPlan =
   | { kind: 'duplicate' }

@@ -1,9 +1,9 @@
 import { and, assign, enqueueActions, setup } from 'xstate';
 import { D, normalize } from '../src/decimal.js';
-import type { ExecutionReport, OrderReport, Side } from '../src/broker/reports.js';
-import { executionFromOrder } from '../src/broker/adapter.js';
-import { EMPTY_LEDGER, planFills, type FillRecord, type OrderLedger } from './fill-plan.js';
-import { brokerOutcome, entryOfStop, stopClientOrderId } from './order-status.js';
+import { executionFromOrder, type ExecutionReport, type OrderReport, type Side } from '../src/domain/reports.js';
+import { brokerOutcome, entryOfStop, stopClientOrderId } from '../src/domain/orders.js';
+import type { FillRecord, OrderLedger, OrderRole, StopIntent } from '../src/domain/protection.js';
+import { EMPTY_LEDGER, planFills } from './fill-plan.js';
 
 /**
  * One actor per broker order (DESIGN §2). Pure: every side effect is a named action the runtime
@@ -13,22 +13,10 @@ import { brokerOutcome, entryOfStop, stopClientOrderId } from './order-status.js
  */
 export const ORDER_MACHINE_VERSION = 1;
 
-export type OrderRole = 'entry' | 'stop' | 'exit';
-
 /** What the actor keeps of the broker's order (its filled_qty as the broker last said it). */
 export type OrderSummary = Pick<OrderReport, 'orderId' | 'clientOrderId' | 'symbol' | 'assetClass' | 'side' | 'type' | 'qty' | 'status'> & {
   brokerFilledQty: string;
 };
-
-export interface StopIntent {
-  entryOrderId: string;
-  clientOrderId: string;
-  symbol: string;
-  assetClass: string;
-  /** The stop's side: opposite of the entry. */
-  side: Side;
-  qty: string;
-}
 
 export interface OrderInput {
   order: OrderSummary;

@@ -1,7 +1,8 @@
 import { D, normalize, type Dec } from '../src/decimal.js';
-import type { Side } from '../src/broker/reports.js';
-import type { OrderRole } from './order.machine.js';
-import { entryOfStop } from './order-status.js';
+import type { Side } from '../src/domain/reports.js';
+import type { OrderRole } from '../src/domain/protection.js';
+import { entryOfStop } from '../src/domain/orders.js';
+import { isCrypto } from '../src/domain/symbols.js';
 
 /**
  * The position of one symbol and what its protective stops are asked to cover, as a model (pure,
@@ -106,11 +107,6 @@ export function endsPosition(kind: FillKind): boolean {
   return kind === 'closed' || kind === 'crossed';
 }
 
-/** Crypto cannot be shorted (alpaca-rules.md, "Crypto"). */
-export function isCrypto(assetClass: string, symbol: string): boolean {
-  return assetClass === 'crypto' || symbol.includes('/');
-}
-
 /**
  * An order's role at its first fill (DESIGN §2): a fill that opens or grows the position is an
  * entry, one that shrinks it an exit; our protective stops are stops.
@@ -120,7 +116,7 @@ export function roleAtFirstFill(position: string, order: { clientOrderId: string
   const pos = new D(position);
   if (order.side === 'buy') return pos.gte(0) ? 'entry' : 'exit';
   // Crypto cannot be shorted: a sell is always an exit (of a position the ledger may predate).
-  if (isCrypto(order.assetClass, order.symbol)) return 'exit';
+  if (isCrypto(order.symbol, order.assetClass)) return 'exit';
   return pos.gt(0) ? 'exit' : 'entry';
 }
 
@@ -231,7 +227,7 @@ function cover(w: Work, fill: PositionFill, order: FillOrder, qty: string): void
   const side: Side = fill.side === 'buy' ? 'sell' : 'buy';
   // Crypto cannot be shorted: a crypto position below flat is fills not known yet, and a buy stop
   // for it would open a long.
-  if (side === 'buy' && isCrypto(order.assetClass, w.symbol)) return;
+  if (side === 'buy' && isCrypto(w.symbol, order.assetClass)) return;
   const existing = w.stops.find((s) => s.stopOf === fill.orderId);
   if (order.role === 'entry') {
     if (!existing || isLive(existing)) return;

@@ -1,6 +1,7 @@
 import { D } from '../src/decimal.js';
-import type { StopIntent } from './order.machine.js';
-import { isCrypto, stopWants } from './position.js';
+import { stopAsk } from '../src/domain/protection.js';
+import { isCrypto } from '../src/domain/symbols.js';
+import { stopWants } from './position.js';
 
 /**
  * The rules a protective stop's machine (machines/stop.ts) applies: how a broker refusal is
@@ -54,10 +55,6 @@ export function refusalBackoffMs(kind: RefusalKind, attempts: number): number {
   return Math.min(cap, 1000 * 2 ** Math.min(Math.max(attempts, 1) - 1, 12));
 }
 
-export function stopAsk(row: { payload: string }): StopIntent {
-  return JSON.parse(row.payload) as StopIntent;
-}
-
 /** What the stop should cover now: the ask less what exits cut. */
 export function wantedOf(row: { payload: string; cut_qty: string }): string {
   return stopWants({ asked: stopAsk(row).qty, cut: row.cut_qty });
@@ -67,6 +64,6 @@ export function wantedOf(row: { payload: string; cut_qty: string }): string {
 export function placedAsWanted(row: { payload: string; cut_qty: string; placed_qty: string | null; placed_stop_price: string | null; target_stop_price: string | null }): boolean {
   if (row.placed_qty === null || !new D(row.placed_qty).eq(wantedOf(row))) return false;
   const ask = stopAsk(row);
-  if (!isCrypto(ask.assetClass, ask.symbol) || row.target_stop_price === null) return true;
+  if (!isCrypto(ask.symbol, ask.assetClass) || row.target_stop_price === null) return true;
   return row.placed_stop_price !== null && new D(row.placed_stop_price).gte(row.target_stop_price);
 }

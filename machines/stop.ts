@@ -1,7 +1,7 @@
 import { D } from '../src/decimal.js';
-import type { OrderReport } from '../src/broker/reports.js';
-import type { StopIntent } from './order.machine.js';
-import { isLiveStatus, stopVersionClientOrderId } from './order-status.js';
+import type { OrderReport } from '../src/domain/reports.js';
+import { isLiveStatus, stopVersionClientOrderId } from '../src/domain/orders.js';
+import type { StopIntent, StopStatus } from '../src/domain/protection.js';
 import {
   GRACE_RECHECK_MS,
   IDLE,
@@ -16,7 +16,7 @@ import {
 /**
  * A protective stop's life, as one pure machine (no I/O): `stopStep(row, event, now)` returns the
  * row's next columns and the effects the stop worker is to carry out (look up, post, patch, delete,
- * back off). Every write to an `intents` row goes through it (src/store/intents.ts
+ * back off). Every write to an `intents` row goes through it (src/protection/stop-transitions.ts
  * `applyStopTransition`), whoever learned the fact: the order actors, the position-following code,
  * the crypto ratchet, the stop worker.
  *
@@ -49,8 +49,6 @@ export type StopState =
   | 'done';
 
 export const STOP_STATES: readonly StopState[] = ['pending', 'sending', 'unknown', 'working', 'replacing', 'cancelling', 'refused', 'done'];
-
-export type StopStatus = 'pending' | 'unknown' | 'confirmed' | 'rejected' | 'done';
 
 /** The columns of an `intents` row the machine reads and writes. */
 export interface StopRow {

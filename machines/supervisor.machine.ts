@@ -1,7 +1,8 @@
 import { enqueueActions, setup, stopChild, type AnyActorRef } from 'xstate';
-import type { ExecutionReport, OrderReport } from '../src/broker/reports.js';
-import type { OrderLedger } from './fill-plan.js';
-import { orderMachine, summarize, type OrderEvent, type OrderInput, type OrderOutput, type OrderRole, type OrderSummary } from './order.machine.js';
+import type { ExecutionReport, OrderReport } from '../src/domain/reports.js';
+import type { OrderLedger, OrderRole } from '../src/domain/protection.js';
+import { assetClassOf } from '../src/domain/symbols.js';
+import { orderMachine, summarize, type OrderEvent, type OrderInput, type OrderOutput, type OrderSummary } from './order.machine.js';
 
 /**
  * Routes broker reports to one actor per order (DESIGN §1). An order it has never seen gets an
@@ -39,7 +40,7 @@ function summaryFromExecution(e: ExecutionReport, clientOrderId = ''): OrderSumm
     orderId: e.orderId,
     clientOrderId,
     symbol: e.symbol,
-    assetClass: e.symbol.includes('/') ? 'crypto' : 'us_equity',
+    assetClass: assetClassOf(e.symbol),
     side: e.side,
     type: 'unknown',
     qty: null,

@@ -19,7 +19,7 @@ import { CryptoRatchet } from './protection/crypto-ratchet.js';
 import { CoverageWatch } from './protection/coverage-watch.js';
 import { armCrashPoint } from './runtime/crash-points.js';
 import { createMetrics } from './metrics.js';
-import type { StreamState } from './api/health.js';
+import type { StreamState } from './domain/stream.js';
 import type { Inspector } from './inspect/inspector.js';
 import { Reconciler } from './sync/reconciler.js';
 import type { Simulator } from './sim/index.js';

@@ -2,7 +2,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { sql } from 'kysely';
 import type { Database } from './store/database.js';
 import { countOrders } from './store/order-counts.js';
-import type { StreamState } from './api/health.js';
+import type { StreamState } from './domain/stream.js';
+import { LIVE_STOP_STATUSES } from './domain/protection.js';
 
 /**
  * Prometheus metrics (prom-client). Most are read from the store when scraped, so nothing else
@@ -120,7 +121,7 @@ function protectionGauges(registry: Registry, deps: MetricsDeps): void {
         db.kysely
           .selectFrom('intents')
           .select(sql<number>`count(*)`.as('n'))
-          .where('status', 'in', ['pending', 'unknown', 'confirmed'])
+          .where('status', 'in', [...LIVE_STOP_STATUSES])
           .where('next_attempt_at', '<=', Date.now()),
       );
       this.set(Number(row?.n ?? 0));

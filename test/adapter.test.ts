@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { executionFromOrder, parseFillActivity, parseOrder, parseTradeUpdate } from '../src/broker/adapter.js';
-import { pairSymbol, positionPathSymbol } from '../src/broker/positions.js';
+import { parseFillActivity, parseOrder, parseTradeUpdate } from '../src/broker/adapter.js';
+import { executionFromOrder } from '../src/domain/reports.js';
+import { pairSymbol, positionPathSymbol } from '../src/domain/symbols.js';
 import { fixture } from './support/fixtures.js';
 
 const ORDER_FIXTURES = [

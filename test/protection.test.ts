@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { D } from '../src/decimal.js';
 import type { Simulator } from '../src/sim/index.js';
 import { CRASH_POINTS } from '../src/runtime/crash-points.js';
-import { isLiveStatus } from '../machines/order-status.js';
+import { isLiveStatus } from '../src/domain/orders.js';
 import { eventually, getJson } from './support/bot-process.js';
 import { simsAndBots } from './support/sim-bots.js';
 import { simPost } from './support/sim-traffic.js';

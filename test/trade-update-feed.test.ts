@@ -4,7 +4,7 @@ import { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBrokerClient } from '../src/broker/client.js';
 import { TradeUpdateFeed } from '../src/broker/trade-update-feed.js';
-import type { TradeUpdateReport } from '../src/broker/reports.js';
+import type { TradeUpdateReport } from '../src/domain/reports.js';
 import { captureLogger } from './support/log-capture.js';
 import { fixture } from './support/fixtures.js';
 import { eventually } from './support/bot-process.js';

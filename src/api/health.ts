@@ -4,7 +4,9 @@ import { readSyncState } from '../store/sync-state.js';
 import type { Mode } from '../config.js';
 import type { ProtectionView } from '../protection/coverage-watch.js';
 
-export type StreamState = 'connected' | 'reconnecting' | 'down';
+import type { StreamState } from '../domain/stream.js';
+
+export type { StreamState };
 
 /** ok: nothing wrong; degraded: stream/drift trouble (HTTP 200); critical: an unprotected position (HTTP 503). */
 export type HealthStatus = 'ok' | 'degraded' | 'critical';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isDecimalString, normalize, D } from '../decimal.js';
-import type { ExecutionReport, OrderReport, Parsed, TradeUpdateReport } from './reports.js';
+import type { ExecutionReport, OrderReport, Parsed, TradeUpdateReport } from '../domain/reports.js';
 
 /**
  * SDK objects → broker reports. The SDK (4.x) hands back camelCase models that also keep the
@@ -119,24 +119,6 @@ export function parseOrder(raw: unknown): Parsed<OrderReport> {
       updatedAt: o.updated_at,
       filledAt: o.filled_at,
     },
-  };
-}
-
-/** The cumulative execution state an order snapshot carries; null when nothing is filled. */
-export function executionFromOrder(order: OrderReport): ExecutionReport | null {
-  if (order.filledQty === '0') return null;
-  return {
-    orderId: order.orderId,
-    symbol: order.symbol,
-    side: order.side,
-    source: 'order',
-    cumQty: order.filledQty,
-    qty: null,
-    price: null,
-    avgPrice: order.filledAvgPrice,
-    execId: null,
-    orderStatus: order.status,
-    at: order.filledAt ?? order.updatedAt ?? new Date(0).toISOString(),
   };
 }
 

@@ -2,7 +2,7 @@ import { NotFoundError } from '@alpacahq/alpaca-trade-api';
 import type { Logger } from '../log.js';
 import { parseOrder } from './adapter.js';
 import type { BrokerClient } from './client.js';
-import type { OrderReport } from './reports.js';
+import type { OrderReport } from '../domain/reports.js';
 
 /**
  * GET /v2/orders/{id} as a report. A definite 404 is "the broker does not know it" (null); a

@@ -1,9 +1,9 @@
 import { streaming } from '@alpacahq/alpaca-trade-api';
 import type { Logger } from '../log.js';
-import type { StreamState } from '../api/health.js';
+import type { StreamState } from '../domain/stream.js';
 import { parseTradeUpdate } from './adapter.js';
 import type { BrokerClient } from './client.js';
-import type { TradeUpdateReport } from './reports.js';
+import type { TradeUpdateReport } from '../domain/reports.js';
 
 export interface TradeUpdateFeedHandlers {
   onUpdate(update: TradeUpdateReport): void;

@@ -1,5 +1,6 @@
 import { D, normalize, type Dec } from '../decimal.js';
 import type { IntentsTable } from '../store/schema.js';
+import { LIVE_STOP_STATUSES } from '../domain/protection.js';
 
 /**
  * How much of each ledger position live protective stops cover (pure: no I/O). A sell stop
@@ -52,7 +53,7 @@ export interface CoverageOptions {
   adopt: 'protect' | 'record';
 }
 
-const LIVE = new Set<IntentsTable['status']>(['pending', 'unknown', 'confirmed', 'rejected']);
+const LIVE = new Set<IntentsTable['status']>(LIVE_STOP_STATUSES);
 
 const counts = (s: StopCover) => s.status === 'confirmed' && !s.cancelRequested;
 const sum = (stops: StopCover[]) => stops.reduce((acc, s) => acc.plus(s.placedQty ?? 0), new D(0));

@@ -1,10 +1,11 @@
 import { D } from '../decimal.js';
 import type { PriceSource } from '../broker/market-data.js';
 import type { Database } from '../store/database.js';
-import { applyStopTransition, confirmedCryptoIntents } from '../store/intents.js';
+import { confirmedCryptoIntents } from '../store/intents.js';
 import type { Logger } from '../log.js';
-import type { StopIntent } from '../../machines/order.machine.js';
+import { stopAsk } from '../domain/protection.js';
 import { cryptoStopPrice } from './stop-order.js';
+import { applyStopTransition } from './stop-transitions.js';
 
 /**
  * Crypto has no trailing stop on Alpaca, so the engine trails one: every `everyMs` it reads the
@@ -45,11 +46,11 @@ export class CryptoRatchet {
       const { db, log, prices } = this.deps;
       const intents = confirmedCryptoIntents(db).filter((r) => r.placed_stop_price !== null);
       if (intents.length === 0) return 0;
-      const symbols = [...new Set(intents.map((r) => (JSON.parse(r.payload) as StopIntent).symbol))];
+      const symbols = [...new Set(intents.map((r) => stopAsk(r).symbol))];
       const latest = await prices.latestCrypto(symbols);
       let raised = 0;
       for (const row of intents) {
-        const intent = JSON.parse(row.payload) as StopIntent;
+        const intent = stopAsk(row);
         const price = latest.get(intent.symbol);
         if (!price || intent.side !== 'sell') continue;
         const next = cryptoStopPrice(price, this.deps.trailPercent);

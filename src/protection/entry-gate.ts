@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { trading } from '@alpacahq/alpaca-trade-api';
 import type { BrokerClient } from '../broker/client.js';
 import { parseOrder } from '../broker/adapter.js';
-import type { OrderReport, Side } from '../broker/reports.js';
+import type { OrderReport, Side } from '../domain/reports.js';
+import { isCrypto } from '../domain/symbols.js';
 import type { Database } from '../store/database.js';
 import { activeCooldown } from '../store/cooldowns.js';
 import type { Logger } from '../log.js';
@@ -42,7 +43,7 @@ export class EntryGate {
       this.deps.log.info({ event: 'entry_refused', symbol: req.symbol, reason: 'cooldown', until: cooling.until, exit_fill_id: cooling.exit_fill_id }, `entry refused: ${req.symbol} cooling down`);
       throw new EntryRefused('cooldown', req.symbol, cooling.until);
     }
-    const crypto = req.symbol.includes('/');
+    const crypto = isCrypto(req.symbol);
     const body: trading.PostOrderRequest = {
       symbol: req.symbol,
       qty: req.qty,

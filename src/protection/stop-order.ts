@@ -1,6 +1,7 @@
 import type { trading } from '@alpacahq/alpaca-trade-api';
 import { D, normalize } from '../decimal.js';
-import type { StopIntent } from '../../machines/order.machine.js';
+import type { StopIntent } from '../domain/protection.js';
+import { isCrypto } from '../domain/symbols.js';
 
 /**
  * The protective order for an entry (DESIGN §3.4). Equities: a native trailing stop
@@ -14,8 +15,6 @@ export interface StopSettings {
   cryptoLimitSlippagePercent: string;
 }
 
-export const isCrypto = (intent: Pick<StopIntent, 'assetClass' | 'symbol'>) => intent.assetClass === 'crypto' || intent.symbol.includes('/');
-
 /** Crypto: the stop price for a reference price, `price × (1 − trail%)`, rounded down to cents. */
 export function cryptoStopPrice(price: string, trailPercent: string): string {
   const stop = new D(price).times(new D(1).minus(new D(trailPercent).div(100)));
@@ -28,7 +27,7 @@ function cryptoLimitPrice(stop: string, settings: StopSettings): string {
 }
 
 export function newStopOrder(intent: StopIntent, qty: string, clientOrderId: string, stopPrice: string | null, settings: StopSettings): trading.PostOrderRequest {
-  if (isCrypto(intent)) {
+  if (isCrypto(intent.symbol, intent.assetClass)) {
     if (!stopPrice) throw new Error(`crypto stop for ${intent.symbol} needs a stop price`);
     return {
       symbol: intent.symbol,
@@ -53,7 +52,7 @@ export function newStopOrder(intent: StopIntent, qty: string, clientOrderId: str
 }
 
 export function replaceStopOrder(intent: StopIntent, qty: string, clientOrderId: string, stopPrice: string | null, settings: StopSettings): trading.PatchOrderRequest {
-  if (isCrypto(intent)) {
+  if (isCrypto(intent.symbol, intent.assetClass)) {
     if (!stopPrice) throw new Error(`crypto stop for ${intent.symbol} needs a stop price`);
     return { qty, stopPrice, limitPrice: cryptoLimitPrice(stopPrice, settings), clientOrderId };
   }

@@ -4,10 +4,10 @@ import type { BrokerClient } from '../broker/client.js';
 import { D, normalize } from '../decimal.js';
 import type { Logger } from '../log.js';
 import type { IntentRow } from '../store/intents.js';
-import type { StopIntent } from '../../machines/order.machine.js';
+import { stopAsk, type StopIntent } from '../domain/protection.js';
+import { isCrypto } from '../domain/symbols.js';
 import type { StopEvent } from '../../machines/stop.js';
-import { stopAsk, wantedOf } from '../../machines/stop-policy.js';
-import { isCrypto } from './stop-order.js';
+import { wantedOf } from '../../machines/stop-policy.js';
 
 /**
  * How much a stop may cover now, as the broker can take it (the stop worker asks before each send):
@@ -55,7 +55,7 @@ export class StopSizing {
    */
   async partialQty(row: IntentRow): Promise<string | null> {
     const ask = stopAsk(row);
-    if (!isCrypto(ask)) return null;
+    if (!isCrypto(ask.symbol, ask.assetClass)) return null;
     const free = await this.freeToSell(ask, row.broker_order_id).catch(() => null);
     const wanted = wantedOf(row);
     if (free === null || !free.gt(0) || !free.lt(wanted)) return null;

@@ -2,16 +2,19 @@ import { ApiError, NotFoundError, RateLimitError } from '@alpacahq/alpaca-trade-
 import type { BrokerClient } from '../broker/client.js';
 import { parseOrder } from '../broker/adapter.js';
 import type { Database } from '../store/database.js';
-import { applyStopTransition, dueIntents, restartStops, type IntentRow, type StopTransition } from '../store/intents.js';
+import { dueIntents, type IntentRow } from '../store/intents.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
 import { crashPoint } from '../runtime/crash-points.js';
-import { isFinalStatus } from '../../machines/order-status.js';
+import { isFinalStatus } from '../domain/orders.js';
+import { stopAsk } from '../domain/protection.js';
+import { isCrypto } from '../domain/symbols.js';
 import { currentCid, stopBasis, stopStateOf, type StopEffect, type StopEvent } from '../../machines/stop.js';
-import { classifyRefusal, isDuplicateClientOrderId, stopAsk } from '../../machines/stop-policy.js';
+import { classifyRefusal, isDuplicateClientOrderId } from '../../machines/stop-policy.js';
 import { RefusedRetryBudget } from './stop-budget.js';
 import { StopSizing } from './stop-sizing.js';
-import { cryptoStopPrice, isCrypto, newStopOrder, replaceStopOrder, type StopSettings } from './stop-order.js';
+import { cryptoStopPrice, newStopOrder, replaceStopOrder, type StopSettings } from './stop-order.js';
+import { applyStopTransition, restartStops, type StopTransition } from './stop-transitions.js';
 
 export interface StopWorkerDeps {
   db: Database;
@@ -210,7 +213,7 @@ export class StopWorker {
     const ask = stopAsk(row);
     const qty = await this.sizing.protectableQty(row);
     if (typeof qty !== 'string') return qty;
-    const stopPrice = isCrypto(ask) ? (row.target_stop_price ?? cryptoStopPrice(await this.deps.latestPrice(ask.symbol), this.deps.settings.trailPercent)) : null;
+    const stopPrice = isCrypto(ask.symbol, ask.assetClass) ? (row.target_stop_price ?? cryptoStopPrice(await this.deps.latestPrice(ask.symbol), this.deps.settings.trailPercent)) : null;
     return { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty, stopPrice };
   }
 

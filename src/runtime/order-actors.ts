@@ -1,5 +1,5 @@
 import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
-import type { ExecutionReport, OrderReport, TradeUpdateReport } from '../broker/reports.js';
+import type { ExecutionReport, OrderReport, TradeUpdateReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
 import { insertFills, latestFillTimes, ledgerOf, ledgerPositions } from '../store/ledger.js';
 import { canonicalTime } from '../time.js';
@@ -8,11 +8,14 @@ import { followFills, type Followed } from './position-follow.js';
 import { appendHistory, orderRow, upsertOrderRow } from '../store/order-rows.js';
 import type { Logger } from '../log.js';
 import { D } from '../decimal.js';
-import { ledgerAvgPrice, type FillRecord } from '../../machines/fill-plan.js';
-import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext, type OrderRole, type StopIntent } from '../../machines/order.machine.js';
-import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../../machines/order-status.js';
+import type { FillRecord, OrderRole, StopIntent } from '../domain/protection.js';
+import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../domain/orders.js';
+import { assetClassOf } from '../domain/symbols.js';
+import { ledgerAvgPrice } from '../../machines/fill-plan.js';
+import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext } from '../../machines/order.machine.js';
 import { activeCooldown, type StartedCooldown } from '../store/cooldowns.js';
-import { applyStopTransition, entriesWithCanceledStops, stopCanceledForClose, stopClientIdOfBrokerOrder, upsertStopIntent } from '../store/intents.js';
+import { entriesWithCanceledStops, stopCanceledForClose, stopClientIdOfBrokerOrder } from '../store/intents.js';
+import { applyStopTransition, upsertStopIntent } from '../protection/stop-transitions.js';
 import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { PositionBook } from './position-book.js';
@@ -126,7 +129,7 @@ export class OrderActors {
     const routing = this.routing(execution.orderId, order?.clientOrderId ?? '', {
       symbol: execution.symbol,
       side: execution.side,
-      assetClass: order?.assetClass ?? (execution.symbol.includes('/') ? 'crypto' : 'us_equity'),
+      assetClass: order?.assetClass ?? assetClassOf(execution.symbol),
     });
     if (!routing) {
       this.dropForFinishedOrder(execution.orderId, execution.cumQty, execution.source);

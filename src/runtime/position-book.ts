@@ -1,6 +1,6 @@
 import { D, normalize } from '../decimal.js';
-import type { Side } from '../broker/reports.js';
-import type { OrderRole } from '../../machines/order.machine.js';
+import type { Side } from '../domain/reports.js';
+import type { OrderRole } from '../domain/protection.js';
 import { roleAtFirstFill, signedQty } from '../../machines/position.js';
 
 /**

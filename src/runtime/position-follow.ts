@@ -1,11 +1,11 @@
 import type { Database } from '../store/database.js';
-import type { FillRecord } from '../../machines/fill-plan.js';
-import type { StopIntent } from '../../machines/order.machine.js';
-import { entryOfStop, stopClientOrderId } from '../../machines/order-status.js';
+import { entryOfStop, stopClientOrderId } from '../domain/orders.js';
+import { stopAsk, type FillRecord, type StopIntent } from '../domain/protection.js';
 import { followFill, type FillOrder, type PositionCommand, type PositionState, type StopCover } from '../../machines/position.js';
 import { startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
-import { applyStopTransition, positionStopRows, type IntentRow } from '../store/intents.js';
+import { positionStopRows, type IntentRow } from '../store/intents.js';
 import { stopStateOf, type StopEvent } from '../../machines/stop.js';
+import { applyStopTransition } from '../protection/stop-transitions.js';
 
 /** What a batch of fills did to protection: cooldowns started, and orders whose stops were taken off. */
 export interface Followed {
@@ -27,7 +27,7 @@ export function loadPosition(db: Database, symbol: string, qty: string, order: F
 }
 
 function stopCover(row: IntentRow): StopCover {
-  const ask = JSON.parse(row.payload) as StopIntent;
+  const ask = stopAsk(row);
   return {
     stopOf: row.entry_order_id,
     side: ask.side,

@@ -1,19 +1,16 @@
 import { sql } from 'kysely';
-import type { StopIntent } from '../../machines/order.machine.js';
+import { stopClientOrderId } from '../domain/orders.js';
+import { LIVE_STOP_STATUSES, type StopIntent } from '../domain/protection.js';
 import type { Database } from './database.js';
-import { stopClientOrderId } from '../../machines/order-status.js';
 import type { IntentsTable } from './schema.js';
-import { initialStop, stopStep, type StopEffect, type StopEvent, type StopState } from '../../machines/stop.js';
-import { wantedOf } from '../../machines/stop-policy.js';
-
-/** Statuses of a stop that is not done (pending, sending/unknown/replacing, working, refused). */
-const LIVE_STATUSES: IntentsTable['status'][] = ['pending', 'unknown', 'confirmed', 'rejected'];
 
 /**
  * The outbox: the protective stops to place, resize or cancel, one row per stop keyed by its
- * deterministic client order id. A row's state is a protective stop's state (machines/stop.ts);
- * every write to a row is one transition of that machine, through `applyStopTransition` — the
- * order actors' asks, what position following decides, the ratchet, the stop worker's outcomes.
+ * deterministic client order id. Row reads and writes only: a row's state is a protective stop's
+ * state (machines/stop.ts), and every write to a row is one transition of that machine, run by
+ * src/protection/stop-transitions.ts `applyStopTransition` (the only caller of `insertStopRow` and
+ * `writeStopPatch`) — the order actors' asks, what position following decides, the ratchet, the
+ * stop worker's outcomes.
  */
 
 export type IntentRow = Omit<IntentsTable, 'version' | 'next_attempt_at' | 'cancel_requested' | 'cut_qty'> & {
@@ -23,37 +20,22 @@ export type IntentRow = Omit<IntentsTable, 'version' | 'next_attempt_at' | 'canc
   cut_qty: string;
 };
 
-/** One transition as applied: `applied` false when the stop's state refused the event (nothing written). */
-export interface StopTransition {
-  applied: boolean;
-  /** Null: there was no row (only `asked` creates one). */
-  from: StopState | null;
-  to: StopState | null;
-  effects: StopEffect[];
-  /** The row after the transition. */
-  row: IntentRow | undefined;
+/** The columns a stop's transition may change (its identity and timestamps are the store's). */
+export type StopRowPatch = Partial<Omit<IntentRow, 'client_order_id' | 'entry_order_id' | 'symbol' | 'kind' | 'created_at' | 'updated_at'>>;
+
+/** A stop's first row: its ask and the columns the stop machine starts it with. */
+export type NewStopRow = Omit<IntentRow, 'client_order_id' | 'entry_order_id' | 'symbol' | 'kind' | 'created_at' | 'updated_at'>;
+
+/** The stop's row, if it has one. */
+export function readStopRow(db: Database, clientOrderId: string): IntentRow | undefined {
+  return db.first(db.kysely.selectFrom('intents').selectAll().where('client_order_id', '=', clientOrderId)) as IntentRow | undefined;
 }
 
-/**
- * Reads the stop's row, runs the machine's step for `event` and writes what it changed (one row,
- * one statement). `asked` for a stop without a row creates it, pending: that is written in the same
- * transaction as the entry fill that calls for it (a transactional outbox).
- */
-export function applyStopTransition(db: Database, clientOrderId: string, event: StopEvent, now = new Date()): StopTransition {
-  const row = intentRow(db, clientOrderId);
-  if (!row) {
-    if (event.type !== 'asked') return { applied: false, from: null, to: null, effects: [], row: undefined };
-    insertStop(db, event.ask, now);
-    return { applied: true, from: null, to: 'pending', effects: [], row: intentRow(db, clientOrderId) };
-  }
-  const step = stopStep(row, event, now.getTime());
-  if (!step.allowed) return { applied: false, from: step.from, to: step.from, effects: [], row };
-  const at = now.toISOString();
-  if (Object.keys(step.next).length > 0) updateIntent(db, clientOrderId, step.next, now);
-  return { applied: true, from: step.from, to: step.to, effects: step.effects, row: { ...row, ...step.next, updated_at: at } };
-}
+/** Same as `readStopRow` (the name the tests and older callers use). */
+export const intentRow = readStopRow;
 
-function insertStop(db: Database, ask: StopIntent, now: Date): void {
+/** Inserts a stop's first row (one statement). */
+export function insertStopRow(db: Database, ask: StopIntent, columns: NewStopRow, now: Date): void {
   const at = now.toISOString();
   db.run(
     db.kysely.insertInto('intents').values({
@@ -63,19 +45,14 @@ function insertStop(db: Database, ask: StopIntent, now: Date): void {
       symbol: ask.symbol,
       created_at: at,
       updated_at: at,
-      ...initialStop(ask),
+      ...columns,
     }),
   );
 }
 
-/** The order machine's ask (its whole filled quantity): creates the stop, or updates what it asks. */
-export function upsertStopIntent(db: Database, intent: StopIntent, now = new Date()): void {
-  applyStopTransition(db, intent.clientOrderId, { type: 'asked', ask: intent }, now);
-}
-
-/** What the stop should cover now: the entry's quantity (the machine's ask) less what exits cut. */
-export function wantedQty(row: Pick<IntentRow, 'payload' | 'cut_qty'>): string {
-  return wantedOf(row);
+/** Writes what one transition changed in a stop's row (one statement). */
+export function writeStopPatch(db: Database, clientOrderId: string, patch: StopRowPatch, now: Date): void {
+  db.run(db.kysely.updateTable('intents').set({ ...patch, updated_at: now.toISOString() }).where('client_order_id', '=', clientOrderId));
 }
 
 /**
@@ -90,7 +67,7 @@ export function positionStopRows(db: Database, symbol: string, alsoIds: readonly
       .selectAll()
       .select(sql<number>`rowid`.as('rid'))
       .where('symbol', '=', symbol)
-      .where('status', 'in', LIVE_STATUSES),
+      .where('status', 'in', [...LIVE_STOP_STATUSES]),
   ) as Array<IntentRow & { rid: number }>;
   const named =
     alsoIds.length === 0
@@ -103,14 +80,12 @@ export function positionStopRows(db: Database, symbol: string, alsoIds: readonly
 }
 
 /**
- * A (re)start is a natural retry point: stops backing off from an earlier life are due now — all
- * but refused ones, which keep their backoff (a crash loop must not retry a refusal at full speed).
+ * The stops backing off from an earlier life that a (re)start makes due now: all but refused ones,
+ * which keep their backoff (a crash loop must not retry a refusal at full speed).
  */
-export function restartStops(db: Database, now = new Date()): void {
-  db.transaction(() => {
-    const rows = db.all(db.kysely.selectFrom('intents').select('client_order_id').where('status', 'in', ['pending', 'unknown', 'confirmed']).where('next_attempt_at', '>', 0));
-    for (const r of rows) applyStopTransition(db, r.client_order_id, { type: 'restarted' }, now);
-  });
+export function backedOffStops(db: Database): string[] {
+  const rows = db.all(db.kysely.selectFrom('intents').select('client_order_id').where('status', 'in', ['pending', 'unknown', 'confirmed']).where('next_attempt_at', '>', 0));
+  return rows.map((r) => r.client_order_id);
 }
 
 /**
@@ -133,11 +108,7 @@ export function entriesWithCanceledStops(db: Database): string[] {
 
 /** Whether an entry's stop was taken off because nothing of its position is left. */
 export function stopCanceledForClose(db: Database, entryOrderId: string): boolean {
-  return intentRow(db, stopClientOrderId(entryOrderId))?.cancel_requested === 1;
-}
-
-export function intentRow(db: Database, clientOrderId: string): IntentRow | undefined {
-  return db.first(db.kysely.selectFrom('intents').selectAll().where('client_order_id', '=', clientOrderId)) as IntentRow | undefined;
+  return readStopRow(db, stopClientOrderId(entryOrderId))?.cancel_requested === 1;
 }
 
 /** The client order id under which we placed a broker order as a stop, if we did. */
@@ -154,16 +125,16 @@ export function dueIntents(db: Database, nowMs: number): IntentRow[] {
     db.kysely
       .selectFrom('intents')
       .selectAll()
-      .where('status', 'in', LIVE_STATUSES)
+      .where('status', 'in', [...LIVE_STOP_STATUSES])
       .where('next_attempt_at', '<=', nowMs)
       .orderBy('created_at'),
   ) as IntentRow[];
 }
 
 /**
- * A raw write of a row's columns. The runtime writes only through `applyStopTransition` (a test in
- * test/machines/stop.test.ts checks that nothing else in src/ calls this); tests use it to set up
- * a row as the broker or an older version would have left it.
+ * A raw write of a row's columns, for tests: they set up a row as the broker or an older version
+ * would have left it. The runtime writes only through `applyStopTransition` (test/machines/stop.test.ts
+ * checks that nothing in src/ calls this; test/imports.test.ts that only it writes stop rows).
  */
 export function updateIntent(db: Database, clientOrderId: string, patch: Partial<Omit<IntentRow, 'client_order_id'>>, now = new Date()): void {
   db.run(db.kysely.updateTable('intents').set({ ...patch, updated_at: now.toISOString() }).where('client_order_id', '=', clientOrderId));

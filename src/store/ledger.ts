@@ -1,6 +1,6 @@
 import { D, normalize } from '../decimal.js';
 import { canonicalTime } from '../time.js';
-import type { FillRecord, OrderLedger } from '../../machines/fill-plan.js';
+import type { FillRecord, OrderLedger } from '../domain/protection.js';
 import type { Database } from './database.js';
 
 /** The fills ledger: one row per (order_id, cum_qty). */

@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { StopStatus } from '../domain/protection.js';
 
 /** Table types for kysely. Decimals are TEXT (canonical decimal strings), times ISO-8601 TEXT. */
 
@@ -54,7 +55,7 @@ export interface IntentsTable {
   entry_order_id: string;
   symbol: string;
   payload: string;
-  status: 'pending' | 'unknown' | 'confirmed' | 'rejected' | 'done';
+  status: StopStatus;
   broker_order_id: string | null;
   attempts: number;
   last_error: string | null;

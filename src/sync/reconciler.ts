@@ -1,7 +1,7 @@
 import type { BrokerClient } from '../broker/client.js';
 import { parseFillActivity, parseOrder } from '../broker/adapter.js';
 import { fetchOrder } from '../broker/fetch-order.js';
-import type { OrderReport } from '../broker/reports.js';
+import type { OrderReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
 import type { Logger } from '../log.js';

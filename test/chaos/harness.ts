@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { D, normalize } from '../../src/decimal.js';
-import { entryOfStop, isLiveStatus } from '../../machines/order-status.js';
+import { entryOfStop, isLiveStatus } from '../../src/domain/orders.js';
 import { startBot, type BotProcess } from '../support/bot-process.js';
 
 /**
@@ -47,7 +47,7 @@ export interface ChaosFigures {
 const KEY = 'PKCHAOS';
 const SECRET = 'chaos-secret';
 const HEADERS = { 'APCA-API-KEY-ID': KEY, 'APCA-API-SECRET-KEY': SECRET };
-/** Statuses of an order that may still fill (the service's own grouping, machines/order-status.ts). */
+/** Statuses of an order that may still fill (the service's own grouping, src/domain/orders.ts). */
 const LIVE = { has: (status: string) => isLiveStatus(status) };
 
 function mulberry32(seed: number) {

@@ -1,4 +1,4 @@
-import type { ExecutionReport, OrderReport } from '../../src/broker/reports.js';
+import type { ExecutionReport, OrderReport } from '../../src/domain/reports.js';
 
 let n = 0;
 export function orderReport(over: Partial<OrderReport> = {}): OrderReport {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
 import { orderMachine, summarize, type OrderInput } from '../../machines/order.machine.js';
-import { brokerOutcome, FINAL_ORDER_STATUSES, LIVE_ORDER_STATUSES } from '../../machines/order-status.js';
+import { brokerOutcome, FINAL_ORDER_STATUSES, LIVE_ORDER_STATUSES } from '../../src/domain/orders.js';
 import { execution, orderReport } from './helpers.js';
 
 const types = (actions: Array<{ type: string }>) => actions.map((a) => a.type).filter((t) => !t.startsWith('xstate.'));

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { StopIntent } from '../../machines/order.machine.js';
+import type { StopIntent } from '../../src/domain/protection.js';
 import {
   STOP_STATES,
   acceptedEvents,

@@ -1,4 +1,8 @@
-/** Alpaca order statuses, grouped the way the order lifecycle needs them (pure). */
+/**
+ * Alpaca order statuses, grouped the way the order lifecycle needs them, and this service's client
+ * order ids (pure, no imports): the one set of status groups the machines, the runtime, the store
+ * and the stop worker use.
+ */
 
 /**
  * The one place order statuses are grouped (alpaca-rules.md, "Any order"; docs "Orders", order

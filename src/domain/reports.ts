@@ -1,6 +1,8 @@
 /**
  * Broker reports: the plain, venue-agnostic shapes the rest of the service consumes
  * (DESIGN §1). Money and quantities are canonical decimal strings; times are ISO-8601 strings.
+ * src/broker/adapter.ts makes them from the SDK's objects; the machines, the runtime and the
+ * store read them. Pure: no imports.
  */
 
 export type Side = 'buy' | 'sell';
@@ -13,7 +15,7 @@ export interface OrderReport {
   side: Side;
   type: string;
   timeInForce: string | null;
-  /** Alpaca's status; which ones are final is decided in one place, machines/order-status.ts. */
+  /** Alpaca's status; which ones are final is decided in one place, src/domain/orders.ts. */
   status: string;
   qty: string | null;
   notional: string | null;
@@ -84,3 +86,21 @@ export interface TradeUpdateReport {
 }
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** The cumulative execution state an order snapshot carries; null when nothing is filled. */
+export function executionFromOrder(order: OrderReport): ExecutionReport | null {
+  if (order.filledQty === '0') return null;
+  return {
+    orderId: order.orderId,
+    symbol: order.symbol,
+    side: order.side,
+    source: 'order',
+    cumQty: order.filledQty,
+    qty: null,
+    price: null,
+    avgPrice: order.filledAvgPrice,
+    execId: null,
+    orderStatus: order.status,
+    at: order.filledAt ?? order.updatedAt ?? new Date(0).toISOString(),
+  };
+}

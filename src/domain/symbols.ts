@@ -1,0 +1,37 @@
+/**
+ * Symbols (pure, no imports): whether a symbol is crypto — decided here and nowhere else — and the
+ * two spellings of a crypto pair. The service names pairs `BTC/USD`, as orders do; Alpaca keys crypto
+ * positions without the slash (alpaca-rules.md, "Crypto"; alpaca-py#179, alpaca-py#537):
+ * `GET /v2/positions/BTCUSD` works, `GET /v2/positions/BTC/USD` (and the `%2F`-encoded form) answers
+ * 404 "position does not exist", and `GET /v2/positions` lists `"symbol":"BTCUSD"`.
+ */
+
+/**
+ * A crypto symbol: its asset class says so, or (the class unknown or absent, as in a fill activity)
+ * it is a pair (`BTC/USD`). Crypto cannot be shorted and has no trailing stop (alpaca-rules.md).
+ */
+export function isCrypto(symbol: string, assetClass?: string | null): boolean {
+  return assetClass === 'crypto' || symbol.includes('/');
+}
+
+/** The asset class a bare symbol implies when nothing else tells it: pairs are crypto, the rest equities. */
+export function assetClassOf(symbol: string): 'crypto' | 'us_equity' {
+  return isCrypto(symbol) ? 'crypto' : 'us_equity';
+}
+
+/** Quote currencies of Alpaca's crypto pairs, longest first (USDT before USD). */
+const QUOTES = ['USDT', 'USDC', 'USD', 'BTC'];
+
+/** The symbol a position lookup by path takes: `BTC/USD` → `BTCUSD`; equities unchanged. */
+export function positionPathSymbol(symbol: string): string {
+  return symbol.replace('/', '');
+}
+
+/** A position's symbol in the pair form the service uses: `BTCUSD` (crypto) → `BTC/USD`. */
+export function pairSymbol(symbol: string, assetClass: string | undefined): string {
+  if (assetClass !== 'crypto' || symbol.includes('/')) return symbol;
+  for (const quote of QUOTES) {
+    if (symbol.length > quote.length && symbol.endsWith(quote)) return `${symbol.slice(0, -quote.length)}/${quote}`;
+  }
+  return symbol;
+}

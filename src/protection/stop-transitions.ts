@@ -1,0 +1,63 @@
+import type { Database } from '../store/database.js';
+import { backedOffStops, insertStopRow, readStopRow, writeStopPatch, type IntentRow } from '../store/intents.js';
+import type { StopIntent } from '../domain/protection.js';
+import { initialStop, stopStep, type StopEffect, type StopEvent, type StopState } from '../../machines/stop.js';
+import { wantedOf } from '../../machines/stop-policy.js';
+
+/**
+ * Every write to an `intents` row, as one transition of the stop's machine (machines/stop.ts): read
+ * the row (src/store/intents.ts), run `stopStep`, write its patch. The callers are the order actors
+ * (the order machine's ask; `orderFinished` when a stop's order ends), position following (asked,
+ * rearmed, cut, cancelRequested), the stop worker (due, outcomes, restarted) and the crypto ratchet
+ * (raised). The store only reads and writes rows; the machine only decides.
+ */
+
+/** One transition as applied: `applied` false when the stop's state refused the event (nothing written). */
+export interface StopTransition {
+  applied: boolean;
+  /** Null: there was no row (only `asked` creates one). */
+  from: StopState | null;
+  to: StopState | null;
+  effects: StopEffect[];
+  /** The row after the transition. */
+  row: IntentRow | undefined;
+}
+
+/**
+ * Reads the stop's row, runs the machine's step for `event` and writes what it changed (one row,
+ * one statement). `asked` for a stop without a row creates it, pending: that is written in the same
+ * transaction as the entry fill that calls for it (a transactional outbox).
+ */
+export function applyStopTransition(db: Database, clientOrderId: string, event: StopEvent, now = new Date()): StopTransition {
+  const row = readStopRow(db, clientOrderId);
+  if (!row) {
+    if (event.type !== 'asked') return { applied: false, from: null, to: null, effects: [], row: undefined };
+    insertStopRow(db, event.ask, initialStop(event.ask), now);
+    return { applied: true, from: null, to: 'pending', effects: [], row: readStopRow(db, clientOrderId) };
+  }
+  const step = stopStep(row, event, now.getTime());
+  if (!step.allowed) return { applied: false, from: step.from, to: step.from, effects: [], row };
+  const at = now.toISOString();
+  if (Object.keys(step.next).length > 0) writeStopPatch(db, clientOrderId, step.next, now);
+  return { applied: true, from: step.from, to: step.to, effects: step.effects, row: { ...row, ...step.next, updated_at: at } };
+}
+
+/** The order machine's ask (its whole filled quantity): creates the stop, or updates what it asks. */
+export function upsertStopIntent(db: Database, intent: StopIntent, now = new Date()): void {
+  applyStopTransition(db, intent.clientOrderId, { type: 'asked', ask: intent }, now);
+}
+
+/**
+ * A (re)start is a natural retry point: stops backing off from an earlier life are due now — all
+ * but refused ones, which keep their backoff (a crash loop must not retry a refusal at full speed).
+ */
+export function restartStops(db: Database, now = new Date()): void {
+  db.transaction(() => {
+    for (const clientOrderId of backedOffStops(db)) applyStopTransition(db, clientOrderId, { type: 'restarted' }, now);
+  });
+}
+
+/** What the stop should cover now: the entry's quantity (the machine's ask) less what exits cut. */
+export function wantedQty(row: Pick<IntentRow, 'payload' | 'cut_qty'>): string {
+  return wantedOf(row);
+}
