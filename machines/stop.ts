@@ -1,7 +1,9 @@
 import { D } from '../src/decimal.js';
 import type { OrderReport } from '../src/domain/reports.js';
 import { isLiveStatus, stopVersionClientOrderId } from '../src/domain/orders.js';
-import type { StopIntent, StopStatus } from '../src/domain/protection.js';
+import type { StopIntent, StopRow, StopStatus } from '../src/domain/protection.js';
+
+export type { StopRow };
 import {
   GRACE_RECHECK_MS,
   IDLE,
@@ -49,27 +51,6 @@ export type StopState =
   | 'done';
 
 export const STOP_STATES: readonly StopState[] = ['pending', 'sending', 'unknown', 'working', 'replacing', 'cancelling', 'refused', 'done'];
-
-/** The columns of an `intents` row the machine reads and writes. */
-export interface StopRow {
-  client_order_id: string;
-  entry_order_id: string;
-  symbol: string;
-  payload: string;
-  status: StopStatus;
-  broker_order_id: string | null;
-  attempts: number;
-  last_error: string | null;
-  current_client_order_id: string | null;
-  version: number;
-  sent_at: string | null;
-  placed_qty: string | null;
-  placed_stop_price: string | null;
-  target_stop_price: string | null;
-  next_attempt_at: number;
-  cancel_requested: number;
-  cut_qty: string;
-}
 
 export type StopPatch = Partial<Omit<StopRow, 'client_order_id' | 'entry_order_id' | 'symbol'>>;
 

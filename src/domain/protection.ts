@@ -53,3 +53,30 @@ export type StopStatus = 'pending' | 'unknown' | 'confirmed' | 'rejected' | 'don
 
 /** Statuses of a stop that is not done (pending, sending / unknown / replacing, working, refused). */
 export const LIVE_STOP_STATUSES: readonly StopStatus[] = ['pending', 'unknown', 'confirmed', 'rejected'];
+
+/** A protective stop as the `intents` table keeps it: the columns the stop machine reads and writes. */
+export interface StopRow {
+  /** Deterministic client_order_id of the order the intent places (e.g. ct-stop-<entry id>). */
+  client_order_id: string;
+  entry_order_id: string;
+  symbol: string;
+  /** The ask (a StopIntent, JSON). */
+  payload: string;
+  status: StopStatus;
+  broker_order_id: string | null;
+  attempts: number;
+  last_error: string | null;
+  /** The client order id of the order being placed now: the base id, or `<base>-v<version>` for a replacement. */
+  current_client_order_id: string | null;
+  version: number;
+  /** Set before a request is sent: a crash after sending is found again by client order id. */
+  sent_at: string | null;
+  placed_qty: string | null;
+  placed_stop_price: string | null;
+  /** Crypto: the stop price the ratchet wants (null: derive from the latest price). */
+  target_stop_price: string | null;
+  /** Epoch ms before which the worker leaves the intent alone (backoff). */
+  next_attempt_at: number;
+  cancel_requested: number;
+  cut_qty: string;
+}

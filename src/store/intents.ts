@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { stopClientOrderId } from '../domain/orders.js';
-import { LIVE_STOP_STATUSES, type StopIntent } from '../domain/protection.js';
+import { LIVE_STOP_STATUSES, type StopIntent, type StopRow } from '../domain/protection.js';
 import type { Database } from './database.js';
 import type { IntentsTable } from './schema.js';
 
@@ -13,12 +13,7 @@ import type { IntentsTable } from './schema.js';
  * stop worker's outcomes.
  */
 
-export type IntentRow = Omit<IntentsTable, 'version' | 'next_attempt_at' | 'cancel_requested' | 'cut_qty'> & {
-  version: number;
-  next_attempt_at: number;
-  cancel_requested: number;
-  cut_qty: string;
-};
+export type IntentRow = StopRow & Pick<IntentsTable, 'kind' | 'created_at' | 'updated_at'>;
 
 /** The columns a stop's transition may change (its identity and timestamps are the store's). */
 export type StopRowPatch = Partial<Omit<IntentRow, 'client_order_id' | 'entry_order_id' | 'symbol' | 'kind' | 'created_at' | 'updated_at'>>;

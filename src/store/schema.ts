@@ -1,5 +1,5 @@
 import type { Generated } from 'kysely';
-import type { StopStatus } from '../domain/protection.js';
+import type { StopRow } from '../domain/protection.js';
 
 /** Table types for kysely. Decimals are TEXT (canonical decimal strings), times ISO-8601 TEXT. */
 
@@ -48,29 +48,15 @@ export interface OrderHistoryTable {
   to_state: string;
 }
 
-export interface IntentsTable {
-  /** Deterministic client_order_id of the order the intent places (e.g. ct-stop-<entry id>). */
-  client_order_id: string;
+/** Columns the database fills in when a row is inserted without them. */
+type StopRowDefaults = 'version' | 'next_attempt_at' | 'cancel_requested' | 'cut_qty';
+
+/** The outbox of protective stops: a StopRow (src/domain/protection.ts) plus the store's own columns. */
+export interface IntentsTable extends Omit<StopRow, StopRowDefaults> {
   kind: string;
-  entry_order_id: string;
-  symbol: string;
-  payload: string;
-  status: StopStatus;
-  broker_order_id: string | null;
-  attempts: number;
-  last_error: string | null;
   created_at: string;
   updated_at: string;
-  /** The client order id of the order being placed now: the base id, or `<base>-v<version>` for a replacement. */
-  current_client_order_id: string | null;
   version: Generated<number>;
-  /** Set before a request is sent: a crash after sending is found again by client order id. */
-  sent_at: string | null;
-  placed_qty: string | null;
-  placed_stop_price: string | null;
-  /** Crypto: the stop price the ratchet wants (null: derive from the latest price). */
-  target_stop_price: string | null;
-  /** Epoch ms before which the worker leaves the intent alone (backoff). */
   next_attempt_at: Generated<number>;
   cancel_requested: Generated<number>;
   cut_qty: Generated<string>;
