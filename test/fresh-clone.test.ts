@@ -91,7 +91,7 @@ describe.skipIf(!ENABLED)('a fresh clone with nothing beside it', () => {
       await step('git', ['clone', '--quiet', '--no-hardlinks', process.cwd(), clone], tmp);
       // Nothing beside the clone: no ../shared (fixtures, design notes) to lean on.
       expect(existsSync(resolve(clone, '../shared'))).toBe(false);
-      await step('npm', ['ci', '--no-audit', '--no-fund'], clone);
+      await step('npm', ['ci', '--no-audit', '--no-fund', '--prefer-offline'], clone);
       // npm test is `npm run typecheck && vitest run`; the extra arguments reach vitest: the usual
       // console output plus a JSON report to check which tests ran.
       await step('npm', ['test', '--', '--reporter=default', '--reporter=json', `--outputFile.json=${reportPath}`], clone);
