@@ -2,10 +2,12 @@ import { enqueueActions, setup, stopChild, type AnyActorRef } from 'xstate';
 import type { ExecutionReport, OrderReport } from '../src/domain/reports.js';
 import type { OrderLedger, OrderRole } from '../src/domain/protection.js';
 import { assetClassOf } from '../src/domain/symbols.js';
+import { positionActorId, positionMachine, type PositionInput } from './position.machine.js';
 import { orderMachine, summarize, type OrderEvent, type OrderInput, type OrderOutput, type OrderSummary } from './order.machine.js';
 
 /**
- * Routes broker reports to one actor per order (DESIGN §1). An order it has never seen gets an
+ * Routes broker reports to one actor per order (DESIGN §1), and keeps one position actor per symbol
+ * (`position:<symbol>`, machines/position.machine.ts) live before any order of that symbol reports. An order it has never seen gets an
  * actor spawned from the string key 'order' (so it can be persisted and restored), with systemId
  * `order:<id>`; a report for a live actor is forwarded to it. Finished actors are stopped.
  * Pure: logging is a named action the runtime provides.
@@ -29,6 +31,8 @@ export type SupervisorEvent =
   | { type: 'stop.rejected'; entryOrderId: string; reason: string }
   /** The entry's stop was canceled because its position is gone (routed like the stop's acks). */
   | { type: 'position.closed'; entryOrderId: string }
+  /** A position actor for the symbol, unless it has one (the runtime's start: every symbol with a position or a live stop). */
+  | { type: 'position.ensure'; position: PositionInput }
   | { type: 'clock.tick'; now: number }
   | { type: `xstate.done.actor.${string}`; output: OrderOutput; actorId: string };
 
@@ -53,6 +57,13 @@ function summaryFromExecution(e: ExecutionReport, clientOrderId = ''): OrderSumm
 interface RouteEnqueue {
   sendTo(to: AnyActorRef | string, event: OrderEvent): void;
   spawnChild(src: 'order', options: { id: string; systemId: string; input: OrderInput }): void;
+  spawnChild(src: 'position', options: { id: string; systemId: string; input: PositionInput }): void;
+}
+
+/** Spawns the symbol's position actor unless it is live (a symbol never seen starts flat, without stops). */
+function ensurePosition(enqueue: RouteEnqueue, system: { get(id: string): unknown }, position: PositionInput): void {
+  const id = positionActorId(position.symbol);
+  if (!system.get(id)) enqueue.spawnChild('position', { id, systemId: id, input: position });
 }
 
 /** Forwards a report to the order's actor, spawning it first (never twice: system.get) if unseen. */
@@ -63,8 +74,11 @@ function routeToOrder(
   orderId: string,
   forward: OrderEvent,
   summary: () => OrderSummary,
+  symbol: string,
   onSpawn?: () => void,
 ): void {
+  // Its fills reach the symbol's position actor inside the order's commit: it must be live first.
+  ensurePosition(enqueue, system, { symbol, qty: '0', stops: [] });
   const id = orderActorId(orderId);
   const existing = system.get(id) as AnyActorRef | undefined;
   if (existing) {
@@ -90,7 +104,7 @@ export const supervisorMachine = setup({
   types: {
     events: {} as SupervisorEvent,
   },
-  actors: { order: orderMachine },
+  actors: { order: orderMachine, position: positionMachine },
   actions: {
     /** Runtime: log `untracked_fill_detected`. */
     untrackedFillDetected: (_, _p: { orderId: string; symbol: string; cumQty: string; source: string }) => {},
@@ -103,7 +117,15 @@ export const supervisorMachine = setup({
       on: {
         'broker.order': {
           actions: enqueueActions(({ event, system, enqueue }) =>
-            routeToOrder(enqueue as unknown as RouteEnqueue, system, event, event.order.orderId, { type: 'order.report', order: event.order, role: event.role }, () => summarize(event.order)),
+            routeToOrder(
+              enqueue as unknown as RouteEnqueue,
+              system,
+              event,
+              event.order.orderId,
+              { type: 'order.report', order: event.order, role: event.role },
+              () => summarize(event.order),
+              event.order.symbol,
+            ),
           ),
         },
         'broker.execution': {
@@ -115,6 +137,7 @@ export const supervisorMachine = setup({
               event.execution.orderId,
               { type: 'execution', execution: event.execution, role: event.role },
               () => (event.order ? summarize(event.order) : summaryFromExecution(event.execution, event.clientOrderId)),
+              event.execution.symbol,
               // An order never seen whose first report is a fill: placed elsewhere, found by its fill.
               () =>
                 event.untracked &&
@@ -139,6 +162,9 @@ export const supervisorMachine = setup({
           actions: enqueueActions(({ event, system, enqueue }) =>
             toEntry(enqueue as unknown as RouteEnqueue, system, event.entryOrderId, { type: 'position.closed' }),
           ),
+        },
+        'position.ensure': {
+          actions: enqueueActions(({ event, system, enqueue }) => ensurePosition(enqueue as unknown as RouteEnqueue, system, event.position)),
         },
         'clock.tick': {
           // Only actors waiting on a deadline get the tick: with thousands of live actors, waking

@@ -224,7 +224,7 @@ describe('Stately inspector', () => {
     const second = sendOrder(actor);
     await orderActorSeen(good.msgs, second);
     expect(good.msgs.some((m) => m.name === 'order:fake')).toBe(false);
-    expect(Object.keys(actor.getSnapshot().children).sort()).toEqual([orderActorId(first), orderActorId(second)].sort());
+    expect(Object.keys(actor.getSnapshot().children).sort()).toEqual([orderActorId(first), orderActorId(second), 'position:AAPL'].sort());
     expect(errors).toEqual([]);
   });
 

@@ -1,12 +1,14 @@
 import type { Database } from '../store/database.js';
 import { backedOffStops, insertStopRow, readStopRow, writeStopPatch, type IntentRow } from '../store/intents.js';
 import type { StopIntent } from '../domain/protection.js';
-import { initialStop, stopStep, type StopEffect, type StopEvent, type StopState } from '../../machines/stop.js';
+import { initialStop, stopStateOf, type StopEffect, type StopEvent, type StopState } from '../../machines/stop.js';
+import { stopActorsOf } from './stop-actors.js';
 import { wantedOf } from '../../machines/stop-policy.js';
 
 /**
- * Every write to an `intents` row, as one transition of the stop's machine (machines/stop.ts): read
- * the row (src/store/intents.ts), run `stopStep`, write its patch. The callers are the order actors
+ * Every write to an `intents` row, as one transition of the stop's actor (machines/stop.machine.ts,
+ * the statechart over machines/stop.ts): read the row (src/store/intents.ts, the actor's persisted
+ * snapshot), send the event to the stop's actor (./stop-actors.ts), write the patch it took. The callers are the order actors
  * (the order machine's ask; `orderFinished` when a stop's order ends), position following (asked,
  * rearmed, cut, cancelRequested), the stop worker (due, outcomes, restarted) and the crypto ratchet
  * (raised). The store only reads and writes rows; the machine only decides.
@@ -33,13 +35,20 @@ export function applyStopTransition(db: Database, clientOrderId: string, event: 
   if (!row) {
     if (event.type !== 'asked') return { applied: false, from: null, to: null, effects: [], row: undefined };
     insertStopRow(db, event.ask, initialStop(event.ask), now);
-    return { applied: true, from: null, to: 'pending', effects: [], row: readStopRow(db, clientOrderId) };
+    const created = readStopRow(db, clientOrderId);
+    if (created) stopActorsOf(db).onChange?.(created);
+    return { applied: true, from: null, to: 'pending', effects: [], row: created };
   }
-  const step = stopStep(row, event, now.getTime());
-  if (!step.allowed) return { applied: false, from: step.from, to: step.from, effects: [], row };
-  const at = now.toISOString();
-  if (Object.keys(step.next).length > 0) writeStopPatch(db, clientOrderId, step.next, now);
-  return { applied: true, from: step.from, to: step.to, effects: step.effects, row: { ...row, ...step.next, updated_at: at } };
+  const actors = stopActorsOf(db);
+  const taken = actors.send(row, event, now.getTime());
+  if (!taken) {
+    const from = stopStateOf(row);
+    return { applied: false, from, to: from, effects: [], row };
+  }
+  if (Object.keys(taken.patch).length > 0) writeStopPatch(db, clientOrderId, taken.patch, now);
+  const next = { ...row, ...taken.patch, updated_at: now.toISOString() };
+  actors.onChange?.(next);
+  return { applied: true, from: taken.from, to: taken.to, effects: taken.effects, row: next };
 }
 
 /** The order machine's ask (its whole filled quantity): creates the stop, or updates what it asks. */

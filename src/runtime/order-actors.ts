@@ -1,10 +1,10 @@
 import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import type { ExecutionReport, OrderReport, TradeUpdateReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
-import { insertFills, latestFillTimes, ledgerOf, ledgerPositions } from '../store/ledger.js';
+import { insertFills, latestFillTimes, ledgerOf } from '../store/ledger.js';
 import { canonicalTime } from '../time.js';
 import { LateExits } from './late-exits.js';
-import { followFills, type Followed } from './position-follow.js';
+import { PositionFollowing, type Followed } from './position-follow.js';
 import { appendHistory, orderRow, upsertOrderRow } from '../store/order-rows.js';
 import type { Logger } from '../log.js';
 import { D } from '../decimal.js';
@@ -18,7 +18,9 @@ import { entriesWithCanceledStops, stopCanceledForClose, stopClientIdOfBrokerOrd
 import { applyStopTransition, upsertStopIntent } from '../protection/stop-transitions.js';
 import { crashPoint } from './crash-points.js';
 import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
-import { PositionBook } from './position-book.js';
+import { positionActorId } from '../../machines/position.machine.js';
+import { roleAtFirstFill } from '../../machines/position.js';
+import { stopActorsOf } from '../protection/stop-actors.js';
 import { assembleSupervisorSnapshot, stateName } from './rehydrate.js';
 
 export interface OrderActorsOptions {
@@ -58,7 +60,7 @@ export class OrderActors {
   private readonly lastSeen = new Map<string, unknown>();
   private readonly terminal = new Set<string>();
   private readonly snapshotRequests = new Set<string>();
-  private positions = new PositionBook();
+  private readonly following: PositionFollowing;
   private lateExits: LateExits;
   private replayScheduled = false;
   private kickScheduled = false;
@@ -67,18 +69,18 @@ export class OrderActors {
 
   constructor(private readonly opts: OrderActorsOptions) {
     this.lateExits = new LateExits(opts.db, new Map());
+    this.following = new PositionFollowing(opts.db, opts.cooldownMinutes ?? 0);
   }
 
   /** Rehydrates every non-terminal actor from its row, then starts the supervisor. */
   async start(): Promise<void> {
     const { db, log } = this.opts;
-    this.positions = new PositionBook(ledgerPositions(db));
     this.lateExits = new LateExits(db, latestFillTimes(db));
     const { snapshot, restored, rebuild } = assembleSupervisorSnapshot(db, log);
     for (const r of restored) this.persisted.set(r.orderId, { json: r.json, state: r.state });
 
     const machine = supervisorMachine.provide({
-      actors: { order: this.provideOrderMachine() },
+      actors: { order: this.provideOrderMachine(), position: this.following.machine() },
       actions: {
         untrackedFillDetected: (_, p) =>
           log.info({ event: 'untracked_fill_detected', order_id: p.orderId, symbol: p.symbol, cum_qty: p.cumQty, source: p.source }, 'fill on an order this service did not place'),
@@ -96,6 +98,9 @@ export class OrderActors {
     actor.subscribe({ error: (err) => log.error({ event: 'supervisor_error', err }, 'supervisor actor error') });
     this.actor = actor;
     actor.start();
+    // One position actor per symbol with a position or a live stop; the stop actors keep theirs current.
+    for (const position of this.following.restoreInputs()) actor.send({ type: 'position.ensure', position });
+    stopActorsOf(db).onChange = (row) => this.positionActor(row.symbol)?.send({ type: 'stop.changed', row });
     for (const r of restored) log.info({ event: 'actor_rehydrated', order_id: r.orderId, state: r.state }, `order actor rehydrated in ${r.state}`);
 
     // Late fills recorded before a crash whose exits were not walked yet.
@@ -164,20 +169,31 @@ export class OrderActors {
     return this.actor?.system.get(orderActorId(orderId)) as AnyActorRef | undefined;
   }
 
-  /** The signed position in a symbol as the committed ledger has it. */
+  /** The signed position in a symbol as the committed ledger has it (its position actor's). */
   ledgerPosition(symbol: string): string {
-    return this.positions.get(symbol);
+    return (this.positionActor(symbol)?.getSnapshot().context as { qty: string } | undefined)?.qty ?? '0';
   }
 
-  /** Every symbol's signed position as the committed ledger has it (from memory, not the fills table). */
+  /** Every symbol's signed position as the committed ledger has it (the position actors', not the fills table). */
   ledgerPositions(): Map<string, string> {
-    return new Map(this.positions.entries());
+    const out = new Map<string, string>();
+    for (const [id, ref] of this.children()) if (id.startsWith('position:')) out.set(id.slice('position:'.length), (ref.getSnapshot().context as { qty: string }).qty);
+    return out;
+  }
+
+  private positionActor(symbol: string): AnyActorRef | undefined {
+    return this.actor?.system.get(positionActorId(symbol)) as AnyActorRef | undefined;
+  }
+
+  private children(): Array<[string, AnyActorRef]> {
+    return Object.entries((this.actor?.getSnapshot().children ?? {}) as Record<string, AnyActorRef>);
   }
 
   /** Every live order actor with its current state. */
   liveStates(): Array<{ orderId: string; state: string }> {
-    const children = (this.actor?.getSnapshot().children ?? {}) as Record<string, AnyActorRef>;
-    return Object.entries(children).map(([id, ref]) => ({ orderId: id.slice('order:'.length), state: stateName(ref.getSnapshot().value) }));
+    return this.children()
+      .filter(([id]) => id.startsWith('order:'))
+      .map(([id, ref]) => ({ orderId: id.slice('order:'.length), state: stateName(ref.getSnapshot().value) }));
   }
 
   /** Asks the broker for an order and routes what it says (unpriced gaps, rebuilds, reconciliation). */
@@ -221,7 +237,7 @@ export class OrderActors {
   /** Decides role / tracked / protect for a report; null when the order's actor already finished. */
   private routing(orderId: string, clientOrderId: string, order: Pick<OrderReport, 'symbol' | 'side' | 'assetClass'>): Routing | null {
     if (this.live(orderId)) {
-      return { role: this.positions.roleFor({ ...order, clientOrderId }), untracked: !placedByUs(clientOrderId), protect: true };
+      return { role: roleAtFirstFill(this.ledgerPosition(order.symbol), { ...order, clientOrderId }), untracked: !placedByUs(clientOrderId), protect: true };
     }
     if (this.terminal.has(orderId)) return null;
     const row = orderRow(this.opts.db, orderId);
@@ -235,7 +251,7 @@ export class OrderActors {
     const ledger = ledgerOf(this.opts.db, orderId);
     return {
       clientOrderId: knownClientId,
-      role: (row?.role as OrderRole | null) ?? this.positions.roleFor({ ...order, clientOrderId: knownClientId }),
+      role: (row?.role as OrderRole | null) ?? roleAtFirstFill(this.ledgerPosition(order.symbol), { ...order, clientOrderId: knownClientId }),
       untracked,
       protect: untracked ? this.opts.adopt === 'protect' : true,
       ledger: ledger.filledQty === '0' ? undefined : ledger,
@@ -249,13 +265,14 @@ export class OrderActors {
    * commit, so the batch starts from the book's position.
    */
   private followPosition(c: OrderContext, written: FillRecord[], late: ReadonlySet<FillRecord>, now: Date): Followed {
-    return followFills(this.opts.db, {
+    if (written.length === 0) return { started: [], closed: [] };
+    const position = this.positionActor(c.order.symbol);
+    if (!position) throw new Error(`no position actor for ${c.order.symbol}: its fills cannot be followed`);
+    return this.following.follow(position, {
       order: { orderId: c.order.orderId, role: c.role, assetClass: c.order.assetClass, clientOrderId: c.order.clientOrderId },
       symbol: c.order.symbol,
-      qty: this.positions.get(c.order.symbol),
       fills: written,
       late,
-      cooldownMinutes: this.opts.cooldownMinutes ?? 0,
       now,
     });
   }
@@ -263,7 +280,7 @@ export class OrderActors {
   /** Starts the cooldowns late fills call for, walking their symbols in the broker's order. */
   private replayLateExits(): void {
     try {
-      this.logCooldowns(this.lateExits.replay((symbol) => this.positions.get(symbol), this.opts.cooldownMinutes ?? 0));
+      this.logCooldowns(this.lateExits.replay((symbol) => this.ledgerPosition(symbol), this.opts.cooldownMinutes ?? 0));
     } catch (err) {
       this.opts.log.fatal({ event: 'persist_failed', err }, 'could not record cooldowns for late fills');
       this.opts.onFatal(err);
@@ -411,7 +428,6 @@ export class OrderActors {
     const { written, late } = committed;
     this.fillsRecorded += written.length;
     for (const f of written) {
-      this.positions.apply(f.symbol, f.side, f.qty);
       this.lateExits.committed(f.symbol, fillTime(f));
       log.info(
         { event: 'fill_received', order_id: f.orderId, symbol: f.symbol, side: f.side, cum_qty: f.cumQty, qty: f.qty, price: f.price, source: f.source, role: c.role },

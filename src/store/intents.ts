@@ -74,6 +74,17 @@ export function positionStopRows(db: Database, symbol: string, alsoIds: readonly
   return [...byId.values()].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.rid - b.rid)).map(({ rid: _rid, ...row }) => row);
 }
 
+/** The rows of the named stops, whatever their status (an order's own stops). */
+export function stopRowsOf(db: Database, clientOrderIds: readonly string[]): IntentRow[] {
+  if (clientOrderIds.length === 0) return [];
+  return db.all(db.kysely.selectFrom('intents').selectAll().where('client_order_id', 'in', [...clientOrderIds])) as IntentRow[];
+}
+
+/** Symbols with a stop that is not done. */
+export function liveStopSymbols(db: Database): string[] {
+  return db.all(db.kysely.selectFrom('intents').select('symbol').distinct().where('status', 'in', [...LIVE_STOP_STATUSES])).map((r) => r.symbol);
+}
+
 /**
  * The stops backing off from an earlier life that a (re)start makes due now: all but refused ones,
  * which keep their backoff (a crash loop must not retry a refusal at full speed).

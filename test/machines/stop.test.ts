@@ -17,6 +17,8 @@ import {
   type StopState,
 } from '../../machines/stop.js';
 import { IDLE, classifyRefusal, refusalBackoffMs, retryBackoffMs, wantedOf } from '../../machines/stop-policy.js';
+import { createActor } from 'xstate';
+import { stopMachine } from '../../machines/stop.machine.js';
 import { RefusedRetryBudget } from '../../src/protection/stop-budget.js';
 
 const NOW = Date.parse('2026-03-02T15:00:00Z');
@@ -472,5 +474,56 @@ describe('one writer', () => {
       .filter((f) => f.endsWith('.ts') && relative(root, f) !== join('store', 'intents.ts'))
       .filter((f) => /updateIntent\(|(updateTable|insertInto|deleteFrom)\(\s*'intents'|update\s+intents|insert\s+into\s+intents/i.test(readFileSync(f, 'utf8')));
     expect(writers.map((f) => relative(root, f))).toEqual([]);
+  });
+});
+
+describe('stop actor (machines/stop.machine.ts): the statechart over the table', () => {
+  const start = (row: StopRow) => createActor(stopMachine, { input: { row } }).start();
+
+  it('starts in the state its row stands for', () => {
+    for (const state of STOP_STATES) expect(start(ROWS[state]).getSnapshot().value).toBe(state);
+  });
+
+  it('takes exactly the transitions stopStep allows, to the state it names, with its patch and effects', () => {
+    let taken = 0;
+    for (const state of STOP_STATES) {
+      for (const type of EVENT_TYPES) {
+        const row = ROWS[state];
+        const event = EVENTS[type](row);
+        const actor = start(row);
+        expect(actor.getSnapshot().can({ ...event, now: NOW })).toBe(stopStep(row, event, NOW).allowed);
+        actor.send({ ...event, now: NOW });
+        const snap = actor.getSnapshot();
+        const s = stopStep(row, event, NOW);
+        if (!s.allowed) {
+          expect(snap.value, `${state} ${type}`).toBe(state);
+          expect(snap.context.last).toBeNull();
+          expect(snap.context.row).toBe(row);
+          continue;
+        }
+        taken++;
+        expect(snap.value, `${state} ${type}`).toBe(s.to);
+        expect(snap.context.row).toEqual({ ...row, ...s.next });
+        expect(snap.context.last).toEqual({ seq: 1, from: state, to: s.to, patch: s.next, effects: s.effects });
+        expect(snap.hasTag('ended')).toBe(s.to === 'done');
+      }
+    }
+    expect(taken).toBeGreaterThan(40);
+  });
+
+  it('a life as events of one actor: placed, accepted, canceled, confirmed done', () => {
+    const actor = start(ROWS.pending);
+    const send = (e: StopEvent) => actor.send({ ...e, now: NOW });
+    send({ type: 'due' });
+    expect(actor.getSnapshot().context.last?.effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1', replaces: null }]);
+    send(EVENTS.sendStarted(actor.getSnapshot().context.row));
+    expect(actor.getSnapshot().value).toBe('sending');
+    send({ type: 'accepted', clientOrderId: 'ct-stop-e1', order: order({ orderId: 'o1' }) });
+    expect(actor.getSnapshot().value).toBe('working');
+    send({ type: 'cancelRequested' });
+    expect(actor.getSnapshot().value).toBe('cancelling');
+    send({ type: 'cancelConfirmed', clientOrderId: 'ct-stop-e1', orderId: 'o1' });
+    expect(actor.getSnapshot().value).toBe('done');
+    expect(actor.getSnapshot().context.last?.seq).toBe(5);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, type AnyActorRef } from 'xstate';
+import { positionActorId } from '../../machines/position.machine.js';
 import { orderActorId, supervisorMachine } from '../../machines/supervisor.machine.js';
 import { execution, orderReport } from './helpers.js';
 
@@ -26,7 +27,9 @@ describe('supervisor', () => {
     expect(child(o.orderId)?.getSnapshot().value).toBe('pending');
     actor.send({ type: 'broker.order', order: o, ...routing });
     actor.send({ type: 'broker.execution', execution: execution(o, { cumQty: '3', qty: '3' }), order: null, ...routing });
-    expect(Object.keys(actor.getSnapshot().children)).toEqual([orderActorId(o.orderId)]);
+    // One order actor, and the symbol's position actor spawned before it (its fills go there).
+    expect(Object.keys(actor.getSnapshot().children)).toEqual([positionActorId(o.symbol), orderActorId(o.orderId)]);
+    expect(actor.system.get(positionActorId(o.symbol))?.getSnapshot().value).toBe('flat');
     expect(child(o.orderId)?.getSnapshot().value).toBe('partiallyFilled');
     expect(errors).toEqual([]);
   });
@@ -55,7 +58,7 @@ describe('supervisor', () => {
     // Both finished: the stop (done) and the entry it protected (exited); both stopped and gone.
     expect(child(stop.orderId)).toBeUndefined();
     expect(child(entry.orderId)).toBeUndefined();
-    expect(actor.getSnapshot().children).toEqual({});
+    expect(Object.keys(actor.getSnapshot().children)).toEqual([positionActorId(entry.symbol)]);
   });
 
   it('routes position.closed to the entry: a protected entry ends exited and is stopped', () => {
@@ -67,7 +70,7 @@ describe('supervisor', () => {
     actor.send({ type: 'position.closed', entryOrderId: 'no-such-order' });
     actor.send({ type: 'position.closed', entryOrderId: entry.orderId });
     expect(child(entry.orderId)).toBeUndefined();
-    expect(actor.getSnapshot().children).toEqual({});
+    expect(Object.keys(actor.getSnapshot().children)).toEqual([positionActorId(entry.symbol)]);
   });
 
   it('sends clock ticks to the actors waiting on a deadline', () => {

@@ -333,8 +333,13 @@ describe('rehydration', () => {
     first.actors.handleOrder(c);
     first.actors.stopAccepted(b.orderId, 'stop-b', '5');
     const live = JSON.parse(JSON.stringify((first.actors as any).actor.getPersistedSnapshot()));
+    // Position actors are not persisted: they are rebuilt from the ledger and the intent rows.
+    const positions = Object.keys(live.children).filter((id) => id.startsWith('position:'));
+    expect(positions.sort()).toEqual(['position:AAPL', 'position:MSFT']);
+    for (const id of positions) delete live.children[id];
     const assembled = JSON.parse(JSON.stringify(assembleSupervisorSnapshot(first.db).snapshot));
     expect(assembled).toEqual(live);
+    const before = first.actors.ledgerPositions();
     first.actors.stop();
     open.splice(open.findIndex((o) => o.actors === first.actors), 1);
 
@@ -347,6 +352,11 @@ describe('rehydration', () => {
       ].sort(),
     );
     expect(second.actors.live(b.orderId)?.getSnapshot().context.stop).toEqual({ clientOrderId: `ct-stop-${b.orderId}`, orderId: 'stop-b', qty: '5' });
+    // The position actors come back as they were: the ledger's quantity and the live stops.
+    expect(second.actors.ledgerPositions()).toEqual(before);
+    const msft = (second.actors as any).actor.system.get('position:MSFT').getSnapshot();
+    expect(msft.value).toBe('long');
+    expect(msft.context.stops.map((s: { stopOf: string; asked: string }) => [s.stopOf, s.asked])).toEqual([[b.orderId, '5']]);
     second.actors.handleTradeUpdate(fillUpdate(a, '10', '6', '100', 'filled'));
     expect(second.actors.live(a.orderId)?.getSnapshot().value).toBe('placingStop');
     expect(fills(second.db).filter((f) => f.order_id === a.orderId).map((f) => f.cum_qty)).toEqual(['4', '10']);
