@@ -1,25 +1,19 @@
 import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import type { ExecutionReport, OrderReport, TradeUpdateReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
-import { insertFills, latestFillTimes, ledgerOf } from '../store/ledger.js';
-import { canonicalTime } from '../time.js';
+import { latestFillTimes } from '../store/ledger.js';
 import { LateExits } from './late-exits.js';
-import { PositionFollowing, type Followed } from './position-follow.js';
-import { appendHistory, orderRow, upsertOrderRow } from '../store/order-rows.js';
+import { PositionFollowing } from './position-follow.js';
 import type { Logger } from '../log.js';
-import { D } from '../decimal.js';
-import type { FillRecord, OrderRole, StopIntent } from '../domain/protection.js';
-import { brokerOutcome, entryOfStop, placedByUs, stopClientOrderId } from '../domain/orders.js';
 import { assetClassOf } from '../domain/symbols.js';
-import { ledgerAvgPrice } from '../../machines/fill-plan.js';
-import { ORDER_MACHINE_VERSION, orderMachine, type OrderContext } from '../../machines/order.machine.js';
+import { orderMachine, type OrderContext } from '../../machines/order.machine.js';
 import { activeCooldown, type StartedCooldown } from '../store/cooldowns.js';
-import { entriesWithCanceledStops, stopCanceledForClose, stopClientIdOfBrokerOrder } from '../store/intents.js';
-import { applyStopTransition, upsertStopIntent } from '../protection/stop-transitions.js';
+import { entriesWithCanceledStops, stopCanceledForClose } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
-import { orderActorId, supervisorMachine, type Routing, type SupervisorEvent } from '../../machines/supervisor.machine.js';
+import { OrderRoutes } from './order-routes.js';
+import { commitTransition, fillTime, type CommitDeps, type Committed, type PendingWrites } from './order-commit.js';
+import { orderActorId, supervisorMachine, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { positionActorId } from '../../machines/position.machine.js';
-import { roleAtFirstFill } from '../../machines/position.js';
 import { stopActorsOf } from '../protection/stop-actors.js';
 import { assembleSupervisorSnapshot, stateName } from './rehydrate.js';
 
@@ -43,7 +37,6 @@ export interface OrderActorsOptions {
   extraInspect?: (ev: InspectionEvent) => void;
 }
 
-type PendingWrites = { fills: Array<FillRecord & { role: OrderRole | null }>; intents: StopIntent[] };
 
 /**
  * The runtime around the supervisor: provides the order machine's side effects, persists every
@@ -58,9 +51,9 @@ export class OrderActors {
   private readonly persisted = new Map<string, { json: string; state: string }>();
   /** The snapshot object last seen per order: an event that changed nothing hands back the same one. */
   private readonly lastSeen = new Map<string, unknown>();
-  private readonly terminal = new Set<string>();
   private readonly snapshotRequests = new Set<string>();
   private readonly following: PositionFollowing;
+  private readonly routes: OrderRoutes;
   private lateExits: LateExits;
   private replayScheduled = false;
   private kickScheduled = false;
@@ -70,6 +63,12 @@ export class OrderActors {
   constructor(private readonly opts: OrderActorsOptions) {
     this.lateExits = new LateExits(opts.db, new Map());
     this.following = new PositionFollowing(opts.db, opts.cooldownMinutes ?? 0);
+    this.routes = new OrderRoutes(opts.db, opts.log, opts.adopt, (id) => this.live(id) !== undefined, (symbol) => this.ledgerPosition(symbol));
+  }
+
+  /** What a transition's commit needs of the runtime (order-commit.ts). */
+  private get commitDeps(): CommitDeps {
+    return { db: this.opts.db, log: this.opts.log, lateExits: this.lateExits, following: this.following, positionActor: (symbol) => this.positionActor(symbol) };
   }
 
   /** Rehydrates every non-terminal actor from its row, then starts the supervisor. */
@@ -131,22 +130,22 @@ export class OrderActors {
   }
 
   handleExecution(execution: ExecutionReport, order: OrderReport | null): void {
-    const routing = this.routing(execution.orderId, order?.clientOrderId ?? '', {
+    const routing = this.routes.routing(execution.orderId, order?.clientOrderId ?? '', {
       symbol: execution.symbol,
       side: execution.side,
       assetClass: order?.assetClass ?? assetClassOf(execution.symbol),
     });
     if (!routing) {
-      this.dropForFinishedOrder(execution.orderId, execution.cumQty, execution.source);
+      this.routes.dropForFinishedOrder(execution.orderId, execution.cumQty, execution.source);
       return;
     }
     this.send({ type: 'broker.execution', execution, order, ...routing });
   }
 
   handleOrder(order: OrderReport): void {
-    const routing = this.routing(order.orderId, order.clientOrderId, order);
+    const routing = this.routes.routing(order.orderId, order.clientOrderId, order);
     if (!routing) {
-      this.dropForFinishedOrder(order.orderId, order.filledQty, 'order');
+      this.routes.dropForFinishedOrder(order.orderId, order.filledQty, 'order');
       return;
     }
     this.send({ type: 'broker.order', order, ...routing });
@@ -234,49 +233,6 @@ export class OrderActors {
     });
   }
 
-  /** Decides role / tracked / protect for a report; null when the order's actor already finished. */
-  private routing(orderId: string, clientOrderId: string, order: Pick<OrderReport, 'symbol' | 'side' | 'assetClass'>): Routing | null {
-    if (this.live(orderId)) {
-      return { role: roleAtFirstFill(this.ledgerPosition(order.symbol), { ...order, clientOrderId }), untracked: !placedByUs(clientOrderId), protect: true };
-    }
-    if (this.terminal.has(orderId)) return null;
-    const row = orderRow(this.opts.db, orderId);
-    if (row?.terminal) {
-      this.terminal.add(orderId);
-      return null;
-    }
-    // A FILL activity has no client order id: a stop we placed is still known by its broker id.
-    const knownClientId = clientOrderId || row?.client_order_id || stopClientIdOfBrokerOrder(this.opts.db, orderId) || '';
-    const untracked = !placedByUs(knownClientId);
-    const ledger = ledgerOf(this.opts.db, orderId);
-    return {
-      clientOrderId: knownClientId,
-      role: (row?.role as OrderRole | null) ?? roleAtFirstFill(this.ledgerPosition(order.symbol), { ...order, clientOrderId: knownClientId }),
-      untracked,
-      protect: untracked ? this.opts.adopt === 'protect' : true,
-      ledger: ledger.filledQty === '0' ? undefined : ledger,
-    };
-  }
-
-  /**
-   * Protection follows the position (DESIGN §3.4), whatever role the order has: the pure step
-   * (machines/position.ts) decides, per fill, what the stops cover, which are canceled and which
-   * cooldown starts; here its commands are written in this transaction. The book moves after the
-   * commit, so the batch starts from the book's position.
-   */
-  private followPosition(c: OrderContext, written: FillRecord[], late: ReadonlySet<FillRecord>, now: Date): Followed {
-    if (written.length === 0) return { started: [], closed: [] };
-    const position = this.positionActor(c.order.symbol);
-    if (!position) throw new Error(`no position actor for ${c.order.symbol}: its fills cannot be followed`);
-    return this.following.follow(position, {
-      order: { orderId: c.order.orderId, role: c.role, assetClass: c.order.assetClass, clientOrderId: c.order.clientOrderId },
-      symbol: c.order.symbol,
-      fills: written,
-      late,
-      now,
-    });
-  }
-
   /** Starts the cooldowns late fills call for, walking their symbols in the broker's order. */
   private replayLateExits(): void {
     try {
@@ -291,37 +247,6 @@ export class OrderActors {
     for (const cd of started) {
       this.opts.log.info({ event: 'cooldown_started', symbol: cd.symbol, exit_fill_id: cd.exitFillId, until: cd.until.toISOString() }, `${cd.symbol} cooling down`);
     }
-  }
-
-  /**
-   * A protective stop's order that finished, as an event of the stop's machine (machines/stop.ts):
-   * filled (any fill) → the stop is done; gone unfilled → it is placed again under its next client
-   * order id, unless its cancel was asked for (the stop worker settles that). A replaced order is
-   * the worker's own resize.
-   */
-  private settleStopIntent(c: OrderContext, now: Date): void {
-    const entry = entryOfStop(c.order.clientOrderId);
-    if (!entry) return;
-    const status = brokerOutcome(c.order.status);
-    if (status === 'replaced' || status === 'working') return;
-    const outcome = c.ledger.filledQty !== '0' ? 'filled' : status;
-    const t = applyStopTransition(this.opts.db, stopClientOrderId(entry), { type: 'orderFinished', orderId: c.order.orderId, clientOrderId: c.order.clientOrderId, outcome }, now);
-    if (t.applied && outcome !== 'filled') {
-      // Canceled, expired or rejected without a fill: the entry is unprotected again.
-      this.opts.log.warn({ event: 'stop_lost', entry_order_id: entry, stop_order_id: c.order.orderId, status: c.order.status }, 'protective stop ended unfilled; placing it again');
-    }
-  }
-
-  private dropForFinishedOrder(orderId: string, cumQty: string, source: string): void {
-    const row = orderRow(this.opts.db, orderId);
-    if (row && new D(cumQty).gt(row.filled_qty)) {
-      this.opts.log.warn(
-        { event: 'ledger_drift', order_id: orderId, ledger_qty: row.filled_qty, broker_filled_qty: cumQty, source },
-        'broker reports more fill for an order whose actor finished',
-      );
-      return;
-    }
-    if (cumQty !== '0') this.opts.log.info({ event: 'fill_already_processed', order_id: orderId, cum_qty: cumQty, source }, 'report for a finished order ignored');
   }
 
   /** Root inspect observer: persists order actors' snapshots (DESIGN §6). */
@@ -355,71 +280,18 @@ export class OrderActors {
 
     const now = new Date();
     const terminal = snap.status === 'done';
-    const committed = this.commit({ c, writes, json, state, terminal, before: before?.state ?? null, eventType, now });
+    const committed = commitTransition(this.commitDeps, { c, writes, json, state, terminal, before: before?.state ?? null, eventType, now });
     if (writes?.intents.length) crashPoint('after_intent_commit');
     this.afterCommit(c, committed, now);
     if (terminal) {
       this.lastSeen.delete(orderId);
       this.persisted.delete(orderId);
-      this.terminal.add(orderId);
+      this.routes.finished(orderId);
     } else {
       this.persisted.set(orderId, { json, state });
     }
     // Last: ending those entries runs their transitions (and this method for them).
     this.closeEntries(c, state, committed.closed);
-  }
-
-  /** One transaction: the fills, the stop intents, the actor's row and what the fills do to protection. */
-  private commit(p: {
-    c: OrderContext;
-    writes: PendingWrites | undefined;
-    json: string;
-    state: string;
-    terminal: boolean;
-    before: string | null;
-    eventType: string;
-    now: Date;
-  }): Committed {
-    const { db } = this.opts;
-    const { c, writes, now } = p;
-    const out: Committed = { written: [], late: new Set(), started: [], closed: [], intents: (writes?.intents.length ?? 0) > 0 };
-    db.transaction(() => {
-      out.written = insertFills(db, writes?.fills ?? [], now);
-      for (const f of out.written) {
-        if (this.lateExits.isLate(f.symbol, fillTime(f))) {
-          out.late.add(f);
-          this.lateExits.mark(f.symbol, fillTime(f));
-        }
-      }
-      for (const intent of writes?.intents ?? []) upsertStopIntent(db, intent, now);
-      upsertOrderRow(db, {
-        order_id: c.order.orderId,
-        client_order_id: c.order.clientOrderId,
-        symbol: c.order.symbol,
-        side: c.order.side,
-        type: c.order.type,
-        asset_class: c.order.assetClass,
-        role: c.role,
-        state: p.state,
-        terminal: p.terminal ? 1 : 0,
-        filled_qty: c.ledger.filledQty,
-        filled_avg_price: ledgerAvgPrice(c.ledger),
-        stop_order_id: c.stop?.orderId ?? null,
-        machine_version: ORDER_MACHINE_VERSION,
-        snapshot: p.json,
-        created_at: now.toISOString(),
-        updated_at: now.toISOString(),
-      });
-      if (p.before !== p.state) {
-        appendHistory(db, { order_id: c.order.orderId, at: now.toISOString(), event: p.eventType, from_state: p.before, to_state: p.state });
-      }
-      const followed = this.followPosition(c, out.written, out.late, now);
-      out.started = followed.started;
-      out.closed = followed.closed;
-      if (p.terminal && c.role === 'stop') this.settleStopIntent(c, now);
-      if (writes?.intents.length) crashPoint('before_intent_commit');
-    });
-    return out;
   }
 
   /** After the commit: the position book, logs, the late-exit walk, and then the stop worker. */
@@ -484,18 +356,4 @@ export class OrderActors {
       if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
     }
   }
-}
-
-/** A fill's time as the broker's order of fills compares it. */
-const fillTime = (f: FillRecord) => canonicalTime(f.at) ?? f.at;
-
-/** What one commit wrote and started. */
-interface Committed {
-  written: FillRecord[];
-  late: Set<FillRecord>;
-  started: StartedCooldown[];
-  /** Orders whose stops the commit took off (their positions are gone). */
-  closed: string[];
-  /** It wrote stop intents. */
-  intents: boolean;
 }

@@ -1,0 +1,145 @@
+import type { AnyActorRef } from 'xstate';
+import type { Database } from '../store/database.js';
+import type { Logger } from '../log.js';
+import { insertFills } from '../store/ledger.js';
+import { appendHistory, upsertOrderRow } from '../store/order-rows.js';
+import { canonicalTime } from '../time.js';
+import type { FillRecord, OrderRole, StopIntent } from '../domain/protection.js';
+import { brokerOutcome, entryOfStop, stopClientOrderId } from '../domain/orders.js';
+import type { StartedCooldown } from '../store/cooldowns.js';
+import { ledgerAvgPrice } from '../../machines/fill-plan.js';
+import { ORDER_MACHINE_VERSION, type OrderContext } from '../../machines/order.machine.js';
+import { applyStopTransition, upsertStopIntent } from '../protection/stop-transitions.js';
+import { crashPoint } from './crash-points.js';
+import type { LateExits } from './late-exits.js';
+import type { Followed, PositionFollowing } from './position-follow.js';
+
+/**
+ * One order actor transition, committed: in one SQLite transaction the fills it recorded, the stop
+ * it asked for, its row (snapshot) and history, what its fills do to protection (sent to the
+ * symbol's position actor, whose commands are carried out in the same transaction) and, for a
+ * protective stop's order that ended, that stop actor's `orderFinished`.
+ */
+
+/** What the order machine's named actions buffered during a transition. */
+export type PendingWrites = { fills: Array<FillRecord & { role: OrderRole | null }>; intents: StopIntent[] };
+
+/** What a commit needs of the runtime. */
+export interface CommitDeps {
+  db: Database;
+  log: Logger;
+  lateExits: LateExits;
+  following: PositionFollowing;
+  positionActor(symbol: string): AnyActorRef | undefined;
+}
+
+/** One transaction: the fills, the stop intents, the actor's row and what the fills do to protection. */
+export function commitTransition(
+  d: CommitDeps,
+  p: {
+  c: OrderContext;
+  writes: PendingWrites | undefined;
+  json: string;
+  state: string;
+  terminal: boolean;
+  before: string | null;
+  eventType: string;
+  now: Date;
+  },
+): Committed {
+  const { db } = d;
+  const { c, writes, now } = p;
+  const out: Committed = { written: [], late: new Set(), started: [], closed: [], intents: (writes?.intents.length ?? 0) > 0 };
+  db.transaction(() => {
+    out.written = insertFills(db, writes?.fills ?? [], now);
+    for (const f of out.written) {
+      if (d.lateExits.isLate(f.symbol, fillTime(f))) {
+        out.late.add(f);
+        d.lateExits.mark(f.symbol, fillTime(f));
+      }
+    }
+    for (const intent of writes?.intents ?? []) upsertStopIntent(db, intent, now);
+    upsertOrderRow(db, {
+      order_id: c.order.orderId,
+      client_order_id: c.order.clientOrderId,
+      symbol: c.order.symbol,
+      side: c.order.side,
+      type: c.order.type,
+      asset_class: c.order.assetClass,
+      role: c.role,
+      state: p.state,
+      terminal: p.terminal ? 1 : 0,
+      filled_qty: c.ledger.filledQty,
+      filled_avg_price: ledgerAvgPrice(c.ledger),
+      stop_order_id: c.stop?.orderId ?? null,
+      machine_version: ORDER_MACHINE_VERSION,
+      snapshot: p.json,
+      created_at: now.toISOString(),
+      updated_at: now.toISOString(),
+    });
+    if (p.before !== p.state) {
+      appendHistory(db, { order_id: c.order.orderId, at: now.toISOString(), event: p.eventType, from_state: p.before, to_state: p.state });
+    }
+    const followed = followPosition(d, c, out.written, out.late, now);
+    out.started = followed.started;
+    out.closed = followed.closed;
+    if (p.terminal && c.role === 'stop') settleStopIntent(d, c, now);
+    if (writes?.intents.length) crashPoint('before_intent_commit');
+  });
+  return out;
+}
+
+
+/**
+ * Protection follows the position (DESIGN §3.4), whatever role the order has: the pure step
+ * (machines/position.ts) decides, per fill, what the stops cover, which are canceled and which
+ * cooldown starts; here its commands are written in this transaction. The book moves after the
+ * commit, so the batch starts from the book's position.
+ */
+function followPosition(d: CommitDeps, c: OrderContext, written: FillRecord[], late: ReadonlySet<FillRecord>, now: Date): Followed {
+  if (written.length === 0) return { started: [], closed: [] };
+  const position = d.positionActor(c.order.symbol);
+  if (!position) throw new Error(`no position actor for ${c.order.symbol}: its fills cannot be followed`);
+  return d.following.follow(position, {
+    order: { orderId: c.order.orderId, role: c.role, assetClass: c.order.assetClass, clientOrderId: c.order.clientOrderId },
+    symbol: c.order.symbol,
+    fills: written,
+    late,
+    now,
+  });
+}
+
+
+/**
+ * A protective stop's order that finished, as an event of the stop's machine (machines/stop.ts):
+ * filled (any fill) → the stop is done; gone unfilled → it is placed again under its next client
+ * order id, unless its cancel was asked for (the stop worker settles that). A replaced order is
+ * the worker's own resize.
+ */
+function settleStopIntent(d: CommitDeps, c: OrderContext, now: Date): void {
+  const entry = entryOfStop(c.order.clientOrderId);
+  if (!entry) return;
+  const status = brokerOutcome(c.order.status);
+  if (status === 'replaced' || status === 'working') return;
+  const outcome = c.ledger.filledQty !== '0' ? 'filled' : status;
+  const t = applyStopTransition(d.db, stopClientOrderId(entry), { type: 'orderFinished', orderId: c.order.orderId, clientOrderId: c.order.clientOrderId, outcome }, now);
+  if (t.applied && outcome !== 'filled') {
+    // Canceled, expired or rejected without a fill: the entry is unprotected again.
+    d.log.warn({ event: 'stop_lost', entry_order_id: entry, stop_order_id: c.order.orderId, status: c.order.status }, 'protective stop ended unfilled; placing it again');
+  }
+}
+
+
+/** A fill's time as the broker's order of fills compares it. */
+export const fillTime = (f: FillRecord) => canonicalTime(f.at) ?? f.at;
+
+/** What one commit wrote and started. */
+export interface Committed {
+  written: FillRecord[];
+  late: Set<FillRecord>;
+  started: StartedCooldown[];
+  /** Orders whose stops the commit took off (their positions are gone). */
+  closed: string[];
+  /** It wrote stop intents. */
+  intents: boolean;
+}
