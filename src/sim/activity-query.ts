@@ -1,10 +1,12 @@
 /**
- * GET /v2/account/activities[/{type}]: FILL activities (the only kind the simulator
- * produces) with direction (default desc), page_size (1..100, default 100),
- * page_token (items strictly after that id in the chosen direction), after/until
- * (exclusive) and date (New York calendar date).
+ * GET /v2/account/activities[/{type}]: FILL activities and the CFEE activities of crypto buys, with
+ * direction (default desc), page_size (1..100, default 100), page_token (items strictly after that id
+ * in the chosen direction), after/until (exclusive) and date (New York calendar date). Activities
+ * published late (activity-book.ts) are left out until they are due.
  */
+import type { ActivityBook } from './activity-book.js';
 import { nyDate, rfc3339 } from './clock.js';
+import { cfeeActivityJson } from './crypto-fees.js';
 import { fmt } from './decimal.js';
 import { invalid } from './errors.js';
 import { type Query, qEnum, qInt, qList, qTime, qs } from './query-params.js';
@@ -38,11 +40,29 @@ function checkType(t: string): void {
   if (!ACTIVITY_TYPES.includes(t)) throw invalid(`invalid activity_type: ${t}`);
 }
 
+interface Item {
+  id: string;
+  micros: number;
+  json: () => Record<string, unknown>;
+}
+
+/** Every activity of the requested types (undefined = all), in id order. */
+function items(fills: readonly FillRecord[], book: ActivityBook | undefined, types: string[] | undefined): Item[] {
+  const want = (t: string): boolean => types === undefined || types.includes(t);
+  const out: Item[] = [];
+  if (want('FILL')) for (const f of fills) out.push({ id: f.id, micros: f.micros, json: () => activityJson(f) });
+  if (want('CFEE') && book) for (const c of book.fees) out.push({ id: c.id, micros: c.micros, json: () => cfeeActivityJson(c) });
+  // Each list is in id order already; only a merge of both needs sorting.
+  if (want('FILL') && want('CFEE') && book && book.fees.length > 0) out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return out;
+}
+
 /** `types`: the requested activity types (undefined = all). */
 export function queryActivities(
   fills: readonly FillRecord[],
   query: Query,
   types: string[] | undefined,
+  book?: ActivityBook,
 ): Record<string, unknown>[] {
   types?.forEach(checkType);
   const direction = qEnum(query, 'direction', ['asc', 'desc'] as const) ?? 'desc';
@@ -54,18 +74,17 @@ export function queryActivities(
   const dateRaw = qs(query, 'date');
   const date = dateRaw === undefined ? undefined : dateRaw.slice(0, 10);
   if (date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(date)) throw invalid(`invalid date: ${dateRaw}`);
-  if (types && !types.includes('FILL')) return [];
 
-  const selected = fills.filter((f) => {
-    if (after !== undefined && !(f.micros > after)) return false;
-    if (until !== undefined && !(f.micros < until)) return false;
-    if (date !== undefined && nyDate(f.micros) !== date) return false;
-    if (token !== undefined && !(direction === 'asc' ? f.id > token : f.id < token)) return false;
+  const selected = items(fills, book, types).filter((a) => {
+    if (book && !book.isPublished(a.id)) return false;
+    if (after !== undefined && !(a.micros > after)) return false;
+    if (until !== undefined && !(a.micros < until)) return false;
+    if (date !== undefined && nyDate(a.micros) !== date) return false;
+    if (token !== undefined && !(direction === 'asc' ? a.id > token : a.id < token)) return false;
     return true;
   });
-  // Fills are kept in creation order, which is also id order.
   const page = direction === 'asc' ? selected.slice(0, pageSize) : selected.slice(-pageSize).reverse();
-  return page.map(activityJson);
+  return page.map((a) => a.json());
 }
 
 export function activityTypesParam(query: Query): string[] | undefined {

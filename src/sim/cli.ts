@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     ...(values['outside-trader'] ? { outsideTrader: intervalMs !== undefined ? { intervalMs } : true } : {}),
   });
   process.stdout.write(
-    `${JSON.stringify({ event: 'sim_listening', url: sim.url, stream_url: sim.streamUrl, port: sim.port, seed: sim.seed })}\n`,
+    `${JSON.stringify({ event: 'sim_listening', url: sim.url, stream_url: sim.streamUrl, data_url: sim.dataUrl, port: sim.port, seed: sim.seed })}\n`,
   );
   let stopping = false;
   const stop = (): void => {

@@ -13,6 +13,14 @@ import { orderJson } from './order-json.js';
 import { checkPriceIncrement, checkTimeInForce } from './order-request.js';
 import { Portfolio } from './portfolio.js';
 import { PriceBook } from './prices.js';
+import { ActivityBook } from './activity-book.js';
+import { legacySymbol } from './assets.js';
+import { fillFees } from './crypto-fees.js';
+import { checkCryptoQty } from './crypto-grid.js';
+import { type CryptoSettings, CryptoRules } from './crypto-rules.js';
+import { checkWashTrade } from './wash-trade.js';
+import { checkEquityOrder, checkEquityReplace } from './equity-rules.js';
+import { MarketSession } from './session.js';
 import {
   type FillRecord,
   OPEN_STATUSES,
@@ -31,12 +39,16 @@ export interface EngineOptions {
   assets: AssetCatalog;
   /** Starting cash, decimal string (default "100000"). */
   startingCash?: string;
+  /** Crypto fee rate, legacy symbols, wash-trade protection (crypto-rules.ts; defaults there). */
+  crypto?: Partial<CryptoSettings>;
 }
 
 export interface PlaceOptions {
   origin?: OrderOrigin;
   /** False: the engine never fills it on its own (only forced fills do). Default true. */
   autoFill?: boolean;
+  /** Skip the held_for_orders / no-flip check (equity-rules.ts); `/_sim/trade {"ignore_held": true}` only. */
+  ignoreHeld?: boolean;
 }
 
 export interface Placed {
@@ -61,6 +73,11 @@ export class Engine {
   readonly prices: PriceBook;
   readonly portfolio: Portfolio;
   readonly createdAtMicros: number;
+  /** Crypto settings (fees, legacy symbols, wash trades) and the CFEE / late activities. */
+  readonly crypto: CryptoRules;
+  readonly activities: ActivityBook;
+  /** The regular equity session (open by default): session.ts, POST /_sim/clock. */
+  readonly session = new MarketSession();
   private readonly clock: MonotonicClock;
   private readonly ids: IdFactory;
   private readonly orderList: SimOrder[] = [];
@@ -77,6 +94,8 @@ export class Engine {
     this.prices = new PriceBook(() => this.clock.nowMicros());
     this.portfolio = new Portfolio(new Dec(opts.startingCash ?? '100000'));
     this.createdAtMicros = this.clock.nowMicros();
+    this.crypto = new CryptoRules(opts.crypto);
+    this.activities = new ActivityBook(this.ids);
   }
 
   /** Every order ever created, in creation order. */
@@ -121,6 +140,8 @@ export class Engine {
       const requested = spec.qty ?? notionalToQty(spec.notional ?? ZERO, price);
       this.assertCryptoBalance(spec.asset, requested, null);
     }
+    checkWashTrade(this.crypto.washTrade, spec, this.openOrders());
+    checkEquityOrder(this, spec, opts.ignoreHeld);
     const now = this.clock.nowMicros();
     const order: SimOrder = {
       seq: this.orderList.length + 1,
@@ -142,14 +163,18 @@ export class Engine {
       replaces: null,
       autoFill: opts.autoFill ?? true,
       origin: opts.origin ?? 'api',
+      legacySymbol: this.crypto.legacyFor(spec.asset),
     };
+    order.status = this.session.initialStatus(order);
     updateTrailing(order, price);
     return this.accept(order, true);
   }
 
-  replace(id: string, patch: ReplaceSpec): Placed {
+  /** `race`: the original fills before the replacement reaches the venue (order_replace_rejected). */
+  replace(id: string, patch: ReplaceSpec, opts: { race?: boolean } = {}): Placed {
     const old = this.requireOrder(id);
     if (!isOpen(old)) throw unprocessable('order is not open');
+    checkEquityReplace(this, old, patch);
     if (patch.clientOrderId !== undefined && this.byClientId.has(patch.clientOrderId)) {
       throw invalid('client_order_id must be unique');
     }
@@ -169,6 +194,7 @@ export class Engine {
     checkPriceIncrement(asset, 'stop_price', patch.stopPrice ?? null);
     if (old.trailPrice !== null) checkPriceIncrement(asset, 'trail', patch.trail ?? null);
     if (patch.trail && old.trailPercent !== null && patch.trail.gte(100)) throw invalid('trail must be < 100');
+    checkCryptoQty(asset, patch.qty ?? null);
 
     const price = this.prices.get(asset);
     const qty = patch.qty ?? (old.qty === null ? null : old.qty.minus(old.filledQty));
@@ -176,6 +202,8 @@ export class Engine {
     if (asset.assetClass === 'crypto' && old.side === 'sell') {
       this.assertCryptoBalance(asset, qty ?? notionalToQty(notional ?? ZERO, price), old.id);
     }
+    const limitAfter = patch.limitPrice ?? old.limitPrice;
+    checkWashTrade(this.crypto.washTrade, { asset, side: old.side, type: old.type, limitPrice: limitAfter }, this.openOrders(), old.id);
     const now = this.clock.nowMicros();
     const next: SimOrder = {
       ...old,
@@ -193,6 +221,12 @@ export class Engine {
       replaces: old.id,
     };
     updateTrailing(next, price);
+    next.status = this.session.initialStatus(next);
+    // Alpaca: pending_replace first, then replaced (docs "Orders", order lifecycle; "Streaming").
+    old.status = 'pending_replace';
+    old.updatedAt = now;
+    this.emit('pending_replace', old, now);
+    if (opts.race) return this.loseReplaceRace(old, next);
     old.status = 'replaced';
     old.replacedBy = next.id;
     old.replacedAt = now;
@@ -239,6 +273,7 @@ export class Engine {
     const now = this.clock.nowMicros();
     order.status = event;
     order.updatedAt = now;
+    this.session.noteEvent(order, event);
     this.emit(event, order, now);
     return order;
   }
@@ -247,6 +282,9 @@ export class Engine {
   forceFill(id: string, qty?: Dec): SimOrder {
     const order = this.requireOrder(id);
     if (!isOpen(order)) throw unprocessable('order is not open');
+    if (this.session.isDoneForToday(order)) {
+      throw unprocessable('order is done_for_day: no fill before the next session opens (POST /_sim/clock)');
+    }
     const price = forcedFillPrice(order, this.prices.get(order.asset));
     const remaining = remainingQty(order, price);
     const q = qty ?? remaining;
@@ -262,6 +300,41 @@ export class Engine {
     for (const order of this.openOrders()) {
       if (order.asset.symbol === asset.symbol) this.work(order);
     }
+  }
+
+  /** The session opened (session-control.ts): queued `accepted` orders go `new`; every open order is worked. */
+  sessionOpened(): void {
+    for (const order of this.openOrders()) {
+      if (order.status === 'accepted') {
+        const now = this.clock.nowMicros();
+        order.status = 'new';
+        order.updatedAt = now;
+        this.emit('new', order, now);
+      }
+      this.work(order);
+    }
+  }
+
+  /**
+   * A PATCH that loses the race (spec PATCH /v2/orders/{order_id}: "If the existing open order is
+   * filled before the replacing (new) order reaches the execution venue, the replacing (new) order
+   * is rejected"): the original fills, `order_replace_rejected` is sent for it, and the replacement
+   * (answered to the PATCH as accepted) is `rejected`.
+   */
+  private loseReplaceRace(old: SimOrder, next: SimOrder): Placed {
+    const accepted = orderJson(next);
+    const price = forcedFillPrice(old, this.prices.get(old.asset));
+    this.execute(old, remainingQty(old, price), price);
+    const now = this.clock.nowMicros();
+    this.emit('order_replace_rejected', old, now);
+    next.status = 'rejected';
+    next.failedAt = now;
+    next.updatedAt = now;
+    this.orderList.push(next);
+    this.byId.set(next.id, next);
+    this.byClientId.set(next.clientOrderId, next);
+    this.emit('rejected', next, now);
+    return { order: next, accepted };
   }
 
   // --- balances ---------------------------------------------------------------
@@ -288,7 +361,7 @@ export class Engine {
     const available = this.availableToSell(asset, excludeId);
     if (requested.gt(available)) {
       throw forbidden(
-        `insufficient balance for ${asset.symbol} (requested: ${fmt(requested)}, available: ${fmt(available)})`,
+        `insufficient balance for ${asset.base ?? asset.symbol} (requested: ${fmt(requested)}, available: ${fmt(available)})`,
       );
     }
   }
@@ -305,7 +378,8 @@ export class Engine {
     this.byClientId.set(order.clientOrderId, order);
     this.open.set(order.id, order);
     const accepted = orderJson(order);
-    this.emit('new', order, order.createdAt);
+    // `accepted` (queued while the session is closed) has no stream event; `new` comes at the open.
+    if (order.status !== 'accepted') this.emit('new', order, order.createdAt);
     this.work(order);
     const tif = order.timeInForce;
     if (immediateTif && order.autoFill && isOpen(order) && (tif === 'ioc' || tif === 'fok')) {
@@ -330,6 +404,7 @@ export class Engine {
   /** Evaluate an open, auto-filled order against the current price. */
   private work(order: SimOrder): void {
     if (!isOpen(order) || !order.autoFill) return;
+    if (!this.session.canAutoExecute(order)) return;
     const price = this.prices.get(order.asset);
     if (updateTrailing(order, price)) order.updatedAt = this.clock.nowMicros();
     const px = executablePrice(order, price);
@@ -350,14 +425,15 @@ export class Engine {
       order.filledAt = now;
       this.open.delete(order.id);
     }
-    const positionQty = this.portfolio.apply(order.asset, order.side, qty, price);
+    const fees = fillFees(order.asset, order.side, qty, price, this.crypto.feeBps);
+    const positionQty = this.portfolio.apply(order.asset, order.side, qty, price, fees);
     const { id, uuid } = this.ids.activityId(now);
-    this.fillList.push({
+    const fill: FillRecord = {
       id,
       executionId: uuid,
       micros: now,
       orderId: order.id,
-      symbol: order.asset.symbol,
+      symbol: order.legacySymbol ? legacySymbol(order.asset) : order.asset.symbol,
       side: order.side,
       qty,
       price,
@@ -366,7 +442,9 @@ export class Engine {
       orderStatus: order.status,
       type: full ? 'fill' : 'partial_fill',
       positionQty,
-    });
+    };
+    this.fillList.push(fill);
+    this.activities.recordFill(fill, order.asset, fees);
     this.emit(full ? 'fill' : 'partial_fill', order, now, { executionId: uuid, price, qty, positionQty });
   }
 

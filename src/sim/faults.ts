@@ -5,6 +5,7 @@
  */
 import { CODE, SimError, invalid } from './errors.js';
 import { isPlainObject } from './order-request.js';
+import { OrderFaults } from './order-faults.js';
 import type { Rng } from './rng.js';
 
 export interface FaultConfig {
@@ -14,9 +15,16 @@ export interface FaultConfig {
   ws_drop_rate: number;
   ws_duplicate_rate: number;
   ws_reorder_rate: number;
+  /** Late FILL activities (Alpaca-API#176): how late, in ms (0 = the default 2000 ms). */
+  late_activity_ms: number;
+  /** The next N FILL activities are published late (counts down as they are used). */
+  late_activity_next: number;
+  /** Chance that any FILL activity is published late. */
+  late_activity_rate: number;
 }
 
-const RATE_KEYS = ['rate_429', 'rate_5xx', 'ws_drop_rate', 'ws_duplicate_rate', 'ws_reorder_rate'] as const;
+const RATE_KEYS = ['rate_429', 'rate_5xx', 'ws_drop_rate', 'ws_duplicate_rate', 'ws_reorder_rate', 'late_activity_rate'] as const;
+export const DEFAULT_LATE_ACTIVITY_MS = 2000;
 
 export const NO_FAULTS: FaultConfig = {
   latency_ms: 0,
@@ -25,15 +33,20 @@ export const NO_FAULTS: FaultConfig = {
   ws_drop_rate: 0,
   ws_duplicate_rate: 0,
   ws_reorder_rate: 0,
+  late_activity_ms: 0,
+  late_activity_next: 0,
+  late_activity_rate: 0,
 };
 
 export class Faults {
   private cfg: FaultConfig = { ...NO_FAULTS };
+  /** Order-level faults (pdt, reject_after_accept_*, replace_race): order-faults.ts. */
+  readonly orders = new OrderFaults();
 
   constructor(private readonly rng: Rng) {}
 
   get config(): FaultConfig {
-    return { ...this.cfg };
+    return { ...this.cfg, ...this.orders.config };
   }
 
   /** Validate and merge a partial config; returns the resulting config. */
@@ -51,16 +64,22 @@ export class Faults {
           throw invalid(`${key} must be a number between 0 and 1`);
         }
         next[key as (typeof RATE_KEYS)[number]] = value;
+      } else if (key === 'late_activity_ms' || key === 'late_activity_next') {
+        lateActivityKey(next, key, value, body);
+      } else if (this.orders.has(key)) {
+        this.orders.check(key, value);
       } else {
         throw invalid(`unknown fault: ${key}`);
       }
     }
     this.cfg = next;
+    this.orders.apply(body);
     return this.config;
   }
 
   reset(): FaultConfig {
     this.cfg = { ...NO_FAULTS };
+    this.orders.reset();
     return this.config;
   }
 
@@ -77,6 +96,16 @@ export class Faults {
     return null;
   }
 
+  /** How late (ms) the FILL activity being made now is published: 0 = on time. */
+  lateActivityDelayMs(): number {
+    const delay = this.cfg.late_activity_ms > 0 ? this.cfg.late_activity_ms : DEFAULT_LATE_ACTIVITY_MS;
+    if (this.cfg.late_activity_next > 0) {
+      this.cfg = { ...this.cfg, late_activity_next: this.cfg.late_activity_next - 1 };
+      return delay;
+    }
+    return this.rng.chance(this.cfg.late_activity_rate) ? delay : 0;
+  }
+
   drop(): boolean {
     return this.rng.chance(this.cfg.ws_drop_rate);
   }
@@ -88,4 +117,24 @@ export class Faults {
   reorder(): boolean {
     return this.rng.chance(this.cfg.ws_reorder_rate);
   }
+}
+
+/**
+ * `late_activity_ms` (0..600000) sets the delay; posted without `late_activity_next` or
+ * `late_activity_rate` in the same body it also arms the next FILL (`late_activity_next` = 1).
+ * `late_activity_next` (integer 0..1000): that many next FILL activities are late.
+ */
+function lateActivityKey(next: FaultConfig, key: 'late_activity_ms' | 'late_activity_next', value: unknown, body: Record<string, unknown>): void {
+  if (key === 'late_activity_ms') {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 600_000) {
+      throw invalid('late_activity_ms must be a number between 0 and 600000');
+    }
+    next.late_activity_ms = value;
+    if (value > 0 && !('late_activity_next' in body) && !('late_activity_rate' in body)) next.late_activity_next = 1;
+    return;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1000) {
+    throw invalid('late_activity_next must be an integer between 0 and 1000');
+  }
+  next.late_activity_next = value;
 }

@@ -9,6 +9,8 @@ import { MonotonicClock } from './clock.js';
 import { Engine } from './engine.js';
 import { Faults } from './faults.js';
 import { createApp } from './http/app.js';
+import { startMarketDataServer } from './market-data-server.js';
+import type { WashTradeMode } from './wash-trade.js';
 import type { SimServices } from './http/services.js';
 import { IdFactory } from './ids.js';
 import { DEFAULT_OUTSIDE_INTERVAL_MS, OutsideTrader } from './outside-trader.js';
@@ -37,6 +39,16 @@ export interface SimOptions {
   secretKey?: string;
   /** Starting cash, decimal string (default "100000"). */
   startingCash?: string;
+  /** Crypto fee in basis points, taken from the coin on buys (default 25, Alpaca's top tier). */
+  feeBps?: number;
+  /** New crypto orders and their FILL activities show the legacy `BTCUSD` (default false). */
+  legacyCryptoSymbols?: boolean;
+  /** Where wash-trade protection applies: `crypto` (default), `all`, `off`. */
+  washTrade?: WashTradeMode;
+  /** Port of the market-data listener (`dataUrl`); 0 (default) = ephemeral. */
+  dataPort?: number;
+  /** trade_updates connections allowed per key pair (default 1, as Alpaca; 0 = no limit). stream.ts */
+  streamConnectionsPerKey?: number;
 }
 
 export interface Simulator {
@@ -44,6 +56,8 @@ export interface Simulator {
   url: string;
   /** ws://127.0.0.1:PORT/stream */
   streamUrl: string;
+  /** http://127.0.0.1:DATAPORT — market data (Alpaca's data.alpaca.markets); the trading url has none. */
+  dataUrl: string;
   port: number;
   seed: number;
   engine: Engine;
@@ -81,8 +95,14 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     ids: new IdFactory(idRng),
     assets: new AssetCatalog(),
     ...(opts.startingCash !== undefined ? { startingCash: opts.startingCash } : {}),
+    crypto: {
+      ...(opts.feeBps !== undefined ? { feeBps: opts.feeBps } : {}),
+      ...(opts.legacyCryptoSymbols !== undefined ? { legacySymbols: opts.legacyCryptoSymbols } : {}),
+      ...(opts.washTrade !== undefined ? { washTrade: opts.washTrade } : {}),
+    },
   });
   const faults = new Faults(new Rng(deriveSeed(seed, 1)));
+  faults.orders.useRng(new Rng(deriveSeed(seed, 7)));
   const stats = new Stats();
   const accountRng = new Rng(deriveSeed(seed, 3));
   const services: SimServices = {
@@ -94,7 +114,9 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   };
 
   const server = createServer(createApp(services).callback());
-  const stream = new TradeStream(server, services.checkCredentials, faults);
+  const stream = new TradeStream(server, services.checkCredentials, faults, {
+    ...(opts.streamConnectionsPerKey !== undefined ? { connectionsPerKey: opts.streamConnectionsPerKey } : {}),
+  });
   services.stream = stream;
   engine.onEvent((ev) => stream.broadcast(ev.data));
 
@@ -107,6 +129,8 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   });
   const port = (server.address() as AddressInfo).port;
   const hostInUrl = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  engine.activities.lateDelayMs = () => faults.lateActivityDelayMs();
+  const dataServer = await startMarketDataServer(services, host, hostInUrl, opts.dataPort ?? 0);
 
   let outsideTrader: OutsideTrader | null = null;
   if (opts.outsideTrader) {
@@ -121,6 +145,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     closing ??= (async () => {
       outsideTrader?.stop();
       await stream.close();
+      await dataServer.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -132,6 +157,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   return {
     url: `http://${hostInUrl}:${port}`,
     streamUrl: `ws://${hostInUrl}:${port}${STREAM_PATH}`,
+    dataUrl: dataServer.url,
     port,
     seed,
     engine,

@@ -1,4 +1,5 @@
 /** Serializes a SimOrder to Alpaca's wire JSON (keys as in order-limit-accepted.json). */
+import { legacySymbol } from './assets.js';
 import { rfc3339 } from './clock.js';
 import { fmt, fmtDp, fmtNullable } from './decimal.js';
 import type { SimOrder } from './types.js';
@@ -35,7 +36,7 @@ export function orderJson(o: SimOrder): Record<string, unknown> {
     stop_price: fmtNullable(o.stopPrice),
     submitted_at: rfc3339(o.submittedAt),
     subtag: null,
-    symbol: o.asset.symbol,
+    symbol: o.legacySymbol ? legacySymbol(o.asset) : o.asset.symbol,
     time_in_force: o.timeInForce,
     trail_percent: fmtNullable(o.trailPercent),
     trail_price: fmtNullable(o.trailPrice),

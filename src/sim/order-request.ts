@@ -6,6 +6,7 @@
 import type { Asset, AssetCatalog } from './assets.js';
 import { type Dec, isAbsent, parsePositiveDecimal } from './decimal.js';
 import { decodeError, invalid, unprocessable } from './errors.js';
+import { checkCryptoPrice, checkCryptoQty } from './crypto-grid.js';
 import {
   ORDER_TYPES,
   type OrderSpec,
@@ -43,6 +44,7 @@ function stringField(body: Record<string, unknown>, name: string): string | null
 
 /** Equity prices: ≥ $1 at most 2 decimals, below $1 at most 4 (Alpaca's sub-penny rule). */
 export function checkPriceIncrement(asset: Asset, name: string, price: Dec | null): void {
+  if (asset.assetClass === 'crypto' && name !== 'trail') return checkCryptoPrice(asset, name, price);
   if (price === null || asset.assetClass !== 'us_equity') return;
   const maxDp = price.gte(1) ? 2 : 4;
   if (price.decimalPlaces() > maxDp) {
@@ -145,6 +147,7 @@ export function parseOrderRequest(body: unknown, assets: AssetCatalog): OrderSpe
   checkPriceIncrement(asset, 'limit_price', limitPrice);
   checkPriceIncrement(asset, 'stop_price', stopPrice);
   checkPriceIncrement(asset, 'trail_price', trailPrice);
+  checkCryptoQty(asset, qty);
 
   if (extendedHours && asset.assetClass === 'us_equity' && (type !== 'limit' || timeInForce !== 'day')) {
     throw unprocessable('extended hours order must be DAY limit orders');

@@ -2,9 +2,11 @@
  * Places random orders "from outside" (as a person in Alpaca's dashboard would) on a
  * timer, and random-walks prices, so fills flow on their own. Mostly small market
  * orders; some limit orders; some partial fills completed on later ticks. Crypto
- * sells never exceed what the account holds.
+ * sells never exceed what the account holds; equity orders that close a position never
+ * exceed its qty_available (no flip, nothing other orders hold).
  */
 import type { Asset } from './assets.js';
+import { roundToPriceGrid } from './crypto-grid.js';
 import { Dec } from './decimal.js';
 import { type Engine, isOpen } from './engine.js';
 import type { Rng } from './rng.js';
@@ -87,6 +89,15 @@ export class OutsideTrader {
       const available = this.engine.availableToSell(asset);
       if (available.lte(0)) side = 'buy';
       else qty = Dec.min(qty, available);
+    } else if (asset.assetClass === 'us_equity') {
+      // A person sees qty_available: no sell of shares other orders hold, no flip (equity-rules.ts).
+      const position = this.engine.portfolio.qty(asset.symbol);
+      const closing = side === 'sell' ? position.gt(0) : position.lt(0);
+      if (closing) {
+        const available = position.abs().minus(this.engine.reservedQty(asset.symbol, side));
+        if (available.lte(0)) side = side === 'sell' ? 'buy' : 'sell';
+        else qty = Dec.min(qty, available);
+      }
     }
     const price = this.engine.prices.get(asset);
     const crypto = asset.assetClass === 'crypto';
@@ -110,7 +121,7 @@ export class OutsideTrader {
       this.engine.place(base, { origin: 'outside' });
     } else if (r < 0.85) {
       const offset = new Dec(this.rng.range(-5, 5)).div(1000); // within ±0.5%
-      const limit = price.times(offset.plus(1)).toDecimalPlaces(2);
+      const limit = roundToPriceGrid(asset, price.times(offset.plus(1)).toDecimalPlaces(2));
       this.engine.place({ ...base, type: 'limit', timeInForce: 'gtc', limitPrice: limit }, { origin: 'outside' });
     } else {
       const { order } = this.engine.place(base, { origin: 'outside', autoFill: false });

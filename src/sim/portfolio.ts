@@ -1,5 +1,10 @@
-/** Cash and positions. Positions are signed (equity shorts allowed); average entry is kept exact. */
+/**
+ * Cash and positions. Positions are signed (equity shorts allowed); average entry is kept exact.
+ * Crypto fees (crypto-fees.ts): a buy's coin fee is not credited to the position (its average entry
+ * stays the fill price); a sell's USD fee is not credited to cash.
+ */
 import type { Asset } from './assets.js';
+import { type FillFees, NO_FEES } from './crypto-fees.js';
 import { Dec, ZERO } from './decimal.js';
 import type { Side } from './types.js';
 
@@ -32,10 +37,12 @@ export class Portfolio {
     return [...this.holdings.values()].sort((a, b) => (a.asset.symbol < b.asset.symbol ? -1 : 1));
   }
 
-  /** Apply one execution; returns the position quantity after it. */
-  apply(asset: Asset, side: Side, qty: Dec, price: Dec): Dec {
+  /** Apply one execution (and its fees); returns the position quantity after it. */
+  apply(asset: Asset, side: Side, filledQty: Dec, price: Dec, fees: FillFees = NO_FEES): Dec {
+    const qty = side === 'buy' ? filledQty.minus(fees.coin) : filledQty;
     const delta = side === 'buy' ? qty : qty.neg();
-    this.cash = side === 'buy' ? this.cash.minus(qty.times(price)) : this.cash.plus(qty.times(price));
+    this.cash =
+      side === 'buy' ? this.cash.minus(filledQty.times(price)) : this.cash.plus(filledQty.times(price)).minus(fees.usd);
     const h = this.holdings.get(asset.symbol);
     if (!h || h.qty.isZero()) {
       this.holdings.set(asset.symbol, { asset, qty: delta, avgEntry: price });

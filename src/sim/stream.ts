@@ -1,7 +1,21 @@
 /**
  * The `trade_updates` websocket at /stream, attached to the simulator's HTTP server.
- * Protocol as in stream-auth-and-listen.json: authenticate, then listen. Accepts text
- * and binary JSON frames from clients; sends JSON text frames. Applies the ws faults.
+ * Protocol as in stream-auth-and-listen.json: authenticate, then listen. Accepts text and
+ * binary JSON frames from clients; applies the ws faults.
+ *
+ * Alpaca's rules (docs "Websocket Streaming"):
+ * - Every server frame is a BINARY websocket frame holding JSON ("The trade_updates stream
+ *   coming from wss://paper-api.alpaca.markets/stream uses binary frames"); the SDK decodes both.
+ * - One connection per key pair (default; `connectionsPerKey`, 0 = no limit). A second
+ *   connection that authenticates with a key pair already authenticated on another OPEN socket
+ *   is refused: it gets `{"action":"error","data":{"code":406,"error_message":"connection limit
+ *   exceeded"}}` and is closed (1008); the existing connection stays. Code and text are the
+ *   documented market-data ones ("Real-time stock data": `[{"T":"error","code":406,"msg":
+ *   "connection limit exceeded"}]`, "If you try to open a second connection, you'll get this
+ *   error"; alpaca-py#248); the envelope is the one the SDK's TradingStream reads as an error
+ *   (no trading-stream frame is published). Only open sockets count, so a client that crashed
+ *   (its socket closed) can connect again at once.
+ * - No replay of missed events.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -11,11 +25,23 @@ import type { Faults } from './faults.js';
 export const STREAM_PATH = '/stream';
 const REORDER_FLUSH_MS = 50;
 
+export const CONNECTION_LIMIT_FRAME = {
+  action: 'error',
+  data: { code: 406, error_message: 'connection limit exceeded' },
+} as const;
+
 export type CredentialCheck = (keyId: unknown, secret: unknown) => boolean;
+
+export interface TradeStreamOptions {
+  /** Authenticated connections allowed per key pair (default 1; 0 = no limit). */
+  connectionsPerKey?: number;
+}
 
 interface Client {
   ws: WebSocket;
   authorized: boolean;
+  /** `keyId\u0000secret` once authorized. */
+  keyPair: string | null;
   streams: Set<string>;
   held: string[];
   holdTimer: ReturnType<typeof setTimeout> | null;
@@ -24,6 +50,7 @@ interface Client {
 export class TradeStream {
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   private readonly clients = new Set<Client>();
+  private readonly connectionsPerKey: number;
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== STREAM_PATH) {
@@ -38,7 +65,9 @@ export class TradeStream {
     private readonly server: Server,
     private readonly checkCredentials: CredentialCheck,
     private readonly faults: Faults,
+    opts: TradeStreamOptions = {},
   ) {
+    this.connectionsPerKey = opts.connectionsPerKey ?? 1;
     server.on('upgrade', this.onUpgrade);
   }
 
@@ -46,6 +75,13 @@ export class TradeStream {
   get listenerCount(): number {
     let n = 0;
     for (const c of this.clients) if (c.authorized && c.streams.has('trade_updates')) n += 1;
+    return n;
+  }
+
+  /** Number of open, authorized connections (any key pair). */
+  get authorizedCount(): number {
+    let n = 0;
+    for (const c of this.clients) if (c.authorized && c.ws.readyState === WebSocket.OPEN) n += 1;
     return n;
   }
 
@@ -101,18 +137,19 @@ export class TradeStream {
     this.send(c, held);
   }
 
+  /** Alpaca's paper stream sends binary frames (UTF-8 JSON). */
   private send(c: Client, frames: string[]): void {
     for (const f of frames) {
-      if (c.ws.readyState === WebSocket.OPEN) c.ws.send(f);
+      if (c.ws.readyState === WebSocket.OPEN) c.ws.send(Buffer.from(f, 'utf8'), { binary: true });
     }
   }
 
   private reply(c: Client, msg: Record<string, unknown>): void {
-    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(JSON.stringify(msg));
+    this.send(c, [JSON.stringify(msg)]);
   }
 
   private attach(ws: WebSocket): void {
-    const client: Client = { ws, authorized: false, streams: new Set(), held: [], holdTimer: null };
+    const client: Client = { ws, authorized: false, keyPair: null, streams: new Set(), held: [], holdTimer: null };
     this.clients.add(client);
     ws.on('message', (raw: RawData) => this.handle(client, raw));
     ws.on('close', () => {
@@ -120,6 +157,16 @@ export class TradeStream {
       this.clients.delete(client);
     });
     ws.on('error', () => ws.terminate());
+  }
+
+  /** Another open socket is already authorized with this key pair (up to the limit). */
+  private overLimit(c: Client, keyPair: string): boolean {
+    if (this.connectionsPerKey <= 0) return false;
+    let others = 0;
+    for (const o of this.clients) {
+      if (o !== c && o.authorized && o.keyPair === keyPair && o.ws.readyState === WebSocket.OPEN) others += 1;
+    }
+    return others >= this.connectionsPerKey;
   }
 
   private handle(c: Client, raw: RawData): void {
@@ -136,6 +183,17 @@ export class TradeStream {
     const data = (typeof m.data === 'object' && m.data !== null ? m.data : {}) as Record<string, unknown>;
     if (m.action === 'authenticate' || m.action === 'auth') {
       const ok = this.checkCredentials(data.key_id, data.secret_key);
+      if (ok) {
+        const keyPair = `${String(data.key_id)}\u0000${String(data.secret_key)}`;
+        if (c.keyPair !== keyPair && this.overLimit(c, keyPair)) {
+          this.reply(c, { ...CONNECTION_LIMIT_FRAME });
+          c.ws.close(1008, 'connection limit exceeded');
+          return;
+        }
+        c.keyPair = keyPair;
+      } else {
+        c.keyPair = null;
+      }
       c.authorized = ok;
       this.reply(c, {
         stream: 'authorization',

@@ -16,14 +16,29 @@ export type OrderStatus =
   /** No more fills today; the order stays open for the next session (docs "Orders", order lifecycle). */
   | 'done_for_day'
   /** A fill is guaranteed but has not happened yet; the order stays open. */
-  | 'stopped';
+  | 'stopped'
+  /** Received but not yet routed (equity orders taken while the session is closed; session.ts). */
+  | 'accepted'
+  /** Routed, not yet acknowledged / cancel or replace requested (set by POST /_sim/order-event). */
+  | 'pending_new'
+  | 'pending_cancel'
+  | 'pending_replace';
 
 export const ORDER_TYPES: readonly OrderType[] = ['market', 'limit', 'stop', 'stop_limit', 'trailing_stop'];
 export const TIME_IN_FORCES: readonly TimeInForce[] = ['day', 'gtc', 'opg', 'cls', 'ioc', 'fok'];
-export const OPEN_STATUSES: ReadonlySet<OrderStatus> = new Set(['new', 'partially_filled', 'done_for_day', 'stopped']);
+export const OPEN_STATUSES: ReadonlySet<OrderStatus> = new Set([
+  'new',
+  'partially_filled',
+  'done_for_day',
+  'stopped',
+  'accepted',
+  'pending_new',
+  'pending_cancel',
+  'pending_replace',
+]);
 
 /** Events an open order can be put through by POST /_sim/order-event: it stays open for later fills. */
-export const ORDER_EVENTS = ['done_for_day', 'stopped'] as const;
+export const ORDER_EVENTS = ['done_for_day', 'stopped', 'pending_new', 'pending_cancel', 'pending_replace'] as const;
 export type OrderEventName = (typeof ORDER_EVENTS)[number];
 
 /** A validated order request (POST /v2/orders, /_sim/trade). */
@@ -81,6 +96,8 @@ export interface SimOrder extends Omit<OrderSpec, 'clientOrderId'> {
   /** False for outside orders placed with fill "none"/"partial": only /_sim/fill fills them. */
   autoFill: boolean;
   origin: OrderOrigin;
+  /** Crypto: its JSON and FILL activities show the legacy `BTCUSD` (crypto-rules.ts `legacy_symbols`). */
+  legacySymbol?: boolean;
 }
 
 export interface FillRecord {
@@ -100,7 +117,17 @@ export interface FillRecord {
   positionQty: Dec;
 }
 
-export type TradeEventName = 'new' | 'fill' | 'partial_fill' | 'canceled' | 'expired' | 'replaced' | 'rejected' | OrderEventName;
+export type TradeEventName =
+  | 'new'
+  | 'fill'
+  | 'partial_fill'
+  | 'canceled'
+  | 'expired'
+  | 'replaced'
+  | 'rejected'
+  /** The replacement lost the race with a fill of the original (spec PATCH /v2/orders/{order_id}). */
+  | 'order_replace_rejected'
+  | OrderEventName;
 
 /** One trade_updates event: `data` is the exact wire object sent on the stream. */
 export interface TradeEvent {

@@ -27,7 +27,7 @@ describe('/_sim/stats', () => {
     await api.orders.getOrderByOrderID({ orderId: o.id! });
     await api.orders.getOrderByOrderID({ orderId: o.id! });
     await api.orders.getAllOrders({});
-    await http(sim, 'GET', '/v2/stocks/AAPL/trades/latest');
+    await http(sim, 'GET', '/v2/stocks/AAPL/trades/latest', undefined, { base: sim.dataUrl });
     await http(sim, 'GET', '/v2/account', undefined, { auth: false }); // 401 still counts
     await control('GET', '/_sim/state');
     const after = (await control('GET', '/_sim/stats')).body as {
@@ -53,7 +53,8 @@ describe('crypto positions are keyed without the slash (alpaca-py#179, #537)', (
   it('finds BTCUSD, answers 404 to BTC/USD raw or encoded, lists BTCUSD, and counts slashed lookups apart', async () => {
     await outsideTrade(sim, { symbol: 'LTC/USD', side: 'buy', qty: '2' });
     const before = (await control('GET', '/_sim/stats')).body as { requests: { by_route: Record<string, number> } };
-    expect((await http<Json>(sim, 'GET', '/v2/positions/LTCUSD')).body).toMatchObject({ symbol: 'LTCUSD', qty: '2', asset_class: 'crypto' });
+    // 2 bought, less the 25 bps coin fee.
+    expect((await http<Json>(sim, 'GET', '/v2/positions/LTCUSD')).body).toMatchObject({ symbol: 'LTCUSD', qty: '1.995', asset_class: 'crypto' });
     for (const path of ['/v2/positions/LTC/USD', '/v2/positions/LTC%2FUSD']) {
       const r = await http<Json>(sim, 'GET', path);
       expect([r.status, r.body]).toEqual([404, { code: 40410000, message: 'position does not exist' }]);
@@ -65,7 +66,7 @@ describe('crypto positions are keyed without the slash (alpaca-py#179, #537)', (
     const delta = (k: string) => (after.requests.by_route[k] ?? 0) - (before.requests.by_route[k] ?? 0);
     expect(delta('GET /v2/positions/{symbol_or_asset_id}')).toBe(1);
     expect(delta('GET /v2/positions/{base}/{quote}')).toBe(2);
-    await outsideTrade(sim, { symbol: 'LTC/USD', side: 'sell', qty: '2' });
+    await outsideTrade(sim, { symbol: 'LTC/USD', side: 'sell', qty: '1.995' });
   });
 });
 
@@ -150,7 +151,7 @@ describe('/_sim/price triggers stops', () => {
     await outsideTrade(sim, { symbol: 'ETH/USD', side: 'buy', qty: '1' });
     const stop = await api.orders.stop({ symbol: 'QQQ', qty: 1, side: 'sell', stopPrice: 430 });
     const sl = await api.orders.stopLimit({
-      symbol: 'ETH/USD', qty: '1', side: 'sell', stopPrice: '3100', limitPrice: '3050', timeInForce: 'gtc',
+      symbol: 'ETH/USD', qty: '0.9975', side: 'sell', stopPrice: '3100', limitPrice: '3050', timeInForce: 'gtc', // 1 less the coin fee
     });
     await price('QQQ', '429.5');
     expect((await api.orders.getOrderByOrderID({ orderId: stop.id! })).status).toBe('filled');

@@ -34,14 +34,14 @@ export async function http<T = unknown>(
   method: string,
   path: string,
   body?: unknown,
-  opts: { auth?: boolean; rawBody?: string } = {},
+  opts: { auth?: boolean; rawBody?: string; /** Base URL (default sim.url; sim.dataUrl for market data). */ base?: string } = {},
 ): Promise<RawResponse<T>> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
   if (opts.auth !== false) Object.assign(headers, AUTH);
   const init: RequestInit = { method, headers };
   if (opts.rawBody !== undefined) init.body = opts.rawBody;
   else if (body !== undefined) init.body = JSON.stringify(body);
-  const res = await fetch(`${sim.url}${path}`, init);
+  const res = await fetch(`${opts.base ?? sim.url}${path}`, init);
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: (text === '' ? undefined : JSON.parse(text)) as T };
 }

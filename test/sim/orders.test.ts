@@ -52,7 +52,8 @@ describe('placing orders through the real SDK', () => {
     // Crypto positions are keyed without the slash (alpaca-py#179, #537).
     const pos = await api.positions.getOpenPosition({ symbolOrAssetId: 'BTCUSD' });
     expect(pos.symbol).toBe('BTCUSD');
-    expect(pos.qty).toBe('0.012345678');
+    // The 25 bps fee is taken from the coin (docs "Crypto fees"): 0.012345678 - 0.000030864.
+    expect(pos.qty).toBe('0.012314814');
     const slashed = await apiError(api.positions.getOpenPosition({ symbolOrAssetId: 'BTC/USD' }));
     expect([slashed.status, slashed.code, slashed.message]).toEqual([404, 40410000, 'position does not exist']);
   });
@@ -288,9 +289,10 @@ describe('crypto rules', () => {
     const err = await apiError(api.orders.market({ symbol: 'SOL/USD', qty: '1', side: 'sell', timeInForce: 'gtc' }));
     expect(err.status).toBe(403);
     expect(err.code).toBe(40310000);
-    expect(err.message).toBe('insufficient balance for SOL/USD (requested: 1, available: 0.5)');
+    // 2 bought leave 1.995 after the 25 bps coin fee; 1.5 are held by the resting sell.
+    expect(err.message).toBe('insufficient balance for SOL (requested: 1, available: 0.495)');
     await api.orders.deleteOrderByOrderID({ orderId: resting.id! });
-    const sold = await api.orders.market({ symbol: 'SOL/USD', qty: '2', side: 'sell', timeInForce: 'gtc' });
+    const sold = await api.orders.market({ symbol: 'SOL/USD', qty: '1.995', side: 'sell', timeInForce: 'gtc' });
     expect((await api.orders.getOrderByOrderID({ orderId: sold.id! })).status).toBe('filled');
     expect((await apiError(api.positions.getOpenPosition({ symbolOrAssetId: 'SOLUSD' }))).status).toBe(404);
   });
@@ -307,16 +309,19 @@ describe('crypto rules', () => {
 describe('market data', () => {
   it('serves latest stock and crypto trades from the current prices', async () => {
     await http(sim, 'POST', '/_sim/price', { symbol: 'TSLA', price: '251.37' }, { auth: false });
-    const stock = await http<Json>(sim, 'GET', '/v2/stocks/TSLA/trades/latest');
+    // Market data is on its own host (sim.dataUrl), like data.alpaca.markets (test/sim/crypto-rules.test.ts).
+    const stock = await http<Json>(sim, 'GET', '/v2/stocks/TSLA/trades/latest', undefined, { base: sim.dataUrl });
     expect(stock.body.symbol).toBe('TSLA');
     expect((stock.body.trade as Json).p).toBe(251.37);
-    const crypto = await http<{ trades: Record<string, Json> }>(sim, 'GET', '/v1beta3/crypto/us/latest/trades?symbols=BTC/USD,ETH/USD');
+    const crypto = await http<{ trades: Record<string, Json> }>(
+      sim, 'GET', '/v1beta3/crypto/us/latest/trades?symbols=BTC/USD,ETH/USD', undefined, { base: sim.dataUrl },
+    );
     expect(Object.keys(crypto.body.trades).sort()).toEqual(['BTC/USD', 'ETH/USD']);
     expect(typeof crypto.body.trades['BTC/USD']!.p).toBe('number');
   });
 
   it('is readable through the SDK market-data clients', async () => {
-    const cfg = new marketData.Configuration({ basePath: sim.url, keyId: KEY, secret: SECRET });
+    const cfg = new marketData.Configuration({ basePath: sim.dataUrl, keyId: KEY, secret: SECRET });
     const latest = await new marketData.StockApi(cfg).stockLatestTradeSingle({ symbol: 'TSLA' });
     expect(latest.trade.p).toBe(251.37);
     expect(latest.trade.t).toBeInstanceOf(Date);

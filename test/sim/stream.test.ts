@@ -61,7 +61,7 @@ describe('trade_updates over the SDK TradingStream', () => {
     const next = await api.orders.patchOrderByOrderId({ orderId: o.id!, patchOrderRequest: { limitPrice: '301' } });
     await api.orders.deleteOrderByOrderID({ orderId: next.id! });
     await waitFor(() => eventsFor(next.id!).length >= 2, 3000, 'replacement events');
-    expect(eventsFor(o.id!)).toEqual(['new', 'partial_fill', 'replaced']);
+    expect(eventsFor(o.id!)).toEqual(['new', 'partial_fill', 'pending_replace', 'replaced']);
     expect(eventsFor(next.id!)).toEqual(['new', 'canceled']);
     const partial = updates.find((u) => u.order.id === o.id && u.event === 'partial_fill')!;
     expect(partial.qty).toBe('2');
@@ -93,6 +93,12 @@ describe('trade_updates over the SDK TradingStream', () => {
       // Listed as open, and filled later.
       const open = await http<Json[]>(sim, 'GET', '/v2/orders?status=open&limit=500');
       expect(open.body.map((x) => x.id)).toContain(o.id);
+      if (event === 'done_for_day') {
+        // No fill before the next session (docs "Orders": done_for_day); close and reopen it.
+        expect((await http(sim, 'POST', '/_sim/fill', { order_id: o.id, qty: '6' }, { auth: false })).status).toBe(422);
+        await http(sim, 'POST', '/_sim/clock', { is_open: false }, { auth: false });
+        await http(sim, 'POST', '/_sim/clock', { is_open: true }, { auth: false });
+      }
       const rest = await http<Json>(sim, 'POST', '/_sim/fill', { order_id: o.id, qty: '6' }, { auth: false });
       expect(rest.body).toMatchObject({ status: 'filled', filled_qty: '10' });
       await waitFor(() => eventsFor(o.id as string).includes('fill'), 3000, 'fill');
@@ -140,7 +146,8 @@ describe('stream protocol (stream-auth-and-listen.json)', () => {
     expect(fill.stream).toBe('trade_updates');
     const data = fill.data as Json;
     expect(Object.keys(data)).toEqual(['event', 'execution_id', 'order', 'position_qty', 'price', 'qty', 'timestamp']);
-    expect(data).toMatchObject({ event: 'fill', position_qty: '0.5', price: '3200', qty: '0.5' });
+    // position_qty is net of the 25 bps coin fee (docs "Crypto fees").
+    expect(data).toMatchObject({ event: 'fill', position_qty: '0.49875', price: '3200', qty: '0.5' });
     expect(Object.keys(c.msgs[3]!.data as Json)).toEqual(['event', 'execution_id', 'order', 'timestamp']);
     c.ws.close();
   });

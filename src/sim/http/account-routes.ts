@@ -1,5 +1,8 @@
-/** /v2/account, /v2/clock, /v2/positions and /v2/account/activities endpoints. */
-import { accountJson, clockJson, positionJson } from '../account-json.js';
+/**
+ * /v2/account, /v2/positions and /v2/account/activities endpoints (/v2/clock: session-routes.ts). Positions show the
+ * fee-net crypto quantity and `qty_available` = qty minus what open sells hold (spec Position).
+ */
+import { accountJson, positionJson } from '../account-json.js';
 import { activityTypesParam, queryActivities } from '../activity-query.js';
 import { notFound } from '../errors.js';
 import type { Router } from './router.js';
@@ -10,10 +13,6 @@ export function registerAccountRoutes(router: Router, s: SimServices): void {
 
   router.add('GET', '/v2/account', (ctx) => {
     ctx.body = accountJson(engine, s.account);
-  });
-
-  router.add('GET', '/v2/clock', (ctx) => {
-    ctx.body = clockJson(engine.nowMicros());
   });
 
   router.add('GET', '/v2/positions', (ctx) => {
@@ -42,10 +41,10 @@ export function registerAccountRoutes(router: Router, s: SimServices): void {
   });
 
   router.add('GET', '/v2/account/activities', (ctx) => {
-    ctx.body = queryActivities(engine.fills, ctx.query, activityTypesParam(ctx.query));
+    ctx.body = queryActivities(engine.fills, ctx.query, activityTypesParam(ctx.query), engine.activities);
   });
 
   router.add('GET', '/v2/account/activities/{activity_type}', (ctx, p) => {
-    ctx.body = queryActivities(engine.fills, ctx.query, [(p.activity_type ?? '').toUpperCase()]);
+    ctx.body = queryActivities(engine.fills, ctx.query, [(p.activity_type ?? '').toUpperCase()], engine.activities);
   });
 }

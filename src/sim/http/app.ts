@@ -5,9 +5,11 @@
 import Koa from 'koa';
 import { SimError, endpointNotFound, internal, methodNotAllowed, unauthorized } from '../errors.js';
 import { registerAccountRoutes } from './account-routes.js';
+import { registerAssetRoutes } from './asset-routes.js';
 import { registerControlRoutes } from './control-routes.js';
-import { registerMarketRoutes } from './market-routes.js';
+import { registerCryptoControlRoutes } from './crypto-control-routes.js';
 import { registerOrderRoutes } from './order-routes.js';
+import { registerSessionRoutes } from './session-routes.js';
 import { Router } from './router.js';
 import type { SimServices } from './services.js';
 
@@ -26,12 +28,25 @@ function respondError(ctx: Koa.Context, err: unknown): void {
   ctx.body = e.body;
 }
 
-export function createApp(services: SimServices): Koa {
-  const router = new Router();
+export type RouteRegistrar = (router: Router, services: SimServices) => void;
+
+/**
+ * The trading host's routes. Market data is not among them: Alpaca serves it from its own host
+ * (data.alpaca.markets), so /v2/stocks/… and /v1beta3/crypto/… answer 404 here and are served by
+ * market-data-server.ts (`createApp(services, registerMarketRoutes)`).
+ */
+export function registerTradingRoutes(router: Router, services: SimServices): void {
   registerOrderRoutes(router, services);
+  registerSessionRoutes(router, services);
   registerAccountRoutes(router, services);
-  registerMarketRoutes(router, services);
+  registerAssetRoutes(router, services);
+  registerCryptoControlRoutes(router, services);
   registerControlRoutes(router, services);
+}
+
+export function createApp(services: SimServices, register: RouteRegistrar = registerTradingRoutes): Koa {
+  const router = new Router();
+  register(router, services);
 
   const app = new Koa();
   app.silent = true;

@@ -79,6 +79,8 @@ export function registerControlRoutes(router: Router, s: SimServices): void {
     const { order } = engine.place(spec, {
       origin: 'outside',
       autoFill: mode === undefined || mode === 'full',
+      // Not an Alpaca behaviour: a position change past shares other orders hold (equity-rules.ts).
+      ignoreHeld: body.ignore_held === true,
     });
     if (mode === 'full' && (order.status === 'new' || order.status === 'partially_filled')) {
       engine.forceFill(order.id);

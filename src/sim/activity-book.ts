@@ -1,0 +1,53 @@
+/**
+ * What the activities endpoints publish beyond the fills themselves: the CFEE activities of crypto
+ * buys (crypto-fees.ts), and late activities. Alpaca staff confirmed activities can be missing and
+ * show up later (alpacahq/Alpaca-API#176); with the late-activity fault (`late_activity_*` in
+ * POST /_sim/faults) a FILL activity (and its CFEE) keeps the id made at fill time but is only
+ * served after a delay, so when it appears it sorts BEFORE ids that were already served: a client
+ * that pages on with `page_token` = the last id it saw never gets it.
+ */
+import type { Asset } from './assets.js';
+import type { FeeRecord, FillFees } from './crypto-fees.js';
+import type { IdFactory } from './ids.js';
+import type { FillRecord } from './types.js';
+
+export class ActivityBook {
+  private readonly feeList: FeeRecord[] = [];
+  /** Activity id → wall-clock ms from which it is served (absent: served at once). */
+  private readonly publishAt = new Map<string, number>();
+  /** How late (ms) the FILL activity being made now is published; the simulator wires the faults in. */
+  lateDelayMs: () => number = () => 0;
+
+  constructor(
+    private readonly ids: IdFactory,
+    private readonly nowMs: () => number = () => Date.now(),
+  ) {}
+
+  /** Every CFEE activity, in creation (= id) order. */
+  get fees(): readonly FeeRecord[] {
+    return this.feeList;
+  }
+
+  /** Called by the engine right after a fill is recorded. */
+  recordFill(fill: FillRecord, asset: Asset, fees: FillFees): void {
+    const delay = this.lateDelayMs();
+    const at = delay > 0 ? this.nowMs() + delay : null;
+    if (at !== null) this.publishAt.set(fill.id, at);
+    if (fees.coin.gt(0)) {
+      const { id } = this.ids.activityId(fill.micros);
+      this.feeList.push({ id, fillId: fill.id, micros: fill.micros, asset, qty: fees.coin, price: fill.price });
+      if (at !== null) this.publishAt.set(id, at);
+    }
+  }
+
+  /** Whether the activity with this id is served yet. */
+  isPublished(id: string): boolean {
+    const at = this.publishAt.get(id);
+    return at === undefined || at <= this.nowMs();
+  }
+
+  /** Ids made but not served yet (GET /_sim/state). */
+  pendingIds(): string[] {
+    return [...this.publishAt.entries()].filter(([, at]) => at > this.nowMs()).map(([id]) => id).sort();
+  }
+}
