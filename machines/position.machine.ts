@@ -1,14 +1,15 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import { D } from '../src/decimal.js';
 import { stopAsk, type StopRow } from '../src/domain/protection.js';
-import { followFill, type FillOrder, type PositionCommand, type PositionFill, type PositionState, type StopCover } from './position.js';
+import { followFee, followFill, type FillOrder, type PositionCommand, type PositionFill, type PositionState, type StopCover } from './position.js';
 import { stopStateOf } from './stop.js';
 
 /**
  * One actor per symbol (DESIGN §3.4), spawned by the supervisor (`position:<symbol>`): it owns the
  * signed position the ledger implies and what each of the symbol's stops covers. Every fill the
  * store commits reaches it as `fills` (inside the commit's transaction); each goes through the pure
- * step `followFill` (opened / increased / reduced / closed / crossed), and the commands that step
+ * step `followFill` (opened / increased / reduced / closed / crossed) — and every crypto fee as `fee`,
+ * through `followFee` (a reduction, or a close without cooldown) — and the commands that step
  * returns — cover, cut, shrink, cancel a stop; start a cooldown; tell an entry its position closed —
  * are handed to the runtime as `carryOut` actions (runtime/position-follow.ts performs them). The
  * stop actors tell it what they cover now (`stop.changed`): a stop that ended leaves its list.
@@ -43,6 +44,8 @@ export type PositionEvent =
    * stop, the entry's) as their rows have them, ended ones included: an ended stop may be re-armed.
    */
   | { type: 'fills'; order: FillOrder; fills: PositionFill[]; own: StopRow[]; now: number }
+  /** A crypto fee the store just wrote: `qty` of the coin left the position (Alpaca's CFEE). */
+  | { type: 'fee'; qty: string; now: number }
   /** A stop actor's row after its transition. */
   | { type: 'stop.changed'; row: StopRow };
 
@@ -93,6 +96,14 @@ export const positionMachine = setup({
         const { next, commands } = followAll({ ...context, stops: withOwn(context.stops, event.own.map(coverOf)) }, event.fills, event.order);
         // An ended stop leaves the list (an order's own comes back with its next fills, in `own`).
         enqueue.assign({ qty: next.qty, stops: next.stops.filter((s) => !s.done) });
+        for (const cmd of commands) enqueue({ type: 'carryOut', params: cmd });
+      }),
+    },
+    fee: {
+      target: '.settling',
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        const { next, commands } = followFee(context, event.qty);
+        enqueue.assign({ qty: next.qty, stops: next.stops });
         for (const cmd of commands) enqueue({ type: 'carryOut', params: cmd });
       }),
     },

@@ -129,18 +129,31 @@ export function stopWants(s: Pick<StopCover, 'asked' | 'cut'>): string {
 /** The stop protects a position now: not ended, no cancel asked for. */
 const isLive = (s: StopCover) => !s.done && !s.cancelRequested;
 
+/** A crypto fee in the late-exit walk: `feeQty` of the coin left the position (it ends nothing). */
+export interface FeeMove {
+  feeQty: string;
+}
+
+const isFee = (m: object): m is FeeMove => 'feeQty' in m;
+
 /**
- * Given the position after `fills` (in the broker's order of fills), the fills that closed or
- * crossed it: the late-exit walk starts their cooldowns.
+ * Given the position after `moves` (fills, and crypto fees, in the broker's order), the fills that
+ * closed or crossed it: the late-exit walk starts their cooldowns. A fee moves the position but
+ * ends nothing (as in `followFee`).
  */
-export function endingFills<F extends { side: Side; qty: string }>(positionAfter: string, fills: readonly F[]): F[] {
+export function endingFills<F extends { side: Side; qty: string }>(positionAfter: string, moves: ReadonlyArray<F | FeeMove>): F[] {
+  const effect = (m: F | FeeMove) => (isFee(m) ? new D(m.feeQty).negated() : signedQty(m.side, m.qty));
   // The position just before the first: after, less everything since.
-  let pos = fills.reduce((p, f) => p.minus(signedQty(f.side, f.qty)), new D(positionAfter));
+  let pos = moves.reduce((p, m) => p.minus(effect(m)), new D(positionAfter));
   const out: F[] = [];
-  for (const f of fills) {
-    const step = classifyFill(pos, f.side, f.qty);
+  for (const m of moves) {
+    if (isFee(m)) {
+      pos = pos.plus(effect(m));
+      continue;
+    }
+    const step = classifyFill(pos, m.side, m.qty);
     pos = step.after;
-    if (endsPosition(step.kind)) out.push(f);
+    if (endsPosition(step.kind)) out.push(m);
   }
   return out;
 }
@@ -184,6 +197,33 @@ export function followFill(position: PositionState, fill: PositionFill, order: F
     }
   }
   return { kind, next: { symbol: position.symbol, qty: normalize(after), stops: w.stops }, commands: w.commands };
+}
+
+/** What a crypto fee did: the position it met and the one it left, with the commands for its stops. */
+export interface FeeStep {
+  next: PositionState;
+  commands: PositionCommand[];
+}
+
+/**
+ * Follows one recorded crypto fee (Alpaca's CFEE: a buy of q leaves q less the fee in the position,
+ * and reports the fee on its own): the coin taken leaves the signed position like a sell no order
+ * made. A long it reduces has its sell stops cut down to what is left, oldest entry first, exactly
+ * as a reduction (`shrink`); a long it empties (or takes past flat: fills not known yet) has them
+ * canceled, as a close, but starts no cooldown (a cooldown belongs to an exit fill). Anything but a
+ * long (crypto is never short) only moves.
+ */
+export function followFee(position: PositionState, qty: string | Dec): FeeStep {
+  const before = new D(position.qty);
+  const fee = new D(qty);
+  const w: Work = { symbol: position.symbol, stops: position.stops.map((s) => ({ ...s })), commands: [] };
+  if (!fee.gt(0)) return { next: { ...position, stops: w.stops }, commands: [] };
+  const after = before.minus(fee);
+  if (before.gt(0)) {
+    if (after.gt(0)) shrink(w, 'sell', after);
+    else for (const s of w.stops) if (isLive(s) && s.side === 'sell') cancel(w, s);
+  }
+  return { next: { symbol: position.symbol, qty: normalize(after), stops: w.stops }, commands: w.commands };
 }
 
 /** Takes `qty` off what `stopOf`'s stop covers (a stop that ended has nothing to take off). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseFillActivity, parseOrder, parseTradeUpdate } from '../src/broker/adapter.js';
+import { parseActivity, parseFeeActivity, parseFillActivity, parseOrder, parseTradeUpdate } from '../src/broker/adapter.js';
 import { executionFromOrder } from '../src/domain/reports.js';
 import { pairSymbol, positionPathSymbol } from '../src/domain/symbols.js';
 import { fixture } from './support/fixtures.js';
@@ -137,5 +137,40 @@ describe('position symbols (crypto positions are keyed without the slash)', () =
     expect(pairSymbol('SOLUSDT', 'crypto')).toBe('SOL/USDT');
     expect(pairSymbol('BTC/USD', 'crypto')).toBe('BTC/USD');
     expect(pairSymbol('MSFT', 'us_equity')).toBe('MSFT');
+  });
+});
+
+describe('CFEE activities (crypto fees taken in the coin)', () => {
+  const cfee = fixture('activity-cfee.json');
+
+  it('parses the documented CFEE: the pair form, the coin taken as a positive quantity, the day only (a midnight id)', () => {
+    expect(parseFeeActivity(cfee)).toEqual({
+      ok: true,
+      value: { activityId: cfee.id, symbol: 'ETH/USD', qty: '0.000195', price: '1884.5', at: '2022-08-12T04:00:00.000000000Z', timed: false },
+    });
+  });
+
+  it("takes the time from the id (New York, to the millisecond) when it is one, or the transaction time; the SDK's Date for date", () => {
+    const sim = { ...cfee, id: '20260302101530123::0000000000a1-x', symbol: 'BTCUSD', qty: '-0.00125', date: new Date('2026-03-02T00:00:00Z') };
+    expect(parseFeeActivity(sim)).toMatchObject({ ok: true, value: { symbol: 'BTC/USD', qty: '0.00125', at: '2026-03-02T15:15:30.123000000Z', timed: true } });
+    expect(parseFeeActivity({ ...cfee, transaction_time: '2022-08-12T20:00:00.5Z' })).toMatchObject({ ok: true, value: { at: '2022-08-12T20:00:00.500000000Z', timed: true } });
+  });
+
+  it.each([
+    ['a positive qty', { ...cfee, qty: '0.000195' }],
+    ['a zero qty', { ...cfee, qty: '0' }],
+    ['no symbol', { ...cfee, symbol: undefined }],
+    ['a canceled fee', { ...cfee, status: 'canceled' }],
+    ['no time at all', { ...cfee, id: 'x', date: undefined }],
+    ['a FILL', fixture('activity-fill.json')],
+  ])('refuses %s', (_n, raw) => {
+    expect(parseFeeActivity(raw).ok).toBe(false);
+  });
+
+  it('parseActivity routes FILL and CFEE and refuses anything else', () => {
+    expect(parseActivity(fixture('activity-fill.json'))).toMatchObject({ ok: true, value: { type: 'fill', fill: { cumQty: '2' } } });
+    expect(parseActivity(cfee)).toMatchObject({ ok: true, value: { type: 'fee', fee: { symbol: 'ETH/USD' } } });
+    expect(parseActivity(fixture('activity-nontrade-div.json'))).toMatchObject({ ok: false, reason: expect.stringMatching(/activity_type DIV/) });
+    expect(parseActivity({ ...cfee, qty: 'abc' }).ok).toBe(false);
   });
 });

@@ -4,6 +4,7 @@ import { openDatabase, type Database } from '../src/store/database.js';
 import { createBrokerClient } from '../src/broker/client.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
 import { DriftCheck } from '../src/sync/drift.js';
+import { ledgerPositions } from '../src/store/ledger.js';
 import { Reconciler } from '../src/sync/reconciler.js';
 import { captureLogger } from './support/log-capture.js';
 import { makeFills, simPost } from './support/sim-traffic.js';
@@ -61,10 +62,14 @@ describe('drift is loud', () => {
     await reconciler.trigger('poll');
     await reconciler.trigger('poll');
     const crypto = () => drift.current().filter((e) => e.kind === 'position' && e.symbol.replace('/', '') === 'BTCUSD');
+    // The broker holds the buy less its fee (25 bps, a CFEE activity): so does the ledger.
+    expect(ledgerPositions(db).get('BTC/USD')).toBe('0.49875');
     expect(crypto()).toEqual([]);
+    // The buy vanishes from the ledger, its fee with it.
     db.sqlite.prepare('delete from fills where order_id = ?').run(buy.id);
+    db.sqlite.prepare("delete from fees where symbol = 'BTC/USD'").run();
     await reconciler.trigger('poll');
     await reconciler.trigger('poll');
-    expect(crypto()).toEqual([expect.objectContaining({ symbol: 'BTC/USD', ledger_qty: '0', broker_qty: '0.5' })]);
+    expect(crypto()).toEqual([expect.objectContaining({ symbol: 'BTC/USD', ledger_qty: '0', broker_qty: '0.49875' })]);
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseFillActivity, parseOrder, parseTradeUpdate } from '../src/broker/adapter.js';
+import { parseFeeActivity, parseFillActivity, parseOrder, parseTradeUpdate } from '../src/broker/adapter.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
 import { isDecimalString } from '../src/decimal.js';
@@ -14,6 +14,7 @@ import { fixture } from './support/fixtures.js';
  */
 const tradeUpdate = fixture('trade-update-fill.json').data;
 const activity = fixture('activity-fill.json');
+const cfee = fixture('activity-cfee.json');
 const order = fixture('order-limit-accepted.json');
 
 let db: Database;
@@ -33,6 +34,7 @@ const ledger = () =>
     db.all(db.kysely.selectFrom('fills').selectAll().orderBy('id')),
     db.all(db.kysely.selectFrom('orders').select(['order_id', 'snapshot']).orderBy('order_id')),
     db.all(db.kysely.selectFrom('intents').selectAll().orderBy('client_order_id')),
+    db.all(db.kysely.selectFrom('fees').selectAll().orderBy('activity_id')),
   ]);
 
 /** Junk where a value was: wrong types, broken decimals, huge strings, nested nonsense. */
@@ -100,6 +102,22 @@ describe('fuzz: malformed broker payloads', () => {
         actors.handleExecution(parsed.value, null);
       }),
       { numRuns: 400, seed: 777 },
+    );
+  });
+
+  it('CFEE activities: never throw; refused ones leave the ledger unchanged; accepted ones take a positive quantity of a pair', () => {
+    fc.assert(
+      fc.property(fc.oneof(mutated(cfee), fc.anything()), (raw) => {
+        const before = ledger();
+        const parsed = parseFeeActivity(raw);
+        if (!parsed.ok) {
+          expect(ledger()).toBe(before);
+          return;
+        }
+        expect(isDecimalString(parsed.value.qty) && !parsed.value.qty.startsWith('-') && parsed.value.qty !== '0').toBe(true);
+        actors.recordFee(parsed.value);
+      }),
+      { numRuns: 400, seed: 778 },
     );
   });
 

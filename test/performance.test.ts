@@ -347,3 +347,28 @@ describe('GET /performance', () => {
     expect(r.body.error.message).toMatch(message);
   });
 });
+
+describe('computePerformance with crypto fees taken in the coin', () => {
+  const t = (s: string) => `2026-03-02T15:00:0${s}Z`;
+  const fills: PerformanceFill[] = [
+    { id: 1, symbol: 'BTC/USD', side: 'buy', qty: '0.5', price: '100', filled_at: t('1.123456000') },
+    { id: 2, symbol: 'BTC/USD', side: 'sell', qty: '0.49875', price: '110', filled_at: t('2.000000000') },
+  ];
+  // The fee's time is its activity id's, to the millisecond: it goes after the buy of that millisecond.
+  const fees = [{ symbol: 'BTC/USD', qty: '0.00125', at: t('1.123000000') }];
+
+  it('the fee is a realized loss of what its coin cost, and the fee-net sell completes the round trip', () => {
+    const r = computePerformance(fills, { fees }).by_symbol['BTC/USD']!;
+    expect(r).toMatchObject({ realized_pnl: '4.8625', round_trips: 1, wins: 1, open_qty: '0', max_drawdown: '0.125' });
+    expect(r.equity_curve).toEqual(curve([t('1.123000000'), '-0.125'], [t('2.000000000'), '4.8625']));
+  });
+
+  it('without its fee the same fills leave dust open (the ledger would disagree with the broker)', () => {
+    expect(computePerformance(fills).by_symbol['BTC/USD']).toMatchObject({ realized_pnl: '4.9875', round_trips: 0, open_qty: '0.00125' });
+  });
+
+  it('a fee of another symbol, or on no long, changes nothing', () => {
+    expect(computePerformance(fills, { fees: [{ ...fees[0]!, symbol: 'ETH/USD' }] }).by_symbol['ETH/USD']).toBeUndefined();
+    expect(computePerformance(fills, { symbol: 'BTC/USD', fees: [{ ...fees[0]!, at: '2026-03-02T14:00:00.000000000Z' }] }).total).toMatchObject({ open_qty: '0.00125' });
+  });
+});

@@ -5,6 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { readSyncState, writeSyncState } from '../src/store/sync-state.js';
 import { countOrders } from '../src/store/order-counts.js';
+import { insertFee } from '../src/store/fees.js';
+import { ledgerPositions } from '../src/store/ledger.js';
+import { migrationProvider } from '../src/store/migrations.js';
 
 const dirs: string[] = [];
 const dbs: Database[] = [];
@@ -44,9 +47,9 @@ describe('store', () => {
       .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name")
       .all()
       .map((r: any) => r.name);
-    expect(tables).toEqual(['cooldowns', 'fills', 'intents', 'order_history', 'orders', 'sync_state']);
+    expect(tables).toEqual(['cooldowns', 'fees', 'fills', 'intents', 'order_history', 'orders', 'sync_state']);
     const applied = db.sqlite.prepare('select name from kysely_migration').all().map((r: any) => r.name);
-    expect(applied).toEqual(['0001_initial', '0002_stop_orders', '0003_intents_by_broker_order', '0004_fills_by_symbol_time', '0005_reopen_non_final_orders']);
+    expect(applied).toEqual(['0001_initial', '0002_stop_orders', '0003_intents_by_broker_order', '0004_fills_by_symbol_time', '0005_reopen_non_final_orders', '0006_fees']);
   });
 
   it('reopening an existing file migrates nothing twice and keeps the data', async () => {
@@ -103,4 +106,26 @@ describe('store', () => {
     dbs.push(db);
     expect(() => db.run(db.kysely.insertInto('fills').values(fill({ source: 'guess' as any })))).toThrow(/CHECK/);
   });
+
+  it('records a crypto fee once, and the ledger position is the fills less the fees', async () => {
+    const { db } = await fileDb();
+    db.run(db.kysely.insertInto('fills').values(fill({ symbol: 'BTC/USD', qty: '0.5', cum_qty: '0.5' })));
+    db.run(db.kysely.insertInto('fills').values(fill({ order_id: 'o2', symbol: 'AAPL', qty: '3', cum_qty: '3' })));
+    const fee = { activityId: '20260101000000001::f1', symbol: 'BTC/USD', qty: '0.00125', price: '60000', at: '2026-01-01T05:00:00.001000000Z', timed: true };
+    expect(insertFee(db, fee)).toBe(true);
+    expect(insertFee(db, fee)).toBe(false);
+    expect(ledgerPositions(db)).toEqual(new Map([['BTC/USD', '0.49875'], ['AAPL', '3']]));
+    // A fee of a symbol without fills still counts (its fills are not known yet).
+    insertFee(db, { ...fee, activityId: '20260101000000002::f2', symbol: 'ETH/USD', qty: '0.001' });
+    expect(ledgerPositions(db).get('ETH/USD')).toBe('-0.001');
+  });
+
+  it('migration 0006 asks for the CFEEs a FILL-only watermark went past', async () => {
+    const { db } = await fileDb();
+    // As a database migrated before 0006 with a watermark would be: 0006 runs over it again.
+    db.sqlite.exec("drop table fees; insert into sync_state (key, value, updated_at) values ('fill_watermark', '20260101000000001::x', 't')");
+    await (await migrationProvider.getMigrations())['0006_fees']!.up(db.kysely);
+    expect(readSyncState(db, 'fee_backfill_until')).toBe('20260101000000001::x');
+  });
 });
+

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalTime } from '../src/time.js';
+import { activityIdTime, canonicalTime } from '../src/time.js';
 
 describe('canonical stored time', () => {
   it.each([
@@ -26,5 +26,21 @@ describe('canonical stored time', () => {
   it('refuses what is not a time', () => {
     expect(canonicalTime('yesterday')).toBeNull();
     expect(canonicalTime('2026-02-30T25:00:00Z')).toBeNull();
+  });
+});
+
+describe('activityIdTime: the New York time an Alpaca activity id starts with', () => {
+  it('matches the transaction times of the fixtures, in winter and in summer (DST)', () => {
+    // activity-fill.json: id 20220202135509981::…, transaction_time 2022-02-02T18:55:09.981482Z (EST).
+    expect(activityIdTime('20220202135509981::2d7be4ff-d1f3-43e9-856a-0f5cf5c5088e')).toBe('2022-02-02T18:55:09.981000000Z');
+    // activities-mixed.json: 20220304095318500::…, 2022-03-04T14:53:18.500245Z.
+    expect(activityIdTime('20220304095318500::092cd749')).toBe('2022-03-04T14:53:18.500000000Z');
+    // EDT (-4) in August: activity-cfee.json's midnight id.
+    expect(activityIdTime('20220812000000000::53be51ba')).toBe('2022-08-12T04:00:00.000000000Z');
+  });
+
+  it('is null for an id without the time prefix', () => {
+    expect(activityIdTime('53be51ba-46f9-43de-b81f-576f241dc680')).toBeNull();
+    expect(activityIdTime('2022081200000000::x')).toBeNull();
   });
 });

@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type { Database } from '../store/database.js';
-import { computePerformance, type PerformanceFill } from '../performance/fifo.js';
+import { computePerformance, type PerformanceFee, type PerformanceFill } from '../performance/fifo.js';
+import { listFees } from '../store/fees.js';
 import { HttpError } from './errors.js';
 import { symbolParam } from './query.js';
 
@@ -45,7 +46,7 @@ function sinceParam(value: string | string[] | undefined): bigint | undefined {
   return ns;
 }
 
-/** GET /performance?symbol=&since= (DESIGN §5): realized P&L by FIFO lots over the fills ledger. */
+/** GET /performance?symbol=&since= (DESIGN §5): realized P&L by FIFO lots over the fills ledger (less crypto fees). */
 export function performanceRoutes(router: Router, db: Database): void {
   router.get('/performance', (ctx) => {
     const symbol = symbolParam(ctx.query);
@@ -67,6 +68,14 @@ export function performanceRoutes(router: Router, db: Database): void {
         return at !== null && at >= since;
       });
     }
-    ctx.body = computePerformance(fills, symbol === undefined ? {} : { symbol });
+    // Crypto fees taken in the coin leave the position too (filtered by `since` like the fills).
+    let fees: PerformanceFee[] = listFees(db, symbol === undefined ? {} : { symbol });
+    if (since !== undefined) {
+      fees = fees.filter((f) => {
+        const at = filledAtNs(f.at);
+        return at !== null && at >= since;
+      });
+    }
+    ctx.body = computePerformance(fills, { ...(symbol === undefined ? {} : { symbol }), fees });
   });
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { isDecimalString, normalize, D } from '../decimal.js';
-import type { ExecutionReport, OrderReport, Parsed, TradeUpdateReport } from '../domain/reports.js';
+import type { ExecutionReport, FeeReport, OrderReport, Parsed, TradeUpdateReport } from '../domain/reports.js';
+import { pairSymbol } from '../domain/symbols.js';
+import { activityIdTime, canonicalTime } from '../time.js';
 
 /**
  * SDK objects → broker reports. The SDK (4.x) hands back camelCase models that also keep the
@@ -65,6 +67,22 @@ const fillActivitySchema = z.object({
   cum_qty: positive,
   order_status: nullableString,
   transaction_time: time,
+});
+
+/**
+ * A CFEE activity (test/fixtures/alpaca/activity-cfee.json): the coin a crypto fill paid as its fee.
+ * `qty` is negative (the coin taken); `symbol` may be the legacy `ETHUSD`; no transaction time, only
+ * a `date` (a Date once the SDK has mapped it) and the id's own time.
+ */
+const feeActivitySchema = z.object({
+  activity_type: z.literal('CFEE'),
+  id: z.string().min(1),
+  symbol: z.string().min(1),
+  qty: decimal.refine((v) => new D(v).lessThan(0), 'not below 0 (a fee takes coin)'),
+  price: nullableDecimal,
+  status: z.string().nullable().optional(),
+  transaction_time: nullableTime,
+  date: nullableTime,
 });
 
 const tradeUpdateSchema = z.object({
@@ -144,6 +162,51 @@ export function parseFillActivity(raw: unknown): Parsed<ExecutionReport> {
       at: a.transaction_time,
     },
   };
+}
+
+const MIDNIGHT_ID = /^\d{8}000000000::/;
+
+/** Statuses of a non-trade activity that took effect (Alpaca also has `correct` and `canceled`). */
+const EXECUTED = new Set(['executed']);
+
+export function parseFeeActivity(raw: unknown): Parsed<FeeReport> {
+  const r = feeActivitySchema.safeParse(raw);
+  if (!r.success) return { ok: false, reason: `fee activity: ${describe(r.error)}` };
+  const a = r.data;
+  // A fee that was canceled or corrected took no coin we can account for: refused, loudly.
+  if (a.status != null && !EXECUTED.has(a.status)) return { ok: false, reason: `fee activity: status ${a.status}` };
+  // The id's time is New York's to the millisecond; an id stamped at midnight tells only the day.
+  const idTime = MIDNIGHT_ID.test(a.id) ? null : activityIdTime(a.id);
+  const exact = a.transaction_time ?? idTime;
+  const at = exact ?? activityIdTime(a.id) ?? a.date;
+  if (at === null) return { ok: false, reason: 'fee activity: no time (transaction_time, id or date)' };
+  return {
+    ok: true,
+    value: {
+      activityId: a.id,
+      // CFEE is crypto only: the legacy `BTCUSD` is the pair `BTC/USD`.
+      symbol: pairSymbol(a.symbol, 'crypto'),
+      qty: normalize(new D(a.qty).negated()),
+      price: a.price,
+      at: canonicalTime(at) ?? at,
+      timed: exact !== null,
+    },
+  };
+}
+
+/** One item of an activities page the reconciler reads: a fill, or a crypto fee. */
+export type ActivityReport = { type: 'fill'; fill: ExecutionReport } | { type: 'fee'; fee: FeeReport };
+
+/** A FILL or CFEE activity; anything else (or either, malformed) is refused with a reason. */
+export function parseActivity(raw: unknown): Parsed<ActivityReport> {
+  const type = record(raw) ? raw.activity_type : undefined;
+  if (type === 'CFEE') {
+    const fee = parseFeeActivity(raw);
+    return fee.ok ? { ok: true, value: { type: 'fee', fee: fee.value } } : fee;
+  }
+  if (type !== 'FILL') return { ok: false, reason: `activity: unexpected activity_type ${String(type)}` };
+  const fill = parseFillActivity(raw);
+  return fill.ok ? { ok: true, value: { type: 'fill', fill: fill.value } } : fill;
 }
 
 const FILL_EVENTS = new Set(['fill', 'partial_fill']);

@@ -57,6 +57,28 @@ export interface ExecutionReport {
   at: string;
 }
 
+/**
+ * A crypto fee taken in the coin (Alpaca's CFEE activity; docs "Crypto fees", alpaca-py#374): a buy
+ * of q leaves q less the fee in the position, and the fee is reported on its own. Identity: the
+ * activity id (one row per fee, DESIGN §3.2 as for fills).
+ */
+export interface FeeReport {
+  activityId: string;
+  /** The pair form the service uses (`BTC/USD`), whatever form the activity spelled. */
+  symbol: string;
+  /** The coin taken, positive (the activity shows it negative). */
+  qty: string;
+  /** The price the activity quotes (its fill's), when given. */
+  price: string | null;
+  /** When it was taken, as precisely as the activity tells (transaction time, its id's time, its date). */
+  at: string;
+  /**
+   * `at` is the moment the fee was taken (a transaction time, or its id's time to the millisecond),
+   * not only its day (a date, or an id stamped at midnight as end-of-day postings are).
+   */
+  timed: boolean;
+}
+
 export type TradeUpdateEvent =
   | 'new'
   | 'fill'

@@ -1,4 +1,5 @@
 import { D, normalize, type Dec } from '../decimal.js';
+import { inLedgerOrder } from '../domain/fees.js';
 
 /** One ledger fill as /performance reads it (a subset of the fills row). */
 export interface PerformanceFill {
@@ -8,6 +9,14 @@ export interface PerformanceFill {
   qty: string;
   price: string;
   filled_at: string;
+}
+
+/** One crypto fee as /performance reads it (a subset of the fees row): `qty` of the coin taken. */
+export interface PerformanceFee {
+  symbol: string;
+  qty: string;
+  /** Canonical UTC; placed after the fills of its millisecond (src/domain/fees.ts). */
+  at: string;
 }
 
 export interface EquityPoint {
@@ -114,6 +123,18 @@ interface Book {
   tally: Tally;
 }
 
+/** A close (a fill's, or a fee's) realized `pnl`; the round trip completes when no lot is left. */
+function realize(book: Book, total: Tally, at: string, pnl: Dec): void {
+  book.tripPnl = book.tripPnl.plus(pnl);
+  book.tally.close(at, pnl);
+  total.close(at, pnl);
+  if (book.lots.length === 0) {
+    book.tally.trip(book.tripPnl);
+    total.trip(book.tripPnl);
+    book.tripPnl = new D(0);
+  }
+}
+
 function openQty(book: Book): string {
   const size = book.lots.reduce((sum, lot) => sum.plus(lot.qty), new D(0));
   return normalize(book.long ? size : size.negated());
@@ -121,14 +142,37 @@ function openQty(book: Book): string {
 
 /**
  * Realized performance of a fills ledger by FIFO lot matching, long and short. `fills` must be in
- * ledger order (filled_at, id). A fill against open lots closes the oldest first; any remainder
- * opens a lot on the fill's side, so one fill can close a long and open a short.
+ * ledger order (filled_at, id), `opts.fees` (crypto fees taken in the coin) in time order. A fill
+ * against open lots closes the oldest first; any remainder opens a lot on the fill's side, so one
+ * fill can close a long and open a short. A fee takes its coin from the long's oldest lots for
+ * nothing: a realized loss of what that coin cost (so open_qty is the fee-net position the ledger
+ * holds); a fee beyond the long's lots (fills the ledger lacks) is not counted.
  */
-export function computePerformance(fills: readonly PerformanceFill[], opts: { symbol?: string } = {}): PerformanceReport {
+export function computePerformance(fills: readonly PerformanceFill[], opts: { symbol?: string; fees?: readonly PerformanceFee[] } = {}): PerformanceReport {
   const total = new Tally();
   const books = new Map<string, Book>();
 
-  for (const f of fills) {
+  for (const move of inLedgerOrder(fills, opts.fees ?? [])) {
+    if ('fee' in move) {
+      const fee = move.fee;
+      const book = books.get(fee.symbol);
+      if ((opts.symbol !== undefined && fee.symbol !== opts.symbol) || !book?.long) continue;
+      let rest = new D(fee.qty);
+      let realized = new D(0);
+      let taken = false;
+      while (rest.gt(0) && book.lots[0]) {
+        const lot = book.lots[0];
+        const matched = D.min(rest, lot.qty);
+        realized = realized.minus(matched.times(lot.price));
+        taken = true;
+        rest = rest.minus(matched);
+        lot.qty = lot.qty.minus(matched);
+        if (lot.qty.isZero()) book.lots.shift();
+      }
+      if (taken) realize(book, total, fee.at, realized);
+      continue;
+    }
+    const f = move.fill;
     if (opts.symbol !== undefined && f.symbol !== opts.symbol) continue;
     let rest = new D(f.qty);
     if (!rest.gt(0)) continue; // a zero-qty row moves nothing
@@ -154,16 +198,7 @@ export function computePerformance(fills: readonly PerformanceFill[], opts: { sy
       if (lot.qty.isZero()) book.lots.shift();
     }
 
-    if (closed) {
-      book.tripPnl = book.tripPnl.plus(realized);
-      book.tally.close(f.filled_at, realized);
-      total.close(f.filled_at, realized);
-      if (book.lots.length === 0) {
-        book.tally.trip(book.tripPnl);
-        total.trip(book.tripPnl);
-        book.tripPnl = new D(0);
-      }
-    }
+    if (closed) realize(book, total, f.filled_at, realized);
 
     if (rest.gt(0)) {
       if (book.lots.length === 0) book.long = buy; // flat: this remainder starts a new round trip

@@ -1,6 +1,8 @@
 import type { Database } from '../store/database.js';
 import { startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
 import { fillsSince } from '../store/ledger.js';
+import { listFees } from '../store/fees.js';
+import { inLedgerOrder } from '../domain/fees.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
 import { endingFills } from '../../machines/position.js';
 
@@ -53,7 +55,10 @@ export class LateExits {
       const pending = this.pending();
       for (const [symbol, from] of Object.entries(pending)) {
         const fills = fillsSince(this.db, symbol, from);
-        for (const f of endingFills(position(symbol), fills)) {
+        // Crypto fees of that time on move the position too (a fee's time is only to the millisecond).
+        const fees = listFees(this.db, { symbol, from: from.slice(0, 23) });
+        const moves = inLedgerOrder(fills, fees).map((m) => ('fill' in m ? m.fill : { feeQty: m.fee.qty }));
+        for (const f of endingFills(position(symbol), moves)) {
           const cd = startExitCooldown(this.db, { orderId: f.order_id, cumQty: f.cum_qty, symbol }, minutes, now);
           if (cd) started.push(cd);
         }

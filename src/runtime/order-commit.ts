@@ -2,6 +2,8 @@ import type { AnyActorRef } from 'xstate';
 import type { Database } from '../store/database.js';
 import type { Logger } from '../log.js';
 import { insertFills } from '../store/ledger.js';
+import { insertFee } from '../store/fees.js';
+import type { FeeReport } from '../domain/reports.js';
 import { appendHistory, upsertOrderRow } from '../store/order-rows.js';
 import { canonicalTime } from '../time.js';
 import type { FillRecord, OrderRole, StopIntent } from '../domain/protection.js';
@@ -127,6 +129,29 @@ function settleStopIntent(d: CommitDeps, c: OrderContext, now: Date): void {
     // Canceled, expired or rejected without a fill: the entry is unprotected again.
     d.log.warn({ event: 'stop_lost', entry_order_id: entry, stop_order_id: c.order.orderId, status: c.order.status }, 'protective stop ended unfilled; placing it again');
   }
+}
+
+
+/**
+ * One crypto fee (a CFEE activity), committed: in one SQLite transaction its row and what it does to
+ * protection (sent to the symbol's position actor as `fee`, whose commands — stops shrunk, or canceled
+ * when nothing is left — are carried out in the same transaction). Null when the fee was recorded
+ * already (a page read again): nothing is sent.
+ *
+ * A fee learned after newer fills of its symbol (the stream brought the exit, the fee came with the
+ * next activity page) may be what made that exit a close: like a late fill, it marks its symbol for
+ * the late-exit walk (`late`), which judges the exits in the broker's order, fees included. Only a
+ * fee whose moment is known (`timed`, to the millisecond: it counts as the end of it) can be placed.
+ */
+export function commitFee(d: CommitDeps, fee: FeeReport, now: Date, opts: { walkLate: boolean } = { walkLate: true }): { followed: Followed; late: boolean } | null {
+  return d.db.transaction(() => {
+    if (!insertFee(d.db, fee, now)) return null;
+    const late = opts.walkLate && fee.timed && d.lateExits.isLate(fee.symbol, `${fee.at.slice(0, 23)}999999Z`);
+    if (late) d.lateExits.mark(fee.symbol, fee.at);
+    const position = d.positionActor(fee.symbol);
+    if (!position) throw new Error(`no position actor for ${fee.symbol}: its fee cannot be followed`);
+    return { followed: d.following.followFee(position, { qty: fee.qty, now }), late };
+  });
 }
 
 

@@ -2,8 +2,14 @@ import { D, normalize } from '../decimal.js';
 import { canonicalTime } from '../time.js';
 import type { FillRecord, OrderLedger } from '../domain/protection.js';
 import type { Database } from './database.js';
+import { feeTotals } from './fees.js';
 
 /** The fills ledger: one row per (order_id, cum_qty). */
+
+/** Whether the fill `(order_id, cum_qty)` is recorded already. */
+export function hasFill(db: Database, orderId: string, cumQty: string): boolean {
+  return db.first(db.kysely.selectFrom('fills').select('order_id').where('order_id', '=', orderId).where('cum_qty', '=', cumQty)) !== undefined;
+}
 
 /** Inserts fill rows; a row whose identity exists already is skipped. Returns the rows written. */
 export function insertFills(db: Database, fills: readonly FillRecord[], now = new Date()): FillRecord[] {
@@ -43,7 +49,10 @@ export function ledgerOf(db: Database, orderId: string): OrderLedger {
   return { filledQty: normalize(filled), notional: normalize(notional) };
 }
 
-/** Signed position per symbol implied by every recorded fill (buys add, sells subtract). */
+/**
+ * Signed position per symbol implied by every recorded fill (buys add, sells subtract) less every
+ * recorded crypto fee (the coin a buy paid: Alpaca leaves q less the fee in the position).
+ */
 export function ledgerPositions(db: Database): Map<string, string> {
   const rows = db.all(db.kysely.selectFrom('fills').select(['symbol', 'side', 'qty']));
   const out = new Map<string, InstanceType<typeof D>>();
@@ -51,6 +60,7 @@ export function ledgerPositions(db: Database): Map<string, string> {
     const prev = out.get(r.symbol) ?? new D(0);
     out.set(r.symbol, r.side === 'buy' ? prev.plus(r.qty) : prev.minus(r.qty));
   }
+  for (const [symbol, fee] of feeTotals(db)) out.set(symbol, (out.get(symbol) ?? new D(0)).minus(fee));
   return new Map([...out].map(([k, v]) => [k, normalize(v)]));
 }
 

@@ -134,6 +134,25 @@ const migrations: Record<string, Migration> = {
           and json_extract(snapshot, '$.context.order.status') in ('done_for_day', 'stopped')`.execute(db);
     },
   },
+  '0006_fees': {
+    // Crypto fees taken in the coin (CFEE activities): a buy of q leaves q less the fee, so the
+    // ledger's position is its fills less these. One row per activity. A database that already read
+    // activities past its watermark (FILL only, then) reads the CFEEs up to that watermark once more.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('fees')
+        .addColumn('activity_id', 'text', (c) => c.primaryKey())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('qty', 'text', (c) => c.notNull())
+        .addColumn('price', 'text')
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('fees_symbol_at').on('fees').columns(['symbol', 'at']).execute();
+      await sql`insert into sync_state (key, value, updated_at)
+        select 'fee_backfill_until', value, updated_at from sync_state where key = 'fill_watermark'`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

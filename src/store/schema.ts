@@ -70,6 +70,20 @@ export interface CooldownsTable {
   until: string;
 }
 
+/** Crypto fees taken in the coin (CFEE activities): the ledger's position is its fills less these. */
+export interface FeesTable {
+  /** The CFEE activity id: one row per fee. */
+  activity_id: string;
+  /** Pair form (`BTC/USD`), as fills name it. */
+  symbol: string;
+  /** The coin taken, positive. */
+  qty: string;
+  price: string | null;
+  /** Canonical UTC (the activity's transaction time, else its id's time, else its date). */
+  at: string;
+  created_at: string;
+}
+
 export interface SyncStateTable {
   key: string;
   value: string;
@@ -83,4 +97,5 @@ export interface Schema {
   intents: IntentsTable;
   cooldowns: CooldownsTable;
   sync_state: SyncStateTable;
+  fees: FeesTable;
 }

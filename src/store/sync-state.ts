@@ -1,7 +1,7 @@
 import type { Database } from './database.js';
 
 /** Keys of the sync_state table. */
-export type SyncKey = 'fill_watermark' | 'last_reconcile_at' | 'position_baseline' | 'late_exits_from';
+export type SyncKey = 'fill_watermark' | 'last_reconcile_at' | 'position_baseline' | 'late_exits_from' | 'fee_backfill_until';
 
 export function readSyncState(db: Database, key: SyncKey): string | null {
   const row = db.first(db.kysely.selectFrom('sync_state').select('value').where('key', '=', key));
@@ -15,4 +15,8 @@ export function writeSyncState(db: Database, key: SyncKey, value: string, now = 
       .values({ key, value, updated_at: now.toISOString() })
       .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now.toISOString() })),
   );
+}
+
+export function deleteSyncState(db: Database, key: SyncKey): void {
+  db.run(db.kysely.deleteFrom('sync_state').where('key', '=', key));
 }

@@ -9,12 +9,13 @@ import { orderRow } from '../store/order-rows.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
+import { positionPathSymbol } from '../domain/symbols.js';
 
 /**
  * Positions are compared by symbol without the slash: Alpaca lists crypto positions as BTCUSD (and
  * older fills in the ledger may carry BTCUSD too), orders as BTC/USD.
  */
-const symbolKey = (s: string) => s.replace('/', '');
+const symbolKey = positionPathSymbol;
 
 /**
  * Drift is loud (DESIGN §3.6): after each reconciliation, the ledger's quantity per order is

@@ -3,6 +3,7 @@ import { normalize } from '../../src/decimal.js';
 import {
   classifyFill,
   endingFills,
+  followFee,
   followFill,
   roleAtFirstFill,
   stopWants,
@@ -421,5 +422,69 @@ describe('endingFills: the late-exit walk in the broker\'s order', () => {
     expect(endingFills('0', fills).map((f) => f.id)).toEqual(['c', 'd', 'e']);
     // The same walk from a position of 10 before it: nothing ends.
     expect(endingFills('10', fills)).toEqual([]);
+  });
+});
+
+describe('followFee: a crypto fee taken in the coin (CFEE)', () => {
+  const btc = (qty: string, stops: StopCover[] = []) => state(qty, stops, 'BTC/USD');
+
+  it('reduces the long and shrinks its sell stop exactly as a reduction would', () => {
+    const s = btc('0.5', [stop('e1', 'sell', '0.5')]);
+    const frozen = JSON.stringify(s);
+    const step = followFee(s, '0.00125');
+    expect(step.next.qty).toBe('0.49875');
+    expect(step.commands).toEqual([{ type: 'shrink', stopOf: 'e1', qty: '0.00125', cutQty: '0.00125' }]);
+    expect(wants(step.next)).toEqual({ e1: '0.49875' });
+    // The same cut a sell fill of the fee's size makes, without its cooldown or its kind.
+    const sold = followFill(s, { ...fill('x1', 'sell', '0.00125'), symbol: 'BTC/USD' }, order('x1', 'exit', { assetClass: 'crypto' }));
+    expect(sold.commands).toEqual(step.commands);
+    expect(JSON.stringify(s)).toBe(frozen);
+  });
+
+  it('cuts the oldest entry first; a stop cut to nothing is canceled', () => {
+    const step = followFee(btc('0.3', [stop('e1', 'sell', '0.1'), stop('e2', 'sell', '0.2')]), '0.15');
+    expect(step.next.qty).toBe('0.15');
+    expect(step.commands).toEqual([
+      { type: 'shrink', stopOf: 'e1', qty: '0.1', cutQty: '0.1' },
+      ...cancel('e1'),
+      { type: 'shrink', stopOf: 'e2', qty: '0.05', cutQty: '0.05' },
+    ]);
+    expect(wants(step.next)).toEqual({ e1: '0', e2: '0.15' });
+  });
+
+  it('stops already smaller than what is left are not touched', () => {
+    const step = followFee(btc('0.5', [stop('e1', 'sell', '0.4')]), '0.00125');
+    expect(step.commands).toEqual([]);
+    expect(step.next.qty).toBe('0.49875');
+  });
+
+  it('a fee that leaves nothing cancels the stops like a close, with no cooldown', () => {
+    const step = followFee(btc('0.00125', [stop('e1', 'sell', '0.5', { cut: '0.49875' }), stop('e2', 'sell', '1', { done: true })]), '0.00125');
+    expect(step.next.qty).toBe('0');
+    expect(step.commands).toEqual(cancel('e1'));
+    expect(step.commands.some((c) => c.type === 'startCooldown')).toBe(false);
+    expect(step.next.stops.map((x) => x.cancelRequested)).toEqual([true, false]);
+  });
+
+  it('a fee past flat (fills not known yet) cancels too; on flat or below it only moves the position', () => {
+    expect(followFee(btc('0.001', [stop('e1', 'sell', '0.001')]), '0.002')).toMatchObject({ next: { qty: '-0.001' }, commands: cancel('e1') });
+    expect(followFee(btc('0'), '0.001')).toEqual({ next: btc('-0.001'), commands: [] });
+    expect(followFee(btc('-0.001'), '0.001')).toEqual({ next: btc('-0.002'), commands: [] });
+  });
+
+  it('a zero fee changes nothing', () => {
+    expect(followFee(btc('0.5', [stop('e1', 'sell', '0.5')]), '0')).toEqual({ next: btc('0.5', [stop('e1', 'sell', '0.5')]), commands: [] });
+  });
+});
+
+describe('endingFills with crypto fees', () => {
+  it('a fee moves the position between fills but ends nothing', () => {
+    type F = { id: string; side: 'buy' | 'sell'; qty: string };
+    const buy: F = { id: 'buy', side: 'buy', qty: '0.5' };
+    const sell: F = { id: 'sell', side: 'sell', qty: '0.49875' };
+    // 0 → 0.5 → 0.49875 (fee) → 0 (the sell closed it).
+    expect(endingFills<F>('0', [buy, { feeQty: '0.00125' }, sell]).map((f) => f.id)).toEqual(['sell']);
+    // The fee's own emptying of a position is no exit.
+    expect(endingFills<F>('0', [buy, sell, { feeQty: '0.00125' }])).toEqual([]);
   });
 });
