@@ -9,8 +9,15 @@ import { stopWants } from './position.js';
  * (pure, no I/O).
  */
 
-/** Why the broker refused a stop (stored as `<kind>: <message>` in `last_error`). */
-export type RefusalKind = 'insufficient_qty' | 'invalid' | 'forbidden' | 'unknown';
+/**
+ * Why the broker refused a stop (stored as `<kind>: <message>` in `last_error`), from Alpaca's
+ * answers (alpaca-rules.md): a crossing order of the account's own (`wash_trade`, 403 "potential wash
+ * trade detected"), shares or coins held by other orders or taken by the fee (`insufficient_qty`, 403
+ * "insufficient qty available" / "insufficient balance"), a fractional quantity in an order type or
+ * time in force that does not take one (`fractional`, 422), pattern-day-trader protection (`pdt`,
+ * 403), a quantity or price off the rules (`invalid`), keys without the right (`forbidden`).
+ */
+export type RefusalKind = 'wash_trade' | 'insufficient_qty' | 'fractional' | 'pdt' | 'invalid' | 'forbidden' | 'unknown';
 
 /** Far in the future: nothing to do until something changes the stop (next_attempt_at). */
 export const IDLE = 8_640_000_000_000_000;
@@ -34,7 +41,10 @@ export function isDuplicateClientOrderId(status: number, message: string): boole
 export function classifyRefusal(status: number, message: string): RefusalKind | null {
   if (status < 400 || status >= 500 || status === 404 || status === 408 || status === 429) return null;
   if (isDuplicateClientOrderId(status, message)) return null;
+  if (/wash trade/i.test(message)) return 'wash_trade';
   if (/insufficient/i.test(message)) return 'insufficient_qty';
+  if (/pattern day trad/i.test(message)) return 'pdt';
+  if (/fractional/i.test(message)) return 'fractional';
   if (status === 401 || status === 403) return 'forbidden';
   if (status === 400 || status === 422) return 'invalid';
   return 'unknown';
@@ -51,7 +61,9 @@ export function retryBackoffMs(attempts: number): number {
  * without a change (invalid, forbidden). A change to the stop (a new ask, a resize) wakes it sooner.
  */
 export function refusalBackoffMs(kind: RefusalKind, attempts: number): number {
-  const cap = kind === 'invalid' || kind === 'forbidden' ? 300_000 : 60_000;
+  // A crossing order of the user's usually goes soon (filled or canceled): retried within a poll or two.
+  if (kind === 'wash_trade') return Math.min(10_000, 1000 * 2 ** Math.min(Math.max(attempts, 1) - 1, 12));
+  const cap = kind === 'invalid' || kind === 'forbidden' || kind === 'fractional' || kind === 'pdt' ? 300_000 : 60_000;
   return Math.min(cap, 1000 * 2 ** Math.min(Math.max(attempts, 1) - 1, 12));
 }
 

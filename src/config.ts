@@ -59,6 +59,9 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
 
+/** Alpaca's market data host (docs "Market data": the same for paper and live). */
+export const ALPACA_DATA_HOST = 'https://data.alpaca.markets';
+
 const envSchema = z
   .object({
     APCA_API_KEY_ID: optionalString,
@@ -66,12 +69,15 @@ const envSchema = z
     ALPACA_PAPER: bool(true),
     ALPACA_API_URL: url(['http:', 'https:']),
     ALPACA_STREAM_URL: url(['ws:', 'wss:']),
+    /** Market data (latest prices): Alpaca's data host for paper and live alike; never the trading host. */
+    ALPACA_DATA_URL: url(['http:', 'https:']),
     CT_DEMO: bool(false),
     CT_DB_PATH: z.string().min(1, 'must not be empty').default('./data/crazy-trade.db'),
     CT_API_HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
     CT_API_PORT: int(8080, 0, 65535),
     CT_API_TOKEN: optionalString,
     CT_POLL_MS: int(5000, 250, 86_400_000),
+    CT_RESYNC_WINDOW_S: int(900, 0, 604_800),
     CT_TRAIL_PERCENT: decimal('2', 50),
     CT_COOLDOWN_MINUTES: int(30, 0, 10_080),
     CT_RATCHET_MS: int(5000, 250, 3_600_000),
@@ -104,10 +110,12 @@ export type Mode = 'demo' | 'paper' | 'live';
 
 export interface Config {
   mode: Mode;
-  alpaca: { keyId?: string; secretKey?: string; paper: boolean; apiUrl?: string; streamUrl?: string };
+  alpaca: { keyId?: string; secretKey?: string; paper: boolean; apiUrl?: string; streamUrl?: string; dataUrl: string };
   dbPath: string;
   api: { host: string; port: number; token?: string };
   pollMs: number;
+  /** CT_RESYNC_WINDOW_S: activities this far behind the watermark are read again once a minute (Alpaca-API#176). */
+  resyncWindowS: number;
   trailPercent: string;
   cooldownMinutes: number;
   ratchetMs: number;
@@ -153,10 +161,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       paper: e.ALPACA_PAPER,
       apiUrl: e.ALPACA_API_URL,
       streamUrl: e.ALPACA_STREAM_URL,
+      dataUrl: e.ALPACA_DATA_URL ?? ALPACA_DATA_HOST,
     },
     dbPath: e.CT_DB_PATH,
     api: { host: e.CT_API_HOST, port: e.CT_API_PORT, token: e.CT_API_TOKEN },
     pollMs: e.CT_POLL_MS,
+    resyncWindowS: e.CT_RESYNC_WINDOW_S,
     trailPercent: e.CT_TRAIL_PERCENT,
     cooldownMinutes: e.CT_COOLDOWN_MINUTES,
     ratchetMs: e.CT_RATCHET_MS,
@@ -170,7 +180,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** The broker variables this service reads; any other APCA_* / ALPACA_* name is someone's typo. */
-const READ_BROKER_VARIABLES = new Set(['APCA_API_KEY_ID', 'APCA_API_SECRET_KEY', 'ALPACA_PAPER', 'ALPACA_API_URL', 'ALPACA_STREAM_URL']);
+const READ_BROKER_VARIABLES = new Set(['APCA_API_KEY_ID', 'APCA_API_SECRET_KEY', 'ALPACA_PAPER', 'ALPACA_API_URL', 'ALPACA_STREAM_URL', 'ALPACA_DATA_URL']);
 
 /** Names people reach for, mostly from other Alpaca tools, and the one this service reads. */
 const NEAR_MISSES: Record<string, string> = {

@@ -16,6 +16,8 @@ import { DriftCheck } from './sync/drift.js';
 import { createPriceSource } from './broker/market-data.js';
 import { StopWorker } from './protection/stop-worker.js';
 import { CryptoRatchet } from './protection/crypto-ratchet.js';
+import { AssetGrids } from './broker/asset-grids.js';
+import { isCrypto } from './domain/symbols.js';
 import { CoverageWatch } from './protection/coverage-watch.js';
 import { armCrashPoint } from './runtime/crash-points.js';
 import { createMetrics } from './metrics.js';
@@ -72,6 +74,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       paper: config.alpaca.paper,
       apiUrl: config.alpaca.apiUrl,
       streamUrl: config.alpaca.streamUrl,
+      dataUrl: config.alpaca.dataUrl,
     };
     let dbPath = config.dbPath;
     // One process per database: the lock is taken before anything else touches it.
@@ -83,7 +86,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
       const demo = await startDemoSimulator(log);
       closers.push(() => demo.sim.close());
-      endpoints = { ...endpoints, keyId: demo.keyId, secretKey: demo.secretKey, apiUrl: demo.sim.url, streamUrl: demo.sim.streamUrl };
+      endpoints = { ...endpoints, keyId: demo.keyId, secretKey: demo.secretKey, apiUrl: demo.sim.url, streamUrl: demo.sim.streamUrl, dataUrl: demo.sim.dataUrl };
     }
 
     const db = await openDatabase(dbPath, { lock });
@@ -121,8 +124,10 @@ async function start(config: Config, log: Logger): Promise<Running> {
 
     // Protection: the outbox worker places/resizes stops; the ratchet trails crypto stops.
     // Market data comes from the same host when the API is overridden (the simulator serves both).
-    const prices = createPriceSource({ keyId: endpoints.keyId, secretKey: endpoints.secretKey, dataUrl: endpoints.apiUrl });
+    const prices = createPriceSource({ keyId: endpoints.keyId, secretKey: endpoints.secretKey, dataUrl: endpoints.dataUrl });
+    const grids = new AssetGrids({ client: broker, log });
     const worker = new StopWorker({
+      grids,
       db,
       log,
       client: broker,
@@ -130,7 +135,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       settings: { trailPercent: config.trailPercent, cryptoLimitSlippagePercent: '1' },
       ledgerPosition: (symbol) => actors.ledgerPosition(symbol),
       latestPrice: async (symbol) => {
-        const p = (await prices.latestCrypto([symbol])).get(symbol);
+        const p = (await (isCrypto(symbol) ? prices.latestCrypto([symbol]) : prices.latestStock([symbol]))).get(symbol);
         if (!p) throw new Error(`no latest price for ${symbol}`);
         return p;
       },
@@ -138,7 +143,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
     stopWorker = worker;
     worker.start(1000);
     closers.push(() => worker.stop());
-    const ratchet = new CryptoRatchet({ db, log, prices, trailPercent: config.trailPercent, minStepPercent: '0.25', onRaised: () => void worker.kick() });
+    const ratchet = new CryptoRatchet({ db, log, prices, grids, trailPercent: config.trailPercent, minStepPercent: '0.25', onRaised: () => void worker.kick() });
     ratchet.start(config.ratchetMs);
     closers.push(() => ratchet.stop());
     // Positions from the actors' book, not a scan of the fills table at every check.
@@ -151,7 +156,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
     const drift = new DriftCheck({ db, log, client: broker, actors });
     let feedState: () => StreamState = () => 'down';
     const metrics = createMetrics({ db, streamState: () => feedState(), driftCount: () => drift.current().length, unprotected: () => coverage.current().unprotected });
-    const reconciler = new Reconciler({ db, log, client: broker, actors, drift, onDone: (r) => metrics.observeReconcile(r) });
+    const reconciler = new Reconciler({ db, log, client: broker, actors, drift, resyncWindowS: config.resyncWindowS, onDone: (r) => metrics.observeReconcile(r) });
     // Lossless first (the watermark), then fast (the stream), with polling as the safety net.
     void reconciler.trigger('start');
     const feed = new TradeUpdateFeed(broker, log, {

@@ -9,8 +9,6 @@ const env = simsAndBots('busy', 'PKBUSY', 'busy-secret');
 /** The outside trader: 60 s, one trade every 300 ms (≈ 3.3/s): more stop work than 180/min allows. */
 const BUSY_MS = 60_000;
 const TRADE_EVERY_MS = 300;
-/** Every SELL_EVERY-th trade sells 1 share of a symbol held (a reduce: a stop is shrunk or canceled). */
-const SELL_EVERY = 6;
 const CORE = ['AAPL', 'MSFT', 'TSLA', 'SPY'];
 const OTHERS = ['QQQ', 'IWM', 'NVDA', 'AMZN', 'GOOGL', 'META', 'AMD', 'F'];
 const GRACE_S = 5;
@@ -26,25 +24,19 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
-/** Market buys (the core four and the others in turn, 1–3 shares), every sixth trade a sell of 1. */
+/**
+ * Market buys (the core four and the others in turn, 1–3 shares). No sells: while the bot's stops
+ * hold every share, Alpaca refuses an outside sell (403 held_for_orders), as the simulator does.
+ */
 async function trade(s: Simulator, until: number): Promise<{ entries: Map<string, number>; trades: number }> {
   const entries = new Map<string, number>();
-  const held = new Map<string, number>();
   let trades = 0;
   for (let i = 0; Date.now() < until; i++) {
     const next = Date.now() + TRADE_EVERY_MS;
-    const sellable = [...held].filter(([, q]) => q >= 3).map(([sym]) => sym);
-    if (i % SELL_EVERY === SELL_EVERY - 1 && sellable.length > 0) {
-      const symbol = sellable[i % sellable.length]!;
-      await simPost(s, '/_sim/trade', { symbol, side: 'sell', qty: '1', type: 'market' });
-      held.set(symbol, held.get(symbol)! - 1);
-    } else {
-      const symbol = i % 2 === 0 ? CORE[(i / 2) % CORE.length]! : OTHERS[((i - 1) / 2) % OTHERS.length]!;
-      const qty = 1 + (i % 3);
-      const order = await simPost(s, '/_sim/trade', { symbol, side: 'buy', qty: String(qty), type: 'market' });
-      entries.set(order.id, Date.now());
-      held.set(symbol, (held.get(symbol) ?? 0) + qty);
-    }
+    const symbol = i % 2 === 0 ? CORE[(i / 2) % CORE.length]! : OTHERS[((i - 1) / 2) % OTHERS.length]!;
+    const qty = 1 + (i % 3);
+    const order = await simPost(s, '/_sim/trade', { symbol, side: 'buy', qty: String(qty), type: 'market' });
+    entries.set(order.id, Date.now());
     trades += 1;
     await sleep(Math.max(0, next - Date.now()));
   }

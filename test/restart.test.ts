@@ -27,6 +27,7 @@ async function bot(): Promise<{ bot: BotProcess; url: string }> {
     APCA_API_SECRET_KEY: 'sekrit',
     ALPACA_API_URL: sim.url,
     ALPACA_STREAM_URL: sim.streamUrl,
+    ALPACA_DATA_URL: sim.dataUrl,
     CT_DB_PATH: join(dir, 'bot.db'),
     CT_API_PORT: '0',
     CT_ADOPT: 'record',

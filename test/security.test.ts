@@ -27,6 +27,7 @@ describe('secrets and network binding', () => {
       APCA_API_SECRET_KEY: SECRET,
       ALPACA_API_URL: sim.url,
       ALPACA_STREAM_URL: sim.streamUrl,
+      ALPACA_DATA_URL: sim.dataUrl,
       CT_DB_PATH: join(dir, 'sec.db'),
       CT_API_PORT: '0',
       CT_API_TOKEN: TOKEN,

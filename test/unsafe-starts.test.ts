@@ -40,6 +40,7 @@ const botEnv = (s: Simulator, db: string, keys = { id: KEY, secret: SECRET }) =>
   APCA_API_SECRET_KEY: keys.secret,
   ALPACA_API_URL: s.url,
   ALPACA_STREAM_URL: s.streamUrl,
+  ALPACA_DATA_URL: s.dataUrl,
   CT_DB_PATH: join(dir, db),
   CT_API_PORT: '0',
 });

@@ -31,19 +31,27 @@ export interface BrokerClient {
   readonly activities: trading.AccountActivitiesApi;
   readonly positions: trading.PositionsApi;
   readonly account: trading.AccountsApi;
+  /** Asset details (crypto order grids). */
+  readonly assets: trading.AssetsApi;
   readonly apiUrl: string;
   readonly streamUrl: string;
   /** HTTP requests sent so far (every attempt, retries included). */
   requestCount(): number;
   /** Requests waiting for the rate limit, per lane (zeros without a limit). */
   queued(): { high: number; low: number };
-  /** Pages of FILL activities after `afterId` (exclusive), oldest first, following page tokens to the end. */
-  fillActivityPages(afterId: string | null): AsyncGenerator<trading.GetAccountActivities200ResponseInner[]>;
+  /**
+   * Pages of activities after `afterId` (exclusive), oldest first, following page tokens to the end:
+   * FILL and CFEE (a crypto buy's fee in the coin) together, in one id order, unless `types` says.
+   */
+  activityPages(afterId: string | null, types?: ActivityKind[], since?: Date): AsyncGenerator<trading.GetAccountActivities200ResponseInner[]>;
   /** A trade_updates stream that reconnects forever; call connect() on it. */
   createStream(): streaming.TradingStream;
 }
 
 export const ACTIVITY_PAGE_SIZE = 100;
+
+/** The activity types the service reads: fills, and crypto fees taken in the coin. */
+export type ActivityKind = 'FILL' | 'CFEE';
 
 export function streamUrlFor(apiUrl: string): string {
   const u = new URL(apiUrl);
@@ -112,13 +120,14 @@ export function createBrokerClient(
     orders: new OrdersApi(config),
     activities,
     positions: new trading.PositionsApi(config),
+    assets: new trading.AssetsApi(config),
     account: new trading.AccountsApi(config),
     apiUrl,
     streamUrl,
     requestCount: () => requests,
     queued: () => limiter?.queued() ?? { high: 0, low: 0 },
-    async *fillActivityPages(afterId) {
-      // GET /v2/account/activities?activity_types=FILL rather than /activities/FILL: in SDK
+    async *activityPages(afterId, types = ['FILL', 'CFEE'], since) {
+      // GET /v2/account/activities?activity_types=FILL,CFEE rather than /activities/FILL: in SDK
       // 4.0.2 the by-type endpoint maps every item as a non-trade activity and drops
       // order_id, cum_qty, price, side and transaction_time. Pages are followed by hand (as the
       // SDK's paginateCursor does) because the caller commits page by page.
@@ -126,10 +135,12 @@ export function createBrokerClient(
       const visited = new Set<string>();
       for (;;) {
         const page = await activities.getAccountActivities({
-          activityTypes: ['FILL'],
+          activityTypes: types,
           direction: 'asc',
           pageSize: ACTIVITY_PAGE_SIZE,
           pageToken: token,
+          // The first page of a re-read starts at a time (`after`); the next pages follow ids.
+          after: token === undefined ? since : undefined,
         });
         yield page;
         const last = page[page.length - 1]?.id;

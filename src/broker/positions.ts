@@ -37,6 +37,22 @@ export async function fetchPositionQty(client: BrokerClient, symbol: string): Pr
   }
 }
 
+/**
+ * What of a position other orders do not hold (`qty_available`, spec Position; shares or coins held
+ * by open orders cannot be sold again: 403 held_for_orders / insufficient balance). Unsigned;
+ * "0" when there is no position.
+ */
+export async function fetchAvailableQty(client: BrokerClient, symbol: string): Promise<InstanceType<typeof D>> {
+  try {
+    const raw = (await client.positions.getOpenPosition({ symbolOrAssetId: positionPathSymbol(symbol) })) as { qtyAvailable?: unknown; qty_available?: unknown; qty?: unknown };
+    const available = raw.qtyAvailable ?? raw.qty_available ?? raw.qty;
+    return typeof available === 'string' ? new D(available).abs() : new D(0);
+  } catch (err) {
+    if (err instanceof NotFoundError) return new D(0);
+    throw err;
+  }
+}
+
 /** Every open position, crypto symbols in pair form. */
 export async function listPositions(client: BrokerClient): Promise<BrokerPosition[]> {
   const out: BrokerPosition[] = [];

@@ -5,6 +5,7 @@ import { confirmedCryptoIntents } from '../store/intents.js';
 import type { Logger } from '../log.js';
 import { stopAsk } from '../domain/protection.js';
 import { cryptoStopPrice } from './stop-order.js';
+import type { AssetGrids } from '../broker/asset-grids.js';
 import { applyStopTransition } from './stop-transitions.js';
 
 /**
@@ -23,6 +24,8 @@ export class CryptoRatchet {
       db: Database;
       log: Logger;
       prices: PriceSource;
+      /** Crypto order grids: the raised stop stays on the price increment. */
+      grids?: AssetGrids;
       trailPercent: string;
       minStepPercent: string;
       onRaised: () => void;
@@ -53,7 +56,7 @@ export class CryptoRatchet {
         const intent = stopAsk(row);
         const price = latest.get(intent.symbol);
         if (!price || intent.side !== 'sell') continue;
-        const next = cryptoStopPrice(price, this.deps.trailPercent);
+        const next = cryptoStopPrice(price, this.deps.trailPercent, (await this.deps.grids?.of(intent.symbol))?.priceIncrement ?? null);
         const current = new D(row.target_stop_price ?? row.placed_stop_price!);
         const step = current.times(new D(this.deps.minStepPercent).div(100));
         if (new D(next).lt(current.plus(step))) continue;

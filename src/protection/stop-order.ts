@@ -2,6 +2,7 @@ import type { trading } from '@alpacahq/alpaca-trade-api';
 import { D, normalize } from '../decimal.js';
 import type { StopIntent } from '../domain/protection.js';
 import { isCrypto } from '../domain/symbols.js';
+import { priceOnGrid } from '../domain/grid.js';
 
 /**
  * The protective order for an entry (DESIGN §3.4). Equities: a native trailing stop
@@ -15,18 +16,32 @@ export interface StopSettings {
   cryptoLimitSlippagePercent: string;
 }
 
-/** Crypto: the stop price for a reference price, `price × (1 − trail%)`, rounded down to cents. */
-export function cryptoStopPrice(price: string, trailPercent: string): string {
+/** A fractional equity stop's price: `price × (1 − trail%)` rounded down to Alpaca's equity tick ($0.01 from $1, $0.0001 below). */
+export function equityStopPrice(price: string, trailPercent: string): string {
   const stop = new D(price).times(new D(1).minus(new D(trailPercent).div(100)));
-  return normalize(stop.toDecimalPlaces(2, D.ROUND_DOWN));
+  return normalize(stop.toDecimalPlaces(stop.gte(1) ? 2 : 4, D.ROUND_DOWN));
 }
 
-function cryptoLimitPrice(stop: string, settings: StopSettings): string {
-  const limit = new D(stop).times(new D(1).minus(new D(settings.cryptoLimitSlippagePercent).div(100)));
-  return normalize(limit.toDecimalPlaces(2, D.ROUND_DOWN));
+/**
+ * Crypto: the stop price for a reference price, `price × (1 − trail%)`, rounded down onto the
+ * asset's `price_increment` (without one: cents from $1, else 8 significant places).
+ */
+export function cryptoStopPrice(price: string, trailPercent: string, priceIncrement: string | null = null): string {
+  return priceOnGrid(new D(price).times(new D(1).minus(new D(trailPercent).div(100))), priceIncrement);
 }
 
-export function newStopOrder(intent: StopIntent, qty: string, clientOrderId: string, stopPrice: string | null, settings: StopSettings): trading.PostOrderRequest {
+function cryptoLimitPrice(stop: string, settings: StopSettings, priceIncrement: string | null): string {
+  return priceOnGrid(new D(stop).times(new D(1).minus(new D(settings.cryptoLimitSlippagePercent).div(100))), priceIncrement);
+}
+
+export function newStopOrder(
+  intent: StopIntent,
+  qty: string,
+  clientOrderId: string,
+  stopPrice: string | null,
+  settings: StopSettings,
+  priceIncrement: string | null = null,
+): trading.PostOrderRequest {
   if (isCrypto(intent.symbol, intent.assetClass)) {
     if (!stopPrice) throw new Error(`crypto stop for ${intent.symbol} needs a stop price`);
     return {
@@ -36,10 +51,13 @@ export function newStopOrder(intent: StopIntent, qty: string, clientOrderId: str
       type: 'stop_limit',
       timeInForce: 'gtc',
       stopPrice,
-      limitPrice: cryptoLimitPrice(stopPrice, settings),
+      limitPrice: cryptoLimitPrice(stopPrice, settings, priceIncrement),
       clientOrderId,
     };
   }
+  // Fractional shares: no trailing stop, day orders only (docs "Fractional trading"): a day stop,
+  // placed again each session (it expires at the close and the stop machine re-places it).
+  if (stopPrice !== null) return { symbol: intent.symbol, qty, side: intent.side, type: 'stop', timeInForce: 'day', stopPrice, clientOrderId };
   return {
     symbol: intent.symbol,
     qty,
@@ -51,10 +69,18 @@ export function newStopOrder(intent: StopIntent, qty: string, clientOrderId: str
   };
 }
 
-export function replaceStopOrder(intent: StopIntent, qty: string, clientOrderId: string, stopPrice: string | null, settings: StopSettings): trading.PatchOrderRequest {
+export function replaceStopOrder(
+  intent: StopIntent,
+  qty: string,
+  clientOrderId: string,
+  stopPrice: string | null,
+  settings: StopSettings,
+  priceIncrement: string | null = null,
+): trading.PatchOrderRequest {
   if (isCrypto(intent.symbol, intent.assetClass)) {
     if (!stopPrice) throw new Error(`crypto stop for ${intent.symbol} needs a stop price`);
-    return { qty, stopPrice, limitPrice: cryptoLimitPrice(stopPrice, settings), clientOrderId };
+    return { qty, stopPrice, limitPrice: cryptoLimitPrice(stopPrice, settings, priceIncrement), clientOrderId };
   }
+  if (stopPrice !== null) return { qty, stopPrice, clientOrderId };
   return { qty, trail: settings.trailPercent, clientOrderId };
 }

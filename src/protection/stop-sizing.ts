@@ -1,5 +1,4 @@
-import { fetchPositionQty } from '../broker/positions.js';
-import { parseOrder } from '../broker/adapter.js';
+import { fetchAvailableQty, fetchPositionQty } from '../broker/positions.js';
 import type { BrokerClient } from '../broker/client.js';
 import { D, normalize } from '../decimal.js';
 import type { Logger } from '../log.js';
@@ -49,31 +48,28 @@ export class StopSizing {
   }
 
   /**
-   * Crypto cannot be sold twice: another open sell holds part of the position. What is free now
-   * can be protected (nothing was placed, so the same client order id is still unused); the stop
-   * grows later, when the rest is free again. Null when that is not the case.
+   * Nothing can be sold twice: other open orders hold part of the position (Alpaca: 403
+   * held_for_orders for shares, insufficient balance for coins; the crypto fee leaves less than was
+   * bought). What is free now can be protected (nothing was placed, so the same client order id is
+   * still unused); the stop grows later, when the rest is free again. Null when that is not the case.
+   * One request: the position's `qty_available`, plus what this stop's own working order holds (a resize).
    */
   async partialQty(row: IntentRow): Promise<string | null> {
     const ask = stopAsk(row);
-    if (!isCrypto(ask.symbol, ask.assetClass)) return null;
-    const free = await this.freeToSell(ask, row.broker_order_id).catch(() => null);
+    const available = await fetchAvailableQty(this.deps.client, ask.symbol).catch(() => null);
+    if (available === null) return null;
+    const own = row.broker_order_id !== null && row.status === 'confirmed' ? new D(row.placed_qty ?? 0) : new D(0);
+    let free = available.plus(own);
+    // Equities: a trailing stop takes whole shares only.
+    if (!isCrypto(ask.symbol, ask.assetClass) && !new D(wantedOf(row)).lt(1)) free = free.floor();
     const wanted = wantedOf(row);
-    if (free === null || !free.gt(0) || !free.lt(wanted)) return null;
+    if (!free.gt(0) || !free.lt(wanted)) return null;
     const qty = normalize(free);
-    this.deps.log.info({ event: 'stop_partial', entry_order_id: ask.entryOrderId, symbol: ask.symbol, qty, wanted }, 'part of the position is held by another sell order');
+    this.deps.log.info(
+      { event: 'stop_partial', entry_order_id: ask.entryOrderId, symbol: ask.symbol, qty, wanted, reason: 'held_for_orders' },
+      `only ${qty} of ${wanted} ${ask.symbol} is available: the rest is held by other open orders (or taken by a fee)`,
+    );
     return qty;
-  }
-
-  /** Crypto: the position less what open sell orders (other than `except`) already hold. */
-  private async freeToSell(intent: StopIntent, except: string | null): Promise<D> {
-    const position = await fetchPositionQty(this.deps.client, intent.symbol);
-    const open = await this.deps.client.orders.getAllOrders({ status: 'open', symbols: intent.symbol, limit: 500 });
-    let held = new D(0);
-    for (const raw of open) {
-      const o = parseOrder(raw);
-      if (o.ok && o.value.side === 'sell' && o.value.orderId !== except) held = held.plus(new D(o.value.qty ?? 0).minus(o.value.filledQty));
-    }
-    return position.minus(held);
   }
 
   /** What the committed ledger says the stop's side holds (a sell stop protects a long), or null when unknown. */

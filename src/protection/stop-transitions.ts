@@ -1,8 +1,9 @@
 import type { Database } from '../store/database.js';
-import { backedOffStops, insertStopRow, readStopRow, writeStopPatch, type IntentRow } from '../store/intents.js';
+import { backedOffStops, positionStopRows, insertStopRow, readStopRow, writeStopPatch, type IntentRow } from '../store/intents.js';
 import type { StopIntent } from '../domain/protection.js';
 import { initialStop, stopStateOf, type StopEffect, type StopEvent, type StopState } from '../../machines/stop.js';
 import { stopActorsOf } from './stop-actors.js';
+import { D } from '../decimal.js';
 import { wantedOf } from '../../machines/stop-policy.js';
 
 /**
@@ -64,6 +65,21 @@ export function restartStops(db: Database, now = new Date()): void {
   db.transaction(() => {
     for (const clientOrderId of backedOffStops(db)) applyStopTransition(db, clientOrderId, { type: 'restarted' }, now);
   });
+}
+
+/**
+ * A cause went away (an order of the symbol ended, and with it what it held): stops of the symbol
+ * placed short of what they want are due now. Returns how many were woken.
+ */
+export function wakeShortStops(db: Database, symbol: string, now = new Date()): number {
+  let woken = 0;
+  db.transaction(() => {
+    for (const row of positionStopRows(db, symbol, [])) {
+      if (row.status !== 'confirmed' || row.cancel_requested || row.placed_qty === null || !new D(row.placed_qty).lt(wantedOf(row))) continue;
+      if (applyStopTransition(db, row.client_order_id, { type: 'restarted' }, now).applied) woken += 1;
+    }
+  });
+  return woken;
 }
 
 /** What the stop should cover now: the entry's quantity (the machine's ask) less what exits cut. */

@@ -13,7 +13,10 @@ import { currentCid, stopBasis, stopStateOf, type StopEffect, type StopEvent } f
 import { classifyRefusal, isDuplicateClientOrderId } from '../../machines/stop-policy.js';
 import { RefusedRetryBudget } from './stop-budget.js';
 import { StopSizing } from './stop-sizing.js';
-import { cryptoStopPrice, newStopOrder, replaceStopOrder, type StopSettings } from './stop-order.js';
+import { AssetGrids } from '../broker/asset-grids.js';
+import { qtyOnGrid } from '../domain/grid.js';
+import { D, normalize } from '../decimal.js';
+import { cryptoStopPrice, equityStopPrice, newStopOrder, replaceStopOrder, type StopSettings } from './stop-order.js';
 import { applyStopTransition, restartStops, type StopTransition } from './stop-transitions.js';
 
 export interface StopWorkerDeps {
@@ -28,6 +31,8 @@ export interface StopWorkerDeps {
   graceMs?: number;
   /** The ledger's signed position in a symbol (no request); the broker is asked only when it falls short. */
   ledgerPosition?: (symbol: string) => string;
+  /** Crypto order grids (shared with the ratchet); one is made when not given. */
+  grids?: AssetGrids;
 }
 
 type Request = Extract<StopEffect, { type: 'lookup' | 'fetchOrder' | 'place' | 'post' | 'patch' | 'delete' }>;
@@ -54,9 +59,11 @@ export class StopWorker {
   private stopped = false;
   private readonly budget = new RefusedRetryBudget();
   private readonly sizing: StopSizing;
+  private readonly grids: AssetGrids;
 
   constructor(private readonly deps: StopWorkerDeps) {
     this.sizing = new StopSizing(deps);
+    this.grids = deps.grids ?? new AssetGrids(deps);
   }
 
   start(intervalMs = 1000): void {
@@ -211,22 +218,40 @@ export class StopWorker {
       if (until !== null) return { type: 'postponed', until };
     }
     const ask = stopAsk(row);
-    const qty = await this.sizing.protectableQty(row);
-    if (typeof qty !== 'string') return qty;
-    const stopPrice = isCrypto(ask.symbol, ask.assetClass) ? (row.target_stop_price ?? cryptoStopPrice(await this.deps.latestPrice(ask.symbol), this.deps.settings.trailPercent)) : null;
-    return { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty, stopPrice };
+    const sized = await this.sizing.protectableQty(row);
+    if (typeof sized !== 'string') return sized;
+    if (!isCrypto(ask.symbol, ask.assetClass)) return this.prepareEquity(row, clientOrderId, sized);
+    // Crypto: the quantity and the prices on the asset's grids (off them, Alpaca refuses the order).
+    const grid = await this.grids.of(ask.symbol);
+    const qty = qtyOnGrid(sized, grid);
+    if (!qty.ok) return { type: 'deferred', reason: qty.reason };
+    const stopPrice = row.target_stop_price ?? cryptoStopPrice(await this.deps.latestPrice(ask.symbol), this.deps.settings.trailPercent, grid.priceIncrement);
+    return { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty: qty.qty, stopPrice };
+  }
+
+  /**
+   * Equities: whole shares get the gtc trailing stop; a position under one share gets a `day` stop
+   * priced from the latest trade (fractional orders are day-only and cannot trail: docs "Fractional
+   * trading"). Above one share the fractional remainder stays uncovered (reported by coverage).
+   */
+  private async prepareEquity(row: IntentRow, clientOrderId: string, sized: string): Promise<StopEvent> {
+    const whole = new D(sized).floor();
+    if (whole.eq(sized) || whole.gte(1)) return { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty: normalize(whole), stopPrice: null };
+    const price = row.target_stop_price ?? equityStopPrice(await this.deps.latestPrice(stopAsk(row).symbol), this.deps.settings.trailPercent);
+    return { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty: sized, stopPrice: price };
   }
 
   private async send(row: IntentRow, effect: Extract<StopEffect, { type: 'post' | 'patch' }>, ctx: { partial: boolean }): Promise<StopEvent> {
     const { client, settings } = this.deps;
     const ask = stopAsk(row);
     const cid = effect.clientOrderId;
+    const increment = isCrypto(ask.symbol, ask.assetClass) ? (await this.grids.of(ask.symbol)).priceIncrement : null;
     let raw: unknown;
     try {
       raw =
         effect.type === 'patch'
-          ? await client.orders.patchOrderByOrderId({ orderId: effect.orderId, patchOrderRequest: replaceStopOrder(ask, effect.qty, cid, effect.stopPrice, settings) })
-          : await client.orders.postOrder({ postOrderRequest: newStopOrder(ask, effect.qty, cid, effect.stopPrice, settings) });
+          ? await client.orders.patchOrderByOrderId({ orderId: effect.orderId, patchOrderRequest: replaceStopOrder(ask, effect.qty, cid, effect.stopPrice, settings, increment) })
+          : await client.orders.postOrder({ postOrderRequest: newStopOrder(ask, effect.qty, cid, effect.stopPrice, settings, increment) });
     } catch (err) {
       return this.sendFailed(row, effect, err, ctx);
     }
@@ -245,8 +270,11 @@ export class StopWorker {
     if (isDuplicateClientOrderId(err.status, err.message)) return { type: 'duplicate', clientOrderId: cid };
     const kind = classifyRefusal(err.status, err.message);
     if (kind === null) return unknown;
-    if (err.status === 403 && !ctx.partial) {
-      const qty = await this.sizing.partialQty(row);
+    if (kind === 'insufficient_qty' && !ctx.partial) {
+      const free = await this.sizing.partialQty(row);
+      const ask = stopAsk(row);
+      const onGrid = free === null || !isCrypto(ask.symbol, ask.assetClass) ? null : qtyOnGrid(free, await this.grids.of(ask.symbol));
+      const qty = onGrid === null ? free : onGrid.ok ? onGrid.qty : null;
       if (qty !== null) {
         ctx.partial = true;
         return { type: 'sendStarted', clientOrderId: cid, basis: stopBasis(row), qty, stopPrice: effect.stopPrice };

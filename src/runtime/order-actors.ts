@@ -1,5 +1,5 @@
 import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
-import type { ExecutionReport, OrderReport, TradeUpdateReport } from '../domain/reports.js';
+import type { ExecutionReport, FeeReport, OrderReport, TradeUpdateReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
 import { latestFillTimes } from '../store/ledger.js';
 import { LateExits } from './late-exits.js';
@@ -11,10 +11,11 @@ import { activeCooldown, type StartedCooldown } from '../store/cooldowns.js';
 import { entriesWithCanceledStops, stopCanceledForClose } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { OrderRoutes } from './order-routes.js';
-import { commitTransition, fillTime, type CommitDeps, type Committed, type PendingWrites } from './order-commit.js';
+import { commitFee, commitTransition, fillTime, type CommitDeps, type Committed, type PendingWrites } from './order-commit.js';
 import { orderActorId, supervisorMachine, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { positionActorId } from '../../machines/position.machine.js';
 import { stopActorsOf } from '../protection/stop-actors.js';
+import { wakeShortStops } from '../protection/stop-transitions.js';
 import { assembleSupervisorSnapshot, stateName } from './rehydrate.js';
 
 export interface OrderActorsOptions {
@@ -59,6 +60,8 @@ export class OrderActors {
   private kickScheduled = false;
   /** Fill rows committed by this process (reconcile_done reports the difference per run). */
   fillsRecorded = 0;
+  /** Fee rows (CFEE activities) committed by this process. */
+  feesRecorded = 0;
 
   constructor(private readonly opts: OrderActorsOptions) {
     this.lateExits = new LateExits(opts.db, new Map());
@@ -149,6 +152,37 @@ export class OrderActors {
       return;
     }
     this.send({ type: 'broker.order', order, ...routing });
+  }
+
+  /**
+   * A crypto fee taken in the coin (a CFEE activity): recorded once, and followed by its symbol's
+   * position actor in the same transaction (order-commit.ts `commitFee`): its long shrinks, and its
+   * stops with it, or they are canceled when nothing is left. False when it was recorded already.
+   * `backfill`: an old fee read once after the upgrade that added fees; the exits it completed long
+   * ago are not walked again (their cooldowns would start now).
+   */
+  recordFee(fee: FeeReport, opts: { backfill?: boolean } = {}, now = new Date()): boolean {
+    const { log } = this.opts;
+    // Its position actor must be live first (a symbol never seen starts flat).
+    this.send({ type: 'position.ensure', position: { symbol: fee.symbol, qty: '0', stops: [] } });
+    let committed: ReturnType<typeof commitFee>;
+    try {
+      committed = commitFee(this.commitDeps, fee, now, { walkLate: !opts.backfill });
+    } catch (err) {
+      log.fatal({ event: 'persist_failed', err }, 'could not record a crypto fee');
+      this.opts.onFatal(err);
+      return false;
+    }
+    if (!committed) return false;
+    this.feesRecorded += 1;
+    log.info(
+      { event: 'fee_recorded', activity_id: fee.activityId, symbol: fee.symbol, qty: fee.qty, at: fee.at, late: committed.late, position: this.ledgerPosition(fee.symbol) },
+      `fee ${fee.qty} ${fee.symbol} taken from the position`,
+    );
+    if (committed.late) this.scheduleLateExits();
+    this.kickStopWorker();
+    for (const entryOrderId of committed.followed.closed) if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
+    return true;
   }
 
   tick(now = Date.now()): void {
@@ -243,6 +277,16 @@ export class OrderActors {
     }
   }
 
+  /** The late-exit walk, after the batch in progress (a reconcile page commits many orders in one go). */
+  private scheduleLateExits(): void {
+    if (this.replayScheduled) return;
+    this.replayScheduled = true;
+    setImmediate(() => {
+      this.replayScheduled = false;
+      if (this.actor) this.replayLateExits();
+    });
+  }
+
   private logCooldowns(started: StartedCooldown[]): void {
     for (const cd of started) {
       this.opts.log.info({ event: 'cooldown_started', symbol: cd.symbol, exit_fill_id: cd.exitFillId, until: cd.until.toISOString() }, `${cd.symbol} cooling down`);
@@ -287,6 +331,9 @@ export class OrderActors {
       this.lastSeen.delete(orderId);
       this.persisted.delete(orderId);
       this.routes.finished(orderId);
+      // An order that ended holds nothing any more: stops of its symbol placed short of what they
+      // want (its quantity was held) try to grow now rather than at their next recheck.
+      if (c.role !== 'stop' && wakeShortStops(this.opts.db, c.order.symbol, now) > 0) this.kickStopWorker();
     } else {
       this.persisted.set(orderId, { json, state });
     }
@@ -307,14 +354,7 @@ export class OrderActors {
       );
     }
     this.logCooldowns(committed.started);
-    if (late.size > 0 && !this.replayScheduled) {
-      // After the batch in progress (a reconcile page commits many orders in one go).
-      this.replayScheduled = true;
-      setImmediate(() => {
-        this.replayScheduled = false;
-        if (this.actor) this.replayLateExits();
-      });
-    }
+    if (late.size > 0) this.scheduleLateExits();
     if (written.length > 0 && c.role === 'entry' && written[0]!.cumQty === written[0]!.qty) {
       const cooling = activeCooldown(db, c.order.symbol, now);
       if (cooling) {

@@ -27,12 +27,14 @@ export interface FollowBatch {
 
 /**
  * The runtime side of the position actors (machines/position.machine.ts): what each is restored
- * from at start, the fills it is sent inside the commit's transaction, and the commands it hands
+ * from at start, the fills (and crypto fees) it is sent inside the commit's transaction, and the commands it hands
  * back, performed here — a stop's as an event of that stop's actor (`applyStopTransition`), a
  * cooldown as a row, an entry's `position.closed` collected for the caller. Decides nothing.
  */
 export class PositionFollowing {
   private current: Followed | null = null;
+  /** A command that failed: rethrown to the commit (XState would otherwise stop the actor quietly). */
+  private failure: { err: unknown } | null = null;
 
   constructor(
     private readonly db: Database,
@@ -44,7 +46,13 @@ export class PositionFollowing {
     return positionMachine.provide({
       actions: {
         carryOut: ({ context, event }, cmd) => {
-          if (event.type === 'fills') this.carryOut(cmd, context.symbol, event);
+          try {
+            if (event.type === 'fills') this.carryOut(cmd, context.symbol, event.order.assetClass, new Date(event.now));
+            // A fee is crypto's only (and never covers: it only shrinks or cancels).
+            else if (event.type === 'fee') this.carryOut(cmd, context.symbol, 'crypto', new Date(event.now));
+          } catch (err) {
+            this.failure ??= { err };
+          }
         },
       },
     });
@@ -74,20 +82,43 @@ export class PositionFollowing {
       own: stopRowsOf(this.db, ids),
       now: p.now.getTime(),
     };
+    this.deliver(actor, event, out);
+    return out;
+  }
+
+  /**
+   * Sends a crypto fee the store just wrote to the symbol's position actor and returns what its
+   * commands did (stops shrunk, or canceled with their entries told). Runs inside the fee's transaction.
+   */
+  followFee(actor: AnyActorRef, fee: { qty: string; now: Date }): Followed {
+    const out: Followed = { started: [], closed: [] };
+    this.deliver(actor, { type: 'fee', qty: fee.qty, now: fee.now.getTime() }, out);
+    return out;
+  }
+
+  /**
+   * Sends one event and collects what its commands did. A command that threw, or an actor that is
+   * no longer active, fails the commit (and stops the process) rather than recording fills whose
+   * protection was not followed.
+   */
+  private deliver(actor: AnyActorRef, event: PositionEvent, out: Followed): void {
     this.current = out;
+    this.failure = null;
     try {
       (actor as Actor<typeof positionMachine>).send(event);
     } finally {
       this.current = null;
     }
-    return out;
+    const failure = this.failure as { err: unknown } | null;
+    const snap = actor.getSnapshot() as { status: string; error?: unknown; context: { symbol: string } };
+    if (failure) throw failure.err;
+    if (snap.status !== 'active') throw snap.error ?? new Error(`position actor for ${snap.context.symbol} is ${snap.status}`);
   }
 
-  private carryOut(cmd: PositionCommand, symbol: string, e: Extract<PositionEvent, { type: 'fills' }>): void {
-    const now = new Date(e.now);
+  private carryOut(cmd: PositionCommand, symbol: string, assetClass: string, now: Date): void {
     switch (cmd.type) {
       case 'cover': {
-        const ask: StopIntent = { entryOrderId: cmd.stopOf, clientOrderId: stopClientOrderId(cmd.stopOf), symbol, assetClass: e.order.assetClass, side: cmd.side, qty: cmd.qty };
+        const ask: StopIntent = { entryOrderId: cmd.stopOf, clientOrderId: stopClientOrderId(cmd.stopOf), symbol, assetClass, side: cmd.side, qty: cmd.qty };
         // A re-arm: the stop ended (it starts over under its next client order id) or its cancel is withdrawn.
         this.stopEvent(ask.clientOrderId, cmd.rearm ? { type: 'rearmed', ask, cut: cmd.rearm.cut } : { type: 'asked', ask }, now);
         return;

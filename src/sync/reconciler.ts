@@ -1,11 +1,12 @@
 import type { BrokerClient } from '../broker/client.js';
-import { parseFillActivity, parseOrder } from '../broker/adapter.js';
+import { parseActivity, parseFeeActivity, parseOrder } from '../broker/adapter.js';
 import { fetchOrder } from '../broker/fetch-order.js';
 import type { OrderReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
-import { readSyncState, writeSyncState } from '../store/sync-state.js';
+import { deleteSyncState, readSyncState, writeSyncState } from '../store/sync-state.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
+import { ResyncWindow } from './resync-window.js';
 import type { DriftCheck } from './drift.js';
 
 export const OPEN_ORDERS_PAGE = 500;
@@ -20,12 +21,16 @@ export interface ReconcileResult {
   pages: number;
   requests: number;
   fills_new: number;
+  /** Crypto fees (CFEE activities) recorded by the run. */
+  fees_new: number;
+  /** Activities the watermark had passed, found by the trailing re-read. */
+  late_recovered: number;
   lookups: number;
   duration_ms: number;
 }
 
 /**
- * Lossless sync (DESIGN §4): FILL activities from the persisted watermark to the end, every open
+ * Lossless sync (DESIGN §4): FILL and CFEE activities from the persisted watermark to the end, every open
  * order, then a lookup of each working actor's order that is not open. The watermark moves only
  * after the fills up to it are committed (actor transitions persist synchronously). Runs never
  * overlap: a trigger during a run queues exactly one more run.
@@ -43,8 +48,14 @@ export class Reconciler {
       actors: OrderActors;
       drift: DriftCheck;
       onDone?: (result: ReconcileResult) => void;
+      /** CT_RESYNC_WINDOW_S: the trailing window re-read once a minute (0: never). */
+      resyncWindowS?: number;
     },
-  ) {}
+  ) {
+    this.resync = new ResyncWindow({ ...deps, windowS: deps.resyncWindowS ?? 900 });
+  }
+
+  private readonly resync: ResyncWindow;
 
   /** Starts a run, or queues one after the run in progress. Resolves when that run is done. */
   trigger(trigger: ReconcileTrigger): Promise<ReconcileResult | null> {
@@ -80,28 +91,66 @@ export class Reconciler {
     if (this.stopped) throw new Error('stopping');
   }
 
+  /**
+   * A database whose watermark was written when only FILL activities were read (migration 0006
+   * leaves `fee_backfill_until` = that watermark): the CFEE activities up to it are read once, from
+   * the start; later ones come with the FILLs. Recording a fee twice is a no-op. Returns the pages read.
+   */
+  private async backfillFees(): Promise<number> {
+    const { db, log, client, actors } = this.deps;
+    const until = readSyncState(db, 'fee_backfill_until');
+    if (until === null) return 0;
+    let pages = 0;
+    for await (const page of client.activityPages(null, ['CFEE'])) {
+      pages += 1;
+      let past = false;
+      db.transaction(() => {
+        for (const raw of page) {
+          const id = (raw as { id?: unknown }).id;
+          if (typeof id === 'string' && id > until) {
+            past = true;
+            break;
+          }
+          const parsed = parseFeeActivity(raw);
+          if (parsed.ok) actors.recordFee(parsed.value, { backfill: true });
+          else log.warn({ event: 'broker_payload_rejected', source: 'activity', id, reason: parsed.reason }, 'skipped a malformed CFEE activity');
+        }
+      });
+      this.checkStopped();
+      if (past) break;
+    }
+    deleteSyncState(db, 'fee_backfill_until');
+    log.info({ event: 'fee_backfill_done', until, pages }, 'crypto fees before the watermark read');
+    return pages;
+  }
+
   private async runOnce(trigger: ReconcileTrigger): Promise<ReconcileResult | null> {
     const { db, log, client, actors, drift } = this.deps;
     const started = Date.now();
     const requestsBefore = client.requestCount();
     const fillsBefore = actors.fillsRecorded;
+    const feesBefore = actors.feesRecorded;
     try {
-      // 1. FILL activities after the watermark, oldest first, to the end (no cap). Each page
-      //    commits in one transaction with the watermark that points past it.
-      let pages = 0;
+      // 0. Once, after the upgrade that added fees: the CFEEs a FILL-only watermark went past.
+      let pages = await this.backfillFees();
+
+      // 1. FILL and CFEE activities after the watermark, oldest first (one id order), to the end
+      //    (no cap). Each page commits in one transaction with the watermark that points past it.
       const brokerCum = new Map<string, string>();
-      for await (const page of client.fillActivityPages(readSyncState(db, 'fill_watermark'))) {
+      for await (const page of client.activityPages(readSyncState(db, 'fill_watermark'))) {
         pages += 1;
         db.transaction(() => {
           let watermark: string | null = null;
           for (const raw of page) {
             const id = (raw as { id?: unknown }).id;
-            const parsed = parseFillActivity(raw);
-            if (parsed.ok) {
-              actors.handleExecution(parsed.value, null);
-              brokerCum.set(parsed.value.orderId, parsed.value.cumQty);
+            const parsed = parseActivity(raw);
+            if (!parsed.ok) {
+              log.warn({ event: 'broker_payload_rejected', source: 'activity', id, reason: parsed.reason }, 'skipped a malformed activity');
+            } else if (parsed.value.type === 'fee') {
+              actors.recordFee(parsed.value.fee);
             } else {
-              log.warn({ event: 'broker_payload_rejected', source: 'activity', id, reason: parsed.reason }, 'skipped a malformed FILL activity');
+              actors.handleExecution(parsed.value.fill, null);
+              brokerCum.set(parsed.value.fill.orderId, parsed.value.fill.cumQty);
             }
             if (typeof id === 'string') watermark = id;
           }
@@ -109,6 +158,11 @@ export class Reconciler {
         });
         this.checkStopped();
       }
+
+      // 1b. Once a minute: the window behind the watermark again, for activities published late.
+      const resync = await this.resync.maybeRun(readSyncState(db, 'fill_watermark'));
+      pages += resync.pages;
+      this.checkStopped();
 
       // 2. Every open order (paged by order id).
       const open = new Set<string>();
@@ -157,6 +211,8 @@ export class Reconciler {
         pages,
         requests: client.requestCount() - requestsBefore,
         fills_new: actors.fillsRecorded - fillsBefore,
+        fees_new: actors.feesRecorded - feesBefore,
+        late_recovered: resync.recovered,
         lookups,
         duration_ms: Date.now() - started,
       };

@@ -61,7 +61,7 @@ function mulberry32(seed: number) {
   };
 }
 
-async function startSimProcess(seed: number): Promise<{ proc: ChildProcess; url: string; streamUrl: string }> {
+async function startSimProcess(seed: number): Promise<{ proc: ChildProcess; url: string; streamUrl: string; dataUrl: string }> {
   const proc = spawn(
     process.execPath,
     ['--import', 'tsx', resolve('src/sim/cli.ts'), '--port', '0', '--seed', String(seed), '--outside-trader', '--interval-ms', '250', '--key-id', KEY, '--secret-key', SECRET],
@@ -74,7 +74,7 @@ async function startSimProcess(seed: number): Promise<{ proc: ChildProcess; url:
       const line = buf.split('\n').find((l) => l.includes('sim_listening'));
       if (line) {
         const j = JSON.parse(line);
-        res({ proc, url: j.url, streamUrl: j.stream_url });
+        res({ proc, url: j.url, streamUrl: j.stream_url, dataUrl: j.data_url });
       }
     });
     proc.once('exit', (code) => rej(new Error(`simulator exited (${code})`)));
@@ -196,14 +196,12 @@ async function measure(url: string, dbPath: string, cooldownLines: Array<Record<
     const covered = orders
       .filter((o) => entryOfStop(String(o.client_order_id)) && LIVE.has(o.status) && o.side === closing && String(o.symbol).replace('/', '') === key)
       .reduce((s, o) => s.plus(new D(o.qty).minus(o.filled_qty)), new D(0));
-    // Crypto cannot be sold twice: quantity an outside sell order already holds cannot carry a stop
-    // too (Alpaca refuses it as insufficient balance), so only the rest must be covered.
-    // Alpaca lists crypto positions without the slash (BTCUSD): the asset class says which they are.
-    const reserved = p.asset_class === 'crypto'
-      ? orders
-          .filter((o) => !String(o.client_order_id).startsWith('ct-') && LIVE.has(o.status) && o.side === 'sell' && String(o.symbol).replace('/', '') === key)
-          .reduce((s, o) => s.plus(new D(o.qty).minus(o.filled_qty)), new D(0))
-      : new D(0);
+    // Nothing can be sold twice: quantity an outside order on the closing side already holds cannot
+    // carry a stop too (Alpaca refuses it: insufficient balance for crypto, held_for_orders for
+    // shares), so only the rest must be covered. Alpaca lists crypto positions without the slash.
+    const reserved = orders
+      .filter((o) => !String(o.client_order_id).startsWith('ct-') && LIVE.has(o.status) && o.side === closing && String(o.symbol).replace('/', '') === key)
+      .reduce((s, o) => s.plus(new D(o.qty).minus(o.filled_qty)), new D(0));
     if (covered.lt(D.max(qty.abs().minus(reserved), 0))) {
       unprotected += 1;
       violations.push(`unprotected: ${p.symbol} position ${p.qty}, stops cover ${covered}`);
@@ -260,6 +258,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
     APCA_API_SECRET_KEY: SECRET,
     ALPACA_API_URL: simProc.url,
     ALPACA_STREAM_URL: simProc.streamUrl,
+    ALPACA_DATA_URL: simProc.dataUrl,
     CT_DB_PATH: dbPath,
     CT_API_PORT: '0',
     CT_POLL_MS: '1000',

@@ -427,6 +427,10 @@ describe('refusals: classified, backed off, budgeted', () => {
     [403, 'insufficient balance for BTC/USD (requested: 0.5, available: 0.3)', 'insufficient_qty'],
     [403, 'insufficient qty available for order (requested: 10, available: 0)', 'insufficient_qty'],
     [403, 'forbidden', 'forbidden'],
+    [403, 'potential wash trade detected. use complex orders', 'wash_trade'],
+    [403, 'trade denied due to pattern day trading protection', 'pdt'],
+    [422, 'fractional orders must be DAY orders', 'fractional'],
+    [422, 'fractional orders must be market, limit, stop, or stop_limit orders', 'fractional'],
     [401, 'unauthorized', 'forbidden'],
     [422, 'trail must be < 100', 'invalid'],
     [422, 'order is not open', 'invalid'],
@@ -453,6 +457,8 @@ describe('refusals: classified, backed off, budgeted', () => {
       expect(refusalBackoffMs('invalid', a + 1)).toBeGreaterThanOrEqual(refusalBackoffMs('invalid', a));
     }
     expect(refusalBackoffMs('invalid', 50)).toBe(300_000);
+    // A wash-trade block clears when the user's crossing order goes: retried within 10 s.
+    expect(refusalBackoffMs('wash_trade', 50)).toBe(10_000);
   });
 
   it('at most 10 retries of refused stops per symbol per minute, whatever woke them', () => {

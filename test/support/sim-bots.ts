@@ -34,6 +34,7 @@ export function simsAndBots(name: string, keyId: string, secretKey: string, botD
         APCA_API_SECRET_KEY: secretKey,
         ALPACA_API_URL: s.url,
         ALPACA_STREAM_URL: s.streamUrl,
+        ALPACA_DATA_URL: s.dataUrl,
         CT_DB_PATH: join(dir, dbFile),
         CT_API_PORT: '0',
         CT_LOG_LEVEL: 'info',

@@ -28,9 +28,10 @@ export async function makeFills(sim: Simulator, opts: { orders: number; fillsPer
     const [symbol, base] = EQUITIES[i % EQUITIES.length]!;
     // Move the price a little every order, so each order's VWAP is a real average.
     await simPost(sim, '/_sim/price', { symbol, price: (base + ((i * 37) % 200) / 100).toFixed(2) });
+    // Traffic, not a test of Alpaca's holds: a sell goes through whatever the bot's stops hold.
     const side = i % 3 === 2 ? 'sell' : 'buy';
     const limit = side === 'buy' ? (base * 2).toFixed(2) : (base / 2).toFixed(2);
-    const order = await simPost(sim, '/_sim/trade', { symbol, side, qty: '10', type: 'limit', limit_price: limit, time_in_force: 'gtc', fill: 'partial', fill_qty: String(parts[0]) });
+    const order = await simPost(sim, '/_sim/trade', { symbol, side, qty: '10', type: 'limit', limit_price: limit, time_in_force: 'gtc', fill: 'partial', fill_qty: String(parts[0]), ignore_held: true });
     orderIds.push(order.id);
     fills += 1;
     const last = opts.leaveOpenEvery && i % opts.leaveOpenEvery === 0 ? parts.length - 1 : parts.length;

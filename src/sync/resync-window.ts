@@ -1,0 +1,52 @@
+import type { BrokerClient } from '../broker/client.js';
+import { parseActivity } from '../broker/adapter.js';
+import type { Database } from '../store/database.js';
+import { hasFill } from '../store/ledger.js';
+import type { Logger } from '../log.js';
+import type { OrderActors } from '../runtime/order-actors.js';
+import { activityIdTime } from '../time.js';
+
+/**
+ * Alpaca has confirmed that activities can be missing and show up later (alpacahq/Alpaca-API#176),
+ * with ids before ones already served: a watermark alone never sees them. Once a minute (not every
+ * poll) the activities of a trailing window behind the watermark (`CT_RESYNC_WINDOW_S`) are read
+ * again; what is recorded already is skipped before it reaches an actor (no log line, no write),
+ * so the re-read is free of duplicates; what is new goes the normal way. The watermark does not move.
+ */
+export class ResyncWindow {
+  /** The first re-read is a minute after start: the start's catch-up reads everything after the watermark anyway. */
+  private lastAt = Date.now();
+
+  constructor(
+    private readonly deps: { db: Database; log: Logger; client: BrokerClient; actors: OrderActors; windowS: number; everyMs?: number },
+  ) {}
+
+  /** Re-reads the window if a minute has passed since the last re-read; returns the pages read. */
+  async maybeRun(watermark: string | null, now = Date.now()): Promise<{ pages: number; recovered: number }> {
+    const { db, log, client, actors, windowS } = this.deps;
+    if (watermark === null || windowS <= 0 || now - this.lastAt < (this.deps.everyMs ?? 60_000)) return { pages: 0, recovered: 0 };
+    const at = activityIdTime(watermark);
+    if (at === null) return { pages: 0, recovered: 0 };
+    this.lastAt = now;
+    const since = new Date(Date.parse(at) - windowS * 1000);
+    let pages = 0;
+    let recovered = 0;
+    for await (const page of client.activityPages(null, ['FILL', 'CFEE'], since)) {
+      pages += 1;
+      db.transaction(() => {
+        for (const raw of page) {
+          const parsed = parseActivity(raw);
+          if (!parsed.ok) continue;
+          if (parsed.value.type === 'fee') {
+            if (actors.recordFee(parsed.value.fee)) recovered += 1;
+          } else if (!hasFill(db, parsed.value.fill.orderId, parsed.value.fill.cumQty)) {
+            recovered += 1;
+            log.warn({ event: 'late_activity_recovered', id: (raw as { id?: unknown }).id, order_id: parsed.value.fill.orderId, cum_qty: parsed.value.fill.cumQty }, 'an activity the watermark had passed: recorded now');
+            actors.handleExecution(parsed.value.fill, null);
+          }
+        }
+      });
+    }
+    return { pages, recovered };
+  }
+}

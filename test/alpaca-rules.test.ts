@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import type { Simulator } from '../src/sim/index.js';
+import { isLiveStatus } from '../src/domain/orders.js';
+import { eventually, getJson } from './support/bot-process.js';
+import { simsAndBots } from './support/sim-bots.js';
+import { simPost } from './support/sim-traffic.js';
+
+/**
+ * The bot against a simulator that refuses what Alpaca refuses (src/sim/README.md, "Alpaca rules"):
+ * every position ends covered, or reported in /health as unprotected with the reason, within
+ * CT_PROTECT_GRACE_S, and is covered again once the cause goes away.
+ */
+const env = simsAndBots('rules', 'PKRULES', 'rules-secret', { CT_PROTECT_GRACE_S: '2', CT_POLL_MS: '1000' });
+const KEYS = env.headers;
+
+async function stopsOf(s: Simulator, entryId: string): Promise<any[]> {
+  const res = await fetch(`${s.url}/v2/orders?status=all&limit=500`, { headers: KEYS });
+  return ((await res.json()) as any[]).filter((o) => String(o.client_order_id).startsWith(`ct-stop-${entryId}`));
+}
+const live = (orders: any[]) => orders.filter((o) => isLiveStatus(o.status));
+
+async function ready(s: Simulator, db: string) {
+  const b = env.bot(s, db);
+  await b.waitFor((l) => l.event === 'reconcile_done');
+  return { b, url: await b.apiUrl() };
+}
+
+async function unprotected(url: string, symbol: string): Promise<any> {
+  const h = await getJson(`${url}/health`);
+  return h.body.protection.unprotected.find((u: any) => u.symbol === symbol) ?? null;
+}
+
+describe('wash-trade protection (crypto): a crossing buy of the user blocks the stop', () => {
+  it('reports the position unprotected with reason wash_trade, and places the stop once the blocker is gone', async () => {
+    const s = await env.sim(301);
+    const { b, url } = await ready(s, 'wash.db');
+    await simPost(s, '/_sim/price', { symbol: 'ETH/USD', price: '3000' });
+    // The user's resting buy limit at 2990 sits above where the stop-limit's limit would go (≈ 2910).
+    const blocker = await simPost(s, '/_sim/trade', { symbol: 'ETH/USD', side: 'buy', qty: '1', type: 'limit', limit_price: '2990', time_in_force: 'gtc', fill: 'none' });
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'ETH/USD', side: 'buy', qty: '2', type: 'market' });
+    const report = await eventually(async () => {
+      const u = await unprotected(url, 'ETH/USD');
+      return u?.past_grace && /wash_trade/.test(u.reason) ? u : null;
+    }, 20_000, 250);
+    expect(report.reason).toMatch(/^stop_refused: wash_trade: potential wash trade detected/);
+    expect((await getJson(`${url}/health`)).status).toBe(503);
+    expect(live(await stopsOf(s, entry.id))).toEqual([]);
+
+    const res = await fetch(`${s.url}/v2/orders/${blocker.id}`, { method: 'DELETE', headers: KEYS });
+    expect(res.status).toBe(204);
+    const stop = await eventually(async () => live(await stopsOf(s, entry.id))[0], 20_000, 250);
+    expect(stop).toMatchObject({ type: 'stop_limit', side: 'sell', time_in_force: 'gtc' });
+    await eventually(async () => (await unprotected(url, 'ETH/USD')) === null, 10_000, 250);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 60_000);
+});
+
+describe('crypto grids: stop and limit prices on price_increment', () => {
+  it('a SHIB/USD position at 0.00002345 gets a stop priced on its grid, never "0"', async () => {
+    const s = await env.sim(302);
+    const { b } = await ready(s, 'shib.db');
+    await simPost(s, '/_sim/price', { symbol: 'SHIB/USD', price: '0.00002345' });
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'SHIB/USD', side: 'buy', qty: '1000000', type: 'market' });
+    const stop = await eventually(async () => live(await stopsOf(s, entry.id))[0], 20_000, 250);
+    expect(stop).toMatchObject({ type: 'stop_limit', side: 'sell', stop_price: '0.00002298' });
+    expect(Number(stop.limit_price)).toBeGreaterThan(0);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 60_000);
+});
+
+describe('fractional shares', () => {
+  it('a position under one share gets a day stop (fractional orders cannot trail and are day-only)', async () => {
+    const s = await env.sim(303);
+    const { b } = await ready(s, 'fractional.db');
+    await simPost(s, '/_sim/price', { symbol: 'AAPL', price: '200' });
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '0.5', type: 'market', time_in_force: 'day' });
+    const stop = await eventually(async () => live(await stopsOf(s, entry.id))[0], 20_000, 250);
+    expect(stop).toMatchObject({ type: 'stop', time_in_force: 'day', qty: '0.5', side: 'sell', stop_price: '196' });
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 60_000);
+
+  it('whole shares get the gtc trailing stop; the fractional remainder is reported uncovered', async () => {
+    const s = await env.sim(304);
+    const { b, url } = await ready(s, 'fractional-whole.db');
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'MSFT', side: 'buy', qty: '2.5', type: 'market', time_in_force: 'day' });
+    const stop = await eventually(async () => live(await stopsOf(s, entry.id))[0], 20_000, 250);
+    expect(stop).toMatchObject({ type: 'trailing_stop', time_in_force: 'gtc', qty: '2' });
+    const u = await eventually(async () => unprotected(url, 'MSFT'), 10_000, 250);
+    expect(u).toMatchObject({ position: '2.5', covered: '2', uncovered: '0.5' });
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 60_000);
+});
+
+describe('held_for_orders (equities): shares held by another open sell', () => {
+  it('covers what is available, and the rest once the holder is gone', async () => {
+    const s = await env.sim(305);
+    const { b, url } = await ready(s, 'held.db');
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'TSLA', side: 'buy', qty: '10', type: 'market' });
+    const first = await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '10'), 20_000, 250);
+    expect(first).toBeTruthy();
+    // Another tool's take-profit for 4: Alpaca would refuse it while the stop holds all 10, so it
+    // goes in while the stop is briefly canceled (the user's own doing), as a user would place it.
+    const res = await fetch(`${s.url}/v2/orders/${first.id}`, { method: 'DELETE', headers: KEYS });
+    expect(res.status).toBe(204);
+    const tp = await simPost(s, '/_sim/trade', { symbol: 'TSLA', side: 'sell', qty: '4', type: 'limit', limit_price: '9999', time_in_force: 'gtc', fill: 'none' });
+    const partial = await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '6'), 20_000, 250);
+    expect(partial).toBeTruthy();
+    await b.waitFor((l) => l.event === 'stop_partial' && l.entry_order_id === entry.id, 10_000);
+    const u = await eventually(async () => unprotected(url, 'TSLA'), 10_000, 250);
+    expect(u).toMatchObject({ position: '10', covered: '6', uncovered: '4' });
+
+    await fetch(`${s.url}/v2/orders/${tp.id}`, { method: 'DELETE', headers: KEYS });
+    // The holder's end wakes the short stop (not its 30 s recheck): covered again within a poll or two.
+    await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '10'), 8_000, 250);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 90_000);
+});
+
+describe('pattern-day-trader protection', () => {
+  it('a refused stop is classified pdt and reported; it is placed once the refusal stops', async () => {
+    const s = await env.sim(306);
+    const { b, url } = await ready(s, 'pdt.db');
+    await simPost(s, '/_sim/faults', { pdt: ['SPY'] });
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'SPY', side: 'buy', qty: '3', type: 'market' });
+    const u = await eventually(async () => {
+      const x = await unprotected(url, 'SPY');
+      return x && /pdt/.test(x.reason) ? x : null;
+    }, 20_000, 250);
+    expect(u.reason).toMatch(/^stop_refused: pdt: trade denied due to pattern day trading protection/);
+    expect(b.lines.filter((l) => l.event === 'stop_rejected' || l.event === 'stop_refused').length).toBeGreaterThan(0);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+    expect(live(await stopsOf(s, entry.id))).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startSimulator } from '../src/sim/index.js';
+import { openDatabase } from '../src/store/database.js';
+import { createBrokerClient } from '../src/broker/client.js';
+import { OrderActors } from '../src/runtime/order-actors.js';
+import { DriftCheck } from '../src/sync/drift.js';
+import { Reconciler } from '../src/sync/reconciler.js';
+import { captureLogger } from './support/log-capture.js';
+import { simPost } from './support/sim-traffic.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ct-resync-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * Alpaca has confirmed missing activities that show up later (alpacahq/Alpaca-API#176): an id
+ * before ones already served, which paging on from the watermark never returns. The trailing
+ * re-read (CT_RESYNC_WINDOW_S) records it once; re-reading again records nothing twice.
+ */
+describe('the trailing window behind the watermark', () => {
+  it('records a FILL activity published late, with an id before the watermark, exactly once', async () => {
+    const sim = await startSimulator({ seed: 501 });
+    const db = await openDatabase(join(dir, 'resync.db'));
+    const { log, lines: logged } = captureLogger();
+    const lines = () => logged();
+    try {
+      const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url }, { rateLimit: false });
+      const actors = new OrderActors({ db, log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+      await actors.start();
+      const reconciler = new Reconciler({ db, log, client, actors, drift: new DriftCheck({ db, log, client, actors }), resyncWindowS: 900 });
+      // Only the trailing re-read is under test: let it run at every reconcile.
+      (reconciler as any).resync.deps.everyMs = 0;
+
+      await simPost(sim, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '1', type: 'market' });
+      await simPost(sim, '/_sim/faults', { late_activity_ms: 1500 });
+      const late = await simPost(sim, '/_sim/trade', { symbol: 'MSFT', side: 'buy', qty: '2', type: 'market' });
+      await simPost(sim, '/_sim/trade', { symbol: 'SPY', side: 'buy', qty: '3', type: 'market' });
+      const first = await reconciler.trigger('start');
+      expect(first).toMatchObject({ late_recovered: 0 });
+      const has = () => db.all(db.kysely.selectFrom('fills').select('order_id').where('order_id', '=', late.id)).length;
+      expect(has()).toBe(0);
+
+      await new Promise((r) => setTimeout(r, 1700));
+      const second = await reconciler.trigger('poll');
+      expect(second).toMatchObject({ late_recovered: 1 });
+      expect(has()).toBe(1);
+      expect(lines().filter((l) => l.event === 'late_activity_recovered').map((l) => l.order_id)).toEqual([late.id]);
+
+      const third = await reconciler.trigger('poll');
+      expect(third).toMatchObject({ late_recovered: 0, fills_new: 0 });
+      expect(has()).toBe(1);
+      expect(lines().filter((l) => l.event === 'fill_already_processed')).toEqual([]);
+      actors.stop();
+    } finally {
+      await db.close();
+      await sim.close();
+    }
+  }, 30_000);
+});
