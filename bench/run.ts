@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { benchCatchup } from './catchup.js';
+import { benchCatchupProtect } from './catchup-protect.js';
 import { benchFillToStop } from './fill-to-stop.js';
 import { benchFillsApi } from './fills-api.js';
 import { benchIngest } from './ingest.js';
@@ -14,6 +15,7 @@ import { benchRehydrate } from './rehydrate.js';
 const benches: Record<string, () => Promise<unknown>> = {
   ingest: () => benchIngest(20_000),
   catchup_10k_missed_fills: () => benchCatchup(10_000),
+  catchup_protect_10k_fills_1k_entries: () => benchCatchupProtect(1000, 10),
   rehydrate_10k_actors: () => benchRehydrate(10_000),
   fill_to_stop_submitted: () => benchFillToStop(100, 650),
   fills_api_100k: () => benchFillsApi(100_000, 1000),
