@@ -58,7 +58,8 @@ export class StopSizing {
     const ask = stopAsk(row);
     const available = await fetchAvailableQty(this.deps.client, ask.symbol).catch(() => null);
     if (available === null) return null;
-    const own = row.broker_order_id !== null && row.status === 'confirmed' ? new D(row.placed_qty ?? 0) : new D(0);
+    // A resize (PATCH) of the stop's working order: what that order holds is its own to keep.
+    const own = row.broker_order_id !== null && row.status !== 'done' ? new D(row.placed_qty ?? 0) : new D(0);
     let free = available.plus(own);
     // Equities: a trailing stop takes whole shares only.
     if (!isCrypto(ask.symbol, ask.assetClass) && !new D(wantedOf(row)).lt(1)) free = free.floor();

@@ -13,13 +13,20 @@ import { activityIdTime } from '../time.js';
  * again; what is recorded already is skipped before it reaches an actor (no log line, no write),
  * so the re-read is free of duplicates; what is new goes the normal way. The watermark does not move.
  */
+const FIRST_AFTER_MS = 15_000;
+
 export class ResyncWindow {
-  /** The first re-read is a minute after start: the start's catch-up reads everything after the watermark anyway. */
-  private lastAt = Date.now();
+  /**
+   * The first re-read comes 15 s after start (not with the start's catch-up, which reads everything
+   * after the watermark anyway and has its request budget); then once a minute.
+   */
+  private lastAt: number;
 
   constructor(
     private readonly deps: { db: Database; log: Logger; client: BrokerClient; actors: OrderActors; windowS: number; everyMs?: number },
-  ) {}
+  ) {
+    this.lastAt = Date.now() - (deps.everyMs ?? 60_000) + FIRST_AFTER_MS;
+  }
 
   /** Re-reads the window if a minute has passed since the last re-read; returns the pages read. */
   async maybeRun(watermark: string | null, now = Date.now()): Promise<{ pages: number; recovered: number }> {
