@@ -39,7 +39,8 @@ describe('broker adapter: real Alpaca payloads', () => {
     expect(r.value.positionQty).toBe('0');
     expect(r.value.execution).toEqual({
       orderId: 'a5be8f5e-fdfa-41f5-a644-7a74fe947a8f',
-      symbol: 'SOLUSD',
+      // The 2022 payload names the pair the legacy way (SOLUSD): read as the pair the service uses.
+      symbol: 'SOL/USD',
       side: 'sell',
       source: 'stream',
       cumQty: '1790.86',
@@ -172,5 +173,20 @@ describe('CFEE activities (crypto fees taken in the coin)', () => {
     expect(parseActivity(cfee)).toMatchObject({ ok: true, value: { type: 'fee', fee: { symbol: 'ETH/USD' } } });
     expect(parseActivity(fixture('activity-nontrade-div.json'))).toMatchObject({ ok: false, reason: expect.stringMatching(/activity_type DIV/) });
     expect(parseActivity({ ...cfee, qty: 'abc' }).ok).toBe(false);
+  });
+});
+
+// Older orders and activities name crypto pairs the legacy way (BTCUSD); newer ones BTC/USD (docs
+// "Crypto trading (broker)"). The service names them one way: the pair.
+describe('legacy crypto symbols are read as pairs', () => {
+  it('orders by their asset class, FILL activities (no asset class) by their shape', () => {
+    const order = fixture<any>('order-crypto-market-pending-new-js-sdk.json');
+    const legacy = parseOrder({ ...order, symbol: 'BTCUSD', asset_class: 'crypto' });
+    expect(legacy.ok && legacy.value.symbol).toBe('BTC/USD');
+    const fill = fixture<any>('activity-fill.json');
+    for (const [raw, want] of [['ETHUSD', 'ETH/USD'], ['SHIBUSD', 'SHIB/USD'], ['BTCUSDT', 'BTC/USDT'], ['AAPL', 'AAPL'], ['GOOGL', 'GOOGL'], ['BTC/USD', 'BTC/USD']]) {
+      const parsed = parseFillActivity({ ...fill, symbol: raw });
+      expect(parsed.ok && parsed.value.symbol).toBe(want);
+    }
   });
 });

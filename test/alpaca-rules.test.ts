@@ -138,3 +138,23 @@ describe('pattern-day-trader protection', () => {
     expect(live(await stopsOf(s, entry.id))).toEqual([]);
   }, 60_000);
 });
+
+describe('legacy crypto symbols (BTCUSD in older orders and activities)', () => {
+  it('one position and one stop under the pair name, whichever spelling the broker used', async () => {
+    const s = await env.sim(307);
+    const { b, url } = await ready(s, 'legacy.db');
+    await simPost(s, '/_sim/crypto', { legacy_symbols: true });
+    const old = await simPost(s, '/_sim/trade', { symbol: 'BTC/USD', side: 'buy', qty: '0.1', type: 'market' });
+    await simPost(s, '/_sim/crypto', { legacy_symbols: false });
+    const recent = await simPost(s, '/_sim/trade', { symbol: 'BTC/USD', side: 'buy', qty: '0.2', type: 'market' });
+    expect([old.symbol, recent.symbol]).toEqual(['BTCUSD', 'BTC/USD']);
+    await eventually(async () => live(await stopsOf(s, old.id)).length === 1 && live(await stopsOf(s, recent.id)).length === 1, 20_000, 250);
+    const positions = (await getJson(`${url}/positions`)).body.positions.map((p: any) => p.symbol);
+    expect(positions).toEqual(['BTC/USD']);
+    const fills = (await getJson(`${url}/fills?limit=100`)).body.fills.map((f: any) => f.symbol);
+    expect(new Set(fills)).toEqual(new Set(['BTC/USD']));
+    for (const stop of [...live(await stopsOf(s, old.id)), ...live(await stopsOf(s, recent.id))]) expect(stop.symbol).toBe('BTC/USD');
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 60_000);
+});

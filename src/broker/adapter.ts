@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isDecimalString, normalize, D } from '../decimal.js';
 import type { ExecutionReport, FeeReport, OrderReport, Parsed, TradeUpdateReport } from '../domain/reports.js';
-import { pairSymbol } from '../domain/symbols.js';
+import { canonicalSymbol, pairSymbol } from '../domain/symbols.js';
 import { activityIdTime, canonicalTime } from '../time.js';
 
 /**
@@ -117,7 +117,7 @@ export function parseOrder(raw: unknown): Parsed<OrderReport> {
     value: {
       orderId: o.id,
       clientOrderId: o.client_order_id,
-      symbol: o.symbol,
+      symbol: canonicalSymbol(o.symbol, o.asset_class),
       assetClass: o.asset_class,
       side: o.side,
       type: o.type,
@@ -150,7 +150,7 @@ export function parseFillActivity(raw: unknown): Parsed<ExecutionReport> {
     ok: true,
     value: {
       orderId: a.order_id,
-      symbol: a.symbol,
+      symbol: canonicalSymbol(a.symbol),
       side: a.side,
       source: 'activity',
       cumQty: a.cum_qty,

@@ -27,6 +27,22 @@ export function positionPathSymbol(symbol: string): string {
   return symbol.replace('/', '');
 }
 
+/**
+ * Any symbol as the service names it: Alpaca's legacy crypto symbols (`BTCUSD`, in older orders and
+ * activities; docs "Crypto trading (broker)") become the pair (`BTC/USD`). A FILL activity carries no
+ * asset class: a symbol of six letters or more that ends in a quote currency is a legacy pair (US
+ * equity tickers have at most five letters before any class suffix).
+ */
+export function canonicalSymbol(symbol: string, assetClass?: string | null): string {
+  if (symbol.includes('/')) return symbol;
+  if (assetClass === 'crypto') return pairSymbol(symbol, 'crypto');
+  if (assetClass == null && /^[A-Z0-9]{6,}$/.test(symbol)) {
+    const pair = pairSymbol(symbol, 'crypto');
+    if (pair !== symbol) return pair;
+  }
+  return symbol;
+}
+
 /** A position's symbol in the pair form the service uses: `BTCUSD` (crypto) → `BTC/USD`. */
 export function pairSymbol(symbol: string, assetClass: string | undefined): string {
   if (assetClass !== 'crypto' || symbol.includes('/')) return symbol;
