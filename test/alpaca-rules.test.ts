@@ -90,6 +90,7 @@ describe('fractional shares', () => {
     expect(stop).toMatchObject({ type: 'trailing_stop', time_in_force: 'gtc', qty: '2' });
     const u = await eventually(async () => unprotected(url, 'MSFT'), 10_000, 250);
     expect(u).toMatchObject({ position: '2.5', covered: '2', uncovered: '0.5' });
+    expect(u.reason).toMatch(/^fractional_remainder: trailing stop for 2 of 2.5 shares/);
     b.proc.kill('SIGTERM');
     await b.exited;
   }, 60_000);
@@ -112,6 +113,7 @@ describe('held_for_orders (equities): shares held by another open sell', () => {
     await b.waitFor((l) => l.event === 'stop_partial' && l.entry_order_id === entry.id, 10_000);
     const u = await eventually(async () => unprotected(url, 'TSLA'), 10_000, 250);
     expect(u).toMatchObject({ position: '10', covered: '6', uncovered: '4' });
+    expect(u.reason).toBe('held_for_orders: stop placed for 6 of 10; the rest is held by other open orders');
 
     await fetch(`${s.url}/v2/orders/${tp.id}`, { method: 'DELETE', headers: KEYS });
     // The holder's end wakes the short stop (not its 30 s recheck): covered again within a poll or two.

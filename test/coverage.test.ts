@@ -68,6 +68,8 @@ describe('assessCoverage', () => {
     ['stop_refused: insufficient qty', [stop({ status: 'pending', placedQty: null, attempts: 1, lastError: 'insufficient qty' })]],
     ['stop_refused: wash trade', [stop({ status: 'rejected', placedQty: null, attempts: 3, lastError: 'wash trade' })]],
     ['stop_too_small', [stop({ placedQty: '4' })]],
+    ['held_for_orders: stop placed for 4 of 10; the rest is held by other open orders', [stop({ placedQty: '4', wanted: '10', assetClass: 'us_equity' })]],
+    ['fractional_remainder: trailing stop for 9 of 9.5 shares (fractional orders cannot trail)', [stop({ placedQty: '9', wanted: '9.5', assetClass: 'us_equity' })]],
   ])('reason %s', (reason, stops) => {
     expect(one({ AAPL: '10' }, stops).unprotected).toEqual([expect.objectContaining({ symbol: 'AAPL', reason })]);
   });

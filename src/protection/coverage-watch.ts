@@ -77,7 +77,7 @@ export class CoverageWatch {
     const rows = db.all(
       db.kysely
         .selectFrom('intents')
-        .select(['symbol', 'payload', 'status', 'placed_qty', 'attempts', 'last_error', 'cancel_requested'])
+        .select(['symbol', 'payload', 'status', 'placed_qty', 'attempts', 'last_error', 'cancel_requested', 'cut_qty'])
         .where('status', '!=', 'done'),
     );
     const report = assessCoverage(positions, rows.map(stopCoverOf), { adopt: this.deps.adopt });

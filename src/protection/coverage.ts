@@ -18,6 +18,9 @@ export interface StopCover {
   cancelRequested: boolean;
   attempts: number;
   lastError: string | null;
+  /** What the stop wants to cover (its ask less what exits cut); absent when unknown. */
+  wanted?: string;
+  assetClass?: string;
 }
 
 export interface SymbolCoverage {
@@ -99,12 +102,24 @@ export function uncoveredReason(onSide: readonly StopCover[], opts: CoverageOpti
   if (live.some((s) => s.status === 'unknown')) return 'stop_unknown';
   if (live.some((s) => s.status === 'pending')) return 'stop_pending';
   if (live.some((s) => s.status === 'rejected')) return 'stop_refused';
+  // Placed short of what it wants: whole shares of a fractional position, or what other orders left.
+  const short = live.find((s) => s.status === 'confirmed' && s.wanted !== undefined && s.placedQty !== null && new D(s.placedQty).lt(s.wanted));
+  if (short) {
+    const wanted = new D(short.wanted!);
+    const equity = short.assetClass !== 'crypto';
+    if (equity && !wanted.isInteger() && new D(short.placedQty!).eq(wanted.floor())) return `fractional_remainder: trailing stop for ${short.placedQty} of ${short.wanted} shares (fractional orders cannot trail)`;
+    return `held_for_orders: stop placed for ${short.placedQty} of ${short.wanted}; the rest is held by other open orders`;
+  }
   return 'stop_too_small';
 }
 
 /** An intents row (with its JSON payload) as a StopCover. */
-export function stopCoverOf(row: Pick<IntentsTable, 'symbol' | 'payload' | 'status' | 'placed_qty' | 'attempts' | 'last_error'> & { cancel_requested: number }): StopCover {
-  const side = (JSON.parse(row.payload) as { side?: string }).side === 'buy' ? 'buy' : 'sell';
+export function stopCoverOf(
+  row: Pick<IntentsTable, 'symbol' | 'payload' | 'status' | 'placed_qty' | 'attempts' | 'last_error'> & { cancel_requested: number; cut_qty?: string },
+): StopCover {
+  const ask = JSON.parse(row.payload) as { side?: string; qty?: string; assetClass?: string };
+  const side = ask.side === 'buy' ? 'buy' : 'sell';
+  const wanted = row.cut_qty !== undefined && typeof ask.qty === 'string' ? normalize(D.max(new D(ask.qty).minus(row.cut_qty), 0)) : undefined;
   return {
     symbol: row.symbol,
     side,
@@ -113,5 +128,7 @@ export function stopCoverOf(row: Pick<IntentsTable, 'symbol' | 'payload' | 'stat
     cancelRequested: row.cancel_requested !== 0,
     attempts: row.attempts,
     lastError: row.last_error,
+    ...(wanted !== undefined ? { wanted } : {}),
+    ...(ask.assetClass ? { assetClass: ask.assetClass } : {}),
   };
 }
