@@ -258,7 +258,10 @@ const raised: Handler<'raised'> = (_row, e) => ({ next: { target_stop_price: e.s
  * stop, whose replace target went away: it starts over as a new order.
  */
 const orderFinished: Handler<'orderFinished'> = (row, e) => {
-  if (e.outcome === 'filled') return { next: finished };
+  // Filled: done, unless the stop still wants more than its order held (its resize lost the race
+  // to the fill: order_replace_rejected; or it filled in part and then ended) — then what is left
+  // of the position is protected again, under the next client order id.
+  if (e.outcome === 'filled') return new D(wantedOf(row)).gt(0) && stopStateOf(row) !== 'cancelling' ? { next: nextVersion(row) } : { next: finished };
   const state = stopStateOf(row);
   if (e.outcome === 'replaced' && state !== 'refused') return null;
   if (e.orderId !== row.broker_order_id && e.clientOrderId !== currentCid(row)) return null;

@@ -160,3 +160,28 @@ describe('legacy crypto symbols (BTCUSD in older orders and activities)', () => 
     await b.exited;
   }, 60_000);
 });
+
+describe('a replace the broker rejects (order_replace_rejected)', () => {
+  it('the original stop filled first: its fill is recorded once, the entry is protected for what is left, no second stop while the first was open', async () => {
+    const s = await env.sim(308);
+    const { b, url } = await ready(s, 'replace-race.db');
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '10', type: 'limit', limit_price: '900', time_in_force: 'gtc', fill: 'partial', fill_qty: '4' });
+    const first = await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '4'), 20_000, 250);
+    // The resize to 10 races the original's fill: the PATCH answers with the replacement, then the
+    // original fills (4 sold), the replacement is rejected and the stream says order_replace_rejected.
+    await simPost(s, '/_sim/replace-race', { order_id: first.id });
+    await simPost(s, '/_sim/fill', { order_id: entry.id });
+    await eventually(async () => (await stopsOf(s, entry.id)).some((o) => o.id === first.id && o.status === 'filled'), 20_000, 250);
+    // 6 are left: covered by one live stop for 6, and never two live at once.
+    const rest = await eventually(async () => {
+      const open = live(await stopsOf(s, entry.id));
+      return open.length === 1 && open[0].qty === '6' ? open[0] : null;
+    }, 30_000, 250);
+    expect(rest.side).toBe('sell');
+    const fills = (await getJson(`${url}/fills?limit=100`)).body.fills.filter((f: any) => f.order_id === first.id);
+    expect(fills.map((f: any) => f.qty)).toEqual(['4']);
+    expect(b.lines.filter((l) => l.event === 'ledger_drift')).toEqual([]);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 60_000);
+});

@@ -266,7 +266,15 @@ describe('stop machine: guards', () => {
   it("an unfilled end of another order is not the stop's: refused; a fill of any of its orders is", () => {
     const other: StopEvent = { type: 'orderFinished', orderId: 'o-old', clientOrderId: 'ct-stop-e1-v0', outcome: 'canceled' };
     expect(step(working, other).allowed).toBe(false);
-    expect(step(working, { ...other, outcome: 'filled' })).toMatchObject({ allowed: true, to: 'done' });
+    // A fill ends the stop once its own fill has cut all it wants (the commit cuts before the order ends)…
+    expect(step({ ...working, cut_qty: '10' }, { ...other, outcome: 'filled' })).toMatchObject({ allowed: true, to: 'done' });
+    // …and when it still wants more (its resize to 10 lost the race to the fill of 4:
+    // order_replace_rejected), what is left is protected again under the next client order id.
+    expect(step({ ...working, cut_qty: '4' }, { ...other, outcome: 'filled' })).toMatchObject({
+      allowed: true,
+      to: 'pending',
+      next: { version: 1, current_client_order_id: 'ct-stop-e1-v1', broker_order_id: null },
+    });
     expect(step(ROWS.cancelling, { ...other, outcome: 'filled' })).toMatchObject({ allowed: true, to: 'done' });
   });
 
@@ -337,7 +345,7 @@ describe('stop machine: what each step writes and asks for', () => {
     expect(s.effects).toContainEqual({ type: 'fetchOrder', orderId: 'o1', clientOrderId: 'ct-stop-e1-v1', purpose: 'replaceTarget' });
     const refused = run(ROWS.replacing, EVENTS.refused(ROWS.replacing));
     expect(stopStateOf(refused)).toBe('refused');
-    expect(step(refused, { type: 'orderFinished', orderId: 'o1', clientOrderId: 'ct-stop-e1', outcome: 'filled' })).toMatchObject({ to: 'done' });
+    expect(step({ ...refused, cut_qty: '12' }, { type: 'orderFinished', orderId: 'o1', clientOrderId: 'ct-stop-e1', outcome: 'filled' })).toMatchObject({ to: 'done' });
     expect(step(refused, { type: 'orderFinished', orderId: 'o1', clientOrderId: 'ct-stop-e1', outcome: 'canceled' })).toMatchObject({
       to: 'refused',
       next: { version: 2, broker_order_id: null, status: 'rejected', next_attempt_at: 0 },
