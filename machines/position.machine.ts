@@ -22,11 +22,14 @@ export interface PositionInput {
   symbol: string;
   qty: string;
   /** The symbol's live stops, oldest first, as their rows have them. */
-  stops: StopRow[];
+  stops: CoverRow[];
 }
 
 /** What a stop covers, from its row (the stop actor's snapshot). */
-export function coverOf(row: StopRow): StopCover {
+/** The columns of a stop's row that say what it covers. */
+export type CoverRow = Pick<StopRow, 'entry_order_id' | 'payload' | 'cut_qty' | 'cancel_requested' | 'status' | 'broker_order_id' | 'version' | 'last_error'>;
+
+export function coverOf(row: CoverRow): StopCover {
   const ask = stopAsk(row);
   return {
     stopOf: row.entry_order_id,

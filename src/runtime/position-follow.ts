@@ -1,12 +1,12 @@
 import type { Actor, AnyActorRef } from 'xstate';
 import type { Database } from '../store/database.js';
 import { entryOfStop, stopClientOrderId } from '../domain/orders.js';
-import type { FillRecord, StopIntent, StopRow } from '../domain/protection.js';
+import type { FillRecord, StopIntent } from '../domain/protection.js';
 import type { FillOrder, PositionCommand } from '../../machines/position.js';
-import { positionMachine, type PositionEvent } from '../../machines/position.machine.js';
+import { positionMachine, type PositionEvent, type PositionInput } from '../../machines/position.machine.js';
 import { startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
 import { ledgerPositions } from '../store/ledger.js';
-import { positionStopRows, stopRowsOf, liveStopSymbols } from '../store/intents.js';
+import { liveStopRowsBySymbol, stopRowsOf } from '../store/intents.js';
 import type { StopEvent } from '../../machines/stop.js';
 import { applyStopTransition } from '../protection/stop-transitions.js';
 
@@ -59,10 +59,11 @@ export class PositionFollowing {
   }
 
   /** What every symbol's position actor starts from: the ledger's quantity and its live stops. */
-  restoreInputs(): Array<{ symbol: string; qty: string; stops: StopRow[] }> {
+  restoreInputs(): PositionInput[] {
     const qty = ledgerPositions(this.db);
-    const symbols = new Set([...[...qty].filter(([, q]) => q !== '0').map(([s]) => s), ...liveStopSymbols(this.db)]);
-    return [...symbols].map((symbol) => ({ symbol, qty: qty.get(symbol) ?? '0', stops: positionStopRows(this.db, symbol, []) }));
+    const stops = liveStopRowsBySymbol(this.db);
+    const symbols = new Set([...[...qty].filter(([, q]) => q !== '0').map(([s]) => s), ...stops.keys()]);
+    return [...symbols].map((symbol) => ({ symbol, qty: qty.get(symbol) ?? '0', stops: stops.get(symbol) ?? [] }));
   }
 
   /**

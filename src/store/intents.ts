@@ -80,9 +80,21 @@ export function stopRowsOf(db: Database, clientOrderIds: readonly string[]): Int
   return db.all(db.kysely.selectFrom('intents').selectAll().where('client_order_id', 'in', [...clientOrderIds])) as IntentRow[];
 }
 
-/** Symbols with a stop that is not done. */
-export function liveStopSymbols(db: Database): string[] {
-  return db.all(db.kysely.selectFrom('intents').select('symbol').distinct().where('status', 'in', [...LIVE_STOP_STATUSES])).map((r) => r.symbol);
+/** Every stop that is not done, by symbol, oldest first (one query: the position actors' restore). */
+const COVER_COLUMNS = ['symbol', 'entry_order_id', 'payload', 'cut_qty', 'cancel_requested', 'status', 'broker_order_id', 'version', 'last_error'] as const;
+type CoverColumns = Pick<IntentRow, (typeof COVER_COLUMNS)[number]>;
+
+export function liveStopRowsBySymbol(db: Database): Map<string, CoverColumns[]> {
+  const rows = db.all(
+    db.kysely.selectFrom('intents').select([...COVER_COLUMNS]).where('status', 'in', [...LIVE_STOP_STATUSES]).orderBy('created_at').orderBy(sql`rowid`),
+  ) as CoverColumns[];
+  const out = new Map<string, CoverColumns[]>();
+  for (const r of rows) {
+    const list = out.get(r.symbol);
+    if (list) list.push(r);
+    else out.set(r.symbol, [r]);
+  }
+  return out;
 }
 
 /**
