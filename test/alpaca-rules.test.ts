@@ -134,11 +134,15 @@ describe('pattern-day-trader protection', () => {
       return x && /pdt/.test(x.reason) ? x : null;
     }, 20_000, 250);
     expect(u.reason).toMatch(/^stop_refused: pdt: trade denied due to pattern day trading protection/);
-    expect(b.lines.filter((l) => l.event === 'stop_rejected' || l.event === 'stop_refused').length).toBeGreaterThan(0);
+    await b.waitFor((l) => l.event === 'stop_rejected' && /^pdt:/.test(String(l.reason)), 10_000);
+    expect(live(await stopsOf(s, entry.id))).toEqual([]);
+    // The refusal stops (a new day): the stop goes in on its next retry, and the alarm clears.
+    await fetch(`${s.url}/_sim/faults`, { method: 'DELETE' });
+    await eventually(async () => live(await stopsOf(s, entry.id))[0], 40_000, 500);
+    await eventually(async () => (await unprotected(url, 'SPY')) === null, 10_000, 250);
     b.proc.kill('SIGTERM');
     await b.exited;
-    expect(live(await stopsOf(s, entry.id))).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('legacy crypto symbols (BTCUSD in older orders and activities)', () => {

@@ -174,8 +174,10 @@ async function measure(url: string, dbPath: string, cooldownLines: Array<Record<
     }
   }
 
-  // Stops: per protected order, at most one live and at most one filled.
+  // Stops: per protected order, at most one live, and its stops never sold more than it bought (a
+  // stop that filled may be armed again, under its next id, for what is left: filled in turn, never twice).
   const stopsByEntry = new Map<string, any[]>();
+  const filledOf = new Map<string, string>(orders.map((o) => [String(o.id), String(o.filled_qty)]));
   for (const o of orders) {
     const entry = entryOfStop(String(o.client_order_id));
     if (entry) stopsByEntry.set(entry, [...(stopsByEntry.get(entry) ?? []), o]);
@@ -183,10 +185,12 @@ async function measure(url: string, dbPath: string, cooldownLines: Array<Record<
   let dupStops = 0;
   for (const [entry, stops] of stopsByEntry) {
     const live = stops.filter((s) => LIVE.has(s.status)).length;
-    const filled = stops.filter((s) => s.status === 'filled').length;
-    if (live > 1 || filled > 1) {
+    const filled = stops.filter((s) => s.status === 'filled');
+    const sold = stops.reduce((sum, s) => sum.plus(s.filled_qty ?? 0), new D(0));
+    const bought = new D(filledOf.get(entry) ?? 0);
+    if (live > 1 || (filled.length > 1 && sold.gt(bought))) {
       dupStops += 1;
-      violations.push(`duplicate stops for ${entry}: ${live} live, ${filled} filled`);
+      violations.push(`duplicate stops for ${entry}: ${live} live, ${filled.length} filled (${sold} sold of ${bought})`);
     }
   }
 
