@@ -1,7 +1,7 @@
 /**
- * `tsx src/sim/cli.ts --port N --seed S [--outside-trader] [--interval-ms MS] [--host H]
- *  [--key-id K --secret-key S]`: start the simulator, print one JSON line, run until
- * SIGINT/SIGTERM.
+ * `tsx src/sim/cli.ts --port N --seed S [--outside-trader] [--interval-ms MS] [--fractional-rate R]
+ *  [--host H] [--key-id K --secret-key S]`: start the simulator, print one JSON line, run until
+ * SIGINT/SIGTERM. `--fractional-rate` (0..1, with `--outside-trader`): share of fractional equity entries.
  */
 import { parseArgs } from 'node:util';
 import { startSimulator } from './index.js';
@@ -15,6 +15,16 @@ function intOption(name: string, value: string | undefined): number | undefined 
   return Number(value);
 }
 
+function rateOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d*\.?\d+$/.test(value) || !(n >= 0 && n <= 1)) {
+    process.stderr.write(`--${name} must be a number between 0 and 1, got ${value}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -23,6 +33,7 @@ async function main(): Promise<void> {
       host: { type: 'string' },
       'outside-trader': { type: 'boolean' },
       'interval-ms': { type: 'string' },
+      'fractional-rate': { type: 'string' },
       'key-id': { type: 'string' },
       'secret-key': { type: 'string' },
     },
@@ -31,13 +42,18 @@ async function main(): Promise<void> {
   const port = intOption('port', values.port);
   const seed = intOption('seed', values.seed);
   const intervalMs = intOption('interval-ms', values['interval-ms']);
+  const fractionalRate = rateOption('fractional-rate', values['fractional-rate']);
+  const trader = {
+    ...(intervalMs !== undefined ? { intervalMs } : {}),
+    ...(fractionalRate !== undefined ? { fractionalRate } : {}),
+  };
   const sim = await startSimulator({
     ...(port !== undefined ? { port } : {}),
     ...(seed !== undefined ? { seed } : {}),
     ...(values.host !== undefined ? { host: values.host } : {}),
     ...(values['key-id'] !== undefined ? { keyId: values['key-id'] } : {}),
     ...(values['secret-key'] !== undefined ? { secretKey: values['secret-key'] } : {}),
-    ...(values['outside-trader'] ? { outsideTrader: intervalMs !== undefined ? { intervalMs } : true } : {}),
+    ...(values['outside-trader'] ? { outsideTrader: Object.keys(trader).length > 0 ? trader : true } : {}),
   });
   process.stdout.write(
     `${JSON.stringify({ event: 'sim_listening', url: sim.url, stream_url: sim.streamUrl, data_url: sim.dataUrl, port: sim.port, seed: sim.seed })}\n`,

@@ -40,7 +40,7 @@ export const NO_FAULTS: FaultConfig = {
 
 export class Faults {
   private cfg: FaultConfig = { ...NO_FAULTS };
-  /** Order-level faults (pdt, reject_after_accept_*, replace_race): order-faults.ts. */
+  /** Order-level faults (pdt, reject_after_accept_*, replace_race, done_for_day_rate): order-faults.ts. */
   readonly orders = new OrderFaults();
 
   constructor(private readonly rng: Rng) {}

@@ -32,8 +32,11 @@ export interface SimOptions {
   host?: string;
   /** PRNG seed for every id and random choice (default: random). */
   seed?: number;
-  /** Place random outside orders on a timer (default interval 1500 ms). */
-  outsideTrader?: boolean | { intervalMs?: number };
+  /**
+   * Place random outside orders on a timer (default interval 1500 ms). `fractionalRate` (0..1, default 0):
+   * that share of its equity entries is fractional (outside-trader.ts). The `done_for_day_rate` fault acts on its orders.
+   */
+  outsideTrader?: boolean | { intervalMs?: number; fractionalRate?: number };
   /** If both unset, any non-empty key/secret pair is accepted. */
   keyId?: string;
   secretKey?: string;
@@ -134,9 +137,14 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
 
   let outsideTrader: OutsideTrader | null = null;
   if (opts.outsideTrader) {
-    const intervalMs =
-      typeof opts.outsideTrader === 'object' ? (opts.outsideTrader.intervalMs ?? DEFAULT_OUTSIDE_INTERVAL_MS) : DEFAULT_OUTSIDE_INTERVAL_MS;
-    outsideTrader = new OutsideTrader(engine, new Rng(deriveSeed(seed, 2)), intervalMs).start();
+    const traderOpts = typeof opts.outsideTrader === 'object' ? opts.outsideTrader : {};
+    const intervalMs = traderOpts.intervalMs ?? DEFAULT_OUTSIDE_INTERVAL_MS;
+    const fractionalRate = traderOpts.fractionalRate ?? 0;
+    if (!(fractionalRate >= 0 && fractionalRate <= 1)) throw new Error(`fractionalRate must be between 0 and 1, got ${fractionalRate}`);
+    outsideTrader = new OutsideTrader(engine, new Rng(deriveSeed(seed, 2)), intervalMs, {
+      fractionalRate,
+      doneForDay: () => faults.orders.doneForDay(),
+    }).start();
   }
   services.outsideTrader = outsideTrader;
 

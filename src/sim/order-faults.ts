@@ -11,6 +11,10 @@
  * - `replace_race`: the next PATCH loses a race with a fill (the original fills, the
  *   replacement is rejected, event `order_replace_rejected`); one-shot. `POST /_sim/replace-race
  *   {order_id}` arms it for one order.
+ * - `done_for_day_rate` (0..1): chance that an open outside equity order (`--outside-trader`) is
+ *   reported `done_for_day` (status + stream event; no fill until the next session opens) — docs
+ *   "Orders", order lifecycle: "done executing for the day". Decided once per order, while the
+ *   session is open, on the outside trader's ticks (outside-trader.ts).
  */
 import { invalid } from './errors.js';
 import type { Rng } from './rng.js';
@@ -25,6 +29,7 @@ export interface OrderFaultConfig {
   reject_after_accept_rate: number;
   reject_after_accept_symbols: string[];
   replace_race: boolean;
+  done_for_day_rate: number;
 }
 
 export const NO_ORDER_FAULTS: OrderFaultConfig = {
@@ -32,6 +37,7 @@ export const NO_ORDER_FAULTS: OrderFaultConfig = {
   reject_after_accept_rate: 0,
   reject_after_accept_symbols: [],
   replace_race: false,
+  done_for_day_rate: 0,
 };
 
 const KEYS = new Set(Object.keys(NO_ORDER_FAULTS));
@@ -101,6 +107,13 @@ export class OrderFaults {
     return this.rng ? this.rng.chance(p) : p >= 1;
   }
 
+  /** Should this open outside equity order be reported done_for_day (done_for_day_rate)? */
+  doneForDay(): boolean {
+    const p = this.cfg.done_for_day_rate;
+    if (p <= 0) return false;
+    return this.rng ? this.rng.chance(p) : p >= 1;
+  }
+
   armReplaceRace(orderId: string): void {
     this.raceOrders.add(orderId);
   }
@@ -122,6 +135,7 @@ export class OrderFaults {
         if (typeof value === 'boolean') return value;
         return symbolList(key, value);
       case 'reject_after_accept_rate':
+      case 'done_for_day_rate':
         if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw invalid(`${key} must be a number between 0 and 1`);
         return value;
       case 'reject_after_accept_symbols':

@@ -4,28 +4,54 @@
  * orders; some limit orders; some partial fills completed on later ticks. Crypto
  * sells never exceed what the account holds; equity orders that close a position never
  * exceed its qty_available (no flip, nothing other orders hold).
+ *
+ * Options (both off by default, so a trader without them draws exactly what it always drew):
+ * - `fractionalRate`: that share of equity buys that open or add to a long position are
+ *   fractional (e.g. 1.5, 0.25, 2.000000125 shares), and that share of the sells closing a
+ *   fractional long sell all of it or a fractional part. A fractional qty is always `day`, and
+ *   market or limit (Alpaca: docs "Fractional trading"; equity-rules.ts refuses the rest).
+ * - `doneForDay`: asked once per open outside equity order (while the session is open): true
+ *   marks it `done_for_day` (status + stream event; no fill until the next session opens). The
+ *   simulator wires it to the `done_for_day_rate` fault (order-faults.ts).
+ * Equity orders are not force-filled while they cannot execute (session closed, done for the day).
  */
 import type { Asset } from './assets.js';
 import { roundToPriceGrid } from './crypto-grid.js';
 import { Dec } from './decimal.js';
 import { type Engine, isOpen } from './engine.js';
 import type { Rng } from './rng.js';
-import type { OrderSpec, Side } from './types.js';
+import type { OrderSpec, Side, SimOrder } from './types.js';
 
 export const DEFAULT_OUTSIDE_INTERVAL_MS = 1500;
 const TRADED = ['AAPL', 'MSFT', 'TSLA', 'SPY', 'BTC/USD', 'ETH/USD'];
 const MAX_RESTING_LIMITS = 6;
+/** Decimal places a fractional quantity is drawn with (Alpaca allows up to 9). */
+const FRACTION_PLACES = [1, 2, 2, 3, 9] as const;
+
+export interface OutsideTraderOptions {
+  /** Share (0..1) of equity entries (and of sells closing a fractional position) that are fractional. Default 0. */
+  fractionalRate?: number;
+  /** Decides, once per open outside equity order, whether it is reported done_for_day. Default: never. */
+  doneForDay?: () => boolean;
+}
 
 export class OutsideTrader {
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly assets: Asset[];
+  private readonly fractionalRate: number;
+  private readonly doneForDay: (() => boolean) | null;
+  /** Outside orders already asked about done_for_day. */
+  private readonly askedDoneForDay = new WeakSet<SimOrder>();
 
   constructor(
     private readonly engine: Engine,
     private readonly rng: Rng,
     readonly intervalMs = DEFAULT_OUTSIDE_INTERVAL_MS,
+    opts: OutsideTraderOptions = {},
   ) {
     this.assets = TRADED.map((s) => engine.assets.resolve(s)).filter((a): a is Asset => a !== null);
+    this.fractionalRate = opts.fractionalRate ?? 0;
+    this.doneForDay = opts.doneForDay ?? null;
   }
 
   start(): this {
@@ -47,6 +73,7 @@ export class OutsideTrader {
       this.walkPrices();
       this.completePartials();
       this.trimRestingLimits();
+      this.markDoneForDay();
       if (this.rng.chance(0.85)) this.placeRandomOrder();
     } catch {
       // An outside order that the engine refuses is simply skipped.
@@ -64,8 +91,28 @@ export class OutsideTrader {
 
   private completePartials(): void {
     for (const o of this.engine.openOrders()) {
-      if (o.origin === 'outside' && !o.autoFill && this.rng.chance(0.5)) this.engine.forceFill(o.id);
+      // Not while it cannot execute (closed session, done_for_day): checked before the draw.
+      if (o.origin === 'outside' && !o.autoFill && this.engine.session.canAutoExecute(o) && this.rng.chance(0.5)) {
+        this.engine.forceFill(o.id);
+      }
     }
+  }
+
+  private markDoneForDay(): void {
+    if (!this.doneForDay || !this.engine.session.isOpen) return;
+    for (const o of this.engine.openOrders()) {
+      if (o.origin !== 'outside' || o.asset.assetClass !== 'us_equity' || this.askedDoneForDay.has(o)) continue;
+      if (o.status !== 'new' && o.status !== 'partially_filled') continue;
+      this.askedDoneForDay.add(o);
+      if (this.doneForDay()) this.engine.markEvent(o.id, 'done_for_day');
+    }
+  }
+
+  /** A fractional quantity: 0..4 whole shares plus a fraction of 1 to 9 decimal places (never whole). */
+  private fractionalQty(): Dec {
+    const places = this.rng.pick(FRACTION_PLACES);
+    const scale = 10 ** places;
+    return new Dec(this.rng.range(0, 4)).plus(new Dec(this.rng.range(1, scale - 1)).div(scale));
   }
 
   private trimRestingLimits(): void {
@@ -97,8 +144,15 @@ export class OutsideTrader {
         const available = position.abs().minus(this.engine.reservedQty(asset.symbol, side));
         if (available.lte(0)) side = side === 'sell' ? 'buy' : 'sell';
         else qty = Dec.min(qty, available);
+        // Selling out of a fractional long: all of it (fraction included), or a fractional part.
+        if (side === 'sell' && available.gt(0) && !available.isInteger() && this.rng.chance(this.fractionalRate)) {
+          qty = this.rng.chance(0.5) ? available : Dec.min(this.fractionalQty(), available);
+        }
       }
+      // A fractional entry: a buy from flat or adding to a long (Alpaca: no fractional short sale).
+      if (side === 'buy' && !position.lt(0) && this.rng.chance(this.fractionalRate)) qty = this.fractionalQty();
     }
+    const fractional = asset.assetClass === 'us_equity' && !qty.isInteger();
     const price = this.engine.prices.get(asset);
     const crypto = asset.assetClass === 'crypto';
     const base: OrderSpec = {
@@ -122,11 +176,13 @@ export class OutsideTrader {
     } else if (r < 0.85) {
       const offset = new Dec(this.rng.range(-5, 5)).div(1000); // within ±0.5%
       const limit = roundToPriceGrid(asset, price.times(offset.plus(1)).toDecimalPlaces(2));
-      this.engine.place({ ...base, type: 'limit', timeInForce: 'gtc', limitPrice: limit }, { origin: 'outside' });
+      // Fractional orders must be DAY orders (equity-rules.ts); whole ones rest gtc.
+      this.engine.place({ ...base, type: 'limit', timeInForce: fractional ? 'day' : 'gtc', limitPrice: limit }, { origin: 'outside' });
     } else {
       const { order } = this.engine.place(base, { origin: 'outside', autoFill: false });
-      const half = asset.assetClass === 'us_equity' ? qty.div(2).floor() : qty.div(2).toDecimalPlaces(9, Dec.ROUND_DOWN);
-      if (half.gt(0)) this.engine.forceFill(order.id, half);
+      // Whole shares fill half in whole shares; a fractional qty (crypto, fractional shares) half to 9 places.
+      const half = asset.assetClass === 'us_equity' && !fractional ? qty.div(2).floor() : qty.div(2).toDecimalPlaces(9, Dec.ROUND_DOWN);
+      if (half.gt(0) && this.engine.session.canAutoExecute(order)) this.engine.forceFill(order.id, half);
     }
   }
 }

@@ -1,6 +1,9 @@
 import { runChaos } from './harness.js';
 
-/** `npm run chaos -- --kills 200 [--seed N]`: the full chaos run; figures as JSON on stdout. */
+/**
+ * `npm run chaos -- --kills 200 [--seed N] [--session-every N]`: the full chaos run; figures as JSON on
+ * stdout. `--session-every N` closes the simulated session at every Nth kill (default 25; 0 = never).
+ */
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);
@@ -11,6 +14,11 @@ const arg = (name: string, fallback: number) => {
   }
   return v;
 };
-const figures = await runChaos({ kills: arg('kills', 200), seed: arg('seed', 1), progress: (l) => process.stderr.write(`${l}\n`) });
+const figures = await runChaos({
+  kills: arg('kills', 200),
+  seed: arg('seed', 1),
+  sessionEvery: arg('session-every', 25),
+  progress: (l) => process.stderr.write(`${l}\n`),
+});
 process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
 process.exit(figures.violations.length === 0 ? 0 : 1);

@@ -12,6 +12,13 @@ import { startBot, type BotProcess } from '../support/bot-process.js';
  * outside trader and faults on) is SIGKILLed at random moments and restarted, again and again.
  * Then traffic stops, one last bot settles, and everything is compared with the simulator's
  * ground truth. Figures are what the run measured; `violations` lists every invariant broken.
+ *
+ * Beyond the simulator's defaults, two more of Alpaca's rules are in play: a share of the outside
+ * trader's equity entries is fractional (`--fractional-rate`; the bot protects 2.5 shares with a gtc
+ * trailing stop for 2 and a `day` stop for 0.5), and some outside equity orders are reported
+ * `done_for_day` (fault `done_for_day_rate`). Every `sessionEvery` kills the session closes for
+ * `sessionClosedMs` (every open equity day order expires, fraction stops included) and reopens
+ * (done_for_day orders fill again); bots are started and killed across both.
  */
 export interface ChaosOptions {
   kills: number;
@@ -20,6 +27,13 @@ export interface ChaosOptions {
   minUpMs?: number;
   maxUpMs?: number;
   settleMs?: number;
+  /** Share of the outside trader's equity entries that are fractional (default 0.25). */
+  fractionalRate?: number;
+  /** Chance that an open outside equity order is reported done_for_day (default 0.02). */
+  doneForDayRate?: number;
+  /** Close the session at every Nth kill (default 25; 0 = never), for sessionClosedMs (default 2000). */
+  sessionEvery?: number;
+  sessionClosedMs?: number;
   progress?: (line: string) => void;
 }
 
@@ -43,6 +57,10 @@ export interface ChaosFigures {
   missing_cooldowns: number;
   /** Positions uncovered because a crossing outside order blocks the stop (Alpaca's wash-trade refusal), reported as such. */
   wash_trade_blocked: number;
+  /** Outside equity buys that filled a fractional quantity. */
+  fractional_entries: number;
+  /** Times the run closed (and reopened) the simulated session. */
+  session_closes: number;
   violations: string[];
 }
 
@@ -63,10 +81,21 @@ function mulberry32(seed: number) {
   };
 }
 
-async function startSimProcess(seed: number): Promise<{ proc: ChildProcess; url: string; streamUrl: string; dataUrl: string }> {
+/** A stop's family: its client_order_id without the replacement's `-v<n>` (`ct-stop-<entry>` or `ct-stop-<entry>-f`). */
+function stopFamily(clientOrderId: string): string {
+  return clientOrderId.replace(/-v\d+$/, '');
+}
+
+async function startSimProcess(
+  seed: number,
+  fractionalRate: number,
+): Promise<{ proc: ChildProcess; url: string; streamUrl: string; dataUrl: string }> {
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', resolve('src/sim/cli.ts'), '--port', '0', '--seed', String(seed), '--outside-trader', '--interval-ms', '250', '--key-id', KEY, '--secret-key', SECRET],
+    [
+      '--import', 'tsx', resolve('src/sim/cli.ts'), '--port', '0', '--seed', String(seed), '--outside-trader', '--interval-ms', '250',
+      '--fractional-rate', String(fractionalRate), '--key-id', KEY, '--secret-key', SECRET,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   return new Promise((res, rej) => {
@@ -134,7 +163,14 @@ function closingExits(activities: any[]): Array<{ id: string; sameInstant: Set<s
   return out;
 }
 
-async function measure(url: string, dbPath: string, cooldownLines: Array<Record<string, any>>, kills: number, t0: number): Promise<ChaosFigures> {
+async function measure(
+  url: string,
+  dbPath: string,
+  cooldownLines: Array<Record<string, any>>,
+  kills: number,
+  sessionCloses: number,
+  t0: number,
+): Promise<ChaosFigures> {
   const orders = await allOrders(url);
   const positions = (await sim(url, 'GET', '/v2/positions')) as any[];
   const stats = await sim(url, 'GET', '/_sim/stats');
@@ -174,8 +210,10 @@ async function measure(url: string, dbPath: string, cooldownLines: Array<Record<
     }
   }
 
-  // Stops: per protected order, at most one live, and its stops never sold more than it bought (a
-  // stop that filled may be armed again, under its next id, for what is left: filled in turn, never twice).
+  // Stops: per protected order, at most one live per stop family (an entry of 2.5 shares has a trailing
+  // stop for 2, `ct-stop-<entry>[-v<n>]`, and a day stop for 0.5, `ct-stop-<entry>-f[-v<n>]`), and all its
+  // stops together never sold more than it bought (a stop that filled may be armed again, under its next
+  // id, for what is left: filled in turn, never twice).
   const stopsByEntry = new Map<string, any[]>();
   const filledOf = new Map<string, string>(orders.map((o) => [String(o.id), String(o.filled_qty)]));
   for (const o of orders) {
@@ -184,13 +222,18 @@ async function measure(url: string, dbPath: string, cooldownLines: Array<Record<
   }
   let dupStops = 0;
   for (const [entry, stops] of stopsByEntry) {
-    const live = stops.filter((s) => LIVE.has(s.status)).length;
+    const liveByFamily = new Map<string, number>();
+    for (const s of stops) {
+      if (LIVE.has(s.status)) liveByFamily.set(stopFamily(String(s.client_order_id)), (liveByFamily.get(stopFamily(String(s.client_order_id))) ?? 0) + 1);
+    }
+    const live = [...liveByFamily.values()].reduce((a, b) => a + b, 0);
+    const doubled = [...liveByFamily].filter(([, n]) => n > 1).map(([family, n]) => `${n} live ${family}`);
     const filled = stops.filter((s) => s.status === 'filled');
     const sold = stops.reduce((sum, s) => sum.plus(s.filled_qty ?? 0), new D(0));
     const bought = new D(filledOf.get(entry) ?? 0);
-    if (live > 1 || (filled.length > 1 && sold.gt(bought))) {
+    if (doubled.length > 0 || (filled.length > 1 && sold.gt(bought))) {
       dupStops += 1;
-      violations.push(`duplicate stops for ${entry}: ${live} live, ${filled.length} filled (${sold} sold of ${bought})`);
+      violations.push(`duplicate stops for ${entry}: ${doubled.length > 0 ? doubled.join(', ') : `${live} live`}, ${filled.length} filled (${sold} sold of ${bought})`);
     }
   }
 
@@ -256,6 +299,10 @@ async function measure(url: string, dbPath: string, cooldownLines: Array<Record<
     duplicate_cooldowns: dupCooldowns,
     missing_cooldowns: missing.length,
     wash_trade_blocked: blocked,
+    fractional_entries: orders.filter(
+      (o) => o.asset_class === 'us_equity' && o.side === 'buy' && !String(o.client_order_id).startsWith('ct-') && !new D(o.filled_qty).isInteger(),
+    ).length,
+    session_closes: sessionCloses,
     violations,
   };
 }
@@ -268,7 +315,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
   const say = opts.progress ?? (() => undefined);
   const dir = mkdtempSync(join(tmpdir(), 'ct-chaos-'));
   const dbPath = join(dir, 'chaos.db');
-  const simProc = await startSimProcess(opts.seed);
+  const sessionEvery = opts.sessionEvery ?? 25;
+  const sessionClosedMs = opts.sessionClosedMs ?? 2000;
+  const simProc = await startSimProcess(opts.seed, opts.fractionalRate ?? 0.25);
   const bots: BotProcess[] = [];
   const env = {
     APCA_API_KEY_ID: KEY,
@@ -284,8 +333,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
   };
   try {
     // Alpaca's rules are the simulator's defaults (crypto fees and grids, held shares, wash trades);
-    // on top: transport faults, and FILL activities published late behind ids already served
-    // (Alpaca-API#176), which only the trailing re-read behind the watermark records.
+    // on top: transport faults, FILL activities published late behind ids already served
+    // (Alpaca-API#176), which only the trailing re-read behind the watermark records, and outside
+    // equity orders reported done_for_day (no fill until the next session).
     await sim(simProc.url, 'POST', '/_sim/faults', {
       rate_429: 0.05,
       rate_5xx: 0.05,
@@ -294,8 +344,24 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
       ws_drop_rate: 0.02,
       late_activity_rate: 0.02,
       late_activity_ms: 3000,
+      done_for_day_rate: opts.doneForDayRate ?? 0.02,
     });
+    // The session closes now and then (equity day orders expire, fraction stops among them) and
+    // reopens sessionClosedMs later (done_for_day orders fill again), whatever the bots are doing.
+    let sessionCloses = 0;
+    let reopening: Promise<void> | null = null;
     for (let i = 1; i <= opts.kills; i++) {
+      if (sessionEvery > 0 && i % sessionEvery === 0) {
+        await reopening;
+        const closed = await sim(simProc.url, 'POST', '/_sim/clock', { is_open: false });
+        sessionCloses += 1;
+        say(`session closed before bot ${i}: ${closed.expired_order_ids?.length ?? 0} day orders expired`);
+        reopening = new Promise((r) => setTimeout(r, sessionClosedMs)).then(async () => {
+          await sim(simProc.url, 'POST', '/_sim/clock', { is_open: true });
+          say('session reopened');
+        });
+        reopening.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+      }
       const bot = startBot(env);
       bots.push(bot);
       await bot.apiUrl();
@@ -306,7 +372,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
       say(`kill ${i}/${opts.kills} after ${up} ms up`);
     }
 
-    // Quiesce: no more outside traffic, no more faults; one last bot brings everything in.
+    // Quiesce: the session open, no more outside traffic, no more faults (done_for_day_rate too);
+    // one last bot brings everything in.
+    await reopening;
+    await sim(simProc.url, 'POST', '/_sim/clock', { is_open: true });
     await sim(simProc.url, 'POST', '/_sim/outside-trader', { running: false });
     await sim(simProc.url, 'DELETE', '/_sim/faults');
     const quiet = Date.now();
@@ -319,7 +388,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
     for (;;) {
       await new Promise((r) => setTimeout(r, 1000));
       const reconciled = last.lines.some((l) => l.event === 'reconcile_done' && Date.parse(l.time) - l.duration_ms > quiet);
-      figures = await measure(simProc.url, dbPath, cooldownLines(), opts.kills, t0);
+      figures = await measure(simProc.url, dbPath, cooldownLines(), opts.kills, sessionCloses, t0);
       if (reconciled && figures.violations.length === 0) break;
       if (Date.now() > deadline) break;
     }
