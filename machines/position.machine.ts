@@ -111,6 +111,8 @@ export const positionMachine = setup({
       }),
     },
     'stop.changed': {
+      // An entry's fraction stop follows the entry's stop (machines/fraction-stop.ts): the entry's is the one covered here.
+      guard: ({ event }) => stopAsk(event.row).part !== 'fraction',
       actions: assign(({ context, event }) => {
         const cover = coverOf(event.row);
         const rest = context.stops.filter((s) => s.stopOf !== cover.stopOf);

@@ -1,4 +1,4 @@
-import { D } from '../src/decimal.js';
+import { D, normalize } from '../src/decimal.js';
 import { stopAsk } from '../src/domain/protection.js';
 import { isCrypto } from '../src/domain/symbols.js';
 import { stopWants } from './position.js';
@@ -67,9 +67,28 @@ export function refusalBackoffMs(kind: RefusalKind, attempts: number): number {
   return Math.min(cap, 1000 * 2 ** Math.min(Math.max(attempts, 1) - 1, 12));
 }
 
-/** What the stop should cover now: the ask less what exits cut. */
+/**
+ * What the stop should cover now: the ask less what exits cut. An equity entry of one share or more
+ * is covered by two stops: the whole shares by its trailing stop, the fraction by a `day` stop (its
+ * `fraction` part); under one share, the first covers it all.
+ */
 export function wantedOf(row: { payload: string; cut_qty: string }): string {
-  return stopWants({ asked: stopAsk(row).qty, cut: row.cut_qty });
+  const ask = stopAsk(row);
+  const left = stopWants({ asked: ask.qty, cut: row.cut_qty });
+  if (isCrypto(ask.symbol, ask.assetClass)) return left;
+  return ask.part === 'fraction' ? fractionPart(left) : wholePart(left);
+}
+
+/** The whole shares of an equity quantity of one share or more; under one share, all of it. */
+export function wholePart(qty: string): string {
+  const q = new D(qty);
+  return q.lt(1) ? qty : normalize(q.floor());
+}
+
+/** The fraction of an equity quantity of one share or more, which its trailing stop cannot take; under one share, nothing. */
+export function fractionPart(qty: string): string {
+  const q = new D(qty);
+  return q.lt(1) ? '0' : normalize(q.minus(q.floor()));
 }
 
 /** A placed stop needs nothing: its quantity is what is wanted and (crypto) its stop is at the ratchet's target. */

@@ -1,6 +1,8 @@
 import { D } from '../src/decimal.js';
 import type { OrderReport } from '../src/domain/reports.js';
-import { isLiveStatus, stopVersionClientOrderId } from '../src/domain/orders.js';
+import { isLiveStatus, versionedStopClientOrderId } from '../src/domain/orders.js';
+import { isCrypto } from '../src/domain/symbols.js';
+import { stopAsk } from '../src/domain/protection.js';
 import type { StopIntent, StopRow, StopStatus } from '../src/domain/protection.js';
 
 export type { StopRow };
@@ -72,6 +74,8 @@ export type StopEvent =
   | { type: 'cancelRequested' }
   | { type: 'rearmed'; ask: StopIntent; cut: string }
   | { type: 'raised'; stopPrice: string }
+  /** What blocked it went away (an order of the symbol ended: a crossing order, one holding the shares): a refusal for that is retried now. */
+  | { type: 'causeGone' }
   | { type: 'orderFinished'; orderId: string; clientOrderId: string; outcome: 'filled' | 'canceled' | 'expired' | 'rejected' | 'replaced' }
   // The clock.
   | { type: 'restarted' }
@@ -182,7 +186,7 @@ function nextVersion(row: StopRow): StopPatch {
   const version = row.version + 1;
   return {
     version,
-    current_client_order_id: stopVersionClientOrderId(row.entry_order_id, version),
+    current_client_order_id: versionedStopClientOrderId(row.client_order_id, version),
     status: 'pending',
     sent_at: null,
     broker_order_id: null,
@@ -272,6 +276,9 @@ const orderFinished: Handler<'orderFinished'> = (row, e) => {
 
 const restarted: Handler<'restarted'> = () => ({ next: { next_attempt_at: 0 } });
 
+/** Only a refusal that the ended order may have caused: a wash trade, or quantity it held. */
+const causeGone: Handler<'causeGone'> = (row) => (/^(wash_trade|insufficient_qty):/.test(row.last_error ?? '') ? { next: { next_attempt_at: 0 } } : null);
+
 const postponed: Handler<'postponed'> = (_row, e) => ({ next: { next_attempt_at: e.until }, effects: [backoff(e.until)] });
 
 // --- the clock: what to do when the stop is due ----------------------------------------------
@@ -284,12 +291,28 @@ const dueProbe: Handler<'due'> = (row, _e, now) => (isDue(row, now) ? { next: {}
 
 const dueReplacing: Handler<'due'> = (row, e, now) => (row.sent_at ? dueProbe(row, e, now) : duePlace(row, e, now));
 
-/** Working: nothing to do while it is as wanted; else a resize (or ratchet) by PATCH under the next id. */
+/**
+ * A fractional equity stop is resized by cancel-and-replace, never PATCH (Alpaca: the qty of a
+ * fractional order cannot be replaced; a whole-share trailing stop cannot become a fractional `day`
+ * stop either): the order placed or the quantity wanted has a fraction.
+ */
+export function resizedByCancel(row: Pick<StopRow, 'payload' | 'cut_qty' | 'placed_qty'>): boolean {
+  const ask = stopAsk(row);
+  if (isCrypto(ask.symbol, ask.assetClass)) return false;
+  return !new D(row.placed_qty ?? 0).isInteger() || !new D(wantedOf(row)).isInteger();
+}
+
+/**
+ * Working: nothing to do while it is as wanted; else a resize (or ratchet) by PATCH under the next
+ * id — or, for a fractional stop, a DELETE of its order first (cancelConfirmed then starts the next
+ * version, placed as a new order).
+ */
 const dueWorking: Handler<'due'> = (row, _e, now) => {
   if (!isDue(row, now)) return null;
   if (placedAsWanted(row)) return { next: { next_attempt_at: IDLE } };
+  if (resizedByCancel(row) && row.broker_order_id) return { next: {}, effects: [{ type: 'delete', orderId: row.broker_order_id, clientOrderId: currentCid(row) }] };
   const version = row.version + 1;
-  const next: StopPatch = { version, current_client_order_id: stopVersionClientOrderId(row.entry_order_id, version), status: 'pending', sent_at: null };
+  const next: StopPatch = { version, current_client_order_id: versionedStopClientOrderId(row.client_order_id, version), status: 'pending', sent_at: null };
   const replacing = { ...row, ...next };
   return { next, effects: [place(replacing)] };
 };
@@ -399,7 +422,7 @@ const TABLE: Record<StopState, Handlers> = {
   sending: { ...onAsk, ...onSent, due: dueProbe },
   unknown: { ...onAsk, ...onSent, due: dueProbe },
   replacing: { ...onAsk, ...onSent, due: dueReplacing },
-  working: { ...onAsk, raised, due: dueWorking, cancelConfirmed: cancelLandedAfterRearm },
+  working: { ...onAsk, raised, causeGone: () => ({ next: { next_attempt_at: 0 } }), due: dueWorking, cancelConfirmed: cancelLandedAfterRearm },
   cancelling: {
     asked,
     cut,
@@ -416,7 +439,7 @@ const TABLE: Record<StopState, Handlers> = {
     lookupAbsent,
     cancelConfirmed,
   },
-  refused: { asked, cut, cancelRequested, orderFinished, due: duePlace, postponed, deferred, notNeeded, sendStarted, cancelConfirmed: cancelLandedAfterRearm },
+  refused: { asked, cut, cancelRequested, orderFinished, causeGone, due: duePlace, postponed, deferred, notNeeded, sendStarted, cancelConfirmed: cancelLandedAfterRearm },
   done: { asked, rearmed: rearmDone },
 };
 

@@ -45,10 +45,16 @@ describe('wash-trade protection (crypto): a crossing buy of the user blocks the 
     expect(report.reason).toMatch(/^stop_refused: wash_trade: potential wash trade detected/);
     expect((await getJson(`${url}/health`)).status).toBe(503);
     expect(live(await stopsOf(s, entry.id))).toEqual([]);
+    // Refused four times: its backoff is 8 s now (1 s doubling, capped at 10 s).
+    await b.waitFor((l) => l.event === 'stop_rejected' && l.attempts >= 4, 30_000);
 
     const res = await fetch(`${s.url}/v2/orders/${blocker.id}`, { method: 'DELETE', headers: KEYS });
     expect(res.status).toBe(204);
-    const stop = await eventually(async () => live(await stopsOf(s, entry.id))[0], 20_000, 250);
+    // The blocker's end is the cause going away: the refused stop is retried then, not at the end
+    // of its backoff (up to 10 s by now): placed within one poll (CT_POLL_MS 1000) and a worker pass.
+    const gone = Date.now();
+    const stop = await eventually(async () => live(await stopsOf(s, entry.id))[0], 20_000, 100);
+    expect(Date.now() - gone).toBeLessThan(3000);
     expect(stop).toMatchObject({ type: 'stop_limit', side: 'sell', time_in_force: 'gtc' });
     await eventually(async () => (await unprotected(url, 'ETH/USD')) === null, 10_000, 250);
     b.proc.kill('SIGTERM');
@@ -82,18 +88,44 @@ describe('fractional shares', () => {
     await b.exited;
   }, 60_000);
 
-  it('whole shares get the gtc trailing stop; the fractional remainder is reported uncovered', async () => {
+  it('whole shares trail (gtc), the fraction gets a day stop; a fractional resize is cancel-and-replace; the day stop is placed again after the close', async () => {
     const s = await env.sim(304);
     const { b, url } = await ready(s, 'fractional-whole.db');
-    const entry = await simPost(s, '/_sim/trade', { symbol: 'MSFT', side: 'buy', qty: '2.5', type: 'market', time_in_force: 'day' });
-    const stop = await eventually(async () => live(await stopsOf(s, entry.id))[0], 20_000, 250);
-    expect(stop).toMatchObject({ type: 'trailing_stop', time_in_force: 'gtc', qty: '2' });
-    const u = await eventually(async () => unprotected(url, 'MSFT'), 10_000, 250);
-    expect(u).toMatchObject({ position: '2.5', covered: '2', uncovered: '0.5' });
-    expect(u.reason).toMatch(/^fractional_remainder: trailing stop for 2 of 2.5 shares/);
+    await simPost(s, '/_sim/price', { symbol: 'MSFT', price: '400' });
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'MSFT', side: 'buy', qty: '2.5', type: 'limit', limit_price: '9999', time_in_force: 'day', fill: 'partial', fill_qty: '1.25' });
+    const main = `ct-stop-${entry.id}`;
+    const fraction = `${main}-f`;
+    // 1.25 filled: 1 share trails, 0.25 is on a day stop (a fractional order cannot trail).
+    const first = await eventually(async () => {
+      const l = live(await stopsOf(s, entry.id));
+      return l.length === 2 && l.some((o) => o.qty === '0.25') ? l : null;
+    }, 20_000, 250);
+    expect(first.find((o) => o.client_order_id === main)).toMatchObject({ type: 'trailing_stop', time_in_force: 'gtc', qty: '1', side: 'sell' });
+    expect(first.find((o) => o.client_order_id === fraction)).toMatchObject({ type: 'stop', time_in_force: 'day', qty: '0.25', side: 'sell', stop_price: '392' });
+
+    // The rest fills (2.5): the trailing stop is replaced for 2 whole shares; the day stop's qty cannot
+    // be replaced, so it is canceled and placed again for 0.5 under its next client order id.
+    await simPost(s, '/_sim/fill', { order_id: entry.id });
+    const grown = await eventually(async () => {
+      const l = live(await stopsOf(s, entry.id));
+      const day = l.find((o) => o.type === 'stop');
+      return l.length === 2 && l.some((o) => o.type === 'trailing_stop' && o.qty === '2') && day?.qty === '0.5' ? day : null;
+    }, 20_000, 250);
+    expect(grown).toMatchObject({ client_order_id: `${fraction}-v1`, time_in_force: 'day' });
+    expect((await stopsOf(s, entry.id)).find((o) => o.client_order_id === fraction)?.status).toBe('canceled');
+    await eventually(async () => (await unprotected(url, 'MSFT')) === null, 10_000, 250);
+    expect(b.lines.filter((l) => l.event === 'stop_rejected')).toEqual([]);
+
+    // The close: the day stop expires; it is placed again (for the next session) while the position is held.
+    await simPost(s, '/_sim/clock', { is_open: false });
+    const again = await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.client_order_id === `${fraction}-v2`), 20_000, 250);
+    expect(again).toMatchObject({ type: 'stop', time_in_force: 'day', qty: '0.5' });
+    await b.waitFor((l) => l.event === 'stop_expired' && l.client_order_id === `${fraction}-v1`, 10_000);
+    await simPost(s, '/_sim/clock', { is_open: true });
+    expect(live(await stopsOf(s, entry.id)).map((o) => o.qty).sort()).toEqual(['0.5', '2']);
     b.proc.kill('SIGTERM');
     await b.exited;
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('held_for_orders (equities): shares held by another open sell', () => {
@@ -113,7 +145,7 @@ describe('held_for_orders (equities): shares held by another open sell', () => {
     await b.waitFor((l) => l.event === 'stop_partial' && l.entry_order_id === entry.id, 10_000);
     const u = await eventually(async () => unprotected(url, 'TSLA'), 10_000, 250);
     expect(u).toMatchObject({ position: '10', covered: '6', uncovered: '4' });
-    expect(u.reason).toBe('held_for_orders: stop placed for 6 of 10; the rest is held by other open orders');
+    expect(u.reason).toBe(`held_for_orders: stop placed for 6 of 10; the rest is held by open order(s) ${tp.id} (${tp.client_order_id})`);
 
     await fetch(`${s.url}/v2/orders/${tp.id}`, { method: 'DELETE', headers: KEYS });
     // The holder's end wakes the short stop (not its 30 s recheck): covered again within a poll or two.

@@ -58,4 +58,30 @@ describe('/health tells the truth about stop coverage', () => {
     b.proc.kill('SIGTERM');
     expect((await b.exited).code).toBe(0);
   }, 60_000);
+
+  it('names the outside open sell that holds the shares a refused stop wanted', async () => {
+    const s = await env.sim(72);
+    const b = env.bot(s, 'coverage-held.db', { CT_PROTECT_GRACE_S: '2' });
+    await b.waitFor((l) => l.event === 'reconcile_done');
+    const url = await b.apiUrl();
+
+    // The stop cannot go in while every request fails; meanwhile another tool's take-profit (the
+    // /_sim routes are never faulted) holds all 5 shares, so once the faults stop Alpaca refuses the
+    // stop: 403 insufficient qty available (available: 0).
+    await simPost(s, '/_sim/faults', { rate_5xx: 1 });
+    await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '5', type: 'market' });
+    const tp = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'sell', qty: '5', type: 'limit', limit_price: '9999', time_in_force: 'gtc', fill: 'none' });
+    await fetch(`${s.url}/_sim/faults`, { method: 'DELETE' });
+
+    const u = await eventually(async () => {
+      const h = await getJson(`${url}/health`);
+      const entry = h.body.protection.unprotected.find((x: any) => x.symbol === 'AAPL');
+      return entry && /held by open order/.test(entry.reason) ? entry : null;
+    }, 40_000, 250);
+    expect(u).toMatchObject({ position: '5', covered: '0', uncovered: '5' });
+    expect(u.reason).toBe(`stop_refused: insufficient_qty: insufficient qty available for order (requested: 5, available: 0); held by open order(s) ${tp.id} (${tp.client_order_id})`);
+
+    b.proc.kill('SIGTERM');
+    expect((await b.exited).code).toBe(0);
+  }, 60_000);
 });

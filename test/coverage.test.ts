@@ -1,10 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { assessCoverage, type StopCover } from '../src/protection/coverage.js';
+import { assessCoverage, holderAsks, uncoveredReason, type StopCover } from '../src/protection/coverage.js';
 import { CoverageWatch } from '../src/protection/coverage-watch.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { updateIntent } from '../src/store/intents.js';
 import { upsertStopIntent } from '../src/protection/stop-transitions.js';
 import { insertFills } from '../src/store/ledger.js';
+import { upsertOrderRow } from '../src/store/order-rows.js';
+import { openOrdersHolding, type OrderHolder } from '../src/store/order-holders.js';
 import { healthReport } from '../src/api/health.js';
 import { createMetrics } from '../src/metrics.js';
 import { captureLogger } from './support/log-capture.js';
@@ -69,9 +71,54 @@ describe('assessCoverage', () => {
     ['stop_refused: wash trade', [stop({ status: 'rejected', placedQty: null, attempts: 3, lastError: 'wash trade' })]],
     ['stop_too_small', [stop({ placedQty: '4' })]],
     ['held_for_orders: stop placed for 4 of 10; the rest is held by other open orders', [stop({ placedQty: '4', wanted: '10', assetClass: 'us_equity' })]],
-    ['fractional_remainder: trailing stop for 9 of 9.5 shares (fractional orders cannot trail)', [stop({ placedQty: '9', wanted: '9.5', assetClass: 'us_equity' })]],
+    // 9.5 shares: 9 trail, the fraction's day stop is not placed yet.
+    ['stop_pending', [stop({ placedQty: '9', wanted: '9', assetClass: 'us_equity' }), stop({ status: 'pending', placedQty: null, wanted: '0.5', assetClass: 'us_equity' })]],
   ])('reason %s', (reason, stops) => {
     expect(one({ AAPL: '10' }, stops).unprotected).toEqual([expect.objectContaining({ symbol: 'AAPL', reason })]);
+  });
+
+  describe('names the open orders that hold the rest', () => {
+    const holder = (n: number, qty: string | null = '1'): OrderHolder => ({ orderId: `o${n}`, clientOrderId: `tp-${n}`, qty });
+    const short = stop({ placedQty: '2', wanted: '5', assetClass: 'us_equity' });
+    const refused = stop({ status: 'rejected', placedQty: null, attempts: 1, lastError: 'insufficient_qty: insufficient qty available for order (requested: 10, available: 0)' });
+
+    it('a stop placed short: held_for_orders, with the holders by order id and client order id', () => {
+      expect(uncoveredReason([short], PROTECT, [holder(1, '3')])).toBe('held_for_orders: stop placed for 2 of 5; the rest is held by open order(s) o1 (tp-1)');
+      const r = assessCoverage(new Map([['AAPL', '5']]), [short], PROTECT, new Map([['AAPL', [holder(1), holder(2, null)]]]));
+      expect(r.unprotected).toEqual([
+        { symbol: 'AAPL', position: '5', covered: '2', uncovered: '3', reason: 'held_for_orders: stop placed for 2 of 5; the rest is held by open order(s) o1 (tp-1), o2 (tp-2)' },
+      ]);
+      // Holders unknown (not in the store): the reason stays what it was.
+      expect(uncoveredReason([short], PROTECT, [])).toBe('held_for_orders: stop placed for 2 of 5; the rest is held by other open orders');
+    });
+
+    it('a stop refused for insufficient qty keeps its prefix and says who holds the shares', () => {
+      expect(uncoveredReason([refused], PROTECT, [holder(7)])).toBe(
+        'stop_refused: insufficient_qty: insufficient qty available for order (requested: 10, available: 0); held by open order(s) o7 (tp-7)',
+      );
+      expect(uncoveredReason([refused], PROTECT)).toBe('stop_refused: insufficient_qty: insufficient qty available for order (requested: 10, available: 0)');
+    });
+
+    it('names the first three and counts the rest', () => {
+      const five = [1, 2, 3, 4, 5].map((n) => holder(n));
+      expect(uncoveredReason([short], PROTECT, five)).toBe('held_for_orders: stop placed for 2 of 5; the rest is held by open order(s) o1 (tp-1), o2 (tp-2), o3 (tp-3) and 2 more');
+    });
+
+    it('other reasons do not name holders; only symbols whose reason is held are asked for, on the closing side', () => {
+      const wash = stop({ status: 'rejected', placedQty: null, attempts: 1, lastError: 'wash_trade: potential wash trade detected' });
+      expect(uncoveredReason([wash], PROTECT, [holder(1)])).toBe('stop_refused: wash_trade: potential wash trade detected');
+      expect(uncoveredReason([], PROTECT, [holder(1)])).toBe('no_stop');
+      const r = one({ AAPL: '5', MSFT: '3', TSLA: '-4', SPY: '1' }, [
+        short,
+        stop({ symbol: 'MSFT', placedQty: null, status: 'pending' }),
+        { ...refused, symbol: 'TSLA', side: 'buy' },
+        { ...wash, symbol: 'SPY' },
+      ]);
+      expect(holderAsks(r)).toEqual([
+        { symbol: 'AAPL', side: 'sell' },
+        { symbol: 'TSLA', side: 'buy' },
+      ]);
+    });
   });
 
   it('names adopt_record when CT_ADOPT=record left a position without an intent', () => {
@@ -166,6 +213,79 @@ describe('CoverageWatch', () => {
     sell('x2', '3', 'MSFT');
     advance(1);
     expect(events('position_protected')).toEqual([expect.objectContaining({ symbol: 'MSFT', position: '0' })]);
+  });
+
+  /** An orders-table row as the order actors persist it (only what the holder lookup reads matters). */
+  const orderRow = (o: { id: string; cid: string; side?: 'buy' | 'sell'; symbol?: string; qty?: string | null; status?: string; filled?: string; terminal?: 0 | 1; at?: string }) => {
+    const symbol = o.symbol ?? 'AAPL';
+    const side = o.side ?? 'sell';
+    const order = { orderId: o.id, clientOrderId: o.cid, symbol, assetClass: symbol.includes('/') ? 'crypto' : 'us_equity', side, type: 'limit', qty: o.qty === undefined ? '4' : o.qty, status: o.status ?? 'new', brokerFilledQty: o.filled ?? '0' };
+    upsertOrderRow(db, {
+      order_id: o.id,
+      client_order_id: o.cid,
+      symbol,
+      side,
+      type: 'limit',
+      asset_class: order.assetClass,
+      role: null,
+      state: o.terminal ? 'canceled' : 'working',
+      terminal: o.terminal ?? 0,
+      filled_qty: o.filled ?? '0',
+      filled_avg_price: null,
+      stop_order_id: null,
+      machine_version: 1,
+      snapshot: JSON.stringify({ status: o.terminal ? 'done' : 'active', value: o.terminal ? 'canceled' : 'working', context: { order } }),
+      created_at: o.at ?? '2026-03-02T14:59:40.000Z',
+      updated_at: o.at ?? '2026-03-02T14:59:40.000Z',
+    });
+  };
+
+  it('held_for_orders names the outside open orders the orders table knows; not our stops, not the other side, not finished ones', () => {
+    buy('e1', '10');
+    intent('e1', '10');
+    updateIntent(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '6' });
+    orderRow({ id: 'tp-2', cid: 'user-tp-2', qty: '3', at: '2026-03-02T14:59:50.000Z' });
+    orderRow({ id: 'tp-1', cid: 'user-tp-1', qty: '4', filled: '3' });
+    orderRow({ id: 'stop-1', cid: 'ct-stop-e1' });
+    orderRow({ id: 'stop-0', cid: 'ct-stop-e0-v2' });
+    orderRow({ id: 'bid', cid: 'user-bid', side: 'buy' });
+    orderRow({ id: 'gone', cid: 'user-gone', status: 'canceled', terminal: 1 });
+    orderRow({ id: 'final', cid: 'user-final', status: 'filled', filled: '4' });
+    orderRow({ id: 'done', cid: 'user-done', qty: '4', filled: '4', status: 'partially_filled' });
+    orderRow({ id: 'tsla', cid: 'user-tsla', symbol: 'TSLA' });
+    expect(watch.check().unprotected).toEqual([
+      expect.objectContaining({ symbol: 'AAPL', covered: '6', uncovered: '4', reason: 'held_for_orders: stop placed for 6 of 10; the rest is held by open order(s) tp-1 (user-tp-1), tp-2 (user-tp-2)' }),
+    ]);
+    expect(openOrdersHolding(db, [{ symbol: 'AAPL', side: 'sell' }])).toEqual(
+      new Map([
+        [
+          'AAPL',
+          [
+            { orderId: 'tp-1', clientOrderId: 'user-tp-1', qty: '1' },
+            { orderId: 'tp-2', clientOrderId: 'user-tp-2', qty: '3' },
+          ],
+        ],
+      ]),
+    );
+  });
+
+  it('a refused stop of a crypto pair names the open sell holding the coins; /health carries it', () => {
+    const source = { mode: 'paper' as const, streamState: () => 'connected' as const, drift: () => [], protection: () => watch.current() };
+    buy('e1', '0.5', 'BTC/USD');
+    upsertStopIntent(db, { entryOrderId: 'e1', clientOrderId: 'ct-stop-e1', symbol: 'BTC/USD', assetClass: 'crypto', side: 'sell', qty: '0.5' });
+    const message = 'insufficient balance for BTC (requested: 0.5, available: 0)';
+    updateIntent(db, 'ct-stop-e1', { status: 'rejected', attempts: 1, last_error: `insufficient_qty: ${message}` });
+    // Nothing in the store holds it (a fee took it, or the order is unknown): the refusal as it was.
+    expect(watch.check().unprotected[0]!.reason).toBe(`stop_refused: insufficient_qty: ${message}`);
+    orderRow({ id: 'sell-1', cid: 'other-tool-1', symbol: 'BTC/USD', qty: null });
+    watch.check();
+    advance(11);
+    const h = healthReport(db, source);
+    expect(h.status).toBe('critical');
+    expect(h.protection!.unprotected).toEqual([
+      expect.objectContaining({ symbol: 'BTC/USD', reason: `stop_refused: insufficient_qty: ${message}; held by open order(s) sell-1 (other-tool-1)` }),
+    ]);
+    expect(h.reasons).toEqual([`position BTC/USD uncovered 0.5 of 0.5 for 11 s: stop_refused: insufficient_qty: ${message}; held by open order(s) sell-1 (other-tool-1)`]);
   });
 
   it('CT_ADOPT=record: reported, logged, never critical; /health says degraded, not critical', () => {

@@ -56,16 +56,40 @@ export function stopClientOrderId(entryOrderId: string): string {
   return `ct-stop-${entryOrderId}`.slice(0, 128);
 }
 
-/** The client_order_id of a replacement of that stop: `<base>-v<version>`. */
-export function stopVersionClientOrderId(entryOrderId: string, version: number): string {
-  const base = stopClientOrderId(entryOrderId);
-  return version === 0 ? base : `${base}-v${version}`;
+/**
+ * The client_order_id of the `day` stop that protects the fractional part of an equity entry of one
+ * share or more (`<base>-f`): its whole shares trail under the base id, and a fractional quantity
+ * cannot trail (alpaca-rules.md, "Fractional trading").
+ */
+export function fractionStopClientOrderId(entryOrderId: string): string {
+  return `${stopClientOrderId(entryOrderId)}-f`;
 }
 
-/** The entry order a protective stop (or one of its replacements) belongs to, from its client_order_id. */
+/** The client_order_id of a replacement of that stop: `<base>-v<version>`. */
+export function stopVersionClientOrderId(entryOrderId: string, version: number): string {
+  return versionedStopClientOrderId(stopClientOrderId(entryOrderId), version);
+}
+
+/** The client_order_id of version `version` of the stop whose row is `rowId` (`ct-stop-<entry>` or its `-f`). */
+export function versionedStopClientOrderId(rowId: string, version: number): string {
+  return version === 0 ? rowId : `${rowId}-v${version}`;
+}
+
+/** The entry order a protective stop (or one of its replacements, or its fraction's stop) belongs to, from its client_order_id. */
 export function entryOfStop(clientOrderId: string): string | null {
-  const m = /^ct-stop-(.+?)(?:-v\d+)?$/.exec(clientOrderId);
+  const m = /^ct-stop-(.+?)(?:-f)?(?:-v\d+)?$/.exec(clientOrderId);
   return m ? m[1]! : null;
+}
+
+/** The stop row (`intents.client_order_id`) an order of ours belongs to: its client_order_id without the version. */
+export function stopRowIdOf(clientOrderId: string): string | null {
+  const m = /^(ct-stop-.+?(?:-f)?)(?:-v\d+)?$/.exec(clientOrderId);
+  return m ? m[1]! : null;
+}
+
+/** Whether a stop's client_order_id is the one of an entry's fraction stop (or a replacement of it). */
+export function isFractionStop(clientOrderId: string): boolean {
+  return /^ct-stop-.+-f(?:-v\d+)?$/.test(clientOrderId);
 }
 
 /** Orders this service placed carry the ct- prefix; everything else was placed elsewhere. */

@@ -41,6 +41,12 @@ export interface StopIntent {
   /** The stop's side: opposite of the entry. */
   side: Side;
   qty: string;
+  /**
+   * Equities: which part of the entry's quantity this stop covers. Absent: the whole shares (a
+   * trailing stop), or all of it when under one share; `fraction`: the fractional part of an entry
+   * of one share or more, as a `day` stop (fractional orders cannot trail).
+   */
+  part?: 'fraction';
 }
 
 /** A stop row's ask, from its payload. */

@@ -1,7 +1,8 @@
 import type { Database } from '../store/database.js';
 import type { Logger } from '../log.js';
 import { ledgerPositions } from '../store/ledger.js';
-import { assessCoverage, stopCoverOf, type CoverageReport, type Overprotection, type SymbolCoverage } from './coverage.js';
+import { openOrdersHolding } from '../store/order-holders.js';
+import { assessCoverage, holderAsks, stopCoverOf, type CoverageReport, type Overprotection, type SymbolCoverage } from './coverage.js';
 
 /** A position not (fully) covered now, with the episode it belongs to. */
 export interface UnprotectedPosition {
@@ -80,7 +81,12 @@ export class CoverageWatch {
         .select(['symbol', 'payload', 'status', 'placed_qty', 'attempts', 'last_error', 'cancel_requested', 'cut_qty'])
         .where('status', '!=', 'done'),
     );
-    const report = assessCoverage(positions, rows.map(stopCoverOf), { adopt: this.deps.adopt });
+    const stops = rows.map(stopCoverOf);
+    const opts = { adopt: this.deps.adopt };
+    let report = assessCoverage(positions, stops, opts);
+    // Where other open orders hold the rest, the reason names them: one query for those symbols only.
+    const asks = holderAsks(report);
+    if (asks.length > 0) report = assessCoverage(positions, stops, opts, openOrdersHolding(db, asks));
     const now = this.now();
     this.track(report, now);
     this.report = report;

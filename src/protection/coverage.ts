@@ -1,11 +1,14 @@
 import { D, normalize, type Dec } from '../decimal.js';
 import type { IntentsTable } from '../store/schema.js';
+import type { HolderAsk, OrderHolder } from '../store/order-holders.js';
 import { LIVE_STOP_STATUSES } from '../domain/protection.js';
+import { wantedOf, type RefusalKind } from '../../machines/stop-policy.js';
 
 /**
  * How much of each ledger position live protective stops cover (pure: no I/O). A sell stop
  * covers a long, a buy stop a short; only a confirmed stop whose cancel was not asked for
- * counts. What is not covered gets a short machine-readable reason taken from the intents.
+ * counts. What is not covered gets a short machine-readable reason taken from the intents; where
+ * other open orders hold the shares or coins, the reason names them (holders are passed in).
  */
 
 /** One stop intent as coverage sees it (see stopCoverOf for the row → cover mapping). */
@@ -56,18 +59,35 @@ export interface CoverageOptions {
   adopt: 'protect' | 'record';
 }
 
+/** The open orders holding part of each symbol's position (see openOrdersHolding). */
+export type HoldersBySymbol = ReadonlyMap<string, readonly OrderHolder[]>;
+
 const LIVE = new Set<IntentsTable['status']>(LIVE_STOP_STATUSES);
+const NO_HOLDERS: HoldersBySymbol = new Map();
+/** Reasons that mean other open orders hold the rest: a stop placed short of what it wants, or refused for it. */
+const HELD = 'held_for_orders';
+const HELD_REFUSAL: RefusalKind = 'insufficient_qty';
+/** How many holders a reason names; the rest are counted. */
+const NAMED_HOLDERS = 3;
 
 const counts = (s: StopCover) => s.status === 'confirmed' && !s.cancelRequested;
 const sum = (stops: StopCover[]) => stops.reduce((acc, s) => acc.plus(s.placedQty ?? 0), new D(0));
 
-export function assessCoverage(positions: ReadonlyMap<string, string>, stops: readonly StopCover[], opts: CoverageOptions): CoverageReport {
+/** The side that closes a signed position: a sell for a long, a buy for a short. */
+export const closingSide = (position: string | Dec): 'buy' | 'sell' => (new D(position).isNegative() ? 'buy' : 'sell');
+
+export function assessCoverage(
+  positions: ReadonlyMap<string, string>,
+  stops: readonly StopCover[],
+  opts: CoverageOptions,
+  holders: HoldersBySymbol = NO_HOLDERS,
+): CoverageReport {
   const report: CoverageReport = { positions: [], unprotected: [], overprotected: [] };
   const symbols = new Set([...positions.keys(), ...stops.filter(counts).map((s) => s.symbol)]);
   for (const symbol of [...symbols].sort()) {
     const position = new D(positions.get(symbol) ?? 0);
     const mine = stops.filter((s) => s.symbol === symbol);
-    const closing = position.isNegative() ? 'buy' : 'sell';
+    const closing = closingSide(position);
     // Flat: every confirmed stop is excess; otherwise those on the wrong side are.
     const onSide = position.isZero() ? [] : mine.filter((s) => s.side === closing);
     const covered = sum(onSide.filter(counts));
@@ -75,42 +95,62 @@ export function assessCoverage(positions: ReadonlyMap<string, string>, stops: re
     const excess = D.max(covered.minus(position.abs()), 0).plus(allStops.minus(covered));
     if (excess.gt(0)) report.overprotected.push({ symbol, position: normalize(position), covered: normalize(allStops), excess: normalize(excess) });
     if (position.isZero()) continue;
-    const entry = symbolCoverage(symbol, position, covered, onSide, opts);
+    const entry = symbolCoverage(symbol, position, covered, onSide, opts, holders.get(symbol) ?? []);
     report.positions.push(entry);
     if (entry.reason !== null) report.unprotected.push(entry);
   }
   return report;
 }
 
-function symbolCoverage(symbol: string, position: Dec, covered: Dec, onSide: StopCover[], opts: CoverageOptions): SymbolCoverage {
+function symbolCoverage(symbol: string, position: Dec, covered: Dec, onSide: StopCover[], opts: CoverageOptions, holders: readonly OrderHolder[]): SymbolCoverage {
   const uncovered = position.abs().minus(covered);
   return {
     symbol,
     position: normalize(position),
     covered: normalize(covered),
     uncovered: uncovered.gt(0) ? normalize(uncovered) : '0',
-    reason: uncovered.gt(0) ? uncoveredReason(onSide, opts) : null,
+    reason: uncovered.gt(0) ? uncoveredReason(onSide, opts, holders) : null,
   };
 }
 
-/** The most telling reason among the closing side's intents, most actionable first. */
-export function uncoveredReason(onSide: readonly StopCover[], opts: CoverageOptions): string {
+/**
+ * The most telling reason among the closing side's intents, most actionable first. `holders` are
+ * the open orders on that side (not our stops): a reason saying they hold the rest names them.
+ */
+export function uncoveredReason(onSide: readonly StopCover[], opts: CoverageOptions, holders: readonly OrderHolder[] = []): string {
   const live = onSide.filter((s) => LIVE.has(s.status) && !s.cancelRequested);
   if (live.length === 0) return opts.adopt === 'record' ? 'adopt_record' : 'no_stop';
   const refused = live.find((s) => (s.status === 'pending' || s.status === 'rejected') && s.lastError && s.attempts > 0);
-  if (refused) return `stop_refused: ${refused.lastError}`;
+  if (refused) {
+    const held = refused.lastError!.startsWith(`${HELD_REFUSAL}:`) && holders.length > 0;
+    return `stop_refused: ${refused.lastError}${held ? `; held by open order(s) ${named(holders)}` : ''}`;
+  }
   if (live.some((s) => s.status === 'unknown')) return 'stop_unknown';
   if (live.some((s) => s.status === 'pending')) return 'stop_pending';
   if (live.some((s) => s.status === 'rejected')) return 'stop_refused';
-  // Placed short of what it wants: whole shares of a fractional position, or what other orders left.
+  // Placed short of what it wants: what other orders left (the fraction of shares has its own stop).
   const short = live.find((s) => s.status === 'confirmed' && s.wanted !== undefined && s.placedQty !== null && new D(s.placedQty).lt(s.wanted));
   if (short) {
-    const wanted = new D(short.wanted!);
-    const equity = short.assetClass !== 'crypto';
-    if (equity && !wanted.isInteger() && new D(short.placedQty!).eq(wanted.floor())) return `fractional_remainder: trailing stop for ${short.placedQty} of ${short.wanted} shares (fractional orders cannot trail)`;
-    return `held_for_orders: stop placed for ${short.placedQty} of ${short.wanted}; the rest is held by other open orders`;
+    const by = holders.length > 0 ? `open order(s) ${named(holders)}` : 'other open orders';
+    return `${HELD}: stop placed for ${short.placedQty} of ${short.wanted}; the rest is held by ${by}`;
   }
   return 'stop_too_small';
+}
+
+/** `<order id> (<client order id>)` of the first few holders, and how many more there are. */
+function named(holders: readonly OrderHolder[]): string {
+  const first = holders.slice(0, NAMED_HOLDERS).map((h) => `${h.orderId} (${h.clientOrderId})`).join(', ');
+  return holders.length > NAMED_HOLDERS ? `${first} and ${holders.length - NAMED_HOLDERS} more` : first;
+}
+
+/**
+ * The uncovered positions whose reason says other open orders hold the rest, as the holders to
+ * look up (a crypto refusal for a fee-shrunk balance asks too; it simply has none).
+ */
+export function holderAsks(report: CoverageReport): HolderAsk[] {
+  return report.unprotected
+    .filter((u) => u.reason !== null && (u.reason.startsWith(`${HELD}:`) || u.reason.startsWith(`stop_refused: ${HELD_REFUSAL}:`)))
+    .map((u) => ({ symbol: u.symbol, side: closingSide(u.position) }));
 }
 
 /** An intents row (with its JSON payload) as a StopCover. */
@@ -119,7 +159,8 @@ export function stopCoverOf(
 ): StopCover {
   const ask = JSON.parse(row.payload) as { side?: string; qty?: string; assetClass?: string };
   const side = ask.side === 'buy' ? 'buy' : 'sell';
-  const wanted = row.cut_qty !== undefined && typeof ask.qty === 'string' ? normalize(D.max(new D(ask.qty).minus(row.cut_qty), 0)) : undefined;
+  // An equity entry's stop wants its whole shares, its fraction stop the fraction (machines/stop-policy.ts).
+  const wanted = row.cut_qty !== undefined && typeof ask.qty === 'string' ? wantedOf({ payload: row.payload, cut_qty: row.cut_qty }) : undefined;
   return {
     symbol: row.symbol,
     side,

@@ -1,5 +1,7 @@
 import type { Database } from '../store/database.js';
-import { backedOffStops, positionStopRows, insertStopRow, readStopRow, writeStopPatch, type IntentRow } from '../store/intents.js';
+import { backedOffStops, liveEquityEntryStops, positionStopRows, insertStopRow, readStopRow, writeStopPatch, type IntentRow } from '../store/intents.js';
+import { fractionStopClientOrderId } from '../domain/orders.js';
+import { fractionFollows, hasFractionStop } from '../../machines/fraction-stop.js';
 import type { StopIntent } from '../domain/protection.js';
 import { initialStop, stopStateOf, type StopEffect, type StopEvent, type StopState } from '../../machines/stop.js';
 import { stopActorsOf } from './stop-actors.js';
@@ -32,6 +34,32 @@ export interface StopTransition {
  * transaction as the entry fill that calls for it (a transactional outbox).
  */
 export function applyStopTransition(db: Database, clientOrderId: string, event: StopEvent, now = new Date()): StopTransition {
+  const t = applyOne(db, clientOrderId, event, now);
+  if (t.applied && t.row && hasFractionStop(t.row)) followWithFraction(db, t.row, now);
+  return t;
+}
+
+/** An equity entry's stop changed: its fraction stop (machines/fraction-stop.ts) follows, in the same transaction. */
+function followWithFraction(db: Database, main: IntentRow, now: Date): void {
+  const cid = fractionStopClientOrderId(main.entry_order_id);
+  const events = fractionFollows(main, readStopRow(db, cid));
+  if (events.length === 0) return;
+  db.transaction(() => {
+    for (const event of events) applyOne(db, cid, event, now);
+  });
+}
+
+/**
+ * At start: every live equity entry stop's fraction stop brought in line (a database written before
+ * fraction stops existed, or a crash between an entry stop's write and its fraction's).
+ */
+export function followFractionStops(db: Database, now = new Date()): void {
+  db.transaction(() => {
+    for (const row of liveEquityEntryStops(db)) followWithFraction(db, row, now);
+  });
+}
+
+function applyOne(db: Database, clientOrderId: string, event: StopEvent, now: Date): StopTransition {
   const row = readStopRow(db, clientOrderId);
   if (!row) {
     if (event.type !== 'asked') return { applied: false, from: null, to: null, effects: [], row: undefined };
@@ -68,15 +96,22 @@ export function restartStops(db: Database, now = new Date()): void {
 }
 
 /**
- * A cause went away (an order of the symbol ended, and with it what it held): stops of the symbol
- * placed short of what they want are due now. Returns how many were woken.
+ * A cause went away (an order of the symbol ended, and with it what it held or the side it crossed):
+ * stops of the symbol placed short of what they want, and those refused as a wash trade or for
+ * quantity held, are due now (a refused one still within its symbol's retry budget). Returns how many were woken.
  */
 export function wakeShortStops(db: Database, symbol: string, now = new Date()): number {
   let woken = 0;
   db.transaction(() => {
     for (const row of positionStopRows(db, symbol, [])) {
-      if (row.status !== 'confirmed' || row.cancel_requested || row.placed_qty === null || !new D(row.placed_qty).lt(wantedOf(row))) continue;
-      if (applyStopTransition(db, row.client_order_id, { type: 'restarted' }, now).applied) woken += 1;
+      if (row.cancel_requested) continue;
+      // Refused for a crossing order (wash trade) or quantity another order held: that order may be the one that ended.
+      if (row.status === 'rejected' && row.next_attempt_at > now.getTime()) {
+        if (applyStopTransition(db, row.client_order_id, { type: 'causeGone' }, now).applied) woken += 1;
+        continue;
+      }
+      if (row.status !== 'confirmed' || row.placed_qty === null || !new D(row.placed_qty).lt(wantedOf(row))) continue;
+      if (applyStopTransition(db, row.client_order_id, { type: 'causeGone' }, now).applied) woken += 1;
     }
   });
   return woken;

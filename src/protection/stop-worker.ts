@@ -17,7 +17,8 @@ import { AssetGrids } from '../broker/asset-grids.js';
 import { qtyOnGrid } from '../domain/grid.js';
 import { D, normalize } from '../decimal.js';
 import { cryptoStopPrice, equityStopPrice, newStopOrder, replaceStopOrder, type StopSettings } from './stop-order.js';
-import { applyStopTransition, restartStops, type StopTransition } from './stop-transitions.js';
+import { applyStopTransition, followFractionStops, restartStops, type StopTransition } from './stop-transitions.js';
+import { isFractionPart } from '../../machines/fraction-stop.js';
 
 export interface StopWorkerDeps {
   db: Database;
@@ -68,6 +69,7 @@ export class StopWorker {
 
   start(intervalMs = 1000): void {
     restartStops(this.deps.db);
+    followFractionStops(this.deps.db);
     this.timer = setInterval(() => this.kick(), intervalMs);
     this.kick();
   }
@@ -170,10 +172,12 @@ export class StopWorker {
 
   private announce(row: IntentRow, e: Extract<StopEffect, { type: 'announce' }>): void {
     const { log, actors } = this.deps;
+    // The entry's order actor follows its own stop; its fraction stop is the position's business (coverage).
+    const toEntry = !isFractionPart(row);
     if (e.outcome === 'rejected') {
       const retry = new Date(Math.min(row.next_attempt_at, 8.64e15)).toISOString();
       log.warn({ event: 'stop_rejected', entry_order_id: e.entryOrderId, client_order_id: currentCid(row), reason: row.last_error, attempts: row.attempts, retry_at: retry }, 'broker refused the protective stop');
-      actors.stopRejected(e.entryOrderId, e.reason);
+      if (toEntry) actors.stopRejected(e.entryOrderId, e.reason);
       return;
     }
     const o = e.order;
@@ -181,7 +185,7 @@ export class StopWorker {
       { event: e.how === 'placed' ? 'stop_placed' : 'stop_adopted', entry_order_id: e.entryOrderId, stop_order_id: o.orderId, client_order_id: o.clientOrderId, symbol: row.symbol, qty: e.placedQty, type: o.type, stop_price: o.stopPrice, trail_percent: o.trailPercent },
       e.how === 'placed' ? `protective stop placed for ${row.symbol}` : `existing protective stop adopted for ${row.symbol}`,
     );
-    actors.stopAccepted(e.entryOrderId, o.orderId, e.placedQty);
+    if (toEntry) actors.stopAccepted(e.entryOrderId, o.orderId, e.placedQty);
   }
 
   /** GET by client order id: found, absent on a definite 404; anything else is "unknown". */
@@ -232,7 +236,8 @@ export class StopWorker {
   /**
    * Equities: whole shares get the gtc trailing stop; a position under one share gets a `day` stop
    * priced from the latest trade (fractional orders are day-only and cannot trail: docs "Fractional
-   * trading"). Above one share the fractional remainder stays uncovered (reported by coverage).
+   * trading"). Above one share the fraction is its fraction stop's (machines/fraction-stop.ts), a
+   * `day` stop too; if the broker holds less than the whole shares wanted, what it holds is covered.
    */
   private async prepareEquity(row: IntentRow, clientOrderId: string, sized: string): Promise<StopEvent> {
     const whole = new D(sized).floor();

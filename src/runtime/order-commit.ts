@@ -7,7 +7,7 @@ import type { FeeReport } from '../domain/reports.js';
 import { appendHistory, upsertOrderRow } from '../store/order-rows.js';
 import { canonicalTime } from '../time.js';
 import type { FillRecord, OrderRole, StopIntent } from '../domain/protection.js';
-import { brokerOutcome, entryOfStop, stopClientOrderId } from '../domain/orders.js';
+import { brokerOutcome, entryOfStop, stopClientOrderId, stopRowIdOf } from '../domain/orders.js';
 import type { StartedCooldown } from '../store/cooldowns.js';
 import { ledgerAvgPrice } from '../../machines/fill-plan.js';
 import { ORDER_MACHINE_VERSION, type OrderContext } from '../../machines/order.machine.js';
@@ -124,8 +124,12 @@ function settleStopIntent(d: CommitDeps, c: OrderContext, now: Date): void {
   const status = brokerOutcome(c.order.status);
   if (status === 'replaced' || status === 'working') return;
   const outcome = c.ledger.filledQty !== '0' ? 'filled' : status;
-  const t = applyStopTransition(d.db, stopClientOrderId(entry), { type: 'orderFinished', orderId: c.order.orderId, clientOrderId: c.order.clientOrderId, outcome }, now);
-  if (t.applied && outcome !== 'filled') {
+  const rowId = stopRowIdOf(c.order.clientOrderId) ?? stopClientOrderId(entry);
+  const t = applyStopTransition(d.db, rowId, { type: 'orderFinished', orderId: c.order.orderId, clientOrderId: c.order.clientOrderId, outcome }, now);
+  if (t.applied && outcome === 'expired') {
+    // A `day` stop (a fraction, or a position under one share) ends at every close: placed again for the next session.
+    d.log.info({ event: 'stop_expired', entry_order_id: entry, stop_order_id: c.order.orderId, client_order_id: c.order.clientOrderId }, 'day stop expired at the close; placing it again');
+  } else if (t.applied && outcome !== 'filled') {
     // Canceled, expired or rejected without a fill: the entry is unprotected again.
     d.log.warn({ event: 'stop_lost', entry_order_id: entry, stop_order_id: c.order.orderId, status: c.order.status }, 'protective stop ended unfilled; placing it again');
   }

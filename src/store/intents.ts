@@ -86,7 +86,14 @@ type CoverColumns = Pick<IntentRow, (typeof COVER_COLUMNS)[number]>;
 
 export function liveStopRowsBySymbol(db: Database): Map<string, CoverColumns[]> {
   const rows = db.all(
-    db.kysely.selectFrom('intents').select([...COVER_COLUMNS]).where('status', 'in', [...LIVE_STOP_STATUSES]).orderBy('created_at').orderBy(sql`rowid`),
+    db.kysely
+      .selectFrom('intents')
+      .select([...COVER_COLUMNS])
+      .where('status', 'in', [...LIVE_STOP_STATUSES])
+      // An entry's fraction stop follows its entry's stop; the position actor knows the entry's.
+      .where(sql<boolean>`json_extract(payload, '$.part') is null`)
+      .orderBy('created_at')
+      .orderBy(sql`rowid`),
   ) as CoverColumns[];
   const out = new Map<string, CoverColumns[]>();
   for (const r of rows) {
@@ -156,6 +163,18 @@ export function dueIntents(db: Database, nowMs: number): IntentRow[] {
  */
 export function updateIntent(db: Database, clientOrderId: string, patch: Partial<Omit<IntentRow, 'client_order_id'>>, now = new Date()): void {
   db.run(db.kysely.updateTable('intents').set({ ...patch, updated_at: now.toISOString() }).where('client_order_id', '=', clientOrderId));
+}
+
+/** Live stops of equity entries (not their fraction stops): what a fraction stop follows. */
+export function liveEquityEntryStops(db: Database): IntentRow[] {
+  return db.all(
+    db.kysely
+      .selectFrom('intents')
+      .selectAll()
+      .where('status', 'in', [...LIVE_STOP_STATUSES])
+      .where(sql<boolean>`json_extract(payload, '$.assetClass') != 'crypto'`)
+      .where(sql<boolean>`json_extract(payload, '$.part') is null`),
+  ) as IntentRow[];
 }
 
 /** Crypto stops the ratchet watches: placed, still live. */

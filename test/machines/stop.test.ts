@@ -69,6 +69,7 @@ const EVENTS: { [T in StopEventType]: (row: StopRow) => Extract<StopEvent, { typ
   raised: () => ({ type: 'raised', stopPrice: '101' }),
   orderFinished: (r) => ({ type: 'orderFinished', orderId: r.broker_order_id ?? 'o9', clientOrderId: currentCid(r), outcome: 'canceled' }),
   restarted: () => ({ type: 'restarted' }),
+  causeGone: () => ({ type: 'causeGone' }),
   due: () => ({ type: 'due' }),
   postponed: () => ({ type: 'postponed', until: NOW + 5000 }),
   deferred: () => ({ type: 'deferred', reason: 'no latest price for BTC/USD' }),
@@ -138,6 +139,7 @@ const ALLOWED: Array<[StopState, StopEventType, StopState, string[]]> = [
   ['working', 'cancelRequested', 'cancelling', []],
   ['working', 'orderFinished', 'pending', []],
   ['working', 'restarted', 'working', []],
+  ['working', 'causeGone', 'working', []],
   ['working', 'raised', 'working', []],
   ['working', 'due', 'working', []],
   ['working', 'cancelConfirmed', 'pending', []],
@@ -160,6 +162,7 @@ const ALLOWED: Array<[StopState, StopEventType, StopState, string[]]> = [
   ['refused', 'cut', 'refused', []],
   ['refused', 'cancelRequested', 'cancelling', []],
   ['refused', 'orderFinished', 'refused', []],
+  ['refused', 'causeGone', 'refused', []],
   ['refused', 'due', 'refused', ['place']],
   ['refused', 'postponed', 'refused', ['backoff']],
   ['refused', 'deferred', 'refused', ['backoff']],
@@ -283,6 +286,46 @@ describe('stop machine: guards', () => {
     const refusedReplace = { ...ROWS.replacing, status: 'rejected' as const, sent_at: null, last_error: 'invalid: order is not open', attempts: 1, next_attempt_at: NOW + 60_000 };
     const s = step(refusedReplace, { type: 'orderFinished', orderId: 'o1', clientOrderId: 'ct-stop-e1', outcome: 'replaced' });
     expect(s).toMatchObject({ allowed: true, to: 'refused', next: { version: 2, current_client_order_id: 'ct-stop-e1-v2', broker_order_id: null, next_attempt_at: 0 } });
+  });
+});
+
+describe('stop machine: fractional equities (Alpaca: fractional orders are day-only, cannot trail, and their qty cannot be replaced)', () => {
+  const frac = (qty: string, cut = '0') => ({ payload: JSON.stringify(ask(qty)), cut_qty: cut });
+  const part = (qty: string, cut = '0') => ({ payload: JSON.stringify(ask(qty, { clientOrderId: 'ct-stop-e1-f', part: 'fraction' })), cut_qty: cut });
+
+  it('an entry of one share or more: whole shares on its trailing stop, the fraction on its fraction stop; under one share, all on the first', () => {
+    expect([wantedOf(frac('2.5')), wantedOf(part('2.5'))]).toEqual(['2', '0.5']);
+    expect([wantedOf(frac('3')), wantedOf(part('3'))]).toEqual(['3', '0']);
+    expect([wantedOf(frac('0.4')), wantedOf(part('0.4'))]).toEqual(['0.4', '0']);
+    expect([wantedOf(frac('2.5', '1.75')), wantedOf(part('2.5', '1.75'))]).toEqual(['0.75', '0']);
+    // Crypto has no such split: the coin quantity is all one stop's.
+    expect(wantedOf({ payload: JSON.stringify(ask('2.5', { symbol: 'BTC/USD', assetClass: 'crypto' })), cut_qty: '0' })).toBe('2.5');
+  });
+
+  it('a working trailing stop for the whole shares of 2.5 is as wanted: no resize every recheck', () => {
+    const whole = { ...working, payload: JSON.stringify(ask('2.5')), placed_qty: '2' };
+    expect(step(whole, { type: 'due' })).toMatchObject({ allowed: true, next: { next_attempt_at: IDLE }, effects: [] });
+  });
+
+  it('a fractional stop is resized by cancel-and-replace: DELETE, then the next version is placed as a new order', () => {
+    const day = { ...working, client_order_id: 'ct-stop-e1-f', current_client_order_id: 'ct-stop-e1-f', payload: part('2.5').payload, placed_qty: '0.5', cut_qty: '0.25' };
+    const s = step(day, { type: 'due' });
+    expect(s).toMatchObject({ allowed: true, to: 'working', effects: [{ type: 'delete', orderId: 'o1', clientOrderId: 'ct-stop-e1-f' }] });
+    const gone = step(day, { type: 'cancelConfirmed', clientOrderId: 'ct-stop-e1-f', orderId: 'o1' });
+    expect(gone).toMatchObject({ allowed: true, to: 'pending', next: { version: 1, current_client_order_id: 'ct-stop-e1-f-v1', broker_order_id: null } });
+    // So does a whole-share trailing stop whose entry is now under one share (it becomes a day stop).
+    const shrunk = { ...working, payload: JSON.stringify(ask('2.5')), placed_qty: '2', cut_qty: '2' };
+    expect(step(shrunk, { type: 'due' }).effects).toEqual([{ type: 'delete', orderId: 'o1', clientOrderId: 'ct-stop-e1' }]);
+    // A whole-share resize is still a PATCH (place under the next id, replacing o1).
+    const grown = { ...working, payload: JSON.stringify(ask('12.5')) };
+    expect(step(grown, { type: 'due' }).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1' }]);
+  });
+
+  it('a refusal is retried when its cause goes away (an order of the symbol ended) only if that order could have caused it', () => {
+    const wash = { ...ROWS.refused, last_error: 'wash_trade: potential wash trade detected. use complex orders', next_attempt_at: NOW + 9000 };
+    expect(step(wash, { type: 'causeGone' })).toMatchObject({ allowed: true, next: { next_attempt_at: 0 } });
+    const invalid = { ...ROWS.refused, last_error: 'invalid: stop price must be positive', next_attempt_at: NOW + 9000 };
+    expect(step(invalid, { type: 'causeGone' }).allowed).toBe(false);
   });
 });
 
