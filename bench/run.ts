@@ -4,6 +4,7 @@ import { benchCatchup } from './catchup.js';
 import { benchCatchupProtect } from './catchup-protect.js';
 import { benchFillToStop } from './fill-to-stop.js';
 import { benchFillsApi } from './fills-api.js';
+import { benchIdle } from './idle.js';
 import { benchIngest } from './ingest.js';
 import { benchRehydrate } from './rehydrate.js';
 
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   rehydrate_10k_actors: () => benchRehydrate(10_000),
   fill_to_stop_submitted: () => benchFillToStop(100, 650),
   fills_api_100k: () => benchFillsApi(100_000, 1000),
+  idle_requests_per_min: () => benchIdle(130),
 };
 
 const [mode, name] = process.argv.slice(2);
