@@ -6,8 +6,8 @@ import type { Simulator } from '../src/sim/index.js';
 
 const env = simsAndBots('busy', 'PKBUSY', 'busy-secret');
 
-/** The outside trader: 60 s, one trade every 300 ms (≈ 3.3/s): more stop work than 180/min allows. */
-const BUSY_MS = 60_000;
+/** The outside trader: 45 s, one trade every 300 ms (≈ 3.3/s, 200/min): more stop work than 180/min allows. */
+const BUSY_MS = 45_000;
 const TRADE_EVERY_MS = 300;
 const CORE = ['AAPL', 'MSFT', 'TSLA', 'SPY'];
 const OTHERS = ['QQQ', 'IWM', 'NVDA', 'AMZN', 'GOOGL', 'META', 'AMD', 'F'];
@@ -132,7 +132,7 @@ describe('a busy account: stops go first under the 200/min rate limit', () => {
     // The budget held: at most the bucket (20) plus 180/min of refill over the whole run.
     expect(statsEnd.total - statsStart.total).toBeLessThanOrEqual(20 + (180 * (tEnd - t0)) / 60_000 + 5);
     // The trader kept the bot over budget: stops were waiting, and /health said so by name.
-    expect(delays.length).toBeGreaterThan(120);
+    expect(delays.length).toBeGreaterThan(100);
     expect(critical.length).toBeGreaterThan(0);
     expect(criticalSymbols.size).toBeGreaterThan(0);
     for (const sym of criticalSymbols) expect([...CORE, ...OTHERS]).toContain(sym);
