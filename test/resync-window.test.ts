@@ -58,4 +58,43 @@ describe('the trailing window behind the watermark', () => {
       await sim.close();
     }
   }, 30_000);
+
+  it('a re-read that comes late (bots that never lived a minute) starts where activities stopped being safe, not a window behind the watermark', async () => {
+    const sim = await startSimulator({ seed: 502 });
+    const db = await openDatabase(join(dir, 'resync-late.db'));
+    const { log } = captureLogger();
+    try {
+      const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url }, { rateLimit: false });
+      const actors = new OrderActors({ db, log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+      await actors.start();
+      const life = (everyMs: number) => {
+        const r = new Reconciler({ db, log, client, actors, drift: new DriftCheck({ db, log, client, actors }), resyncWindowS: 1 });
+        (r as any).resync.deps.everyMs = everyMs;
+        (r as any).resync.lastAt = everyMs === 0 ? 0 : Date.now();
+        return r;
+      };
+      // A bot that dies before its first re-read: the first read marks what is safe.
+      await life(3_600_000).trigger('start');
+      await simPost(sim, '/_sim/faults', { late_activity_ms: 1200 });
+      const late = await simPost(sim, '/_sim/trade', { symbol: 'MSFT', side: 'buy', qty: '2', type: 'market' });
+      await simPost(sim, '/_sim/faults', { late_activity_ms: 0 });
+      // A fill right after it, served at once: the watermark passes the late one's id.
+      await simPost(sim, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '1', type: 'market' });
+      await life(3_600_000).trigger('poll');
+      // Well past the window (1 s): newer fills move the watermark on.
+      await new Promise((r) => setTimeout(r, 2500));
+      await simPost(sim, '/_sim/trade', { symbol: 'SPY', side: 'buy', qty: '3', type: 'market' });
+      const has = () => db.all(db.kysely.selectFrom('fills').select('order_id').where('order_id', '=', late.id)).length;
+      await life(3_600_000).trigger('poll');
+      expect(has()).toBe(0);
+      // The next bot that re-reads: the window behind the watermark alone would start after it.
+      const reread = await life(0).trigger('poll');
+      expect(reread).toMatchObject({ late_recovered: 1 });
+      expect(has()).toBe(1);
+      actors.stop();
+    } finally {
+      await db.close();
+      await sim.close();
+    }
+  }, 30_000);
 });

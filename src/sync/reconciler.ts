@@ -162,6 +162,7 @@ export class Reconciler {
       // 1b. Once a minute: the window behind the watermark again, for activities published late.
       //     Not in a catch-up (more than a page read): that run has its request budget, and the
       //     next steady-state run re-reads the window.
+      this.resync.noteFirstRead();
       const resync = pages <= 1 ? await this.resync.maybeRun(readSyncState(db, 'fill_watermark')) : { pages: 0, recovered: 0 };
       pages += resync.pages;
       this.checkStopped();

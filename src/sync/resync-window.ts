@@ -5,6 +5,7 @@ import { hasFill } from '../store/ledger.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
 import { activityIdTime } from '../time.js';
+import { readSyncState, writeSyncState } from '../store/sync-state.js';
 
 /**
  * Alpaca has confirmed that activities can be missing and show up later (alpacahq/Alpaca-API#176),
@@ -12,6 +13,12 @@ import { activityIdTime } from '../time.js';
  * poll) the activities of a trailing window behind the watermark (`CT_RESYNC_WINDOW_S`) are read
  * again; what is recorded already is skipped before it reaches an actor (no log line, no write),
  * so the re-read is free of duplicates; what is new goes the normal way. The watermark does not move.
+ *
+ * An activity is safe once a read that covers its time ran at least the window after it (it was
+ * published by then). `late_safe_until` (sync_state) is the time up to which every activity is safe:
+ * a re-read starts there when that is before the trailing window, so one that comes late (a bot
+ * that crash-looped for longer than the window, a re-read skipped in catch-ups) still covers every
+ * activity not yet safe, and then moves it to its own start time less the window.
  */
 const FIRST_AFTER_MS = 15_000;
 
@@ -35,7 +42,9 @@ export class ResyncWindow {
     const at = activityIdTime(watermark);
     if (at === null) return { pages: 0, recovered: 0 };
     this.lastAt = now;
-    const since = new Date(Date.parse(at) - windowS * 1000);
+    const trailing = Date.parse(at) - windowS * 1000;
+    const safe = readSyncState(db, 'late_safe_until');
+    const since = new Date(safe !== null && Date.parse(safe) < trailing ? Date.parse(safe) : trailing);
     let pages = 0;
     let recovered = 0;
     for await (const page of client.activityPages(null, ['FILL', 'CFEE'], since)) {
@@ -54,6 +63,21 @@ export class ResyncWindow {
         }
       });
     }
+    this.markSafe(now);
     return { pages, recovered };
+  }
+
+  /**
+   * A full read ran at `now` (the first catch-up of a database: everything after no watermark):
+   * what is older than the window before it is safe, if nothing was before.
+   */
+  noteFirstRead(now = Date.now()): void {
+    if (this.deps.windowS > 0 && readSyncState(this.deps.db, 'late_safe_until') === null) this.markSafe(now);
+  }
+
+  private markSafe(now: number): void {
+    const until = new Date(now - this.deps.windowS * 1000).toISOString();
+    const had = readSyncState(this.deps.db, 'late_safe_until');
+    if (had === null || had < until) writeSyncState(this.deps.db, 'late_safe_until', until);
   }
 }
