@@ -3,7 +3,8 @@ import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { createBrokerClient } from '../src/broker/client.js';
 import { startCooldown } from '../src/store/cooldowns.js';
-import { EntryGate, EntryRefused } from '../src/protection/entry-gate.js';
+import { EntryBrokerRefused, EntryGate, EntryRefused } from '../src/protection/entry-gate.js';
+import { setEntriesPaused } from '../src/store/entries-paused.js';
 import { captureLogger } from './support/log-capture.js';
 
 let sim: Simulator;
@@ -32,10 +33,32 @@ describe('entries through the engine', () => {
     expect(cap.lines().find((l) => l.event === 'entry_refused')).toMatchObject({ symbol: 'AAPL', exit_fill_id: 'exit-1:5' });
 
     const other = await gate.submit({ symbol: 'MSFT', side: 'buy', qty: '1' }, now);
-    expect(other.clientOrderId).toMatch(/^ct-entry-[0-9a-f-]{36}$/);
+    expect(other.order.clientOrderId).toMatch(/^ct-entry-[0-9a-f-]{36}$/);
     // After the cooldown ends the symbol is open again.
     const later = await gate.submit({ symbol: 'AAPL', side: 'buy', qty: '1' }, new Date(now.getTime() + 31 * 60_000));
-    expect(later.symbol).toBe('AAPL');
+    expect(later.order.symbol).toBe('AAPL');
     expect(sim.engine.orders).toHaveLength(2);
+  });
+
+  it('are refused while paused; the same client_order_id sent twice makes one broker order', async () => {
+    const now = new Date('2026-03-02T16:00:00Z');
+    setEntriesPaused(db, true, 'ops', now);
+    const paused = await gate.submit({ symbol: 'SPY', side: 'buy', qty: '1', clientOrderId: 'spy-1' }, now).catch((e) => e);
+    expect(paused).toBeInstanceOf(EntryRefused);
+    expect(paused).toMatchObject({ reason: 'paused' });
+    setEntriesPaused(db, false, 'ops', now);
+    const before = sim.engine.orders.length;
+    const first = await gate.submit({ symbol: 'SPY', side: 'buy', qty: '1', clientOrderId: 'spy-1' }, now);
+    // Not in the ledger yet (nothing tracks it here): the broker's duplicate answer finds the same order.
+    const again = await gate.submit({ symbol: 'SPY', side: 'buy', qty: '1', clientOrderId: 'spy-1' }, now);
+    expect(first).toMatchObject({ replayed: false, order: { clientOrderId: 'ct-entry-spy-1' } });
+    expect(again).toMatchObject({ replayed: true, order: { orderId: first.order.orderId } });
+    expect(sim.engine.orders.length).toBe(before + 1);
+  });
+
+  it('a broker refusal is classified, not retried', async () => {
+    const refused = await gate.submit({ symbol: 'AAPL', side: 'buy', qty: '0.5', type: 'limit', limitPrice: '100', timeInForce: 'gtc' }).catch((e) => e);
+    expect(refused).toBeInstanceOf(EntryBrokerRefused);
+    expect(refused).toMatchObject({ status: 422, kind: 'fractional' });
   });
 });

@@ -1,61 +1,142 @@
 import { randomUUID } from 'node:crypto';
-import type { trading } from '@alpacahq/alpaca-trade-api';
+import { ApiError, NotFoundError, RateLimitError, type trading } from '@alpacahq/alpaca-trade-api';
 import type { BrokerClient } from '../broker/client.js';
 import { parseOrder } from '../broker/adapter.js';
 import type { OrderReport, Side } from '../domain/reports.js';
-import { isCrypto } from '../domain/symbols.js';
+import { canonicalSymbol, isCrypto } from '../domain/symbols.js';
 import type { Database } from '../store/database.js';
 import { activeCooldown } from '../store/cooldowns.js';
+import { entriesPaused } from '../store/entries-paused.js';
+import { orderByClientOrderId, type KnownOrder } from '../store/order-rows.js';
+import { classifyRefusal, isDuplicateClientOrderId, type RefusalKind } from '../../machines/stop-policy.js';
 import type { Logger } from '../log.js';
+
+export type EntryOrderType = 'market' | 'limit' | 'stop' | 'stop_limit';
+export type EntryTimeInForce = 'day' | 'gtc' | 'ioc' | 'fok' | 'opg' | 'cls';
 
 export interface EntryRequest {
   symbol: string;
   side: Side;
-  qty: string;
-  type?: 'market' | 'limit';
+  /** One of qty and notional (decimal strings). */
+  qty?: string;
+  notional?: string;
+  type?: EntryOrderType;
   limitPrice?: string;
-  timeInForce?: 'day' | 'gtc' | 'ioc';
+  stopPrice?: string;
+  timeInForce?: EntryTimeInForce;
+  /** The caller's id for this entry: a retry with the same id returns the same order, never a second one. */
+  clientOrderId?: string;
 }
 
-/** An entry the engine would not send, and why. */
+/** An entry the service would not send, and why (the API answers 409). */
 export class EntryRefused extends Error {
   constructor(
-    readonly reason: 'cooldown',
+    readonly reason: 'cooldown' | 'paused',
     readonly symbol: string,
-    readonly until: string,
+    readonly until: string | null,
   ) {
-    super(`entry refused: ${symbol} is cooling down until ${until} after an exit`);
+    super(reason === 'cooldown' ? `entry refused: ${symbol} is cooling down until ${until} after an exit` : `entry refused: entries are paused`);
     this.name = 'EntryRefused';
   }
 }
 
+/** The broker refused the entry (nothing was placed): its status, Alpaca's message and the refusal's kind. */
+export class EntryBrokerRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly kind: RefusalKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EntryBrokerRefused';
+  }
+}
+
+/** The request may or may not have reached the broker (network, timeout, 429, 5xx): retry with the same client_order_id. */
+export class EntryOutcomeUnknown extends Error {
+  constructor(readonly clientOrderId: string, reason: string) {
+    super(`entry ${clientOrderId}: outcome unknown (${reason}); send it again with the same client_order_id`);
+    this.name = 'EntryOutcomeUnknown';
+  }
+}
+
+export interface EntryPlaced {
+  order: KnownOrder;
+  /** True: this client_order_id was placed before; the same order is returned. */
+  replayed: boolean;
+}
+
+/** The broker's client_order_id of an entry: the caller's id under the service's prefix, else a random one. */
+export function entryClientOrderId(given: string | undefined): string {
+  return `ct-entry-${given ?? randomUUID()}`;
+}
+
 /**
- * The way a strategy places entries through the engine: refused while the symbol cools down after
- * an exit (DESIGN §3.5), otherwise sent with a `ct-entry-` client order id, so the service knows it
- * as its own (tracked) and protects it once it fills.
+ * Entries through the service (POST /entries, and library users): refused while entries are paused
+ * or the symbol cools down after an exit (DESIGN §3.5); otherwise sent with a `ct-entry-` client
+ * order id, so the service knows it as its own (tracked) and protects it once it fills. Idempotent
+ * by client order id: an id seen before returns its order (from the ledger, else from the broker
+ * when Alpaca answers the POST with a duplicate), whatever happened in between (a crash, a
+ * cooldown that started since). The order is handed to the order actors (`track`) the moment the
+ * broker confirms it, so no stream event or poll has to discover it first.
  */
 export class EntryGate {
-  constructor(private readonly deps: { db: Database; client: BrokerClient; log: Logger }) {}
+  constructor(private readonly deps: { db: Database; client: BrokerClient; log: Logger; track?: (order: OrderReport) => void }) {}
 
-  async submit(req: EntryRequest, now = new Date()): Promise<OrderReport> {
-    const cooling = activeCooldown(this.deps.db, req.symbol, now);
-    if (cooling) {
-      this.deps.log.info({ event: 'entry_refused', symbol: req.symbol, reason: 'cooldown', until: cooling.until, exit_fill_id: cooling.exit_fill_id }, `entry refused: ${req.symbol} cooling down`);
-      throw new EntryRefused('cooldown', req.symbol, cooling.until);
+  async submit(req: EntryRequest, now = new Date()): Promise<EntryPlaced> {
+    const { db, log } = this.deps;
+    const symbol = canonicalSymbol(req.symbol);
+    const cid = entryClientOrderId(req.clientOrderId);
+    if (req.clientOrderId !== undefined) {
+      const known = orderByClientOrderId(db, cid);
+      if (known) return { order: known, replayed: true };
     }
-    const crypto = isCrypto(req.symbol);
+    const paused = entriesPaused(db);
+    if (paused.paused) {
+      log.info({ event: 'entry_refused', symbol, reason: 'paused', paused_by: paused.by }, `entry refused: entries are paused`);
+      throw new EntryRefused('paused', symbol, null);
+    }
+    const cooling = activeCooldown(db, symbol, now);
+    if (cooling) {
+      log.info({ event: 'entry_refused', symbol, reason: 'cooldown', until: cooling.until, exit_fill_id: cooling.exit_fill_id }, `entry refused: ${symbol} cooling down`);
+      throw new EntryRefused('cooldown', symbol, cooling.until);
+    }
+    const crypto = isCrypto(symbol);
     const body: trading.PostOrderRequest = {
-      symbol: req.symbol,
+      symbol,
       qty: req.qty,
+      notional: req.notional,
       side: req.side,
       type: req.type ?? 'market',
       timeInForce: req.timeInForce ?? (crypto ? 'gtc' : 'day'),
       limitPrice: req.limitPrice,
-      clientOrderId: `ct-entry-${randomUUID()}`,
+      stopPrice: req.stopPrice,
+      clientOrderId: cid,
     };
-    const parsed = parseOrder(await this.deps.client.orders.postOrder({ postOrderRequest: body }));
-    if (!parsed.ok) throw new Error(`broker answered an unreadable order: ${parsed.reason}`);
-    this.deps.log.info({ event: 'entry_submitted', order_id: parsed.value.orderId, client_order_id: parsed.value.clientOrderId, symbol: req.symbol, side: req.side, qty: req.qty }, `entry submitted for ${req.symbol}`);
-    return parsed.value;
+    let raw: unknown;
+    let replayed = false;
+    try {
+      raw = await this.deps.client.orders.postOrder({ postOrderRequest: body });
+    } catch (err) {
+      if (!(err instanceof ApiError) || err instanceof RateLimitError) throw new EntryOutcomeUnknown(cid, String(err));
+      if (!isDuplicateClientOrderId(err.status, err.message)) {
+        const kind = classifyRefusal(err.status, err.message);
+        if (kind === null) throw new EntryOutcomeUnknown(cid, String(err));
+        log.warn({ event: 'entry_rejected', symbol, client_order_id: cid, status: err.status, kind, reason: err.message }, `broker refused the entry for ${symbol}`);
+        throw new EntryBrokerRefused(err.status, kind, err.message);
+      }
+      // Placed before (a retry after a crash or a lost answer): the same order, never a second one.
+      raw = await this.deps.client.orders.getOrderByClientOrderId({ clientOrderId: cid }).catch((e: unknown) => {
+        throw new EntryOutcomeUnknown(cid, e instanceof NotFoundError ? 'duplicate client_order_id, but no order found by it' : String(e));
+      });
+      replayed = true;
+    }
+    const parsed = parseOrder(raw);
+    if (!parsed.ok) throw new EntryOutcomeUnknown(cid, `unreadable order: ${parsed.reason}`);
+    this.deps.track?.(parsed.value);
+    const o = parsed.value;
+    const order: KnownOrder = { orderId: o.orderId, clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, qty: o.qty, status: o.status, filledQty: o.filledQty };
+    log.info({ event: replayed ? 'entry_replayed' : 'entry_submitted', order_id: o.orderId, client_order_id: o.clientOrderId, symbol, side: req.side, qty: req.qty, notional: req.notional }, `entry ${replayed ? 'found (sent before)' : 'submitted'} for ${symbol}`);
+    return { order, replayed };
   }
 }

@@ -43,6 +43,12 @@ export function activeCooldown(db: Database, symbol: string, now = new Date()) {
   );
 }
 
+/** Ends the symbol's running cooldowns now (DELETE /cooldowns/:symbol); how many were running. */
+export function clearCooldowns(db: Database, symbol: string, now = new Date()): number {
+  const at = now.toISOString();
+  return db.run(db.kysely.updateTable('cooldowns').set({ until: at }).where('symbol', '=', symbol).where('until', '>', at)).changes;
+}
+
 export function listCooldowns(db: Database, opts: { activeAt?: Date } = {}) {
   let q = db.kysely.selectFrom('cooldowns').selectAll().orderBy('started_at', 'desc');
   if (opts.activeAt) q = q.where('until', '>', opts.activeAt.toISOString());

@@ -64,6 +64,12 @@ export function ledgerPositions(db: Database): Map<string, string> {
   return new Map([...out].map(([k, v]) => [k, normalize(v)]));
 }
 
+/** How many fills of a symbol the ledger holds: the position's identity for a close's client order id. */
+export function fillCount(db: Database, symbol: string): number {
+  const row = db.first(db.kysely.selectFrom('fills').select((eb) => eb.fn.countAll<number>().as('n')).where('symbol', '=', symbol));
+  return Number(row?.n ?? 0);
+}
+
 /** The newest fill time per symbol (canonical UTC text, so it orders as a string). */
 export function latestFillTimes(db: Database): Map<string, string> {
   const rows = db.all(db.kysely.selectFrom('fills').select(['symbol']).select((eb) => eb.fn.max('filled_at').as('at')).groupBy('symbol'));

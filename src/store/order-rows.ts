@@ -30,6 +30,34 @@ export function orderRow(db: Database, orderId: string): OrderRow | undefined {
   return db.first(db.kysely.selectFrom('orders').selectAll().where('order_id', '=', orderId));
 }
 
+/** An order the service knows by its client_order_id, as an entry's caller sees it (null when unknown). */
+export interface KnownOrder {
+  orderId: string;
+  clientOrderId: string;
+  symbol: string;
+  side: 'buy' | 'sell';
+  type: string;
+  qty: string | null;
+  status: string;
+  filledQty: string;
+}
+
+export function orderByClientOrderId(db: Database, clientOrderId: string): KnownOrder | null {
+  const row = db.first(db.kysely.selectFrom('orders').selectAll().where('client_order_id', '=', clientOrderId).limit(1));
+  if (!row) return null;
+  const order = (JSON.parse(row.snapshot) as { context?: { order?: { qty?: string | null; status?: string } } }).context?.order;
+  return {
+    orderId: row.order_id,
+    clientOrderId: row.client_order_id,
+    symbol: row.symbol,
+    side: row.side as 'buy' | 'sell',
+    type: row.type,
+    qty: order?.qty ?? null,
+    status: order?.status ?? row.state,
+    filledQty: row.filled_qty,
+  };
+}
+
 export function orderHistory(db: Database, orderId: string) {
   return db.all(
     db.kysely
