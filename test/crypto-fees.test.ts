@@ -198,9 +198,9 @@ describe('the bot (a real process) folds crypto fees', () => {
     }, 20_000);
     expect(position).toMatchObject({ side: 'long', stops: [expect.objectContaining({ entry_order_id: entry.id, qty: '0.49875' })] });
     expect(await brokerQty(sim, 'BTCUSD')).toBe('0.49875');
-    // /performance holds the same position (its fee a realized cost).
+    // /performance holds the same position; its fee is a cost apart from realized P&L (what the coin cost).
     const perf = (await getJson(`${url}/performance?symbol=${encodeURIComponent('BTC/USD')}`)).body;
-    expect(perf.by_symbol['BTC/USD']).toMatchObject({ open_qty: '0.49875', realized_pnl: '-75' });
+    expect(perf.by_symbol['BTC/USD']).toMatchObject({ open_qty: '0.49875', realized_pnl: '0', fees: '75', net_pnl: '-75' });
     const stop = await eventually(async () => {
       const open = live(await stopsOf(sim, entry.id));
       return open.length === 1 && open[0].qty === '0.49875' ? open[0] : null;

@@ -46,7 +46,10 @@ function sinceParam(value: string | string[] | undefined): bigint | undefined {
   return ns;
 }
 
-/** GET /performance?symbol=&since= (DESIGN §5): realized P&L by FIFO lots over the fills ledger (less crypto fees). */
+/**
+ * GET /performance?symbol=&since= (DESIGN §5): realized P&L by FIFO lots over the fills ledger, with
+ * crypto fees (the `fees` table) reported apart (`fees`, `net_pnl`); figures defined in README.md.
+ */
 export function performanceRoutes(router: Router, db: Database): void {
   router.get('/performance', (ctx) => {
     const symbol = symbolParam(ctx.query);
@@ -68,7 +71,8 @@ export function performanceRoutes(router: Router, db: Database): void {
         return at !== null && at >= since;
       });
     }
-    // Crypto fees taken in the coin leave the position too (filtered by `since` like the fills).
+    // Crypto fees taken in the coin leave the position too and are reported as `fees` (filtered by
+    // `since` like the fills).
     let fees: PerformanceFee[] = listFees(db, symbol === undefined ? {} : { symbol });
     if (since !== undefined) {
       fees = fees.filter((f) => {

@@ -20,29 +20,44 @@ export interface PerformanceFee {
 }
 
 export interface EquityPoint {
-  /** filled_at of the closing fill. */
+  /** filled_at of the closing fill, or `at` of the fee. */
   at: string;
-  /** Cumulative realized P&L after that fill. */
+  /** Cumulative realized P&L (closed lots, before fees) after that fill or fee. */
   realized_pnl: string;
+  /** Cumulative realized P&L less cumulative fees: `realized_pnl − fees` at that point. */
+  net_pnl: string;
 }
 
-/** Money and ratios are decimal strings; counts are numbers. */
+/**
+ * Money and ratios are decimal strings; counts are numbers. One population feeds the money figures:
+ * the closed lots (each part of an open lot that a fill closed, partial closes of positions still
+ * open included), so `realized_pnl = gross_profit − gross_loss` exactly. Fees are never in them.
+ */
 export interface PerformanceStats {
-  /** Every realized close, including partial closes of round trips still open. */
+  /** Σ P&L of the closed lots, before fees; always gross_profit − gross_loss. */
   realized_pnl: string;
+  /** Σ P&L of the closed lots that made money. */
+  gross_profit: string;
+  /** Positive magnitude of Σ P&L of the closed lots that lost money. */
+  gross_loss: string;
+  /** How many closed lots (lot × closing fill matches) the three figures above add up. */
+  closed_lots: number;
+  /** Crypto fees taken in the coin (CFEE), at the FIFO cost of the coin taken; commissions (none recorded) would be here too. */
+  fees: string;
+  /** realized_pnl − fees. */
+  net_pnl: string;
+  /** gross_profit / gross_loss; null without a loss, 0 with losses and no profit. */
+  profit_factor: string | null;
   /** Completed round trips only (flat → open → flat). */
   round_trips: number;
+  /** Round trips whose closed lots summed above 0 (before fees). */
   wins: number;
-  /** A round trip that made exactly 0 is neither a win nor a loss. */
+  /** Below 0; a round trip that made exactly 0 is neither a win nor a loss. */
   losses: number;
   win_rate: string | null;
-  gross_profit: string;
-  /** Positive magnitude of the summed losing round trips. */
-  gross_loss: string;
-  profit_factor: string | null;
-  /** Mean P&L of a completed round trip. */
+  /** Mean P&L (before fees) of a completed round trip. */
   expectancy: string | null;
-  /** Largest peak-to-trough fall of the realized P&L curve (which starts at 0), positive. */
+  /** Largest peak-to-trough fall of the realized P&L curve (which starts at 0), positive, before fees. */
   max_drawdown: string;
   /** Signed open position (long > 0); null in `total` when it spans several symbols. */
   open_qty: string | null;
@@ -57,51 +72,68 @@ export interface PerformanceReport {
 const RATIO_DP = 10;
 const ratio = (num: Dec, den: Dec | number): string => normalize(num.div(den).toDecimalPlaces(RATIO_DP, D.ROUND_HALF_EVEN));
 
-/** Running statistics over a stream of closes and completed round trips (one per symbol, one for the total). */
+/** Running statistics over a stream of closed lots, fees and completed round trips (one per symbol, one for the total). */
 class Tally {
-  private realized = new D(0);
-  private trips = 0;
-  private wins = 0;
-  private losses = 0;
   private grossProfit = new D(0);
   private grossLoss = new D(0);
+  private closedLots = 0;
+  private fees = new D(0);
+  private trips = 0;
+  private tripSum = new D(0);
+  private wins = 0;
+  private losses = 0;
   private peak = new D(0);
   private maxDrawdown = new D(0);
   private readonly curve: EquityPoint[] = [];
 
-  /** A fill that closed (part of) a position realized `pnl`. */
-  close(at: string, pnl: Dec): void {
-    this.realized = this.realized.plus(pnl);
-    this.peak = D.max(this.peak, this.realized);
-    this.maxDrawdown = D.max(this.maxDrawdown, this.peak.minus(this.realized));
-    this.curve.push({ at, realized_pnl: normalize(this.realized) });
+  /** Realized P&L is defined as gross profit − gross loss, so the identity holds by construction. */
+  private get realized(): Dec {
+    return this.grossProfit.minus(this.grossLoss);
   }
 
-  /** A round trip completed with total P&L `pnl`. */
+  /** One closed lot (part of an open lot closed by one fill) realized `pnl`. */
+  lot(pnl: Dec): void {
+    this.closedLots += 1;
+    if (pnl.gt(0)) this.grossProfit = this.grossProfit.plus(pnl);
+    else if (pnl.lt(0)) this.grossLoss = this.grossLoss.minus(pnl);
+  }
+
+  /** A fee worth `value` (positive) was paid. */
+  fee(value: Dec): void {
+    this.fees = this.fees.plus(value);
+  }
+
+  /** After a closing fill or a fee at `at`: a point of the curve. */
+  point(at: string): void {
+    const realized = this.realized;
+    this.peak = D.max(this.peak, realized);
+    this.maxDrawdown = D.max(this.maxDrawdown, this.peak.minus(realized));
+    this.curve.push({ at, realized_pnl: normalize(realized), net_pnl: normalize(realized.minus(this.fees)) });
+  }
+
+  /** A round trip completed; its closed lots summed to `pnl`. */
   trip(pnl: Dec): void {
     this.trips += 1;
-    if (pnl.gt(0)) {
-      this.wins += 1;
-      this.grossProfit = this.grossProfit.plus(pnl);
-    } else if (pnl.lt(0)) {
-      this.losses += 1;
-      this.grossLoss = this.grossLoss.minus(pnl);
-    }
+    this.tripSum = this.tripSum.plus(pnl);
+    if (pnl.gt(0)) this.wins += 1;
+    else if (pnl.lt(0)) this.losses += 1;
   }
 
   stats(openQty: string | null): PerformanceStats {
-    // Round-trip stats use completed trips only; realized_pnl may also hold partial closes.
-    const tripPnl = this.grossProfit.minus(this.grossLoss);
+    const realized = this.realized;
     return {
-      realized_pnl: normalize(this.realized),
+      realized_pnl: normalize(realized),
+      gross_profit: normalize(this.grossProfit),
+      gross_loss: normalize(this.grossLoss),
+      closed_lots: this.closedLots,
+      fees: normalize(this.fees),
+      net_pnl: normalize(realized.minus(this.fees)),
+      profit_factor: this.grossLoss.isZero() ? null : ratio(this.grossProfit, this.grossLoss),
       round_trips: this.trips,
       wins: this.wins,
       losses: this.losses,
       win_rate: this.trips === 0 ? null : ratio(new D(this.wins), this.trips),
-      gross_profit: normalize(this.grossProfit),
-      gross_loss: normalize(this.grossLoss),
-      profit_factor: this.grossLoss.isZero() ? null : ratio(this.grossProfit, this.grossLoss),
-      expectancy: this.trips === 0 ? null : ratio(tripPnl, this.trips),
+      expectancy: this.trips === 0 ? null : ratio(this.tripSum, this.trips),
       max_drawdown: normalize(this.maxDrawdown),
       open_qty: openQty,
       equity_curve: this.curve,
@@ -118,16 +150,15 @@ interface Lot {
 interface Book {
   lots: Lot[];
   long: boolean;
-  /** Realized P&L of the round trip in progress. */
+  /** Σ P&L of the closed lots of the round trip in progress. */
   tripPnl: Dec;
   tally: Tally;
 }
 
-/** A close (a fill's, or a fee's) realized `pnl`; the round trip completes when no lot is left. */
-function realize(book: Book, total: Tally, at: string, pnl: Dec): void {
-  book.tripPnl = book.tripPnl.plus(pnl);
-  book.tally.close(at, pnl);
-  total.close(at, pnl);
+/** After a closing fill or a fee: a curve point; the round trip completes when no lot is left. */
+function settle(book: Book, total: Tally, at: string): void {
+  book.tally.point(at);
+  total.point(at);
   if (book.lots.length === 0) {
     book.tally.trip(book.tripPnl);
     total.trip(book.tripPnl);
@@ -143,10 +174,12 @@ function openQty(book: Book): string {
 /**
  * Realized performance of a fills ledger by FIFO lot matching, long and short. `fills` must be in
  * ledger order (filled_at, id), `opts.fees` (crypto fees taken in the coin) in time order. A fill
- * against open lots closes the oldest first; any remainder opens a lot on the fill's side, so one
- * fill can close a long and open a short. A fee takes its coin from the long's oldest lots for
- * nothing: a realized loss of what that coin cost (so open_qty is the fee-net position the ledger
- * holds); a fee beyond the long's lots (fills the ledger lacks) is not counted.
+ * against open lots closes the oldest first, each part of a lot it closes a closed lot with its own
+ * P&L; any remainder opens a lot on the fill's side, so one fill can close a long and open a short.
+ * A fee takes its coin from the long's oldest lots for nothing: those parts are not closed lots (no
+ * P&L) but the fee, valued at what that coin cost, so open_qty is the fee-net position the ledger
+ * holds and net_pnl is the cash result; a fee beyond the long's lots (fills the ledger, or the
+ * `since` window, lacks) is not counted.
  */
 export function computePerformance(fills: readonly PerformanceFill[], opts: { symbol?: string; fees?: readonly PerformanceFee[] } = {}): PerformanceReport {
   const total = new Tally();
@@ -158,18 +191,22 @@ export function computePerformance(fills: readonly PerformanceFill[], opts: { sy
       const book = books.get(fee.symbol);
       if ((opts.symbol !== undefined && fee.symbol !== opts.symbol) || !book?.long) continue;
       let rest = new D(fee.qty);
-      let realized = new D(0);
+      let value = new D(0);
       let taken = false;
       while (rest.gt(0) && book.lots[0]) {
         const lot = book.lots[0];
         const matched = D.min(rest, lot.qty);
-        realized = realized.minus(matched.times(lot.price));
+        value = value.plus(matched.times(lot.price));
         taken = true;
         rest = rest.minus(matched);
         lot.qty = lot.qty.minus(matched);
         if (lot.qty.isZero()) book.lots.shift();
       }
-      if (taken) realize(book, total, fee.at, realized);
+      if (taken) {
+        book.tally.fee(value);
+        total.fee(value);
+        settle(book, total, fee.at);
+      }
       continue;
     }
     const f = move.fill;
@@ -184,21 +221,23 @@ export function computePerformance(fills: readonly PerformanceFill[], opts: { sy
       books.set(f.symbol, book);
     }
 
-    let realized = new D(0);
     let closed = false;
     while (rest.gt(0) && book.long !== buy) {
       const lot = book.lots[0];
       if (!lot) break;
       const matched = D.min(rest, lot.qty);
       const perUnit = book.long ? price.minus(lot.price) : lot.price.minus(price);
-      realized = realized.plus(matched.times(perUnit));
+      const pnl = matched.times(perUnit);
+      book.tally.lot(pnl);
+      total.lot(pnl);
+      book.tripPnl = book.tripPnl.plus(pnl);
       closed = true;
       rest = rest.minus(matched);
       lot.qty = lot.qty.minus(matched);
       if (lot.qty.isZero()) book.lots.shift();
     }
 
-    if (closed) realize(book, total, f.filled_at, realized);
+    if (closed) settle(book, total, f.filled_at);
 
     if (rest.gt(0)) {
       if (book.lots.length === 0) book.long = buy; // flat: this remainder starts a new round trip
