@@ -46,7 +46,8 @@ export function fractionFollows(main: StopRow, fraction: StopRow | undefined): S
   const state = stopStateOf(fraction);
   if (state === 'done') return needed ? [{ type: 'rearmed', ask, cut: main.cut_qty }] : [];
   const events: StopEvent[] = [];
-  if (stopAsk(fraction).qty !== ask.qty) events.push({ type: 'asked', ask });
+  const had = stopAsk(fraction);
+  if (had.qty !== ask.qty || had.trailPercent !== ask.trailPercent) events.push({ type: 'asked', ask });
   if (fraction.cut_qty !== main.cut_qty) events.push({ type: 'cut', cutQty: main.cut_qty, wake: true });
   if (needed && state === 'cancelling') events.push({ type: 'rearmed', ask, cut: main.cut_qty });
   if (!needed && state !== 'cancelling') events.push({ type: 'cancelRequested' });

@@ -91,10 +91,21 @@ export function fractionPart(qty: string): string {
   return q.lt(1) ? '0' : normalize(q.minus(q.floor()));
 }
 
-/** A placed stop needs nothing: its quantity is what is wanted and (crypto) its stop is at the ratchet's target. */
-export function placedAsWanted(row: { payload: string; cut_qty: string; placed_qty: string | null; placed_stop_price: string | null; target_stop_price: string | null }): boolean {
+/**
+ * A placed stop needs nothing: its quantity is what is wanted, (a trailing stop) its trail is the
+ * one asked for, and (crypto) its stop is at the ratchet's target.
+ */
+export function placedAsWanted(row: {
+  payload: string;
+  cut_qty: string;
+  placed_qty: string | null;
+  placed_stop_price: string | null;
+  placed_trail_percent: string | null;
+  target_stop_price: string | null;
+}): boolean {
   if (row.placed_qty === null || !new D(row.placed_qty).eq(wantedOf(row))) return false;
   const ask = stopAsk(row);
+  if (ask.trailPercent !== undefined && row.placed_trail_percent !== null && !new D(row.placed_trail_percent).eq(ask.trailPercent)) return false;
   if (!isCrypto(ask.symbol, ask.assetClass) || row.target_stop_price === null) return true;
   return row.placed_stop_price !== null && new D(row.placed_stop_price).gte(row.target_stop_price);
 }

@@ -160,6 +160,7 @@ export function initialStop(ask: StopIntent): Omit<StopRow, 'client_order_id' | 
     sent_at: null,
     placed_qty: null,
     placed_stop_price: null,
+    placed_trail_percent: null,
     target_stop_price: null,
     next_attempt_at: 0,
     cancel_requested: 0,
@@ -192,9 +193,19 @@ function nextVersion(row: StopRow): StopPatch {
     broker_order_id: null,
     placed_qty: null,
     placed_stop_price: null,
+    placed_trail_percent: null,
     last_error: null,
     next_attempt_at: 0,
   };
+}
+
+/**
+ * An ask as it is kept: the order machine and position following ask for a quantity; the trail the
+ * operator set for this stop (PATCH /stops/:entry_order_id) stays until the operator changes it.
+ */
+function keptAsk(row: StopRow, ask: StopIntent): string {
+  const trail = ask.trailPercent ?? stopAsk(row).trailPercent;
+  return JSON.stringify(trail === undefined ? ask : { ...ask, trailPercent: trail });
 }
 
 /** The broker has the stop (placed by us, or found and adopted). */
@@ -209,6 +220,7 @@ function confirmed(row: StopRow, order: StopOrder, how: 'placed' | 'adopted', no
     current_client_order_id: order.clientOrderId,
     placed_qty: placedQty,
     placed_stop_price: order.stopPrice,
+    placed_trail_percent: order.type === 'trailing_stop' ? order.trailPercent : null,
     attempts: 0,
     last_error: null,
     next_attempt_at: short ? now + SHORT_RECHECK_MS : 0,
@@ -223,7 +235,7 @@ const finished: StopPatch = { status: 'done', next_attempt_at: IDLE };
 // --- what the runtime learns -----------------------------------------------------------------
 
 const asked: Handler<'asked'> = (row, e) => {
-  const payload = JSON.stringify(e.ask);
+  const payload = keptAsk(row, e.ask);
   const state = stopStateOf(row);
   // A refused stop is not woken by the same ask again (the order machine re-asks a silent stop).
   const changed = wantedOf({ payload, cut_qty: row.cut_qty }) !== wantedOf(row);
@@ -237,13 +249,13 @@ const cancelRequested: Handler<'cancelRequested'> = () => ({ next: { cancel_requ
 
 /** Asked again after it ended: a new stop under the next client order id. */
 const rearmDone: Handler<'rearmed'> = (row, e) => ({
-  next: { ...nextVersion(row), payload: JSON.stringify(e.ask), cut_qty: e.cut, cancel_requested: 0, attempts: 0, last_error: null, target_stop_price: null },
+  next: { ...nextVersion(row), payload: keptAsk(row, e.ask), cut_qty: e.cut, cancel_requested: 0, attempts: 0, last_error: null, target_stop_price: null },
 });
 
 /** Asked again while its cancel was pending: the cancel is withdrawn and the order kept (resized by the worker). */
 const rearmCancelling: Handler<'rearmed'> = (row, e) => ({
   next: {
-    payload: JSON.stringify(e.ask),
+    payload: keptAsk(row, e.ask),
     cut_qty: e.cut,
     cancel_requested: 0,
     attempts: 0,

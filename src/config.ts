@@ -2,6 +2,8 @@ import { z } from 'zod';
 
 /** Loopback hosts the status API may bind to without a token. */
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+/** The shortest CT_API_TOKEN accepted when the API listens beyond loopback. */
+const MIN_EXPOSED_TOKEN = 24;
 
 const bool = (fallback: boolean) =>
   z
@@ -59,6 +61,9 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
 
+/** Telegram's Bot API host (CT_TELEGRAM_API_URL overrides it, e.g. for a local receiver in tests). */
+export const TELEGRAM_API_HOST = 'https://api.telegram.org';
+
 /** Alpaca's market data host (docs "Market data": the same for paper and live). */
 export const ALPACA_DATA_HOST = 'https://data.alpaca.markets';
 
@@ -76,12 +81,49 @@ const envSchema = z
     CT_API_HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
     CT_API_PORT: int(8080, 0, 65535),
     CT_API_TOKEN: optionalString,
+    /** Host names the API answers to besides loopback and CT_API_HOST (DNS rebinding guard). */
+    CT_API_ALLOWED_HOSTS: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        const names = (v ?? '').split(',').map((n) => n.trim().toLowerCase()).filter(Boolean);
+        const bad = names.find((n) => !/^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(:\d{1,5})?$/.test(n));
+        if (bad !== undefined) {
+          ctx.addIssue({ code: 'custom', message: `expected comma-separated host names (e.g. dash.example.lan,192.168.1.20), got "${bad}"` });
+          return z.NEVER;
+        }
+        return names;
+      }),
     CT_POLL_MS: int(5000, 250, 86_400_000),
     CT_RESYNC_WINDOW_S: int(900, 0, 604_800),
     CT_TRAIL_PERCENT: decimal('2', 50),
     CT_COOLDOWN_MINUTES: int(30, 0, 10_080),
     CT_RATCHET_MS: int(5000, 250, 3_600_000),
     CT_PROTECT_GRACE_S: int(10, 0, 3_600),
+    // Notifications (src/notify/). The webhook URL is never echoed: it may carry a token of its own.
+    CT_WEBHOOK_URL: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v === '') return undefined;
+        let ok = false;
+        try {
+          ok = ['http:', 'https:'].includes(new URL(v).protocol);
+        } catch {
+          ok = false;
+        }
+        if (!ok) {
+          ctx.addIssue({ code: 'custom', message: 'expected an http or https URL' });
+          return z.NEVER;
+        }
+        return v;
+      }),
+    CT_WEBHOOK_SECRET: optionalString,
+    CT_TELEGRAM_BOT_TOKEN: optionalString,
+    CT_TELEGRAM_CHAT_ID: optionalString.refine((v) => v === undefined || /^(-?\d+|@[A-Za-z0-9_]{4,})$/.test(v), {
+      message: 'expected a numeric chat id (e.g. -1001234567890) or @channelname',
+    }),
+    CT_TELEGRAM_API_URL: url(['http:', 'https:']),
     CT_INSPECT: bool(false),
     CT_INSPECT_PORT: int(8081, 0, 65535),
     // Testing only: SIGKILL the process at a named step (see src/runtime/crash-points.ts).
@@ -101,8 +143,22 @@ const envSchema = z
     if (env.CT_INSPECT && env.CT_INSPECT_PORT !== 0 && env.CT_INSPECT_PORT === env.CT_API_PORT) {
       ctx.addIssue({ code: 'custom', path: ['CT_INSPECT_PORT'], message: `must differ from CT_API_PORT (${env.CT_API_PORT})` });
     }
+    if (env.CT_WEBHOOK_URL && !env.CT_WEBHOOK_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['CT_WEBHOOK_SECRET'], message: 'is required when CT_WEBHOOK_URL is set (the webhook body is signed with it)' });
+    }
+    if (Boolean(env.CT_TELEGRAM_BOT_TOKEN) !== Boolean(env.CT_TELEGRAM_CHAT_ID)) {
+      const missing = env.CT_TELEGRAM_BOT_TOKEN ? 'CT_TELEGRAM_CHAT_ID' : 'CT_TELEGRAM_BOT_TOKEN';
+      const set = env.CT_TELEGRAM_BOT_TOKEN ? 'CT_TELEGRAM_BOT_TOKEN' : 'CT_TELEGRAM_CHAT_ID';
+      ctx.addIssue({ code: 'custom', path: [missing], message: `is required when ${set} is set (set both for Telegram, or neither)` });
+    }
+    if (env.CT_API_TOKEN !== undefined && !/^[\x21-\x7e]+$/.test(env.CT_API_TOKEN)) {
+      // Sent as `Authorization: Bearer <token>`: one run of visible ASCII. (The value is never echoed.)
+      ctx.addIssue({ code: 'custom', path: ['CT_API_TOKEN'], message: 'must be visible ASCII characters without spaces' });
+    }
     if (!LOOPBACK.has(env.CT_API_HOST) && !env.CT_API_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: ['CT_API_HOST'], message: `"${env.CT_API_HOST}" is not loopback; set CT_API_TOKEN to expose the API` });
+      ctx.addIssue({ code: 'custom', path: ['CT_API_HOST'], message: `"${env.CT_API_HOST}" is not loopback; set CT_API_TOKEN (${MIN_EXPOSED_TOKEN} characters or more) to expose the API` });
+    } else if (!LOOPBACK.has(env.CT_API_HOST) && env.CT_API_TOKEN && env.CT_API_TOKEN.length < MIN_EXPOSED_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['CT_API_TOKEN'], message: `must be at least ${MIN_EXPOSED_TOKEN} characters when CT_API_HOST ("${env.CT_API_HOST}") is not loopback (it has ${env.CT_API_TOKEN.length})` });
     }
   });
 
@@ -112,7 +168,8 @@ export interface Config {
   mode: Mode;
   alpaca: { keyId?: string; secretKey?: string; paper: boolean; apiUrl?: string; streamUrl?: string; dataUrl: string };
   dbPath: string;
-  api: { host: string; port: number; token?: string };
+  /** allowedHosts: CT_API_ALLOWED_HOSTS, Host names answered besides loopback and the bind host. */
+  api: { host: string; port: number; token?: string; allowedHosts: string[] };
   pollMs: number;
   /** CT_RESYNC_WINDOW_S: activities this far behind the watermark are read again once a minute (Alpaca-API#176). */
   resyncWindowS: number;
@@ -121,6 +178,11 @@ export interface Config {
   ratchetMs: number;
   /** How long a position may stay uncovered by live stops before /health turns critical. */
   protectGraceS: number;
+  /** Notification channels (CT_WEBHOOK_*, CT_TELEGRAM_*); absent: not configured. */
+  notify: {
+    webhook?: { url: string; secret: string };
+    telegram?: { botToken: string; chatId: string; apiUrl: string };
+  };
   adopt: 'protect' | 'record';
   inspect: { enabled: boolean; port: number };
   logLevel: string;
@@ -164,13 +226,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       dataUrl: e.ALPACA_DATA_URL ?? ALPACA_DATA_HOST,
     },
     dbPath: e.CT_DB_PATH,
-    api: { host: e.CT_API_HOST, port: e.CT_API_PORT, token: e.CT_API_TOKEN },
+    api: { host: e.CT_API_HOST, port: e.CT_API_PORT, token: e.CT_API_TOKEN, allowedHosts: e.CT_API_ALLOWED_HOSTS },
     pollMs: e.CT_POLL_MS,
     resyncWindowS: e.CT_RESYNC_WINDOW_S,
     trailPercent: e.CT_TRAIL_PERCENT,
     cooldownMinutes: e.CT_COOLDOWN_MINUTES,
     ratchetMs: e.CT_RATCHET_MS,
     protectGraceS: e.CT_PROTECT_GRACE_S,
+    notify: {
+      webhook: e.CT_WEBHOOK_URL && e.CT_WEBHOOK_SECRET ? { url: e.CT_WEBHOOK_URL, secret: e.CT_WEBHOOK_SECRET } : undefined,
+      telegram:
+        e.CT_TELEGRAM_BOT_TOKEN && e.CT_TELEGRAM_CHAT_ID
+          ? { botToken: e.CT_TELEGRAM_BOT_TOKEN, chatId: e.CT_TELEGRAM_CHAT_ID, apiUrl: e.CT_TELEGRAM_API_URL ?? TELEGRAM_API_HOST }
+          : undefined,
+    },
     adopt: e.CT_ADOPT,
     inspect: { enabled: e.CT_INSPECT, port: e.CT_INSPECT_PORT },
     logLevel: e.CT_LOG_LEVEL,

@@ -29,6 +29,15 @@ export const REDACT_PATHS = [
   'config.alpaca.keyId',
   'config.alpaca.secretKey',
   'config.api.token',
+  'botToken',
+  '*.botToken',
+  'bot_token',
+  '*.bot_token',
+  'webhookSecret',
+  '*.webhookSecret',
+  'config.notify.webhook.secret',
+  'config.notify.webhook.url',
+  'config.notify.telegram.botToken',
 ];
 
 export type { Logger };

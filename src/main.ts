@@ -24,12 +24,23 @@ import { createMetrics } from './metrics.js';
 import type { StreamState } from './domain/stream.js';
 import type { Inspector } from './inspect/inspector.js';
 import { Reconciler } from './sync/reconciler.js';
+import { EntryGate } from './protection/entry-gate.js';
+import { PositionCloser } from './protection/position-close.js';
 import type { Simulator } from './sim/index.js';
+import { hostname } from 'node:os';
+import { notifyControlAction, setNotificationChannels } from './notify/outbox.js';
+import { notifyLifecycle } from './notify/events.js';
+import { NotificationDelivery } from './notify/delivery.js';
+import { StreamWatch } from './notify/stream-watch.js';
+import { webhookChannel } from './notify/webhook.js';
+import { telegramChannel } from './notify/telegram.js';
+import type { Channel } from './notify/channel.js';
 
 /** The composition root: config → logger → (demo simulator) → store → broker → API. */
 
 interface Running {
-  close(): Promise<void>;
+  /** `reason`: what the `stopped` notification says (the signal). */
+  close(reason?: string): Promise<void>;
 }
 
 async function startDemoSimulator(log: Logger): Promise<{ sim: Simulator; keyId: string; secretKey: string }> {
@@ -67,6 +78,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
     }
   };
   const refuse = (err: StartupRefusal) => void closeAll().finally(() => exitRefused(log, err));
+  let stopReason = 'error';
   try {
     let endpoints = {
       keyId: config.alpaca.keyId ?? '',
@@ -93,6 +105,27 @@ async function start(config: Config, log: Logger): Promise<Running> {
     closers.push(() => db.close());
     log.info({ event: 'store_opened', path: dbPath }, 'database ready');
 
+    // Notifications: every fact from here on writes its alert in its own transaction; the delivery
+    // loop sends them (and what a crash left undelivered) to the configured channels.
+    const channels: Channel[] = [
+      ...(config.notify.webhook ? [webhookChannel(config.notify.webhook)] : []),
+      ...(config.notify.telegram ? [telegramChannel(config.notify.telegram)] : []),
+    ];
+    setNotificationChannels(db, channels.map((c) => c.name));
+    const delivery = new NotificationDelivery({ db, log, channels });
+    delivery.start();
+    const lifecycle = { startedAt: new Date().toISOString(), pid: process.pid, mode: config.mode, host: hostname() };
+    let announced = false;
+    closers.push(async () => {
+      // Last before the database closes: every other fact of this run is committed by now.
+      try {
+        if (announced) notifyLifecycle(db, 'stopped', { ...lifecycle, reason: stopReason }, new Date());
+      } finally {
+        await delivery.stop({ flushMs: 3000 });
+      }
+    });
+    log.info({ event: 'notifications_ready', channels: channels.map((c) => c.name) }, channels.length ? `notifications to ${channels.map((c) => c.name).join(', ')}` : 'no notification channel configured');
+
     armCrashPoint(config.crashAt);
     let inspector: Inspector | null = null;
     if (config.inspect.enabled) {
@@ -116,6 +149,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
         // Running on with state that is not on disk would break every invariant: stop, let the
         // supervisor (pm2/systemd) restart us, and rehydrate from what did commit.
         process.exitCode = 1;
+        stopReason = 'fatal error';
         void closeAll().finally(() => process.exit(1));
       },
     });
@@ -173,10 +207,18 @@ async function start(config: Config, log: Logger): Promise<Running> {
       host: config.api.host,
       port: config.api.port,
       token: config.api.token,
+      allowedHosts: config.api.allowedHosts,
       db,
       log,
       health: { mode: config.mode, streamState: () => feed.state, drift: () => drift.current(), protection: () => coverage.check() },
       metrics: metrics.registry,
+      // Entries and closes through the service: tracked by the order actors from the broker's first answer.
+      operator: {
+        entries: new EntryGate({ db, log, client: broker, track: (o) => actors.handleOrder(o) }),
+        kickStops: () => worker.kick(),
+        onAction: (a) => void notifyControlAction(db, { action: a.action, who: a.by, detail: a.detail }),
+        closer: new PositionCloser({ db, log, client: broker, grids, ledgerPosition: (symbol) => actors.ledgerPosition(symbol), kickStops: () => worker.kick(), track: (o) => actors.handleOrder(o) }),
+      },
     });
     closers.push(() => api.close());
     log.info({ event: 'api_listening', url: api.url, mode: config.mode, broker: broker.apiUrl }, `status API on ${api.url}`);
@@ -192,7 +234,17 @@ async function start(config: Config, log: Logger): Promise<Running> {
     });
     feed.start();
     closers.push(() => feed.stop());
-    return { close: closeAll };
+    const streamWatch = new StreamWatch({ db, log, state: () => feed.state });
+    streamWatch.start(1000);
+    closers.push(() => streamWatch.stop());
+    notifyLifecycle(db, 'started', lifecycle, new Date());
+    announced = true;
+    return {
+      close: (reason) => {
+        stopReason = reason ?? 'shutdown';
+        return closeAll();
+      },
+    };
   } catch (err) {
     await closeAll();
     throw err;
@@ -230,7 +282,7 @@ async function main(): Promise<void> {
     log.info({ event: 'shutdown', signal }, 'stopping');
     const running = await starting.catch(() => null);
     if (!running) return;
-    await running.close();
+    await running.close(signal);
     log.info({ event: 'shutdown_complete' }, 'stopped cleanly');
     process.exit(0);
   };

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { sql } from 'kysely';
 import type { Database } from './store/database.js';
 import { countOrders } from './store/order-counts.js';
+import { pendingCounts } from './store/notifications.js';
 import type { StreamState } from './domain/stream.js';
 import { LIVE_STOP_STATUSES } from './domain/protection.js';
 
@@ -80,6 +81,16 @@ export function createMetrics(deps: MetricsDeps): ServiceMetrics {
     },
   });
   protectionGauges(registry, deps);
+  new Gauge({
+    name: 'ct_notifications_pending',
+    help: 'Notifications not yet delivered, by channel',
+    labelNames: ['channel'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [channel, n] of pendingCounts(db)) this.set({ channel }, n);
+    },
+  });
   const duration = new Histogram({
     name: 'ct_reconcile_duration_seconds',
     help: 'Duration of reconciliation runs',

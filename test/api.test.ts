@@ -55,6 +55,7 @@ describe('status API', () => {
     expect(r.body).toEqual({
       status: 'ok',
       mode: 'paper',
+      entries_paused: false,
       stream: 'connected',
       last_reconcile_at: null,
       watermark: null,
@@ -114,8 +115,11 @@ describe('status API', () => {
     expect(await get('/orders/not%20an%20id')).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
     expect(await get('/orders/00000000-0000-4000-8000-999999999999')).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
     expect(await get('/nowhere')).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+    // Writes need the token (403 write_disabled without CT_API_TOKEN); past it, a GET-only route is 405.
     const post = await fetch(`${api.url}/health`, { method: 'POST' });
-    expect(post.status).toBe(405);
+    expect(post.status).toBe(403);
+    const posted = await fetch(`${secured.url}/health`, { method: 'POST', headers: { authorization: 'Bearer tok-123' } });
+    expect({ status: posted.status, body: await posted.json() }).toMatchObject({ status: 405, body: { error: { code: 'method_not_allowed' } } });
   });
 
   it('/fills pages newest first with an opaque cursor, and filters by symbol and since', async () => {
@@ -180,7 +184,7 @@ describe('status API', () => {
     expect((await get('/health', secured.url, { authorization: 'Bearer tok-123' })).status).toBe(200);
     expect((await get('/fills', secured.url)).status).toBe(401);
     // The static dashboard page loads without it (it holds no data; its fetches carry the token).
-    const page = await fetch(`${secured.url}/?token=tok-123`);
+    const page = await fetch(`${secured.url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).not.toContain('tok-123');
   });

@@ -6,7 +6,7 @@ describe('config', () => {
     const c = loadConfig({});
     expect(c.mode).toBe('demo');
     expect(c.dbPath).toBe('./data/crazy-trade.db');
-    expect(c.api).toEqual({ host: '127.0.0.1', port: 8080, token: undefined });
+    expect(c.api).toEqual({ host: '127.0.0.1', port: 8080, token: undefined, allowedHosts: [] });
     expect(c.pollMs).toBe(5000);
     expect(c.trailPercent).toBe('2');
     expect(c.cooldownMinutes).toBe(30);
@@ -96,6 +96,51 @@ describe('config', () => {
 
   it('refuses a non-loopback API host without a token', () => {
     expect(() => loadConfig({ CT_API_HOST: '0.0.0.0' })).toThrow(/CT_API_HOST/);
-    expect(loadConfig({ CT_API_HOST: '0.0.0.0', CT_API_TOKEN: 't' }).api.host).toBe('0.0.0.0');
+    expect(loadConfig({ CT_API_HOST: '0.0.0.0', CT_API_TOKEN: 't'.repeat(24) }).api.host).toBe('0.0.0.0');
+  });
+});
+
+describe('notification channels', () => {
+  const fail = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).not.toContain('\n');
+      return err as ConfigError;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('none by default; both channels when configured (Telegram on its public API unless overridden)', () => {
+    expect(loadConfig({}).notify).toEqual({ webhook: undefined, telegram: undefined });
+    const c = loadConfig({ CT_WEBHOOK_URL: 'https://hooks.example.com/ct', CT_WEBHOOK_SECRET: 's3cret', CT_TELEGRAM_BOT_TOKEN: '1:abc', CT_TELEGRAM_CHAT_ID: '-1001234' });
+    expect(c.notify).toEqual({
+      webhook: { url: 'https://hooks.example.com/ct', secret: 's3cret' },
+      telegram: { botToken: '1:abc', chatId: '-1001234', apiUrl: 'https://api.telegram.org' },
+    });
+    expect(loadConfig({ CT_TELEGRAM_BOT_TOKEN: '1:abc', CT_TELEGRAM_CHAT_ID: '@my_alerts', CT_TELEGRAM_API_URL: 'http://127.0.0.1:9/' }).notify.telegram?.apiUrl).toBe('http://127.0.0.1:9');
+  });
+
+  it('CT_WEBHOOK_URL must be an http(s) URL, and is never echoed (it may carry a token)', () => {
+    for (const bad of ['ftp://hooks.example.com/T0KEN-42', 'not a url T0KEN-42']) {
+      const err = fail({ CT_WEBHOOK_URL: bad, CT_WEBHOOK_SECRET: 's' });
+      expect(err.variable).toBe('CT_WEBHOOK_URL');
+      expect(err.message).not.toContain('T0KEN-42');
+    }
+  });
+
+  it('CT_WEBHOOK_SECRET is required with CT_WEBHOOK_URL', () => {
+    const err = fail({ CT_WEBHOOK_URL: 'https://hooks.example.com/T0KEN-42' });
+    expect(err.variable).toBe('CT_WEBHOOK_SECRET');
+    expect(err.message).not.toContain('T0KEN-42');
+  });
+
+  it('Telegram needs both the bot token and the chat id, and a plausible chat id', () => {
+    expect(fail({ CT_TELEGRAM_BOT_TOKEN: '1:abc' }).variable).toBe('CT_TELEGRAM_CHAT_ID');
+    expect(fail({ CT_TELEGRAM_CHAT_ID: '42' }).variable).toBe('CT_TELEGRAM_BOT_TOKEN');
+    expect(fail({ CT_TELEGRAM_BOT_TOKEN: '1:abc', CT_TELEGRAM_CHAT_ID: 'my chat' }).variable).toBe('CT_TELEGRAM_CHAT_ID');
+    expect(fail({ CT_TELEGRAM_BOT_TOKEN: '1:abc', CT_TELEGRAM_CHAT_ID: '42', CT_TELEGRAM_API_URL: 'ftp://x' }).variable).toBe('CT_TELEGRAM_API_URL');
+    expect(fail({ CT_TELEGRAM_BOT_TOKEN: '1:abc-secret', CT_TELEGRAM_CHAT_ID: 'x y' }).message).not.toContain('abc-secret');
   });
 });

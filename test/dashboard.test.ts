@@ -1,10 +1,16 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page, type Request } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getJson, startBot, type BotProcess } from './support/bot-process.js';
 import { browserRequired, findChromium, NO_CHROMIUM_MESSAGE } from './support/chromium.js';
+import { openDatabase, type Database } from '../src/store/database.js';
+import { startApi, type ApiServer } from '../src/api/server.js';
+import { startCooldown } from '../src/store/cooldowns.js';
+import { captureLogger } from './support/log-capture.js';
+import { CloseFailed, type PositionCloser } from '../src/protection/position-close.js';
+import type { EntryGate } from '../src/protection/entry-gate.js';
 
 /** CT_CHROMIUM, else chromium / chromium-browser / google-chrome on PATH. */
 const CHROMIUM = findChromium();
@@ -17,9 +23,37 @@ let dir: string | undefined;
 const SCREENSHOT = join(tmpdir(), 'crazy-trade-dashboard.png');
 let bot: BotProcess | undefined;
 let browser: Browser | undefined;
+let api: ApiServer | undefined;
+let db: Database | undefined;
+const TOKEN = 'dash-token-8c1f-0a9e-long-enough';
+const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Enters the token in the page's form, the one way the page learns it. */
+async function enterToken(page: Page, token: string): Promise<void> {
+  await page.waitForSelector('#token-form:not([hidden])', { timeout: 10_000 });
+  await page.fill('#token-input', token);
+  await page.click('#token-save');
+}
+
+/** Every request the page made to its origin (the page load aside) carried the token as a header, none in its URL. */
+async function expectHeaderOnly(requests: Request[], origin: string, token: string, alsoTried: string[] = []): Promise<number> {
+  let withToken = 0;
+  for (const req of requests) {
+    for (const t of [token, ...alsoTried]) expect(req.url()).not.toContain(t);
+    expect(req.url()).not.toMatch(/token=/i);
+    const auth = (await req.allHeaders())['authorization'];
+    if (auth !== undefined) {
+      expect([token, ...alsoTried].map((t) => `Bearer ${t}`)).toContain(auth);
+      if (auth === `Bearer ${token}` && req.url().startsWith(origin)) withToken++;
+    }
+  }
+  return withToken;
+}
 
 afterAll(async () => {
   await browser?.close();
+  await api?.close();
+  await db?.close();
   if (bot && bot.proc.exitCode === null && bot.proc.signalCode === null) {
     bot.proc.kill('SIGTERM');
     const timer = setTimeout(() => bot?.proc.kill('SIGKILL'), 10_000);
@@ -33,14 +67,8 @@ describe.skipIf(SKIP)('dashboard at GET /', () => {
   it('renders health, actor states, fills and the equity curve from the live demo bot in headless chromium', async () => {
     if (CHROMIUM === undefined) throw new Error(`CT_REQUIRE_BROWSER=1 but ${NO_CHROMIUM_MESSAGE}`);
     dir = mkdtempSync(join(tmpdir(), 'ct-dashboard-'));
-    bot = startBot({ CT_DB_PATH: join(dir, 'crazy-trade.db'), CT_API_PORT: '0' });
-    const [url, launched] = await Promise.all([
-      bot.apiUrl(),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
-    ]);
+    bot = startBot({ CT_DB_PATH: join(dir, 'crazy-trade.db'), CT_API_PORT: '0', CT_API_TOKEN: TOKEN });
+    const [url, launched] = await Promise.all([bot.apiUrl(), chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS })]);
     browser = launched;
     await bot.waitFor((l) => l.event === 'fill_received', 20_000);
 
@@ -55,16 +83,26 @@ describe.skipIf(SKIP)('dashboard at GET /', () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const problems: string[] = [];
     const requests: string[] = [];
+    const sent: Request[] = [];
     page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
     page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+      // The first load has no token yet: the API's 401s are expected, not problems.
+      if (msg.type() === 'error' && !/401 \(Unauthorized\)/.test(msg.text())) problems.push(`console: ${msg.text()}`);
     });
-    page.on('request', (req) => requests.push(req.url()));
+    page.on('request', (req) => {
+      requests.push(req.url());
+      sent.push(req);
+    });
 
     await page.goto(`${url}/`);
-    // Page-side predicates as strings: the project's tsconfig has no DOM lib.
+    // CT_API_TOKEN is set: the page asks for it once, keeps it in sessionStorage, sends it as a header.
+    await enterToken(page, TOKEN);
+    // Page-side predicates as functions (a string would be eval'd in the page, which its CSP forbids).
     await page.waitForFunction(
-      "document.querySelectorAll('#fills-body tr').length > 0 && document.querySelectorAll('#orders-body tr').length > 0 && document.getElementById('h-stream').textContent === 'connected'",
+      () => {
+        const document = (globalThis as any).document;
+        return document.querySelectorAll('#fills-body tr').length > 0 && document.querySelectorAll('#orders-body tr').length > 0 && document.getElementById('h-stream').textContent === 'connected';
+      },
       undefined,
       { timeout: 15_000, polling: 200 },
     );
@@ -76,7 +114,7 @@ describe.skipIf(SKIP)('dashboard at GET /', () => {
     expect(await page.textContent('#h-stream')).toBe('connected');
     expect(await page.textContent('#h-drift')).toMatch(/^\d+$/);
 
-    const fills = await getJson<{ fills: Array<{ symbol: string }> }>(`${url}/fills?limit=50`);
+    const fills = await getJson<{ fills: Array<{ symbol: string }> }>(`${url}/fills?limit=50`, { authorization: `Bearer ${TOKEN}` });
     const apiSymbols = new Set(fills.body.fills.map((f) => f.symbol));
     const pageSymbols = await page.$$eval('#fills-body tr td:nth-child(2)', (tds) => tds.map((td) => td.textContent ?? ''));
     expect(pageSymbols.some((s) => apiSymbols.has(s))).toBe(true);
@@ -86,14 +124,41 @@ describe.skipIf(SKIP)('dashboard at GET /', () => {
     for (const s of states) expect(s).toMatch(/^(pending|partiallyFilled|placingStop|protected|exited|done|canceled|rejected|expired|replaced)$/);
     expect(await page.$$eval('#state-counts .chip', (c) => c.length)).toBeGreaterThan(0);
 
-    const perf = await fetch(`${url}/performance`);
+    // Positions with what covers them (the demo's outside trades get stops).
+    await page.waitForFunction(() => { const d = (globalThis as any).document; return d.querySelectorAll('#positions-body tr').length > 0 && d.querySelectorAll('#positions-body .stop-line').length > 0; }, undefined, { timeout: 15_000, polling: 200 });
+    // The demo trades on meanwhile: the page and the API are compared in form, not value by value.
+    const positions = await getJson<{ positions: Array<{ stops: Array<{ type: string | null }> }> }>(`${url}/positions`, { authorization: `Bearer ${TOKEN}` });
+    // type: null only until the stop order's own report has been seen.
+    for (const stop of positions.body.positions.flatMap((p) => p.stops)) expect(stop.type ?? 'null').toMatch(/^(trailing_stop|stop|stop_limit|null)$/);
+    for (const covered of await page.$$eval('#positions-body td.covered', (tds) => tds.map((td) => td.textContent ?? ''))) expect(covered).toMatch(/^\d+(\.\d+)? \/ \d+(\.\d+)?$/);
+    const lines = await page.$$eval('#positions-body .stop-line', (ls) => ls.map((l) => l.textContent ?? ''));
+    for (const line of lines) expect(line).toMatch(/^(trailing_stop|stop|stop_limit|\u2014) \d+(\.\d+)?( @ \d+(\.\d+)?( at placement)?)?$/);
+    // entries_paused (top level of /health) is shown when the API gives it.
+    const health = await getJson<{ entries_paused?: boolean }>(`${url}/health`, { authorization: `Bearer ${TOKEN}` });
+    if (typeof health.body.entries_paused === 'boolean') expect(await page.textContent('#h-entries')).toBe(health.body.entries_paused ? 'paused' : 'active');
+
+    // A control action end to end: pause entries from its button (the header from sessionStorage), then resume.
+    for (const [button, path, shown] of [['#btn-pause', '/control/pause', 'paused'], ['#btn-resume', '/control/resume', 'active']] as const) {
+      const [req, res] = await Promise.all([
+        page.waitForRequest((r) => r.method() === 'POST'),
+        page.waitForResponse((r) => r.request().method() === 'POST'),
+        page.click(button),
+      ]);
+      expect(req.url()).toBe(`${url}${path}`);
+      expect((await req.allHeaders())['authorization']).toBe(`Bearer ${TOKEN}`);
+      expect(res.status()).toBe(200);
+      await page.waitForFunction((want) => (globalThis as any).document.getElementById('h-entries').textContent === want, shown, { polling: 100, timeout: 5_000 });
+      expect(await page.textContent('#action-msg')).toMatch(/: done$/);
+    }
+
+    const perf = await fetch(`${url}/performance`, { headers: { authorization: `Bearer ${TOKEN}` } });
     if (perf.ok) {
       await page.waitForSelector('svg#equity-curve', { timeout: 6_000 });
       const total = ((await perf.json()) as { total: { realized_pnl: string } }).total;
       expect(await page.textContent('#perf-realized-pnl')).toMatch(/^-?\d+(\.\d+)?$/);
       expect(typeof total.realized_pnl).toBe('string');
     } else {
-      await page.waitForFunction("document.getElementById('perf').textContent.includes('no performance data')", undefined, { timeout: 6_000 });
+      await page.waitForFunction(() => { const d = (globalThis as any).document; return d.getElementById('perf').textContent.includes('no performance data'); }, undefined, { polling: 100, timeout: 6_000 });
     }
 
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -104,6 +169,148 @@ describe.skipIf(SKIP)('dashboard at GET /', () => {
     // Offline on loopback: nothing but the page's own origin (and the data: favicon) was asked for.
     const origin = new URL(url).origin;
     expect(requests.filter((r) => !r.startsWith(`${origin}/`) && !r.startsWith('data:'))).toEqual([]);
+    // The token travelled as a header only, and stayed in this tab's sessionStorage.
+    expect(await expectHeaderOnly(sent, origin, TOKEN)).toBeGreaterThan(5);
+    expect(page.url()).toBe(`${origin}/`);
+    expect(await page.evaluate("sessionStorage.getItem('crazy-trade.api-token')")).toBe(TOKEN);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
+    expect(problems).toEqual([]);
+  }, 50_000);
+
+  it('shows positions with their cover, cooldowns with time left, the LIVE banner and the alarms, and acts with the bearer header', async () => {
+    if (CHROMIUM === undefined) throw new Error(`CT_REQUIRE_BROWSER=1 but ${NO_CHROMIUM_MESSAGE}`);
+    db = await openDatabase(':memory:');
+    const at = '2026-01-02T15:00:01.000000000Z';
+    const fill = (order_id: string, symbol: string, qty: string, price: string) =>
+      db!.run(db!.kysely.insertInto('fills').values({ order_id, cum_qty: qty, qty, price, symbol, side: 'buy', exec_id: null, source: 'stream', filled_at: at, recorded_at: at }));
+    fill('00000000-0000-4000-8000-00000000aa01', 'AAPL', '4', '101.5');
+    fill('00000000-0000-4000-8000-00000000bb01', 'BTC/USD', '0.5', '65000');
+    // AAPL is covered by a working trailing stop (its row, and the stop order's actor row).
+    const entry = '00000000-0000-4000-8000-00000000aa01';
+    const stopId = '00000000-0000-4000-8000-00000000aa02';
+    const payload = JSON.stringify({ entryOrderId: entry, clientOrderId: `ct-stop-${entry}`, symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '4' });
+    db.run(
+      db.kysely.insertInto('intents').values({
+        client_order_id: `ct-stop-${entry}`, kind: 'protective_stop', entry_order_id: entry, symbol: 'AAPL', payload, status: 'confirmed', broker_order_id: stopId,
+        attempts: 0, last_error: null, current_client_order_id: `ct-stop-${entry}`, sent_at: at, placed_qty: '4', placed_stop_price: '99.47', target_stop_price: null, created_at: at, updated_at: at,
+      }),
+    );
+    db.run(
+      db.kysely.insertInto('orders').values({
+        order_id: stopId, client_order_id: `ct-stop-${entry}`, symbol: 'AAPL', side: 'sell', type: 'trailing_stop', asset_class: 'us_equity', role: 'stop', state: 'pending', terminal: 0,
+        filled_qty: '0', filled_avg_price: null, stop_order_id: null, machine_version: 1, snapshot: '{}', created_at: at, updated_at: at,
+      }),
+    );
+    startCooldown(db, { exitFillId: 'x:1', symbol: 'TSLA', startedAt: new Date(), until: new Date(Date.now() + 20 * 60_000) });
+    const since = new Date(Date.now() - 30_000).toISOString();
+    const protection = {
+      unprotected: [{ symbol: 'BTC/USD', position: '0.5', covered: '0', uncovered: '0.5', reason: 'stop_refused: invalid: qty too small', since, uncovered_for_s: 30, past_grace: true, critical: true }],
+      overprotected: [],
+      critical: true,
+      grace_s: 10,
+    };
+    const drift = [{ kind: 'position' as const, order_id: null, symbol: 'BTC/USD', ledger_qty: '0.5', broker_qty: '0.4', since }];
+    const { log } = captureLogger();
+    // The write routes over this database; the closer's broker refuses, to show a non-2xx answer.
+    const closer = { close: async () => Promise.reject(new CloseFailed('broker_refused', 'the broker refused the market sell: insufficient qty available', false)) };
+    const operator = { entries: {} as EntryGate, closer: closer as unknown as PositionCloser };
+    api = await startApi({ host: '127.0.0.1', port: 0, db, log, token: TOKEN, operator, health: { mode: 'live', streamState: () => 'reconnecting', drift: () => drift, protection: () => protection } });
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const problems: string[] = [];
+    const sent: Request[] = [];
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    page.on('request', (req) => sent.push(req));
+    const dialogs: string[] = [];
+    let acceptDialogs = false;
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void (acceptDialogs ? d.accept() : d.dismiss());
+    });
+
+    // A legacy ?token= link: the page drops the query string unread, then asks with its form.
+    await page.goto(`${api.url}/?token=${TOKEN}`);
+    expect(page.url()).toBe(`${api.url}/`);
+    // A wrong token is refused and forgotten; the form comes back.
+    await enterToken(page, 'not-the-token');
+    await page.waitForFunction(() => { const d = (globalThis as any).document; return d.getElementById('token-why').textContent.indexOf('rejected') >= 0 && !d.getElementById('token-form').hidden; }, undefined, { polling: 100, timeout: 10_000 });
+    expect(await page.evaluate("sessionStorage.getItem('crazy-trade.api-token')")).toBeNull();
+    await enterToken(page, TOKEN);
+    await page.waitForFunction(() => { const d = (globalThis as any).document; return d.querySelectorAll('#positions-body tr').length === 2 && d.querySelectorAll('#cooldowns-body tr').length === 1; }, undefined, { timeout: 10_000, polling: 100 });
+
+    // Mode, stream, alarms.
+    expect(await page.textContent('#mode-banner')).toMatch(/^LIVE\b.*real-money/);
+    expect(await page.getAttribute('#mode-banner', 'data-mode')).toBe('live');
+    expect(await page.textContent('#h-stream')).toBe('reconnecting');
+    expect(await page.isVisible('#alarm-unprotected')).toBe(true);
+    expect(await page.getAttribute('#alarm-unprotected', 'data-unprotected')).toBe('BTC/USD');
+    expect(await page.textContent('#alarm-unprotected')).toMatch(/^UNPROTECTED POSITIONS\. BTC\/USD 0\.5 covered 0 .*stop_refused: invalid/);
+    expect(await page.isVisible('#alarm-drift')).toBe(true);
+    expect(await page.textContent('#alarm-drift')).toMatch(/^LEDGER DRIFT on 1: position BTC\/USD: ledger 0\.5 vs broker 0\.4/);
+
+    // Positions with what covers them.
+    expect(await page.textContent('#positions-body tr[data-symbol="AAPL"] td.covered')).toBe('4 / 4');
+    expect(await page.textContent('#positions-body tr[data-symbol="AAPL"] .stop-line')).toBe('trailing_stop 4 @ 99.47 at placement');
+    expect(await page.getAttribute('#positions-body tr[data-symbol="BTC/USD"]', 'class')).toBe('unprot');
+    expect(await page.textContent('#positions-body tr[data-symbol="BTC/USD"] td.covered')).toBe('0 / 0.5');
+    expect(await page.textContent('#positions-body tr[data-symbol="BTC/USD"] td.stops')).toBe('no live stop');
+
+    // The cooldown with its time left, counting down.
+    const left = (await page.textContent('#cooldowns-body tr[data-symbol="TSLA"] td.left'))!;
+    expect(left).toMatch(/^(20m 00s|19m [0-5]\ds)$/);
+    await page.waitForFunction(
+      (was) => (globalThis as any).document.querySelector('#cooldowns-body tr[data-symbol="TSLA"] td.left').textContent !== was,
+      left,
+      { polling: 100, timeout: 3_000 },
+    );
+
+    // Close asks first; dismissed, nothing is sent.
+    const before = sent.length;
+    await page.click('#positions-body tr[data-symbol="AAPL"] button.close');
+    expect(dialogs).toEqual(['Close the whole AAPL position (4) at market?']);
+    expect(sent.slice(before).filter((r) => r.method() !== 'GET')).toEqual([]);
+
+    /** Clicks a button and returns the write it sent, once the page shows the answer. */
+    const act = async (selector: string) => {
+      const [request, response] = await Promise.all([
+        page.waitForRequest((r) => r.method() !== 'GET'),
+        page.waitForResponse((r) => r.request().method() !== 'GET'),
+        page.click(selector),
+      ]);
+      expect((await request.allHeaders())['authorization']).toBe(`Bearer ${TOKEN}`);
+      await page.waitForFunction((status) => (globalThis as any).document.getElementById('action-msg').getAttribute('data-status') === status, String(response.status()), { polling: 100, timeout: 5_000 });
+      return { request, response, body: (await response.json()) as any, msg: (await page.textContent('#action-msg'))! };
+    };
+
+    // Accepted, the close is sent; the broker's refusal comes back as JSON and is shown as the server said it.
+    acceptDialogs = true;
+    const close = await act('#positions-body tr[data-symbol="AAPL"] button.close');
+    expect(close.request.url()).toBe(`${api.url}/positions/AAPL/close`);
+    expect(close.request.method()).toBe('POST');
+    expect(close.response.status()).toBe(502);
+    expect(close.msg).toBe(`close AAPL failed (502) \u2014 broker_refused: ${close.body.error.message}`);
+    expect(close.msg).toContain('the broker refused the market sell');
+
+    // Clear the cooldown: a DELETE with the bearer header from sessionStorage; the row goes at the next refresh.
+    const cleared = await act('#cooldowns-body tr[data-symbol="TSLA"] button.clear-cooldown');
+    expect(cleared.request.url()).toBe(`${api.url}/cooldowns/TSLA`);
+    expect(cleared.response.status()).toBe(200);
+    expect(cleared.msg).toMatch(/^clear cooldown TSLA: done/);
+    await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#cooldowns-body tr').length === 0, undefined, { polling: 100, timeout: 5_000 });
+    expect(await page.textContent('#cooldowns-empty')).toBe('no running cooldowns');
+
+    // Pause entries: the header says so once /health does.
+    const pause = await act('#btn-pause');
+    expect(pause.request.url()).toBe(`${api.url}/control/pause`);
+    expect(pause.response.status()).toBe(200);
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('h-entries').textContent === 'paused', undefined, { polling: 100, timeout: 5_000 });
+    expect(await page.isDisabled('#btn-pause')).toBe(true);
+    expect(await page.isEnabled('#btn-resume')).toBe(true);
+
+    await page.screenshot({ path: join(tmpdir(), 'crazy-trade-dashboard-live.png'), fullPage: true });
+    const origin = new URL(api.url).origin;
+    // The wrong token's requests carried it as a header too; the legacy link's query was the only URL with one.
+    expect(await expectHeaderOnly(sent.filter((r) => r.url() !== `${api!.url}/?token=${TOKEN}`), origin, TOKEN, ['not-the-token'])).toBeGreaterThan(6);
     expect(problems).toEqual([]);
   }, 40_000);
 });

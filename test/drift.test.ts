@@ -55,6 +55,10 @@ describe('drift is loud', () => {
     const logged = cap.lines().filter((l) => l.event === 'ledger_drift');
     expect(logged.filter((l) => l.kind === 'order')).toHaveLength(1);
     expect(logged.filter((l) => l.kind === 'position')).toHaveLength(1);
+    // Told once per episode (notifications outbox), however often the check sees it again.
+    await drift.check(new Map([[orderIds[0]!, '10']]));
+    const told = db.sqlite.prepare("select id, kind from notifications where kind = 'ledger_drift' order by id").all() as Array<{ id: string }>;
+    expect(told.map((n) => n.id.replace(/:\d{4}-\d\d-\d\dT.*$/, ''))).toEqual([`ledger_drift:order:${orderIds[0]}`, 'ledger_drift:position:AAPL']);
   });
 
   it('compares crypto positions the broker lists as BTCUSD with the ledger\'s BTC/USD, and names them as pairs', async () => {

@@ -117,6 +117,14 @@ describe('imports point one way', () => {
     expect(bad.map(show)).toEqual([]);
   });
 
+  it('src/notify/ (the notifications outbox) sits below the code that reports facts: no runtime, protection, sync, API or broker', () => {
+    const bad = importsUnder('src/notify').filter((i) => i.target !== null && /^src\/(runtime|protection|sync|api|broker|sim)\//.test(i.target));
+    expect(bad.map(show)).toEqual([]);
+    // Its rows are the store's (src/store/notifications.ts), written by nothing else.
+    const files = tsFiles(join(ROOT, 'src')).filter((f) => /\b(insertNotification|markDelivered|markFailed)\b/.test(stripComments(readFileSync(f, 'utf8'))));
+    expect(files.map(rel).sort()).toEqual(['src/notify/delivery.ts', 'src/notify/outbox.ts', 'src/store/notifications.ts']);
+  });
+
   it('only src/protection/stop-transitions.ts writes stop rows (the store runs no machine)', () => {
     const files = [...tsFiles(join(ROOT, 'src')), ...tsFiles(join(ROOT, 'machines'))];
     const users = files.filter((f) => /\b(writeStopPatch|insertStopRow)\b/.test(stripComments(readFileSync(f, 'utf8')))).map(rel);

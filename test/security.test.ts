@@ -1,10 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { openDatabase, type Database } from '../src/store/database.js';
+import { startApi, type ApiServer } from '../src/api/server.js';
+import { FailureLimiter } from '../src/api/auth.js';
+import { startCooldown } from '../src/store/cooldowns.js';
 import { eventually, startBot, type BotProcess } from './support/bot-process.js';
 import { simPost } from './support/sim-traffic.js';
+import { captureLogger } from './support/log-capture.js';
 
 const KEY = 'PKSECRETKEYID7731';
 const SECRET = 'sEcReTvAlUe-9f8e7d6c5b4a';
@@ -56,5 +63,196 @@ describe('secrets and network binding', () => {
     const exit = await b.exited;
     expect(exit.code).toBe(2);
     expect(b.stderr()).toMatch(/CT_API_HOST/);
+  });
+});
+
+/** One request with a Host header of our choosing (fetch would send the URL's). */
+function call(
+  base: string,
+  path: string,
+  opts: { method?: string; host?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
+  const url = new URL(path, base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path: url.pathname + url.search, method: opts.method ?? 'GET', headers: { host: opts.host ?? url.host, ...opts.headers } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          let body: any = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // HTML or empty
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('status API access (issue 15 item 3)', () => {
+  const API_TOKEN = 'tok-5512-abcdefghijklmnopqrstuvwxyz';
+  const health = { mode: 'paper' as const, streamState: () => 'connected' as const, drift: () => [] };
+  const capture = captureLogger();
+  let db: Database;
+  let open: ApiServer;
+  let secured: ApiServer;
+  let named: ApiServer;
+  beforeAll(async () => {
+    db = await openDatabase(':memory:');
+    startCooldown(db, { exitFillId: 'x:1', symbol: 'TSLA', startedAt: new Date(), until: new Date(Date.now() + 60_000) });
+    open = await startApi({ host: '127.0.0.1', port: 0, db, log: capture.log, health });
+    secured = await startApi({ host: '127.0.0.1', port: 0, db, log: capture.log, health, token: API_TOKEN });
+    named = await startApi({ host: '127.0.0.1', port: 0, db, log: capture.log, health, allowedHosts: ['dash.example.lan'] });
+  });
+  afterAll(async () => {
+    await Promise.all([open?.close(), secured?.close(), named?.close()]);
+    await db?.close();
+  });
+
+  it('answers only to loopback names, the bind host and CT_API_ALLOWED_HOSTS: anything else is 421, GET / included', async () => {
+    for (const path of ['/', '/health', '/positions', '/fills']) {
+      const r = await call(open.url, path, { host: 'attacker.example:8080' });
+      expect(r.status, path).toBe(421);
+      expect(r.body.error.code).toBe('misdirected_request');
+    }
+    expect((await call(secured.url, '/health', { host: 'rebound.attacker.example', headers: { authorization: `Bearer ${API_TOKEN}` } })).status).toBe(421);
+    expect((await call(open.url, '/control/pause', { method: 'POST', host: 'attacker.example' })).status).toBe(421);
+    for (const host of ['localhost', 'localhost:8080', '127.0.0.1:1', '[::1]:8080', 'LOCALHOST:9']) expect((await call(open.url, '/health', { host })).status, host).toBe(200);
+    expect((await call(open.url, '/', { host: 'localhost:8080' })).status).toBe(200);
+    expect((await call(open.url, '/health', { host: 'dash.example.lan' })).status).toBe(421);
+    expect((await call(named.url, '/health', { host: 'dash.example.lan:8080' })).status).toBe(200);
+    expect((await call(named.url, '/', { host: 'Dash.Example.Lan' })).status).toBe(200);
+    expect((await call(named.url, '/health', { host: 'evil.dash.example.lan' })).status).toBe(421);
+    expect((await call(named.url, '/health', { host: 'dash.example.lan@evil' })).status).toBe(421);
+  });
+
+  it('refuses writes without CT_API_TOKEN (403 write_disabled), even on loopback; reads stay open', async () => {
+    for (const [method, path] of [['POST', '/control/pause'], ['POST', '/control/resume'], ['DELETE', '/cooldowns/TSLA'], ['POST', '/positions/AAPL/close'], ['PATCH', '/stops/x'], ['POST', '/entries'], ['POST', '/health']]) {
+      const r = await call(open.url, path!, { method, headers: { authorization: 'Bearer anything' } });
+      expect(r.status, `${method} ${path}`).toBe(403);
+      expect(r.body.error.code).toBe('write_disabled');
+    }
+    expect((await call(open.url, '/health')).status).toBe(200);
+    expect((await call(open.url, '/cooldowns')).body.cooldowns).toHaveLength(1);
+  });
+
+  it('with CT_API_TOKEN set, a write without it or with a wrong one is 401 (WWW-Authenticate: Bearer); the scheme is case-insensitive', async () => {
+    const none = await call(secured.url, '/control/pause', { method: 'POST' });
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer');
+    expect(none.body.error.code).toBe('unauthorized');
+    const wrong = await call(secured.url, '/cooldowns/TSLA', { method: 'DELETE', headers: { authorization: 'Bearer not-the-token' } });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers['www-authenticate']).toBe('Bearer');
+    expect((await call(secured.url, '/control/pause', { method: 'POST', headers: { authorization: `Basic ${API_TOKEN}` } })).status).toBe(401);
+    expect((await call(secured.url, '/control/pause', { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}x` } })).status).toBe(401);
+    // Past the check, the router answers: an unknown route is a JSON 404, a GET-only one 405.
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+      const r = await call(secured.url, '/no/such/route', { method: 'POST', headers: { authorization: `${scheme} ${API_TOKEN}` } });
+      expect(r.status, scheme).toBe(404);
+      expect(r.body.error.code).toBe('not_found');
+    }
+    const getOnly = await call(secured.url, '/health', { method: 'POST', headers: { authorization: `bearer ${API_TOKEN}` } });
+    expect(getOnly).toMatchObject({ status: 405, body: { error: { code: 'method_not_allowed' } } });
+    // Reads: the token when one is set, in any case of the scheme; the dashboard page never needs it.
+    expect((await call(secured.url, '/health')).status).toBe(401);
+    expect((await call(secured.url, '/health', { headers: { authorization: `bearer ${API_TOKEN}` } })).status).toBe(200);
+    expect((await call(secured.url, '/health', { headers: { authorization: `BEARER ${API_TOKEN}` } })).status).toBe(200);
+    expect((await call(secured.url, '/')).status).toBe(200);
+    // No token in the query string: it is not read.
+    expect((await call(secured.url, `/health?token=${API_TOKEN}`)).status).toBe(401);
+    expect((await call(secured.url, `/health?access_token=${API_TOKEN}`)).status).toBe(401);
+  });
+
+  it('limits failed attempts per client address: the 11th in a minute is 429 with Retry-After, even with the right token; each failure is logged without the token', async () => {
+    const { log, lines, text } = captureLogger();
+    const api = await startApi({ host: '127.0.0.1', port: 0, db, log, health, token: API_TOKEN });
+    try {
+      for (let i = 1; i <= 10; i++) {
+        const r = await call(api.url, i % 2 ? '/control/pause' : '/health', { method: i % 2 ? 'POST' : 'GET', headers: { authorization: `Bearer guess-number-${i}` } });
+        expect(r.status, `attempt ${i}`).toBe(401);
+      }
+      const eleventh = await call(api.url, '/health', { headers: { authorization: 'Bearer guess-number-11' } });
+      expect(eleventh.status).toBe(429);
+      expect(eleventh.body.error.code).toBe('too_many_attempts');
+      expect(Number(eleventh.headers['retry-after'])).toBeGreaterThan(0);
+      expect(Number(eleventh.headers['retry-after'])).toBeLessThanOrEqual(60);
+      const right = await call(api.url, '/health', { headers: { authorization: `Bearer ${API_TOKEN}` } });
+      expect(right.status).toBe(429);
+      expect((await call(api.url, '/control/pause', { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}` } })).status).toBe(429);
+      // The static page is not an attempt and stays served.
+      expect((await call(api.url, '/')).status).toBe(200);
+      const failed = lines().filter((l) => l.event === 'api_auth_failed');
+      expect(failed).toHaveLength(10);
+      expect(failed[0]).toMatchObject({ client: expect.stringMatching(/127\.0\.0\.1/), path: '/control/pause', method: 'POST', reason: 'wrong_token', failures: 1 });
+      expect(failed[9]).toMatchObject({ path: '/health', failures: 10 });
+      expect(text()).not.toContain('guess-number');
+      expect(text()).not.toContain(API_TOKEN);
+      // Another server, another limiter: the right token works there.
+      expect((await call(secured.url, '/health', { headers: { authorization: `Bearer ${API_TOKEN}` } })).status).toBe(200);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('the failure window slides: an address may try again once its oldest failure is a minute old', () => {
+    const limiter = new FailureLimiter(10, 60_000);
+    const t0 = 1_000_000;
+    for (let i = 0; i < 10; i++) limiter.fail('10.0.0.1', t0 + i * 1000);
+    expect(limiter.retryAfterS('10.0.0.1', t0 + 9_500)).toBe(51);
+    expect(limiter.retryAfterS('10.0.0.2', t0 + 9_500)).toBe(0);
+    expect(limiter.retryAfterS('10.0.0.1', t0 + 59_999)).toBe(1);
+    expect(limiter.retryAfterS('10.0.0.1', t0 + 60_000)).toBe(0);
+    // Nine failures still in the window: one more closes it again.
+    limiter.fail('10.0.0.1', t0 + 60_000);
+    expect(limiter.retryAfterS('10.0.0.1', t0 + 60_001)).toBe(1);
+    expect(limiter.retryAfterS('10.0.0.1', t0 + 130_000)).toBe(0);
+  });
+
+  it('refuses a non-loopback bind with a token under 24 characters, naming CT_API_TOKEN (and never echoing it)', async () => {
+    for (const host of ['0.0.0.0', '192.168.1.20', '::']) {
+      let err: unknown;
+      try {
+        loadConfig({ CT_API_HOST: host, CT_API_TOKEN: 'short-secret-123' });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe('CT_API_TOKEN');
+      expect((err as Error).message).toMatch(/CT_API_TOKEN.*24/);
+      expect((err as Error).message).not.toContain('short-secret-123');
+      expect((err as Error).message).not.toContain('\n');
+    }
+    expect(loadConfig({ CT_API_HOST: '0.0.0.0', CT_API_TOKEN: 'x'.repeat(24) }).api.token).toBe('x'.repeat(24));
+    // Loopback keeps accepting any token.
+    expect(loadConfig({ CT_API_TOKEN: 'short' }).api.token).toBe('short');
+    expect(loadConfig({ CT_API_ALLOWED_HOSTS: 'Dash.Example.Lan, 192.168.1.20:8080' }).api.allowedHosts).toEqual(['dash.example.lan', '192.168.1.20:8080']);
+    expect(() => loadConfig({ CT_API_ALLOWED_HOSTS: 'http://dash.example.lan/' })).toThrow(/CT_API_ALLOWED_HOSTS/);
+    expect(() => loadConfig({ CT_API_TOKEN: 'has a space' })).toThrow(/CT_API_TOKEN/);
+
+    const b = startBot({ CT_API_HOST: '0.0.0.0', CT_API_TOKEN: 'short-secret-123', CT_DB_PATH: join(dir, 'short.db') });
+    bots.push(b);
+    const exit = await b.exited;
+    expect(exit.code).toBe(2);
+    expect(b.stderr().trim().split('\n')).toHaveLength(1);
+    expect(b.stderr()).toMatch(/CT_API_TOKEN/);
+    expect(b.stderr()).not.toContain('short-secret-123');
+  });
+
+  it('serves a dashboard that never puts the token in a URL: header from sessionStorage only', async () => {
+    const page = await call(open.url, '/');
+    expect(page.status).toBe(200);
+    const html = String(page.body);
+    expect(html).not.toMatch(/token=/i);
+    expect(html).not.toMatch(/URLSearchParams|searchParams/);
+    expect(html).toContain('sessionStorage');
+    expect(html).toContain("'Authorization'");
   });
 });

@@ -47,9 +47,9 @@ describe('store', () => {
       .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name")
       .all()
       .map((r: any) => r.name);
-    expect(tables).toEqual(['cooldowns', 'fees', 'fills', 'intents', 'order_history', 'orders', 'sync_state']);
+    expect(tables).toEqual(['cooldowns', 'fees', 'fills', 'intents', 'notification_deliveries', 'notifications', 'order_history', 'orders', 'sync_state']);
     const applied = db.sqlite.prepare('select name from kysely_migration').all().map((r: any) => r.name);
-    expect(applied).toEqual(['0001_initial', '0002_stop_orders', '0003_intents_by_broker_order', '0004_fills_by_symbol_time', '0005_reopen_non_final_orders', '0006_fees']);
+    expect(applied).toEqual(['0001_initial', '0002_stop_orders', '0003_intents_by_broker_order', '0004_fills_by_symbol_time', '0005_reopen_non_final_orders', '0006_fees', '0007_notifications', '0008_stop_trail']);
   });
 
   it('reopening an existing file migrates nothing twice and keeps the data', async () => {

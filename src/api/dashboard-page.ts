@@ -6,7 +6,13 @@
  *
  * The script reads the JSON endpoints of the same origin every 5 s and writes every value with
  * textContent / setAttribute, never as markup. Decimal strings are shown as the API sends them;
- * they become Numbers only for SVG coordinates. Keep the script free of backticks and `${`.
+ * they become Numbers only for SVG coordinates, distances and time left. Keep the script free of
+ * backticks and `${`.
+ *
+ * The API token (CT_API_TOKEN) is asked for once, in a small form, kept in this tab's
+ * sessionStorage and sent as `Authorization: Bearer …` on every fetch — never in a URL. The
+ * buttons (pause / resume entries, close a position, clear a cooldown) call the write routes the
+ * same way and show the server's JSON error when the answer is not 2xx.
  */
 
 export const STYLE = `
@@ -27,9 +33,29 @@ header .updated { margin-left: auto; font-size: 12px; color: #9fb0c3; }
 .pill.bad { background: var(--bad); }
 #mode-banner { display: none; padding: 8px 20px; background: #fff8c5; color: #4d2d00; border-bottom: 1px solid #d4a72c; font-weight: 600; }
 #mode-banner.show { display: block; }
-#banner { display: none; margin: 14px 20px 0; padding: 10px 14px; border-radius: 6px; border: 1px solid #f1aeb5; background: #fff0f1; color: #82071e; }
-#banner.show { display: block; }
+#mode-banner.paper { background: #ddf4ff; color: #0a3069; border-bottom-color: #54aeff; }
+#mode-banner.live { background: #cf222e; color: #fff; border-bottom-color: #82071e; letter-spacing: .3px; }
+#banner, .alarm { display: none; margin: 14px 20px 0; padding: 10px 14px; border-radius: 6px; border: 1px solid #f1aeb5; background: #fff0f1; color: #82071e; }
+#banner.show, .alarm.show { display: block; }
+.alarm.warn { border-color: #d4a72c; background: #fff8c5; color: #4d2d00; }
 #banner code { background: #fff; padding: 1px 5px; border-radius: 4px; border: 1px solid #f1aeb5; }
+#token-form { margin: 14px 20px 0; padding: 10px 14px; border-radius: 6px; border: 1px solid var(--line); background: var(--card); display: flex; flex-wrap: wrap; align-items: center; gap: 8px 12px; }
+#token-form[hidden] { display: none; }
+#token-form input { font: 13px ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace; padding: 4px 8px; min-width: 320px; border: 1px solid #8c959f; border-radius: 5px; }
+#token-form .sub, .note { font-size: 12px; color: var(--muted); }
+button { font: inherit; font-size: 13px; padding: 3px 10px; border-radius: 6px; border: 1px solid #8c959f; background: #f6f8fa; color: var(--fg); cursor: pointer; }
+button:hover:not(:disabled) { background: #eaeef2; }
+button:disabled { opacity: .5; cursor: default; }
+button[hidden] { display: none; }
+button.danger { border-color: var(--bad); color: var(--bad); }
+header button { background: #3a4656; color: #fff; border-color: #5f6b7a; font-size: 12px; }
+.controls { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 14px; }
+#action-msg { font-size: 13px; }
+#action-msg.ok { color: var(--ok); }
+#action-msg.err { color: var(--bad); }
+.stop-line { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 12px; }
+tr.unprot td { background: #fff0f1; }
+td.uncovered { color: var(--bad); font-weight: 600; }
 main { padding: 14px 20px 28px; display: grid; gap: 16px; grid-template-columns: minmax(0, 5fr) minmax(0, 6fr); }
 section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; min-width: 0; }
 section.wide { grid-column: 1 / -1; }
@@ -75,8 +101,12 @@ export const SCRIPT = `
 (function () {
   'use strict';
   var REFRESH_MS = 5000;
-  var token = new URLSearchParams(window.location.search).get('token');
+  /** The API token lives in this tab's sessionStorage only; it is sent as a header, never in a URL. */
+  var TOKEN_KEY = 'crazy-trade.api-token';
   var busy = false;
+  /** Set when the API asked for a token the page does not have (or rejected it): polling waits for the form. */
+  var needToken = false;
+  var lastHealth = null;
 
   function $(id) { return document.getElementById(id); }
   function el(tag, cls, text) {
@@ -92,19 +122,50 @@ export const SCRIPT = `
   function empty(id, text) { var e = $(id); e.hidden = !text; e.textContent = text || ''; }
   function sign(v) { return typeof v === 'string' && v.charAt(0) === '-' ? 'neg' : (typeof v === 'string' && /[1-9]/.test(v) ? 'pos' : ''); }
 
-  function AuthError(status) { this.status = status; }
+  function getToken() {
+    try { return window.sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; }
+  }
+  function setToken(value) {
+    try {
+      if (value) window.sessionStorage.setItem(TOKEN_KEY, value); else window.sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) { /* storage disabled: the token lasts as long as the form's value */ }
+    $('token-forget').hidden = !getToken();
+  }
+  function headers(extra) {
+    var h = { 'Accept': 'application/json' };
+    var t = getToken();
+    if (t) h['Authorization'] = 'Bearer ' + t;
+    Object.keys(extra || {}).forEach(function (k) { h[k] = extra[k]; });
+    return h;
+  }
+
+  function AuthError(status, hadToken, message) { this.status = status; this.hadToken = hadToken; this.message = message; }
+  function errorMessage(body, status) {
+    return body && body.error && body.error.message ? String(body.error.message) : 'HTTP ' + status;
+  }
   function get(path) {
-    var headers = { 'Accept': 'application/json' };
-    if (token) headers['Authorization'] = 'Bearer ' + token;
-    return fetch(path, { headers: headers, cache: 'no-store', credentials: 'same-origin', redirect: 'error' }).then(function (res) {
-      if (res.status === 401) throw new AuthError(401);
+    var hadToken = !!getToken();
+    return fetch(path, { headers: headers(), cache: 'no-store', credentials: 'same-origin', redirect: 'error' }).then(function (res) {
       return res.json().catch(function () { return null; }).then(function (body) {
+        if (res.status === 401) throw new AuthError(401, hadToken, errorMessage(body, 401));
         // /health answers 503 with its full body when a position is unprotected: that body is the news.
         if (!res.ok && !(res.status === 503 && body && typeof body.status === 'string')) {
-          var msg = body && body.error && body.error.message ? body.error.message : 'HTTP ' + res.status;
-          var e = new Error(msg); e.status = res.status; throw e;
+          var e = new Error(errorMessage(body, res.status)); e.status = res.status; throw e;
         }
         return body;
+      });
+    });
+  }
+
+  /** A write: POST / DELETE with the bearer header; resolves with { status, ok, body } whatever the answer. */
+  function send(method, path) {
+    var hadToken = !!getToken();
+    var init = { method: method, headers: headers(method === 'POST' ? { 'Content-Type': 'application/json' } : {}), cache: 'no-store', credentials: 'same-origin', redirect: 'error' };
+    if (method === 'POST') init.body = '{}';
+    return fetch(path, init).then(function (res) {
+      return res.json().catch(function () { return null; }).then(function (body) {
+        if (res.status === 401) askToken(hadToken);
+        return { status: res.status, ok: res.ok, body: body };
       });
     });
   }
@@ -112,33 +173,79 @@ export const SCRIPT = `
   function banner(parts) {
     var b = $('banner');
     clear(b);
-    b.removeAttribute('data-unprotected');
     if (!parts) { b.classList.remove('show'); return; }
     parts.forEach(function (p) { b.appendChild(typeof p === 'string' ? document.createTextNode(p) : p); });
     b.classList.add('show');
   }
-  function authBanner() {
-    if (token) {
-      banner([el('strong', '', 'The API rejected the token. '), 'The ', el('code', '', 'token'),
-        ' query parameter of this page does not match CT_API_TOKEN; open ', el('code', '', '/?token=<CT_API_TOKEN>'), ' with the right value.']);
-    } else {
-      banner([el('strong', '', 'This status API requires a bearer token. '), 'Open this page as ',
-        el('code', '', '/?token=<CT_API_TOKEN>'), ' \\u2014 the page then sends it as ', el('code', '', 'Authorization: Bearer \\u2026'), ' on every request.']);
+
+  /** The API wants a token: show the form; a token it rejected is forgotten (it would only fail again). */
+  function askToken(rejected) {
+    needToken = true;
+    if (rejected) setToken('');
+    var f = $('token-form');
+    f.hidden = false;
+    $('token-why').textContent = rejected ? 'The API rejected the token: enter CT_API_TOKEN again.' : 'This API needs its token (CT_API_TOKEN).';
+    banner([el('strong', '', rejected ? 'The API rejected the token. ' : 'This status API requires a bearer token. '),
+      'Enter it in the form below: it is kept in this browser tab only and sent as ', el('code', '', 'Authorization: Bearer \\u2026'), '.']);
+  }
+
+  function action(label, method, path, confirmText) {
+    if (confirmText && !window.confirm(confirmText)) return;
+    var msg = $('action-msg');
+    msg.className = '';
+    msg.textContent = label + '\\u2026';
+    msg.removeAttribute('data-status');
+    send(method, path).then(function (r) {
+      msg.setAttribute('data-status', String(r.status));
+      if (r.ok) {
+        msg.className = 'ok';
+        msg.textContent = label + ': done' + (r.body && r.body.message ? ' \\u2014 ' + r.body.message : '');
+      } else {
+        msg.className = 'err';
+        var code = r.body && r.body.error && r.body.error.code ? r.body.error.code + ': ' : '';
+        msg.textContent = label + ' failed (' + r.status + ') \\u2014 ' + code + errorMessage(r.body, r.status);
+      }
+      refresh();
+    }, function (e) {
+      msg.className = 'err';
+      msg.textContent = label + ' failed \\u2014 ' + show(e && e.message);
+    });
+  }
+
+  /** The worst news first: positions no live stop covers, then ledger drift. */
+  function alarms(h) {
+    var open = h && h.protection && Array.isArray(h.protection.unprotected) ? h.protection.unprotected : [];
+    var a = $('alarm-unprotected');
+    clear(a);
+    a.className = 'alarm';
+    a.removeAttribute('data-unprotected');
+    if (open.length > 0) {
+      a.appendChild(el('strong', '', h.status === 'critical' ? 'UNPROTECTED POSITIONS. ' : 'Positions waiting for their stops: '));
+      open.forEach(function (u, i) {
+        a.appendChild(document.createTextNode((i ? '; ' : '') + show(u.symbol) + ' ' + show(u.position) + ' covered ' + show(u.covered) + ' since ' + show(u.since) + ' (' + show(u.reason) + ')'));
+      });
+      a.classList.add('show');
+      if (h.status !== 'critical') a.classList.add('warn');
+      a.setAttribute('data-unprotected', open.map(function (u) { return u.symbol; }).join(','));
+    }
+    var drift = h && Array.isArray(h.drift) ? h.drift : [];
+    var d = $('alarm-drift');
+    clear(d);
+    d.className = 'alarm';
+    if (drift.length > 0) {
+      d.appendChild(el('strong', '', 'LEDGER DRIFT on ' + drift.length + ': '));
+      d.appendChild(document.createTextNode(drift.map(function (x) {
+        return show(x.kind) + ' ' + show(x.symbol) + (x.order_id ? ' ' + short(x.order_id) : '') + ': ledger ' + show(x.ledger_qty) + ' vs broker ' + show(x.broker_qty) + ' since ' + show(x.since);
+      }).join('; ')));
+      d.classList.add('show');
     }
   }
 
-  /** The worst news first: positions no live stop covers. */
-  function protectionBanner(h) {
-    var open = h.protection && Array.isArray(h.protection.unprotected) ? h.protection.unprotected : [];
-    if (open.length === 0) return;
-    var parts = [el('strong', '', h.status === 'critical' ? 'UNPROTECTED POSITIONS. ' : 'Positions waiting for their stops: ')];
-    open.forEach(function (u, i) {
-      parts.push((i ? '; ' : '') + show(u.symbol) + ' ' + show(u.position) + ' covered ' + show(u.covered) + ' since ' + show(u.since) + ' (' + show(u.reason) + ')');
-    });
-    banner(parts);
-    $('banner').setAttribute('data-unprotected', open.map(function (u) { return u.symbol; }).join(','));
-  }
-
+  var MODE_TEXT = {
+    demo: 'DEMO \\u2014 the embedded Alpaca simulator: no real account is watched or protected.',
+    paper: 'PAPER \\u2014 an Alpaca paper account: no real money, but the buttons act on it.',
+    live: 'LIVE \\u2014 a real-money Alpaca account: the buttons below act on it.'
+  };
   function renderHealth(h) {
     var status = $('h-status');
     status.textContent = show(h.status);
@@ -146,11 +253,20 @@ export const SCRIPT = `
     status.title = Array.isArray(h.reasons) ? h.reasons.join('; ') : '';
     setText('h-mode', h.mode);
     var modeBanner = $('mode-banner');
-    modeBanner.textContent = h.mode === 'demo' ? 'DEMO \u2014 the embedded Alpaca simulator: no real account is watched or protected.' : '';
-    modeBanner.className = h.mode === 'demo' ? 'show' : '';
+    var known = Object.prototype.hasOwnProperty.call(MODE_TEXT, h.mode);
+    modeBanner.textContent = known ? MODE_TEXT[h.mode] : '';
+    modeBanner.className = known ? 'show ' + h.mode : '';
+    if (known) modeBanner.setAttribute('data-mode', h.mode); else modeBanner.removeAttribute('data-mode');
     var stream = $('h-stream');
     stream.textContent = show(h.stream);
     stream.className = 'v pill ' + (h.stream === 'connected' ? 'good' : h.stream === 'reconnecting' ? 'warn' : 'bad');
+    var entries = $('h-entries');
+    var paused = typeof h.entries_paused === 'boolean' ? h.entries_paused : null;
+    entries.textContent = paused === null ? '\\u2014' : paused ? 'paused' : 'active';
+    entries.className = 'v pill ' + (paused === null ? '' : paused ? 'warn' : 'good');
+    $('entries-state').textContent = paused === null ? 'unknown (this /health does not say)' : paused ? 'paused \\u2014 new entries are refused' : 'active';
+    $('btn-pause').disabled = paused === true;
+    $('btn-resume').disabled = paused === false;
     setText('h-reconcile', h.last_reconcile_at);
     setText('h-watermark', h.watermark);
     var a = h.actors || {};
@@ -160,6 +276,95 @@ export const SCRIPT = `
     d.textContent = String(drift.length);
     d.className = 'v pill ' + (drift.length > 0 ? 'bad drift' : 'good');
     d.title = drift.map(function (x) { return show(x.kind) + ' ' + show(x.symbol) + ' ' + show(x.order_id) + ': ledger ' + show(x.ledger_qty) + ' vs broker ' + show(x.broker_qty) + ' since ' + show(x.since); }).join('\\n');
+  }
+
+  /** "12.34%" from a reference price to a stop price (Numbers only for display), or null. */
+  function distance(ref, stop) {
+    var r = Number(ref), s = Number(stop);
+    if (ref === null || ref === undefined || stop === null || stop === undefined || !isFinite(r) || !isFinite(s) || r <= 0) return null;
+    return (Math.abs(r - s) / r * 100).toFixed(2) + '%';
+  }
+  function stopLine(s, lastPrice) {
+    var parts = [show(s.type), show(s.qty)];
+    // A trailing stop's price is its level when placed: the broker has trailed it up since.
+    if (s.stop_price) parts.push('@ ' + s.stop_price + (s.type === 'trailing_stop' ? ' at placement' : ''));
+    if (s.trail_percent) parts.push('trail ' + s.trail_percent + '%');
+    var dist = distance(lastPrice, s.stop_price);
+    if (dist) parts.push('(' + dist + ' from last)');
+    var line = el('div', 'stop-line', parts.join(' '));
+    if (s.stop_order_id) line.title = 'stop order ' + s.stop_order_id + (s.entry_order_id ? ' for entry ' + s.entry_order_id : '');
+    return line;
+  }
+  function renderPositions(body, health) {
+    var positions = body && Array.isArray(body.positions) ? body.positions : [];
+    var unprotected = {};
+    var open = health && health.protection && Array.isArray(health.protection.unprotected) ? health.protection.unprotected : [];
+    open.forEach(function (u) { if (u && u.symbol) unprotected[u.symbol] = u; });
+    var tb = $('positions-body');
+    clear(tb);
+    positions.forEach(function (p) {
+      var tr = el('tr');
+      tr.setAttribute('data-symbol', show(p.symbol));
+      if (unprotected[p.symbol]) tr.className = 'unprot';
+      tr.appendChild(el('td', 'sym', show(p.symbol)));
+      tr.appendChild(el('td', p.side === 'long' ? 'buy' : 'sell', show(p.side)));
+      tr.appendChild(el('td', 'num', show(p.qty)));
+      var qty = String(p.qty || '').replace('-', '');
+      var covered = el('td', 'num covered', show(p.protected_qty) + ' / ' + show(qty));
+      if (unprotected[p.symbol] || Number(p.protected_qty) < Number(qty)) covered.classList.add('uncovered');
+      if (unprotected[p.symbol]) covered.title = show(unprotected[p.symbol].reason);
+      tr.appendChild(covered);
+      var stops = el('td', 'stops');
+      var list = Array.isArray(p.stops) ? p.stops : [];
+      if (list.length === 0) stops.appendChild(el('span', 'empty', 'no live stop'));
+      list.forEach(function (s) { stops.appendChild(stopLine(s, p.last_price)); });
+      tr.appendChild(stops);
+      var act = el('td');
+      var b = el('button', 'danger close', 'Close');
+      b.type = 'button';
+      b.addEventListener('click', function () {
+        action('close ' + p.symbol, 'POST', './positions/' + encodeURIComponent(p.symbol) + '/close',
+          'Close the whole ' + p.symbol + ' position (' + show(p.qty) + ') at market?');
+      });
+      act.appendChild(b);
+      tr.appendChild(act);
+      tb.appendChild(tr);
+    });
+    empty('positions-empty', positions.length ? null : 'no open positions');
+  }
+
+  function timeLeft(until) {
+    var ms = Date.parse(until) - Date.now();
+    if (!isFinite(ms)) return '\\u2014';
+    if (ms <= 0) return 'ended';
+    var s = Math.ceil(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    return (h ? h + 'h ' : '') + (h || m ? m + 'm ' : '') + (sec < 10 && (h || m) ? '0' : '') + sec + 's';
+  }
+  function tickCooldowns() {
+    var cells = document.querySelectorAll('#cooldowns-body td[data-until]');
+    for (var i = 0; i < cells.length; i++) cells[i].textContent = timeLeft(cells[i].getAttribute('data-until'));
+  }
+  function renderCooldowns(body) {
+    var cooldowns = body && Array.isArray(body.cooldowns) ? body.cooldowns : [];
+    var tb = $('cooldowns-body');
+    clear(tb);
+    cooldowns.forEach(function (c) {
+      var tr = el('tr');
+      tr.setAttribute('data-symbol', show(c.symbol));
+      tr.appendChild(el('td', 'sym', show(c.symbol)));
+      tr.appendChild(el('td', 'mono', show(c.until)));
+      var left = el('td', 'num left', timeLeft(c.until));
+      left.setAttribute('data-until', String(c.until));
+      tr.appendChild(left);
+      var act = el('td');
+      var b = el('button', 'clear-cooldown', 'Clear');
+      b.type = 'button';
+      b.addEventListener('click', function () { action('clear cooldown ' + c.symbol, 'DELETE', './cooldowns/' + encodeURIComponent(c.symbol)); });
+      act.appendChild(b);
+      tr.appendChild(act);
+      tb.appendChild(tr);
+    });
+    empty('cooldowns-empty', cooldowns.length ? null : 'no running cooldowns');
   }
 
   var ORDER_COLS = ['id', 'symbol', 'side', 'role', 'state', 'filled_qty', 'filled_avg_price', 'stop_order_id'];
@@ -311,35 +516,48 @@ export const SCRIPT = `
     e.textContent = err ? 'could not load: ' + show(err.message || err) : '';
   }
 
+  /** Nothing shown may outlive a token the API refused: every section is emptied. */
+  function clearAll(why) {
+    ['h-status', 'h-mode', 'h-stream', 'h-entries', 'h-reconcile', 'h-watermark', 'h-actors', 'h-drift'].forEach(function (id) { var e = $(id); e.textContent = '\\u2014'; e.className = 'v'; e.title = ''; });
+    ['orders-body', 'state-counts', 'fills-body', 'positions-body', 'cooldowns-body', 'alarm-unprotected', 'alarm-drift'].forEach(function (id) { clear($(id)); });
+    $('alarm-unprotected').className = 'alarm'; $('alarm-drift').className = 'alarm';
+    $('mode-banner').textContent = ''; $('mode-banner').className = '';
+    $('orders-total').textContent = ''; $('orders-more').textContent = '';
+    ['orders-empty', 'fills-empty', 'positions-empty', 'cooldowns-empty'].forEach(function (id) { empty(id, 'not loaded \\u2014 ' + why); });
+    clear($('perf')); $('perf').appendChild(el('div', 'empty', 'not loaded \\u2014 ' + why));
+    lastHealth = null;
+  }
+
+  var PATHS = ['./health', './orders', './fills?limit=50', './performance', './positions', './cooldowns'];
   function refresh() {
-    if (busy) return;
+    if (busy || needToken) return;
     busy = true;
-    var results = ['./health', './orders', './fills?limit=50', './performance'].map(function (p) {
+    var results = PATHS.map(function (p) {
       return get(p).then(function (v) { return { ok: true, v: v }; }, function (e) { return { ok: false, e: e }; });
     });
     Promise.all(results).then(function (r) {
-      var health = r[0], orders = r[1], fills = r[2], perf = r[3];
-      if (r.some(function (x) { return !x.ok && x.e instanceof AuthError; })) {
-        authBanner();
-        // Nothing shown may outlive a rejected token: clear every section.
-        ['h-status', 'h-mode', 'h-stream', 'h-reconcile', 'h-watermark', 'h-actors', 'h-drift'].forEach(function (id) { var e = $(id); e.textContent = '\\u2014'; e.className = 'v'; e.title = ''; });
-        clear($('orders-body')); clear($('state-counts')); clear($('fills-body'));
-        $('orders-total').textContent = ''; $('orders-more').textContent = '';
-        empty('orders-empty', 'not loaded \\u2014 bearer token required');
-        empty('fills-empty', 'not loaded \\u2014 bearer token required');
-        clear($('perf')); $('perf').appendChild(el('div', 'empty', 'not loaded \\u2014 bearer token required'));
+      var health = r[0], orders = r[1], fills = r[2], perf = r[3], positions = r[4], cooldowns = r[5];
+      var auth = r.filter(function (x) { return !x.ok && x.e instanceof AuthError; })[0];
+      if (auth) {
+        clearAll('bearer token required');
+        askToken(auth.e.hadToken);
         $('updated').textContent = 'unauthorized \\u2014 ' + new Date().toLocaleTimeString();
         return;
       }
       banner(null);
       var driftIds = {};
+      lastHealth = health.ok ? health.v : null;
       if (health.ok) {
         renderHealth(health.v);
         (health.v.drift || []).forEach(function (x) { if (x && x.order_id) driftIds[x.order_id] = true; });
       }
       section('health-err', health.ok ? null : health.e);
-      if (!health.ok) banner(['Cannot reach /health: ', show(health.e && health.e.message)]);
-      if (health.ok) protectionBanner(health.v);
+      if (!health.ok) banner(['Cannot read /health: ', show(health.e && health.e.message)]);
+      alarms(lastHealth);
+      if (positions.ok) renderPositions(positions.v, lastHealth);
+      section('positions-err', positions.ok ? null : positions.e);
+      if (cooldowns.ok) renderCooldowns(cooldowns.v);
+      section('cooldowns-err', cooldowns.ok ? null : cooldowns.e);
       if (orders.ok) renderOrders(orders.v, driftIds);
       section('orders-err', orders.ok ? null : orders.e);
       if (fills.ok) renderFills(fills.v);
@@ -354,8 +572,32 @@ export const SCRIPT = `
     });
   }
 
+  // An old bookmark may still carry a query string (a token, once): drop it from the address bar and history, unread.
+  if (window.location.search) window.history.replaceState(null, '', window.location.pathname);
+  $('token-form').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var input = $('token-input');
+    var value = String(input.value || '').trim();
+    input.value = '';
+    if (!value) return;
+    setToken(value);
+    needToken = false;
+    $('token-form').hidden = true;
+    banner(null);
+    refresh();
+  });
+  $('token-forget').addEventListener('click', function () {
+    setToken('');
+    clearAll('token forgotten');
+    askToken(false);
+  });
+  $('btn-pause').addEventListener('click', function () { action('pause entries', 'POST', './control/pause'); });
+  $('btn-resume').addEventListener('click', function () { action('resume entries', 'POST', './control/resume'); });
+  $('token-forget').hidden = !getToken();
+
   refresh();
   setInterval(refresh, REFRESH_MS);
+  setInterval(tickCooldowns, 1000);
 })();
 `;
 
@@ -363,6 +605,7 @@ const HEALTH_FIELDS: ReadonlyArray<[id: string, label: string]> = [
   ['h-status', 'status'],
   ['h-mode', 'mode'],
   ['h-stream', 'stream'],
+  ['h-entries', 'entries'],
   ['h-reconcile', 'last reconcile'],
   ['h-watermark', 'watermark'],
   ['h-actors', 'actors active / terminal'],
@@ -385,10 +628,50 @@ export const PAGE = `<!doctype html>
 ${HEALTH_FIELDS.map(([id, label]) => `<div class="kv"><span class="k">${label}</span><span class="v" id="${id}">\u2014</span></div>`).join('\n')}
 <span class="updated" id="updated">loading\u2026</span>
 <span class="err" id="health-err"></span>
+<button type="button" id="token-forget" hidden>forget token</button>
 </header>
 <div id="mode-banner" role="status"></div>
+<div id="alarm-unprotected" class="alarm" role="alert"></div>
+<div id="alarm-drift" class="alarm" role="alert"></div>
 <div id="banner" role="alert"></div>
+<form id="token-form" hidden>
+<span id="token-why">This API needs its token (CT_API_TOKEN).</span>
+<label>API token <input id="token-input" type="password" autocomplete="off" spellcheck="false" aria-label="API token"></label>
+<button type="submit" id="token-save">Use token</button>
+<span class="sub">kept in this browser tab only (sessionStorage), sent as an Authorization header</span>
+</form>
 <main>
+<section id="control" class="wide">
+<h2>Control <span class="sub">write routes: need CT_API_TOKEN</span></h2>
+<div class="controls">
+<span>entries: <b id="entries-state">\u2014</b></span>
+<button type="button" id="btn-pause">Pause entries</button>
+<button type="button" id="btn-resume">Resume entries</button>
+<span id="action-msg" role="status"></span>
+</div>
+</section>
+<section id="positions" class="wide">
+<h2>Positions <span class="sub">/positions: what live stops cover</span></h2>
+<div class="err" id="positions-err"></div>
+<div class="scroll">
+<table id="positions-table">
+<thead><tr><th>symbol</th><th>side</th><th>qty</th><th>covered</th><th>stops</th><th></th></tr></thead>
+<tbody id="positions-body"></tbody>
+</table>
+<div class="empty" id="positions-empty">loading\u2026</div>
+</div>
+</section>
+<section id="cooldowns">
+<h2>Cooldowns <span class="sub">no entries until they end</span></h2>
+<div class="err" id="cooldowns-err"></div>
+<div class="scroll">
+<table id="cooldowns-table">
+<thead><tr><th>symbol</th><th>until</th><th>time left</th><th></th></tr></thead>
+<tbody id="cooldowns-body"></tbody>
+</table>
+<div class="empty" id="cooldowns-empty">loading\u2026</div>
+</div>
+</section>
 <section id="performance">
 <h2>Realized equity curve <span class="sub">/performance, FIFO lots</span></h2>
 <div id="perf"><div class="empty">loading\u2026</div></div>

@@ -3,7 +3,13 @@ import type { Logger } from '../log.js';
 
 /** An error a handler raises on purpose: answered as `{ error: { code, message } }` with its status. */
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** More fields of the error object (e.g. a cooldown's `until`, a validation's `issues`). */
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 }
@@ -18,7 +24,7 @@ export function errorMiddleware(log: Logger) {
     } catch (err) {
       if (err instanceof HttpError) {
         ctx.status = err.status;
-        ctx.body = { error: { code: err.code, message: err.message } };
+        ctx.body = { error: { code: err.code, message: err.message, ...err.extra } };
         return;
       }
       log.error({ event: 'api_error', err, path: ctx.path }, 'status API handler failed');

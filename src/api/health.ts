@@ -1,6 +1,7 @@
 import type { Database } from '../store/database.js';
 import { countOrders } from '../store/order-counts.js';
 import { readSyncState } from '../store/sync-state.js';
+import { entriesPaused } from '../store/entries-paused.js';
 import type { Mode } from '../config.js';
 import type { ProtectionView } from '../protection/coverage-watch.js';
 
@@ -40,6 +41,7 @@ export function healthReport(db: Database, source: HealthSource) {
     status,
     reasons,
     mode: source.mode,
+    entries_paused: entriesPaused(db).paused,
     stream,
     last_reconcile_at: readSyncState(db, 'last_reconcile_at'),
     watermark: readSyncState(db, 'fill_watermark'),

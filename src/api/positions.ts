@@ -3,6 +3,19 @@ import { D, normalize } from '../decimal.js';
 import type { Database } from '../store/database.js';
 import { ledgerPositions } from '../store/ledger.js';
 import { listCooldowns } from '../store/cooldowns.js';
+import { stopAsk } from '../domain/protection.js';
+import { isCrypto } from '../domain/symbols.js';
+
+/**
+ * What kind of stop covers a position, for the dashboard: the broker order's type as its actor
+ * recorded it (else what the row asks for), and the stop price the broker confirmed when it was
+ * placed — for a trailing stop, its level then (the broker trails it up since).
+ */
+function stopDetail(row: { payload: string; placed_stop_price: string | null; order_type: string | null }) {
+  const ask = stopAsk(row);
+  const type = row.order_type ?? (isCrypto(ask.symbol, ask.assetClass) ? 'stop_limit' : ask.part === 'fraction' ? 'stop' : null);
+  return { type, stop_price: row.placed_stop_price };
+}
 
 /**
  * GET /positions — what the ledger holds per symbol and how much of it live protective stops
@@ -13,9 +26,10 @@ export function positionRoutes(router: Router, db: Database): void {
     const stops = db.all(
       db.kysely
         .selectFrom('intents')
-        .select(['symbol', 'broker_order_id', 'placed_qty', 'entry_order_id'])
-        .where('status', '=', 'confirmed')
-        .where('cancel_requested', '=', 0),
+        .leftJoin('orders', 'orders.order_id', 'intents.broker_order_id')
+        .select(['intents.symbol', 'intents.broker_order_id', 'intents.placed_qty', 'intents.entry_order_id', 'intents.payload', 'intents.placed_stop_price', 'orders.type as order_type'])
+        .where('intents.status', '=', 'confirmed')
+        .where('intents.cancel_requested', '=', 0),
     );
     const positions = [...ledgerPositions(db)]
       .filter(([, qty]) => qty !== '0')
@@ -27,7 +41,7 @@ export function positionRoutes(router: Router, db: Database): void {
           qty,
           side: qty.startsWith('-') ? 'short' : 'long',
           protected_qty: normalize(protectedQty),
-          stops: mine.map((s) => ({ stop_order_id: s.broker_order_id, entry_order_id: s.entry_order_id, qty: s.placed_qty })),
+          stops: mine.map((s) => ({ stop_order_id: s.broker_order_id, entry_order_id: s.entry_order_id, qty: s.placed_qty, ...stopDetail(s) })),
         };
       })
       .sort((a, b) => a.symbol.localeCompare(b.symbol));

@@ -4,7 +4,8 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { Database } from '../store/database.js';
 import type { Logger } from '../log.js';
-import { bearerAuth } from './auth.js';
+import { apiAuth } from './auth.js';
+import { hostCheck } from './host-check.js';
 import { errorMiddleware, HttpError } from './errors.js';
 import { healthReport, type HealthSource } from './health.js';
 import { orderRoutes } from './orders.js';
@@ -12,16 +13,31 @@ import { performanceRoutes } from './performance.js';
 import { fillRoutes } from './fills.js';
 import { positionRoutes } from './positions.js';
 import { dashboardRoutes } from './dashboard.js';
+import { entryRoutes } from './entries.js';
+import { controlRoutes } from './control.js';
+import { openApiRoutes } from './openapi.js';
+import type { EntryGate } from '../protection/entry-gate.js';
+import type { PositionCloser } from '../protection/position-close.js';
 import type { Registry } from 'prom-client';
 
 export interface ApiOptions {
   host: string;
   port: number;
   token?: string;
+  /** CT_API_ALLOWED_HOSTS: Host names answered besides loopback and the bind host. */
+  allowedHosts?: string[];
   db: Database;
   health: HealthSource;
   log: Logger;
   metrics?: Registry;
+  /** The operator's side (entries, control): absent, the API only reads. */
+  operator?: {
+    entries: EntryGate;
+    closer: PositionCloser;
+    kickStops?: () => unknown;
+    /** Told of every control action (the notifications outbox). */
+    onAction?: (action: { action: string; by: string; detail: Record<string, unknown> }) => void;
+  };
 }
 
 export interface ApiServer {
@@ -29,7 +45,7 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'>): Koa {
+export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'> & { host?: string }): Koa {
   const router = new Router();
   router.get('/health', (ctx) => {
     const report = healthReport(opts.db, opts.health);
@@ -42,6 +58,11 @@ export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'>): Koa {
   fillRoutes(router, opts.db);
   positionRoutes(router, opts.db);
   dashboardRoutes(router);
+  openApiRoutes(router);
+  if (opts.operator) {
+    entryRoutes(router, opts.operator.entries);
+    controlRoutes(router, { db: opts.db, log: opts.log, closer: opts.operator.closer, kickStops: opts.operator.kickStops, onAction: opts.operator.onAction });
+  }
   const metrics = opts.metrics;
   if (metrics) {
     router.get('/metrics', async (ctx) => {
@@ -52,12 +73,17 @@ export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'>): Koa {
 
   const app = new Koa();
   app.use(errorMiddleware(opts.log));
-  app.use(async (ctx, next) => {
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new HttpError(405, 'method_not_allowed', 'the status API is read-only');
-    await next();
-  });
-  app.use(bearerAuth(opts.token));
+  // Host first (DNS rebinding), then who may read / write (src/api/auth.ts), then the routes.
+  app.use(hostCheck(opts.host, opts.allowedHosts));
+  app.use(apiAuth({ token: opts.token, log: opts.log }));
   app.use(router.routes());
+  app.use(
+    router.allowedMethods({
+      throw: true,
+      methodNotAllowed: () => new HttpError(405, 'method_not_allowed', 'this route does not take that method'),
+      notImplemented: () => new HttpError(501, 'not_implemented', 'unknown method'),
+    }),
+  );
   return app;
 }
 

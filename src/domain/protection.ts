@@ -47,6 +47,8 @@ export interface StopIntent {
    * of one share or more, as a `day` stop (fractional orders cannot trail).
    */
   part?: 'fraction';
+  /** The operator's trail for this stop (PATCH /stops/:entry_order_id); absent: CT_TRAIL_PERCENT. */
+  trailPercent?: string;
 }
 
 /** A stop row's ask, from its payload. */
@@ -79,6 +81,8 @@ export interface StopRow {
   sent_at: string | null;
   placed_qty: string | null;
   placed_stop_price: string | null;
+  /** A trailing stop's trail percent as placed (null: not a trailing stop, or placed before this was kept). */
+  placed_trail_percent: string | null;
   /** Crypto: the stop price the ratchet wants (null: derive from the latest price). */
   target_stop_price: string | null;
   /** Epoch ms before which the worker leaves the intent alone (backoff). */

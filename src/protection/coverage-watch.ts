@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import { ledgerPositions } from '../store/ledger.js';
 import { openOrdersHolding } from '../store/order-holders.js';
 import { assessCoverage, holderAsks, stopCoverOf, type CoverageReport, type Overprotection, type SymbolCoverage } from './coverage.js';
+import { notifyPositionProtected, notifyPositionUnprotected } from '../notify/events.js';
 
 /** A position not (fully) covered now, with the episode it belongs to. */
 export interface UnprotectedPosition {
@@ -123,12 +124,27 @@ export class CoverageWatch {
         { event: 'position_unprotected', symbol: u.symbol, position: u.position, covered: u.covered, uncovered: u.uncovered, reason: u.reason, since: new Date(ep.since).toISOString(), grace_s: this.deps.graceS },
         `position ${u.symbol} uncovered ${u.uncovered} of ${u.position.replace('-', '')} for more than ${this.deps.graceS} s: ${u.reason}`,
       );
+      this.tell(() => notifyPositionUnprotected(this.deps.db, { ...u, reason: u.reason ?? 'no_stop', since: new Date(ep.since).toISOString(), graceS: this.deps.graceS }, new Date(now)));
     }
     const still = new Set(report.unprotected.map((u) => u.symbol));
     for (const [symbol, ep] of this.episodes) {
       if (still.has(symbol)) continue;
       this.episodes.delete(symbol);
-      if (ep.logged) this.logCured(symbol, report, Math.round((now - ep.since) / 1000));
+      if (!ep.logged) continue;
+      const forS = Math.round((now - ep.since) / 1000);
+      this.logCured(symbol, report, forS);
+      const p = report.positions.find((x) => x.symbol === symbol);
+      const since = new Date(ep.since).toISOString();
+      this.tell(() => notifyPositionProtected(this.deps.db, { symbol, position: p?.position ?? '0', covered: p?.covered ?? '0', since, uncoveredForS: forS, closed: !p }, new Date(now)));
+    }
+  }
+
+  /** A notification (its own transaction); failing to write one never fails a check. */
+  private tell(write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      this.deps.log.warn({ event: 'notification_write_failed', err: String(err) }, 'could not record a coverage notification');
     }
   }
 

@@ -56,7 +56,7 @@ export class CryptoRatchet {
         const intent = stopAsk(row);
         const price = latest.get(intent.symbol);
         if (!price || intent.side !== 'sell') continue;
-        const next = cryptoStopPrice(price, this.deps.trailPercent, (await this.deps.grids?.of(intent.symbol))?.priceIncrement ?? null);
+        const next = cryptoStopPrice(price, intent.trailPercent ?? this.deps.trailPercent, (await this.deps.grids?.of(intent.symbol))?.priceIncrement ?? null);
         const current = new D(row.target_stop_price ?? row.placed_stop_price!);
         const step = current.times(new D(this.deps.minStepPercent).div(100));
         if (new D(next).lt(current.plus(step))) continue;

@@ -64,7 +64,7 @@ export function newStopOrder(
     side: intent.side,
     type: 'trailing_stop',
     timeInForce: 'gtc',
-    trailPercent: settings.trailPercent,
+    trailPercent: trailOf(intent, settings),
     clientOrderId,
   };
 }
@@ -82,5 +82,10 @@ export function replaceStopOrder(
     return { qty, stopPrice, limitPrice: cryptoLimitPrice(stopPrice, settings, priceIncrement), clientOrderId };
   }
   if (stopPrice !== null) return { qty, stopPrice, clientOrderId };
-  return { qty, trail: settings.trailPercent, clientOrderId };
+  return { qty, trail: trailOf(intent, settings), clientOrderId };
+}
+
+/** The stop's trail: the operator's for this stop, else the setting (CT_TRAIL_PERCENT). */
+export function trailOf(intent: Pick<StopIntent, 'trailPercent'>, settings: Pick<StopSettings, 'trailPercent'>): string {
+  return intent.trailPercent ?? settings.trailPercent;
 }

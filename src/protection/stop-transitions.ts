@@ -7,6 +7,7 @@ import { initialStop, stopStateOf, type StopEffect, type StopEvent, type StopSta
 import { stopActorsOf } from './stop-actors.js';
 import { D } from '../decimal.js';
 import { wantedOf } from '../../machines/stop-policy.js';
+import { notifyStopTransition } from '../notify/events.js';
 
 /**
  * Every write to an `intents` row, as one transition of the stop's actor (machines/stop.machine.ts,
@@ -34,9 +35,13 @@ export interface StopTransition {
  * transaction as the entry fill that calls for it (a transactional outbox).
  */
 export function applyStopTransition(db: Database, clientOrderId: string, event: StopEvent, now = new Date()): StopTransition {
-  const t = applyOne(db, clientOrderId, event, now);
-  if (t.applied && t.row && hasFractionStop(t.row)) followWithFraction(db, t.row, now);
-  return t;
+  // One transaction (a savepoint inside the caller's): the row, its fraction stop, and what the broker's answer is told as.
+  return db.transaction(() => {
+    const t = applyOne(db, clientOrderId, event, now);
+    if (t.applied && t.row && hasFractionStop(t.row)) followWithFraction(db, t.row, now);
+    notifyStopTransition(db, event, t, now);
+    return t;
+  });
 }
 
 /** An equity entry's stop changed: its fraction stop (machines/fraction-stop.ts) follows, in the same transaction. */

@@ -16,7 +16,7 @@ import { StopSizing } from './stop-sizing.js';
 import { AssetGrids } from '../broker/asset-grids.js';
 import { qtyOnGrid } from '../domain/grid.js';
 import { D, normalize } from '../decimal.js';
-import { cryptoStopPrice, equityStopPrice, newStopOrder, replaceStopOrder, type StopSettings } from './stop-order.js';
+import { cryptoStopPrice, equityStopPrice, newStopOrder, replaceStopOrder, trailOf, type StopSettings } from './stop-order.js';
 import { applyStopTransition, followFractionStops, restartStops, type StopTransition } from './stop-transitions.js';
 import { isFractionPart } from '../../machines/fraction-stop.js';
 
@@ -229,7 +229,7 @@ export class StopWorker {
     const grid = await this.grids.of(ask.symbol);
     const qty = qtyOnGrid(sized, grid);
     if (!qty.ok) return { type: 'deferred', reason: qty.reason };
-    const stopPrice = row.target_stop_price ?? cryptoStopPrice(await this.deps.latestPrice(ask.symbol), this.deps.settings.trailPercent, grid.priceIncrement);
+    const stopPrice = row.target_stop_price ?? cryptoStopPrice(await this.deps.latestPrice(ask.symbol), trailOf(ask, this.deps.settings), grid.priceIncrement);
     return { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty: qty.qty, stopPrice };
   }
 
@@ -242,7 +242,7 @@ export class StopWorker {
   private async prepareEquity(row: IntentRow, clientOrderId: string, sized: string): Promise<StopEvent> {
     const whole = new D(sized).floor();
     if (whole.eq(sized) || whole.gte(1)) return { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty: normalize(whole), stopPrice: null };
-    const price = row.target_stop_price ?? equityStopPrice(await this.deps.latestPrice(stopAsk(row).symbol), this.deps.settings.trailPercent);
+    const price = row.target_stop_price ?? equityStopPrice(await this.deps.latestPrice(stopAsk(row).symbol), trailOf(stopAsk(row), this.deps.settings));
     return { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty: sized, stopPrice: price };
   }
 

@@ -5,6 +5,7 @@ import { listFees } from '../store/fees.js';
 import { inLedgerOrder } from '../domain/fees.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
 import { endingFills } from '../../machines/position.js';
+import { notifyCooldownStarted } from '../notify/events.js';
 
 /**
  * Cooldowns follow the broker's order of fills, not the order they reached us in. A fill learned
@@ -60,6 +61,7 @@ export class LateExits {
         const moves = inLedgerOrder(fills, fees).map((m) => ('fill' in m ? m.fill : { feeQty: m.fee.qty }));
         for (const f of endingFills(position(symbol), moves)) {
           const cd = startExitCooldown(this.db, { orderId: f.order_id, cumQty: f.cum_qty, symbol }, minutes, now);
+          if (cd) notifyCooldownStarted(this.db, cd, now);
           if (cd) started.push(cd);
         }
       }

@@ -15,6 +15,7 @@ import { applyStopTransition, upsertStopIntent } from '../protection/stop-transi
 import { crashPoint } from './crash-points.js';
 import type { LateExits } from './late-exits.js';
 import type { Followed, PositionFollowing } from './position-follow.js';
+import { notifyFill, notifyStopFilled } from '../notify/events.js';
 
 /**
  * One order actor transition, committed: in one SQLite transaction the fills it recorded, the stop
@@ -54,6 +55,7 @@ export function commitTransition(
   const out: Committed = { written: [], late: new Set(), started: [], closed: [], intents: (writes?.intents.length ?? 0) > 0 };
   db.transaction(() => {
     out.written = insertFills(db, writes?.fills ?? [], now);
+    for (const f of out.written) notifyFill(db, f, c.role, now);
     for (const f of out.written) {
       if (d.lateExits.isLate(f.symbol, fillTime(f))) {
         out.late.add(f);
@@ -126,6 +128,10 @@ function settleStopIntent(d: CommitDeps, c: OrderContext, now: Date): void {
   const outcome = c.ledger.filledQty !== '0' ? 'filled' : status;
   const rowId = stopRowIdOf(c.order.clientOrderId) ?? stopClientOrderId(entry);
   const t = applyStopTransition(d.db, rowId, { type: 'orderFinished', orderId: c.order.orderId, clientOrderId: c.order.clientOrderId, outcome }, now);
+  if (outcome === 'filled') {
+    const o = c.order;
+    notifyStopFilled(d.db, { orderId: o.orderId, clientOrderId: o.clientOrderId, entryOrderId: entry, symbol: o.symbol, side: o.side, filledQty: c.ledger.filledQty, avgPrice: ledgerAvgPrice(c.ledger) }, now);
+  }
   if (t.applied && outcome === 'expired') {
     // A `day` stop (a fraction, or a position under one share) ends at every close: placed again for the next session.
     d.log.info({ event: 'stop_expired', entry_order_id: entry, stop_order_id: c.order.orderId, client_order_id: c.order.clientOrderId }, 'day stop expired at the close; placing it again');

@@ -9,6 +9,7 @@ import { ledgerPositions } from '../store/ledger.js';
 import { liveStopRowsBySymbol, stopRowsOf } from '../store/intents.js';
 import type { StopEvent } from '../../machines/stop.js';
 import { applyStopTransition } from '../protection/stop-transitions.js';
+import { notifyCooldownStarted } from '../notify/events.js';
 
 /** What a batch of fills did to protection: cooldowns started, and orders whose stops were taken off. */
 export interface Followed {
@@ -134,6 +135,7 @@ export class PositionFollowing {
         return;
       case 'startCooldown': {
         const cd = startExitCooldown(this.db, cmd.fill, this.cooldownMinutes, now);
+        if (cd) notifyCooldownStarted(this.db, cd, now);
         if (cd) this.current?.started.push(cd);
         return;
       }

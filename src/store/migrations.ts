@@ -153,6 +153,40 @@ const migrations: Record<string, Migration> = {
         select 'fee_backfill_until', value, updated_at from sync_state where key = 'fill_watermark'`.execute(db);
     },
   },
+  '0007_notifications': {
+    // The notifications outbox (src/notify/): one row per event, written in the transaction of the
+    // fact it reports, keyed by an id derived from that fact (a re-commit adds nothing); one delivery
+    // row per configured channel, delivered at least once.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('notifications')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('text', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('notifications_created_at').on('notifications').column('created_at').execute();
+      await db.schema
+        .createTable('notification_deliveries')
+        .addColumn('notification_id', 'text', (c) => c.notNull().references('notifications.id').onDelete('cascade'))
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('delivered_at', 'text')
+        .addColumn('last_error', 'text')
+        .addPrimaryKeyConstraint('notification_deliveries_pk', ['notification_id', 'channel'])
+        .execute();
+      await db.schema.createIndex('notification_deliveries_pending').on('notification_deliveries').columns(['channel', 'delivered_at']).execute();
+    },
+  },
+  '0008_stop_trail': {
+    // The trail percent a working trailing stop was placed with: the operator may change a stop's
+    // trail (PATCH /stops/:entry_order_id), and the stop machine replaces an order whose trail differs.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('intents').addColumn('placed_trail_percent', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -49,7 +49,7 @@ export interface OrderHistoryTable {
 }
 
 /** Columns the database fills in when a row is inserted without them. */
-type StopRowDefaults = 'version' | 'next_attempt_at' | 'cancel_requested' | 'cut_qty';
+type StopRowDefaults = 'version' | 'next_attempt_at' | 'cancel_requested' | 'cut_qty' | 'placed_trail_percent';
 
 /** The outbox of protective stops: a StopRow (src/domain/protection.ts) plus the store's own columns. */
 export interface IntentsTable extends Omit<StopRow, StopRowDefaults> {
@@ -60,6 +60,7 @@ export interface IntentsTable extends Omit<StopRow, StopRowDefaults> {
   next_attempt_at: Generated<number>;
   cancel_requested: Generated<number>;
   cut_qty: Generated<string>;
+  placed_trail_percent: Generated<string | null>;
 }
 
 export interface CooldownsTable {
@@ -90,6 +91,27 @@ export interface SyncStateTable {
   updated_at: string;
 }
 
+/** The notifications outbox (src/notify/): one row per event, its id derived from the fact it reports. */
+export interface NotificationsTable {
+  id: string;
+  kind: string;
+  text: string;
+  /** JSON object. */
+  data: string;
+  created_at: string;
+}
+
+/** One notification's delivery to one configured channel (`webhook`, `telegram`). */
+export interface NotificationDeliveriesTable {
+  notification_id: string;
+  channel: string;
+  attempts: Generated<number>;
+  /** Epoch ms: not tried again before (the channel's backoff after a failed request). */
+  next_attempt_at: Generated<number>;
+  delivered_at: string | null;
+  last_error: string | null;
+}
+
 export interface Schema {
   fills: FillsTable;
   orders: OrdersTable;
@@ -98,4 +120,6 @@ export interface Schema {
   cooldowns: CooldownsTable;
   sync_state: SyncStateTable;
   fees: FeesTable;
+  notifications: NotificationsTable;
+  notification_deliveries: NotificationDeliveriesTable;
 }

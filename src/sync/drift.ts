@@ -10,6 +10,7 @@ import { readSyncState, writeSyncState } from '../store/sync-state.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
 import { positionPathSymbol } from '../domain/symbols.js';
+import { notifyLedgerDrift } from '../notify/events.js';
 
 /**
  * Positions are compared by symbol without the slash: Alpaca lists crypto positions as BTCUSD (and
@@ -116,8 +117,15 @@ export class DriftCheck {
   private report(key: string, entry: DriftEntry): void {
     const known = this.entries.get(key);
     if (known && known.ledger_qty === entry.ledger_qty && known.broker_qty === entry.broker_qty) return;
-    this.entries.set(key, known ? { ...entry, since: known.since } : entry);
+    const since = known?.since ?? entry.since;
+    this.entries.set(key, { ...entry, since });
     this.deps.log.warn({ event: 'ledger_drift', ...entry }, `ledger disagrees with the broker on ${entry.kind} ${entry.order_id ?? entry.symbol}`);
+    // Once per episode (its id carries the episode's start): a quantity that moves again is not news.
+    try {
+      notifyLedgerDrift(this.deps.db, { key, ...entry, since }, new Date());
+    } catch (err) {
+      this.deps.log.warn({ event: 'notification_write_failed', kind: 'ledger_drift', err: String(err) }, 'could not record a drift notification');
+    }
   }
 
   private clear(key: string): void {

@@ -329,6 +329,21 @@ describe('stop machine: fractional equities (Alpaca: fractional orders are day-o
   });
 });
 
+describe("stop machine: the operator's trail (PATCH /stops/:entry_order_id)", () => {
+  it('a working trailing stop placed with another trail is replaced; an ask for a quantity keeps the trail', () => {
+    const placed = { ...working, placed_trail_percent: '2' };
+    const retrail = step(placed, { type: 'asked', ask: ask('10', { trailPercent: '3.5' }) });
+    const row = { ...placed, ...retrail.next };
+    expect(JSON.parse(row.payload).trailPercent).toBe('3.5');
+    expect(step(row, { type: 'due' }).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1' }]);
+    // The order machine's re-ask (a quantity, no trail) leaves the operator's trail in place.
+    const reasked = { ...row, ...step(row, { type: 'asked', ask: ask('10') }).next };
+    expect(JSON.parse(reasked.payload).trailPercent).toBe('3.5');
+    // Placed with it: nothing more to do.
+    expect(step({ ...reasked, placed_trail_percent: '3.50' }, { type: 'due' })).toMatchObject({ effects: [], next: { next_attempt_at: IDLE } });
+  });
+});
+
 describe('stop machine: what each step writes and asks for', () => {
   it('a life: placed, resized by PATCH, canceled, re-armed under the next id', () => {
     let row = run(base, { type: 'due' });

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+
+/**
+ * The status and control API's bodies, as zod schemas: the routes parse requests with them, and
+ * GET /openapi.json is generated from them (openapi.ts). Money and quantities are decimal strings.
+ */
+
+const decimal = z.string().regex(/^\d+(\.\d+)?$/, 'a positive decimal string, e.g. "1.5"');
+const positive = decimal.refine((v) => /[1-9]/.test(v), 'must be above 0');
+const symbol = z.string().regex(/^[A-Za-z0-9./-]{1,32}$/, '1-32 letters, digits, ".", "/" or "-"');
+const time = z.string().describe('RFC 3339 time (UTC)');
+
+export const ErrorBody = z
+  .object({ error: z.object({ code: z.string(), message: z.string() }).catchall(z.unknown()) })
+  .meta({ id: 'Error', description: 'Every 4xx/5xx answer.' });
+
+export const EntryRequestBody = z
+  .object({
+    symbol,
+    side: z.enum(['buy', 'sell']),
+    qty: positive.optional(),
+    notional: positive.optional(),
+    type: z.enum(['market', 'limit', 'stop', 'stop_limit']).default('market'),
+    limit_price: positive.optional(),
+    stop_price: positive.optional(),
+    time_in_force: z.enum(['day', 'gtc', 'ioc', 'fok', 'opg', 'cls']).optional(),
+    client_order_id: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,64}$/, '1-64 letters, digits, ".", "_", ":" or "-"')
+      .optional()
+      .describe('Your id for this entry: the same id sent again returns the same order, never a second one.'),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if ((b.qty === undefined) === (b.notional === undefined)) ctx.addIssue({ code: 'custom', path: ['qty'], message: 'give exactly one of qty and notional' });
+    if ((b.type === 'limit' || b.type === 'stop_limit') && b.limit_price === undefined) ctx.addIssue({ code: 'custom', path: ['limit_price'], message: `a ${b.type} order needs limit_price` });
+    if ((b.type === 'stop' || b.type === 'stop_limit') && b.stop_price === undefined) ctx.addIssue({ code: 'custom', path: ['stop_price'], message: `a ${b.type} order needs stop_price` });
+  })
+  .meta({ id: 'EntryRequest' });
+
+export const OrderView = z
+  .object({
+    id: z.string(),
+    client_order_id: z.string(),
+    symbol: z.string(),
+    side: z.enum(['buy', 'sell']),
+    type: z.string(),
+    qty: decimal.nullable(),
+    status: z.string(),
+    filled_qty: decimal,
+  })
+  .meta({ id: 'Order' });
+
+export const EntryResponse = OrderView.extend({ replayed: z.boolean().describe('true: this client_order_id was placed before; its order is returned') }).meta({ id: 'EntryResponse' });
+
+export const PausedResponse = z.object({ entries_paused: z.boolean(), by: z.string().nullable(), since: time.nullable() }).meta({ id: 'EntriesPaused' });
+
+export const CloseResponse = z
+  .object({
+    symbol: z.string(),
+    status: z.enum(['flat', 'closing']),
+    canceled_stops: z.array(z.string()),
+    exit: OrderView.nullable(),
+  })
+  .meta({ id: 'PositionClose' });
+
+export const TrailRequestBody = z
+  .object({ trail_percent: positive.refine((v) => Number(v) < 100, 'must be below 100').describe('percent, e.g. "2.5"') })
+  .strict()
+  .meta({ id: 'TrailRequest' });
+
+export const TrailResponse = z
+  .object({ entry_order_id: z.string(), client_order_id: z.string(), symbol: z.string(), trail_percent: z.string(), status: z.string() })
+  .meta({ id: 'StopTrail' });
+
+export const CooldownsCleared = z.object({ symbol: z.string(), cleared: z.number().int() }).meta({ id: 'CooldownsCleared' });
+
+const unprotected = z.object({ symbol: z.string(), position: z.string(), covered: z.string(), uncovered: z.string(), reason: z.string().nullable() }).catchall(z.unknown());
+
+export const HealthResponse = z
+  .object({
+    status: z.enum(['ok', 'degraded', 'critical']),
+    reasons: z.array(z.string()),
+    mode: z.string(),
+    entries_paused: z.boolean(),
+    stream: z.string(),
+    last_reconcile_at: time.nullable(),
+    watermark: z.string().nullable(),
+    actors: z.object({}).catchall(z.unknown()),
+    drift: z.array(z.object({ kind: z.enum(['order', 'position']), order_id: z.string().nullable(), symbol: z.string(), ledger_qty: z.string(), broker_qty: z.string(), since: z.string() })),
+    protection: z.object({ unprotected: z.array(unprotected), overprotected: z.array(z.object({}).catchall(z.unknown())), grace_s: z.number() }).nullable(),
+  })
+  .catchall(z.unknown())
+  .meta({ id: 'Health' });
+
+export const PositionsResponse = z
+  .object({
+    positions: z.array(
+      z
+        .object({
+          symbol: z.string(),
+          qty: z.string(),
+          side: z.enum(['long', 'short']),
+          protected_qty: decimal,
+          stops: z.array(z.object({ stop_order_id: z.string().nullable(), entry_order_id: z.string(), qty: decimal.nullable() }).catchall(z.unknown())),
+        })
+        .catchall(z.unknown()),
+    ),
+  })
+  .meta({ id: 'Positions' });
+
+export const CooldownsResponse = z
+  .object({ cooldowns: z.array(z.object({ symbol: z.string(), until: time, exit_fill_id: z.string(), started_at: time, active: z.boolean() })) })
+  .meta({ id: 'Cooldowns' });
+
+const storedOrder = z
+  .object({
+    id: z.string(),
+    client_order_id: z.string(),
+    symbol: z.string(),
+    side: z.string(),
+    type: z.string(),
+    state: z.string(),
+    filled_qty: z.string(),
+    filled_avg_price: z.string().nullable(),
+    role: z.string().nullable(),
+    stop_order_id: z.string().nullable(),
+  })
+  .catchall(z.unknown());
+
+export const OrdersResponse = z.object({ orders: z.array(storedOrder) }).meta({ id: 'Orders' });
+export const OrderResponse = storedOrder.extend({ history: z.array(z.object({ at: z.string(), event: z.string(), from: z.string().nullable(), to: z.string() })) }).meta({ id: 'OrderWithHistory' });
+
+export const FillsResponse = z
+  .object({
+    fills: z.array(
+      z.object({
+        id: z.number().int(),
+        order_id: z.string(),
+        exec_id: z.string().nullable(),
+        cum_qty: z.string(),
+        qty: z.string(),
+        price: z.string(),
+        symbol: z.string(),
+        side: z.string(),
+        filled_at: z.string(),
+        source: z.string(),
+      }),
+    ),
+    next_cursor: z.string().nullable(),
+  })
+  .meta({ id: 'Fills' });
+
+export const PerformanceResponse = z.object({}).catchall(z.unknown()).describe('Figures defined in the README ("Performance")').meta({ id: 'Performance' });

@@ -1,0 +1,98 @@
+import { sql } from 'kysely';
+import type { Database } from './database.js';
+
+/**
+ * The notifications outbox: rows only (what to say is decided in src/notify/). A notification is
+ * written once per id (insert-or-ignore: a fact committed again after a crash adds nothing), with
+ * one delivery row per channel configured when it was written.
+ */
+
+export interface NewNotification {
+  id: string;
+  kind: string;
+  text: string;
+  data: Record<string, unknown>;
+}
+
+/** A notification waiting for one channel. */
+export interface PendingNotification {
+  id: string;
+  kind: string;
+  text: string;
+  /** JSON object. */
+  data: string;
+  created_at: string;
+  attempts: number;
+}
+
+/** Inserts the notification and its delivery rows (one statement each); false when the id exists. */
+export function insertNotification(db: Database, n: NewNotification, channels: readonly string[], now: Date): boolean {
+  return db.transaction(() => {
+    const { changes } = db.run(
+      db.kysely
+        .insertInto('notifications')
+        .values({ id: n.id, kind: n.kind, text: n.text, data: JSON.stringify(n.data), created_at: now.toISOString() })
+        .onConflict((oc) => oc.column('id').doNothing()),
+    );
+    if (changes === 0) return false;
+    for (const channel of channels) {
+      db.run(db.kysely.insertInto('notification_deliveries').values({ notification_id: n.id, channel, delivered_at: null, last_error: null }));
+    }
+    return true;
+  });
+}
+
+/** Up to `limit` notifications not yet delivered to `channel`, oldest first. */
+export function pendingNotifications(db: Database, channel: string, limit: number): PendingNotification[] {
+  return db.all(
+    db.kysely
+      .selectFrom('notification_deliveries as d')
+      .innerJoin('notifications as n', 'n.id', 'd.notification_id')
+      .select(['n.id', 'n.kind', 'n.text', 'n.data', 'n.created_at', 'd.attempts'])
+      .where('d.channel', '=', channel)
+      .where('d.delivered_at', 'is', null)
+      .orderBy('n.created_at')
+      .orderBy(sql`n.rowid`)
+      .limit(limit),
+  ) as PendingNotification[];
+}
+
+/** How many notifications each channel has not had yet. */
+export function pendingCounts(db: Database): Map<string, number> {
+  const rows = db.all(
+    db.kysely
+      .selectFrom('notification_deliveries')
+      .select(['channel', sql<number>`count(*)`.as('n')])
+      .where('delivered_at', 'is', null)
+      .groupBy('channel'),
+  );
+  return new Map(rows.map((r) => [r.channel, Number(r.n)]));
+}
+
+export function markDelivered(db: Database, channel: string, ids: readonly string[], now: Date): void {
+  if (ids.length === 0) return;
+  db.run(
+    db.kysely
+      .updateTable('notification_deliveries')
+      .set((eb) => ({ delivered_at: now.toISOString(), attempts: eb('attempts', '+', 1), last_error: null }))
+      .where('channel', '=', channel)
+      .where('notification_id', 'in', [...ids]),
+  );
+}
+
+/** A request that carried `ids` failed: counted, and not tried again before `nextAttemptAt` (epoch ms). */
+export function markFailed(db: Database, channel: string, ids: readonly string[], error: string, nextAttemptAt: number): void {
+  if (ids.length === 0) return;
+  db.run(
+    db.kysely
+      .updateTable('notification_deliveries')
+      .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: error.slice(0, 500), next_attempt_at: nextAttemptAt }))
+      .where('channel', '=', channel)
+      .where('notification_id', 'in', [...ids]),
+  );
+}
+
+/** Every notification, newest first (history; tests and the API read it). */
+export function listNotifications(db: Database, opts: { limit?: number } = {}) {
+  return db.all(db.kysely.selectFrom('notifications').selectAll().orderBy('created_at', 'desc').orderBy(sql`rowid`, 'desc').limit(opts.limit ?? 100));
+}
