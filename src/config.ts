@@ -81,6 +81,8 @@ const envSchema = z
     CT_API_HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
     CT_API_PORT: int(8080, 0, 65535),
     CT_API_TOKEN: optionalString,
+    /** The token's name: who a control action was taken by, in logs and notifications. */
+    CT_API_TOKEN_NAME: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_", "@" or "-"').default('operator'),
     /** Host names the API answers to besides loopback and CT_API_HOST (DNS rebinding guard). */
     CT_API_ALLOWED_HOSTS: z
       .string()
@@ -169,7 +171,7 @@ export interface Config {
   alpaca: { keyId?: string; secretKey?: string; paper: boolean; apiUrl?: string; streamUrl?: string; dataUrl: string };
   dbPath: string;
   /** allowedHosts: CT_API_ALLOWED_HOSTS, Host names answered besides loopback and the bind host. */
-  api: { host: string; port: number; token?: string; allowedHosts: string[] };
+  api: { host: string; port: number; token?: string; tokenName: string; allowedHosts: string[] };
   pollMs: number;
   /** CT_RESYNC_WINDOW_S: activities this far behind the watermark are read again once a minute (Alpaca-API#176). */
   resyncWindowS: number;
@@ -226,7 +228,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       dataUrl: e.ALPACA_DATA_URL ?? ALPACA_DATA_HOST,
     },
     dbPath: e.CT_DB_PATH,
-    api: { host: e.CT_API_HOST, port: e.CT_API_PORT, token: e.CT_API_TOKEN, allowedHosts: e.CT_API_ALLOWED_HOSTS },
+    api: { host: e.CT_API_HOST, port: e.CT_API_PORT, token: e.CT_API_TOKEN, tokenName: e.CT_API_TOKEN_NAME, allowedHosts: e.CT_API_ALLOWED_HOSTS },
     pollMs: e.CT_POLL_MS,
     resyncWindowS: e.CT_RESYNC_WINDOW_S,
     trailPercent: e.CT_TRAIL_PERCENT,

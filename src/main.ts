@@ -207,6 +207,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       host: config.api.host,
       port: config.api.port,
       token: config.api.token,
+      tokenName: config.api.tokenName,
       allowedHosts: config.api.allowedHosts,
       db,
       log,

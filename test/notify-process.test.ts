@@ -11,8 +11,7 @@ import { simPost } from './support/sim-traffic.js';
 /**
  * Alerts that are never lost, end to end: the bot as a child process against the simulator, a
  * local webhook receiver and a local Telegram-shaped receiver. First every kind a short run makes
- * arrives; then with both receivers answering 503 (15 s; the point needs the outage to outlive a
- * crash and a restart, not 30 s), the bot is SIGKILLed with alerts committed but undelivered and
+ * arrives; then with both receivers answering 503 for 30 s, the bot is SIGKILLed with alerts committed but undelivered and
  * started again; once the receivers are back, every notification the database holds has arrived
  * at both (by id at the webhook, by text at Telegram), duplicates only under the same id.
  */
@@ -129,6 +128,7 @@ describe('notifications, end to end', () => {
       CT_TELEGRAM_CHAT_ID: CHAT_ID,
       CT_TELEGRAM_API_URL: receivers.telegramUrl,
       CT_PROTECT_GRACE_S: '1',
+      CT_API_TOKEN: 'notify-api-token-0123456789abcdef',
     };
     const t0 = Date.now();
     const first = env.bot(s, dbFile, botEnv);
@@ -149,8 +149,12 @@ describe('notifications, end to end', () => {
     await simPost(s, '/_sim/trade', { symbol: 'MSFT', side: 'sell', qty: '2', type: 'market', ignore_held: true });
     await first.waitFor((l) => l.event === 'position_protected' && l.symbol === 'MSFT', 15_000);
     await fetch(`${s.url}/_sim/faults`, { method: 'DELETE' });
+    // An operator's action: control_action.
+    const api = await first.apiUrl();
+    const paused = await fetch(`${api}/control/pause`, { method: 'POST', headers: { authorization: `Bearer ${botEnv.CT_API_TOKEN}` } });
+    expect(paused.status).toBe(200);
 
-    const phase1 = ['started', 'fill', 'stop_placed', 'stop_filled', 'cooldown_started', 'stop_refused', 'position_unprotected', 'position_protected'];
+    const phase1 = ['control_action', 'started', 'fill', 'stop_placed', 'stop_filled', 'cooldown_started', 'stop_refused', 'position_unprotected', 'position_protected'];
     await eventually(async () => phase1.every((k) => receivers.kinds().has(k)), 15_000, 200);
     // Batched: fewer requests than events.
     expect(receivers.webhookRequests.length).toBeLessThan(receivers.webhook.length);
@@ -173,7 +177,7 @@ describe('notifications, end to end', () => {
     // More facts while the receivers are still away: the AAPL position closed from outside.
     await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'sell', qty: '2', type: 'market', ignore_held: true });
     await second.waitFor((l) => l.event === 'cooldown_started' && l.symbol === 'AAPL', 15_000);
-    const outage = 15_000 - (Date.now() - t1);
+    const outage = 30_000 - (Date.now() - t1);
     if (outage > 0) await new Promise((r) => setTimeout(r, outage));
     const outageMs = Date.now() - t1;
     receivers.down = false;

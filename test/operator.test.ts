@@ -13,7 +13,7 @@ import { simsAndBots } from './support/sim-bots.js';
  * then the exit, one cooldown), and every answer checked against GET /openapi.json.
  */
 const TOKEN = 'operator-token-0123456789abcdef';
-const env = simsAndBots('operator', 'PKOPER', 'operator-secret', { CT_API_TOKEN: TOKEN, CT_POLL_MS: '1000' });
+const env = simsAndBots('operator', 'PKOPER', 'operator-secret', { CT_API_TOKEN: TOKEN, CT_API_TOKEN_NAME: 'desk-1', CT_POLL_MS: '1000' });
 const AUTH = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 
 async function call(url: string, method: string, path: string, body?: unknown) {
@@ -76,13 +76,13 @@ describe('the operator side', () => {
     const cooling = await record('POST', '/entries', { symbol: 'AAPL', side: 'buy', qty: '1' });
     expect(cooling).toMatchObject({ status: 409, body: { error: { code: 'cooldown', until: cooldowns[0].until } } });
     // Paused: every entry refused; resumed: entries go again. Protection is not paused.
-    expect((await record('POST', '/control/pause')).body).toMatchObject({ entries_paused: true, by: expect.any(String) });
+    expect((await record('POST', '/control/pause')).body).toMatchObject({ entries_paused: true, by: 'desk-1' });
     expect((await getJson(`${url}/health`, { authorization: AUTH.authorization })).body.entries_paused).toBe(true);
     const paused = await record('POST', '/entries', { symbol: 'MSFT', side: 'buy', qty: '1' });
     expect(paused).toMatchObject({ status: 409, body: { error: { code: 'paused' } } });
     expect((await record('POST', '/control/resume')).body).toMatchObject({ entries_paused: false });
     expect((await simOrders(s)).length).toBe(before);
-    expect(b.lines.filter((l) => l.event === 'control_action').map((l) => l.action)).toEqual(['close_position', 'close_position', 'pause', 'resume']);
+    expect(b.lines.filter((l) => l.event === 'control_action').map((l) => `${l.action} by ${l.by}`)).toEqual(['close_position', 'close_position', 'pause', 'resume'].map((a) => `${a} by desk-1`));
 
     // Clearing the cooldown opens the symbol again.
     expect((await record('DELETE', '/cooldowns/AAPL', undefined, '/cooldowns/{symbol}')).body).toEqual({ symbol: 'AAPL', cleared: 1 });

@@ -19,6 +19,8 @@ import { HttpError } from './errors.js';
  */
 export interface AuthOptions {
   token?: string;
+  /** CT_API_TOKEN_NAME: who acts with the token (ctx.state.who). */
+  tokenName?: string;
   log: Logger;
   /** Failed attempts allowed per client address in a window (10). */
   maxFailures?: number;
@@ -104,7 +106,7 @@ export function apiAuth(opts: AuthOptions) {
       throw new HttpError(401, 'unauthorized', header === '' ? 'bearer token required' : 'missing or wrong bearer token');
     }
     // Who asked, for the write routes' logs and notifications (src/api/entries.ts requester).
-    ctx.state.who = `operator@${client}`;
+    ctx.state.who = opts.tokenName ?? 'operator';
     await next();
   };
 }

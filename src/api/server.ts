@@ -24,6 +24,8 @@ export interface ApiOptions {
   host: string;
   port: number;
   token?: string;
+  /** CT_API_TOKEN_NAME: who acts with the token. */
+  tokenName?: string;
   /** CT_API_ALLOWED_HOSTS: Host names answered besides loopback and the bind host. */
   allowedHosts?: string[];
   db: Database;
@@ -75,7 +77,7 @@ export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'> & { host?: 
   app.use(errorMiddleware(opts.log));
   // Host first (DNS rebinding), then who may read / write (src/api/auth.ts), then the routes.
   app.use(hostCheck(opts.host, opts.allowedHosts));
-  app.use(apiAuth({ token: opts.token, log: opts.log }));
+  app.use(apiAuth({ token: opts.token, tokenName: opts.tokenName, log: opts.log }));
   app.use(router.routes());
   app.use(
     router.allowedMethods({
