@@ -26,6 +26,7 @@ import type { Inspector } from './inspect/inspector.js';
 import { Reconciler } from './sync/reconciler.js';
 import { EntryGate } from './protection/entry-gate.js';
 import { PositionCloser } from './protection/position-close.js';
+import { LastPrices } from './api/last-prices.js';
 import type { Simulator } from './sim/index.js';
 import { hostname } from 'node:os';
 import { notifyControlAction, setNotificationChannels } from './notify/outbox.js';
@@ -143,6 +144,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       adopt: config.adopt,
       cooldownMinutes: config.cooldownMinutes,
       onIntents: () => void stopWorker?.kick(),
+      onOrderEnded: (symbol) => stopWorker?.orderEnded(symbol),
       extraInspect: inspector?.inspect,
       fetchOrder: (id) => fetchOrder(broker, log, id),
       onFatal: () => {
@@ -208,6 +210,12 @@ async function start(config: Config, log: Logger): Promise<Running> {
       port: config.api.port,
       token: config.api.token,
       tokenName: config.api.tokenName,
+      lastPrices: new LastPrices(async (symbols) => {
+        const crypto = symbols.filter((s) => isCrypto(s));
+        const stocks = symbols.filter((s) => !isCrypto(s));
+        const [c, e] = await Promise.all([crypto.length ? prices.latestCrypto(crypto) : new Map<string, string>(), stocks.length ? prices.latestStock(stocks) : new Map<string, string>()]);
+        return new Map([...c, ...e]);
+      }),
       allowedHosts: config.api.allowedHosts,
       db,
       log,

@@ -156,8 +156,8 @@ describe('status API', () => {
   it('/positions and /cooldowns come from the ledger and the cooldowns table', async () => {
     const p = await get('/positions');
     expect(p.body.positions).toEqual([
-      { symbol: 'AAPL', qty: '4', side: 'long', protected_qty: '0', stops: [] },
-      { symbol: 'BTC/USD', qty: '0.617283945', side: 'long', protected_qty: '0', stops: [] },
+      { symbol: 'AAPL', qty: '4', side: 'long', protected_qty: '0', last_price: null, stops: [] },
+      { symbol: 'BTC/USD', qty: '0.617283945', side: 'long', protected_qty: '0', last_price: null, stops: [] },
     ]);
     expect((await get('/cooldowns')).body.cooldowns).toEqual([
       { symbol: 'TSLA', until: expect.any(String), exit_fill_id: 'x:1', started_at: expect.any(String), active: true },

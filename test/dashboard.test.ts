@@ -132,7 +132,9 @@ describe.skipIf(SKIP)('dashboard at GET /', () => {
     for (const stop of positions.body.positions.flatMap((p) => p.stops)) expect(stop.type ?? 'null').toMatch(/^(trailing_stop|stop|stop_limit|null)$/);
     for (const covered of await page.$$eval('#positions-body td.covered', (tds) => tds.map((td) => td.textContent ?? ''))) expect(covered).toMatch(/^\d+(\.\d+)? \/ \d+(\.\d+)?$/);
     const lines = await page.$$eval('#positions-body .stop-line', (ls) => ls.map((l) => l.textContent ?? ''));
-    for (const line of lines) expect(line).toMatch(/^(trailing_stop|stop|stop_limit|\u2014) \d+(\.\d+)?( @ \d+(\.\d+)?( at placement)?)?$/);
+    for (const line of lines) expect(line).toMatch(/^(trailing_stop|stop|stop_limit|\u2014) \d+(\.\d+)?( @ \d+(\.\d+)?( at placement)?)?( trail \d+(\.\d+)?%)?( \(-?\d+(\.\d+)?% from last\))?$/);
+    // The demo's prices come from its simulator's market data: each placed stop shows how far it is.
+    expect(lines.some((l) => / from last\)$/.test(l))).toBe(true);
     // entries_paused (top level of /health) is shown when the API gives it.
     const health = await getJson<{ entries_paused?: boolean }>(`${url}/health`, { authorization: `Bearer ${TOKEN}` });
     if (typeof health.body.entries_paused === 'boolean') expect(await page.textContent('#h-entries')).toBe(health.body.entries_paused ? 'paused' : 'active');

@@ -289,7 +289,7 @@ export const SCRIPT = `
     // A trailing stop's price is its level when placed: the broker has trailed it up since.
     if (s.stop_price) parts.push('@ ' + s.stop_price + (s.type === 'trailing_stop' ? ' at placement' : ''));
     if (s.trail_percent) parts.push('trail ' + s.trail_percent + '%');
-    var dist = distance(lastPrice, s.stop_price);
+    var dist = s.distance_pct !== null && s.distance_pct !== undefined ? s.distance_pct + '%' : distance(lastPrice, s.stop_price);
     if (dist) parts.push('(' + dist + ' from last)');
     var line = el('div', 'stop-line', parts.join(' '));
     if (s.stop_order_id) line.title = 'stop order ' + s.stop_order_id + (s.entry_order_id ? ' for entry ' + s.entry_order_id : '');

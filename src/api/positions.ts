@@ -5,34 +5,41 @@ import { ledgerPositions } from '../store/ledger.js';
 import { listCooldowns } from '../store/cooldowns.js';
 import { stopAsk } from '../domain/protection.js';
 import { isCrypto } from '../domain/symbols.js';
+import type { LastPrices } from './last-prices.js';
 
 /**
  * What kind of stop covers a position, for the dashboard: the broker order's type as its actor
  * recorded it (else what the row asks for), and the stop price the broker confirmed when it was
  * placed — for a trailing stop, its level then (the broker trails it up since).
  */
-function stopDetail(row: { payload: string; placed_stop_price: string | null; order_type: string | null }) {
+function stopDetail(row: { payload: string; placed_stop_price: string | null; placed_trail_percent: string | null; order_type: string | null }, lastPrice: string | undefined) {
   const ask = stopAsk(row);
   const type = row.order_type ?? (isCrypto(ask.symbol, ask.assetClass) ? 'stop_limit' : ask.part === 'fraction' ? 'stop' : null);
-  return { type, stop_price: row.placed_stop_price };
+  // How far the price may fall (a sell stop) or rise (a buy stop) before it triggers, in percent of the last price.
+  const distance =
+    lastPrice !== undefined && row.placed_stop_price !== null && new D(lastPrice).gt(0)
+      ? normalize(new D(lastPrice).minus(row.placed_stop_price).times(ask.side === 'sell' ? 1 : -1).div(lastPrice).times(100).toDecimalPlaces(2))
+      : null;
+  return { type, stop_price: row.placed_stop_price, trail_percent: row.placed_trail_percent ?? ask.trailPercent ?? null, distance_pct: distance };
 }
 
 /**
  * GET /positions — what the ledger holds per symbol and how much of it live protective stops
  * cover; GET /cooldowns — the cooldowns running now (?all=1: every one ever started).
  */
-export function positionRoutes(router: Router, db: Database): void {
-  router.get('/positions', (ctx) => {
+export function positionRoutes(router: Router, db: Database, lastPrices?: LastPrices): void {
+  router.get('/positions', async (ctx) => {
     const stops = db.all(
       db.kysely
         .selectFrom('intents')
         .leftJoin('orders', 'orders.order_id', 'intents.broker_order_id')
-        .select(['intents.symbol', 'intents.broker_order_id', 'intents.placed_qty', 'intents.entry_order_id', 'intents.payload', 'intents.placed_stop_price', 'orders.type as order_type'])
+        .select(['intents.symbol', 'intents.broker_order_id', 'intents.placed_qty', 'intents.entry_order_id', 'intents.payload', 'intents.placed_stop_price', 'intents.placed_trail_percent', 'orders.type as order_type'])
         .where('intents.status', '=', 'confirmed')
         .where('intents.cancel_requested', '=', 0),
     );
-    const positions = [...ledgerPositions(db)]
-      .filter(([, qty]) => qty !== '0')
+    const held = [...ledgerPositions(db)].filter(([, qty]) => qty !== '0');
+    const prices = lastPrices ? await lastPrices.of(held.map(([symbol]) => symbol)) : new Map<string, string>();
+    const positions = held
       .map(([symbol, qty]) => {
         const mine = stops.filter((s) => s.symbol === symbol);
         const protectedQty = mine.reduce((sum, s) => sum.plus(s.placed_qty ?? 0), new D(0));
@@ -41,7 +48,8 @@ export function positionRoutes(router: Router, db: Database): void {
           qty,
           side: qty.startsWith('-') ? 'short' : 'long',
           protected_qty: normalize(protectedQty),
-          stops: mine.map((s) => ({ stop_order_id: s.broker_order_id, entry_order_id: s.entry_order_id, qty: s.placed_qty, ...stopDetail(s) })),
+          last_price: prices.get(symbol) ?? null,
+          stops: mine.map((s) => ({ stop_order_id: s.broker_order_id, entry_order_id: s.entry_order_id, qty: s.placed_qty, ...stopDetail(s, prices.get(symbol)) })),
         };
       })
       .sort((a, b) => a.symbol.localeCompare(b.symbol));

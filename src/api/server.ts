@@ -18,12 +18,15 @@ import { controlRoutes } from './control.js';
 import { openApiRoutes } from './openapi.js';
 import type { EntryGate } from '../protection/entry-gate.js';
 import type { PositionCloser } from '../protection/position-close.js';
+import type { LastPrices } from './last-prices.js';
 import type { Registry } from 'prom-client';
 
 export interface ApiOptions {
   host: string;
   port: number;
   token?: string;
+  /** Latest prices for /positions (the distance of each stop); absent, none are shown. */
+  lastPrices?: LastPrices;
   /** CT_API_TOKEN_NAME: who acts with the token. */
   tokenName?: string;
   /** CT_API_ALLOWED_HOSTS: Host names answered besides loopback and the bind host. */
@@ -58,7 +61,7 @@ export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'> & { host?: 
   orderRoutes(router, opts.db);
   performanceRoutes(router, opts.db);
   fillRoutes(router, opts.db);
-  positionRoutes(router, opts.db);
+  positionRoutes(router, opts.db, opts.lastPrices);
   dashboardRoutes(router);
   openApiRoutes(router);
   if (opts.operator) {

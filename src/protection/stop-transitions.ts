@@ -115,6 +115,11 @@ export function wakeShortStops(db: Database, symbol: string, now = new Date()): 
         if (applyStopTransition(db, row.client_order_id, { type: 'causeGone' }, now).applied) woken += 1;
         continue;
       }
+      // Not sent yet, held back (a wash-trade block of its symbol): due now.
+      if (row.status === 'pending' && row.next_attempt_at > now.getTime()) {
+        if (applyStopTransition(db, row.client_order_id, { type: 'restarted' }, now).applied) woken += 1;
+        continue;
+      }
       if (row.status !== 'confirmed' || row.placed_qty === null || !new D(row.placed_qty).lt(wantedOf(row))) continue;
       if (applyStopTransition(db, row.client_order_id, { type: 'causeGone' }, now).applied) woken += 1;
     }

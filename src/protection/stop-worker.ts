@@ -41,6 +41,8 @@ const REQUESTS = new Set<StopEffect['type']>(['lookup', 'fetchOrder', 'place', '
 const isRequest = (e: StopEffect): e is Request => REQUESTS.has(e.type);
 /** Transitions one stop may take in one pass (a placement with a lookup, a duplicate and an adoption takes 8). */
 const MAX_STEPS = 12;
+/** How long a wash-trade refusal holds its symbol's stops back when no order of the symbol ends. */
+const WASH_BLOCK_MS = 60_000;
 
 /**
  * Carries protective stops out exactly once (DESIGN §3.3) by doing what each stop's machine
@@ -59,6 +61,13 @@ export class StopWorker {
   private timer: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
   private readonly budget = new RefusedRetryBudget();
+  /**
+   * Symbols whose stops Alpaca refuses as a wash trade (a crossing order of the account rests on the
+   * other side): the refusal is the symbol's, not one stop's, so none of its stops is sent until the
+   * crossing order ends (`orderEnded`) or a minute has passed — rather than each retrying on its own
+   * and spending the symbol's budget (10 a minute) before the blocker is gone.
+   */
+  private readonly washBlocked = new Map<string, number>();
   private readonly sizing: StopSizing;
   private readonly grids: AssetGrids;
 
@@ -78,6 +87,11 @@ export class StopWorker {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
+  }
+
+  /** An order of `symbol` that was not one of our stops ended: a wash-trade block of the symbol is lifted. */
+  orderEnded(symbol: string): void {
+    if (this.washBlocked.delete(symbol)) void this.kick();
   }
 
   /** Runs a pass now, or once more after the pass in progress. */
@@ -217,6 +231,11 @@ export class StopWorker {
 
   /** What to send: the protectable quantity and (crypto) the stop price; a refused stop only within its symbol's budget. */
   private async prepare(row: IntentRow, clientOrderId: string): Promise<StopEvent> {
+    const blocked = this.washBlocked.get(row.symbol);
+    if (blocked !== undefined && blocked > Date.now()) {
+      if (stopStateOf(row) === 'refused') return { type: 'postponed', until: blocked };
+      return { type: 'deferred', reason: `wash trade: a crossing order of the account blocks ${row.symbol} stops` };
+    }
     if (stopStateOf(row) === 'refused') {
       const until = this.budget.take(row.symbol, Date.now());
       if (until !== null) return { type: 'postponed', until };
@@ -275,6 +294,7 @@ export class StopWorker {
     if (isDuplicateClientOrderId(err.status, err.message)) return { type: 'duplicate', clientOrderId: cid };
     const kind = classifyRefusal(err.status, err.message);
     if (kind === null) return unknown;
+    if (kind === 'wash_trade') this.washBlocked.set(stopAsk(row).symbol, Date.now() + WASH_BLOCK_MS);
     if (kind === 'insufficient_qty' && !ctx.partial) {
       const free = await this.sizing.partialQty(row);
       const ask = stopAsk(row);

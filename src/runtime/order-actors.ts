@@ -34,6 +34,8 @@ export interface OrderActorsOptions {
    * (and after the batch in progress): the stop worker has work, and reads a current book.
    */
   onIntents?: () => void;
+  /** An order (not one of our stops) of this symbol ended: what it held or crossed is gone (the stop worker lifts a wash-trade block). */
+  onOrderEnded?: (symbol: string) => void;
   /** Another inspection observer (the Stately inspector); runs after persistence. */
   extraInspect?: (ev: InspectionEvent) => void;
 }
@@ -333,7 +335,10 @@ export class OrderActors {
       this.routes.finished(orderId);
       // An order that ended holds nothing any more: stops of its symbol placed short of what they
       // want (its quantity was held) try to grow now rather than at their next recheck.
-      if (c.role !== 'stop' && wakeShortStops(this.opts.db, c.order.symbol, now) > 0) this.kickStopWorker();
+      if (c.role !== 'stop') {
+        this.opts.onOrderEnded?.(c.order.symbol);
+        if (wakeShortStops(this.opts.db, c.order.symbol, now) > 0) this.kickStopWorker();
+      }
     } else {
       this.persisted.set(orderId, { json, state });
     }
