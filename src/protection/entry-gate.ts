@@ -7,7 +7,7 @@ import { canonicalSymbol, isCrypto } from '../domain/symbols.js';
 import type { Database } from '../store/database.js';
 import { activeCooldown } from '../store/cooldowns.js';
 import { entriesPaused } from '../store/entries-paused.js';
-import { orderByClientOrderId, type KnownOrder } from '../store/order-rows.js';
+import { knownOrder, orderByClientOrderId, type KnownOrder } from '../store/order-rows.js';
 import { classifyRefusal, isDuplicateClientOrderId, type RefusalKind } from '../../machines/stop-policy.js';
 import type { Logger } from '../log.js';
 
@@ -135,7 +135,7 @@ export class EntryGate {
     if (!parsed.ok) throw new EntryOutcomeUnknown(cid, `unreadable order: ${parsed.reason}`);
     this.deps.track?.(parsed.value);
     const o = parsed.value;
-    const order: KnownOrder = { orderId: o.orderId, clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, qty: o.qty, status: o.status, filledQty: o.filledQty };
+    const order = knownOrder(o);
     log.info({ event: replayed ? 'entry_replayed' : 'entry_submitted', order_id: o.orderId, client_order_id: o.clientOrderId, symbol, side: req.side, qty: req.qty, notional: req.notional }, `entry ${replayed ? 'found (sent before)' : 'submitted'} for ${symbol}`);
     return { order, replayed };
   }

@@ -10,7 +10,8 @@ import { canonicalSymbol, isCrypto } from '../domain/symbols.js';
 import type { Database } from '../store/database.js';
 import { fillCount } from '../store/ledger.js';
 import { positionStopRows, readStopRow } from '../store/intents.js';
-import { orderByClientOrderId, type KnownOrder } from '../store/order-rows.js';
+import { knownOrder, orderByClientOrderId, type KnownOrder } from '../store/order-rows.js';
+import { classifyRefusal, isDuplicateClientOrderId } from '../../machines/stop-policy.js';
 import type { Logger } from '../log.js';
 import { applyStopTransition } from './stop-transitions.js';
 
@@ -105,10 +106,14 @@ export class PositionCloser {
     try {
       raw = await this.deps.client.orders.postOrder({ postOrderRequest: body });
     } catch (err) {
-      if (err instanceof ApiError && !(err instanceof RateLimitError) && err.status === 422 && /client_order_id must be unique/i.test(err.message)) {
-        raw = await this.deps.client.orders.getOrderByClientOrderId({ clientOrderId: cid });
+      const answered = err instanceof ApiError && !(err instanceof RateLimitError);
+      if (answered && isDuplicateClientOrderId(err.status, err.message)) {
+        // Sent before (a retry after a crash or a lost answer): that order, never a second one.
+        raw = await this.deps.client.orders.getOrderByClientOrderId({ clientOrderId: cid }).catch((e: unknown) => {
+          throw new CloseFailed('broker_unavailable', `the close ${cid} was sent before, but could not be read back: ${String(e)}`, true);
+        });
       } else {
-        const refused = err instanceof ApiError && err.status >= 400 && err.status < 500 && !(err instanceof RateLimitError);
+        const refused = answered && classifyRefusal(err.status, err.message) !== null;
         log.error({ event: 'position_close_failed', symbol, client_order_id: cid, err: String(err) }, `close of ${symbol} not placed: its stops are canceled, the position is unprotected`);
         throw new CloseFailed(refused ? 'broker_refused' : 'broker_unavailable', `the close of ${symbol} was not placed (${String(err)}); its stops are canceled: the position is unprotected until it is closed`, true);
       }
@@ -122,7 +127,7 @@ export class PositionCloser {
       symbol,
       status: 'closing',
       canceledStops: stops,
-      exit: { orderId: o.orderId, clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, qty: o.qty, status: o.status, filledQty: o.filledQty },
+      exit: knownOrder(o),
     };
   }
 

@@ -1,5 +1,6 @@
 import type { Database } from './database.js';
 import type { OrdersTable } from './schema.js';
+import type { OrderReport } from '../domain/reports.js';
 
 /** The orders table: one row per order actor, its persisted snapshot and its state history. */
 
@@ -40,6 +41,11 @@ export interface KnownOrder {
   qty: string | null;
   status: string;
   filledQty: string;
+}
+
+/** A broker order (as the adapter parsed it) as an entry's caller sees it. */
+export function knownOrder(o: Pick<OrderReport, 'orderId' | 'clientOrderId' | 'symbol' | 'side' | 'type' | 'qty' | 'status' | 'filledQty'>): KnownOrder {
+  return { orderId: o.orderId, clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, qty: o.qty, status: o.status, filledQty: o.filledQty };
 }
 
 export function orderByClientOrderId(db: Database, clientOrderId: string): KnownOrder | null {
