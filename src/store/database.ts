@@ -12,6 +12,9 @@ import type { Schema } from './schema.js';
  * queries on better-sqlite3 directly inside `transaction`, which kysely's async API cannot do.
  */
 export interface Database {
+  /** Which server: SQLite (a file, one process) or PostgreSQL (CT_DB_URL, several instances). */
+  readonly dialect: 'sqlite' | 'postgres';
+  /** The better-sqlite3 handle (SQLite only: tests and benches that prepare statements directly). */
   readonly sqlite: BetterSqlite3.Database;
   readonly kysely: Kysely<Schema>;
   /** Run a kysely query synchronously; returns changes for writes. */
@@ -20,6 +23,12 @@ export interface Database {
   first<R>(query: Compilable<R>): R | undefined;
   /** Run fn in one SQLite transaction (nested calls become savepoints). */
   transaction<T>(fn: () => T): T;
+  /**
+   * Throws unless this process still leads the account (PostgreSQL, src/store/leadership.ts): called
+   * in the transaction that marks an order as sent, so a leader that lost its lock cannot send.
+   * SQLite: one process per file (the process lock), nothing to check.
+   */
+  assertLeading(): void;
   close(): Promise<void>;
 }
 
@@ -106,8 +115,10 @@ async function setUp(sqlite: BetterSqlite3.Database, path: string, lock: Process
 
   let closed = false;
   return {
+    dialect: 'sqlite',
     sqlite,
     kysely,
+    assertLeading() {},
     run(query) {
       const { stmt, params } = prepare(query);
       return { changes: stmt.run(...params).changes };

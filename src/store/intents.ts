@@ -1,3 +1,4 @@
+import { jsonText } from './json-field.js';
 import { sql } from 'kysely';
 import { stopClientOrderId } from '../domain/orders.js';
 import { LIVE_STOP_STATUSES, type StopIntent, type StopRow } from '../domain/protection.js';
@@ -91,7 +92,7 @@ export function liveStopRowsBySymbol(db: Database): Map<string, CoverColumns[]> 
       .select([...COVER_COLUMNS])
       .where('status', 'in', [...LIVE_STOP_STATUSES])
       // An entry's fraction stop follows its entry's stop; the position actor knows the entry's.
-      .where(sql<boolean>`json_extract(payload, '$.part') is null`)
+      .where((eb) => eb(jsonText(db, 'payload', ['part']), 'is', null))
       .orderBy('created_at')
       .orderBy(sql`rowid`),
   ) as CoverColumns[];
@@ -172,8 +173,8 @@ export function liveEquityEntryStops(db: Database): IntentRow[] {
       .selectFrom('intents')
       .selectAll()
       .where('status', 'in', [...LIVE_STOP_STATUSES])
-      .where(sql<boolean>`json_extract(payload, '$.assetClass') != 'crypto'`)
-      .where(sql<boolean>`json_extract(payload, '$.part') is null`),
+      .where((eb) => eb(jsonText(db, 'payload', ['assetClass']), '!=', 'crypto'))
+      .where((eb) => eb(jsonText(db, 'payload', ['part']), 'is', null)),
   ) as IntentRow[];
 }
 
@@ -184,6 +185,6 @@ export function confirmedCryptoIntents(db: Database): IntentRow[] {
       .selectFrom('intents')
       .selectAll()
       .where('status', '=', 'confirmed')
-      .where(sql<boolean>`json_extract(payload, '$.assetClass') = 'crypto'`),
+      .where((eb) => eb(jsonText(db, 'payload', ['assetClass']), '=', 'crypto')),
   ) as IntentRow[];
 }

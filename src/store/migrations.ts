@@ -1,15 +1,31 @@
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /**
- * Schema history, applied in key order by kysely's Migrator. Append new entries; never edit one
- * that has shipped.
+ * Schema history, applied in key order by kysely's Migrator, on SQLite and PostgreSQL alike. Append
+ * new entries; never edit one that has shipped. Where the two servers differ, the SQLite statement is
+ * the one that shipped and PostgreSQL gets its equivalent: an auto-increment id is `serial`, epoch
+ * milliseconds are `bigint`, SQLite's implicit `rowid` (insertion order) is an explicit `bigserial`.
  */
+const isPg = (db: Kysely<any>) => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/** An auto-increment integer primary key. */
+function addId<T extends string>(db: Kysely<any>, table: CreateTableBuilder<T, any>): CreateTableBuilder<T, any> {
+  return isPg(db) ? table.addColumn('id', 'serial', (c) => c.primaryKey()) : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+}
+
+/** PostgreSQL has no implicit rowid: queries that order by insertion get an explicit one. */
+function addRowid<T extends string>(db: Kysely<any>, table: CreateTableBuilder<T, any>): CreateTableBuilder<T, any> {
+  return isPg(db) ? table.addColumn('rowid', 'bigserial') : table;
+}
+
+/** Epoch milliseconds: SQLite's integer is 64-bit, PostgreSQL's is not. */
+const epochMs = (db: Kysely<any>) => (isPg(db) ? 'bigint' : 'integer');
+const zeroDefault = (c: ColumnDefinitionBuilder) => c.notNull().defaultTo(0);
+
 const migrations: Record<string, Migration> = {
   '0001_initial': {
     async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('fills')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      await addId(db, db.schema.createTable('fills'))
         .addColumn('order_id', 'text', (c) => c.notNull())
         .addColumn('cum_qty', 'text', (c) => c.notNull())
         .addColumn('qty', 'text', (c) => c.notNull())
@@ -47,9 +63,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('orders_terminal').on('orders').column('terminal').execute();
       await db.schema.createIndex('orders_client_order_id').on('orders').column('client_order_id').execute();
 
-      await db.schema
-        .createTable('order_history')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      await addId(db, db.schema.createTable('order_history'))
         .addColumn('order_id', 'text', (c) => c.notNull())
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('event', 'text', (c) => c.notNull())
@@ -58,8 +72,7 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema.createIndex('order_history_order').on('order_history').columns(['order_id', 'id']).execute();
 
-      await db.schema
-        .createTable('intents')
+      await addRowid(db, db.schema.createTable('intents'))
         .addColumn('client_order_id', 'text', (c) => c.primaryKey())
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('entry_order_id', 'text', (c) => c.notNull())
@@ -104,7 +117,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('intents').addColumn('placed_qty', 'text').execute();
       await db.schema.alterTable('intents').addColumn('placed_stop_price', 'text').execute();
       await db.schema.alterTable('intents').addColumn('target_stop_price', 'text').execute();
-      await db.schema.alterTable('intents').addColumn('next_attempt_at', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('intents').addColumn('next_attempt_at', epochMs(db), zeroDefault).execute();
       // Set when the position the stop protects is closed by another exit: the stop must go.
       await db.schema.alterTable('intents').addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0)).execute();
       // How much exits took off this stop (FIFO): the stop wants the entry's quantity minus this.
@@ -129,6 +142,12 @@ const migrations: Record<string, Migration> = {
     // `done_for_day` and `stopped` were once taken for final (expired / canceled): such orders are
     // live again, so the next start rebuilds their actors from the broker and later fills count.
     async up(db: Kysely<any>) {
+      if (isPg(db)) {
+        await sql`update orders set terminal = 0
+          where terminal = 1 and state in ('expired', 'canceled')
+            and snapshot::jsonb #>> '{context,order,status}' in ('done_for_day', 'stopped')`.execute(db);
+        return;
+      }
       await sql`update orders set terminal = 0
         where terminal = 1 and state in ('expired', 'canceled')
           and json_extract(snapshot, '$.context.order.status') in ('done_for_day', 'stopped')`.execute(db);
@@ -158,8 +177,7 @@ const migrations: Record<string, Migration> = {
     // fact it reports, keyed by an id derived from that fact (a re-commit adds nothing); one delivery
     // row per configured channel, delivered at least once.
     async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('notifications')
+      await addRowid(db, db.schema.createTable('notifications'))
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('text', 'text', (c) => c.notNull())
@@ -172,7 +190,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('notification_id', 'text', (c) => c.notNull().references('notifications.id').onDelete('cascade'))
         .addColumn('channel', 'text', (c) => c.notNull())
         .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('next_attempt_at', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', epochMs(db), zeroDefault)
         .addColumn('delivered_at', 'text')
         .addColumn('last_error', 'text')
         .addPrimaryKeyConstraint('notification_deliveries_pk', ['notification_id', 'channel'])

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { jsonText } from './json-field.js';
 import { D, normalize } from '../decimal.js';
 import { entryOfStop, isLiveStatus } from '../domain/orders.js';
 import type { Database } from './database.js';
@@ -39,9 +39,9 @@ export function openOrdersHolding(db: Database, asks: readonly HolderAsk[]): Map
         'client_order_id',
         'symbol',
         'filled_qty',
-        sql<string | null>`json_extract(snapshot, '$.context.order.status')`.as('status'),
-        sql<string | null>`json_extract(snapshot, '$.context.order.qty')`.as('qty'),
-        sql<string | null>`json_extract(snapshot, '$.context.order.brokerFilledQty')`.as('broker_filled_qty'),
+        jsonText(db, 'snapshot', ['context', 'order', 'status']).as('status'),
+        jsonText(db, 'snapshot', ['context', 'order', 'qty']).as('qty'),
+        jsonText(db, 'snapshot', ['context', 'order', 'brokerFilledQty']).as('broker_filled_qty'),
       ])
       .where('terminal', '=', 0)
       .where((eb) => eb.or(asks.map((a) => eb.and([eb('symbol', '=', a.symbol), eb('side', '=', a.side)]))))

@@ -1,0 +1,150 @@
+import pg from 'pg';
+import { DummyDriver, Kysely, Migrator, PostgresAdapter, PostgresDialect, PostgresIntrospector, PostgresQueryCompiler, type Compilable } from 'kysely';
+import { StartupRefusal } from '../startup-refusal.js';
+import type { Database } from './database.js';
+import { migrationProvider } from './migrations.js';
+import { PgError, SyncPgConnection } from './pg-sync.js';
+import type { Schema } from './schema.js';
+import { LEADERS_TABLE } from './leader-table.js';
+
+export interface PgOpenOptions {
+  url: string;
+  /** The account's schema (created if missing): each account's tables live apart. */
+  schema: string;
+  applicationName?: string;
+  /** The leadership this store acts under: assertLeading() checks the account's epoch is still it. */
+  fence?: { accountId: string; epoch: number };
+  statementTimeoutMs?: number;
+}
+
+/** Thrown by assertLeading() when another instance took the account over. */
+export class LeadershipLost extends Error {
+  constructor(readonly accountId: string, readonly epoch: number, readonly current: number | null) {
+    super(`leadership of account ${accountId} lost: acting under epoch ${epoch}, the account is at ${current ?? 'no leader'}`);
+    this.name = 'LeadershipLost';
+  }
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * The PostgreSQL store (CT_DB_URL): the same migrations and queries as SQLite, run by kysely's
+ * PostgresDialect for the migrations and by one synchronous connection (src/store/pg-sync.ts) for
+ * everything else, so actor commits stay atomic and in order exactly as on SQLite.
+ */
+export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
+  if (!SCHEMA_NAME.test(opts.schema)) throw new Error(`invalid schema name ${JSON.stringify(opts.schema)}`);
+  const pool = new pg.Pool({ connectionString: opts.url, max: 1, options: `-c search_path=${opts.schema},public`, application_name: opts.applicationName ?? 'crazy-trade' });
+  const migrating = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await pool.query(`create schema if not exists ${opts.schema}`);
+    await refuseUnknownMigrations(pool, opts.schema, Object.keys(await migrationProvider.getMigrations()));
+    // kysely's PostgreSQL adapter takes an advisory lock around migrations: instances starting
+    // together migrate one after the other.
+    const { error, results } = await new Migrator({ db: migrating, provider: migrationProvider }).migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (error || failed) throw new Error(`database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String(error)}`);
+  } finally {
+    await migrating.destroy();
+  }
+
+  // Queries are only compiled by this instance; the synchronous connection runs them.
+  const kysely = new Kysely<Schema>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (db) => new PostgresIntrospector(db),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  });
+  const conn = new SyncPgConnection({ url: opts.url, schema: opts.schema, applicationName: opts.applicationName ?? 'crazy-trade', statementTimeoutMs: opts.statementTimeoutMs });
+  try {
+    await conn.ready();
+    conn.query('select 1');
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
+
+  const exec = (query: Compilable) => {
+    const compiled = query.compile();
+    return conn.query(compiled.sql, compiled.parameters);
+  };
+  let depth = 0;
+  let closed = false;
+  const db: Database = {
+    dialect: 'postgres',
+    get sqlite(): never {
+      throw new Error('db.sqlite: this store is PostgreSQL');
+    },
+    kysely,
+    run(query) {
+      return { changes: exec(query).rowCount };
+    },
+    all<R>(query: Compilable<R>) {
+      return exec(query).rows as R[];
+    },
+    first<R>(query: Compilable<R>) {
+      return exec(query).rows[0] as R | undefined;
+    },
+    transaction<T>(fn: () => T): T {
+      const savepoint = depth === 0 ? null : `sp${depth}`;
+      conn.query(savepoint ? `savepoint ${savepoint}` : 'begin');
+      depth++;
+      let result: T;
+      try {
+        result = fn();
+        if (result && typeof (result as { then?: unknown }).then === 'function') throw new TypeError('Transaction function cannot return a promise');
+      } catch (err) {
+        depth--;
+        try {
+          conn.query(savepoint ? `rollback to savepoint ${savepoint}` : 'rollback');
+        } catch {
+          // the connection is gone: the server rolled back with it
+        }
+        throw err;
+      }
+      depth--;
+      try {
+        conn.query(savepoint ? `release savepoint ${savepoint}` : 'commit');
+      } catch (err) {
+        if (!savepoint) {
+          try {
+            conn.query('rollback');
+          } catch {
+            // nothing open any more
+          }
+        }
+        throw err;
+      }
+      return result;
+    },
+    assertLeading() {
+      const fence = opts.fence;
+      if (!fence) return;
+      // FOR SHARE: a takeover's epoch increment waits for this transaction, so "still the leader"
+      // holds until the send is marked.
+      const row = conn.query(`select epoch from ${LEADERS_TABLE} where account_id = $1 for share`, [fence.accountId]).rows[0] as { epoch: number } | undefined;
+      const current = row ? Number(row.epoch) : null;
+      if (current !== fence.epoch) throw new LeadershipLost(fence.accountId, fence.epoch, current);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      conn.close();
+      await kysely.destroy();
+    },
+  };
+  return db;
+}
+
+async function refuseUnknownMigrations(pool: pg.Pool, schema: string, known: string[]): Promise<void> {
+  const exists = await pool.query(`select to_regclass('${schema}.kysely_migration') as t`);
+  if (!exists.rows[0]?.t) return;
+  const applied = (await pool.query<{ name: string }>(`select name from ${schema}.kysely_migration order by name`)).rows.map((r) => r.name);
+  const unknown = applied.filter((name) => !known.includes(name));
+  if (unknown.length === 0) return;
+  throw new StartupRefusal(`PostgreSQL schema ${schema} was written by a newer version of crazy-trade (migration ${unknown.join(', ')}); upgrade first`);
+}
+
+export { PgError };

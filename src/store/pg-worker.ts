@@ -1,0 +1,106 @@
+import type { MessagePort } from 'node:worker_threads';
+
+/**
+ * The PostgreSQL connection of one store, on a worker thread: the main thread posts a query and
+ * blocks on a shared flag until the answer is back (src/store/pg-sync.ts), so the store keeps the
+ * synchronous contract better-sqlite3 gives it (an actor's transition commits before it returns).
+ * One connection, queries strictly in turn: a transaction's statements run on it in order.
+ *
+ * The worker's code is the CommonJS source below, started with `eval: true`: the same from
+ * TypeScript sources (tsx, vitest) and from the compiled build, with no loader of its own to find.
+ */
+export interface PgWorkerData {
+  /** require.resolve('pg') from here: the worker loads the same package. */
+  pgPath: string;
+  url: string;
+  /** The account's schema: every unqualified table name resolves in it. */
+  schema: string;
+  applicationName: string;
+  statementTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** More `-c name=value` session settings (e.g. idle_in_transaction_session_timeout). */
+  settings: Record<string, string>;
+  /** Int32Array over a SharedArrayBuffer: [0] is set to 1 when an answer is posted. */
+  flag: SharedArrayBuffer;
+  replies: MessagePort;
+}
+
+export interface PgRequest {
+  sql: string;
+  params: unknown[];
+}
+
+export type PgReply =
+  | { ok: true; rows: Record<string, unknown>[]; rowCount: number }
+  | { ok: false; message: string; code?: string; detail?: string };
+
+export const PG_WORKER_SOURCE = String.raw`
+'use strict';
+const { parentPort, workerData: data } = require('node:worker_threads');
+const pg = require(data.pgPath);
+// int8 (count(*), bigserial, epoch ms in bigint columns) as a number, as better-sqlite3 gives it.
+pg.types.setTypeParser(20, (v) => Number(v));
+const flag = new Int32Array(data.flag);
+let client = null;
+let broken = null;
+let inTransaction = false;
+
+async function connect() {
+  const settings = Object.entries({ search_path: data.schema + ',public', ...data.settings }).map(([k, v]) => '-c ' + k + '=' + v).join(' ');
+  const c = new pg.Client({
+    connectionString: data.url,
+    application_name: data.applicationName,
+    connectionTimeoutMillis: data.connectTimeoutMs,
+    statement_timeout: data.statementTimeoutMs,
+    keepAlive: true,
+    options: settings,
+  });
+  c.on('error', (err) => { broken = err; });
+  await c.connect();
+  broken = null;
+  return c;
+}
+
+async function run(req) {
+  try {
+    if (client && broken) {
+      // A lost connection loses its transaction: say so instead of running the rest outside it.
+      const lost = broken;
+      await client.end().catch(() => undefined);
+      client = null;
+      if (inTransaction && !/^(rollback|commit)\b/i.test(req.sql)) {
+        inTransaction = false;
+        return { ok: false, message: 'connection lost inside a transaction: ' + lost.message, code: '08006' };
+      }
+    }
+    if (!client) client = await connect();
+    const res = await client.query({ text: req.sql, values: req.params });
+    const verb = req.sql.trimStart().slice(0, 9).toLowerCase();
+    if (verb.startsWith('begin')) inTransaction = true;
+    else if (verb.startsWith('commit') || (verb.startsWith('rollback') && !verb.startsWith('rollback '))) inTransaction = false;
+    return { ok: true, rows: res.rows, rowCount: res.rowCount ?? 0 };
+  } catch (err) {
+    if (/^(commit|rollback)$/i.test(req.sql.trim())) inTransaction = false;
+    return { ok: false, message: String(err && err.message), code: err && err.code, detail: err && err.detail };
+  }
+}
+
+function answer(reply) {
+  data.replies.postMessage(reply);
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+}
+
+parentPort.on('message', (msg) => {
+  if (msg === 'close') {
+    Promise.resolve(client && client.end()).catch(() => undefined).finally(() => {
+      client = null;
+      answer({ ok: true, rows: [], rowCount: 0 });
+    });
+    return;
+  }
+  run(msg).then(answer);
+});
+// Loaded: the main thread may block on queries from now on.
+parentPort.postMessage('ready');
+`;
