@@ -1,4 +1,7 @@
+import { hostname } from 'node:os';
+import { basename } from 'node:path';
 import { z } from 'zod';
+import { AccountsFileError, exposedMode, formatMode, readAccountsFile } from './accounts-file.js';
 
 /** Loopback hosts the status API may bind to without a token. */
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -61,6 +64,15 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
 
+const INSTANCE_NAME = /^[A-Za-z0-9._@:-]{1,64}$/;
+
+/** `<hostname>:<pid>`, the host name trimmed to what CT_INSTANCE_NAME accepts. */
+function defaultInstanceName(): string {
+  const pid = `:${process.pid}`;
+  const host = hostname().replace(/[^A-Za-z0-9._@-]/g, '-').slice(0, 64 - pid.length) || 'host';
+  return `${host}${pid}`;
+}
+
 /** Telegram's Bot API host (CT_TELEGRAM_API_URL overrides it, e.g. for a local receiver in tests). */
 export const TELEGRAM_API_HOST = 'https://api.telegram.org';
 
@@ -78,6 +90,40 @@ const envSchema = z
     ALPACA_DATA_URL: url(['http:', 'https:']),
     CT_DEMO: bool(false),
     CT_DB_PATH: z.string().min(1, 'must not be empty').default('./data/crazy-trade.db'),
+    /** PostgreSQL instead of SQLite (CT_DB_PATH is then ignored). Never echoed: it may hold a password. */
+    CT_DB_URL: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v === '') return undefined;
+        let ok = false;
+        try {
+          ok = ['postgres:', 'postgresql:'].includes(new URL(v).protocol);
+        } catch {
+          ok = false;
+        }
+        if (!ok) {
+          ctx.addIssue({ code: 'custom', message: 'expected a postgres:// or postgresql:// URL' });
+          return z.NEVER;
+        }
+        return v;
+      }),
+    /** How long a leader's database session may stay silent before PostgreSQL ends it (its leadership frees). */
+    CT_LEADER_TIMEOUT_S: int(5, 2, 300),
+    /** How this instance is shown as an account's leader. */
+    CT_INSTANCE_NAME: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v === '') return defaultInstanceName();
+        if (!INSTANCE_NAME.test(v)) {
+          ctx.addIssue({ code: 'custom', message: 'must be 1-64 letters, digits, ".", "_", "@", ":" or "-"' });
+          return z.NEVER;
+        }
+        return v;
+      }),
+    /** Several accounts per process: a JSON or YAML file of account name → keys and settings. */
+    CT_ACCOUNTS_FILE: optionalString,
     CT_API_HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
     CT_API_PORT: int(8080, 0, 65535),
     CT_API_TOKEN: optionalString,
@@ -166,10 +212,41 @@ const envSchema = z
 
 export type Mode = 'demo' | 'paper' | 'live';
 
-export interface Config {
+export interface AlpacaConfig {
+  keyId?: string;
+  secretKey?: string;
+  paper: boolean;
+  apiUrl?: string;
+  streamUrl?: string;
+  dataUrl: string;
+}
+
+/** One watched Alpaca account: `default` from the environment, or an entry of CT_ACCOUNTS_FILE. */
+export interface AccountConfig {
+  /** 'default' when from the env; otherwise the CT_ACCOUNTS_FILE key (/^[a-z0-9][a-z0-9_-]{0,31}$/). */
+  name: string;
   mode: Mode;
-  alpaca: { keyId?: string; secretKey?: string; paper: boolean; apiUrl?: string; streamUrl?: string; dataUrl: string };
+  alpaca: AlpacaConfig;
+  trailPercent: string;
+  cooldownMinutes: number;
+  adopt: 'protect' | 'record';
+}
+
+export interface Config {
+  /** With CT_ACCOUNTS_FILE: 'paper' if every account is paper, else 'live'. */
+  mode: Mode;
+  /** With CT_ACCOUNTS_FILE: the first account's (by name). */
+  alpaca: AlpacaConfig;
+  /** SQLite file (CT_DB_PATH); ignored when dbUrl is set. Several accounts: see accountDbPath(). */
   dbPath: string;
+  /** CT_DB_URL: the store is PostgreSQL. Holds a password maybe: log it through redactDbUrl() only. */
+  dbUrl?: string;
+  /** CT_LEADER_TIMEOUT_S: how long a leader's session may stay silent before PostgreSQL ends it. */
+  leaderTimeoutS: number;
+  /** CT_INSTANCE_NAME (default `<hostname>:<pid>`): how this instance is shown as an account's leader. */
+  instanceName: string;
+  /** The accounts watched, at least one, sorted by name: `default` from the env, or CT_ACCOUNTS_FILE's. */
+  accounts: AccountConfig[];
   /** allowedHosts: CT_API_ALLOWED_HOSTS, Host names answered besides loopback and the bind host. */
   api: { host: string; port: number; token?: string; tokenName: string; allowedHosts: string[] };
   pollMs: number;
@@ -209,25 +286,42 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const broker = brokerVariables(env);
-  const demo = e.CT_DEMO || broker.length === 0;
-  if (!demo) requireKeyPair(env, broker);
-  const mode: Mode = demo ? 'demo' : e.ALPACA_PAPER ? 'paper' : 'live';
-  const unread = broker.filter((name) => !READ_BROKER_VARIABLES.has(name));
-  const warnings = [
-    ...(demo && broker.length > 0 ? [`CT_DEMO=1: demo mode on the embedded simulator; ignoring ${broker.join(', ')}`] : []),
-    ...(!demo && unread.length > 0 ? [`ignoring ${unread.map(withHint).join(', ')}: not read by crazy-trade`] : []),
-  ];
-  return {
-    mode,
-    alpaca: {
+  let mode: Mode;
+  let alpaca: AlpacaConfig;
+  let accounts: AccountConfig[];
+  const warnings: string[] = [];
+  if (e.CT_ACCOUNTS_FILE !== undefined) {
+    accounts = loadAccountsFile(e.CT_ACCOUNTS_FILE, e, env, broker, warnings);
+    mode = accounts.every((a) => a.mode === 'paper') ? 'paper' : 'live';
+    alpaca = { ...accounts[0]!.alpaca };
+  } else {
+    const demo = e.CT_DEMO || broker.length === 0;
+    if (!demo) requireKeyPair(env, broker);
+    mode = demo ? 'demo' : e.ALPACA_PAPER ? 'paper' : 'live';
+    const unread = broker.filter((name) => !READ_BROKER_VARIABLES.has(name));
+    if (demo && broker.length > 0) warnings.push(`CT_DEMO=1: demo mode on the embedded simulator; ignoring ${broker.join(', ')}`);
+    if (!demo && unread.length > 0) warnings.push(`ignoring ${unread.map(withHint).join(', ')}: not read by crazy-trade`);
+    alpaca = {
       keyId: demo ? undefined : e.APCA_API_KEY_ID,
       secretKey: demo ? undefined : e.APCA_API_SECRET_KEY,
       paper: e.ALPACA_PAPER,
       apiUrl: e.ALPACA_API_URL,
       streamUrl: e.ALPACA_STREAM_URL,
       dataUrl: e.ALPACA_DATA_URL ?? ALPACA_DATA_HOST,
-    },
+    };
+    accounts = [{ name: 'default', mode, alpaca: { ...alpaca }, trailPercent: e.CT_TRAIL_PERCENT, cooldownMinutes: e.CT_COOLDOWN_MINUTES, adopt: e.CT_ADOPT }];
+  }
+  if (e.CT_DB_URL !== undefined && env.CT_DB_PATH !== undefined && env.CT_DB_PATH !== '') {
+    warnings.push('ignoring CT_DB_PATH: CT_DB_URL is set, the store is PostgreSQL');
+  }
+  return {
+    mode,
+    alpaca,
     dbPath: e.CT_DB_PATH,
+    dbUrl: e.CT_DB_URL,
+    leaderTimeoutS: e.CT_LEADER_TIMEOUT_S,
+    instanceName: e.CT_INSTANCE_NAME,
+    accounts,
     api: { host: e.CT_API_HOST, port: e.CT_API_PORT, token: e.CT_API_TOKEN, tokenName: e.CT_API_TOKEN_NAME, allowedHosts: e.CT_API_ALLOWED_HOSTS },
     pollMs: e.CT_POLL_MS,
     resyncWindowS: e.CT_RESYNC_WINDOW_S,
@@ -292,4 +386,160 @@ function requireKeyPair(env: Record<string, string | undefined>, broker: string[
     `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set, but ${broker.join(', ')} ${broker.length > 1 ? 'are' : 'is'}` +
       `${hints.length ? ` (${hints.join('; ')})` : ''}; set both keys for a real account, or unset every APCA_*/ALPACA_* variable (or set CT_DEMO=1) for demo mode`,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several accounts: CT_ACCOUNTS_FILE
+
+/** Account names: they become SQLite file names and labels, so short and plain. */
+const ACCOUNT_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/** A string the file must give (a secret: the value is never echoed). */
+const secretString = z
+  .string({ error: (iss) => (iss.input === undefined ? 'required' : 'expected a string (quote it)') })
+  .refine((v) => v !== '', 'must not be empty')
+  // Sent in HTTP headers: one run of visible ASCII (a stray space or newline from a paste fails here, not at Alpaca).
+  .refine((v) => /^[\x21-\x7e]+$/.test(v), 'must be visible ASCII characters without spaces');
+
+/** Numbers are accepted where the env takes a numeric string (YAML `cooldown_minutes: 30`). */
+const numberOrString = z
+  .union([z.string(), z.number()], { error: 'expected a number or a string' })
+  .optional()
+  .transform((v) => (v === undefined ? undefined : String(v)));
+
+const fileBool = (fallback: boolean) =>
+  z.unknown().optional().transform((v, ctx) => {
+    if (v === undefined || v === null) return fallback;
+    if (typeof v === 'boolean') return v;
+    if (typeof v === 'string' && ['true', '1', 'yes', 'on'].includes(v)) return true;
+    if (typeof v === 'string' && ['false', '0', 'no', 'off'].includes(v)) return false;
+    ctx.addIssue({ code: 'custom', message: 'expected true or false' });
+    return z.NEVER;
+  });
+
+/** One account's entry; the env values (CT_TRAIL_PERCENT, CT_COOLDOWN_MINUTES, CT_ADOPT) are the defaults. */
+function accountSchema(defaults: { trailPercent: string; cooldownMinutes: number; adopt: 'protect' | 'record' }) {
+  const options = z.strictObject(
+    {
+      trail_percent: numberOrString.pipe(decimal(defaults.trailPercent, 50)),
+      cooldown_minutes: numberOrString.pipe(int(defaults.cooldownMinutes, 0, 10_080)),
+      adopt: z.enum(['protect', 'record'], { error: 'expected protect or record' }).default(defaults.adopt),
+    },
+    { error: (iss) => (iss.code === 'invalid_type' ? 'expected a mapping (trail_percent, cooldown_minutes, adopt)' : undefined) },
+  );
+  return z.strictObject(
+    {
+      key_id: secretString,
+      secret_key: secretString,
+      paper: fileBool(true),
+      api_url: url(['http:', 'https:']),
+      stream_url: url(['ws:', 'wss:']),
+      data_url: url(['http:', 'https:']),
+      options: options.nullish(),
+    },
+    { error: (iss) => (iss.code === 'invalid_type' ? 'expected a mapping with key_id and secret_key' : undefined) },
+  );
+}
+
+/** "accounts.main.options.adopt: expected protect or record": unknown keys first, they explain the rest. */
+function describeIssue(issues: z.core.$ZodIssue[], account: string): string {
+  const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
+  const path = ['accounts', account, ...issue.path.map(String)].join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const known = issue.path.length === 0 ? 'key_id, secret_key, paper, api_url, stream_url, data_url, options' : 'trail_percent, cooldown_minutes, adopt';
+    const keys = issue.keys.map((k) => JSON.stringify(k.slice(0, 40))).join(', ');
+    return `${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${keys} (expected ${known})`;
+  }
+  return `${path}: ${issue.message}`;
+}
+
+type EnvData = z.output<typeof envSchema>;
+
+function loadAccountsFile(path: string, e: EnvData, env: Record<string, string | undefined>, broker: string[], warnings: string[]): AccountConfig[] {
+  if (e.CT_DEMO) throw new ConfigError('CT_DEMO', 'cannot be combined with CT_ACCOUNTS_FILE: demo mode runs on the embedded simulator, each account of the file needs its own keys');
+  for (const name of ['APCA_API_KEY_ID', 'APCA_API_SECRET_KEY']) {
+    if (env[name] !== undefined && env[name] !== '') {
+      throw new ConfigError(name, 'must not be set with CT_ACCOUNTS_FILE (which account would it belong to?): give each account its key_id and secret_key in the file, and unset it');
+    }
+  }
+  let content;
+  try {
+    content = readAccountsFile(path);
+  } catch (err) {
+    if (err instanceof AccountsFileError) throw new ConfigError('CT_ACCOUNTS_FILE', err.message);
+    throw err;
+  }
+  const fail = (detail: string): never => {
+    throw new ConfigError('CT_ACCOUNTS_FILE', detail);
+  };
+  const data = content.data;
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) fail(`accounts: expected a mapping of account names to their settings (e.g. main: { key_id: ..., secret_key: ... })`);
+  const entries = Object.entries(data as Record<string, unknown>);
+  if (entries.length === 0) fail(`accounts: none; at least one account is needed`);
+
+  const schema = accountSchema({ trailPercent: e.CT_TRAIL_PERCENT, cooldownMinutes: e.CT_COOLDOWN_MINUTES, adopt: e.CT_ADOPT });
+  const accounts: AccountConfig[] = [];
+  const keyOwners = new Map<string, string>();
+  for (const [name, value] of entries) {
+    if (!ACCOUNT_NAME.test(name)) {
+      fail(`accounts: bad account name ${JSON.stringify(name.slice(0, 40))}: expected 1-32 of a-z, 0-9, "_" or "-", starting with a letter or digit`);
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) fail(describeIssue(parsed.error.issues, name));
+    const a = parsed.data!;
+    // The same Alpaca account twice would get two stops for every entry. (The key is never echoed.)
+    const owner = keyOwners.get(a.key_id);
+    if (owner !== undefined) fail(`accounts.${name}.key_id: the same key as account "${owner}"; each account needs its own keys`);
+    keyOwners.set(a.key_id, name);
+    accounts.push({
+      name,
+      mode: a.paper ? 'paper' : 'live',
+      alpaca: { keyId: a.key_id, secretKey: a.secret_key, paper: a.paper, apiUrl: a.api_url, streamUrl: a.stream_url, dataUrl: a.data_url ?? ALPACA_DATA_HOST },
+      trailPercent: a.options?.trail_percent ?? e.CT_TRAIL_PERCENT,
+      cooldownMinutes: a.options?.cooldown_minutes ?? e.CT_COOLDOWN_MINUTES,
+      adopt: a.options?.adopt ?? e.CT_ADOPT,
+    });
+  }
+  accounts.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+
+  if (exposedMode(content.mode)) {
+    warnings.push(`CT_ACCOUNTS_FILE ${path} is readable by other users (mode ${formatMode(content.mode!)}); it holds secret keys: chmod 600 it`);
+  }
+  // The file gives every account's keys, paper flag and URLs: the env's broker variables mean nothing now.
+  const ignored = broker.filter((n) => n !== 'APCA_API_KEY_ID' && n !== 'APCA_API_SECRET_KEY');
+  if (ignored.length > 0) {
+    warnings.push(`ignoring ${ignored.map(withHint).join(', ')}: CT_ACCOUNTS_FILE gives each account's keys, paper, api_url, stream_url and data_url`);
+  }
+  return accounts;
+}
+
+/**
+ * The SQLite file of one account: CT_DB_PATH itself for the lone `default` account (as before
+ * CT_ACCOUNTS_FILE); otherwise one file per account beside it, `./data/crazy-trade.db` →
+ * `./data/crazy-trade.main.db`.
+ */
+export function accountDbPath(dbPath: string, account: string, accountsCount: number): string {
+  if (account === 'default' && accountsCount === 1) return dbPath;
+  if (dbPath === ':memory:') return dbPath;
+  const base = basename(dbPath);
+  const stem = base.toLowerCase().endsWith('.db') ? base.slice(0, -3) : base;
+  return `${dbPath.slice(0, dbPath.length - base.length)}${stem}.${account}.db`;
+}
+
+/**
+ * A database URL fit for a log line: the password (in the user info, or a `password=` / `sslpassword=`
+ * query parameter) becomes `***`. Something that is not a URL at all comes back as `***` entirely.
+ */
+export function redactDbUrl(dbUrl: string): string {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/s.exec(dbUrl);
+  if (!m) return '***';
+  const [, scheme, authority, rest] = m as unknown as [string, string, string, string];
+  const at = authority.lastIndexOf('@');
+  let shown = authority;
+  if (at >= 0) {
+    const userinfo = authority.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    if (colon >= 0) shown = `${userinfo.slice(0, colon)}:***${authority.slice(at)}`;
+  }
+  return `${scheme}${shown}${rest.replace(/([?&](?:ssl)?password=)[^&#]*/gi, '$1***')}`;
 }

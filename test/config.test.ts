@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ALPACA_DATA_HOST, ConfigError, accountDbPath, loadConfig, redactDbUrl } from '../src/config.js';
 
 describe('config', () => {
   it('applies DESIGN §5 defaults and runs in demo mode without keys', () => {
@@ -142,5 +145,296 @@ describe('notification channels', () => {
     expect(fail({ CT_TELEGRAM_BOT_TOKEN: '1:abc', CT_TELEGRAM_CHAT_ID: 'my chat' }).variable).toBe('CT_TELEGRAM_CHAT_ID');
     expect(fail({ CT_TELEGRAM_BOT_TOKEN: '1:abc', CT_TELEGRAM_CHAT_ID: '42', CT_TELEGRAM_API_URL: 'ftp://x' }).variable).toBe('CT_TELEGRAM_API_URL');
     expect(fail({ CT_TELEGRAM_BOT_TOKEN: '1:abc-secret', CT_TELEGRAM_CHAT_ID: 'x y' }).message).not.toContain('abc-secret');
+  });
+});
+
+/** Runs loadConfig expecting a ConfigError; checks it is one line and quotes none of `secrets`. */
+function configError(env: Record<string, string>, secrets: string[] = []): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as Error).message;
+    expect(message).not.toContain('\n');
+    for (const secret of secrets) expect(message).not.toContain(secret);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('database and leadership settings', () => {
+  it('defaults: SQLite, a 5 s leader timeout, <hostname>:<pid> as the instance name, one default account', () => {
+    const c = loadConfig({});
+    expect(c.dbUrl).toBeUndefined();
+    expect(c.leaderTimeoutS).toBe(5);
+    expect(c.instanceName).toMatch(/^[A-Za-z0-9._@:-]{1,64}$/);
+    expect(c.instanceName.endsWith(`:${process.pid}`)).toBe(true);
+    if (/^[A-Za-z0-9._@-]{1,40}$/.test(hostname())) expect(c.instanceName).toBe(`${hostname()}:${process.pid}`);
+    expect(c.accounts).toEqual([
+      { name: 'default', mode: 'demo', alpaca: c.alpaca, trailPercent: '2', cooldownMinutes: 30, adopt: 'protect' },
+    ]);
+  });
+
+  it('the default account mirrors the env settings', () => {
+    const c = loadConfig({
+      APCA_API_KEY_ID: 'k',
+      APCA_API_SECRET_KEY: 's',
+      ALPACA_PAPER: 'false',
+      ALPACA_API_URL: 'http://127.0.0.1:9/',
+      CT_TRAIL_PERCENT: '3.5',
+      CT_COOLDOWN_MINUTES: '5',
+      CT_ADOPT: 'record',
+    });
+    expect(c.accounts).toEqual([
+      {
+        name: 'default',
+        mode: 'live',
+        alpaca: { keyId: 'k', secretKey: 's', paper: false, apiUrl: 'http://127.0.0.1:9', streamUrl: undefined, dataUrl: ALPACA_DATA_HOST },
+        trailPercent: '3.5',
+        cooldownMinutes: 5,
+        adopt: 'record',
+      },
+    ]);
+    expect(c.mode).toBe('live');
+    expect(c.alpaca).toEqual(c.accounts[0]!.alpaca);
+  });
+
+  it('accepts postgres:// and postgresql:// URLs in CT_DB_URL, and says CT_DB_PATH is ignored', () => {
+    expect(loadConfig({ CT_DB_URL: 'postgres://ct:pw@db:5432/ct' }).dbUrl).toBe('postgres://ct:pw@db:5432/ct');
+    expect(loadConfig({ CT_DB_URL: 'postgresql://localhost/ct' }).dbUrl).toBe('postgresql://localhost/ct');
+    expect(loadConfig({ CT_DB_URL: 'postgres://localhost/ct' }).warnings).toEqual([]);
+    expect(loadConfig({ CT_DB_URL: 'postgres://localhost/ct', CT_DB_PATH: './x.db' }).warnings).toEqual(['ignoring CT_DB_PATH: CT_DB_URL is set, the store is PostgreSQL']);
+  });
+
+  it('a bad CT_DB_URL is refused without echoing it (it may hold a password)', () => {
+    for (const bad of ['mysql://ct:Hunter2Pw@db/ct', 'http://ct:Hunter2Pw@db/ct', 'ct:Hunter2Pw@db/ct', 'not a url Hunter2Pw']) {
+      const err = configError({ CT_DB_URL: bad }, ['Hunter2Pw', bad]);
+      expect(err.variable).toBe('CT_DB_URL');
+      expect(err.message).toBe('invalid configuration: CT_DB_URL: expected a postgres:// or postgresql:// URL');
+    }
+  });
+
+  it('redactDbUrl hides the password, and only the password', () => {
+    expect(redactDbUrl('postgres://ct:Hunter2Pw@db.lan:5432/ct')).toBe('postgres://ct:***@db.lan:5432/ct');
+    expect(redactDbUrl('postgresql://ct@db/ct')).toBe('postgresql://ct@db/ct');
+    expect(redactDbUrl('postgres://db/ct?sslmode=require')).toBe('postgres://db/ct?sslmode=require');
+    expect(redactDbUrl('postgres://ct:@db/ct')).toBe('postgres://ct:***@db/ct');
+    for (const [url, shown] of [
+      ['postgres://ct:Hunter2Pw@db/ct', 'postgres://ct:***@db/ct'],
+      ['postgres://ct:Hun%40ter2Pw@db/ct', 'postgres://ct:***@db/ct'],
+      ['postgres://ct:Hun@ter2Pw@db/ct', 'postgres://ct:***@db/ct'],
+      ['postgres://ct:Hunter2Pw:x@db/ct', 'postgres://ct:***@db/ct'],
+      ['postgres://ct@db/ct?password=Hunter2Pw&sslmode=require', 'postgres://ct@db/ct?password=***&sslmode=require'],
+      ['postgres://db/ct?sslmode=verify-full&sslpassword=Hunter2Pw', 'postgres://db/ct?sslmode=verify-full&sslpassword=***'],
+      ['host=db password=Hunter2Pw', '***'],
+    ] as const) {
+      expect(redactDbUrl(url)).toBe(shown);
+      expect(redactDbUrl(url)).not.toContain('Hunter2Pw');
+      expect(redactDbUrl(url)).not.toContain('ter2Pw');
+    }
+  });
+
+  it('CT_LEADER_TIMEOUT_S is an integer from 2 to 300', () => {
+    expect(loadConfig({ CT_LEADER_TIMEOUT_S: '2' }).leaderTimeoutS).toBe(2);
+    expect(loadConfig({ CT_LEADER_TIMEOUT_S: '300' }).leaderTimeoutS).toBe(300);
+    for (const bad of ['1', '301', '2.5', 'soon', '-5']) expect(configError({ CT_LEADER_TIMEOUT_S: bad }).variable).toBe('CT_LEADER_TIMEOUT_S');
+  });
+
+  it('CT_INSTANCE_NAME: 1-64 of letters, digits and . _ @ : -', () => {
+    expect(loadConfig({ CT_INSTANCE_NAME: 'box-1.lan:4242' }).instanceName).toBe('box-1.lan:4242');
+    expect(loadConfig({ CT_INSTANCE_NAME: 'ops@blue_2' }).instanceName).toBe('ops@blue_2');
+    for (const bad of ['has space', 'x'.repeat(65), 'a/b', 'ünï']) expect(configError({ CT_INSTANCE_NAME: bad }).variable).toBe('CT_INSTANCE_NAME');
+  });
+
+  it('accountDbPath: CT_DB_PATH for the lone default account, one file per account otherwise', () => {
+    expect(accountDbPath('./data/crazy-trade.db', 'default', 1)).toBe('./data/crazy-trade.db');
+    expect(accountDbPath('./data/crazy-trade.db', 'main', 1)).toBe('./data/crazy-trade.main.db');
+    expect(accountDbPath('./data/crazy-trade.db', 'main', 2)).toBe('./data/crazy-trade.main.db');
+    expect(accountDbPath('./data/crazy-trade.db', 'default', 2)).toBe('./data/crazy-trade.default.db');
+    expect(accountDbPath('/var/lib/ct/store.sqlite', 'ira', 2)).toBe('/var/lib/ct/store.sqlite.ira.db');
+    expect(accountDbPath('ct.db', 'a-1', 2)).toBe('ct.a-1.db');
+  });
+});
+
+describe('CT_ACCOUNTS_FILE', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ct-accounts-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let n = 0;
+  /** Writes `text` to a fresh file with the given extension, mode 0600 unless told. */
+  const file = (ext: string, text: string, mode = 0o600): string => {
+    const path = join(dir, `accounts-${++n}${ext}`);
+    writeFileSync(path, text);
+    chmodSync(path, mode);
+    return path;
+  };
+  const SECRET = 'SeCrEt0123456789abcdef';
+  const json = (accounts: unknown) => file('.json', JSON.stringify(accounts));
+
+  it('reads JSON: one account per entry, sorted by name, defaults from the env', () => {
+    const path = json({
+      zeta: { key_id: 'PKZ', secret_key: SECRET, paper: false, api_url: 'http://127.0.0.1:9/', options: { trail_percent: 1.5, cooldown_minutes: '10', adopt: 'record' } },
+      alpha: { key_id: 'PKA', secret_key: 'sa' },
+    });
+    const c = loadConfig({ CT_ACCOUNTS_FILE: path, CT_TRAIL_PERCENT: '4', CT_COOLDOWN_MINUTES: '60' });
+    expect(c.accounts).toEqual([
+      {
+        name: 'alpha',
+        mode: 'paper',
+        alpaca: { keyId: 'PKA', secretKey: 'sa', paper: true, apiUrl: undefined, streamUrl: undefined, dataUrl: ALPACA_DATA_HOST },
+        trailPercent: '4',
+        cooldownMinutes: 60,
+        adopt: 'protect',
+      },
+      {
+        name: 'zeta',
+        mode: 'live',
+        alpaca: { keyId: 'PKZ', secretKey: SECRET, paper: false, apiUrl: 'http://127.0.0.1:9', streamUrl: undefined, dataUrl: ALPACA_DATA_HOST },
+        trailPercent: '1.5',
+        cooldownMinutes: 10,
+        adopt: 'record',
+      },
+    ]);
+    expect(c.mode).toBe('live');
+    expect(c.alpaca).toEqual(c.accounts[0]!.alpaca);
+    expect(c.trailPercent).toBe('4');
+    expect(c.warnings).toEqual([]);
+  });
+
+  it('reads YAML (.yaml and .yml); all paper accounts make the top-level mode paper', () => {
+    const text = [
+      'main:',
+      '  key_id: PKMAIN',
+      `  secret_key: ${SECRET}`,
+      '  paper: true',
+      '  api_url: http://127.0.0.1:9999/',
+      '  stream_url: ws://127.0.0.1:9999/stream',
+      '  data_url: http://127.0.0.1:9998',
+      '  options:',
+      '    trail_percent: "2.25"',
+      '    cooldown_minutes: 0',
+      '    adopt: record',
+      'ira:',
+      '  key_id: "0123"',
+      '  secret_key: s2',
+      '',
+    ].join('\n');
+    for (const ext of ['.yaml', '.yml', '.conf']) {
+      const c = loadConfig({ CT_ACCOUNTS_FILE: file(ext, text) });
+      expect(c.accounts.map((a) => a.name)).toEqual(['ira', 'main']);
+      expect(c.accounts[1]).toEqual({
+        name: 'main',
+        mode: 'paper',
+        alpaca: { keyId: 'PKMAIN', secretKey: SECRET, paper: true, apiUrl: 'http://127.0.0.1:9999', streamUrl: 'ws://127.0.0.1:9999/stream', dataUrl: 'http://127.0.0.1:9998' },
+        trailPercent: '2.25',
+        cooldownMinutes: 0,
+        adopt: 'record',
+      });
+      expect(c.accounts[0]!.alpaca.keyId).toBe('0123');
+      expect(c.mode).toBe('paper');
+      expect(c.alpaca.keyId).toBe('0123');
+    }
+  });
+
+  it('an extension other than .json/.yaml/.yml is tried as JSON first', () => {
+    const c = loadConfig({ CT_ACCOUNTS_FILE: file('', JSON.stringify({ main: { key_id: 'k', secret_key: 's' } })) });
+    expect(c.accounts.map((a) => a.name)).toEqual(['main']);
+  });
+
+  it.each([
+    ['an unknown key (a typo)', { main: { key_id: 'k', secert_key: SECRET } }, 'accounts.main: unknown key "secert_key" (expected key_id, secret_key, paper, api_url, stream_url, data_url, options)'],
+    ['an unknown option', { main: { key_id: 'k', secret_key: SECRET, options: { trail: '2' } } }, 'accounts.main.options: unknown key "trail" (expected trail_percent, cooldown_minutes, adopt)'],
+    ['a missing secret', { main: { key_id: 'k' } }, 'accounts.main.secret_key: required'],
+    ['a missing key id', { main: { secret_key: SECRET } }, 'accounts.main.key_id: required'],
+    ['an empty secret', { main: { key_id: 'k', secret_key: '' } }, 'accounts.main.secret_key: must not be empty'],
+    ['a secret with a space', { main: { key_id: 'k', secret_key: `${SECRET} ` } }, 'accounts.main.secret_key: must be visible ASCII characters without spaces'],
+    ['a numeric secret', { main: { key_id: 'k', secret_key: 12345678901234567890 } }, 'accounts.main.secret_key: expected a string (quote it)'],
+    ['an account that is not a mapping', { main: SECRET }, 'accounts.main: expected a mapping with key_id and secret_key'],
+    ['bad paper', { main: { key_id: 'k', secret_key: SECRET, paper: 'maybe' } }, 'accounts.main.paper: expected true or false'],
+    ['a bad api_url', { main: { key_id: 'k', secret_key: SECRET, api_url: 'ftp://x' } }, 'accounts.main.api_url: expected a http: or https: URL, got "ftp://x"'],
+    ['a bad stream_url', { main: { key_id: 'k', secret_key: SECRET, stream_url: 'http://x' } }, 'accounts.main.stream_url: expected a ws: or wss: URL, got "http://x"'],
+    ['a bad trail_percent', { main: { key_id: 'k', secret_key: SECRET, options: { trail_percent: 80 } } }, 'accounts.main.options.trail_percent: expected a decimal above 0 and at most 50, got "80"'],
+    ['a bad cooldown_minutes', { main: { key_id: 'k', secret_key: SECRET, options: { cooldown_minutes: 1.5 } } }, 'accounts.main.options.cooldown_minutes: expected an integer from 0 to 10080, got "1.5"'],
+    ['a bad adopt', { main: { key_id: 'k', secret_key: SECRET, options: { adopt: 'ignore' } } }, 'accounts.main.options.adopt: expected protect or record'],
+    ['an upper-case name', { Main: { key_id: 'k', secret_key: SECRET } }, 'accounts: bad account name "Main"'],
+    ['a name with a dot', { 'a.b': { key_id: 'k', secret_key: SECRET } }, 'accounts: bad account name "a.b"'],
+    ['a name too long', { ['a'.repeat(33)]: { key_id: 'k', secret_key: SECRET } }, 'accounts: bad account name'],
+    ['no accounts', {}, 'accounts: none; at least one account is needed'],
+    ['a list instead of a mapping', [{ key_id: 'k', secret_key: SECRET }], 'accounts: expected a mapping of account names to their settings'],
+    ['the same key twice', { a: { key_id: 'k', secret_key: SECRET }, b: { key_id: 'k', secret_key: SECRET } }, 'accounts.b.key_id: the same key as account "a"'],
+  ])('refuses %s, naming the path and never the secret', (_what, accounts, detail) => {
+    const err = configError({ CT_ACCOUNTS_FILE: json(accounts) }, [SECRET, '12345678901234567890']);
+    expect(err.variable).toBe('CT_ACCOUNTS_FILE');
+    expect(err.message).toContain(`invalid configuration: CT_ACCOUNTS_FILE: ${detail}`);
+  });
+
+  it('an unreadable or missing file names the path and the error code', () => {
+    const missing = join(dir, 'nope', 'accounts.yaml');
+    expect(configError({ CT_ACCOUNTS_FILE: missing }).message).toBe(`invalid configuration: CT_ACCOUNTS_FILE: cannot read ${missing}: ENOENT`);
+    expect(configError({ CT_ACCOUNTS_FILE: dir }).message).toBe(`invalid configuration: CT_ACCOUNTS_FILE: cannot read ${dir}: not a regular file`);
+  });
+
+  it('parse errors give the position, never the text around it (it may be a secret)', () => {
+    const badJson = file('.json', `{"main": {"key_id": "k",\n "secret_key": ${SECRET}}}`);
+    const e1 = configError({ CT_ACCOUNTS_FILE: badJson }, [SECRET, 'SeCrEt']);
+    expect(e1.message).toMatch(new RegExp(`^invalid configuration: CT_ACCOUNTS_FILE: cannot parse ${badJson} as JSON`));
+    const trailing = file('.json', `{"main": {"key_id": "k", "secret_key": "${SECRET}",}}`);
+    expect(configError({ CT_ACCOUNTS_FILE: trailing }, [SECRET]).message).toBe(`invalid configuration: CT_ACCOUNTS_FILE: cannot parse ${trailing} as JSON (line 1, column 65)`);
+    const badYaml = file('.yaml', `main:\n  key_id: k\n secret_key:${SECRET}\n`);
+    expect(configError({ CT_ACCOUNTS_FILE: badYaml }, [SECRET, 'SeCrEt']).message).toBe(
+      `invalid configuration: CT_ACCOUNTS_FILE: cannot parse ${badYaml} as YAML: bad indent at line 3, column 1`,
+    );
+    const duplicate = file('.yml', `main:\n  key_id: k\n  secret_key: ${SECRET}\n  secret_key: ${SECRET}\n`);
+    expect(configError({ CT_ACCOUNTS_FILE: duplicate }, [SECRET]).message).toBe(
+      `invalid configuration: CT_ACCOUNTS_FILE: cannot parse ${duplicate} as YAML: duplicate key at line 4, column 3`,
+    );
+    const neither = file('.txt', `main: {key_id: k, secret_key: ${SECRET}`);
+    expect(configError({ CT_ACCOUNTS_FILE: neither }, [SECRET]).message).toMatch(/cannot parse .* as JSON or YAML/);
+    expect(configError({ CT_ACCOUNTS_FILE: file('.yaml', '') }).message).toContain('expected a mapping of account names');
+  });
+
+  it('CT_DEMO=1 cannot be combined with it', () => {
+    const path = json({ main: { key_id: 'k', secret_key: SECRET } });
+    const err = configError({ CT_ACCOUNTS_FILE: path, CT_DEMO: '1' }, [SECRET]);
+    expect(err.variable).toBe('CT_DEMO');
+    expect(err.message).toContain('CT_ACCOUNTS_FILE');
+    expect(loadConfig({ CT_ACCOUNTS_FILE: path, CT_DEMO: '0' }).mode).toBe('paper');
+  });
+
+  it('keys in the env beside it are ambiguous: refused, and never echoed', () => {
+    const path = json({ main: { key_id: 'k', secret_key: SECRET } });
+    const keyId = configError({ CT_ACCOUNTS_FILE: path, APCA_API_KEY_ID: 'PKENV123' }, ['PKENV123', SECRET]);
+    expect(keyId.variable).toBe('APCA_API_KEY_ID');
+    expect(keyId.message).toContain('CT_ACCOUNTS_FILE');
+    expect(configError({ CT_ACCOUNTS_FILE: path, APCA_API_SECRET_KEY: 'envsecret' }, ['envsecret']).variable).toBe('APCA_API_SECRET_KEY');
+    // Other broker variables are read per account from the file: warned about, not used.
+    const c = loadConfig({ CT_ACCOUNTS_FILE: path, ALPACA_PAPER: 'false', ALPACA_API_URL: 'http://127.0.0.1:9' });
+    expect(c.accounts[0]!.alpaca.apiUrl).toBeUndefined();
+    expect(c.accounts[0]!.mode).toBe('paper');
+    expect(c.warnings).toEqual(["ignoring ALPACA_API_URL, ALPACA_PAPER: CT_ACCOUNTS_FILE gives each account's keys, paper, api_url, stream_url and data_url"]);
+  });
+
+  it.skipIf(process.platform === 'win32')('warns when the file is readable by other users', () => {
+    const path = file('.json', JSON.stringify({ main: { key_id: 'k', secret_key: SECRET } }), 0o644);
+    expect(loadConfig({ CT_ACCOUNTS_FILE: path }).warnings).toEqual([
+      `CT_ACCOUNTS_FILE ${path} is readable by other users (mode 0644); it holds secret keys: chmod 600 it`,
+    ]);
+    chmodSync(path, 0o640);
+    expect(loadConfig({ CT_ACCOUNTS_FILE: path }).warnings).toEqual([
+      `CT_ACCOUNTS_FILE ${path} is readable by other users (mode 0640); it holds secret keys: chmod 600 it`,
+    ]);
+    chmodSync(path, 0o600);
+    expect(loadConfig({ CT_ACCOUNTS_FILE: path }).warnings).toEqual([]);
+    chmodSync(path, 0o400);
+    expect(loadConfig({ CT_ACCOUNTS_FILE: path }).warnings).toEqual([]);
+  });
+
+  it('works with SQLite (one file per account) and with PostgreSQL', () => {
+    const path = json({ main: { key_id: 'k1', secret_key: 's1' }, ira: { key_id: 'k2', secret_key: 's2' } });
+    const sqlite = loadConfig({ CT_ACCOUNTS_FILE: path });
+    expect(sqlite.dbUrl).toBeUndefined();
+    expect(sqlite.accounts.map((a) => accountDbPath(sqlite.dbPath, a.name, sqlite.accounts.length))).toEqual(['./data/crazy-trade.ira.db', './data/crazy-trade.main.db']);
+    const pg = loadConfig({ CT_ACCOUNTS_FILE: path, CT_DB_URL: 'postgres://ct:pw@db/ct' });
+    expect(pg.dbUrl).toBe('postgres://ct:pw@db/ct');
+    expect(pg.accounts).toHaveLength(2);
   });
 });
