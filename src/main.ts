@@ -1,43 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import pg from 'pg';
+import { ConfigError, accountDbPath, loadConfig, redactDbUrl, type AccountConfig, type Config } from './config.js';
 import { StartupRefusal } from './startup-refusal.js';
 import { createLogger, type Logger } from './log.js';
 import { openDatabase } from './store/database.js';
+import { openPgDatabase } from './store/database-pg.js';
+import { readLeaders } from './store/leader-table.js';
 import { acquireProcessLock } from './store/process-lock.js';
 import { createBrokerClient } from './broker/client.js';
-import { TradeUpdateFeed } from './broker/trade-update-feed.js';
-import { keysRefused, verifyCredentials } from './broker/credentials.js';
-import { startApi } from './api/server.js';
-import { fetchOrder } from './broker/fetch-order.js';
-import { OrderActors } from './runtime/order-actors.js';
-import { DriftCheck } from './sync/drift.js';
-import { createPriceSource } from './broker/market-data.js';
-import { StopWorker } from './protection/stop-worker.js';
-import { CryptoRatchet } from './protection/crypto-ratchet.js';
-import { AssetGrids } from './broker/asset-grids.js';
-import { isCrypto } from './domain/symbols.js';
-import { CoverageWatch } from './protection/coverage-watch.js';
+import { verifyCredentials } from './broker/credentials.js';
+import { startApiHost, type HostedAccount } from './api/host.js';
 import { armCrashPoint } from './runtime/crash-points.js';
-import { createMetrics } from './metrics.js';
-import type { StreamState } from './domain/stream.js';
+import { AccountLeader } from './runtime/account-leader.js';
+import { accountSchema } from './store/account-schema.js';
 import type { Inspector } from './inspect/inspector.js';
-import { Reconciler } from './sync/reconciler.js';
-import { EntryGate } from './protection/entry-gate.js';
-import { PositionCloser } from './protection/position-close.js';
-import { LastPrices } from './api/last-prices.js';
 import type { Simulator } from './sim/index.js';
-import { hostname } from 'node:os';
-import { notifyControlAction, setNotificationChannels } from './notify/outbox.js';
-import { notifyLifecycle } from './notify/events.js';
-import { NotificationDelivery } from './notify/delivery.js';
-import { StreamWatch } from './notify/stream-watch.js';
-import { webhookChannel } from './notify/webhook.js';
-import { telegramChannel } from './notify/telegram.js';
-import type { Channel } from './notify/channel.js';
+import { startAccount, type Endpoints, type RunningAccount } from './account.js';
 
-/** The composition root: config → logger → (demo simulator) → store → broker → API. */
+/**
+ * The composition root: config → logger → (demo simulator) → each account (its store, then its
+ * runtime: src/account.ts; on PostgreSQL once this instance leads it) → the API host.
+ */
 
 interface Running {
   /** `reason`: what the `stopped` notification says (the signal). */
@@ -66,6 +51,11 @@ function exitRefused(log: Logger, err: StartupRefusal): never {
   process.exit(err.exitCode);
 }
 
+/** One account as the API host serves it. */
+function hostedAlone(name: string, running: RunningAccount): HostedAccount {
+  return { name, app: () => running.app, health: () => running.health(), leader: async () => null, role: () => 'leading' };
+}
+
 async function start(config: Config, log: Logger): Promise<Running> {
   const closers: Array<() => Promise<void> | void> = [];
   // Last opened, first closed; each closer runs once even if shutdown and a fatal error race.
@@ -80,53 +70,14 @@ async function start(config: Config, log: Logger): Promise<Running> {
   };
   const refuse = (err: StartupRefusal) => void closeAll().finally(() => exitRefused(log, err));
   let stopReason = 'error';
+  const fatal = () => {
+    // Running on with state that is not on disk would break every invariant: stop, let the
+    // supervisor (pm2/systemd) restart us, and rehydrate from what did commit.
+    process.exitCode = 1;
+    stopReason = 'fatal error';
+    void closeAll().finally(() => process.exit(1));
+  };
   try {
-    let endpoints = {
-      keyId: config.alpaca.keyId ?? '',
-      secretKey: config.alpaca.secretKey ?? '',
-      paper: config.alpaca.paper,
-      apiUrl: config.alpaca.apiUrl,
-      streamUrl: config.alpaca.streamUrl,
-      dataUrl: config.alpaca.dataUrl,
-    };
-    let dbPath = config.dbPath;
-    // One process per database: the lock is taken before anything else touches it.
-    const lock = acquireProcessLock(resolve(config.mode === 'demo' ? demoDbPath(config) : dbPath));
-    closers.push(() => lock.release());
-    if (config.mode === 'demo') {
-      dbPath = lock.dbPath;
-      // Locked first: another demo bot on this data directory keeps its live database.
-      for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
-      const demo = await startDemoSimulator(log);
-      closers.push(() => demo.sim.close());
-      endpoints = { ...endpoints, keyId: demo.keyId, secretKey: demo.secretKey, apiUrl: demo.sim.url, streamUrl: demo.sim.streamUrl, dataUrl: demo.sim.dataUrl };
-    }
-
-    const db = await openDatabase(dbPath, { lock });
-    closers.push(() => db.close());
-    log.info({ event: 'store_opened', path: dbPath }, 'database ready');
-
-    // Notifications: every fact from here on writes its alert in its own transaction; the delivery
-    // loop sends them (and what a crash left undelivered) to the configured channels.
-    const channels: Channel[] = [
-      ...(config.notify.webhook ? [webhookChannel(config.notify.webhook)] : []),
-      ...(config.notify.telegram ? [telegramChannel(config.notify.telegram)] : []),
-    ];
-    setNotificationChannels(db, channels.map((c) => c.name));
-    const delivery = new NotificationDelivery({ db, log, channels });
-    delivery.start();
-    const lifecycle = { startedAt: new Date().toISOString(), pid: process.pid, mode: config.mode, host: hostname() };
-    let announced = false;
-    closers.push(async () => {
-      // Last before the database closes: every other fact of this run is committed by now.
-      try {
-        if (announced) notifyLifecycle(db, 'stopped', { ...lifecycle, reason: stopReason }, new Date());
-      } finally {
-        await delivery.stop({ flushMs: 3000 });
-      }
-    });
-    log.info({ event: 'notifications_ready', channels: channels.map((c) => c.name) }, channels.length ? `notifications to ${channels.map((c) => c.name).join(', ')}` : 'no notification channel configured');
-
     armCrashPoint(config.crashAt);
     let inspector: Inspector | null = null;
     if (config.inspect.enabled) {
@@ -136,118 +87,130 @@ async function start(config: Config, log: Logger): Promise<Running> {
       inspector = started;
       closers.push(() => started.close());
     }
-    const broker = createBrokerClient(endpoints, { log });
-    let stopWorker: StopWorker | null = null;
-    const actors = new OrderActors({
-      db,
-      log,
-      adopt: config.adopt,
-      cooldownMinutes: config.cooldownMinutes,
-      onIntents: () => void stopWorker?.kick(),
-      onOrderEnded: (symbol) => stopWorker?.orderEnded(symbol),
-      extraInspect: inspector?.inspect,
-      fetchOrder: (id) => fetchOrder(broker, log, id),
-      onFatal: () => {
-        // Running on with state that is not on disk would break every invariant: stop, let the
-        // supervisor (pm2/systemd) restart us, and rehydrate from what did commit.
-        process.exitCode = 1;
-        stopReason = 'fatal error';
-        void closeAll().finally(() => process.exit(1));
-      },
+    const endpointsOf = (a: AccountConfig): Endpoints => ({
+      keyId: a.alpaca.keyId ?? '',
+      secretKey: a.alpaca.secretKey ?? '',
+      paper: a.alpaca.paper,
+      apiUrl: a.alpaca.apiUrl,
+      streamUrl: a.alpaca.streamUrl,
+      dataUrl: a.alpaca.dataUrl,
     });
-    await actors.start();
-    closers.push(() => actors.stop());
+    const hosted: HostedAccount[] = [];
+    const accountLog = (a: AccountConfig) => (config.accounts.length > 1 ? log.child({ account: a.name }) : log);
 
-    // Protection: the outbox worker places/resizes stops; the ratchet trails crypto stops.
-    // Market data comes from the same host when the API is overridden (the simulator serves both).
-    const prices = createPriceSource({ keyId: endpoints.keyId, secretKey: endpoints.secretKey, dataUrl: endpoints.dataUrl });
-    const grids = new AssetGrids({ client: broker, log });
-    const worker = new StopWorker({
-      grids,
-      db,
-      log,
-      client: broker,
-      actors,
-      settings: { trailPercent: config.trailPercent, cryptoLimitSlippagePercent: '1' },
-      ledgerPosition: (symbol) => actors.ledgerPosition(symbol),
-      latestPrice: async (symbol) => {
-        const p = (await (isCrypto(symbol) ? prices.latestCrypto([symbol]) : prices.latestStock([symbol]))).get(symbol);
-        if (!p) throw new Error(`no latest price for ${symbol}`);
-        return p;
-      },
-    });
-    stopWorker = worker;
-    worker.start(1000);
-    closers.push(() => worker.stop());
-    const ratchet = new CryptoRatchet({ db, log, prices, grids, trailPercent: config.trailPercent, minStepPercent: '0.25', onRaised: () => void worker.kick() });
-    ratchet.start(config.ratchetMs);
-    closers.push(() => ratchet.stop());
-    // Positions from the actors' book, not a scan of the fills table at every check.
-    const coverage = new CoverageWatch({ db, log, graceS: config.protectGraceS, adopt: config.adopt, positions: () => actors.ledgerPositions() });
-    coverage.start(1000);
-    closers.push(() => coverage.stop());
-    const clock = setInterval(() => actors.tick(Date.now()), 1000);
-    closers.push(() => clearInterval(clock));
+    if (config.mode === 'demo' || !config.dbUrl) {
+      // SQLite: one process per database file, taken before anything else touches it.
+      for (const account of config.accounts) {
+        let endpoints = endpointsOf(account);
+        let dbPath = accountDbPath(config.dbPath, account.name, config.accounts.length);
+        const lock = acquireProcessLock(resolve(config.mode === 'demo' ? demoDbPath(config) : dbPath));
+        closers.push(() => lock.release());
+        if (config.mode === 'demo') {
+          dbPath = lock.dbPath;
+          // Locked first: another demo bot on this data directory keeps its live database.
+          for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
+          const demo = await startDemoSimulator(log);
+          closers.push(() => demo.sim.close());
+          endpoints = { ...endpoints, keyId: demo.keyId, secretKey: demo.secretKey, apiUrl: demo.sim.url, streamUrl: demo.sim.streamUrl, dataUrl: demo.sim.dataUrl };
+        }
+        const db = await openDatabase(dbPath, { lock });
+        closers.push(() => db.close());
+        log.info({ event: 'store_opened', path: dbPath, account: account.name }, 'database ready');
+        const acc = await startAccount({ config, account, endpoints, db, log: accountLog(account), inspector, onFatal: fatal, onRefused: refuse });
 
-    const drift = new DriftCheck({ db, log, client: broker, actors });
-    let feedState: () => StreamState = () => 'down';
-    const metrics = createMetrics({ db, streamState: () => feedState(), driftCount: () => drift.current().length, unprotected: () => coverage.current().unprotected });
-    const reconciler = new Reconciler({ db, log, client: broker, actors, drift, resyncWindowS: config.resyncWindowS, onDone: (r) => metrics.observeReconcile(r) });
-    // Lossless first (the watermark), then fast (the stream), with polling as the safety net.
-    void reconciler.trigger('start');
-    const feed = new TradeUpdateFeed(broker, log, {
-      onUpdate: (u) => actors.handleTradeUpdate(u),
-      onListening: () => void reconciler.trigger('stream'),
-      onAuthRejected: (detail) => refuse(keysRefused(detail, broker.apiUrl)),
-    });
-    feedState = () => feed.state;
-    closers.push(() => reconciler.stop());
-    const poll = setInterval(() => void reconciler.trigger('poll'), config.pollMs);
-    closers.push(() => clearInterval(poll));
+        closers.push(() => acc.close(stopReason));
+        hosted.push(hostedAlone(account.name, acc));
+      }
+    } else {
+      // PostgreSQL: each account is led by one instance at a time (src/runtime/account-leader.ts).
+      const dbUrl = config.dbUrl;
+      log.info({ event: 'store_postgres', url: redactDbUrl(dbUrl), instance: config.instanceName }, `PostgreSQL at ${redactDbUrl(dbUrl)}; this instance is ${config.instanceName}`);
+      const leaders = new pg.Pool({ connectionString: dbUrl, max: 1, idleTimeoutMillis: 10_000, application_name: 'crazy-trade api' });
+      closers.push(() => leaders.end());
+      for (const account of config.accounts) {
+        const alog = accountLog(account);
+        const endpoints = endpointsOf(account);
+        const checked = new AbortController();
+        closers.push(() => checked.abort());
+        // The account's identity keys its lock and its schema: GET /v2/account (keys refused: exit 2).
+        const who = await verifyCredentials(createBrokerClient(endpoints, { log: alog }), alog, checked.signal);
+        if (!who) return { close: closeAll };
+        const schema = accountSchema(who.accountId);
+        let current: RunningAccount | null = null;
+        const leader: AccountLeader = new AccountLeader({
+          url: dbUrl,
+          accountId: who.accountId,
+          accountName: account.name,
+          instance: config.instanceName,
+          timeoutS: config.leaderTimeoutS,
+          log: alog,
+          lead: async (epoch) => {
+            const db = await openPgDatabase({
+              url: dbUrl,
+              schema,
+              applicationName: `crazy-trade ${config.instanceName}`.slice(0, 63),
+              fence: { accountId: who.accountId, epoch },
+              // A stopped leader's open transaction must not hold the takeover's epoch bump.
+              settings: { idle_in_transaction_session_timeout: String(config.leaderTimeoutS * 1000) },
+            });
+            log.info({ event: 'store_opened', schema, account: account.name, epoch }, 'database ready');
+            let acc: RunningAccount;
+            try {
+              acc = await startAccount({
+                config,
+                account,
+                endpoints,
+                db,
+                log: alog,
+                inspector,
+                onFatal: fatal,
+                onRefused: refuse,
+                onLeadershipLost: (err) => leader.stepDown(err.message),
+              });
+            } catch (err) {
+              await db.close();
+              throw err;
+            }
+            current = acc;
+            return {
+              close: async (reason) => {
+                current = null;
+                try {
+                  await acc.close(reason);
+                } finally {
+                  await db.close();
+                }
+              },
+            };
+          },
+        });
+        leader.start();
+        closers.push(() => leader.stop(stopReason));
+        hosted.push({
+          name: account.name,
+          app: () => current?.app ?? null,
+          health: () => current?.health() ?? null,
+          role: () => leader.status().role,
+          leader: async () => {
+            const rows = await readLeaders(leaders).catch(() => []);
+            const row = rows.find((r) => r.account_id === who.accountId);
+            return row ? { leader: row.leader, epoch: row.epoch, since: row.since, heartbeat_at: row.heartbeat_at } : null;
+          },
+        });
+      }
+    }
 
-    const api = await startApi({
+    const api = await startApiHost({
       host: config.api.host,
       port: config.api.port,
       token: config.api.token,
       tokenName: config.api.tokenName,
-      lastPrices: new LastPrices(async (symbols) => {
-        const crypto = symbols.filter((s) => isCrypto(s));
-        const stocks = symbols.filter((s) => !isCrypto(s));
-        const [c, e] = await Promise.all([crypto.length ? prices.latestCrypto(crypto) : new Map<string, string>(), stocks.length ? prices.latestStock(stocks) : new Map<string, string>()]);
-        return new Map([...c, ...e]);
-      }),
       allowedHosts: config.api.allowedHosts,
-      db,
       log,
-      health: { mode: config.mode, streamState: () => feed.state, drift: () => drift.current(), protection: () => coverage.check() },
-      metrics: metrics.registry,
-      // Entries and closes through the service: tracked by the order actors from the broker's first answer.
-      operator: {
-        entries: new EntryGate({ db, log, client: broker, track: (o) => actors.handleOrder(o) }),
-        kickStops: () => worker.kick(),
-        onAction: (a) => void notifyControlAction(db, { action: a.action, who: a.by, detail: a.detail }),
-        closer: new PositionCloser({ db, log, client: broker, grids, ledgerPosition: (symbol) => actors.ledgerPosition(symbol), kickStops: () => worker.kick(), track: (o) => actors.handleOrder(o) }),
-      },
+      accounts: hosted,
     });
     closers.push(() => api.close());
-    log.info({ event: 'api_listening', url: api.url, mode: config.mode, broker: broker.apiUrl }, `status API on ${api.url}`);
-
-    // Keys Alpaca refuses (on the first account read or the stream's authentication) end the
-    // process: a service that runs on with them protects nothing while looking alive. Both start
-    // last, so a refusal never races a start still in progress.
-    const credentialCheck = new AbortController();
-    closers.push(() => credentialCheck.abort());
-    void verifyCredentials(broker, log, credentialCheck.signal).catch((err) => {
-      if (err instanceof StartupRefusal) refuse(err);
-      else log.error({ event: 'credentials_check_failed', err: String(err) }, 'could not check the API keys');
-    });
-    feed.start();
-    closers.push(() => feed.stop());
-    const streamWatch = new StreamWatch({ db, log, state: () => feed.state });
-    streamWatch.start(1000);
-    closers.push(() => streamWatch.stop());
-    notifyLifecycle(db, 'started', lifecycle, new Date());
-    announced = true;
+    log.info({ event: 'api_listening', url: api.url, mode: config.mode, accounts: config.accounts.map((a) => a.name) }, `status API on ${api.url}`);
     return {
       close: (reason) => {
         stopReason = reason ?? 'shutdown';

@@ -31,6 +31,8 @@ export interface HealthSource {
   protection?(): ProtectionView;
 }
 
+export type HealthReport = ReturnType<typeof healthReport>;
+
 export function healthReport(db: Database, source: HealthSource) {
   const stream = source.streamState();
   const drift = source.drift();

@@ -38,6 +38,8 @@ export function applyStopTransition(db: Database, clientOrderId: string, event: 
   // One transaction (a savepoint inside the caller's): the row, its fraction stop, and what the broker's answer is told as.
   return db.transaction(() => {
     const t = applyOne(db, clientOrderId, event, now);
+    // Fencing: a transition that lets a request leave commits only while this process leads the account.
+    if (t.applied && (event.type === 'sendStarted' || t.effects.some((e) => e.type === 'post' || e.type === 'patch' || e.type === 'delete'))) db.assertLeading();
     if (t.applied && t.row && hasFractionStop(t.row)) followWithFraction(db, t.row, now);
     notifyStopTransition(db, event, t, now);
     return t;

@@ -17,6 +17,7 @@ import { AssetGrids } from '../broker/asset-grids.js';
 import { qtyOnGrid } from '../domain/grid.js';
 import { D, normalize } from '../decimal.js';
 import { cryptoStopPrice, equityStopPrice, newStopOrder, replaceStopOrder, trailOf, type StopSettings } from './stop-order.js';
+import { LeadershipLost } from '../store/leadership-lost.js';
 import { applyStopTransition, followFractionStops, restartStops, type StopTransition } from './stop-transitions.js';
 import { isFractionPart } from '../../machines/fraction-stop.js';
 
@@ -34,6 +35,8 @@ export interface StopWorkerDeps {
   ledgerPosition?: (symbol: string) => string;
   /** Crypto order grids (shared with the ratchet); one is made when not given. */
   grids?: AssetGrids;
+  /** A send was fenced off (PostgreSQL: another instance took the account over). The worker has stopped. */
+  onLeadershipLost?: (err: LeadershipLost) => void;
 }
 
 type Request = Extract<StopEffect, { type: 'lookup' | 'fetchOrder' | 'place' | 'post' | 'patch' | 'delete' }>;
@@ -118,6 +121,12 @@ export class StopWorker {
       try {
         await this.drive(row.client_order_id);
       } catch (err) {
+        if (err instanceof LeadershipLost) {
+          // Another instance leads the account now: send nothing more, and let the runtime step down.
+          this.stopped = true;
+          this.deps.onLeadershipLost?.(err);
+          return;
+        }
         // Something failed before a request left (a price, a position): nothing was sent.
         const t = this.apply(row.client_order_id, { type: 'deferred', reason: String(err) });
         this.deps.log.warn({ event: 'stop_intent_error', client_order_id: row.client_order_id, attempts: t.row?.attempts, err: String(err) }, 'stop intent will be retried');

@@ -6,6 +6,7 @@ import { migrationProvider } from './migrations.js';
 import { PgError, SyncPgConnection } from './pg-sync.js';
 import type { Schema } from './schema.js';
 import { LEADERS_TABLE } from './leader-table.js';
+import { LeadershipLost } from './leadership-lost.js';
 
 export interface PgOpenOptions {
   url: string;
@@ -15,14 +16,8 @@ export interface PgOpenOptions {
   /** The leadership this store acts under: assertLeading() checks the account's epoch is still it. */
   fence?: { accountId: string; epoch: number };
   statementTimeoutMs?: number;
-}
-
-/** Thrown by assertLeading() when another instance took the account over. */
-export class LeadershipLost extends Error {
-  constructor(readonly accountId: string, readonly epoch: number, readonly current: number | null) {
-    super(`leadership of account ${accountId} lost: acting under epoch ${epoch}, the account is at ${current ?? 'no leader'}`);
-    this.name = 'LeadershipLost';
-  }
+  /** Session settings of the store's connection (e.g. idle_in_transaction_session_timeout). */
+  settings?: Record<string, string>;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -57,7 +52,7 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       createQueryCompiler: () => new PostgresQueryCompiler(),
     },
   });
-  const conn = new SyncPgConnection({ url: opts.url, schema: opts.schema, applicationName: opts.applicationName ?? 'crazy-trade', statementTimeoutMs: opts.statementTimeoutMs });
+  const conn = new SyncPgConnection({ url: opts.url, schema: opts.schema, applicationName: opts.applicationName ?? 'crazy-trade', statementTimeoutMs: opts.statementTimeoutMs, settings: opts.settings });
   try {
     await conn.ready();
     conn.query('select 1');
@@ -147,4 +142,4 @@ async function refuseUnknownMigrations(pool: pg.Pool, schema: string, known: str
   throw new StartupRefusal(`PostgreSQL schema ${schema} was written by a newer version of crazy-trade (migration ${unknown.join(', ')}); upgrade first`);
 }
 
-export { PgError };
+export { PgError, LeadershipLost };

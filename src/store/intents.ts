@@ -22,9 +22,40 @@ export type StopRowPatch = Partial<Omit<IntentRow, 'client_order_id' | 'entry_or
 /** A stop's first row: its ask and the columns the stop machine starts it with. */
 export type NewStopRow = Omit<IntentRow, 'client_order_id' | 'entry_order_id' | 'symbol' | 'kind' | 'created_at' | 'updated_at'>;
 
+/**
+ * The table's own columns, named rather than `selectAll()`: on PostgreSQL the table also has the
+ * `rowid` column that stands in for SQLite's implicit one (migrations.ts), which rows never carry.
+ */
+const INTENT_COLUMNS = [
+  'client_order_id',
+  'kind',
+  'entry_order_id',
+  'symbol',
+  'payload',
+  'status',
+  'broker_order_id',
+  'attempts',
+  'last_error',
+  'created_at',
+  'updated_at',
+  'current_client_order_id',
+  'version',
+  'sent_at',
+  'placed_qty',
+  'placed_stop_price',
+  'target_stop_price',
+  'next_attempt_at',
+  'cancel_requested',
+  'cut_qty',
+  'placed_trail_percent',
+] as const satisfies ReadonlyArray<keyof IntentsTable>;
+/** Compile-time: a column added to IntentsTable must be added to INTENT_COLUMNS. */
+const intentColumnsComplete: [Exclude<keyof IntentsTable, (typeof INTENT_COLUMNS)[number]>] extends [never] ? true : never = true;
+void intentColumnsComplete;
+
 /** The stop's row, if it has one. */
 export function readStopRow(db: Database, clientOrderId: string): IntentRow | undefined {
-  return db.first(db.kysely.selectFrom('intents').selectAll().where('client_order_id', '=', clientOrderId)) as IntentRow | undefined;
+  return db.first(db.kysely.selectFrom('intents').select(INTENT_COLUMNS).where('client_order_id', '=', clientOrderId)) as IntentRow | undefined;
 }
 
 /** Same as `readStopRow` (the name the tests and older callers use). */
@@ -60,7 +91,7 @@ export function positionStopRows(db: Database, symbol: string, alsoIds: readonly
   const live = db.all(
     db.kysely
       .selectFrom('intents')
-      .selectAll()
+      .select(INTENT_COLUMNS)
       .select(sql<number>`rowid`.as('rid'))
       .where('symbol', '=', symbol)
       .where('status', 'in', [...LIVE_STOP_STATUSES]),
@@ -69,7 +100,7 @@ export function positionStopRows(db: Database, symbol: string, alsoIds: readonly
     alsoIds.length === 0
       ? []
       : (db.all(
-          db.kysely.selectFrom('intents').selectAll().select(sql<number>`rowid`.as('rid')).where('symbol', '=', symbol).where('client_order_id', 'in', [...alsoIds]),
+          db.kysely.selectFrom('intents').select(INTENT_COLUMNS).select(sql<number>`rowid`.as('rid')).where('symbol', '=', symbol).where('client_order_id', 'in', [...alsoIds]),
         ) as Array<IntentRow & { rid: number }>);
   const byId = new Map([...live, ...named].map((r) => [r.client_order_id, r]));
   return [...byId.values()].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.rid - b.rid)).map(({ rid: _rid, ...row }) => row);
@@ -78,7 +109,7 @@ export function positionStopRows(db: Database, symbol: string, alsoIds: readonly
 /** The rows of the named stops, whatever their status (an order's own stops). */
 export function stopRowsOf(db: Database, clientOrderIds: readonly string[]): IntentRow[] {
   if (clientOrderIds.length === 0) return [];
-  return db.all(db.kysely.selectFrom('intents').selectAll().where('client_order_id', 'in', [...clientOrderIds])) as IntentRow[];
+  return db.all(db.kysely.selectFrom('intents').select(INTENT_COLUMNS).where('client_order_id', 'in', [...clientOrderIds])) as IntentRow[];
 }
 
 /** Every stop that is not done, by symbol, oldest first (one query: the position actors' restore). */
@@ -150,7 +181,7 @@ export function dueIntents(db: Database, nowMs: number): IntentRow[] {
   return db.all(
     db.kysely
       .selectFrom('intents')
-      .selectAll()
+      .select(INTENT_COLUMNS)
       .where('status', 'in', [...LIVE_STOP_STATUSES])
       .where('next_attempt_at', '<=', nowMs)
       .orderBy('created_at'),
@@ -171,7 +202,7 @@ export function liveEquityEntryStops(db: Database): IntentRow[] {
   return db.all(
     db.kysely
       .selectFrom('intents')
-      .selectAll()
+      .select(INTENT_COLUMNS)
       .where('status', 'in', [...LIVE_STOP_STATUSES])
       .where((eb) => eb(jsonText(db, 'payload', ['assetClass']), '!=', 'crypto'))
       .where((eb) => eb(jsonText(db, 'payload', ['part']), 'is', null)),
@@ -183,7 +214,7 @@ export function confirmedCryptoIntents(db: Database): IntentRow[] {
   return db.all(
     db.kysely
       .selectFrom('intents')
-      .selectAll()
+      .select(INTENT_COLUMNS)
       .where('status', '=', 'confirmed')
       .where((eb) => eb(jsonText(db, 'payload', ['assetClass']), '=', 'crypto')),
   ) as IntentRow[];

@@ -92,7 +92,7 @@ export function markFailed(db: Database, channel: string, ids: readonly string[]
   );
 }
 
-/** Every notification, newest first (history; tests and the API read it). */
+/** Every notification, newest first (history; tests and the API read it). Its columns by name: PostgreSQL's table also has `rowid`. */
 export function listNotifications(db: Database, opts: { limit?: number } = {}) {
-  return db.all(db.kysely.selectFrom('notifications').selectAll().orderBy('created_at', 'desc').orderBy(sql`rowid`, 'desc').limit(opts.limit ?? 100));
+  return db.all(db.kysely.selectFrom('notifications').select(['id', 'kind', 'text', 'data', 'created_at']).orderBy('created_at', 'desc').orderBy(sql`rowid`, 'desc').limit(opts.limit ?? 100));
 }

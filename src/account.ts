@@ -1,0 +1,230 @@
+import { hostname } from 'node:os';
+import type Koa from 'koa';
+import type { AccountConfig, Config } from './config.js';
+import type { Logger } from './log.js';
+import type { Database } from './store/database.js';
+import { createBrokerClient } from './broker/client.js';
+import { TradeUpdateFeed } from './broker/trade-update-feed.js';
+import { keysRefused, verifyCredentials } from './broker/credentials.js';
+import { createApiApp } from './api/server.js';
+import { healthReport, type HealthReport, type HealthSource } from './api/health.js';
+import { fetchOrder } from './broker/fetch-order.js';
+import { OrderActors } from './runtime/order-actors.js';
+import { DriftCheck } from './sync/drift.js';
+import { createPriceSource } from './broker/market-data.js';
+import { StopWorker } from './protection/stop-worker.js';
+import { CryptoRatchet } from './protection/crypto-ratchet.js';
+import { AssetGrids } from './broker/asset-grids.js';
+import { isCrypto } from './domain/symbols.js';
+import { CoverageWatch } from './protection/coverage-watch.js';
+import { createMetrics } from './metrics.js';
+import type { StreamState } from './domain/stream.js';
+import type { Inspector } from './inspect/inspector.js';
+import { Reconciler } from './sync/reconciler.js';
+import { EntryGate } from './protection/entry-gate.js';
+import { PositionCloser } from './protection/position-close.js';
+import { LastPrices } from './api/last-prices.js';
+import { StartupRefusal } from './startup-refusal.js';
+import { notifyControlAction, setNotificationChannels } from './notify/outbox.js';
+import { notifyLifecycle } from './notify/events.js';
+import { NotificationDelivery } from './notify/delivery.js';
+import { StreamWatch } from './notify/stream-watch.js';
+import { webhookChannel } from './notify/webhook.js';
+import { telegramChannel } from './notify/telegram.js';
+import type { Channel } from './notify/channel.js';
+import type { LeadershipLost } from './store/leadership-lost.js';
+
+/** Where one account's broker is: the account's keys and hosts (or the demo simulator's). */
+export interface Endpoints {
+  keyId: string;
+  secretKey: string;
+  paper: boolean;
+  apiUrl?: string;
+  streamUrl?: string;
+  dataUrl: string;
+}
+
+export interface AccountDeps {
+  config: Config;
+  account: AccountConfig;
+  endpoints: Endpoints;
+  /** The account's store, open and migrated (closed by the caller after close()). */
+  db: Database;
+  log: Logger;
+  inspector: Inspector | null;
+  /** State that is not on disk: the process must stop (the supervisor restarts it). */
+  onFatal(): void;
+  /** Alpaca refused the keys: the process must stop and say so. */
+  onRefused(err: StartupRefusal): void;
+  /** A send was fenced off: another instance leads the account (PostgreSQL). */
+  onLeadershipLost?(err: LeadershipLost): void;
+}
+
+/** One account's running service: its API app (served by the process's API host) and how to stop it. */
+export interface RunningAccount {
+  app: Koa;
+  /** What GET /health answers for the account. */
+  health(): HealthReport;
+  close(reason?: string): Promise<void>;
+}
+
+/**
+ * One account's runtime, composed: notifications, order actors (rehydrated from the store), stop
+ * worker, ratchet, coverage watch, reconciler (the watermark first), stream, and the API app. Called
+ * at start for each account (SQLite), or when this instance takes an account's leadership (PostgreSQL).
+ */
+export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
+  const { config, account, endpoints, db, log, inspector } = deps;
+  const closers: Array<() => Promise<void> | void> = [];
+  const closeAll = async () => {
+    for (let close = closers.pop(); close; close = closers.pop()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn({ event: 'close_failed', err: String(err) }, 'error while closing');
+      }
+    }
+  };
+  let stopReason = 'error';
+  try {
+    // Notifications: every fact from here on writes its alert in its own transaction; the delivery
+    // loop sends them (and what a crash left undelivered) to the configured channels.
+    const channels: Channel[] = [
+      ...(config.notify.webhook ? [webhookChannel(config.notify.webhook)] : []),
+      ...(config.notify.telegram ? [telegramChannel(config.notify.telegram)] : []),
+    ];
+    setNotificationChannels(db, channels.map((c) => c.name));
+    const delivery = new NotificationDelivery({ db, log, channels });
+    delivery.start();
+    const lifecycle = { startedAt: new Date().toISOString(), pid: process.pid, mode: account.mode, host: hostname(), account: account.name };
+    let announced = false;
+    closers.push(async () => {
+      // Last before the database closes: every other fact of this run is committed by now.
+      try {
+        if (announced) notifyLifecycle(db, 'stopped', { ...lifecycle, reason: stopReason }, new Date());
+      } finally {
+        await delivery.stop({ flushMs: 3000 });
+      }
+    });
+    log.info({ event: 'notifications_ready', channels: channels.map((c) => c.name) }, channels.length ? `notifications to ${channels.map((c) => c.name).join(', ')}` : 'no notification channel configured');
+
+    const broker = createBrokerClient(endpoints, { log });
+    let stopWorker: StopWorker | null = null;
+    const actors = new OrderActors({
+      db,
+      log,
+      adopt: account.adopt,
+      cooldownMinutes: account.cooldownMinutes,
+      onIntents: () => void stopWorker?.kick(),
+      onOrderEnded: (symbol) => stopWorker?.orderEnded(symbol),
+      extraInspect: inspector?.inspect,
+      fetchOrder: (id) => fetchOrder(broker, log, id),
+      onFatal: () => {
+        stopReason = 'fatal error';
+        deps.onFatal();
+      },
+    });
+    await actors.start();
+    closers.push(() => actors.stop());
+
+    // Protection: the outbox worker places/resizes stops; the ratchet trails crypto stops.
+    // Market data comes from the same host when the API is overridden (the simulator serves both).
+    const prices = createPriceSource({ keyId: endpoints.keyId, secretKey: endpoints.secretKey, dataUrl: endpoints.dataUrl });
+    const grids = new AssetGrids({ client: broker, log });
+    const worker = new StopWorker({
+      grids,
+      db,
+      log,
+      client: broker,
+      actors,
+      settings: { trailPercent: account.trailPercent, cryptoLimitSlippagePercent: '1' },
+      ledgerPosition: (symbol) => actors.ledgerPosition(symbol),
+      latestPrice: async (symbol) => {
+        const p = (await (isCrypto(symbol) ? prices.latestCrypto([symbol]) : prices.latestStock([symbol]))).get(symbol);
+        if (!p) throw new Error(`no latest price for ${symbol}`);
+        return p;
+      },
+      onLeadershipLost: (err) => deps.onLeadershipLost?.(err),
+    });
+    stopWorker = worker;
+    worker.start(1000);
+    closers.push(() => worker.stop());
+    const ratchet = new CryptoRatchet({ db, log, prices, grids, trailPercent: account.trailPercent, minStepPercent: '0.25', onRaised: () => void worker.kick() });
+    ratchet.start(config.ratchetMs);
+    closers.push(() => ratchet.stop());
+    // Positions from the actors' book, not a scan of the fills table at every check.
+    const coverage = new CoverageWatch({ db, log, graceS: config.protectGraceS, adopt: account.adopt, positions: () => actors.ledgerPositions() });
+    coverage.start(1000);
+    closers.push(() => coverage.stop());
+    const clock = setInterval(() => actors.tick(Date.now()), 1000);
+    closers.push(() => clearInterval(clock));
+
+    const drift = new DriftCheck({ db, log, client: broker, actors });
+    let feedState: () => StreamState = () => 'down';
+    const metrics = createMetrics({ db, streamState: () => feedState(), driftCount: () => drift.current().length, unprotected: () => coverage.current().unprotected });
+    const reconciler = new Reconciler({ db, log, client: broker, actors, drift, resyncWindowS: config.resyncWindowS, onDone: (r) => metrics.observeReconcile(r) });
+    // Lossless first (the watermark), then fast (the stream), with polling as the safety net.
+    void reconciler.trigger('start');
+    const feed = new TradeUpdateFeed(broker, log, {
+      onUpdate: (u) => actors.handleTradeUpdate(u),
+      onListening: () => void reconciler.trigger('stream'),
+      onAuthRejected: (detail) => deps.onRefused(keysRefused(detail, broker.apiUrl)),
+    });
+    feedState = () => feed.state;
+    closers.push(() => reconciler.stop());
+    const poll = setInterval(() => void reconciler.trigger('poll'), config.pollMs);
+    closers.push(() => clearInterval(poll));
+
+    const healthSource: HealthSource = { mode: account.mode, streamState: () => feed.state, drift: () => drift.current(), protection: () => coverage.check() };
+    const app = createApiApp({
+      host: config.api.host,
+      token: config.api.token,
+      tokenName: config.api.tokenName,
+      lastPrices: new LastPrices(async (symbols) => {
+        const crypto = symbols.filter((s) => isCrypto(s));
+        const stocks = symbols.filter((s) => !isCrypto(s));
+        const [c, e] = await Promise.all([crypto.length ? prices.latestCrypto(crypto) : new Map<string, string>(), stocks.length ? prices.latestStock(stocks) : new Map<string, string>()]);
+        return new Map([...c, ...e]);
+      }),
+      allowedHosts: config.api.allowedHosts,
+      db,
+      log,
+      health: healthSource,
+      metrics: metrics.registry,
+      // Entries and closes through the service: tracked by the order actors from the broker's first answer.
+      operator: {
+        entries: new EntryGate({ db, log, client: broker, track: (o) => actors.handleOrder(o) }),
+        kickStops: () => worker.kick(),
+        onAction: (a) => void notifyControlAction(db, { action: a.action, who: a.by, detail: a.detail }),
+        closer: new PositionCloser({ db, log, client: broker, grids, ledgerPosition: (symbol) => actors.ledgerPosition(symbol), kickStops: () => worker.kick(), track: (o) => actors.handleOrder(o) }),
+      },
+    });
+
+    // Keys Alpaca refuses (on the first account read or the stream's authentication) end the
+    // process: a service that runs on with them protects nothing while looking alive.
+    const credentialCheck = new AbortController();
+    closers.push(() => credentialCheck.abort());
+    void verifyCredentials(broker, log, credentialCheck.signal).catch((err) => {
+      if (err instanceof StartupRefusal) deps.onRefused(err);
+      else log.error({ event: 'credentials_check_failed', err: String(err) }, 'could not check the API keys');
+    });
+    feed.start();
+    closers.push(() => feed.stop());
+    const streamWatch = new StreamWatch({ db, log, state: () => feed.state });
+    streamWatch.start(1000);
+    closers.push(() => streamWatch.stop());
+    notifyLifecycle(db, 'started', lifecycle, new Date());
+    announced = true;
+    return {
+      app,
+      health: () => healthReport(db, healthSource),
+      close: (reason) => {
+        stopReason = reason ?? 'shutdown';
+        return closeAll();
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

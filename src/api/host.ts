@@ -1,0 +1,132 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import type { Logger } from '../log.js';
+import { apiAuth } from './auth.js';
+import { hostCheck } from './host-check.js';
+import { errorMiddleware, HttpError } from './errors.js';
+
+/** What the host knows of an account it serves: its app while this instance leads it. */
+export interface HostedAccount {
+  name: string;
+  /** The account's own API (src/api/server.ts createApiApp) while it runs here; null on standby. */
+  app(): Koa | null;
+  /** Who leads the account and since when (PostgreSQL); null when this process alone serves it. */
+  leader(): Promise<AccountLeaderView | null>;
+  /** The account's health while it runs here (what its /health answers); null on standby. */
+  health(): { status: string } | null;
+  /** Starting, standby, leading: what this instance is for the account. */
+  role(): 'starting' | 'standby' | 'leading' | 'stopping';
+}
+
+export interface AccountLeaderView {
+  leader: string;
+  epoch: number;
+  since: string;
+  heartbeat_at: string;
+}
+
+export interface ApiHostOptions {
+  host: string;
+  port: number;
+  token?: string;
+  tokenName?: string;
+  allowedHosts?: string[];
+  log: Logger;
+  accounts: HostedAccount[];
+}
+
+export interface ApiHost {
+  url: string;
+  close(): Promise<void>;
+}
+
+const callbacks = new WeakMap<Koa, ReturnType<Koa['callback']>>();
+const callbackOf = (app: Koa) => {
+  let cb = callbacks.get(app);
+  if (!cb) callbacks.set(app, (cb = app.callback()));
+  return cb;
+};
+
+/**
+ * The process's one HTTP listener. Each request goes to an account's app: the one named by
+ * `?account=`, or the only one. An account this instance does not lead answers `/health` with
+ * `"status":"standby"` (200) and who leads it, and anything else with 503. With several accounts,
+ * `/health` without `?account=` lists each account's leader and status here.
+ */
+export function createApiHost(opts: ApiHostOptions): Koa {
+  const byName = new Map(opts.accounts.map((a) => [a.name, a]));
+  const app = new Koa();
+  app.use(errorMiddleware(opts.log));
+  app.use(hostCheck(opts.host, opts.allowedHosts));
+  app.use(apiAuth({ token: opts.token, tokenName: opts.tokenName, log: opts.log }));
+  app.use(async (ctx) => {
+    const asked = typeof ctx.query.account === 'string' ? ctx.query.account : undefined;
+    if (Array.isArray(ctx.query.account)) throw new HttpError(400, 'invalid_request', 'give ?account= once');
+    let account = asked !== undefined ? byName.get(asked) : opts.accounts.length === 1 ? opts.accounts[0] : undefined;
+    if (asked !== undefined && !account) throw new HttpError(404, 'unknown_account', `no account "${asked}" here; accounts: ${[...byName.keys()].join(', ')}`);
+    if (!account) {
+      if (ctx.path === '/health' && ctx.method === 'GET') {
+        const body = await overview(opts.accounts);
+        ctx.body = body;
+        ctx.status = body.status === 'critical' ? 503 : 200;
+        return;
+      }
+      // The dashboard page and the schema are the same for every account.
+      if (ctx.path === '/' || ctx.path === '/openapi.json') account = opts.accounts[0];
+      else throw new HttpError(400, 'account_required', `this instance serves ${opts.accounts.length} accounts (${[...byName.keys()].join(', ')}): add ?account=<name>`);
+    }
+    const accountApp = account!.app();
+    if (!accountApp) {
+      const leader = await account!.leader();
+      if (ctx.path === '/health' && ctx.method === 'GET') {
+        ctx.body = { status: account!.role() === 'standby' ? 'standby' : 'starting', account: account!.name, leader };
+        return;
+      }
+      ctx.set('Retry-After', '2');
+      throw new HttpError(503, 'standby', leader ? `account ${account!.name} is led by ${leader.leader}; ask it` : `account ${account!.name} is not led by this instance`);
+    }
+    const health = ctx.path === '/health' && ctx.method === 'GET' ? account!.health() : null;
+    if (health) {
+      ctx.body = { ...health, account: account!.name, leader: await account!.leader() };
+      ctx.status = health.status === 'critical' ? 503 : 200;
+      return;
+    }
+    ctx.respond = false;
+    await callbackOf(accountApp)(ctx.req, ctx.res);
+  });
+  return app;
+}
+
+const RANK = ['standby', 'ok', 'degraded', 'critical'];
+
+/** Every account: who leads it, and its status where this instance leads it. The worst status is the instance's. */
+async function overview(accounts: HostedAccount[]) {
+  const list = await Promise.all(
+    accounts.map(async (a) => {
+      const health = a.health();
+      return { account: a.name, here: a.role(), status: health?.status ?? 'standby', leader: await a.leader() };
+    }),
+  );
+  const status = list.reduce((worst, a) => (RANK.indexOf(a.status) > RANK.indexOf(worst) ? a.status : worst), 'standby');
+  return { status, accounts: list };
+}
+
+export async function startApiHost(opts: ApiHostOptions): Promise<ApiHost> {
+  const app = createApiHost(opts);
+  const server: Server = createServer(app.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    url: `http://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,212 @@
+import pg from 'pg';
+import type { Logger } from '../log.js';
+import { LEADERS_TABLE, ensureLeaderTable } from '../store/leader-table.js';
+
+/** What the account's runtime gives back once started: how to stop it. */
+export interface LedAccount {
+  close(reason: string): Promise<void>;
+}
+
+export interface AccountLeaderOptions {
+  url: string;
+  accountId: string;
+  accountName: string;
+  /** How this instance shows as the leader (CT_INSTANCE_NAME). */
+  instance: string;
+  /** CT_LEADER_TIMEOUT_S: a session silent this long is ended by the server, and its lock with it. */
+  timeoutS: number;
+  log: Logger;
+  /** Became the leader under `epoch`: rehydrate, reconcile, start everything; called once per term. */
+  lead(epoch: number): Promise<LedAccount>;
+}
+
+export type LeaderRole = 'standby' | 'starting' | 'leading' | 'stopping';
+
+export interface LeaderStatus {
+  role: LeaderRole;
+  epoch: number | null;
+  since: string | null;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * One account's leadership (PostgreSQL): a session-level advisory lock keyed by the account id, held
+ * on a connection of its own. The server ends that session when it stays silent past the timeout
+ * (`idle_session_timeout`): a killed leader's lock frees at once (its socket closes), a stopped one's
+ * after the timeout. Taking the lock bumps the account's epoch; the store fences every send with it
+ * (Database.assertLeading). A leader whose session ends, or whose epoch moved on, steps down to standby.
+ */
+export class AccountLeader {
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private led: LedAccount | null = null;
+  private lostWake: (() => void) | null = null;
+  private lost: string | null = null;
+  private current: LeaderStatus = { role: 'standby', epoch: null, since: null };
+  private readonly timeoutMs: number;
+  /** How often the lock is tried (standby) and the session heard from (leader): well inside the timeout. */
+  private readonly beatMs: number;
+
+  constructor(private readonly opts: AccountLeaderOptions) {
+    this.timeoutMs = opts.timeoutS * 1000;
+    this.beatMs = Math.max(200, Math.min(1000, Math.floor(this.timeoutMs / 4)));
+  }
+
+  status(): LeaderStatus {
+    return this.current;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Told by the runtime (a fenced send): another instance leads; step down. */
+  stepDown(reason: string): void {
+    if (this.current.role !== 'leading' && this.current.role !== 'starting') return;
+    this.lost ??= reason;
+    this.lostWake?.();
+  }
+
+  async stop(reason = 'shutdown'): Promise<void> {
+    this.stopped = true;
+    this.lost ??= reason;
+    this.lostWake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const { log, accountName } = this.opts;
+    while (!this.stopped) {
+      try {
+        await this.term();
+      } catch (err) {
+        log.warn({ event: 'leadership_error', account: accountName, err: String(err) }, `leadership of ${accountName}: ${String(err)}; retrying`);
+      }
+      await this.release();
+      if (!this.stopped) await sleep(this.beatMs);
+    }
+  }
+
+  /** One connection's life: wait for the lock, lead until it is lost, step down. */
+  private async term(): Promise<void> {
+    const { log, accountId, accountName, instance } = this.opts;
+    const client = new pg.Client({
+      connectionString: this.opts.url,
+      application_name: `crazy-trade leader ${instance}`.slice(0, 63),
+      keepAlive: true,
+      connectionTimeoutMillis: this.timeoutMs,
+      // The session dies when this process stops answering: that is what frees the lock.
+      options: `-c idle_session_timeout=${this.timeoutMs} -c lock_timeout=${this.timeoutMs} -c statement_timeout=${this.timeoutMs * 2}`,
+    });
+    client.on('error', (err) => this.onLost(`leader session ended: ${err.message}`));
+    this.client = client;
+    this.lost = null;
+    await client.connect();
+    await ensureLeaderTable(client);
+
+    const key = `crazy-trade:${accountId}`;
+    let waiting = false;
+    while (!this.stopped && !this.lost) {
+      const got = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [key])).rows[0]?.ok;
+      if (got) break;
+      if (!waiting) {
+        waiting = true;
+        const leader = (await client.query(`select leader, epoch::int8 as epoch from ${LEADERS_TABLE} where account_id = $1`, [accountId])).rows[0];
+        log.info({ event: 'leadership_standby', account: accountName, leader: leader?.leader ?? null, epoch: leader ? Number(leader.epoch) : null }, `${accountName}: standby${leader ? `, led by ${leader.leader}` : ''}`);
+      }
+      await this.pause(this.beatMs);
+    }
+    if (this.stopped || this.lost) return;
+
+    const now = new Date().toISOString();
+    const epoch = Number(
+      (
+        await client.query<{ epoch: string }>(
+          `insert into ${LEADERS_TABLE} (account_id, account_name, epoch, leader, since, heartbeat_at) values ($1, $2, 1, $3, $4, $4)
+           on conflict (account_id) do update set epoch = ${LEADERS_TABLE}.epoch + 1, account_name = excluded.account_name, leader = excluded.leader, since = excluded.since, heartbeat_at = excluded.heartbeat_at
+           returning epoch`,
+          [accountId, accountName, instance, now],
+        )
+      ).rows[0]!.epoch,
+    );
+    this.current = { role: 'starting', epoch, since: now };
+    log.warn({ event: 'leadership_acquired', account: accountName, account_id: accountId, epoch, instance }, `${accountName}: this instance leads now (epoch ${epoch})`);
+
+    const beat = this.heartbeat(client, epoch);
+    try {
+      this.led = await this.opts.lead(epoch);
+      if (!this.lost && !this.stopped) this.current = { role: 'leading', epoch, since: now };
+      await beat.untilLost;
+    } finally {
+      beat.stop();
+      this.current = { role: 'stopping', epoch, since: now };
+      const reason = this.lost ?? 'stopped';
+      if (this.led) {
+        const led = this.led;
+        this.led = null;
+        log.warn({ event: 'leadership_released', account: accountName, epoch, reason }, `${accountName}: no longer leading (${reason})`);
+        await led.close(reason);
+      }
+      this.current = { role: 'standby', epoch: null, since: null };
+    }
+  }
+
+  /** Keeps the session heard from and checks the epoch is still ours; resolves when leadership is lost. */
+  private heartbeat(client: pg.Client, epoch: number): { untilLost: Promise<void>; stop(): void } {
+    let timer: NodeJS.Timeout | null = null;
+    let done = false;
+    const untilLost = new Promise<void>((resolve) => {
+      this.lostWake = () => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+      if (this.lost || this.stopped) return resolve();
+      const tick = async () => {
+        if (done) return;
+        try {
+          const res = await client.query(`update ${LEADERS_TABLE} set heartbeat_at = $3 where account_id = $1 and epoch = $2`, [this.opts.accountId, epoch, new Date().toISOString()]);
+          if (res.rowCount === 0) this.onLost('another instance took the account over');
+        } catch (err) {
+          this.onLost(`heartbeat failed: ${String(err)}`);
+        }
+        if (!done && !this.lost && !this.stopped) timer = setTimeout(() => void tick(), this.beatMs);
+      };
+      timer = setTimeout(() => void tick(), this.beatMs);
+    });
+    return {
+      untilLost,
+      stop: () => {
+        done = true;
+        if (timer) clearTimeout(timer);
+      },
+    };
+  }
+
+  private onLost(reason: string): void {
+    if (this.lost) return;
+    this.lost = reason;
+    this.lostWake?.();
+  }
+
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.lostWake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    this.lostWake = null;
+  }
+
+  /** Ends the session: the advisory lock goes with it. */
+  private async release(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    this.lostWake = null;
+    if (!client) return;
+    await client.end().catch(() => undefined);
+  }
+}
