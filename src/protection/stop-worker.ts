@@ -124,6 +124,7 @@ export class StopWorker {
         if (err instanceof LeadershipLost) {
           // Another instance leads the account now: send nothing more, and let the runtime step down.
           this.stopped = true;
+          this.deps.log.warn({ event: 'stop_send_fenced', client_order_id: row.client_order_id, err: err.message }, 'not sending: another instance leads the account');
           this.deps.onLeadershipLost?.(err);
           return;
         }

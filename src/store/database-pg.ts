@@ -35,8 +35,9 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     await pool.query(`create schema if not exists ${opts.schema}`);
     await refuseUnknownMigrations(pool, opts.schema, Object.keys(await migrationProvider.getMigrations()));
     // kysely's PostgreSQL adapter takes an advisory lock around migrations: instances starting
-    // together migrate one after the other.
-    const { error, results } = await new Migrator({ db: migrating, provider: migrationProvider }).migrateToLatest();
+    // together migrate one after the other. The migration tables are the account's own (without the
+    // schema named, kysely takes another account's kysely_migration for this one's).
+    const { error, results } = await new Migrator({ db: migrating, provider: migrationProvider, migrationTableSchema: opts.schema }).migrateToLatest();
     const failed = results?.find((r) => r.status === 'Error');
     if (error || failed) throw new Error(`database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String(error)}`);
   } finally {
