@@ -127,6 +127,9 @@ async function start(config: Config, log: Logger): Promise<Running> {
       log.info({ event: 'store_postgres', url: redactDbUrl(dbUrl), instance: config.instanceName }, `PostgreSQL at ${redactDbUrl(dbUrl)}; this instance is ${config.instanceName}`);
       const leaders = new pg.Pool({ connectionString: dbUrl, max: 1, idleTimeoutMillis: 10_000, application_name: 'crazy-trade api' });
       closers.push(() => leaders.end());
+      // How many accounts this process leads: a busy instance leaves free accounts to idle ones.
+      const leadersHere: AccountLeader[] = [];
+      const ledHere = () => leadersHere.filter((l) => l.status().role !== 'standby').length;
       for (const account of config.accounts) {
         const alog = accountLog(account);
         const endpoints = endpointsOf(account);
@@ -144,6 +147,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
           instance: config.instanceName,
           timeoutS: config.leaderTimeoutS,
           log: alog,
+          ledHere,
           lead: async (epoch) => {
             const db = await openPgDatabase({
               url: dbUrl,
@@ -184,8 +188,11 @@ async function start(config: Config, log: Logger): Promise<Running> {
             };
           },
         });
+        leadersHere.push(leader);
         leader.start();
         closers.push(() => leader.stop(stopReason));
+        // One account at a time: the next one's first try knows whether this one was taken here.
+        await leader.firstAttempt;
         hosted.push({
           name: account.name,
           app: () => current?.app ?? null,

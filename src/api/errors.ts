@@ -18,7 +18,7 @@ export function errorMiddleware(log: Logger) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
+      if (ctx.status === 404 && ctx.body === undefined && ctx.respond !== false) {
         throw new HttpError(404, 'not_found', `no route ${ctx.method} ${ctx.path}`);
       }
     } catch (err) {

@@ -18,6 +18,11 @@ export interface AccountLeaderOptions {
   log: Logger;
   /** Became the leader under `epoch`: rehydrate, reconcile, start everything; called once per term. */
   lead(epoch: number): Promise<LedAccount>;
+  /**
+   * How many accounts this process leads already: a standby that leads others tries the lock less
+   * often (and not at once), so a free account goes to the least busy instance and accounts spread.
+   */
+  ledHere?: () => number;
 }
 
 export type LeaderRole = 'standby' | 'starting' | 'leading' | 'stopping';
@@ -58,6 +63,18 @@ export class AccountLeader {
     return this.current;
   }
 
+  private firstTried: (() => void) | null = null;
+  /** Resolves once the lock was tried the first time (taken or not): the next account may start then. */
+  readonly firstAttempt = new Promise<void>((resolve) => {
+    this.firstTried = resolve;
+  });
+
+  /** The wait between two tries of a free lock: longer the more accounts this process already leads. */
+  private tryEveryMs(): number {
+    // The session must be heard from within the timeout: a busy instance's wait stays under it.
+    return Math.min(this.beatMs * (1 + 3 * (this.opts.ledHere?.() ?? 0)), this.timeoutMs - this.beatMs);
+  }
+
   start(): void {
     this.loop ??= this.run();
   }
@@ -71,6 +88,7 @@ export class AccountLeader {
 
   async stop(reason = 'shutdown'): Promise<void> {
     this.stopped = true;
+    this.firstTried?.();
     this.lost ??= reason;
     this.lostWake?.();
     await this.loop;
@@ -108,15 +126,19 @@ export class AccountLeader {
 
     const key = `crazy-trade:${accountId}`;
     let waiting = false;
+    // Busy already: let an idle instance take this one first.
+    if ((this.opts.ledHere?.() ?? 0) > 0) await this.pause(this.tryEveryMs());
     while (!this.stopped && !this.lost) {
       const got = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [key])).rows[0]?.ok;
+      this.firstTried?.();
+      this.firstTried = null;
       if (got) break;
       if (!waiting) {
         waiting = true;
         const leader = (await client.query(`select leader, epoch::int8 as epoch from ${LEADERS_TABLE} where account_id = $1`, [accountId])).rows[0];
         log.info({ event: 'leadership_standby', account: accountName, leader: leader?.leader ?? null, epoch: leader ? Number(leader.epoch) : null }, `${accountName}: standby${leader ? `, led by ${leader.leader}` : ''}`);
       }
-      await this.pause(this.beatMs);
+      await this.pause(this.tryEveryMs());
     }
     if (this.stopped || this.lost) return;
 
