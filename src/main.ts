@@ -198,6 +198,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
           app: () => current?.app ?? null,
           health: () => current?.health() ?? null,
           role: () => leader.status().role,
+          problem: () => leader.status().error,
           leader: async () => {
             const rows = await readLeaders(leaders).catch(() => []);
             const row = rows.find((r) => r.account_id === who.accountId);

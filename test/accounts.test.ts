@@ -161,3 +161,45 @@ describe.skipIf(!cluster)('several accounts over several instances', () => {
     }
   }, 120_000);
 });
+
+describe('several accounts in one process on SQLite', () => {
+  it('runs each account on its own file, answers ?account=, and lists both in /health', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ct-accounts-sqlite-'));
+    const sims: Simulator[] = [];
+    let bot: BotProcess | null = null;
+    try {
+      const file: Record<string, unknown> = {};
+      for (const n of NAMES) {
+        const a = ACCOUNTS[n];
+        const s = await startSimulator({ seed: a.seed + 10, keyId: a.key, secretKey: a.secret, outsideTrader: { intervalMs: 300 } });
+        sims.push(s);
+        file[n] = { key_id: a.key, secret_key: a.secret, api_url: s.url, stream_url: s.streamUrl, data_url: s.dataUrl };
+      }
+      const accountsFile = join(dir, 'accounts.json');
+      writeFileSync(accountsFile, JSON.stringify(file), { mode: 0o600 });
+      bot = startBot({ CT_ACCOUNTS_FILE: accountsFile, CT_DB_PATH: join(dir, 'ct.db'), CT_API_PORT: '0', CT_LOG_LEVEL: 'info' });
+      const url = await bot.apiUrl();
+      const health = await getJson(`${url}/health`);
+      expect(health.body.accounts.map((a: any) => [a.account, a.here, a.leader])).toEqual([
+        ['alpha', 'leading', null],
+        ['beta', 'leading', null],
+      ]);
+      // Each account's fills are its own broker's.
+      for (const [i, n] of NAMES.entries()) {
+        const fills = await eventually(async () => {
+          const f = await getJson(`${url}/fills?account=${n}`);
+          return f.status === 200 && f.body.fills.length > 0 ? f.body.fills : null;
+        }, 20_000);
+        const orders = (await getJson(`${sims[i]!.url}/v2/orders?status=all&limit=500`, headersOf(n))).body as any[];
+        const ids = new Set(orders.map((o) => o.id));
+        expect(fills.every((f: any) => ids.has(f.order_id))).toBe(true);
+      }
+      expect(bot.lines.filter((l) => l.event === 'store_opened').map((l) => l.path.split('/').pop()).sort()).toEqual(['ct.alpha.db', 'ct.beta.db']);
+    } finally {
+      if (bot && bot.proc.exitCode === null) bot.proc.kill('SIGKILL');
+      await bot?.exited;
+      await Promise.all(sims.map((s) => s.close()));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

@@ -17,6 +17,8 @@ export interface HostedAccount {
   health(): { status: string } | null;
   /** Starting, standby, leading: what this instance is for the account. */
   role(): 'starting' | 'standby' | 'leading' | 'stopping';
+  /** Why this instance could not try to lead the account (e.g. the database is unreachable). */
+  problem?(): string | null;
 }
 
 export interface AccountLeaderView {
@@ -80,7 +82,8 @@ export function createApiHost(opts: ApiHostOptions): Koa {
     if (!accountApp) {
       const leader = await account!.leader();
       if (ctx.path === '/health' && ctx.method === 'GET') {
-        ctx.body = { status: account!.role() === 'standby' ? 'standby' : 'starting', account: account!.name, leader };
+        const problem = account!.problem?.() ?? null;
+        ctx.body = { status: account!.role() === 'standby' ? 'standby' : 'starting', reasons: problem ? [problem] : [], account: account!.name, leader };
         return;
       }
       ctx.set('Retry-After', '2');

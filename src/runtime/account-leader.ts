@@ -31,6 +31,8 @@ export interface LeaderStatus {
   role: LeaderRole;
   epoch: number | null;
   since: string | null;
+  /** Why the last try failed (the database unreachable, …); null once a try succeeds. */
+  error: string | null;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -49,7 +51,7 @@ export class AccountLeader {
   private led: LedAccount | null = null;
   private lostWake: (() => void) | null = null;
   private lost: string | null = null;
-  private current: LeaderStatus = { role: 'standby', epoch: null, since: null };
+  private current: LeaderStatus = { role: 'standby', epoch: null, since: null, error: null };
   private readonly timeoutMs: number;
   /** How often the lock is tried (standby) and the session heard from (leader): well inside the timeout. */
   private readonly beatMs: number;
@@ -100,6 +102,7 @@ export class AccountLeader {
       try {
         await this.term();
       } catch (err) {
+        this.current = { ...this.current, error: String(err) };
         log.warn({ event: 'leadership_error', account: accountName, err: String(err) }, `leadership of ${accountName}: ${String(err)}; retrying`);
       }
       await this.release();
@@ -132,6 +135,7 @@ export class AccountLeader {
       const got = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [key])).rows[0]?.ok;
       this.firstTried?.();
       this.firstTried = null;
+      if (this.current.error) this.current = { ...this.current, error: null };
       if (got) break;
       if (!waiting) {
         waiting = true;
@@ -153,17 +157,17 @@ export class AccountLeader {
         )
       ).rows[0]!.epoch,
     );
-    this.current = { role: 'starting', epoch, since: now };
+    this.current = { role: 'starting', epoch, since: now, error: null };
     log.warn({ event: 'leadership_acquired', account: accountName, account_id: accountId, epoch, instance }, `${accountName}: this instance leads now (epoch ${epoch})`);
 
     const beat = this.heartbeat(client, epoch);
     try {
       this.led = await this.opts.lead(epoch);
-      if (!this.lost && !this.stopped) this.current = { role: 'leading', epoch, since: now };
+      if (!this.lost && !this.stopped) this.current = { role: 'leading', epoch, since: now, error: null };
       await beat.untilLost;
     } finally {
       beat.stop();
-      this.current = { role: 'stopping', epoch, since: now };
+      this.current = { role: 'stopping', epoch, since: now, error: null };
       const reason = this.lost ?? 'stopped';
       if (this.led) {
         const led = this.led;
@@ -171,7 +175,7 @@ export class AccountLeader {
         log.warn({ event: 'leadership_released', account: accountName, epoch, reason }, `${accountName}: no longer leading (${reason})`);
         await led.close(reason);
       }
-      this.current = { role: 'standby', epoch: null, since: null };
+      this.current = { role: 'standby', epoch: null, since: null, error: null };
     }
   }
 
