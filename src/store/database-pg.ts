@@ -44,11 +44,12 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     await migrating.destroy();
   }
 
-  // Queries are only compiled by this instance; the synchronous connection runs them.
+  // Queries are only compiled by this instance; the synchronous connection runs them. Executing
+  // one through it (`.execute()`) is a mistake that must not pass silently.
   const kysely = new Kysely<Schema>({
     dialect: {
       createAdapter: () => new PostgresAdapter(),
-      createDriver: () => new DummyDriver(),
+      createDriver: () => new CompileOnlyDriver(),
       createIntrospector: (db) => new PostgresIntrospector(db),
       createQueryCompiler: () => new PostgresQueryCompiler(),
     },
@@ -132,6 +133,13 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     },
   };
   return db;
+}
+
+/** kysely's DummyDriver answers every query with no rows; this one refuses to run any. */
+class CompileOnlyDriver extends DummyDriver {
+  override async acquireConnection(): Promise<never> {
+    throw new Error('db.kysely only builds queries on PostgreSQL: run them with db.run / db.all / db.first');
+  }
 }
 
 async function refuseUnknownMigrations(pool: pg.Pool, schema: string, known: string[]): Promise<void> {

@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/store/database.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/store/database.js';
+import { TEST_STORES, pgSkipReason, type TestStore } from '../support/test-stores.js';
 import { OrderActors } from '../../src/runtime/order-actors.js';
 import { assembleSupervisorSnapshot } from '../../src/runtime/rehydrate.js';
 import type { OrderReport, TradeUpdateReport } from '../../src/domain/reports.js';
@@ -8,6 +9,11 @@ import { wantedQty } from '../../src/protection/stop-transitions.js';
 import { migrationProvider } from '../../src/store/migrations.js';
 import { captureLogger } from '../support/log-capture.js';
 import { execution, orderReport } from '../machines/helpers.js';
+
+/** The runtime's commits on both servers (the store's synchronous contract holds on each). */
+const pgSkip = await pgSkipReason();
+if (pgSkip) console.log(`order-actors.test.ts: postgres cases skipped: ${pgSkip}`);
+let store: TestStore = TEST_STORES[0]!;
 
 const open: Array<{ actors: OrderActors; db: Database }> = [];
 afterEach(async () => {
@@ -18,7 +24,7 @@ afterEach(async () => {
 });
 
 async function boot(db?: Database, brokerOrders = new Map<string, OrderReport>(), adopt: 'protect' | 'record' = 'protect', cooldownMinutes = 0) {
-  const database = db ?? (await openDatabase(':memory:'));
+  const database = db ?? (await store.open());
   const cap = captureLogger();
   const fatal: unknown[] = [];
   const actors = new OrderActors({
@@ -46,353 +52,366 @@ const fillUpdate = (o: OrderReport, cum: string, qty: string, price: string, sta
 const fills = (db: Database) => db.all(db.kysely.selectFrom('fills').selectAll().orderBy('id'));
 const row = (db: Database, id: string) => db.first(db.kysely.selectFrom('orders').selectAll().where('order_id', '=', id));
 
-describe('order actors runtime', () => {
-  it('records a fill once, with the actor snapshot and the stop intent in the same commit', async () => {
-    const { db, actors, events } = await boot();
-    const o = orderReport({ qty: '10' });
-    actors.handleTradeUpdate(fillUpdate(o, '4', '4', '100', 'partially_filled'));
-    actors.handleTradeUpdate(fillUpdate(o, '4', '4', '100', 'partially_filled'));
-    actors.handleExecution(execution(o, { source: 'activity', cumQty: '4', qty: '4', price: '100' }), null);
-    expect(fills(db)).toHaveLength(1);
-    expect(events('fill_received')).toHaveLength(1);
-    expect(events('fill_already_processed')).toHaveLength(2);
-    expect(events('untracked_fill_detected')).toHaveLength(1);
-    const r = row(db, o.orderId)!;
-    expect(r).toMatchObject({ state: 'partiallyFilled', terminal: 0, filled_qty: '4', role: 'entry', machine_version: 1 });
-    expect(JSON.parse(r.snapshot).context.ledger.filledQty).toBe('4');
-    const intents = db.all(db.kysely.selectFrom('intents').selectAll());
-    expect(intents).toEqual([expect.objectContaining({ client_order_id: `ct-stop-${o.orderId}`, status: 'pending' })]);
-    expect(JSON.parse(intents[0]!.payload).qty).toBe('4');
+describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) => {
+  beforeAll(() => {
+    store = s;
   });
+  if (name === 'postgres' && pgSkip) return void it.skip('PostgreSQL unavailable', () => undefined);
 
-  it('keeps the state history of each order', async () => {
-    const { db, actors } = await boot(undefined, undefined, 'record');
-    const o = orderReport({ qty: '10' });
-    actors.handleOrder(o);
-    actors.handleTradeUpdate(fillUpdate(o, '4', '4', '100', 'partially_filled'));
-    actors.handleTradeUpdate(fillUpdate(o, '10', '6', '100', 'filled'));
-    const history = db.all(db.kysely.selectFrom('order_history').select(['from_state', 'to_state', 'event']).where('order_id', '=', o.orderId).orderBy('id'));
-    expect(history.map((h) => [h.from_state, h.to_state])).toEqual([
-      [null, 'pending'],
-      ['pending', 'partiallyFilled'],
-      ['partiallyFilled', 'done'],
-    ]);
-    expect(row(db, o.orderId)).toMatchObject({ terminal: 1, state: 'done', filled_qty: '10', filled_avg_price: '100' });
-    expect(actors.live(o.orderId)).toBeUndefined();
-    // A late duplicate for the finished order is dropped, not respawned.
-    actors.handleTradeUpdate(fillUpdate(o, '10', '6', '100', 'filled'));
-    expect(actors.live(o.orderId)).toBeUndefined();
-    expect(fills(db)).toHaveLength(2);
-  });
-
-  it("knows a stop it placed by its broker order id when the stop's fill arrives only as an activity", async () => {
-    const { db, actors, events } = await boot();
-    const entry = orderReport({ qty: '10', clientOrderId: 'engine-1' });
-    actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
-    const cid = `ct-stop-${entry.orderId}`;
-    const stopId = '00000000-0000-4000-9000-000000000001';
-    // What the stop worker records once the broker accepted the stop (the service then went down).
-    updateIntent(db, cid, { status: 'confirmed', broker_order_id: stopId, current_client_order_id: cid, placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
-    actors.stopAccepted(entry.orderId, stopId, '10');
-    expect(row(db, entry.orderId)).toMatchObject({ state: 'protected' });
-
-    // The stop filled while the service was down; the activity carries no client order id.
-    const stop = orderReport({ orderId: stopId, clientOrderId: '', side: 'sell', qty: '10' });
-    actors.handleExecution(execution(stop, { source: 'activity', cumQty: '10', qty: '10', price: '95', orderStatus: 'filled' }), null);
-
-    expect(row(db, stopId)).toMatchObject({ role: 'stop', client_order_id: cid, terminal: 1 });
-    expect(row(db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
-    expect(intentRow(db, cid)).toMatchObject({ status: 'done' });
-    expect(events('untracked_fill_detected').filter((l) => l.order_id === stopId)).toHaveLength(0);
-    expect(actors.ledgerPosition('AAPL')).toBe('0');
-  });
-
-  it('arms the own stop of an order that crosses flat again after its first short was closed', async () => {
-    for (const cancelLanded of [true, false]) {
-      const { db, actors } = await boot();
-      const entry = orderReport({ qty: '10', symbol: 'SPY' });
-      actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
-      // An outside sell of 30 fills 15: the long is closed and 5 are short, protected by the sell's own stop.
-      const sell = orderReport({ qty: '30', symbol: 'SPY', side: 'sell' });
-      actors.handleTradeUpdate(fillUpdate(sell, '15', '15', '101', 'partially_filled'));
-      const own = `ct-stop-${sell.orderId}`;
-      expect(JSON.parse(intentRow(db, own)!.payload)).toMatchObject({ side: 'buy', qty: '5' });
-      updateIntent(db, own, { status: 'confirmed', broker_order_id: 'stop-x', placed_qty: '5', sent_at: '2026-01-02T15:00:02Z' });
-      // Someone buys the 5 back: flat, the own stop is to be canceled.
-      const cover = orderReport({ qty: '5', symbol: 'SPY', side: 'buy' });
-      actors.handleTradeUpdate(fillUpdate(cover, '5', '5', '99', 'filled'));
-      expect(intentRow(db, own)).toMatchObject({ cancel_requested: 1 });
-      if (cancelLanded) updateIntent(db, own, { status: 'done' });
-      // The sell fills 10 more: short 10 again, and the own stop must protect it.
-      actors.handleTradeUpdate(fillUpdate(sell, '25', '10', '101', 'partially_filled'));
-      expect(actors.ledgerPosition('SPY')).toBe('-10');
-      const row = intentRow(db, own)!;
-      expect(JSON.parse(row.payload)).toMatchObject({ side: 'buy', qty: '10' });
-      expect(wantedQty(row)).toBe('10');
-      expect(row.cancel_requested).toBe(0);
-      if (cancelLanded) {
-        // The canceled order's id was used at the broker: the stop starts over under the next one.
-        expect(row).toMatchObject({ status: 'pending', version: 1, current_client_order_id: `${own}-v1`, broker_order_id: null, sent_at: null });
-      } else {
-        // Still live at the broker: kept, and resized by the worker to the new short.
-        expect(row).toMatchObject({ status: 'confirmed', broker_order_id: 'stop-x' });
-      }
-    }
-  });
-
-  it('follows the position whatever the role: an entry that keeps filling after others closed its position', async () => {
-    const { db, actors, events } = await boot(undefined, undefined, 'protect', 30);
-    // An outside buy of 5 fills 2: a long of 2, covered by its stop.
-    const entry = orderReport({ qty: '5', symbol: 'TSLA' });
-    actors.handleTradeUpdate(fillUpdate(entry, '2', '2', '100', 'partially_filled'));
-    const entryStop = `ct-stop-${entry.orderId}`;
-    expect(wantedQty(intentRow(db, entryStop)!)).toBe('2');
-    // A sell of 4 closes the long and opens a short of 2: the entry's stop goes, the sell covers its short.
-    const sell = orderReport({ qty: '4', symbol: 'TSLA', side: 'sell' });
-    actors.handleTradeUpdate(fillUpdate(sell, '4', '4', '101', 'filled'));
-    expect(intentRow(db, entryStop)).toMatchObject({ cancel_requested: 1 });
-    updateIntent(db, entryStop, { status: 'done' });
-    expect(wantedQty(intentRow(db, `ct-stop-${sell.orderId}`)!)).toBe('2');
-    // The buy fills its last 3: the short closes (a cooldown, the sell's stop goes) and 1 is long again.
-    actors.handleTradeUpdate(fillUpdate(entry, '5', '3', '99', 'filled'));
-    expect(actors.ledgerPosition('TSLA')).toBe('1');
-    expect(events('cooldown_started').map((l) => l.exit_fill_id)).toEqual([`${sell.orderId}:4`, `${entry.orderId}:5`]);
-    expect(intentRow(db, `ct-stop-${sell.orderId}`)).toMatchObject({ cancel_requested: 1 });
-    const again = intentRow(db, entryStop)!;
-    expect(again).toMatchObject({ status: 'pending', cancel_requested: 0, current_client_order_id: `${entryStop}-v1` });
-    expect(wantedQty(again)).toBe('1');
-  });
-
-  it("judges a late fill's exit in the broker's order of fills, durably across a crash", async () => {
-    for (const crash of [false, true]) {
-      const first = await boot(undefined, undefined, 'protect', 30);
-      const at = (s: number) => `2026-01-02T15:00:0${s}Z`;
-      const filled = (o: OrderReport, qty: string, s: number, source: 'stream' | 'activity' = 'stream') =>
-        execution(o, { cumQty: qty, qty, price: '100', at: at(s), orderStatus: 'filled', source });
-      const a = orderReport({ qty: '5', symbol: 'TSLA' });
-      const b = orderReport({ qty: '4', symbol: 'TSLA', side: 'sell' });
-      const c = orderReport({ qty: '2', symbol: 'TSLA', side: 'sell' });
-      const d = orderReport({ qty: '4', symbol: 'TSLA' });
-      first.actors.handleExecution(filled(a, '5', 1), { ...a, status: 'filled' });
-      first.actors.handleExecution(filled(b, '4', 2), { ...b, status: 'filled' });
-      // The stream brings d (15:00:04); c (15:00:03) was missed and comes later from activities.
-      first.actors.handleExecution(filled(d, '4', 4), { ...d, status: 'filled' });
-      first.actors.handleExecution(filled(c, '2', 3, 'activity'), null);
-      // In arrival order the position went 5, 1, 5, 3: no exit. In the broker's: 5, 1, -1, 3 — c
-      // closed the long (and opened a short), then d closed that short.
-      const cooldownIds = (db: Database) => db.all(db.kysely.selectFrom('cooldowns').select('exit_fill_id')).map((r) => r.exit_fill_id).sort();
-      const expected = [`${c.orderId}:2`, `${d.orderId}:4`].sort();
-      if (crash) {
-        first.actors.stop(); // killed before the walk ran: the mark is in the database
-        expect(cooldownIds(first.db)).toEqual([]);
-        open.splice(open.findIndex((o) => o.db === first.db), 1);
-        const second = await boot(first.db, undefined, 'protect', 30);
-        expect(cooldownIds(second.db)).toEqual(expected);
-        expect(second.events('cooldown_started')).toHaveLength(2);
-      } else {
-        await new Promise((r) => setImmediate(r));
-        expect(cooldownIds(first.db)).toEqual(expected);
-        expect(first.events('cooldown_started')).toHaveLength(2);
-      }
-    }
-  });
-
-  it('records fills after done_for_day or stopped (not final at Alpaca): no ledger_drift, one stop ask for the whole entry', async () => {
-    for (const status of ['done_for_day', 'stopped']) {
+  describe('order actors runtime', () => {
+    it('records a fill once, with the actor snapshot and the stop intent in the same commit', async () => {
       const { db, actors, events } = await boot();
       const o = orderReport({ qty: '10' });
       actors.handleTradeUpdate(fillUpdate(o, '4', '4', '100', 'partially_filled'));
-      actors.handleTradeUpdate({ event: status, at: '2026-01-02T21:00:00Z', order: { ...o, status, filledQty: '4', filledAvgPrice: '100' }, execution: null, positionQty: null });
-      expect(row(db, o.orderId)).toMatchObject({ state: 'partiallyFilled', terminal: 0 });
-      expect(actors.live(o.orderId)).toBeDefined();
-      // Next session.
-      actors.handleTradeUpdate(fillUpdate(o, '10', '6', '101', 'filled'));
-      expect(fills(db).map((f) => [f.cum_qty, f.qty])).toEqual([
-        ['4', '4'],
-        ['10', '6'],
-      ]);
-      expect(events('ledger_drift')).toEqual([]);
-      expect(row(db, o.orderId)).toMatchObject({ state: 'placingStop', filled_qty: '10' });
+      actors.handleTradeUpdate(fillUpdate(o, '4', '4', '100', 'partially_filled'));
+      actors.handleExecution(execution(o, { source: 'activity', cumQty: '4', qty: '4', price: '100' }), null);
+      expect(fills(db)).toHaveLength(1);
+      expect(events('fill_received')).toHaveLength(1);
+      expect(events('fill_already_processed')).toHaveLength(2);
+      expect(events('untracked_fill_detected')).toHaveLength(1);
+      const r = row(db, o.orderId)!;
+      expect(r).toMatchObject({ state: 'partiallyFilled', terminal: 0, filled_qty: '4', role: 'entry', machine_version: 1 });
+      expect(JSON.parse(r.snapshot).context.ledger.filledQty).toBe('4');
       const intents = db.all(db.kysely.selectFrom('intents').selectAll());
-      expect(intents).toHaveLength(1);
-      expect(wantedQty(intents[0]!)).toBe('10');
-      expect(actors.ledgerPosition('AAPL')).toBe('10');
-    }
+      expect(intents).toEqual([expect.objectContaining({ client_order_id: `ct-stop-${o.orderId}`, status: 'pending' })]);
+      expect(JSON.parse(intents[0]!.payload).qty).toBe('4');
+    });
+
+    it('keeps the state history of each order', async () => {
+      const { db, actors } = await boot(undefined, undefined, 'record');
+      const o = orderReport({ qty: '10' });
+      actors.handleOrder(o);
+      actors.handleTradeUpdate(fillUpdate(o, '4', '4', '100', 'partially_filled'));
+      actors.handleTradeUpdate(fillUpdate(o, '10', '6', '100', 'filled'));
+      const history = db.all(db.kysely.selectFrom('order_history').select(['from_state', 'to_state', 'event']).where('order_id', '=', o.orderId).orderBy('id'));
+      expect(history.map((h) => [h.from_state, h.to_state])).toEqual([
+        [null, 'pending'],
+        ['pending', 'partiallyFilled'],
+        ['partiallyFilled', 'done'],
+      ]);
+      expect(row(db, o.orderId)).toMatchObject({ terminal: 1, state: 'done', filled_qty: '10', filled_avg_price: '100' });
+      expect(actors.live(o.orderId)).toBeUndefined();
+      // A late duplicate for the finished order is dropped, not respawned.
+      actors.handleTradeUpdate(fillUpdate(o, '10', '6', '100', 'filled'));
+      expect(actors.live(o.orderId)).toBeUndefined();
+      expect(fills(db)).toHaveLength(2);
+    });
+
+    it("knows a stop it placed by its broker order id when the stop's fill arrives only as an activity", async () => {
+      const { db, actors, events } = await boot();
+      const entry = orderReport({ qty: '10', clientOrderId: 'engine-1' });
+      actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
+      const cid = `ct-stop-${entry.orderId}`;
+      const stopId = '00000000-0000-4000-9000-000000000001';
+      // What the stop worker records once the broker accepted the stop (the service then went down).
+      updateIntent(db, cid, { status: 'confirmed', broker_order_id: stopId, current_client_order_id: cid, placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
+      actors.stopAccepted(entry.orderId, stopId, '10');
+      expect(row(db, entry.orderId)).toMatchObject({ state: 'protected' });
+
+      // The stop filled while the service was down; the activity carries no client order id.
+      const stop = orderReport({ orderId: stopId, clientOrderId: '', side: 'sell', qty: '10' });
+      actors.handleExecution(execution(stop, { source: 'activity', cumQty: '10', qty: '10', price: '95', orderStatus: 'filled' }), null);
+
+      expect(row(db, stopId)).toMatchObject({ role: 'stop', client_order_id: cid, terminal: 1 });
+      expect(row(db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
+      expect(intentRow(db, cid)).toMatchObject({ status: 'done' });
+      expect(events('untracked_fill_detected').filter((l) => l.order_id === stopId)).toHaveLength(0);
+      expect(actors.ledgerPosition('AAPL')).toBe('0');
+    });
+
+    it('arms the own stop of an order that crosses flat again after its first short was closed', async () => {
+      for (const cancelLanded of [true, false]) {
+        const { db, actors } = await boot();
+        const entry = orderReport({ qty: '10', symbol: 'SPY' });
+        actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
+        // An outside sell of 30 fills 15: the long is closed and 5 are short, protected by the sell's own stop.
+        const sell = orderReport({ qty: '30', symbol: 'SPY', side: 'sell' });
+        actors.handleTradeUpdate(fillUpdate(sell, '15', '15', '101', 'partially_filled'));
+        const own = `ct-stop-${sell.orderId}`;
+        expect(JSON.parse(intentRow(db, own)!.payload)).toMatchObject({ side: 'buy', qty: '5' });
+        updateIntent(db, own, { status: 'confirmed', broker_order_id: 'stop-x', placed_qty: '5', sent_at: '2026-01-02T15:00:02Z' });
+        // Someone buys the 5 back: flat, the own stop is to be canceled.
+        const cover = orderReport({ qty: '5', symbol: 'SPY', side: 'buy' });
+        actors.handleTradeUpdate(fillUpdate(cover, '5', '5', '99', 'filled'));
+        expect(intentRow(db, own)).toMatchObject({ cancel_requested: 1 });
+        if (cancelLanded) updateIntent(db, own, { status: 'done' });
+        // The sell fills 10 more: short 10 again, and the own stop must protect it.
+        actors.handleTradeUpdate(fillUpdate(sell, '25', '10', '101', 'partially_filled'));
+        expect(actors.ledgerPosition('SPY')).toBe('-10');
+        const row = intentRow(db, own)!;
+        expect(JSON.parse(row.payload)).toMatchObject({ side: 'buy', qty: '10' });
+        expect(wantedQty(row)).toBe('10');
+        expect(row.cancel_requested).toBe(0);
+        if (cancelLanded) {
+          // The canceled order's id was used at the broker: the stop starts over under the next one.
+          expect(row).toMatchObject({ status: 'pending', version: 1, current_client_order_id: `${own}-v1`, broker_order_id: null, sent_at: null });
+        } else {
+          // Still live at the broker: kept, and resized by the worker to the new short.
+          expect(row).toMatchObject({ status: 'confirmed', broker_order_id: 'stop-x' });
+        }
+      }
+    });
+
+    it('follows the position whatever the role: an entry that keeps filling after others closed its position', async () => {
+      const { db, actors, events } = await boot(undefined, undefined, 'protect', 30);
+      // An outside buy of 5 fills 2: a long of 2, covered by its stop.
+      const entry = orderReport({ qty: '5', symbol: 'TSLA' });
+      actors.handleTradeUpdate(fillUpdate(entry, '2', '2', '100', 'partially_filled'));
+      const entryStop = `ct-stop-${entry.orderId}`;
+      expect(wantedQty(intentRow(db, entryStop)!)).toBe('2');
+      // A sell of 4 closes the long and opens a short of 2: the entry's stop goes, the sell covers its short.
+      const sell = orderReport({ qty: '4', symbol: 'TSLA', side: 'sell' });
+      actors.handleTradeUpdate(fillUpdate(sell, '4', '4', '101', 'filled'));
+      expect(intentRow(db, entryStop)).toMatchObject({ cancel_requested: 1 });
+      updateIntent(db, entryStop, { status: 'done' });
+      expect(wantedQty(intentRow(db, `ct-stop-${sell.orderId}`)!)).toBe('2');
+      // The buy fills its last 3: the short closes (a cooldown, the sell's stop goes) and 1 is long again.
+      actors.handleTradeUpdate(fillUpdate(entry, '5', '3', '99', 'filled'));
+      expect(actors.ledgerPosition('TSLA')).toBe('1');
+      expect(events('cooldown_started').map((l) => l.exit_fill_id)).toEqual([`${sell.orderId}:4`, `${entry.orderId}:5`]);
+      expect(intentRow(db, `ct-stop-${sell.orderId}`)).toMatchObject({ cancel_requested: 1 });
+      const again = intentRow(db, entryStop)!;
+      expect(again).toMatchObject({ status: 'pending', cancel_requested: 0, current_client_order_id: `${entryStop}-v1` });
+      expect(wantedQty(again)).toBe('1');
+    });
+
+    it("judges a late fill's exit in the broker's order of fills, durably across a crash", async () => {
+      for (const crash of [false, true]) {
+        const first = await boot(undefined, undefined, 'protect', 30);
+        const at = (s: number) => `2026-01-02T15:00:0${s}Z`;
+        const filled = (o: OrderReport, qty: string, s: number, source: 'stream' | 'activity' = 'stream') =>
+          execution(o, { cumQty: qty, qty, price: '100', at: at(s), orderStatus: 'filled', source });
+        const a = orderReport({ qty: '5', symbol: 'TSLA' });
+        const b = orderReport({ qty: '4', symbol: 'TSLA', side: 'sell' });
+        const c = orderReport({ qty: '2', symbol: 'TSLA', side: 'sell' });
+        const d = orderReport({ qty: '4', symbol: 'TSLA' });
+        first.actors.handleExecution(filled(a, '5', 1), { ...a, status: 'filled' });
+        first.actors.handleExecution(filled(b, '4', 2), { ...b, status: 'filled' });
+        // The stream brings d (15:00:04); c (15:00:03) was missed and comes later from activities.
+        first.actors.handleExecution(filled(d, '4', 4), { ...d, status: 'filled' });
+        first.actors.handleExecution(filled(c, '2', 3, 'activity'), null);
+        // In arrival order the position went 5, 1, 5, 3: no exit. In the broker's: 5, 1, -1, 3 — c
+        // closed the long (and opened a short), then d closed that short.
+        const cooldownIds = (db: Database) => db.all(db.kysely.selectFrom('cooldowns').select('exit_fill_id')).map((r) => r.exit_fill_id).sort();
+        const expected = [`${c.orderId}:2`, `${d.orderId}:4`].sort();
+        if (crash) {
+          first.actors.stop(); // killed before the walk ran: the mark is in the database
+          expect(cooldownIds(first.db)).toEqual([]);
+          open.splice(open.findIndex((o) => o.db === first.db), 1);
+          const second = await boot(first.db, undefined, 'protect', 30);
+          expect(cooldownIds(second.db)).toEqual(expected);
+          expect(second.events('cooldown_started')).toHaveLength(2);
+        } else {
+          await new Promise((r) => setImmediate(r));
+          expect(cooldownIds(first.db)).toEqual(expected);
+          expect(first.events('cooldown_started')).toHaveLength(2);
+        }
+      }
+    });
+
+    it('records fills after done_for_day or stopped (not final at Alpaca): no ledger_drift, one stop ask for the whole entry', async () => {
+      for (const status of ['done_for_day', 'stopped']) {
+        const { db, actors, events } = await boot();
+        const o = orderReport({ qty: '10' });
+        actors.handleTradeUpdate(fillUpdate(o, '4', '4', '100', 'partially_filled'));
+        actors.handleTradeUpdate({ event: status, at: '2026-01-02T21:00:00Z', order: { ...o, status, filledQty: '4', filledAvgPrice: '100' }, execution: null, positionQty: null });
+        expect(row(db, o.orderId)).toMatchObject({ state: 'partiallyFilled', terminal: 0 });
+        expect(actors.live(o.orderId)).toBeDefined();
+        // Next session.
+        actors.handleTradeUpdate(fillUpdate(o, '10', '6', '101', 'filled'));
+        expect(fills(db).map((f) => [f.cum_qty, f.qty])).toEqual([
+          ['4', '4'],
+          ['10', '6'],
+        ]);
+        expect(events('ledger_drift')).toEqual([]);
+        expect(row(db, o.orderId)).toMatchObject({ state: 'placingStop', filled_qty: '10' });
+        const intents = db.all(db.kysely.selectFrom('intents').selectAll());
+        expect(intents).toHaveLength(1);
+        expect(wantedQty(intents[0]!)).toBe('10');
+        expect(actors.ledgerPosition('AAPL')).toBe('10');
+      }
+    });
+
+    it('a protected entry whose position another order closes ends exited (terminal, never rehydrated)', async () => {
+      const first = await boot();
+      const entry = orderReport({ qty: '10', symbol: 'SPY' });
+      first.actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
+      const cid = `ct-stop-${entry.orderId}`;
+      updateIntent(first.db, cid, { status: 'confirmed', broker_order_id: 'stop-1', placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
+      first.actors.stopAccepted(entry.orderId, 'stop-1', '10');
+      expect(row(first.db, entry.orderId)).toMatchObject({ state: 'protected' });
+      // Sold by hand: flat, the stop is to be canceled, and the entry is over.
+      const sell = orderReport({ qty: '10', symbol: 'SPY', side: 'sell' });
+      first.actors.handleTradeUpdate(fillUpdate(sell, '10', '10', '99', 'filled'));
+      expect(intentRow(first.db, cid)).toMatchObject({ cancel_requested: 1 });
+      expect(row(first.db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
+      expect(first.actors.live(entry.orderId)).toBeUndefined();
+      first.actors.stop();
+      open.splice(open.findIndex((o) => o.actors === first.actors), 1);
+      const second = await boot(first.db);
+      expect(second.events('actor_rehydrated')).toEqual([]);
+    });
+
+    it('an entry whose stop exits cut to nothing (FIFO) ends exited; the younger entry stays protected', async () => {
+      const { db, actors } = await boot();
+      const a = orderReport({ qty: '5', symbol: 'QQQ' });
+      const b = orderReport({ qty: '5', symbol: 'QQQ' });
+      for (const [o, stopId] of [[a, 'stop-a'], [b, 'stop-b']] as const) {
+        actors.handleTradeUpdate(fillUpdate(o, '5', '5', '100', 'filled'));
+        updateIntent(db, `ct-stop-${o.orderId}`, { status: 'confirmed', broker_order_id: stopId, placed_qty: '5' });
+        actors.stopAccepted(o.orderId, stopId, '5');
+      }
+      actors.handleTradeUpdate(fillUpdate(orderReport({ qty: '5', symbol: 'QQQ', side: 'sell' }), '5', '5', '101', 'filled'));
+      expect(row(db, a.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
+      expect(row(db, b.orderId)).toMatchObject({ state: 'protected', terminal: 0 });
+    });
+
+    it('crash-safe: an entry whose stop cancel committed but whose own transition did not ends exited at the next start', async () => {
+      const first = await boot();
+      const entry = orderReport({ qty: '10', symbol: 'IWM' });
+      first.actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
+      first.actors.stopAccepted(entry.orderId, 'stop-1', '10');
+      expect(row(first.db, entry.orderId)).toMatchObject({ state: 'protected' });
+      // What the exit's commit wrote (the cancel) — then the process died before the entry moved.
+      updateIntent(first.db, `ct-stop-${entry.orderId}`, { cancel_requested: 1 });
+      first.actors.stop();
+      open.splice(open.findIndex((o) => o.actors === first.actors), 1);
+      const second = await boot(first.db);
+      expect(row(second.db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
+      expect(second.actors.live(entry.orderId)).toBeUndefined();
+      second.actors.stop();
+      open.splice(open.findIndex((o) => o.actors === second.actors), 1);
+      const third = await boot(first.db);
+      expect(third.events('actor_rehydrated')).toEqual([]);
+    });
+
+    it('a partially filled entry whose position closed keeps working; it ends exited once it is done filling', async () => {
+      const { db, actors } = await boot();
+      const entry = orderReport({ qty: '10', symbol: 'F' });
+      actors.handleTradeUpdate(fillUpdate(entry, '4', '4', '12', 'partially_filled'));
+      actors.handleTradeUpdate(fillUpdate(orderReport({ qty: '4', symbol: 'F', side: 'sell' }), '4', '4', '12', 'filled'));
+      expect(row(db, entry.orderId)).toMatchObject({ state: 'partiallyFilled', terminal: 0 });
+      // Canceled with nothing more filled: nothing of it is left to protect.
+      actors.handleOrder({ ...entry, status: 'canceled', filledQty: '4', filledAvgPrice: '12' });
+      expect(row(db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
+    });
+
+    it('rolls the fill back with the snapshot when the commit fails, and reports it as fatal', async () => {
+      const { db, actors, fatal } = await boot();
+      await store.exec(db, {
+        sqlite: `create trigger fail_orders before insert on orders begin select raise(abort, 'disk full'); end;`,
+        postgres: `create function fail_orders() returns trigger language plpgsql as $$ begin raise exception 'disk full'; end $$;
+          create trigger fail_orders before insert on orders for each row execute function fail_orders();`,
+      });
+      actors.handleTradeUpdate(fillUpdate(orderReport(), '4', '4', '100', 'partially_filled'));
+      expect(fills(db)).toHaveLength(0);
+      expect(fatal.length).toBeGreaterThan(0);
+    });
   });
 
-  it('a protected entry whose position another order closes ends exited (terminal, never rehydrated)', async () => {
-    const first = await boot();
-    const entry = orderReport({ qty: '10', symbol: 'SPY' });
-    first.actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
-    const cid = `ct-stop-${entry.orderId}`;
-    updateIntent(first.db, cid, { status: 'confirmed', broker_order_id: 'stop-1', placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
-    first.actors.stopAccepted(entry.orderId, 'stop-1', '10');
-    expect(row(first.db, entry.orderId)).toMatchObject({ state: 'protected' });
-    // Sold by hand: flat, the stop is to be canceled, and the entry is over.
-    const sell = orderReport({ qty: '10', symbol: 'SPY', side: 'sell' });
-    first.actors.handleTradeUpdate(fillUpdate(sell, '10', '10', '99', 'filled'));
-    expect(intentRow(first.db, cid)).toMatchObject({ cancel_requested: 1 });
-    expect(row(first.db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
-    expect(first.actors.live(entry.orderId)).toBeUndefined();
-    first.actors.stop();
-    open.splice(open.findIndex((o) => o.actors === first.actors), 1);
-    const second = await boot(first.db);
-    expect(second.events('actor_rehydrated')).toEqual([]);
+  describe('upgrade: orders an older version took for final on done_for_day / stopped', () => {
+    it('are reopened by migration 0005 and rebuilt from the broker at the next start, their later fills recorded', async () => {
+      const first = await boot();
+      const o = orderReport({ qty: '10', symbol: 'AMD' });
+      // What the old version wrote: done_for_day mapped to expired, the actor final.
+      first.actors.handleOrder(o);
+      first.actors.handleOrder({ ...o, status: 'expired' });
+      const old = row(first.db, o.orderId)!;
+      expect(old).toMatchObject({ state: 'expired', terminal: 1 });
+      const snap = JSON.parse(old.snapshot);
+      snap.context.order.status = 'done_for_day';
+      first.db.run(first.db.kysely.updateTable('orders').set({ snapshot: JSON.stringify(snap) }).where('order_id', '=', o.orderId));
+      first.actors.stop();
+      open.splice(open.findIndex((x) => x.actors === first.actors), 1);
+      const migrations = await migrationProvider.getMigrations();
+      const migrating = await store.executing(first.db);
+      await migrations['0005_reopen_non_final_orders']!.up(migrating.kysely);
+      await migrating.close();
+      expect(row(first.db, o.orderId)).toMatchObject({ terminal: 0 });
+
+      // Next session it filled.
+      const broker = new Map([[o.orderId, { ...o, status: 'filled', filledQty: '10', filledAvgPrice: '160' }]]);
+      const second = await boot(first.db, broker);
+      await new Promise((r) => setImmediate(r));
+      expect(second.events('actor_rebuild').map((e) => e.order_id)).toEqual([o.orderId]);
+      expect(fills(second.db).map((f) => [f.order_id, f.cum_qty, f.price, f.source])).toEqual([[o.orderId, '10', '160', 'order']]);
+      expect(row(second.db, o.orderId)).toMatchObject({ state: 'placingStop', terminal: 0, filled_qty: '10' });
+      expect(second.events('ledger_drift')).toEqual([]);
+    });
   });
 
-  it('an entry whose stop exits cut to nothing (FIFO) ends exited; the younger entry stays protected', async () => {
-    const { db, actors } = await boot();
-    const a = orderReport({ qty: '5', symbol: 'QQQ' });
-    const b = orderReport({ qty: '5', symbol: 'QQQ' });
-    for (const [o, stopId] of [[a, 'stop-a'], [b, 'stop-b']] as const) {
-      actors.handleTradeUpdate(fillUpdate(o, '5', '5', '100', 'filled'));
-      updateIntent(db, `ct-stop-${o.orderId}`, { status: 'confirmed', broker_order_id: stopId, placed_qty: '5' });
-      actors.stopAccepted(o.orderId, stopId, '5');
-    }
-    actors.handleTradeUpdate(fillUpdate(orderReport({ qty: '5', symbol: 'QQQ', side: 'sell' }), '5', '5', '101', 'filled'));
-    expect(row(db, a.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
-    expect(row(db, b.orderId)).toMatchObject({ state: 'protected', terminal: 0 });
-  });
+  describe('rehydration', () => {
+    it('round-trips: the assembled supervisor snapshot equals the live one, and actors continue where they stopped', async () => {
+      const first = await boot();
+      const a = orderReport({ qty: '10' });
+      const b = orderReport({ qty: '5', symbol: 'MSFT' });
+      const c = orderReport({ qty: '1' });
+      first.actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
+      first.actors.handleTradeUpdate(fillUpdate(b, '5', '5', '400', 'filled'));
+      first.actors.handleOrder(c);
+      first.actors.stopAccepted(b.orderId, 'stop-b', '5');
+      const live = JSON.parse(JSON.stringify((first.actors as any).actor.getPersistedSnapshot()));
+      // Position actors are not persisted: they are rebuilt from the ledger and the intent rows.
+      const positions = Object.keys(live.children).filter((id) => id.startsWith('position:'));
+      expect(positions.sort()).toEqual(['position:AAPL', 'position:MSFT']);
+      for (const id of positions) delete live.children[id];
+      const assembled = JSON.parse(JSON.stringify(assembleSupervisorSnapshot(first.db).snapshot));
+      expect(assembled).toEqual(live);
+      const before = first.actors.ledgerPositions();
+      first.actors.stop();
+      open.splice(open.findIndex((o) => o.actors === first.actors), 1);
 
-  it('crash-safe: an entry whose stop cancel committed but whose own transition did not ends exited at the next start', async () => {
-    const first = await boot();
-    const entry = orderReport({ qty: '10', symbol: 'IWM' });
-    first.actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
-    first.actors.stopAccepted(entry.orderId, 'stop-1', '10');
-    expect(row(first.db, entry.orderId)).toMatchObject({ state: 'protected' });
-    // What the exit's commit wrote (the cancel) — then the process died before the entry moved.
-    updateIntent(first.db, `ct-stop-${entry.orderId}`, { cancel_requested: 1 });
-    first.actors.stop();
-    open.splice(open.findIndex((o) => o.actors === first.actors), 1);
-    const second = await boot(first.db);
-    expect(row(second.db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
-    expect(second.actors.live(entry.orderId)).toBeUndefined();
-    second.actors.stop();
-    open.splice(open.findIndex((o) => o.actors === second.actors), 1);
-    const third = await boot(first.db);
-    expect(third.events('actor_rehydrated')).toEqual([]);
-  });
+      const second = await boot(first.db);
+      expect(second.events('actor_rehydrated').map((e) => [e.order_id, e.state]).sort()).toEqual(
+        [
+          [a.orderId, 'partiallyFilled'],
+          [b.orderId, 'protected'],
+          [c.orderId, 'pending'],
+        ].sort(),
+      );
+      expect(second.actors.live(b.orderId)?.getSnapshot().context.stop).toEqual({ clientOrderId: `ct-stop-${b.orderId}`, orderId: 'stop-b', qty: '5' });
+      // The position actors come back as they were: the ledger's quantity and the live stops.
+      expect(second.actors.ledgerPositions()).toEqual(before);
+      const msft = (second.actors as any).actor.system.get('position:MSFT').getSnapshot();
+      expect(msft.value).toBe('long');
+      expect(msft.context.stops.map((s: { stopOf: string; asked: string }) => [s.stopOf, s.asked])).toEqual([[b.orderId, '5']]);
+      second.actors.handleTradeUpdate(fillUpdate(a, '10', '6', '100', 'filled'));
+      expect(second.actors.live(a.orderId)?.getSnapshot().value).toBe('placingStop');
+      expect(fills(second.db).filter((f) => f.order_id === a.orderId).map((f) => f.cum_qty)).toEqual(['4', '10']);
+      // Rehydrated snapshots are not rewritten just for being restored.
+      expect(second.db.all(second.db.kysely.selectFrom('order_history').selectAll().where('order_id', '=', c.orderId))).toHaveLength(1);
+    });
 
-  it('a partially filled entry whose position closed keeps working; it ends exited once it is done filling', async () => {
-    const { db, actors } = await boot();
-    const entry = orderReport({ qty: '10', symbol: 'F' });
-    actors.handleTradeUpdate(fillUpdate(entry, '4', '4', '12', 'partially_filled'));
-    actors.handleTradeUpdate(fillUpdate(orderReport({ qty: '4', symbol: 'F', side: 'sell' }), '4', '4', '12', 'filled'));
-    expect(row(db, entry.orderId)).toMatchObject({ state: 'partiallyFilled', terminal: 0 });
-    // Canceled with nothing more filled: nothing of it is left to protect.
-    actors.handleOrder({ ...entry, status: 'canceled', filledQty: '4', filledAvgPrice: '12' });
-    expect(row(db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
-  });
+    it('rebuilds an actor whose snapshot is of an unknown version or restores into a missing state — never crashes', async () => {
+      const first = await boot();
+      const a = orderReport({ qty: '10' });
+      const b = orderReport({ qty: '10' });
+      first.actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
+      first.actors.handleTradeUpdate(fillUpdate(b, '2', '2', '50', 'partially_filled'));
+      first.actors.stop();
+      open.splice(open.findIndex((o) => o.actors === first.actors), 1);
+      const db = first.db;
+      db.run(db.kysely.updateTable('orders').set({ machine_version: 0 }).where('order_id', '=', a.orderId));
+      const snapB = JSON.parse(row(db, b.orderId)!.snapshot);
+      snapB.value = 'stateThatNoLongerExists';
+      db.run(db.kysely.updateTable('orders').set({ snapshot: JSON.stringify(snapB) }).where('order_id', '=', b.orderId));
 
-  it('rolls the fill back with the snapshot when the commit fails, and reports it as fatal', async () => {
-    const { db, actors, fatal } = await boot();
-    db.sqlite.exec(`create trigger fail_orders before insert on orders begin select raise(abort, 'disk full'); end;`);
-    actors.handleTradeUpdate(fillUpdate(orderReport(), '4', '4', '100', 'partially_filled'));
-    expect(fills(db)).toHaveLength(0);
-    expect(fatal.length).toBeGreaterThan(0);
-  });
-});
-
-describe('upgrade: orders an older version took for final on done_for_day / stopped', () => {
-  it('are reopened by migration 0005 and rebuilt from the broker at the next start, their later fills recorded', async () => {
-    const first = await boot();
-    const o = orderReport({ qty: '10', symbol: 'AMD' });
-    // What the old version wrote: done_for_day mapped to expired, the actor final.
-    first.actors.handleOrder(o);
-    first.actors.handleOrder({ ...o, status: 'expired' });
-    const old = row(first.db, o.orderId)!;
-    expect(old).toMatchObject({ state: 'expired', terminal: 1 });
-    const snap = JSON.parse(old.snapshot);
-    snap.context.order.status = 'done_for_day';
-    first.db.run(first.db.kysely.updateTable('orders').set({ snapshot: JSON.stringify(snap) }).where('order_id', '=', o.orderId));
-    first.actors.stop();
-    open.splice(open.findIndex((x) => x.actors === first.actors), 1);
-    const migrations = await migrationProvider.getMigrations();
-    await migrations['0005_reopen_non_final_orders']!.up(first.db.kysely);
-    expect(row(first.db, o.orderId)).toMatchObject({ terminal: 0 });
-
-    // Next session it filled.
-    const broker = new Map([[o.orderId, { ...o, status: 'filled', filledQty: '10', filledAvgPrice: '160' }]]);
-    const second = await boot(first.db, broker);
-    await new Promise((r) => setImmediate(r));
-    expect(second.events('actor_rebuild').map((e) => e.order_id)).toEqual([o.orderId]);
-    expect(fills(second.db).map((f) => [f.order_id, f.cum_qty, f.price, f.source])).toEqual([[o.orderId, '10', '160', 'order']]);
-    expect(row(second.db, o.orderId)).toMatchObject({ state: 'placingStop', terminal: 0, filled_qty: '10' });
-    expect(second.events('ledger_drift')).toEqual([]);
-  });
-});
-
-describe('rehydration', () => {
-  it('round-trips: the assembled supervisor snapshot equals the live one, and actors continue where they stopped', async () => {
-    const first = await boot();
-    const a = orderReport({ qty: '10' });
-    const b = orderReport({ qty: '5', symbol: 'MSFT' });
-    const c = orderReport({ qty: '1' });
-    first.actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
-    first.actors.handleTradeUpdate(fillUpdate(b, '5', '5', '400', 'filled'));
-    first.actors.handleOrder(c);
-    first.actors.stopAccepted(b.orderId, 'stop-b', '5');
-    const live = JSON.parse(JSON.stringify((first.actors as any).actor.getPersistedSnapshot()));
-    // Position actors are not persisted: they are rebuilt from the ledger and the intent rows.
-    const positions = Object.keys(live.children).filter((id) => id.startsWith('position:'));
-    expect(positions.sort()).toEqual(['position:AAPL', 'position:MSFT']);
-    for (const id of positions) delete live.children[id];
-    const assembled = JSON.parse(JSON.stringify(assembleSupervisorSnapshot(first.db).snapshot));
-    expect(assembled).toEqual(live);
-    const before = first.actors.ledgerPositions();
-    first.actors.stop();
-    open.splice(open.findIndex((o) => o.actors === first.actors), 1);
-
-    const second = await boot(first.db);
-    expect(second.events('actor_rehydrated').map((e) => [e.order_id, e.state]).sort()).toEqual(
-      [
-        [a.orderId, 'partiallyFilled'],
-        [b.orderId, 'protected'],
-        [c.orderId, 'pending'],
-      ].sort(),
-    );
-    expect(second.actors.live(b.orderId)?.getSnapshot().context.stop).toEqual({ clientOrderId: `ct-stop-${b.orderId}`, orderId: 'stop-b', qty: '5' });
-    // The position actors come back as they were: the ledger's quantity and the live stops.
-    expect(second.actors.ledgerPositions()).toEqual(before);
-    const msft = (second.actors as any).actor.system.get('position:MSFT').getSnapshot();
-    expect(msft.value).toBe('long');
-    expect(msft.context.stops.map((s: { stopOf: string; asked: string }) => [s.stopOf, s.asked])).toEqual([[b.orderId, '5']]);
-    second.actors.handleTradeUpdate(fillUpdate(a, '10', '6', '100', 'filled'));
-    expect(second.actors.live(a.orderId)?.getSnapshot().value).toBe('placingStop');
-    expect(fills(second.db).filter((f) => f.order_id === a.orderId).map((f) => f.cum_qty)).toEqual(['4', '10']);
-    // Rehydrated snapshots are not rewritten just for being restored.
-    expect(second.db.all(second.db.kysely.selectFrom('order_history').selectAll().where('order_id', '=', c.orderId))).toHaveLength(1);
-  });
-
-  it('rebuilds an actor whose snapshot is of an unknown version or restores into a missing state — never crashes', async () => {
-    const first = await boot();
-    const a = orderReport({ qty: '10' });
-    const b = orderReport({ qty: '10' });
-    first.actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
-    first.actors.handleTradeUpdate(fillUpdate(b, '2', '2', '50', 'partially_filled'));
-    first.actors.stop();
-    open.splice(open.findIndex((o) => o.actors === first.actors), 1);
-    const db = first.db;
-    db.run(db.kysely.updateTable('orders').set({ machine_version: 0 }).where('order_id', '=', a.orderId));
-    const snapB = JSON.parse(row(db, b.orderId)!.snapshot);
-    snapB.value = 'stateThatNoLongerExists';
-    db.run(db.kysely.updateTable('orders').set({ snapshot: JSON.stringify(snapB) }).where('order_id', '=', b.orderId));
-
-    const broker = new Map<string, OrderReport>([
-      [a.orderId, { ...a, status: 'filled', filledQty: '10', filledAvgPrice: '103' }],
-      [b.orderId, { ...b, status: 'partially_filled', filledQty: '2', filledAvgPrice: '50' }],
-    ]);
-    const second = await boot(db, broker);
-    expect(second.events('actor_rebuild').map((e) => e.order_id).sort()).toEqual([a.orderId, b.orderId].sort());
-    // a: the ledger's 4 @ 100 kept; the broker's remaining 6 recorded from its VWAP (6 @ 105).
-    const fa = fills(db).filter((f) => f.order_id === a.orderId);
-    expect(fa.map((f) => [f.cum_qty, f.qty, f.price, f.source])).toEqual([
-      ['4', '4', '100', 'stream'],
-      ['10', '6', '105', 'order'],
-    ]);
-    expect(row(db, a.orderId)).toMatchObject({ filled_qty: '10', filled_avg_price: '103', machine_version: 1 });
-    expect(second.actors.live(b.orderId)?.getSnapshot().value).toBe('partiallyFilled');
-    expect(second.actors.live(b.orderId)?.getSnapshot().context.ledger).toEqual({ filledQty: '2', notional: '100' });
-    expect(second.fatal).toEqual([]);
+      const broker = new Map<string, OrderReport>([
+        [a.orderId, { ...a, status: 'filled', filledQty: '10', filledAvgPrice: '103' }],
+        [b.orderId, { ...b, status: 'partially_filled', filledQty: '2', filledAvgPrice: '50' }],
+      ]);
+      const second = await boot(db, broker);
+      expect(second.events('actor_rebuild').map((e) => e.order_id).sort()).toEqual([a.orderId, b.orderId].sort());
+      // a: the ledger's 4 @ 100 kept; the broker's remaining 6 recorded from its VWAP (6 @ 105).
+      const fa = fills(db).filter((f) => f.order_id === a.orderId);
+      expect(fa.map((f) => [f.cum_qty, f.qty, f.price, f.source])).toEqual([
+        ['4', '4', '100', 'stream'],
+        ['10', '6', '105', 'order'],
+      ]);
+      expect(row(db, a.orderId)).toMatchObject({ filled_qty: '10', filled_avg_price: '103', machine_version: 1 });
+      expect(second.actors.live(b.orderId)?.getSnapshot().value).toBe('partiallyFilled');
+      expect(second.actors.live(b.orderId)?.getSnapshot().context.ledger).toEqual({ filledQty: '2', notional: '100' });
+      expect(second.fatal).toEqual([]);
+    });
   });
 });
