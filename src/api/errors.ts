@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from '../log.js';
+import { LeadershipLost } from '../store/leadership-lost.js';
 
 /** An error a handler raises on purpose: answered as `{ error: { code, message } }` with its status. */
 export class HttpError extends Error {
@@ -22,6 +23,12 @@ export function errorMiddleware(log: Logger) {
         throw new HttpError(404, 'not_found', `no route ${ctx.method} ${ctx.path}`);
       }
     } catch (err) {
+      if (err instanceof LeadershipLost) {
+        // Another instance took the account over since this request began: ask it instead.
+        ctx.status = 503;
+        ctx.body = { error: { code: 'not_leader', message: err.message } };
+        return;
+      }
       if (err instanceof HttpError) {
         ctx.status = err.status;
         ctx.body = { error: { code: err.code, message: err.message, ...err.extra } };

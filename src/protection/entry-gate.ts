@@ -115,6 +115,8 @@ export class EntryGate {
     };
     let raw: unknown;
     let replayed = false;
+    // Fencing (PostgreSQL): only the account's leader sends; a stale one answers 503.
+    this.deps.db.assertLeading();
     try {
       raw = await this.deps.client.orders.postOrder({ postOrderRequest: body });
     } catch (err) {

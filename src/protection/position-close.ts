@@ -103,6 +103,8 @@ export class PositionCloser {
     }
     const body: trading.PostOrderRequest = { symbol, qty, side: position.isPositive() ? 'sell' : 'buy', type: 'market', timeInForce: crypto ? 'gtc' : 'day', clientOrderId: cid };
     let raw: unknown;
+    // Fencing (PostgreSQL): only the account's leader sends; a stale one answers 503.
+    this.deps.db.assertLeading();
     try {
       raw = await this.deps.client.orders.postOrder({ postOrderRequest: body });
     } catch (err) {
