@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { accountSchema } from '../src/store/account-schema.js';
 import { D } from '../src/decimal.js';
@@ -109,6 +110,15 @@ describe.skipIf(!cluster)('several accounts over several instances', () => {
     expect((await getJson(`${urls.get(alphaLeader)}/fills?account=gamma`)).status).toBe(404);
     const standby = await getJson(`${urls.get(other)}/health?account=alpha`);
     expect(standby.body).toMatchObject({ status: 'standby', account: 'alpha', leader: { leader: alphaLeader } });
+    // Every kind of /health answer fits the published schema.
+    const doc = (await getJson(`${urls.get(other)}/openapi.json`)).body;
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    ajv.addSchema({ $id: 'openapi.json', components: doc.components });
+    const health = ajv.compile({ $ref: 'openapi.json#/components/schemas/Health' });
+    for (const body of [standby.body, (await getJson(`${urls.get(other)}/health`)).body, (await getJson(`${urls.get(alphaLeader)}/health?account=alpha`)).body]) {
+      expect(health(body), `${JSON.stringify(body).slice(0, 300)}: ${ajv.errorsText(health.errors)}`).toBe(true);
+    }
+    expect(health({ status: 'standby', reasons: [], account: 'alpha' })).toBe(false);
 
     // Kill alpha's leader: alpha is led elsewhere within 10 s; beta keeps its leader.
     const killedAt = Date.now();

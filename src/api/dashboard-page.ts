@@ -143,9 +143,14 @@ export const SCRIPT = `
   function errorMessage(body, status) {
     return body && body.error && body.error.message ? String(body.error.message) : 'HTTP ' + status;
   }
+  /** The page's own ?account= (an instance serving several accounts) goes on every request. */
+  var ACCOUNT = new URLSearchParams(location.search).get('account');
+  function forAccount(path) {
+    return ACCOUNT ? path + (path.indexOf('?') >= 0 ? '&' : '?') + 'account=' + encodeURIComponent(ACCOUNT) : path;
+  }
   function get(path) {
     var hadToken = !!getToken();
-    return fetch(path, { headers: headers(), cache: 'no-store', credentials: 'same-origin', redirect: 'error' }).then(function (res) {
+    return fetch(forAccount(path), { headers: headers(), cache: 'no-store', credentials: 'same-origin', redirect: 'error' }).then(function (res) {
       return res.json().catch(function () { return null; }).then(function (body) {
         if (res.status === 401) throw new AuthError(401, hadToken, errorMessage(body, 401));
         // /health answers 503 with its full body when a position is unprotected: that body is the news.
@@ -162,7 +167,7 @@ export const SCRIPT = `
     var hadToken = !!getToken();
     var init = { method: method, headers: headers(method === 'POST' ? { 'Content-Type': 'application/json' } : {}), cache: 'no-store', credentials: 'same-origin', redirect: 'error' };
     if (method === 'POST') init.body = '{}';
-    return fetch(path, init).then(function (res) {
+    return fetch(forAccount(path), init).then(function (res) {
       return res.json().catch(function () { return null; }).then(function (body) {
         if (res.status === 401) askToken(hadToken);
         return { status: res.status, ok: res.ok, body: body };

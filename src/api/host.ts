@@ -1,6 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
+import Router from '@koa/router';
+import { dashboardRoutes } from './dashboard.js';
+import { openApiRoutes } from './openapi.js';
 import type { Logger } from '../log.js';
 import { apiAuth } from './auth.js';
 import { hostCheck } from './host-check.js';
@@ -62,10 +65,15 @@ export function createApiHost(opts: ApiHostOptions): Koa {
   app.use(errorMiddleware(opts.log));
   app.use(hostCheck(opts.host, opts.allowedHosts));
   app.use(apiAuth({ token: opts.token, tokenName: opts.tokenName, log: opts.log }));
+  // The dashboard page and the schema are the same for every account, and served on standby too.
+  const shared = new Router();
+  dashboardRoutes(shared);
+  openApiRoutes(shared);
+  app.use(shared.routes());
   app.use(async (ctx) => {
     const asked = typeof ctx.query.account === 'string' ? ctx.query.account : undefined;
     if (Array.isArray(ctx.query.account)) throw new HttpError(400, 'invalid_request', 'give ?account= once');
-    let account = asked !== undefined ? byName.get(asked) : opts.accounts.length === 1 ? opts.accounts[0] : undefined;
+    const account = asked !== undefined ? byName.get(asked) : opts.accounts.length === 1 ? opts.accounts[0] : undefined;
     if (asked !== undefined && !account) throw new HttpError(404, 'unknown_account', `no account "${asked}" here; accounts: ${[...byName.keys()].join(', ')}`);
     if (!account) {
       if (ctx.path === '/health' && ctx.method === 'GET') {
@@ -74,9 +82,7 @@ export function createApiHost(opts: ApiHostOptions): Koa {
         ctx.status = body.status === 'critical' ? 503 : 200;
         return;
       }
-      // The dashboard page and the schema are the same for every account.
-      if (ctx.path === '/' || ctx.path === '/openapi.json') account = opts.accounts[0];
-      else throw new HttpError(400, 'account_required', `this instance serves ${opts.accounts.length} accounts (${[...byName.keys()].join(', ')}): add ?account=<name>`);
+      throw new HttpError(400, 'account_required', `this instance serves ${opts.accounts.length} accounts (${[...byName.keys()].join(', ')}): add ?account=<name>`);
     }
     const accountApp = account!.app();
     if (!accountApp) {

@@ -35,6 +35,8 @@ interface Route {
 }
 
 const SYMBOL_PARAM = { name: 'symbol', in: 'path' as const, description: 'e.g. AAPL, BTC%2FUSD or BTCUSD' };
+/** Every route takes it (src/api/host.ts); required when the instance serves several accounts, but for /health. */
+const ACCOUNT_PARAM = { name: 'account', in: 'query' as const, description: 'the account (CT_ACCOUNTS_FILE name); may be left out with one account' };
 const err = (description: string) => ({ description, schema: ErrorBody });
 
 export const ROUTES: Route[] = [
@@ -131,7 +133,7 @@ export function openApiDocument(): Record<string, unknown> {
     if (r.body) REQUESTS.add(z.globalRegistry.get(r.body)!.id!);
     (paths[r.path] ??= {})[r.method] = {
       summary: r.summary,
-      ...(r.params ? { parameters: r.params.map((p) => ({ ...p, required: p.in === 'path', schema: { type: 'string' } })) } : {}),
+      parameters: [...(r.params ?? []), ACCOUNT_PARAM].map((p) => ({ ...p, required: p.in === 'path', schema: { type: 'string' } })),
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: refTo(r.body) } } } } : {}),
       ...(r.write ? { security: [{ bearer: [] }] } : {}),
       responses,

@@ -77,10 +77,14 @@ export const CooldownsCleared = z.object({ symbol: z.string(), cleared: z.number
 
 const unprotected = z.object({ symbol: z.string(), position: z.string(), covered: z.string(), uncovered: z.string(), reason: z.string().nullable() }).catchall(z.unknown());
 
-export const HealthResponse = z
+const leaderView = z.object({ leader: z.string(), epoch: z.number().int(), since: z.string(), heartbeat_at: z.string() }).describe('who leads the account (PostgreSQL); null on SQLite');
+
+const AccountHealth = z
   .object({
     status: z.enum(['ok', 'degraded', 'critical']),
     reasons: z.array(z.string()),
+    account: z.string().optional(),
+    leader: leaderView.nullable().optional(),
     mode: z.string(),
     entries_paused: z.boolean(),
     stream: z.string(),
@@ -91,7 +95,22 @@ export const HealthResponse = z
     protection: z.object({ unprotected: z.array(unprotected), overprotected: z.array(z.object({}).catchall(z.unknown())), grace_s: z.number() }).nullable(),
   })
   .catchall(z.unknown())
-  .meta({ id: 'Health' });
+  .meta({ id: 'AccountHealth' });
+
+/** Another instance leads the account (PostgreSQL): this one stands by. */
+const StandbyHealth = z
+  .object({ status: z.enum(['standby', 'starting']), reasons: z.array(z.string()), account: z.string(), leader: leaderView.nullable() })
+  .meta({ id: 'StandbyHealth' });
+
+/** Several accounts and no ?account=: each one, who leads it, its status here; the worst is the instance's. */
+const HealthOverview = z
+  .object({
+    status: z.enum(['ok', 'degraded', 'critical', 'standby']),
+    accounts: z.array(z.object({ account: z.string(), here: z.string(), status: z.string(), leader: leaderView.nullable() })),
+  })
+  .meta({ id: 'HealthOverview' });
+
+export const HealthResponse = z.union([AccountHealth, StandbyHealth, HealthOverview]).meta({ id: 'Health' });
 
 export const PositionsResponse = z
   .object({
