@@ -1,30 +1,46 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import pg from 'pg';
 import { pino } from 'pino';
-import { openDatabase } from '../src/store/database.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
+import type { Database } from '../src/store/database.js';
+import { onStore, PG_SCHEMA, type BenchStore, type StoreKind } from './store.js';
+
+const RAW_INSERT =
+  'insert into fills (order_id, cum_qty, qty, price, symbol, side, exec_id, source, filled_at, recorded_at) values (?,?,?,?,?,?,?,?,?,?)';
+
+/** Inserts per second straight through the driver, one commit per row: better-sqlite3's prepared statement, or a pg prepared statement (awaited one by one). */
+async function rawInsertsPerSec(store: BenchStore, raw: Database, fills: number): Promise<number> {
+  if (store.kind === 'sqlite') {
+    const stmt = raw.sqlite.prepare(RAW_INSERT);
+    const t0 = performance.now();
+    for (let i = 0; i < fills; i++) stmt.run(`o${i}`, '1', '1', '100.5', 'AAPL', 'buy', null, 'stream', '2026-01-02T15:00:00.000000000Z', '2026-01-02T15:00:00.000Z');
+    return fills / ((performance.now() - t0) / 1000);
+  }
+  const client = new pg.Client({ connectionString: store.urlOf(raw), options: `-c search_path=${PG_SCHEMA}` });
+  await client.connect();
+  try {
+    let n = 0;
+    const text = RAW_INSERT.replace(/\?/g, () => `$${++n}`);
+    const t0 = performance.now();
+    for (let i = 0; i < fills; i++) await client.query({ name: 'raw_insert', text, values: [`o${i}`, '1', '1', '100.5', 'AAPL', 'buy', null, 'stream', '2026-01-02T15:00:00.000000000Z', '2026-01-02T15:00:00.000Z'] });
+    return fills / ((performance.now() - t0) / 1000);
+  } finally {
+    await client.end();
+  }
+}
 
 /**
  * Ingest throughput through the full path (report → supervisor → order actor → fill plan → one
- * SQLite commit of fill + snapshot + history), against the raw better-sqlite3 insert rate on the
- * same file type. Both commit per fill: that is the durability each fill gets on the stream path.
+ * commit of fill + snapshot + history), against the raw driver insert rate on the same store.
+ * Both commit per fill: that is the durability each fill gets on the stream path.
  * (Reconciliation commits a page of 100 in one transaction; that rate is reported too.)
  */
-export async function benchIngest(fills = 20_000) {
-  const dir = mkdtempSync(join(tmpdir(), 'ct-bench-ingest-'));
-  try {
-    const raw = await openDatabase(join(dir, 'raw.db'));
-    const stmt = raw.sqlite.prepare(
-      'insert into fills (order_id, cum_qty, qty, price, symbol, side, exec_id, source, filled_at, recorded_at) values (?,?,?,?,?,?,?,?,?,?)',
-    );
-    let t0 = performance.now();
-    for (let i = 0; i < fills; i++) stmt.run(`o${i}`, '1', '1', '100.5', 'AAPL', 'buy', null, 'stream', '2026-01-02T15:00:00.000000000Z', '2026-01-02T15:00:00.000Z');
-    const rawPerSec = fills / ((performance.now() - t0) / 1000);
-    await raw.close();
+export function benchIngest(fills = 20_000, kind: StoreKind = 'sqlite') {
+  return onStore(kind, 'ingest', async (store) => {
+    const raw = await store.open('raw');
+    const rawPerSec = await rawInsertsPerSec(store, raw, fills).finally(() => raw.close());
 
     const path = async (name: string, batch: number) => {
-      const db = await openDatabase(join(dir, `${name}.db`));
+      const db = await store.open(name);
       const actors = new OrderActors({ db, log: pino({ level: 'silent' }), adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
       await actors.start();
       const perOrder = 4;
@@ -63,7 +79,5 @@ export async function benchIngest(fills = 20_000) {
       within_target: perFill / rawPerSec >= 0.1,
       full_path_page_commits_per_s: Math.round(perPage),
     };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }

@@ -12,14 +12,20 @@ import { benchRehydrate } from './rehydrate.js';
  * `npm run bench [-- name …]`: every benchmark, each in a fresh process (one run's heap and
  * timers must not tax the next, as a restart would not), one JSON document on stdout.
  * Targets (issue 8) are reported next to each figure; benchmarks measure, they do not fail.
+ * `*_pg` runs its twin on PostgreSQL (a throwaway cluster, test/support/pg-cluster.ts, or
+ * CT_TEST_PG_URL); each figure says its `store`, a _pg one without PostgreSQL says `skipped`.
  */
 const benches: Record<string, () => Promise<unknown>> = {
   ingest: () => benchIngest(20_000),
+  ingest_pg: () => benchIngest(20_000, 'postgres'),
   catchup_10k_missed_fills: () => benchCatchup(10_000),
+  catchup_10k_missed_fills_pg: () => benchCatchup(10_000, 'postgres'),
   catchup_protect_10k_fills_1k_entries: () => benchCatchupProtect(1000, 10),
+  catchup_protect_10k_fills_1k_entries_pg: () => benchCatchupProtect(1000, 10, 'postgres'),
   rehydrate_10k_actors: () => benchRehydrate(10_000),
   fill_to_stop_submitted: () => benchFillToStop(100, 650),
   fills_api_100k: () => benchFillsApi(100_000, 1000),
+  fills_api_100k_pg: () => benchFillsApi(100_000, 1000, 'postgres'),
   idle_requests_per_min: () => benchIdle(130),
 };
 

@@ -71,7 +71,18 @@ export class SyncPgConnection {
     if (this.closed) throw new PgError('the PostgreSQL store is closed');
     Atomics.store(this.flag, 0, 0);
     this.worker.postMessage({ sql, params: [...params] } satisfies PgRequest);
-    const waited = Atomics.wait(this.flag, 0, 0, this.waitMs);
+    // Wait for the flag, not for a wake-up: the previous answer's notify can come late (the worker
+    // set the flag, we read that answer before its notify, then it wakes this wait with no reply yet).
+    const deadline = performance.now() + this.waitMs;
+    let waited = 'ok';
+    while (Atomics.load(this.flag, 0) === 0) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        waited = 'timed-out';
+        break;
+      }
+      waited = Atomics.wait(this.flag, 0, 0, left);
+    }
     const msg = receiveMessageOnPort(this.replies);
     if (!msg) {
       throw new PgError(waited === 'timed-out' ? `PostgreSQL did not answer within ${this.waitMs} ms` : 'PostgreSQL worker gave no answer', '57014');
