@@ -164,4 +164,41 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
       await client.end();
     }
   });
+
+  it('a store whose connection dies inside a transaction fails it (its COMMIT too), then reconnects for the next', async () => {
+    const { openPgDatabase } = await import('../src/store/database-pg.js');
+    const { readSyncState, writeSyncState } = await import('../src/store/sync-state.js');
+    const { sql } = await import('kysely');
+    const store = await openPgDatabase({ url: db.url, schema: 'acct_lostconn' });
+    const killer = await openPgDatabase({ url: db.url, schema: 'acct_lostconn' });
+    const kill = () => {
+      const pid = store.first(store.kysely.selectNoFrom(sql<number>`pg_backend_pid()`.as('pid')))!.pid;
+      killer.first(killer.kysely.selectNoFrom(sql<boolean>`pg_terminate_backend(${pid})`.as('done')));
+    };
+    try {
+      writeSyncState(store, 'entries_paused', 'before');
+      // Lost between two statements: the second fails.
+      expect(() =>
+        store.transaction(() => {
+          writeSyncState(store, 'entries_paused', 'half');
+          kill();
+          writeSyncState(store, 'entries_paused', 'rest');
+        }),
+      ).toThrow();
+      expect(readSyncState(store, 'entries_paused')).toBe('before');
+      // Lost right before COMMIT: the commit fails; it must not "succeed" on a new connection.
+      expect(() =>
+        store.transaction(() => {
+          writeSyncState(store, 'entries_paused', 'uncommitted');
+          kill();
+        }),
+      ).toThrow(/connection|terminat/i);
+      expect(readSyncState(store, 'entries_paused')).toBe('before');
+      writeSyncState(store, 'entries_paused', 'after');
+      expect(readSyncState(store, 'entries_paused')).toBe('after');
+    } finally {
+      await store.close();
+      await killer.close();
+    }
+  });
 });

@@ -65,7 +65,7 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
 
   const exec = (query: Compilable) => {
     const compiled = query.compile();
-    return conn.query(compiled.sql, compiled.parameters);
+    return conn.query(compiled.sql, compiled.parameters, depth > 0);
   };
   let depth = 0;
   let closed = false;
@@ -86,7 +86,7 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     },
     transaction<T>(fn: () => T): T {
       const savepoint = depth === 0 ? null : `sp${depth}`;
-      conn.query(savepoint ? `savepoint ${savepoint}` : 'begin');
+      conn.query(savepoint ? `savepoint ${savepoint}` : 'begin', [], savepoint !== null);
       depth++;
       let result: T;
       try {
@@ -95,7 +95,7 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       } catch (err) {
         depth--;
         try {
-          conn.query(savepoint ? `rollback to savepoint ${savepoint}` : 'rollback');
+          conn.query(savepoint ? `rollback to savepoint ${savepoint}` : 'rollback', [], true);
         } catch {
           // the connection is gone: the server rolled back with it
         }
@@ -103,11 +103,11 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       }
       depth--;
       try {
-        conn.query(savepoint ? `release savepoint ${savepoint}` : 'commit');
+        conn.query(savepoint ? `release savepoint ${savepoint}` : 'commit', [], true);
       } catch (err) {
         if (!savepoint) {
           try {
-            conn.query('rollback');
+            conn.query('rollback', [], true);
           } catch {
             // nothing open any more
           }
@@ -121,7 +121,7 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       if (!fence) return;
       // FOR SHARE: a takeover's epoch increment waits for this transaction, so "still the leader"
       // holds until the send is marked.
-      const row = conn.query(`select epoch from ${LEADERS_TABLE} where account_id = $1 for share`, [fence.accountId]).rows[0] as { epoch: number } | undefined;
+      const row = conn.query(`select epoch from ${LEADERS_TABLE} where account_id = $1 for share`, [fence.accountId], depth > 0).rows[0] as { epoch: number } | undefined;
       const current = row ? Number(row.epoch) : null;
       if (current !== fence.epoch) throw new LeadershipLost(fence.accountId, fence.epoch, current);
     },

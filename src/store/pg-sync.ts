@@ -67,10 +67,15 @@ export class SyncPgConnection {
     return this.loaded;
   }
 
-  query(sql: string, params: readonly unknown[] = []): { rows: Record<string, unknown>[]; rowCount: number } {
+  /**
+   * `inTransaction`: the statement belongs to an open transaction (a commit included). If the
+   * connection was lost since the transaction began, it fails instead of running on a new one, where
+   * a COMMIT would "succeed" with nothing to commit.
+   */
+  query(sql: string, params: readonly unknown[] = [], inTransaction = false): { rows: Record<string, unknown>[]; rowCount: number } {
     if (this.closed) throw new PgError('the PostgreSQL store is closed');
     Atomics.store(this.flag, 0, 0);
-    this.worker.postMessage({ sql, params: [...params] } satisfies PgRequest);
+    this.worker.postMessage({ sql, params: [...params], inTransaction } satisfies PgRequest);
     // Wait for the flag, not for a wake-up: the previous answer's notify can come late (the worker
     // set the flag, we read that answer before its notify, then it wakes this wait with no reply yet).
     const deadline = performance.now() + this.waitMs;

@@ -28,6 +28,8 @@ export interface PgWorkerData {
 export interface PgRequest {
   sql: string;
   params: unknown[];
+  /** Part of an open transaction: on a lost connection it fails rather than run on a new one. */
+  inTransaction: boolean;
 }
 
 export type PgReply =
@@ -43,7 +45,6 @@ pg.types.setTypeParser(20, (v) => Number(v));
 const flag = new Int32Array(data.flag);
 let client = null;
 let broken = null;
-let inTransaction = false;
 
 async function connect() {
   const settings = Object.entries({ search_path: data.schema + ',public', ...data.settings }).map(([k, v]) => '-c ' + k + '=' + v).join(' ');
@@ -56,31 +57,34 @@ async function connect() {
     options: settings,
   });
   c.on('error', (err) => { broken = err; });
+  c.on('end', () => { broken = broken || new Error('the server closed the connection'); });
   await c.connect();
   broken = null;
   return c;
 }
 
+let lostReason = null;
+
 async function run(req) {
   try {
     if (client && broken) {
-      // A lost connection loses its transaction: say so instead of running the rest outside it.
-      const lost = broken;
+      lostReason = broken.message;
       await client.end().catch(() => undefined);
       client = null;
-      if (inTransaction && !/^(rollback|commit)\b/i.test(req.sql)) {
-        inTransaction = false;
-        return { ok: false, message: 'connection lost inside a transaction: ' + lost.message, code: '08006' };
-      }
     }
-    if (!client) client = await connect();
+    if (!client) {
+      // A lost connection loses its transaction: the rest of it (its COMMIT above all) must fail,
+      // not run on a new connection outside it.
+      if (req.inTransaction && lostReason !== null) {
+        return { ok: false, message: 'connection lost inside a transaction: ' + lostReason, code: '08006' };
+      }
+      client = await connect();
+      lostReason = null;
+    }
     const res = await client.query({ text: req.sql, values: req.params });
-    const verb = req.sql.trimStart().slice(0, 9).toLowerCase();
-    if (verb.startsWith('begin')) inTransaction = true;
-    else if (verb.startsWith('commit') || (verb.startsWith('rollback') && !verb.startsWith('rollback '))) inTransaction = false;
     return { ok: true, rows: res.rows, rowCount: res.rowCount ?? 0 };
   } catch (err) {
-    if (/^(commit|rollback)$/i.test(req.sql.trim())) inTransaction = false;
+    if (client && broken) lostReason = broken.message;
     return { ok: false, message: String(err && err.message), code: err && err.code, detail: err && err.detail };
   }
 }
