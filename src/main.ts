@@ -1,23 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import pg from 'pg';
-import { ConfigError, accountDbPath, loadConfig, redactDbUrl, type AccountConfig, type Config } from './config.js';
+import { ConfigError, accountDbPath, loadConfig, type AccountConfig, type Config } from './config.js';
 import { StartupRefusal } from './startup-refusal.js';
 import { createLogger, type Logger } from './log.js';
 import { openDatabase } from './store/database.js';
-import { openPgDatabase } from './store/database-pg.js';
-import { readLeaders } from './store/leader-table.js';
 import { acquireProcessLock } from './store/process-lock.js';
-import { createBrokerClient } from './broker/client.js';
-import { verifyCredentials } from './broker/credentials.js';
 import { startApiHost, type HostedAccount } from './api/host.js';
 import { armCrashPoint } from './runtime/crash-points.js';
-import { AccountLeader } from './runtime/account-leader.js';
-import { accountSchema } from './store/account-schema.js';
 import type { Inspector } from './inspect/inspector.js';
 import type { Simulator } from './sim/index.js';
 import { startAccount, type Endpoints, type RunningAccount } from './account.js';
+import { startLedAccounts } from './led-accounts.js';
 
 /**
  * The composition root: config → logger → (demo simulator) → each account (its store, then its
@@ -122,90 +116,20 @@ async function start(config: Config, log: Logger): Promise<Running> {
         hosted.push(hostedAlone(account.name, acc));
       }
     } else {
-      // PostgreSQL: each account is led by one instance at a time (src/runtime/account-leader.ts).
-      const dbUrl = config.dbUrl;
-      log.info({ event: 'store_postgres', url: redactDbUrl(dbUrl), instance: config.instanceName }, `PostgreSQL at ${redactDbUrl(dbUrl)}; this instance is ${config.instanceName}`);
-      const leaders = new pg.Pool({ connectionString: dbUrl, max: 1, idleTimeoutMillis: 10_000, application_name: 'crazy-trade api' });
-      closers.push(() => leaders.end());
-      // How many accounts this process leads: a busy instance leaves free accounts to idle ones.
-      const leadersHere: AccountLeader[] = [];
-      const ledHere = () => leadersHere.filter((l) => l.status().role !== 'standby').length;
-      for (const account of config.accounts) {
-        const alog = accountLog(account);
-        const endpoints = endpointsOf(account);
-        const checked = new AbortController();
-        closers.push(() => checked.abort());
-        // The account's identity keys its lock and its schema: GET /v2/account (keys refused: exit 2).
-        const who = await verifyCredentials(createBrokerClient(endpoints, { log: alog }), alog, checked.signal);
-        if (!who) return { close: closeAll };
-        const schema = accountSchema(who.accountId);
-        let current: RunningAccount | null = null;
-        const leader: AccountLeader = new AccountLeader({
-          url: dbUrl,
-          accountId: who.accountId,
-          accountName: account.name,
-          instance: config.instanceName,
-          timeoutS: config.leaderTimeoutS,
-          log: alog,
-          ledHere,
-          lead: async (epoch) => {
-            const db = await openPgDatabase({
-              url: dbUrl,
-              schema,
-              applicationName: `crazy-trade ${config.instanceName}`.slice(0, 63),
-              fence: { accountId: who.accountId, epoch },
-              // A stopped leader's open transaction must not hold the takeover's epoch bump.
-              settings: { idle_in_transaction_session_timeout: String(config.leaderTimeoutS * 1000) },
-            });
-            log.info({ event: 'store_opened', schema, account: account.name, epoch }, 'database ready');
-            let acc: RunningAccount;
-            try {
-              acc = await startAccount({
-                config,
-                account,
-                endpoints,
-                db,
-                log: alog,
-                inspector,
-                onFatal: fatal,
-                onRefused: refuse,
-                onLeadershipLost: (err) => leader.stepDown(err.message),
-              });
-            } catch (err) {
-              await db.close();
-              throw err;
-            }
-            current = acc;
-            return {
-              close: async (reason) => {
-                current = null;
-                try {
-                  await acc.close(reason);
-                } finally {
-                  await db.close();
-                }
-              },
-            };
-          },
-        });
-        leadersHere.push(leader);
-        leader.start();
-        closers.push(() => leader.stop(stopReason));
-        // One account at a time: the next one's first try knows whether this one was taken here.
-        await leader.firstAttempt;
-        hosted.push({
-          name: account.name,
-          app: () => current?.app ?? null,
-          health: () => current?.health() ?? null,
-          role: () => leader.status().role,
-          problem: () => leader.status().error,
-          leader: async () => {
-            const rows = await readLeaders(leaders).catch(() => []);
-            const row = rows.find((r) => r.account_id === who.accountId);
-            return row ? { leader: row.leader, epoch: row.epoch, since: row.since, heartbeat_at: row.heartbeat_at } : null;
-          },
-        });
-      }
+      // PostgreSQL: each account is led by one instance at a time.
+      hosted.push(
+        ...startLedAccounts({
+          config: { ...config, dbUrl: config.dbUrl },
+          log,
+          logOf: accountLog,
+          endpointsOf,
+          inspector,
+          onFatal: fatal,
+          onRefused: refuse,
+          closers,
+          stopReason: () => stopReason,
+        }),
+      );
     }
 
     const api = await startApiHost({
