@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
 import { D, normalize } from '../../src/decimal.js';
 import { entryOfStop, isLiveStatus } from '../../src/domain/orders.js';
 import { startBot, type BotProcess } from '../support/bot-process.js';
+import { sqliteLedger, type LedgerSource } from './ledger-source.js';
 
 /**
  * Chaos: the bot as a child process against the standalone simulator (its own process, with the
@@ -64,13 +64,13 @@ export interface ChaosFigures {
   violations: string[];
 }
 
-const KEY = 'PKCHAOS';
-const SECRET = 'chaos-secret';
+export const KEY = 'PKCHAOS';
+export const SECRET = 'chaos-secret';
 const HEADERS = { 'APCA-API-KEY-ID': KEY, 'APCA-API-SECRET-KEY': SECRET };
 /** Statuses of an order that may still fill (the service's own grouping, src/domain/orders.ts). */
 const LIVE = { has: (status: string) => isLiveStatus(status) };
 
-function mulberry32(seed: number) {
+export function mulberry32(seed: number) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -86,7 +86,7 @@ function stopFamily(clientOrderId: string): string {
   return clientOrderId.replace(/-v\d+$/, '');
 }
 
-async function startSimProcess(
+export async function startSimProcess(
   seed: number,
   fractionalRate: number,
 ): Promise<{ proc: ChildProcess; url: string; streamUrl: string; dataUrl: string }> {
@@ -112,12 +112,12 @@ async function startSimProcess(
   });
 }
 
-async function sim(url: string, method: string, path: string, body?: unknown): Promise<any> {
+export async function sim(url: string, method: string, path: string, body?: unknown): Promise<any> {
   const res = await fetch(url + path, { method, headers: { ...HEADERS, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   return res.json();
 }
 
-async function allOrders(url: string): Promise<any[]> {
+export async function allOrders(url: string): Promise<any[]> {
   const out: any[] = [];
   let after: string | undefined;
   for (;;) {
@@ -129,7 +129,7 @@ async function allOrders(url: string): Promise<any[]> {
   }
 }
 
-async function allFillActivities(url: string): Promise<any[]> {
+export async function allFillActivities(url: string): Promise<any[]> {
   const out: any[] = [];
   let token: string | undefined;
   for (;;) {
@@ -163,9 +163,13 @@ function closingExits(activities: any[]): Array<{ id: string; sameInstant: Set<s
   return out;
 }
 
-async function measure(
+/**
+ * Measures the run: the broker's truth (orders, positions, fills) against the ledger's rows (SQLite or
+ * PostgreSQL, whichever `ledger` reads). Every broken invariant is a line in `violations`.
+ */
+export async function measure(
   url: string,
-  dbPath: string,
+  ledger: LedgerSource,
   cooldownLines: Array<Record<string, any>>,
   kills: number,
   sessionCloses: number,
@@ -174,16 +178,13 @@ async function measure(
   const orders = await allOrders(url);
   const positions = (await sim(url, 'GET', '/v2/positions')) as any[];
   const stats = await sim(url, 'GET', '/_sim/stats');
-  const db = new BetterSqlite3(dbPath, { readonly: true });
-  const rows = db.prepare('select order_id, qty, price from fills').all() as Array<{ order_id: string; qty: string; price: string }>;
-  const cooldownIds = new Set((db.prepare('select exit_fill_id from cooldowns').all() as Array<{ exit_fill_id: string }>).map((r) => r.exit_fill_id));
+  const books = await ledger.read();
+  const rows = books.fills;
+  const cooldownIds = new Set(books.cooldownIds);
   const cooldowns = cooldownIds.size;
   const exits = closingExits(await allFillActivities(url));
-  const entries = db.prepare("select count(*) as n from orders where role = 'entry' and filled_qty != '0'").get() as { n: number };
-  const washRefused = new Set(
-    (db.prepare("select distinct symbol from intents where status = 'rejected' and last_error like 'wash_trade:%'").all() as Array<{ symbol: string }>).map((r) => r.symbol.replace('/', '')),
-  );
-  db.close();
+  const entries = { n: books.entriesFilled };
+  const washRefused = new Set(books.washRefusedSymbols.map((s) => s.replace('/', '')));
 
   const violations: string[] = [];
   const byOrder = new Map<string, Array<{ qty: string; price: string }>>();
@@ -307,6 +308,65 @@ async function measure(
   };
 }
 
+/**
+ * Beyond Alpaca's rules (the simulator's defaults: crypto fees and grids, held shares, wash trades):
+ * transport faults, FILL activities published late behind ids already served (Alpaca-API#176), which
+ * only the trailing re-read behind the watermark records, and outside equity orders reported
+ * done_for_day (no fill until the next session).
+ */
+export async function startFaults(url: string, doneForDayRate = 0.02): Promise<void> {
+  await sim(url, 'POST', '/_sim/faults', {
+    rate_429: 0.05,
+    rate_5xx: 0.05,
+    ws_duplicate_rate: 0.1,
+    ws_reorder_rate: 0.1,
+    ws_drop_rate: 0.02,
+    late_activity_rate: 0.02,
+    late_activity_ms: 3000,
+    done_for_day_rate: doneForDayRate,
+  });
+}
+
+export interface SessionCloser {
+  /** Before round `i`: at every `every`th, closes the session (after the last reopening) and reopens it `closedMs` later. */
+  before(i: number, what: string): Promise<void>;
+  /** The reopening in flight, if any. */
+  settled(): Promise<void>;
+  closes(): number;
+}
+
+/** The session closes now and then and reopens `closedMs` later, whatever the bots are doing. */
+export function sessionCloser(url: string, every: number, closedMs: number, say: (line: string) => void): SessionCloser {
+  let count = 0;
+  let reopening: Promise<void> | null = null;
+  return {
+    async before(i, what) {
+      if (!(every > 0 && i % every === 0)) return;
+      await reopening;
+      const closed = await sim(url, 'POST', '/_sim/clock', { is_open: false });
+      count += 1;
+      say(`session closed before ${what} ${i}: ${closed.expired_order_ids?.length ?? 0} day orders expired`);
+      reopening = new Promise((r) => setTimeout(r, closedMs)).then(async () => {
+        await sim(url, 'POST', '/_sim/clock', { is_open: true });
+        say('session reopened');
+      });
+      reopening.catch(() => undefined); // awaited later; no unhandled rejection meanwhile
+    },
+    async settled() {
+      await reopening;
+    },
+    closes: () => count,
+  };
+}
+
+/** Quiesce: the session open, no more outside traffic, no more faults (done_for_day_rate too). */
+export async function quiesce(url: string, sessions: SessionCloser): Promise<void> {
+  await sessions.settled();
+  await sim(url, 'POST', '/_sim/clock', { is_open: true });
+  await sim(url, 'POST', '/_sim/outside-trader', { running: false });
+  await sim(url, 'DELETE', '/_sim/faults');
+}
+
 export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
   const t0 = Date.now();
   const rand = mulberry32(opts.seed);
@@ -332,36 +392,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
     CT_LOG_LEVEL: 'info',
   };
   try {
-    // Alpaca's rules are the simulator's defaults (crypto fees and grids, held shares, wash trades);
-    // on top: transport faults, FILL activities published late behind ids already served
-    // (Alpaca-API#176), which only the trailing re-read behind the watermark records, and outside
-    // equity orders reported done_for_day (no fill until the next session).
-    await sim(simProc.url, 'POST', '/_sim/faults', {
-      rate_429: 0.05,
-      rate_5xx: 0.05,
-      ws_duplicate_rate: 0.1,
-      ws_reorder_rate: 0.1,
-      ws_drop_rate: 0.02,
-      late_activity_rate: 0.02,
-      late_activity_ms: 3000,
-      done_for_day_rate: opts.doneForDayRate ?? 0.02,
-    });
+    // Alpaca's rules are the simulator's defaults; transport faults, late activities and done_for_day on top.
+    await startFaults(simProc.url, opts.doneForDayRate);
     // The session closes now and then (equity day orders expire, fraction stops among them) and
     // reopens sessionClosedMs later (done_for_day orders fill again), whatever the bots are doing.
-    let sessionCloses = 0;
-    let reopening: Promise<void> | null = null;
+    const sessions = sessionCloser(simProc.url, sessionEvery, sessionClosedMs, say);
     for (let i = 1; i <= opts.kills; i++) {
-      if (sessionEvery > 0 && i % sessionEvery === 0) {
-        await reopening;
-        const closed = await sim(simProc.url, 'POST', '/_sim/clock', { is_open: false });
-        sessionCloses += 1;
-        say(`session closed before bot ${i}: ${closed.expired_order_ids?.length ?? 0} day orders expired`);
-        reopening = new Promise((r) => setTimeout(r, sessionClosedMs)).then(async () => {
-          await sim(simProc.url, 'POST', '/_sim/clock', { is_open: true });
-          say('session reopened');
-        });
-        reopening.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
-      }
+      await sessions.before(i, 'bot');
       const bot = startBot(env);
       bots.push(bot);
       await bot.apiUrl();
@@ -374,21 +411,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
 
     // Quiesce: the session open, no more outside traffic, no more faults (done_for_day_rate too);
     // one last bot brings everything in.
-    await reopening;
-    await sim(simProc.url, 'POST', '/_sim/clock', { is_open: true });
-    await sim(simProc.url, 'POST', '/_sim/outside-trader', { running: false });
-    await sim(simProc.url, 'DELETE', '/_sim/faults');
+    await quiesce(simProc.url, sessions);
     const quiet = Date.now();
     const last = startBot(env);
     bots.push(last);
     await last.apiUrl();
     const deadline = Date.now() + (opts.settleMs ?? 90_000);
+    const ledger = sqliteLedger(dbPath);
     const cooldownLines = () => bots.flatMap((b) => b.lines.filter((l) => l.event === 'cooldown_started'));
     let figures: ChaosFigures;
     for (;;) {
       await new Promise((r) => setTimeout(r, 1000));
       const reconciled = last.lines.some((l) => l.event === 'reconcile_done' && Date.parse(l.time) - l.duration_ms > quiet);
-      figures = await measure(simProc.url, dbPath, cooldownLines(), opts.kills, sessionCloses, t0);
+      figures = await measure(simProc.url, ledger, cooldownLines(), opts.kills, sessions.closes(), t0);
       if (reconciled && figures.violations.length === 0) break;
       if (Date.now() > deadline) break;
     }
