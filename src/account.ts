@@ -32,7 +32,7 @@ import { StreamWatch } from './notify/stream-watch.js';
 import { webhookChannel } from './notify/webhook.js';
 import { telegramChannel } from './notify/telegram.js';
 import type { Channel } from './notify/channel.js';
-import type { LeadershipLost } from './store/leadership-lost.js';
+import { LeadershipLost } from './store/leadership-lost.js';
 
 /** Where one account's broker is: the account's keys and hosts (or the demo simulator's). */
 export interface Endpoints {
@@ -119,7 +119,10 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
       onOrderEnded: (symbol) => stopWorker?.orderEnded(symbol),
       extraInspect: inspector?.inspect,
       fetchOrder: (id) => fetchOrder(broker, log, id),
-      onFatal: () => {
+      onFatal: (err) => {
+        // A commit fenced off: another instance leads now. Step down (the next term rehydrates);
+        // anything else is state that did not reach the disk: the process must stop.
+        if (err instanceof LeadershipLost && deps.onLeadershipLost) return deps.onLeadershipLost(err);
         stopReason = 'fatal error';
         deps.onFatal();
       },

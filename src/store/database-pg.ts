@@ -13,7 +13,10 @@ export interface PgOpenOptions {
   /** The account's schema (created if missing): each account's tables live apart. */
   schema: string;
   applicationName?: string;
-  /** The leadership this store acts under: assertLeading() checks the account's epoch is still it. */
+  /**
+   * The leadership this store acts under: every transaction (and every write outside one) first
+   * checks the account's epoch is still it, and throws LeadershipLost otherwise (nothing written).
+   */
   fence?: { accountId: string; epoch: number };
   statementTimeoutMs?: number;
   /** Session settings of the store's connection (e.g. idle_in_transaction_session_timeout). */
@@ -69,6 +72,16 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
   };
   let depth = 0;
   let closed = false;
+  /** Fenced (a leader's store): every top-level transaction starts by checking the epoch. */
+  const checkFence = (inTransaction: boolean) => {
+    const fence = opts.fence;
+    if (!fence) return;
+    // FOR SHARE: a takeover's epoch bump waits for the transactions that passed this check, and
+    // those that start after it fail here, before they write or lock anything.
+    const row = conn.query(`select epoch from ${LEADERS_TABLE} where account_id = $1 for share`, [fence.accountId], inTransaction).rows[0] as { epoch: number } | undefined;
+    const current = row ? Number(row.epoch) : null;
+    if (current !== fence.epoch) throw new LeadershipLost(fence.accountId, fence.epoch, current);
+  };
   const db: Database = {
     dialect: 'postgres',
     get sqlite(): never {
@@ -76,6 +89,8 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     },
     kysely,
     run(query) {
+      // A write outside a transaction is one of its own, fenced like any other.
+      if (depth === 0 && opts.fence) return db.transaction(() => ({ changes: exec(query).rowCount }));
       return { changes: exec(query).rowCount };
     },
     all<R>(query: Compilable<R>) {
@@ -90,6 +105,7 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       depth++;
       let result: T;
       try {
+        if (!savepoint) checkFence(true);
         result = fn();
         if (result && typeof (result as { then?: unknown }).then === 'function') throw new TypeError('Transaction function cannot return a promise');
       } catch (err) {
@@ -117,13 +133,8 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       return result;
     },
     assertLeading() {
-      const fence = opts.fence;
-      if (!fence) return;
-      // FOR SHARE: a takeover's epoch increment waits for this transaction, so "still the leader"
-      // holds until the send is marked.
-      const row = conn.query(`select epoch from ${LEADERS_TABLE} where account_id = $1 for share`, [fence.accountId], depth > 0).rows[0] as { epoch: number } | undefined;
-      const current = row ? Number(row.epoch) : null;
-      if (current !== fence.epoch) throw new LeadershipLost(fence.accountId, fence.epoch, current);
+      // Inside a transaction the check at its start holds (FOR SHARE) until it commits.
+      if (depth === 0) checkFence(false);
     },
     async close() {
       if (closed) return;
