@@ -140,6 +140,8 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
     const { openPgDatabase } = await import('../src/store/database-pg.js');
     const { LeadershipLost } = await import('../src/store/leadership-lost.js');
     const { readSyncState, writeSyncState } = await import('../src/store/sync-state.js');
+    const { ensureLeaderTable } = await import('../src/store/leader-table.js');
+    await ensureLeaderTable(client);
     await client.query(`insert into crazy_trade.leaders (account_id, account_name, epoch, leader, since, heartbeat_at) values ('fence-test', 'fence', 7, 'x', 'now', 'now')`);
     const store = await openPgDatabase({ url: db.url, schema: 'acct_fencetest', fence: { accountId: 'fence-test', epoch: 7 } }).catch(async (err) => {
       await client.end();
