@@ -205,4 +205,33 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
       await killer.close();
     }
   });
+
+  it('a leader whose main thread is busy past the lock timeout keeps its lock (the heartbeat has a thread of its own)', async () => {
+    const { AccountLeader } = await import('../src/runtime/account-leader.js');
+    const { captureLogger } = await import('./support/log-capture.js');
+    const make = (instance: string) =>
+      new AccountLeader({ url: db.url, accountId: 'busy-account', accountName: 'busy', instance, timeoutS: 2, log: captureLogger().log, lead: async () => ({ close: async () => undefined }) });
+    const a = make('a');
+    const b = make('b');
+    try {
+      a.start();
+      await eventually(async () => a.status().role === 'leading', 10_000);
+      const epoch = a.status().epoch;
+      b.start();
+      await b.firstAttempt;
+      // 5 s of synchronous work on this thread: 2.5 times the lock timeout.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5_000);
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect(a.status()).toMatchObject({ role: 'leading', epoch });
+      expect(b.status().role).toBe('standby');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+    // Released on stop: the lock is free for the next.
+    const c = make('c');
+    c.start();
+    await eventually(async () => c.status().role === 'leading', 10_000);
+    await c.stop();
+  }, 30_000);
 });

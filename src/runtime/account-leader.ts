@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { LockSession } from './lock-session.js';
 import type { Logger } from '../log.js';
 import { LEADERS_TABLE, ensureLeaderTable } from '../store/leader-table.js';
 
@@ -45,7 +45,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * (Database.assertLeading). A leader whose session ends, or whose epoch moved on, steps down to standby.
  */
 export class AccountLeader {
-  private client: pg.Client | null = null;
+  private client: LockSession | null = null;
   private stopped = false;
   private loop: Promise<void> | null = null;
   private led: LedAccount | null = null;
@@ -113,18 +113,16 @@ export class AccountLeader {
   /** One connection's life: wait for the lock, lead until it is lost, step down. */
   private async term(): Promise<void> {
     const { log, accountId, accountName, instance } = this.opts;
-    const client = new pg.Client({
-      connectionString: this.opts.url,
-      application_name: `crazy-trade leader ${instance}`.slice(0, 63),
-      keepAlive: true,
-      connectionTimeoutMillis: this.timeoutMs,
-      // The session dies when this process stops answering: that is what frees the lock.
-      options: `-c idle_session_timeout=${this.timeoutMs} -c lock_timeout=${this.timeoutMs} -c statement_timeout=${this.timeoutMs * 2}`,
-    });
-    client.on('error', (err) => this.onLost(`leader session ended: ${err.message}`));
-    this.client = client;
     this.lost = null;
-    await client.connect();
+    const client = await LockSession.open({
+      url: this.opts.url,
+      applicationName: `crazy-trade leader ${instance}`.slice(0, 63),
+      connectTimeoutMs: this.timeoutMs,
+      // The session dies when this process stops answering: that is what frees the lock.
+      settings: { idle_session_timeout: String(this.timeoutMs), lock_timeout: String(this.timeoutMs), statement_timeout: String(this.timeoutMs * 2) },
+    });
+    this.client = client;
+    client.onLost((reason) => this.onLost(reason));
     await ensureLeaderTable(client);
 
     const key = `crazy-trade:${accountId}`;
@@ -179,35 +177,21 @@ export class AccountLeader {
     }
   }
 
-  /** Keeps the session heard from and checks the epoch is still ours; resolves when leadership is lost. */
-  private heartbeat(client: pg.Client, epoch: number): { untilLost: Promise<void>; stop(): void } {
-    let timer: NodeJS.Timeout | null = null;
-    let done = false;
+  /**
+   * Keeps the session heard from and checks the epoch is still ours, on the session's own thread
+   * (a busy main thread does not lose the lock); resolves when leadership is lost.
+   */
+  private heartbeat(client: LockSession, epoch: number): { untilLost: Promise<void>; stop(): void } {
     const untilLost = new Promise<void>((resolve) => {
-      this.lostWake = () => {
-        if (timer) clearTimeout(timer);
-        resolve();
-      };
+      this.lostWake = resolve;
       if (this.lost || this.stopped) return resolve();
-      const tick = async () => {
-        if (done) return;
-        try {
-          const res = await client.query(`update ${LEADERS_TABLE} set heartbeat_at = $3 where account_id = $1 and epoch = $2`, [this.opts.accountId, epoch, new Date().toISOString()]);
-          if (res.rowCount === 0) this.onLost('another instance took the account over');
-        } catch (err) {
-          this.onLost(`heartbeat failed: ${String(err)}`);
-        }
-        if (!done && !this.lost && !this.stopped) timer = setTimeout(() => void tick(), this.beatMs);
-      };
-      timer = setTimeout(() => void tick(), this.beatMs);
+      client.beat(
+        `update ${LEADERS_TABLE} set heartbeat_at = to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') where account_id = $1 and epoch = $2`,
+        [this.opts.accountId, epoch],
+        this.beatMs,
+      );
     });
-    return {
-      untilLost,
-      stop: () => {
-        done = true;
-        if (timer) clearTimeout(timer);
-      },
-    };
+    return { untilLost, stop: () => client.unbeat() };
   }
 
   private onLost(reason: string): void {
@@ -233,6 +217,6 @@ export class AccountLeader {
     this.client = null;
     this.lostWake = null;
     if (!client) return;
-    await client.end().catch(() => undefined);
+    await client.close().catch(() => undefined);
   }
 }

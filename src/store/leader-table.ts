@@ -1,4 +1,7 @@
-import type pg from 'pg';
+/** What the table's functions need of a connection: pg's Client and Pool, or the leader's LockSession. */
+export interface Queryable {
+  query(sql: string, params?: unknown[]): Promise<{ rows: any[] }>;
+}
 
 /**
  * Who leads each account (PostgreSQL only). Outside the accounts' schemas: every instance on the
@@ -18,7 +21,7 @@ export interface LeaderRow {
 }
 
 /** Creates the table if missing; safe when several instances start at once (an advisory lock orders them). */
-export async function ensureLeaderTable(client: pg.ClientBase): Promise<void> {
+export async function ensureLeaderTable(client: Queryable): Promise<void> {
   await client.query('begin');
   try {
     await client.query(`select pg_advisory_xact_lock(hashtextextended('crazy-trade:leader-table', 0))`);
@@ -38,7 +41,7 @@ export async function ensureLeaderTable(client: pg.ClientBase): Promise<void> {
   }
 }
 
-export async function readLeaders(client: pg.ClientBase | pg.Pool): Promise<LeaderRow[]> {
+export async function readLeaders(client: Queryable): Promise<LeaderRow[]> {
   const res = await client.query(`select account_id, account_name, epoch::int8 as epoch, leader, since, heartbeat_at from ${LEADERS_TABLE} order by account_name`);
   return res.rows.map((r) => ({ ...r, epoch: Number(r.epoch) })) as LeaderRow[];
 }
