@@ -219,6 +219,33 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
     db = store.db;
   });
 
+  describe('after commit', () => {
+    it('runs what waits for the outermost commit then, and drops what a rollback (or a savepoint\'s) took back', () => {
+      const said: string[] = [];
+      db.afterCommit(() => said.push('outside'));
+      expect(said).toEqual(['outside']);
+      db.transaction(() => {
+        db.afterCommit(() => said.push('outer'));
+        expect(() =>
+          db.transaction(() => {
+            db.afterCommit(() => said.push('inner, rolled back'));
+            throw new Error('inner fails');
+          }),
+        ).toThrow('inner fails');
+        db.transaction(() => db.afterCommit(() => said.push('inner, kept')));
+        expect(said).toEqual(['outside']);
+      });
+      expect(said).toEqual(['outside', 'outer', 'inner, kept']);
+      expect(() =>
+        db.transaction(() => {
+          db.afterCommit(() => said.push('never'));
+          throw new Error('outer fails');
+        }),
+      ).toThrow('outer fails');
+      expect(said).toEqual(['outside', 'outer', 'inner, kept']);
+    });
+  });
+
   describe('migrations', () => {
     it('applies every migration, and reopening migrates nothing twice and keeps the data', async () => {
       expect(db.dialect).toBe(dialect);

@@ -289,9 +289,12 @@ export class OrderActors {
     });
   }
 
+  /** Said once the cooldowns are on disk: a reconcile page that rolls back started none. */
   private logCooldowns(started: StartedCooldown[]): void {
     for (const cd of started) {
-      this.opts.log.info({ event: 'cooldown_started', symbol: cd.symbol, exit_fill_id: cd.exitFillId, until: cd.until.toISOString() }, `${cd.symbol} cooling down`);
+      this.opts.db.afterCommit(() =>
+        this.opts.log.info({ event: 'cooldown_started', symbol: cd.symbol, exit_fill_id: cd.exitFillId, until: cd.until.toISOString() }, `${cd.symbol} cooling down`),
+      );
     }
   }
 

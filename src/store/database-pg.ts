@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { DummyDriver, Kysely, Migrator, PostgresAdapter, PostgresDialect, PostgresIntrospector, PostgresQueryCompiler, type Compilable } from 'kysely';
 import { StartupRefusal } from '../startup-refusal.js';
-import type { Database } from './database.js';
+import { commitHooks, type Database } from './database.js';
 import { migrationProvider } from './migrations.js';
 import { PgError, SyncPgConnection } from './pg-sync.js';
 import type { Schema } from './schema.js';
@@ -82,6 +82,41 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     const current = row ? Number(row.epoch) : null;
     if (current !== fence.epoch) throw new LeadershipLost(fence.accountId, fence.epoch, current);
   };
+  /** One transaction (a savepoint inside another), fenced at its start when the store is. */
+  const transactionOf = <T>(fn: () => T): T => {
+    const savepoint = depth === 0 ? null : `sp${depth}`;
+    conn.query(savepoint ? `savepoint ${savepoint}` : 'begin', [], savepoint !== null);
+    depth++;
+    let result: T;
+    try {
+      if (!savepoint) checkFence(true);
+      result = fn();
+      if (result && typeof (result as { then?: unknown }).then === 'function') throw new TypeError('Transaction function cannot return a promise');
+    } catch (err) {
+      depth--;
+      try {
+        conn.query(savepoint ? `rollback to savepoint ${savepoint}` : 'rollback', [], true);
+      } catch {
+        // the connection is gone: the server rolled back with it
+      }
+      throw err;
+    }
+    depth--;
+    try {
+      conn.query(savepoint ? `release savepoint ${savepoint}` : 'commit', [], true);
+    } catch (err) {
+      if (!savepoint) {
+        try {
+          conn.query('rollback', [], true);
+        } catch {
+          // nothing open any more
+        }
+      }
+      throw err;
+    }
+    return result;
+  };
+  const after = commitHooks();
   const db: Database = {
     dialect: 'postgres',
     get sqlite(): never {
@@ -100,38 +135,9 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       return exec(query).rows[0] as R | undefined;
     },
     transaction<T>(fn: () => T): T {
-      const savepoint = depth === 0 ? null : `sp${depth}`;
-      conn.query(savepoint ? `savepoint ${savepoint}` : 'begin', [], savepoint !== null);
-      depth++;
-      let result: T;
-      try {
-        if (!savepoint) checkFence(true);
-        result = fn();
-        if (result && typeof (result as { then?: unknown }).then === 'function') throw new TypeError('Transaction function cannot return a promise');
-      } catch (err) {
-        depth--;
-        try {
-          conn.query(savepoint ? `rollback to savepoint ${savepoint}` : 'rollback', [], true);
-        } catch {
-          // the connection is gone: the server rolled back with it
-        }
-        throw err;
-      }
-      depth--;
-      try {
-        conn.query(savepoint ? `release savepoint ${savepoint}` : 'commit', [], true);
-      } catch (err) {
-        if (!savepoint) {
-          try {
-            conn.query('rollback', [], true);
-          } catch {
-            // nothing open any more
-          }
-        }
-        throw err;
-      }
-      return result;
+      return after.around(() => transactionOf(fn));
     },
+    afterCommit: after.add,
     assertLeading() {
       // Inside a transaction the check at its start holds (FOR SHARE) until it commits.
       if (depth === 0) checkFence(false);

@@ -24,6 +24,11 @@ export interface Database {
   /** Run fn in one SQLite transaction (nested calls become savepoints). */
   transaction<T>(fn: () => T): T;
   /**
+   * Runs fn once the transaction in progress commits (at once outside one); dropped if it, or the
+   * savepoint it was asked in, rolls back. For what must only be said of committed facts (log lines).
+   */
+  afterCommit(fn: () => void): void;
+  /**
    * Throws unless this process still leads the account (PostgreSQL, src/store/leadership.ts): called
    * in the transaction that marks an order as sent, so a leader that lost its lock cannot send.
    * SQLite: one process per file (the process lock), nothing to check.
@@ -114,6 +119,7 @@ async function setUp(sqlite: BetterSqlite3.Database, path: string, lock: Process
   };
 
   let closed = false;
+  const after = commitHooks();
   return {
     dialect: 'sqlite',
     sqlite,
@@ -132,8 +138,9 @@ async function setUp(sqlite: BetterSqlite3.Database, path: string, lock: Process
       return stmt.get(...params) as R | undefined;
     },
     transaction(fn) {
-      return sqlite.transaction(fn)();
+      return after.around(() => sqlite.transaction(fn)());
     },
+    afterCommit: after.add,
     async close() {
       if (closed) return;
       closed = true;
@@ -160,4 +167,31 @@ function refuseUnknownMigrations(sqlite: BetterSqlite3.Database, path: string, k
   throw new StartupRefusal(
     `database at ${path} was written by a newer version of crazy-trade (migration ${unknown.join(', ')}); upgrade, or point CT_DB_PATH elsewhere`,
   );
+}
+
+/** The after-commit queue of a store: callbacks wait for the outermost commit, and go with a rollback. */
+export function commitHooks(): { around<T>(run: () => T): T; add(fn: () => void): void } {
+  const queue: Array<() => void> = [];
+  let depth = 0;
+  return {
+    around(run) {
+      const mark = queue.length;
+      depth++;
+      let result;
+      try {
+        result = run();
+      } catch (err) {
+        depth--;
+        queue.length = mark;
+        throw err;
+      }
+      depth--;
+      if (depth === 0) for (const fn of queue.splice(0)) fn();
+      return result;
+    },
+    add(fn) {
+      if (depth === 0) fn();
+      else queue.push(fn);
+    },
+  };
 }
