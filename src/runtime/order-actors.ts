@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { assetClassOf } from '../domain/symbols.js';
 import { orderMachine, type OrderContext } from '../../machines/order.machine.js';
 import { activeCooldown, type StartedCooldown } from '../store/cooldowns.js';
+import { LeadershipLost } from '../store/leadership-lost.js';
 import { entriesWithCanceledStops, stopCanceledForClose } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { OrderRoutes } from './order-routes.js';
@@ -58,6 +59,8 @@ export class OrderActors {
   private readonly following: PositionFollowing;
   private readonly routes: OrderRoutes;
   private lateExits: LateExits;
+  /** A commit was fenced off (another instance leads): said once. */
+  private fenced = false;
   private replayScheduled = false;
   private kickScheduled = false;
   /** Fill rows committed by this process (reconcile_done reports the difference per run). */
@@ -308,7 +311,13 @@ export class OrderActors {
     try {
       this.persist(ref, snap, ev.event.type);
     } catch (err) {
-      this.opts.log.fatal({ event: 'persist_failed', err }, 'could not persist an order actor');
+      if (err instanceof LeadershipLost) {
+        // Not a failure: another instance leads the account now (PostgreSQL); said once, then the account steps down.
+        if (!this.fenced) this.opts.log.warn({ event: 'commit_fenced', err: err.message }, 'not recording: another instance leads the account');
+        this.fenced = true;
+      } else {
+        this.opts.log.fatal({ event: 'persist_failed', err }, 'could not persist an order actor');
+      }
       this.opts.onFatal(err);
     }
   }
