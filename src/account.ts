@@ -33,6 +33,10 @@ import { webhookChannel } from './notify/webhook.js';
 import { telegramChannel } from './notify/telegram.js';
 import type { Channel } from './notify/channel.js';
 import { LeadershipLost } from './store/leadership-lost.js';
+import { PgError } from './store/pg-sync.js';
+
+/** What ends a PostgreSQL leader's term rather than the process: fenced off, or its connection gone (SQLSTATE 08…, 57P0…). */
+const stepsDown = (err: unknown) => err instanceof LeadershipLost || (err instanceof PgError && /^(08|57P0)/.test(err.code ?? ''));
 
 /** Where one account's broker is: the account's keys and hosts (or the demo simulator's). */
 export interface Endpoints {
@@ -56,8 +60,12 @@ export interface AccountDeps {
   onFatal(): void;
   /** Alpaca refused the keys: the process must stop and say so. */
   onRefused(err: StartupRefusal): void;
-  /** A send was fenced off: another instance leads the account (PostgreSQL). */
-  onLeadershipLost?(err: LeadershipLost): void;
+  /**
+   * PostgreSQL: a write was fenced off (another instance leads the account), or the store's
+   * connection died inside a transaction (a stopped leader's, ended by the server): step down; the
+   * next term rehydrates from what did commit.
+   */
+  onLeadershipLost?(err: Error): void;
 }
 
 /** One account's running service: its API app (served by the process's API host) and how to stop it. */
@@ -122,7 +130,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
       onFatal: (err) => {
         // A commit fenced off: another instance leads now. Step down (the next term rehydrates);
         // anything else is state that did not reach the disk: the process must stop.
-        if (err instanceof LeadershipLost && deps.onLeadershipLost) return deps.onLeadershipLost(err);
+        if (deps.onLeadershipLost && stepsDown(err)) return deps.onLeadershipLost(err as Error);
         stopReason = 'fatal error';
         deps.onFatal();
       },
