@@ -379,3 +379,31 @@ describe('an entry protected, then closed from outside', () => {
     await again.exited;
   }, 60_000);
 });
+
+describe('a stop whose order ended while no process knew the order', () => {
+  it('is looked up and placed again (a fraction stop placed just before a crash, expired at the close meanwhile)', async () => {
+    const s = await sim(161);
+    const dbPath = join(dir, 'unseen-stop.db');
+    const first = await bot(s, dbPath);
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '2.5', type: 'market' });
+    const fraction = await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => String(o.client_order_id).endsWith('-f')), 15_000);
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    // As if the crash came right after the POST: no order actor ever knew the fraction stop's order.
+    const raw = new BetterSqlite3(dbPath);
+    raw.prepare('delete from orders where order_id = ?').run(fraction.id);
+    raw.prepare('delete from order_history where order_id = ?').run(fraction.id);
+    raw.close();
+    // The session closes while nobody watches (the day stop expires), then opens again.
+    await simPost(s, '/_sim/clock', { is_open: false });
+    await simPost(s, '/_sim/clock', { is_open: true });
+    expect((await stopsOf(s, entry.id)).find((o) => o.id === fraction.id)?.status).toBe('expired');
+
+    const again = await bot(s, dbPath);
+    // The next start finds it ended, and the 0.5 is covered again by a new fraction stop.
+    const replaced = await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => /-f(-v\d+)?$/.test(String(o.client_order_id)) && o.id !== fraction.id), 20_000);
+    expect(replaced.qty).toBe('0.5');
+    again.proc.kill('SIGTERM');
+    await again.exited;
+  }, 60_000);
+});

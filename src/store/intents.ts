@@ -219,3 +219,20 @@ export function confirmedCryptoIntents(db: Database): IntentRow[] {
       .where((eb) => eb(jsonText(db, 'payload', ['assetClass']), '=', 'crypto')),
   ) as IntentRow[];
 }
+
+/**
+ * Broker order ids of confirmed stops that no order actor knows (no `orders` row): a stop placed
+ * just before a crash whose order then ended (a `day` fraction stop expiring at the close) while no
+ * process was there to see it. Only a lookup tells.
+ */
+export function confirmedStopOrdersUnknown(db: Database): string[] {
+  const rows = db.all(
+    db.kysely
+      .selectFrom('intents')
+      .select('broker_order_id')
+      .where('status', '=', 'confirmed')
+      .where('broker_order_id', 'is not', null)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('orders').select('order_id').whereRef('orders.order_id', '=', 'intents.broker_order_id')))),
+  );
+  return rows.map((r) => r.broker_order_id!).filter(Boolean);
+}

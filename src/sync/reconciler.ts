@@ -4,6 +4,7 @@ import { fetchOrder } from '../broker/fetch-order.js';
 import type { OrderReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
 import { deleteSyncState, readSyncState, writeSyncState } from '../store/sync-state.js';
+import { confirmedStopOrdersUnknown } from '../store/intents.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
 import { ResyncWindow } from './resync-window.js';
@@ -201,6 +202,20 @@ export class Reconciler {
           actors.handleOrder(order);
         } else {
           log.warn({ event: 'order_unknown_at_broker', order_id: orderId }, 'a working order actor is unknown to the broker');
+        }
+      }
+
+      // 3b. Confirmed stops whose order no actor knows and that is not open: it ended unseen
+      //     (placed just before a crash, expired or canceled while down). Its final state routes to
+      //     the stop, which is placed again; without this the row says "covered" forever.
+      for (const orderId of confirmedStopOrdersUnknown(db)) {
+        if (open.has(orderId)) continue;
+        this.checkStopped();
+        lookups += 1;
+        const order = await fetchOrder(client, log, orderId);
+        if (order) {
+          seen.push(order);
+          actors.handleOrder(order);
         }
       }
 
