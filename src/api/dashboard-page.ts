@@ -144,7 +144,9 @@ export const SCRIPT = `
     return body && body.error && body.error.message ? String(body.error.message) : 'HTTP ' + status;
   }
   /** The page's own ?account= (an instance serving several accounts) goes on every request. */
-  var ACCOUNT = new URLSearchParams(location.search).get('account');
+  // Only the account is read from the address: never anything else (the token above all).
+  var accountInUrl = /[?&]account=([^&#]*)/.exec(location.search);
+  var ACCOUNT = accountInUrl ? decodeURIComponent(accountInUrl[1]) : null;
   function forAccount(path) {
     return ACCOUNT ? path + (path.indexOf('?') >= 0 ? '&' : '?') + 'account=' + encodeURIComponent(ACCOUNT) : path;
   }
