@@ -35,8 +35,11 @@ import type { Channel } from './notify/channel.js';
 import { LeadershipLost } from './store/leadership-lost.js';
 import { PgError } from './store/pg-sync.js';
 
-/** What ends a PostgreSQL leader's term rather than the process: fenced off, or its connection gone (SQLSTATE 08…, 57P0…). */
-const stepsDown = (err: unknown) => err instanceof LeadershipLost || (err instanceof PgError && /^(08|57P0)/.test(err.code ?? ''));
+/**
+ * What ends a PostgreSQL leader's term rather than the process: fenced off, or its connection gone
+ * (SQLSTATE 08…, 57P0…, and 25P03: ended by idle_in_transaction_session_timeout while stopped).
+ */
+const stepsDown = (err: unknown) => err instanceof LeadershipLost || (err instanceof PgError && /^(08|57P0|25P03)/.test(err.code ?? ''));
 
 /** Where one account's broker is: the account's keys and hosts (or the demo simulator's). */
 export interface Endpoints {
