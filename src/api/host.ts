@@ -1,9 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { dashboardRoutes } from './dashboard.js';
 import { openApiRoutes } from './openapi.js';
+import { listen } from './server.js';
 import type { Logger } from '../log.js';
 import { apiAuth } from './auth.js';
 import { hostCheck } from './host-check.js';
@@ -121,21 +120,6 @@ async function overview(accounts: HostedAccount[]) {
   return { status, accounts: list };
 }
 
-export async function startApiHost(opts: ApiHostOptions): Promise<ApiHost> {
-  const app = createApiHost(opts);
-  const server: Server = createServer(app.callback());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  return {
-    url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+export function startApiHost(opts: ApiHostOptions): Promise<ApiHost> {
+  return listen(createApiHost(opts), opts.host, opts.port);
 }

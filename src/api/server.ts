@@ -94,14 +94,18 @@ export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'> & { host?: 
 
 /** Starts the status API on host:port (port 0 = ephemeral). */
 export async function startApi(opts: ApiOptions): Promise<ApiServer> {
-  const app = createApiApp(opts);
+  return listen(createApiApp(opts), opts.host, opts.port);
+}
+
+/** Serves a Koa app on host:port (port 0 = ephemeral): its URL, and a close that drops open connections. */
+export async function listen(app: Koa, bindHost: string, bindPort: number): Promise<ApiServer> {
   const server: Server = createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
+    server.listen(bindPort, bindHost, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const host = bindHost.includes(':') ? `[${bindHost}]` : bindHost;
   return {
     url: `http://${host}:${port}`,
     close: () =>

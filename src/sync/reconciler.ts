@@ -190,10 +190,15 @@ export class Reconciler {
         if (!after) break;
       }
 
-      // 3. Working actors whose order is not open any more: ask for its final state.
+      // 3. Orders not open any more whose end no actor has seen: ask for their final state.
+      //    a. Working actors' orders.
+      //    b. Confirmed stops' orders no actor knows: placed just before a crash, then expired or
+      //       canceled while down. Their final state routes to the stop, which is placed again;
+      //       without this the row says "covered" forever.
+      const working = actors.liveStates().filter(({ orderId, state }) => WORKING_STATES.has(state) && !open.has(orderId));
+      const unseenStops = confirmedStopOrdersUnknown(db).filter((orderId) => !open.has(orderId));
       let lookups = 0;
-      for (const { orderId, state } of actors.liveStates()) {
-        if (open.has(orderId) || !WORKING_STATES.has(state)) continue;
+      for (const orderId of [...working.map((w) => w.orderId), ...unseenStops]) {
         this.checkStopped();
         lookups += 1;
         const order = await fetchOrder(client, log, orderId);
@@ -201,21 +206,7 @@ export class Reconciler {
           seen.push(order);
           actors.handleOrder(order);
         } else {
-          log.warn({ event: 'order_unknown_at_broker', order_id: orderId }, 'a working order actor is unknown to the broker');
-        }
-      }
-
-      // 3b. Confirmed stops whose order no actor knows and that is not open: it ended unseen
-      //     (placed just before a crash, expired or canceled while down). Its final state routes to
-      //     the stop, which is placed again; without this the row says "covered" forever.
-      for (const orderId of confirmedStopOrdersUnknown(db)) {
-        if (open.has(orderId)) continue;
-        this.checkStopped();
-        lookups += 1;
-        const order = await fetchOrder(client, log, orderId);
-        if (order) {
-          seen.push(order);
-          actors.handleOrder(order);
+          log.warn({ event: 'order_unknown_at_broker', order_id: orderId }, 'an order the service knows is unknown to the broker');
         }
       }
 
