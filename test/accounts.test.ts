@@ -18,6 +18,10 @@ import { freshDatabase, startPgCluster, type PgCluster } from './support/pg-clus
 const started = await startPgCluster({ name: 'accounts' });
 if ('skip' in started) console.log(`accounts.test.ts skipped: ${started.skip}`);
 const cluster: PgCluster | null = 'cluster' in started ? started.cluster : null;
+// At file level: a filtered run that skips the PostgreSQL cases must still stop the server.
+afterAll(async () => {
+  await cluster?.stop();
+}, 30_000);
 
 const ACCOUNTS = {
   alpha: { key: 'PKALPHA', secret: 'alpha-secret', seed: 31 },
@@ -54,7 +58,6 @@ describe.skipIf(!cluster)('several accounts over several instances', () => {
     await Promise.all([...bots.values()].map((b) => b.exited));
     await Promise.all([...sims.values()].map((s) => s.close()));
     await db?.drop();
-    await cluster?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 

@@ -13,6 +13,10 @@ import { D } from '../src/decimal.js';
 const started = await startPgCluster({ name: 'failover' });
 if ('skip' in started) console.log(`failover.test.ts skipped: ${started.skip}`);
 const cluster: PgCluster | null = 'cluster' in started ? started.cluster : null;
+// At file level: a filtered run that skips the PostgreSQL cases must still stop the server.
+afterAll(async () => {
+  await cluster?.stop();
+}, 30_000);
 
 const KEY = 'PKFAILOVER';
 const SECRET = 'failover-secret';
@@ -37,7 +41,6 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
     await Promise.all(bots.map((b) => b.exited));
     await sim?.close();
     await db?.drop();
-    await cluster?.stop();
   }, 30_000);
 
   const bot = (name: string) => {

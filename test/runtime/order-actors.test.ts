@@ -1,6 +1,6 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/store/database.js';
-import { TEST_STORES, pgSkipReason, type TestStore } from '../support/test-stores.js';
+import { TEST_STORES, pgSkipReason, stopTestStores, type TestStore } from '../support/test-stores.js';
 import { OrderActors } from '../../src/runtime/order-actors.js';
 import { assembleSupervisorSnapshot } from '../../src/runtime/rehydrate.js';
 import type { OrderReport, TradeUpdateReport } from '../../src/domain/reports.js';
@@ -14,6 +14,7 @@ import { execution, orderReport } from '../machines/helpers.js';
 const pgSkip = await pgSkipReason();
 if (pgSkip) console.log(`order-actors.test.ts: postgres cases skipped: ${pgSkip}`);
 let store: TestStore = TEST_STORES[0]!;
+afterAll(() => stopTestStores(), 30_000);
 
 const open: Array<{ actors: OrderActors; db: Database }> = [];
 afterEach(async () => {

@@ -24,6 +24,13 @@ function pgCluster() {
   return cluster;
 }
 
+/** Stops the file's cluster, if one was started (call from the test file's afterAll). */
+export async function stopTestStores(): Promise<void> {
+  const c = cluster && (await cluster);
+  cluster = null;
+  if (c && 'cluster' in c) await c.cluster.stop();
+}
+
 /** Why the PostgreSQL cases of a file are skipped, or null when a server is there (starts it). */
 export async function pgSkipReason(): Promise<string | null> {
   const c = await pgCluster();
