@@ -21,6 +21,7 @@ import { type CryptoSettings, CryptoRules } from './crypto-rules.js';
 import { checkWashTrade } from './wash-trade.js';
 import { checkEquityOrder, checkEquityReplace } from './equity-rules.js';
 import { MarketSession } from './session.js';
+import { checkReplaceChanges } from './replace-noop.js';
 import {
   type FillRecord,
   OPEN_STATUSES,
@@ -195,6 +196,7 @@ export class Engine {
     if (old.trailPrice !== null) checkPriceIncrement(asset, 'trail', patch.trail ?? null);
     if (patch.trail && old.trailPercent !== null && patch.trail.gte(100)) throw invalid('trail must be < 100');
     checkCryptoQty(asset, patch.qty ?? null);
+    checkReplaceChanges(old, patch);
 
     const price = this.prices.get(asset);
     const qty = patch.qty ?? (old.qty === null ? null : old.qty.minus(old.filledQty));

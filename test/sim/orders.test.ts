@@ -120,6 +120,19 @@ describe('placing orders through the real SDK', () => {
     expect(err.status).toBe(422);
   });
 
+  it('refuses a replace that changes nothing: 403 / 40310000 "order parameters are not changed" (alpaca-trade-api-js#123)', async () => {
+    const placed = await api.orders.stop({ symbol: 'AAPL', qty: 3, side: 'sell', stopPrice: 90, timeInForce: 'gtc' });
+    const same = await http(sim, 'PATCH', `/v2/orders/${placed.id}`, { qty: '3', stop_price: '90.00', client_order_id: 'noop-1' });
+    expect(same.status).toBe(403);
+    expect(same.body).toEqual({ code: 40310000, message: 'order parameters are not changed' });
+    // Nothing was created or changed: the order keeps its id and status, and the client order id stays unused.
+    expect((await api.orders.getOrderByOrderID({ orderId: placed.id! })).status).toBe('new');
+    expect(await apiError(api.orders.getOrderByClientOrderId({ clientOrderId: 'noop-1' }))).toBeInstanceOf(NotFoundError);
+    // A real change still goes through.
+    const moved = await api.orders.patchOrderByOrderId({ orderId: placed.id!, patchOrderRequest: { stopPrice: '91' } });
+    expect(moved.stopPrice).toBe('91');
+  });
+
   it('cancels all open orders with a 207 multi-status body', async () => {
     await api.orders.limit({ symbol: 'AAPL', qty: 1, side: 'buy', limitPrice: 100 });
     const open = await api.orders.getAllOrders({ status: 'open' });
