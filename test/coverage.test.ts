@@ -57,6 +57,22 @@ describe('assessCoverage', () => {
     ]);
   });
 
+  it('a stop being replaced (PATCH sent, or its answer lost) still covers with its working order: never stop_unknown while the broker covers', () => {
+    for (const status of ['pending', 'unknown'] as const) {
+      const r = one({ 'ETH/USD': '2' }, [stop({ symbol: 'ETH/USD', status, placedQty: '2', replacing: true, lastError: status === 'unknown' ? 'send failed: ECONNRESET' : null })]);
+      expect(r.unprotected).toEqual([]);
+      expect(r.positions).toEqual([{ symbol: 'ETH/USD', position: '2', covered: '2', uncovered: '0', reason: null }]);
+    }
+    // A first send whose answer is lost has no working order: that one is still unknown.
+    expect(one({ 'ETH/USD': '2' }, [stop({ symbol: 'ETH/USD', status: 'unknown', placedQty: null, lastError: 'x' })]).unprotected[0]!.reason).toBe('stop_unknown');
+  });
+
+  it('a fee-net crypto remainder below the trade increment is dust, not an alarm; a larger gap still is', () => {
+    const btc = (placedQty: string) => stop({ symbol: 'BTC/USD', placedQty, qtyIncrement: '0.0001', assetClass: 'crypto' });
+    expect(one({ 'BTC/USD': '0.09975' }, [btc('0.0997')]).positions).toEqual([{ symbol: 'BTC/USD', position: '0.09975', covered: '0.0997', uncovered: '0', reason: null }]);
+    expect(one({ 'BTC/USD': '0.09975' }, [btc('0.0996')]).unprotected.map((u) => u.uncovered)).toEqual(['0.00015']);
+  });
+
   it('does not count stops whose cancel was asked for, nor unconfirmed ones', () => {
     const r = one({ AAPL: '10' }, [stop({ cancelRequested: true }), stop({ status: 'pending', placedQty: '10' })]);
     expect(r.unprotected[0]).toMatchObject({ covered: '0', uncovered: '10', reason: 'stop_pending' });

@@ -79,7 +79,7 @@ export class CoverageWatch {
     const rows = db.all(
       db.kysely
         .selectFrom('intents')
-        .select(['symbol', 'payload', 'status', 'placed_qty', 'attempts', 'last_error', 'cancel_requested', 'cut_qty'])
+        .select(['symbol', 'payload', 'status', 'placed_qty', 'attempts', 'last_error', 'cancel_requested', 'cut_qty', 'broker_order_id', 'version'])
         .where('status', '!=', 'done'),
     );
     const stops = rows.map(stopCoverOf);

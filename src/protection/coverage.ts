@@ -3,6 +3,7 @@ import type { IntentsTable } from '../store/schema.js';
 import type { HolderAsk, OrderHolder } from '../store/order-holders.js';
 import { LIVE_STOP_STATUSES } from '../domain/protection.js';
 import { wantedOf, type RefusalKind } from '../../machines/stop-policy.js';
+import { replaceTarget } from '../../machines/stop.js';
 
 /**
  * How much of each ledger position live protective stops cover (pure: no I/O). A sell stop
@@ -24,6 +25,10 @@ export interface StopCover {
   /** What the stop wants to cover (its ask less what exits cut); absent when unknown. */
   wanted?: string;
   assetClass?: string;
+  /** Being replaced (PATCH): its working order keeps covering until the replacement exists. */
+  replacing?: boolean;
+  /** Crypto: the asset's trade increment; a remainder below it cannot be covered by any order. */
+  qtyIncrement?: string;
 }
 
 export interface SymbolCoverage {
@@ -70,7 +75,8 @@ const HELD_REFUSAL: RefusalKind = 'insufficient_qty';
 /** How many holders a reason names; the rest are counted. */
 const NAMED_HOLDERS = 3;
 
-const counts = (s: StopCover) => s.status === 'confirmed' && !s.cancelRequested;
+/** A working stop, or one being replaced: Alpaca's replace leaves the old order working until the new one exists. */
+const counts = (s: StopCover) => (s.status === 'confirmed' || s.replacing === true) && !s.cancelRequested;
 const sum = (stops: StopCover[]) => stops.reduce((acc, s) => acc.plus(s.placedQty ?? 0), new D(0));
 
 /** The side that closes a signed position: a sell for a long, a buy for a short. */
@@ -103,7 +109,10 @@ export function assessCoverage(
 }
 
 function symbolCoverage(symbol: string, position: Dec, covered: Dec, onSide: StopCover[], opts: CoverageOptions, holders: readonly OrderHolder[]): SymbolCoverage {
-  const uncovered = position.abs().minus(covered);
+  let uncovered = position.abs().minus(covered);
+  // Dust below the asset's trade increment (a fee-net crypto remainder) is no order's to cover.
+  const increment = onSide.find((s) => counts(s) && s.qtyIncrement)?.qtyIncrement;
+  if (increment && uncovered.gt(0) && uncovered.lt(increment)) uncovered = new D(0);
   return {
     symbol,
     position: normalize(position),
@@ -120,16 +129,18 @@ function symbolCoverage(symbol: string, position: Dec, covered: Dec, onSide: Sto
 export function uncoveredReason(onSide: readonly StopCover[], opts: CoverageOptions, holders: readonly OrderHolder[] = []): string {
   const live = onSide.filter((s) => LIVE.has(s.status) && !s.cancelRequested);
   if (live.length === 0) return opts.adopt === 'record' ? 'adopt_record' : 'no_stop';
-  const refused = live.find((s) => (s.status === 'pending' || s.status === 'rejected') && s.lastError && s.attempts > 0);
+  // A stop being replaced counts with what its working order holds; only the others explain the rest.
+  const waiting = live.filter((s) => !s.replacing);
+  const refused = waiting.find((s) => (s.status === 'pending' || s.status === 'rejected') && s.lastError && s.attempts > 0);
   if (refused) {
     const held = refused.lastError!.startsWith(`${HELD_REFUSAL}:`) && holders.length > 0;
     return `stop_refused: ${refused.lastError}${held ? `; held by open order(s) ${named(holders)}` : ''}`;
   }
-  if (live.some((s) => s.status === 'unknown')) return 'stop_unknown';
-  if (live.some((s) => s.status === 'pending')) return 'stop_pending';
-  if (live.some((s) => s.status === 'rejected')) return 'stop_refused';
+  if (waiting.some((s) => s.status === 'unknown')) return 'stop_unknown';
+  if (waiting.some((s) => s.status === 'pending')) return 'stop_pending';
+  if (waiting.some((s) => s.status === 'rejected')) return 'stop_refused';
   // Placed short of what it wants: what other orders left (the fraction of shares has its own stop).
-  const short = live.find((s) => s.status === 'confirmed' && s.wanted !== undefined && s.placedQty !== null && new D(s.placedQty).lt(s.wanted));
+  const short = live.find((s) => counts(s) && s.wanted !== undefined && s.placedQty !== null && new D(s.placedQty).lt(s.wanted));
   if (short) {
     const by = holders.length > 0 ? `open order(s) ${named(holders)}` : 'other open orders';
     return `${HELD}: stop placed for ${short.placedQty} of ${short.wanted}; the rest is held by ${by}`;
@@ -155,9 +166,15 @@ export function holderAsks(report: CoverageReport): HolderAsk[] {
 
 /** An intents row (with its JSON payload) as a StopCover. */
 export function stopCoverOf(
-  row: Pick<IntentsTable, 'symbol' | 'payload' | 'status' | 'placed_qty' | 'attempts' | 'last_error'> & { cancel_requested: number; cut_qty?: string },
+  row: Pick<IntentsTable, 'symbol' | 'payload' | 'status' | 'placed_qty' | 'attempts' | 'last_error'> & {
+    cancel_requested: number;
+    cut_qty?: string;
+    broker_order_id?: string | null;
+    version?: number;
+  },
 ): StopCover {
-  const ask = JSON.parse(row.payload) as { side?: string; qty?: string; assetClass?: string };
+  const ask = JSON.parse(row.payload) as { side?: string; qty?: string; assetClass?: string; qtyIncrement?: string };
+  const replacing = row.broker_order_id != null && row.version !== undefined && replaceTarget({ status: row.status, broker_order_id: row.broker_order_id, version: row.version }) !== null;
   const side = ask.side === 'buy' ? 'buy' : 'sell';
   // An equity entry's stop wants its whole shares, its fraction stop the fraction (machines/stop-policy.ts).
   const wanted = row.cut_qty !== undefined && typeof ask.qty === 'string' ? wantedOf({ payload: row.payload, cut_qty: row.cut_qty }) : undefined;
@@ -171,5 +188,7 @@ export function stopCoverOf(
     lastError: row.last_error,
     ...(wanted !== undefined ? { wanted } : {}),
     ...(ask.assetClass ? { assetClass: ask.assetClass } : {}),
+    ...(replacing && row.placed_qty !== null ? { replacing: true } : {}),
+    ...(ask.qtyIncrement ? { qtyIncrement: ask.qtyIncrement } : {}),
   };
 }
