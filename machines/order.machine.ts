@@ -2,14 +2,15 @@ import { and, assign, enqueueActions, setup } from 'xstate';
 import { D, normalize } from '../src/decimal.js';
 import { executionFromOrder, type ExecutionReport, type OrderReport, type Side } from '../src/domain/reports.js';
 import { brokerOutcome, entryOfStop, stopClientOrderId } from '../src/domain/orders.js';
-import type { FillRecord, OrderLedger, OrderRole, StopIntent } from '../src/domain/protection.js';
+import type { FillRecord, OrderLedger, OrderRole } from '../src/domain/protection.js';
 import { EMPTY_LEDGER, planFills } from './fill-plan.js';
 
 /**
- * One actor per broker order (DESIGN §2). Pure: every side effect is a named action the runtime
- * provides with `machine.provide` — recording a fill, asking for a stop, asking for the order's
- * broker state, logging a duplicate. Bump ORDER_MACHINE_VERSION whenever a persisted snapshot of
- * the previous version would not restore into this one (renamed/removed states or context keys).
+ * One actor per broker order (DESIGN §2): its fills and its lifecycle. Pure: every side effect is a
+ * named action the runtime provides — recording a fill, asking for the order's broker state, logging
+ * a duplicate. It decides nothing about stops: the position actor sizes them and the stop actor
+ * reports when an entry's stop works at the broker (`stop.working` → protected). Bump
+ * ORDER_MACHINE_VERSION whenever a persisted snapshot of the previous version would not restore.
  */
 export const ORDER_MACHINE_VERSION = 1;
 
@@ -45,27 +46,22 @@ export interface OrderContext {
   protect: boolean;
   role: OrderRole | null;
   ledger: OrderLedger;
-  stop: { clientOrderId: string; orderId: string | null; qty: string | null } | null;
-  /** Epoch ms after which an unacknowledged stop request is re-issued (driven by clock.tick). */
-  stopDeadline: number | null;
+  /** The entry's stop as its stop actor last reported it working (orderId null: not since the last fill). */
+  stop: { clientOrderId: string; orderId: string | null } | null;
   exitFillId: string | null;
 }
 
 export type OrderEvent =
   | { type: 'order.report'; order: OrderReport; role: OrderRole }
   | { type: 'execution'; execution: ExecutionReport; role: OrderRole }
-  | { type: 'stop.accepted'; stopOrderId: string; qty: string }
-  | { type: 'stop.rejected'; reason: string }
+  /** The entry's stop actor reached `working`: the broker holds the stop for what its position wants. */
+  | { type: 'stop.working'; stopOrderId: string }
   | { type: 'stop.filled'; exitFillId: string }
   /**
    * The entry's stop was taken off because none of its position is left (another order closed the
    * position, or exits cut the stop to nothing): a finished entry is over.
    */
-  | { type: 'position.closed' }
-  | { type: 'clock.tick'; now: number };
-
-/** How long a stop request may stay unacknowledged before it is asked for again. */
-export const STOP_ACK_MS = 30_000;
+  | { type: 'position.closed' };
 
 export function summarize(order: OrderReport): OrderSummary {
   return {
@@ -95,19 +91,8 @@ const finished = (c: OrderContext, o: ReturnType<typeof outcome>) => outcome(c) 
 /** The entry's position is final (filled, or terminal after a partial fill) and must be protected. */
 const needsProtection = (c: OrderContext) =>
   c.role === 'entry' && c.protect && hasFills(c) && (fullyFilled(c) || (outcome(c) !== 'working' && caughtUp(c)));
-const stopCovers = (c: OrderContext) =>
-  c.stop?.orderId != null && c.stop.qty !== null && new D(c.stop.qty).gte(c.ledger.filledQty);
-
-function stopIntent(c: OrderContext, qty: string): StopIntent {
-  return {
-    entryOrderId: c.order.orderId,
-    clientOrderId: stopClientOrderId(c.order.orderId),
-    symbol: c.order.symbol,
-    assetClass: c.order.assetClass,
-    side: opposite(c.order.side),
-    qty,
-  };
-}
+/** Its stop reported working since the entry's last fill. */
+const stopWorks = (c: OrderContext) => c.stop?.orderId != null;
 
 export const orderMachine = setup({
   types: {
@@ -121,22 +106,25 @@ export const orderMachine = setup({
     recordFill: (_, _fill: FillRecord & { role: OrderRole | null }) => {},
     /** Runtime: log `fill_already_processed`. */
     duplicateFill: (_, _p: { orderId: string; cumQty: string; source: string }) => {},
-    /** Runtime: upsert the stop intent (outbox) in the same transaction as the snapshot. */
-    requestStop: (_, _intent: StopIntent) => {},
+    /** What `stop.working` records: the order that now holds the entry's stop. */
+    stopWorking: assign({
+      stop: ({ context, event }) => ({
+        clientOrderId: context.stop?.clientOrderId ?? stopClientOrderId(context.order.orderId),
+        orderId: event.type === 'stop.working' ? event.stopOrderId : (context.stop?.orderId ?? null),
+      }),
+    }),
     /** Runtime: fetch the order from the broker and send it back as `order.report`. */
     requestOrderSnapshot: (_, _p: { orderId: string; reason: string }) => {},
   },
   guards: {
     needsProtection: ({ context }) => needsProtection(context),
-    stopCovers: ({ context }) => stopCovers(context),
+    stopWorks: ({ context }) => stopWorks(context),
     fullyFilled: ({ context }) => fullyFilled(context),
     canceled: ({ context }) => finished(context, 'canceled'),
     expired: ({ context }) => finished(context, 'expired'),
     rejected: ({ context }) => finished(context, 'rejected'),
     replaced: ({ context }) => finished(context, 'replaced'),
     hasFills: ({ context }) => hasFills(context),
-    coversAck: ({ context, event }) =>
-      event.type === 'stop.accepted' && new D(event.qty).gte(context.ledger.filledQty),
   },
 }).createMachine({
   id: 'order',
@@ -156,7 +144,6 @@ export const orderMachine = setup({
     role: input.role ?? (entryOfStop(input.order.clientOrderId) ? 'stop' : null),
     ledger: input.ledger ?? EMPTY_LEDGER,
     stop: null,
-    stopDeadline: null,
     exitFillId: null,
   }),
   initial: 'settling',
@@ -206,80 +193,27 @@ export const orderMachine = setup({
     },
     pending: {},
     partiallyFilled: {
-      on: {
-        'stop.accepted': {
-          actions: assign({
-            stop: ({ context, event }) => ({
-              clientOrderId: context.stop?.clientOrderId ?? stopClientOrderId(context.order.orderId),
-              orderId: event.stopOrderId,
-              qty: event.qty,
-            }),
-          }),
-        },
-      },
+      on: { 'stop.working': { actions: 'stopWorking' } },
     },
     /** Transient: a finished fill goes on to protection (entries) or to done. */
     filled: {
       always: [
-        { guard: and(['needsProtection', 'stopCovers']), target: 'protected' },
+        { guard: and(['needsProtection', 'stopWorks']), target: 'protected' },
         { guard: 'needsProtection', target: 'placingStop' },
         { target: 'done' },
       ],
     },
+    /** Its stop is being placed or resized for what the entry filled; the stop actor says when it works. */
     placingStop: {
-      // Has a clock-driven deadline: the supervisor sends clock ticks only to states tagged so.
-      tags: ['deadline'],
       on: {
-        'stop.accepted': [
-          {
-            guard: 'coversAck',
-            target: 'protected',
-            actions: assign({
-              stop: ({ context, event }) => ({
-                clientOrderId: context.stop?.clientOrderId ?? stopClientOrderId(context.order.orderId),
-                orderId: event.stopOrderId,
-                qty: event.qty,
-              }),
-              stopDeadline: null,
-            }),
-          },
-          {
-            actions: assign({
-              stop: ({ context, event }) => ({
-                clientOrderId: context.stop?.clientOrderId ?? stopClientOrderId(context.order.orderId),
-                orderId: event.stopOrderId,
-                qty: event.qty,
-              }),
-            }),
-          },
-        ],
-        'stop.rejected': {
-          // The outbox keeps retrying; the deadline re-asks if it stays silent.
-          actions: assign({ stopDeadline: null }),
-        },
-        'position.closed': { target: 'exited', actions: assign({ stopDeadline: null }) },
-        'clock.tick': [
-          {
-            guard: ({ context }) => context.stopDeadline === null,
-            actions: assign({ stopDeadline: ({ event }) => (event as { now: number }).now + STOP_ACK_MS }),
-          },
-          {
-            guard: ({ context, event }) => context.stopDeadline !== null && (event as { now: number }).now >= context.stopDeadline,
-            actions: [
-              { type: 'requestStop', params: ({ context }) => stopIntent(context, context.ledger.filledQty) },
-              assign({ stopDeadline: ({ event }) => (event as { now: number }).now + STOP_ACK_MS }),
-            ],
-          },
-        ],
+        'stop.working': { target: 'protected', actions: 'stopWorking' },
+        'position.closed': { target: 'exited' },
       },
     },
+    /** "stop placed": the broker holds the entry's stop. */
     protected: {
       on: {
-        'stop.accepted': {
-          actions: assign({
-            stop: ({ context, event }) => ({ clientOrderId: context.stop!.clientOrderId, orderId: event.stopOrderId, qty: event.qty }),
-          }),
-        },
+        'stop.working': { actions: 'stopWorking' },
         'position.closed': { target: 'exited' },
       },
     },
@@ -294,7 +228,7 @@ export const orderMachine = setup({
 
 /** The part of enqueueActions' `enqueue` the ledger step uses (its own type is too generic to name). */
 interface Enqueue {
-  (action: { type: 'recordFill' | 'duplicateFill' | 'requestStop' | 'requestOrderSnapshot'; params: object }): void;
+  (action: { type: 'recordFill' | 'duplicateFill' | 'requestOrderSnapshot'; params: object }): void;
   assign(values: Partial<OrderContext>): void;
 }
 
@@ -320,16 +254,8 @@ function applyExecution(context: OrderContext, execution: ExecutionReport, event
     ledger: plan.ledger,
     order: { ...context.order, status, brokerFilledQty: maxDecimal(context.order.brokerFilledQty, plan.ledger.filledQty) },
   });
-  if (role === 'entry' && context.protect) {
-    enqueue({ type: 'requestStop', params: stopIntent(context, plan.ledger.filledQty) });
-    enqueue.assign({
-      stop: {
-        clientOrderId: stopClientOrderId(context.order.orderId),
-        orderId: context.stop?.orderId ?? null,
-        qty: context.stop?.qty ?? null,
-      },
-    });
-  }
+  // The position actor resizes the entry's stop for this fill: protected again once it reports working.
+  if (role === 'entry' && context.protect) enqueue.assign({ stop: { clientOrderId: stopClientOrderId(context.order.orderId), orderId: null } });
 }
 
 function maxDecimal(a: string, b: string): string {

@@ -18,7 +18,7 @@ export interface StopCover {
   stopOf: string;
   /** The stop's side: a sell stop protects a long, a buy stop a short. */
   side: Side;
-  /** The ask: an entry's whole filled quantity, or what an order's fills opened. */
+  /** The ask: what the order's fills opened (an entry's stop, before this owner, asked its whole filled quantity). */
   asked: string;
   /** What exits took off the ask (FIFO shrinks, the stop's own fills, its order closing another position). */
   cut: string;
@@ -58,6 +58,8 @@ export interface FillOrder {
   role: OrderRole | null;
   assetClass: string;
   clientOrderId: string;
+  /** An entry's stop is wanted (CT_ADOPT decides it for entries placed elsewhere); absent: true. */
+  protect?: boolean;
 }
 
 export type FillKind = 'opened' | 'increased' | 'reduced' | 'closed' | 'crossed';
@@ -171,8 +173,7 @@ interface Work {
  * - reduced: the stops on the closing side shrink to the position, oldest entry first (FIFO);
  * - closed / crossed: those stops are canceled and a cooldown starts; what crossed flat is a new
  *   position, covered by the order's own stop.
- * A stop's own fill first consumes its own cover; an entry's fill that closes a position others
- * opened is cut from the entry's stop (the entry's ask is its whole filled quantity).
+ * A stop's own fill first consumes its own cover. This is the one place a stop's size is decided.
  */
 export function followFill(position: PositionState, fill: PositionFill, order: FillOrder): FillStep {
   const { kind, before, after } = classifyFill(position.qty, fill.side, fill.qty);
@@ -183,8 +184,6 @@ export function followFill(position: PositionState, fill: PositionFill, order: F
   if (kind === 'opened' || kind === 'increased') {
     cover(w, fill, order, fill.qty);
   } else {
-    // An entry's fill that closed a position others opened is not the entry's to cover.
-    if (order.role === 'entry') cut(w, 'cut', order.orderId, D.min(before.abs(), fill.qty));
     const closing: Side = before.isPositive() ? 'sell' : 'buy';
     if (kind === 'reduced') {
       shrink(w, closing, after.abs());
@@ -259,23 +258,16 @@ function shrink(w: Work, closing: Side, left: Dec): void {
 }
 
 /**
- * `qty` of `fill` opened a position. An entry's stop already asks for all it filled (the order
- * machine's ask), unless it ended (another order closed the position it covered): it is then
- * armed again for what is open now. Any other order adds the quantity to a stop of its own.
+ * `qty` of `fill` opened a position: the order's own stop covers it (its ask grows by it; one that
+ * ended is armed again for it). An entry the operator does not protect (CT_ADOPT=record) gets none.
  */
 function cover(w: Work, fill: PositionFill, order: FillOrder, qty: string): void {
   const side: Side = fill.side === 'buy' ? 'sell' : 'buy';
   // Crypto cannot be shorted: a crypto position below flat is fills not known yet, and a buy stop
   // for it would open a long.
   if (side === 'buy' && isCrypto(w.symbol, order.assetClass)) return;
+  if (order.role === 'entry' && order.protect === false) return;
   const existing = w.stops.find((s) => s.stopOf === fill.orderId);
-  if (order.role === 'entry') {
-    if (!existing || isLive(existing)) return;
-    // The ask is the entry's whole filled quantity; all but this opening and later fills is gone.
-    const rearmCut = normalize(D.max(new D(fill.cumQty).minus(qty), 0));
-    rearm(w, existing, existing.asked, rearmCut);
-    return;
-  }
   if (existing && isLive(existing)) {
     // The ask grows by what this fill opened (the cut, if any, stays as it was).
     existing.asked = normalize(new D(existing.asked).plus(qty));

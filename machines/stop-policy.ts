@@ -1,6 +1,7 @@
 import { D, normalize } from '../src/decimal.js';
 import { stopAsk } from '../src/domain/protection.js';
 import { isCrypto } from '../src/domain/symbols.js';
+import { floorToIncrement } from '../src/domain/grid.js';
 import { stopWants } from './position.js';
 
 /**
@@ -27,6 +28,12 @@ export const GRACE_RECHECK_MS = 1000;
 export const SHORT_RECHECK_MS = 30_000;
 
 const DUPLICATE = /client_order_id must be unique/i;
+const NOT_CHANGED = /order parameters are not changed/i;
+
+/** Alpaca's answer to a replace that changes nothing (403, alpaca-trade-api-js#123): the order stands as it was. */
+export function isUnchangedReplace(status: number, message: string): boolean {
+  return status === 403 && NOT_CHANGED.test(message);
+}
 
 /** Alpaca's answer when the client order id was used already: the order exists, adopt it. */
 export function isDuplicateClientOrderId(status: number, message: string): boolean {
@@ -75,7 +82,8 @@ export function refusalBackoffMs(kind: RefusalKind, attempts: number): number {
 export function wantedOf(row: { payload: string; cut_qty: string }): string {
   const ask = stopAsk(row);
   const left = stopWants({ asked: ask.qty, cut: row.cut_qty });
-  if (isCrypto(ask.symbol, ask.assetClass)) return left;
+  // Crypto: on the asset's grid (a fee-net 0.09975 BTC is a 0.0997 stop where the increment is 0.0001).
+  if (isCrypto(ask.symbol, ask.assetClass)) return ask.qtyIncrement ? floorToIncrement(left, ask.qtyIncrement) : left;
   return ask.part === 'fraction' ? fractionPart(left) : wholePart(left);
 }
 
@@ -108,4 +116,17 @@ export function placedAsWanted(row: {
   if (ask.trailPercent !== undefined && row.placed_trail_percent !== null && !new D(row.placed_trail_percent).eq(ask.trailPercent)) return false;
   if (!isCrypto(ask.symbol, ask.assetClass) || row.target_stop_price === null) return true;
   return row.placed_stop_price !== null && new D(row.placed_stop_price).gte(row.target_stop_price);
+}
+
+/**
+ * A replace prepared for `qty` (and a crypto stop price, or a trailing stop's trail) would send what
+ * the working order already has: Alpaca refuses such a PATCH (403 "order parameters are not changed").
+ */
+export function sameAsPlaced(
+  row: { placed_qty: string | null; placed_stop_price: string | null; placed_trail_percent: string | null },
+  send: { qty: string; stopPrice: string | null; trailPercent: string | null },
+): boolean {
+  if (row.placed_qty === null || !new D(row.placed_qty).eq(send.qty)) return false;
+  if (send.stopPrice !== null) return row.placed_stop_price !== null && new D(row.placed_stop_price).eq(send.stopPrice);
+  return send.trailPercent !== null && row.placed_trail_percent !== null && new D(row.placed_trail_percent).eq(send.trailPercent);
 }

@@ -84,7 +84,10 @@ export type StopEvent =
   // What the stop worker learns preparing and making its requests.
   | { type: 'deferred'; reason: string }
   | { type: 'notNeeded' }
-  | { type: 'sendStarted'; clientOrderId: string; basis: StopBasis; qty: string; stopPrice: string | null }
+  /** `qtyIncrement`: crypto, the asset's trade increment, kept in the ask so what is wanted is on the grid. */
+  | { type: 'sendStarted'; clientOrderId: string; basis: StopBasis; qty: string; stopPrice: string | null; qtyIncrement?: string }
+  /** The replace would change nothing (or Alpaca said so: 403 "order parameters are not changed"): the working order stands. */
+  | { type: 'unchanged'; clientOrderId: string }
   | { type: 'accepted'; clientOrderId: string; order: StopOrder }
   | { type: 'refused'; clientOrderId: string; kind: RefusalKind; message: string }
   | { type: 'outcomeUnknown'; clientOrderId: string; reason: string }
@@ -204,8 +207,10 @@ function nextVersion(row: StopRow): StopPatch {
  * operator set for this stop (PATCH /stops/:entry_order_id) stays until the operator changes it.
  */
 function keptAsk(row: StopRow, ask: StopIntent): string {
-  const trail = ask.trailPercent ?? stopAsk(row).trailPercent;
-  return JSON.stringify(trail === undefined ? ask : { ...ask, trailPercent: trail });
+  const had = stopAsk(row);
+  const trail = ask.trailPercent ?? had.trailPercent;
+  const increment = ask.qtyIncrement ?? had.qtyIncrement;
+  return JSON.stringify({ ...ask, ...(trail === undefined ? {} : { trailPercent: trail }), ...(increment === undefined ? {} : { qtyIncrement: increment }) });
 }
 
 /** The broker has the stop (placed by us, or found and adopted). */
@@ -353,10 +358,33 @@ const sendStarted: Handler<'sendStarted'> = (row, e, now) => {
   if (e.clientOrderId !== currentCid(row) || b.status !== e.basis.status || b.version !== e.basis.version) return null;
   if (b.cancelRequested !== e.basis.cancelRequested || b.wanted !== e.basis.wanted) return null;
   const target = replaceTarget(row);
+  const ask = stopAsk(row);
+  const grid = e.qtyIncrement !== undefined && ask.qtyIncrement !== e.qtyIncrement ? { payload: JSON.stringify({ ...ask, qtyIncrement: e.qtyIncrement }) } : {};
   const send: StopEffect = target
     ? { type: 'patch', orderId: target, clientOrderId: e.clientOrderId, qty: e.qty, stopPrice: e.stopPrice }
     : { type: 'post', clientOrderId: e.clientOrderId, qty: e.qty, stopPrice: e.stopPrice };
-  return { next: { sent_at: iso(now), status: 'unknown', target_stop_price: e.stopPrice, last_error: null }, effects: [send] };
+  return { next: { ...grid, sent_at: iso(now), status: 'unknown', target_stop_price: e.stopPrice, last_error: null }, effects: [send] };
+};
+
+/**
+ * A replace that would change nothing: back to the working order under its own client order id
+ * (the refused id was never used), idle until something changes; a stop still short of what it
+ * wants looks again later.
+ */
+const unchanged: Handler<'unchanged'> = (row, e, now) => {
+  if (e.clientOrderId !== currentCid(row) || replaceTarget(row) === null) return null;
+  const version = row.version - 1;
+  const short = row.placed_qty !== null && new D(row.placed_qty).lt(wantedOf(row));
+  return {
+    next: {
+      status: 'confirmed',
+      version,
+      current_client_order_id: versionedStopClientOrderId(row.client_order_id, version),
+      attempts: 0,
+      last_error: null,
+      next_attempt_at: short ? now + SHORT_RECHECK_MS : IDLE,
+    },
+  };
 };
 
 const accepted: Handler<'accepted'> = (row, e, now) => (sent(row, e.clientOrderId) ? confirmed(row, e.order, 'placed', now) : null);
@@ -433,7 +461,7 @@ const TABLE: Record<StopState, Handlers> = {
   pending: { ...onAsk, due: duePlace, deferred, notNeeded, sendStarted, cancelConfirmed: cancelLandedAfterRearm },
   sending: { ...onAsk, ...onSent, due: dueProbe },
   unknown: { ...onAsk, ...onSent, due: dueProbe },
-  replacing: { ...onAsk, ...onSent, due: dueReplacing },
+  replacing: { ...onAsk, ...onSent, unchanged, due: dueReplacing },
   working: { ...onAsk, raised, causeGone: () => ({ next: { next_attempt_at: 0 } }), due: dueWorking, cancelConfirmed: cancelLandedAfterRearm },
   cancelling: {
     asked,

@@ -27,13 +27,12 @@ export interface Routing {
 export type SupervisorEvent =
   | ({ type: 'broker.order'; order: OrderReport } & Routing)
   | ({ type: 'broker.execution'; execution: ExecutionReport; order: OrderReport | null } & Routing)
-  | { type: 'stop.accepted'; entryOrderId: string; stopOrderId: string; qty: string }
-  | { type: 'stop.rejected'; entryOrderId: string; reason: string }
-  /** The entry's stop was canceled because its position is gone (routed like the stop's acks). */
+  /** The entry's stop actor reached working (its order at the broker): the entry's lifecycle shows "stop placed". */
+  | { type: 'stop.working'; entryOrderId: string; stopOrderId: string }
+  /** The entry's stop was canceled because its position is gone (routed like stop.working). */
   | { type: 'position.closed'; entryOrderId: string }
   /** A position actor for the symbol, unless it has one (the runtime's start: every symbol with a position or a live stop). */
   | { type: 'position.ensure'; position: PositionInput }
-  | { type: 'clock.tick'; now: number }
   | { type: `xstate.done.actor.${string}`; output: OrderOutput; actorId: string };
 
 export const orderActorId = (orderId: string) => `order:${orderId}`;
@@ -148,14 +147,9 @@ export const supervisorMachine = setup({
             ),
           ),
         },
-        'stop.accepted': {
+        'stop.working': {
           actions: enqueueActions(({ event, system, enqueue }) =>
-            toEntry(enqueue as unknown as RouteEnqueue, system, event.entryOrderId, { type: 'stop.accepted', stopOrderId: event.stopOrderId, qty: event.qty }),
-          ),
-        },
-        'stop.rejected': {
-          actions: enqueueActions(({ event, system, enqueue }) =>
-            toEntry(enqueue as unknown as RouteEnqueue, system, event.entryOrderId, { type: 'stop.rejected', reason: event.reason }),
+            toEntry(enqueue as unknown as RouteEnqueue, system, event.entryOrderId, { type: 'stop.working', stopOrderId: event.stopOrderId }),
           ),
         },
         'position.closed': {
@@ -165,15 +159,6 @@ export const supervisorMachine = setup({
         },
         'position.ensure': {
           actions: enqueueActions(({ event, system, enqueue }) => ensurePosition(enqueue as unknown as RouteEnqueue, system, event.position)),
-        },
-        'clock.tick': {
-          // Only actors waiting on a deadline get the tick: with thousands of live actors, waking
-          // every one each second would cost more than everything else they do.
-          actions: enqueueActions(({ event, self, enqueue }) => {
-            for (const child of Object.values(self.getSnapshot().children) as AnyActorRef[]) {
-              if (child.getSnapshot().hasTag?.('deadline')) enqueue.sendTo(child, event);
-            }
-          }),
         },
         'xstate.done.actor.*': {
           actions: [

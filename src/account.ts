@@ -170,8 +170,6 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     const coverage = new CoverageWatch({ db, log, graceS: config.protectGraceS, adopt: account.adopt, positions: () => actors.ledgerPositions() });
     coverage.start(1000);
     closers.push(() => coverage.stop());
-    const clock = setInterval(() => actors.tick(Date.now()), 1000);
-    closers.push(() => clearInterval(clock));
 
     const drift = new DriftCheck({ db, log, client: broker, actors });
     let feedState: () => StreamState = () => 'down';

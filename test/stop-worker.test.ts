@@ -23,7 +23,8 @@ describe('stop worker: refusals', () => {
   let db: Database;
   let posts: number;
   let postOrder: (req: unknown) => Promise<unknown>;
-  const rejected: string[] = [];
+  /** Entries told their stop works (the order actor's "stop placed"). */
+  const working: string[] = [];
 
   const worker = () =>
     new StopWorker({
@@ -40,7 +41,7 @@ describe('stop worker: refusals', () => {
           },
         },
       } as unknown as BrokerClient,
-      actors: { stopAccepted: () => undefined, stopRejected: (_e: string, reason: string) => rejected.push(reason) } as unknown as OrderActors,
+      actors: { stopWorking: (entry: string) => working.push(entry), positionClosed: () => undefined } as unknown as OrderActors,
       settings: { trailPercent: '2', cryptoLimitSlippagePercent: '1' },
       latestPrice: async () => '100',
       ledgerPosition: () => '10',
@@ -51,7 +52,7 @@ describe('stop worker: refusals', () => {
     vi.setSystemTime(T0);
     db = await openDatabase(':memory:');
     posts = 0;
-    rejected.length = 0;
+    working.length = 0;
     upsertStopIntent(db, { entryOrderId: 'e1', clientOrderId: CID, symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '10' });
   });
   afterEach(async () => {
@@ -59,7 +60,7 @@ describe('stop worker: refusals', () => {
     await db.close();
   });
 
-  it('records a refusal with its kind and a backoff, tells the entry, and coverage names it', async () => {
+  it('records a refusal with its kind and a backoff, does not tell the entry its stop works, and coverage names it', async () => {
     postOrder = async () => {
       throw new PermissionError(new Response(), 403, 40310000, 'insufficient qty available for order (requested: 10, available: 0)');
     };
@@ -68,7 +69,7 @@ describe('stop worker: refusals', () => {
     expect(stopStateOf(row)).toBe('refused');
     expect(row).toMatchObject({ status: 'rejected', sent_at: null, attempts: 1, last_error: 'insufficient_qty: insufficient qty available for order (requested: 10, available: 0)' });
     expect(row.next_attempt_at).toBe(T0 + 1000);
-    expect(rejected).toEqual(['insufficient qty available for order (requested: 10, available: 0)']);
+    expect(working).toEqual([]);
     const report = assessCoverage(new Map([['AAPL', '10']]), [stopCoverOf(row)], { adopt: 'protect' });
     expect(report.unprotected[0]!.reason).toBe('stop_refused: insufficient_qty: insufficient qty available for order (requested: 10, available: 0)');
     // Not due before its backoff: a pass sends nothing.
@@ -104,6 +105,6 @@ describe('stop worker: refusals', () => {
     (w as unknown as { deps: { client: { orders: Record<string, unknown> } } }).deps.client.orders.getOrderByClientOrderId = async () => existing;
     await w.kick();
     expect(intentRow(db, CID)).toMatchObject({ status: 'confirmed', broker_order_id: existing.id, placed_qty: '10', attempts: 0, last_error: null });
-    expect(rejected).toEqual([]);
+    expect(working).toEqual(['e1']);
   });
 });

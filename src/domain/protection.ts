@@ -49,6 +49,8 @@ export interface StopIntent {
   part?: 'fraction';
   /** The operator's trail for this stop (PATCH /stops/:entry_order_id); absent: CT_TRAIL_PERCENT. */
   trailPercent?: string;
+  /** Crypto: the asset's `min_trade_increment`, learned at the first send; what the stop wants is floored to it. */
+  qtyIncrement?: string;
 }
 
 /** A stop row's ask, from its payload. */

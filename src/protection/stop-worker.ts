@@ -9,8 +9,8 @@ import { crashPoint } from '../runtime/crash-points.js';
 import { isFinalStatus } from '../domain/orders.js';
 import { stopAsk } from '../domain/protection.js';
 import { isCrypto } from '../domain/symbols.js';
-import { currentCid, stopBasis, stopStateOf, type StopEffect, type StopEvent } from '../../machines/stop.js';
-import { classifyRefusal, isDuplicateClientOrderId } from '../../machines/stop-policy.js';
+import { currentCid, replaceTarget, stopBasis, stopStateOf, type StopEffect, type StopEvent } from '../../machines/stop.js';
+import { classifyRefusal, isDuplicateClientOrderId, isUnchangedReplace, sameAsPlaced } from '../../machines/stop-policy.js';
 import { RefusedRetryBudget } from './stop-budget.js';
 import { StopSizing } from './stop-sizing.js';
 import { AssetGrids } from '../broker/asset-grids.js';
@@ -176,13 +176,19 @@ export class StopWorker {
     return t;
   }
 
-  /** Logs what happened to the stop, and tells the entry's order actor what the broker said. */
+  /** Logs what happened to the stop; tells the entry's order actor when its stop works, or is not needed. */
   private report(t: StopTransition, row: IntentRow, event: StopEvent): void {
-    const { log } = this.deps;
+    const { log, actors } = this.deps;
     for (const e of t.effects) if (e.type === 'announce') this.announce(row, e);
+    // The entry's lifecycle follows its own stop; its fraction stop is the position's business (coverage).
+    const ownStop = !isFractionPart(row);
+    if (ownStop && t.to === 'working' && t.from !== 'working' && row.broker_order_id) actors.stopWorking(row.entry_order_id, row.broker_order_id);
+    if (ownStop && event.type === 'notNeeded') actors.positionClosed(row.entry_order_id);
     const ids = { entry_order_id: row.entry_order_id, symbol: row.symbol };
     if (event.type === 'outcomeUnknown') {
       log.warn({ event: 'stop_outcome_unknown', client_order_id: row.client_order_id, attempts: row.attempts, reason: event.reason }, 'stop order state unknown; probing again');
+    } else if (event.type === 'unchanged') {
+      log.debug({ event: 'stop_unchanged', ...ids, client_order_id: row.client_order_id, qty: row.placed_qty }, 'protective stop already as wanted; nothing sent');
     } else if (event.type === 'notNeeded') {
       log.info({ event: 'stop_not_needed', ...ids }, 'no position left to protect');
     } else if (t.from === 'cancelling' && t.to === 'done') {
@@ -195,13 +201,10 @@ export class StopWorker {
   }
 
   private announce(row: IntentRow, e: Extract<StopEffect, { type: 'announce' }>): void {
-    const { log, actors } = this.deps;
-    // The entry's order actor follows its own stop; its fraction stop is the position's business (coverage).
-    const toEntry = !isFractionPart(row);
+    const { log } = this.deps;
     if (e.outcome === 'rejected') {
       const retry = new Date(Math.min(row.next_attempt_at, 8.64e15)).toISOString();
       log.warn({ event: 'stop_rejected', entry_order_id: e.entryOrderId, client_order_id: currentCid(row), reason: row.last_error, attempts: row.attempts, retry_at: retry }, 'broker refused the protective stop');
-      if (toEntry) actors.stopRejected(e.entryOrderId, e.reason);
       return;
     }
     const o = e.order;
@@ -209,7 +212,6 @@ export class StopWorker {
       { event: e.how === 'placed' ? 'stop_placed' : 'stop_adopted', entry_order_id: e.entryOrderId, stop_order_id: o.orderId, client_order_id: o.clientOrderId, symbol: row.symbol, qty: e.placedQty, type: o.type, stop_price: o.stopPrice, trail_percent: o.trailPercent },
       e.how === 'placed' ? `protective stop placed for ${row.symbol}` : `existing protective stop adopted for ${row.symbol}`,
     );
-    if (toEntry) actors.stopAccepted(e.entryOrderId, o.orderId, e.placedQty);
   }
 
   /** GET by client order id: found, absent on a definite 404; anything else is "unknown". */
@@ -253,13 +255,31 @@ export class StopWorker {
     const ask = stopAsk(row);
     const sized = await this.sizing.protectableQty(row);
     if (typeof sized !== 'string') return sized;
-    if (!isCrypto(ask.symbol, ask.assetClass)) return this.prepareEquity(row, clientOrderId, sized);
+    if (!isCrypto(ask.symbol, ask.assetClass)) return this.unlessUnchanged(row, await this.prepareEquity(row, clientOrderId, sized));
     // Crypto: the quantity and the prices on the asset's grids (off them, Alpaca refuses the order).
     const grid = await this.grids.of(ask.symbol);
     const qty = qtyOnGrid(sized, grid);
     if (!qty.ok) return { type: 'deferred', reason: qty.reason };
     const stopPrice = row.target_stop_price ?? cryptoStopPrice(await this.deps.latestPrice(ask.symbol), trailOf(ask, this.deps.settings), grid.priceIncrement);
-    return { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty: qty.qty, stopPrice };
+    const increment = grid.minTradeIncrement ?? undefined;
+    return this.unlessUnchanged(row, { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty: qty.qty, stopPrice, ...(increment ? { qtyIncrement: increment } : {}) });
+  }
+
+  /**
+   * A replace that would send what the working order has is not sent (Alpaca refuses it: 403 "order
+   * parameters are not changed"). One that would grow a stop placed short is sent only when the
+   * position has more free now (one read, `qty_available`), not to be refused again for held shares.
+   */
+  private async unlessUnchanged(row: IntentRow, ev: StopEvent): Promise<StopEvent> {
+    if (ev.type !== 'sendStarted' || replaceTarget(row) === null) return ev;
+    const unchanged: StopEvent = { type: 'unchanged', clientOrderId: ev.clientOrderId };
+    const send = { qty: ev.qty, stopPrice: ev.stopPrice, trailPercent: ev.stopPrice === null ? trailOf(stopAsk(row), this.deps.settings) : null };
+    if (sameAsPlaced(row, send)) return unchanged;
+    const placed = row.placed_qty === null ? null : new D(row.placed_qty);
+    if (placed === null || !new D(ev.qty).gt(placed)) return ev;
+    const free = await this.sizing.partialQty(row);
+    if (free === null || new D(free).gt(placed)) return free === null ? ev : { ...ev, qty: free };
+    return sameAsPlaced(row, { ...send, qty: normalize(placed) }) ? unchanged : { ...ev, qty: normalize(placed) };
   }
 
   /**
@@ -302,6 +322,7 @@ export class StopWorker {
     // Network trouble, a timeout, 429 or 5xx: the order may or may not exist. Probe, never assume.
     if (!(err instanceof ApiError) || err instanceof RateLimitError) return unknown;
     if (isDuplicateClientOrderId(err.status, err.message)) return { type: 'duplicate', clientOrderId: cid };
+    if (effect.type === 'patch' && isUnchangedReplace(err.status, err.message)) return { type: 'unchanged', clientOrderId: cid };
     const kind = classifyRefusal(err.status, err.message);
     if (kind === null) return unknown;
     if (kind === 'wash_trade') this.washBlocked.set(stopAsk(row).symbol, Date.now() + WASH_BLOCK_MS);
@@ -310,6 +331,9 @@ export class StopWorker {
       const ask = stopAsk(row);
       const onGrid = free === null || !isCrypto(ask.symbol, ask.assetClass) ? null : qtyOnGrid(free, await this.grids.of(ask.symbol));
       const qty = onGrid === null ? free : onGrid.ok ? onGrid.qty : null;
+      if (qty !== null && effect.type === 'patch' && sameAsPlaced(row, { qty, stopPrice: effect.stopPrice, trailPercent: effect.stopPrice === null ? trailOf(ask, this.deps.settings) : null })) {
+        return { type: 'unchanged', clientOrderId: cid };
+      }
       if (qty !== null) {
         ctx.partial = true;
         return { type: 'sendStarted', clientOrderId: cid, basis: stopBasis(row), qty, stopPrice: effect.stopPrice };

@@ -190,16 +190,14 @@ export class OrderActors {
     return true;
   }
 
-  tick(now = Date.now()): void {
-    this.send({ type: 'clock.tick', now });
+  /** The entry's stop actor reached working: its lifecycle shows "stop placed". */
+  stopWorking(entryOrderId: string, stopOrderId: string): void {
+    this.send({ type: 'stop.working', entryOrderId, stopOrderId });
   }
 
-  stopAccepted(entryOrderId: string, stopOrderId: string, qty: string): void {
-    this.send({ type: 'stop.accepted', entryOrderId, stopOrderId, qty });
-  }
-
-  stopRejected(entryOrderId: string, reason: string): void {
-    this.send({ type: 'stop.rejected', entryOrderId, reason });
+  /** The entry's stop ended with nothing to protect (flat at the broker and in the ledger): the entry is over. */
+  positionClosed(entryOrderId: string): void {
+    if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
   }
 
   /** Live actor for an order, if any (the API reads state and history through the store). */
@@ -258,13 +256,12 @@ export class OrderActors {
     const { log } = this.opts;
     const buffer = (orderId: string) => {
       let p = this.pending.get(orderId);
-      if (!p) this.pending.set(orderId, (p = { fills: [], intents: [] }));
+      if (!p) this.pending.set(orderId, (p = { fills: [] }));
       return p;
     };
     return orderMachine.provide({
       actions: {
         recordFill: ({ context }, fill) => void buffer(context.order.orderId).fills.push(fill),
-        requestStop: ({ context }, intent) => void buffer(context.order.orderId).intents.push(intent),
         duplicateFill: (_, p) =>
           log.info({ event: 'fill_already_processed', order_id: p.orderId, cum_qty: p.cumQty, source: p.source }, 'duplicate fill report ignored'),
         requestOrderSnapshot: (_, p) => void this.refreshOrder(p.orderId, p.reason),
@@ -339,7 +336,7 @@ export class OrderActors {
     const now = new Date();
     const terminal = snap.status === 'done';
     const committed = commitTransition(this.commitDeps, { c, writes, json, state, terminal, before: before?.state ?? null, eventType, now });
-    if (writes?.intents.length) crashPoint('after_intent_commit');
+    if (committed.intents) crashPoint('after_intent_commit');
     this.afterCommit(c, committed, now);
     if (terminal) {
       this.lastSeen.delete(orderId);

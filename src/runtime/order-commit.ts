@@ -6,26 +6,26 @@ import { insertFee } from '../store/fees.js';
 import type { FeeReport } from '../domain/reports.js';
 import { appendHistory, upsertOrderRow } from '../store/order-rows.js';
 import { canonicalTime } from '../time.js';
-import type { FillRecord, OrderRole, StopIntent } from '../domain/protection.js';
+import type { FillRecord, OrderRole } from '../domain/protection.js';
 import { brokerOutcome, entryOfStop, stopClientOrderId, stopRowIdOf } from '../domain/orders.js';
 import type { StartedCooldown } from '../store/cooldowns.js';
 import { ledgerAvgPrice } from '../../machines/fill-plan.js';
 import { ORDER_MACHINE_VERSION, type OrderContext } from '../../machines/order.machine.js';
-import { applyStopTransition, upsertStopIntent } from '../protection/stop-transitions.js';
+import { applyStopTransition } from '../protection/stop-transitions.js';
 import { crashPoint } from './crash-points.js';
 import type { LateExits } from './late-exits.js';
 import type { Followed, PositionFollowing } from './position-follow.js';
 import { notifyFill, notifyStopFilled } from '../notify/events.js';
 
 /**
- * One order actor transition, committed: in one SQLite transaction the fills it recorded, the stop
- * it asked for, its row (snapshot) and history, what its fills do to protection (sent to the
- * symbol's position actor, whose commands are carried out in the same transaction) and, for a
- * protective stop's order that ended, that stop actor's `orderFinished`.
+ * One order actor transition, committed: in one SQLite transaction the fills it recorded, its row
+ * (snapshot) and history, what its fills do to protection (sent to the symbol's position actor, which
+ * sizes the stops; its commands are carried out in the same transaction) and, for a protective stop's
+ * order that ended, that stop actor's `orderFinished`.
  */
 
 /** What the order machine's named actions buffered during a transition. */
-export type PendingWrites = { fills: Array<FillRecord & { role: OrderRole | null }>; intents: StopIntent[] };
+export type PendingWrites = { fills: Array<FillRecord & { role: OrderRole | null }> };
 
 /** What a commit needs of the runtime. */
 export interface CommitDeps {
@@ -36,7 +36,7 @@ export interface CommitDeps {
   positionActor(symbol: string): AnyActorRef | undefined;
 }
 
-/** One transaction: the fills, the stop intents, the actor's row and what the fills do to protection. */
+/** One transaction: the fills, the actor's row and what the fills do to protection. */
 export function commitTransition(
   d: CommitDeps,
   p: {
@@ -52,7 +52,7 @@ export function commitTransition(
 ): Committed {
   const { db } = d;
   const { c, writes, now } = p;
-  const out: Committed = { written: [], late: new Set(), started: [], closed: [], intents: (writes?.intents.length ?? 0) > 0 };
+  const out: Committed = { written: [], late: new Set(), started: [], closed: [], intents: false };
   db.transaction(() => {
     out.written = insertFills(db, writes?.fills ?? [], now);
     for (const f of out.written) notifyFill(db, f, c.role, now);
@@ -62,7 +62,6 @@ export function commitTransition(
         d.lateExits.mark(f.symbol, fillTime(f));
       }
     }
-    for (const intent of writes?.intents ?? []) upsertStopIntent(db, intent, now);
     upsertOrderRow(db, {
       order_id: c.order.orderId,
       client_order_id: c.order.clientOrderId,
@@ -87,8 +86,9 @@ export function commitTransition(
     const followed = followPosition(d, c, out.written, out.late, now);
     out.started = followed.started;
     out.closed = followed.closed;
+    out.intents = followed.asked;
     if (p.terminal && c.role === 'stop') settleStopIntent(d, c, now);
-    if (writes?.intents.length) crashPoint('before_intent_commit');
+    if (out.intents) crashPoint('before_intent_commit');
   });
   return out;
 }
@@ -101,11 +101,11 @@ export function commitTransition(
  * commit, so the batch starts from the book's position.
  */
 function followPosition(d: CommitDeps, c: OrderContext, written: FillRecord[], late: ReadonlySet<FillRecord>, now: Date): Followed {
-  if (written.length === 0) return { started: [], closed: [] };
+  if (written.length === 0) return { started: [], closed: [], asked: false };
   const position = d.positionActor(c.order.symbol);
   if (!position) throw new Error(`no position actor for ${c.order.symbol}: its fills cannot be followed`);
   return d.following.follow(position, {
-    order: { orderId: c.order.orderId, role: c.role, assetClass: c.order.assetClass, clientOrderId: c.order.clientOrderId },
+    order: { orderId: c.order.orderId, role: c.role, assetClass: c.order.assetClass, clientOrderId: c.order.clientOrderId, protect: c.protect },
     symbol: c.order.symbol,
     fills: written,
     late,
@@ -175,6 +175,6 @@ export interface Committed {
   started: StartedCooldown[];
   /** Orders whose stops the commit took off (their positions are gone). */
   closed: string[];
-  /** It wrote stop intents. */
+  /** Its position actor asked for a stop (a new one, or more to cover). */
   intents: boolean;
 }

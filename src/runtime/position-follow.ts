@@ -15,6 +15,8 @@ import { notifyCooldownStarted } from '../notify/events.js';
 export interface Followed {
   started: StartedCooldown[];
   closed: string[];
+  /** A stop was asked for (placed, grown or re-armed). */
+  asked: boolean;
 }
 
 /** The fills event of one order's batch, as the commit hands it over. */
@@ -72,7 +74,7 @@ export class PositionFollowing {
    * started. Runs inside the commit's transaction: the actor takes the event synchronously.
    */
   follow(actor: AnyActorRef, p: FollowBatch): Followed {
-    const out: Followed = { started: [], closed: [] };
+    const out: Followed = { started: [], closed: [], asked: false };
     if (p.fills.length === 0) return out;
     const ids = [stopClientOrderId(p.order.orderId)];
     const stopOf = p.order.role === 'stop' ? entryOfStop(p.order.clientOrderId) : null;
@@ -93,7 +95,7 @@ export class PositionFollowing {
    * commands did (stops shrunk, or canceled with their entries told). Runs inside the fee's transaction.
    */
   followFee(actor: AnyActorRef, fee: { qty: string; now: Date }): Followed {
-    const out: Followed = { started: [], closed: [] };
+    const out: Followed = { started: [], closed: [], asked: false };
     this.deliver(actor, { type: 'fee', qty: fee.qty, now: fee.now.getTime() }, out);
     return out;
   }
@@ -123,6 +125,7 @@ export class PositionFollowing {
         const ask: StopIntent = { entryOrderId: cmd.stopOf, clientOrderId: stopClientOrderId(cmd.stopOf), symbol, assetClass, side: cmd.side, qty: cmd.qty };
         // A re-arm: the stop ended (it starts over under its next client order id) or its cancel is withdrawn.
         this.stopEvent(ask.clientOrderId, cmd.rearm ? { type: 'rearmed', ask, cut: cmd.rearm.cut } : { type: 'asked', ask }, now);
+        if (this.current) this.current.asked = true;
         return;
       }
       case 'cut':

@@ -19,38 +19,39 @@ describe('order machine: lifecycle', () => {
     expect(types(actions)).toEqual([]);
   });
 
-  it('partial fill → partiallyFilled, records the fill and asks for a stop sized to it', () => {
+  it('partial fill → partiallyFilled, records the fill and asks for nothing else (the position actor sizes the stop)', () => {
     const { snap, report } = start();
     const [s1, a1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '4', qty: '4', price: '100', orderStatus: 'partially_filled' }) });
     expect(s1.value).toBe('partiallyFilled');
     expect(params(a1, 'recordFill')).toEqual([expect.objectContaining({ cumQty: '4', qty: '4', price: '100', role: 'entry' })]);
-    expect(params(a1, 'requestStop')).toEqual([
-      { entryOrderId: report.orderId, clientOrderId: `ct-stop-${report.orderId}`, symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '4' },
-    ]);
+    expect(types(a1)).toEqual(['recordFill']);
     expect(s1.context.ledger).toEqual({ filledQty: '4', notional: '400' });
   });
 
-  it('full fill of a protected entry → placingStop, then protected when the stop covers the qty', () => {
+  it('full fill of a protected entry → placingStop, then protected ("stop placed") when its stop actor reports it working', () => {
     const { snap, report } = start();
     const [s1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '10', qty: '10', orderStatus: 'filled' }) });
     expect(s1.value).toBe('placingStop');
-    const [s2] = transition(orderMachine, s1, { type: 'stop.accepted', stopOrderId: 'stop-1', qty: '4' });
-    expect(s2.value).toBe('placingStop');
-    const [s3] = transition(orderMachine, s2, { type: 'stop.accepted', stopOrderId: 'stop-1', qty: '10' });
+    const [s3] = transition(orderMachine, s1, { type: 'stop.working', stopOrderId: 'stop-1' });
     expect(s3.value).toBe('protected');
-    expect(s3.context.stop).toEqual({ clientOrderId: `ct-stop-${report.orderId}`, orderId: 'stop-1', qty: '10' });
+    expect(s3.context.stop).toEqual({ clientOrderId: `ct-stop-${report.orderId}`, orderId: 'stop-1' });
     const [s4] = transition(orderMachine, s3, { type: 'stop.filled', exitFillId: 'stop-1:10' });
     expect(s4.value).toBe('exited');
     expect(s4.status).toBe('done');
   });
 
-  it('a stop that already covers the position on the final fill goes straight to protected', () => {
+  it('a stop working since the last fill goes straight to protected when the order ends; a later fill waits for the next report', () => {
     const { snap, report } = start({}, orderReport({ qty: '12' }));
     const [s1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '10', qty: '10', orderStatus: 'partially_filled' }) });
-    const [s2] = transition(orderMachine, s1, { type: 'stop.accepted', stopOrderId: 'stop-1', qty: '10' });
+    const [s2] = transition(orderMachine, s1, { type: 'stop.working', stopOrderId: 'stop-1' });
     expect(s2.value).toBe('partiallyFilled');
     const [s3] = transition(orderMachine, s2, { type: 'order.report', role: 'entry', order: { ...report, status: 'canceled', filledQty: '10', filledAvgPrice: '100' } });
     expect(s3.value).toBe('protected');
+    // A fill after the stop was reported: the stop is resized, so the entry waits for it to work again.
+    const [t3] = transition(orderMachine, s2, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '12', qty: '2', orderStatus: 'filled' }) });
+    expect(t3.value).toBe('placingStop');
+    const [t4] = transition(orderMachine, t3, { type: 'stop.working', stopOrderId: 'stop-2' });
+    expect([t4.value, t4.context.stop?.orderId]).toEqual(['protected', 'stop-2']);
   });
 
   it('records a repeated report once and reports the duplicate', () => {
@@ -93,7 +94,7 @@ describe('order machine: lifecycle', () => {
     expect(s2.status).toBe('active');
     const [s3, a3] = transition(orderMachine, s2, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '10', qty: '6', orderStatus: 'filled' }) });
     expect(params(a3, 'recordFill')).toEqual([expect.objectContaining({ cumQty: '10', qty: '6' })]);
-    expect(params(a3, 'requestStop').map((p) => p.qty)).toEqual(['10']);
+    expect(types(a3)).toEqual(['recordFill']);
     expect(s3.value).toBe('placingStop');
   });
 
@@ -112,7 +113,7 @@ describe('order machine: lifecycle', () => {
     expect(placing.value).toBe('placingStop');
     const [fromPlacing] = transition(orderMachine, placing, { type: 'position.closed' });
     expect([fromPlacing.value, fromPlacing.status]).toEqual(['exited', 'done']);
-    const [prot] = transition(orderMachine, placing, { type: 'stop.accepted', stopOrderId: 'stop-1', qty: '10' });
+    const [prot] = transition(orderMachine, placing, { type: 'stop.working', stopOrderId: 'stop-1' });
     expect(prot.value).toBe('protected');
     const [fromProtected, actions] = transition(orderMachine, prot, { type: 'position.closed' });
     expect([fromProtected.value, fromProtected.status]).toEqual(['exited', 'done']);
@@ -171,17 +172,13 @@ describe('order machine: the ledger must catch up before an outcome is final', (
   });
 });
 
-describe('order machine: deadlines via clock.tick', () => {
-  it('re-asks for a stop that stays unacknowledged past the deadline', () => {
+describe('order machine: it never asks for a stop', () => {
+  it('a placing entry stays placing, asking nothing, however many reports come (no re-ask: the stop actor owns the stop)', () => {
     const { snap, report } = start();
     const [s1] = transition(orderMachine, snap, { type: 'execution', role: 'entry', execution: execution(report, { cumQty: '10', qty: '10', orderStatus: 'filled' }) });
-    const [s2, a2] = transition(orderMachine, s1, { type: 'clock.tick', now: 1_000 });
+    const [s2, a2] = transition(orderMachine, s1, { type: 'order.report', role: 'entry', order: { ...report, status: 'filled', filledQty: '10', filledAvgPrice: '100' } });
+    expect(s2.value).toBe('placingStop');
     expect(types(a2)).toEqual([]);
-    expect(s2.context.stopDeadline).toBe(31_000);
-    const [s3, a3] = transition(orderMachine, s2, { type: 'clock.tick', now: 30_999 });
-    expect(types(a3)).toEqual([]);
-    const [s4, a4] = transition(orderMachine, s3, { type: 'clock.tick', now: 31_000 });
-    expect(types(a4)).toEqual(['requestStop']);
-    expect(s4.context.stopDeadline).toBe(61_000);
+    expect(Object.keys(orderMachine.implementations.actions).sort()).toEqual(['duplicateFill', 'recordFill', 'requestOrderSnapshot', 'stopWorking']);
   });
 });

@@ -23,15 +23,14 @@ function events(snapshot: any): OrderEvent[] {
   for (const status of ['canceled', 'expired', 'rejected', 'replaced']) {
     out.push({ type: 'order.report', role: 'entry', order: { ...report, status, filledQty: cum.toFixed(), filledAvgPrice: cum.isZero() ? null : '100' } });
   }
-  out.push({ type: 'stop.accepted', stopOrderId: 'stop-1', qty: snapshot.context.ledger.filledQty });
+  out.push({ type: 'stop.working', stopOrderId: 'stop-1' });
   out.push({ type: 'order.report', role: 'entry', order: { ...report, status: 'done_for_day', filledQty: cum.toFixed(), filledAvgPrice: cum.isZero() ? null : '100' } });
   out.push({ type: 'stop.filled', exitFillId: 'stop-1:2' });
   out.push({ type: 'position.closed' });
-  out.push({ type: 'clock.tick', now: 1_000 });
   return out;
 }
 
-const serializeState = (s: any) => JSON.stringify([s.value, s.context.ledger.filledQty, s.context.stop?.qty ?? null, s.context.stopDeadline]);
+const serializeState = (s: any) => JSON.stringify([s.value, s.context.ledger.filledQty, s.context.stop?.orderId ?? null]);
 
 describe('order machine paths (xstate/graph)', () => {
   const paths = getShortestPaths(orderMachine, { input, events, serializeState });

@@ -99,31 +99,33 @@ interface Case {
 const cases: Case[] = [
   // Opened / increased.
   {
-    name: "long opened by an entry: its stop is the order machine's ask, nothing to add",
-    position: state('0', [stop('e1', 'sell', '5')]),
+    name: 'long opened by an entry: the position actor asks its stop for what the fill opened',
+    position: state('0'),
     fill: fill('e1', 'buy', '5'),
     order: order('e1', 'entry'),
     kind: 'opened',
-    commands: [],
+    commands: [{ type: 'cover', stopOf: 'e1', side: 'sell', qty: '5' }],
     qty: '5',
+    wants: { e1: '5' },
   },
   {
     name: 'an entry that is not protected (CT_ADOPT=record) gets no stop',
     position: state('0'),
     fill: fill('e1', 'buy', '5'),
-    order: order('e1', 'entry'),
+    order: order('e1', 'entry', { protect: false }),
     kind: 'opened',
     commands: [],
     qty: '5',
   },
   {
-    name: 'partial fills of an entry: the ask grew with the ledger, nothing to add',
-    position: state('4', [stop('e1', 'sell', '10')]),
+    name: 'partial fills of an entry: its ask grows by each fill',
+    position: state('4', [stop('e1', 'sell', '4')]),
     fill: fill('e1', 'buy', '6', '10'),
     order: order('e1', 'entry'),
     kind: 'increased',
-    commands: [],
+    commands: [{ type: 'cover', stopOf: 'e1', side: 'sell', qty: '10' }],
     qty: '10',
+    wants: { e1: '10' },
   },
   {
     name: 'short opened by an order that is no entry: its own buy stop covers it',
@@ -146,12 +148,12 @@ const cases: Case[] = [
     wants: { x1: '7' },
   },
   {
-    name: 'equity short opened by an entry: the entry\'s buy stop is its ask',
-    position: state('0', [stop('e1', 'buy', '3')]),
+    name: 'equity short opened by an entry: a buy stop for what it opened',
+    position: state('0'),
     fill: fill('e1', 'sell', '3'),
     order: order('e1', 'entry'),
     kind: 'opened',
-    commands: [],
+    commands: [{ type: 'cover', stopOf: 'e1', side: 'buy', qty: '3' }],
     qty: '-3',
   },
   // Crypto.
@@ -319,46 +321,43 @@ const cases: Case[] = [
     qty: '-3',
   },
   {
-    name: 're-arm of an entry whose position others closed: its whole ask, less all it filled before this opening',
+    name: 're-arm of an entry whose position others closed: armed again for what this fill opened',
     position: state('0', [stop('e1', 'sell', '5', { done: true, cut: '2' })]),
     fill: fill('e1', 'buy', '3', '5'),
     order: order('e1', 'entry'),
     kind: 'opened',
-    commands: [{ type: 'cover', stopOf: 'e1', side: 'sell', qty: '5', rearm: { cut: '2', nextVersion: true } }],
+    commands: [{ type: 'cover', stopOf: 'e1', side: 'sell', qty: '3', rearm: { cut: '0', nextVersion: true } }],
     qty: '3',
     wants: { e1: '3' },
   },
-  // An entry's fill against someone else's position.
+  // An entry's fill against someone else's position: only what it opens is its own to cover.
   {
-    name: "an entry's fill that closes someone else's short is cut from its own stop",
-    position: state('-4', [stop('s1', 'buy', '4'), stop('e1', 'sell', '4')]),
+    name: "an entry's fill that closes someone else's short asks nothing of its own stop",
+    position: state('-4', [stop('s1', 'buy', '4')]),
     fill: fill('e1', 'buy', '4'),
     order: order('e1', 'entry'),
     kind: 'closed',
-    commands: [{ type: 'cut', stopOf: 'e1', qty: '4', cutQty: '4' }, ...cancel('s1'), cooldown('e1', '4')],
+    commands: [...cancel('s1'), cooldown('e1', '4')],
     qty: '0',
-    wants: { s1: '4', e1: '0' },
+    wants: { s1: '4' },
   },
   {
     name: "an entry that crosses someone else's short: its stop covers only what it opened",
-    position: state('-2', [stop('s1', 'buy', '2'), stop('e1', 'sell', '5')]),
+    position: state('-2', [stop('s1', 'buy', '2')]),
     fill: fill('e1', 'buy', '5'),
     order: order('e1', 'entry'),
     kind: 'crossed',
-    commands: [{ type: 'cut', stopOf: 'e1', qty: '2', cutQty: '2' }, ...cancel('s1'), cooldown('e1', '5')],
+    commands: [...cancel('s1'), cooldown('e1', '5'), { type: 'cover', stopOf: 'e1', side: 'sell', qty: '3' }],
     qty: '3',
     wants: { s1: '2', e1: '3' },
   },
   {
-    name: "an entry that only reduces someone else's short: cut from its own stop, the short's stop shrinks",
-    position: state('-6', [stop('s1', 'buy', '6'), stop('e1', 'sell', '2')]),
+    name: "an entry that only reduces someone else's short: its live stop is not grown, the short's stop shrinks",
+    position: state('-6', [stop('s1', 'buy', '6'), stop('e1', 'sell', '2', { cut: '2' })]),
     fill: fill('e1', 'buy', '2'),
     order: order('e1', 'entry'),
     kind: 'reduced',
-    commands: [
-      { type: 'cut', stopOf: 'e1', qty: '2', cutQty: '2' },
-      { type: 'shrink', stopOf: 's1', qty: '2', cutQty: '2' },
-    ],
+    commands: [{ type: 'shrink', stopOf: 's1', qty: '2', cutQty: '2' }],
     qty: '-4',
     wants: { s1: '4', e1: '0' },
   },
@@ -390,19 +389,21 @@ describe('followFill', () => {
   });
 
   it('a batch follows fill by fill: an entry filled 2, closed by a sell of 4, filled 3 more', () => {
-    let s = state('0', [stop('e1', 'sell', '2')]);
-    s = followFill(s, fill('e1', 'buy', '2'), order('e1', 'entry')).next;
+    let s = state('0');
+    const first = followFill(s, fill('e1', 'buy', '2'), order('e1', 'entry'));
+    expect(first.commands).toEqual([{ type: 'cover', stopOf: 'e1', side: 'sell', qty: '2' }]);
+    s = first.next;
     const sell = followFill(s, fill('x1', 'sell', '4'), order('x1', 'exit'));
     expect(sell.commands).toEqual([...cancel('e1'), cooldown('x1', '4'), { type: 'cover', stopOf: 'x1', side: 'buy', qty: '2' }]);
-    // Its stop's cancel landed (done), and the order machine asked 5 once the entry filled all.
-    s = { ...sell.next, stops: sell.next.stops.map((x) => (x.stopOf === 'e1' ? { ...x, asked: '5', done: true } : x)) };
+    // Its stop's cancel landed (done).
+    s = { ...sell.next, stops: sell.next.stops.map((x) => (x.stopOf === 'e1' ? { ...x, done: true } : x)) };
     const last = followFill(s, fill('e1', 'buy', '3', '5'), order('e1', 'entry'));
     expect(last.kind).toBe('crossed');
-    // Its stop ended, so there is nothing to cut from it; the re-arm leaves it what is open now.
+    // Its stop ended: it is armed again for what this fill opened past flat.
     expect(last.commands).toEqual([
       ...cancel('x1'),
       cooldown('e1', '5'),
-      { type: 'cover', stopOf: 'e1', side: 'sell', qty: '5', rearm: { cut: '4', nextVersion: true } },
+      { type: 'cover', stopOf: 'e1', side: 'sell', qty: '1', rearm: { cut: '0', nextVersion: true } },
     ]);
     expect(last.next.qty).toBe('1');
     expect(wants(last.next).e1).toBe('1');

@@ -16,7 +16,7 @@ import {
   type StopRow,
   type StopState,
 } from '../../machines/stop.js';
-import { IDLE, classifyRefusal, refusalBackoffMs, retryBackoffMs, wantedOf } from '../../machines/stop-policy.js';
+import { IDLE, SHORT_RECHECK_MS, classifyRefusal, refusalBackoffMs, retryBackoffMs, wantedOf } from '../../machines/stop-policy.js';
 import { createActor } from 'xstate';
 import { stopMachine } from '../../machines/stop.machine.js';
 import { RefusedRetryBudget } from '../../src/protection/stop-budget.js';
@@ -82,6 +82,7 @@ const EVENTS: { [T in StopEventType]: (row: StopRow) => Extract<StopEvent, { typ
   lookupFound: (r) => ({ type: 'lookupFound', clientOrderId: currentCid(r), order: order({ clientOrderId: currentCid(r) }) }),
   lookupAbsent: (r) => ({ type: 'lookupAbsent', clientOrderId: currentCid(r), graceMs: 10_000 }),
   cancelConfirmed: (r) => ({ type: 'cancelConfirmed', clientOrderId: currentCid(r), orderId: r.broker_order_id }),
+  unchanged: (r) => ({ type: 'unchanged', clientOrderId: currentCid(r) }),
 };
 const EVENT_TYPES = Object.keys(EVENTS) as StopEventType[];
 
@@ -133,6 +134,7 @@ const ALLOWED: Array<[StopState, StopEventType, StopState, string[]]> = [
   ['replacing', 'lookupFound', 'working', ['announce']],
   ['replacing', 'lookupAbsent', 'replacing', ['place']],
   ['replacing', 'cancelConfirmed', 'pending', []],
+  ['replacing', 'unchanged', 'working', []],
 
   ['working', 'asked', 'working', []],
   ['working', 'cut', 'working', []],
@@ -341,6 +343,41 @@ describe("stop machine: the operator's trail (PATCH /stops/:entry_order_id)", ()
     expect(JSON.parse(reasked.payload).trailPercent).toBe('3.5');
     // Placed with it: nothing more to do.
     expect(step({ ...reasked, placed_trail_percent: '3.50' }, { type: 'due' })).toMatchObject({ effects: [], next: { next_attempt_at: IDLE } });
+  });
+});
+
+describe('stop machine: a replace that changes nothing', () => {
+  const crypto = (qty: string, over: Partial<StopIntent> = {}) => ask(qty, { symbol: 'BTC/USD', assetClass: 'crypto', entryOrderId: 'e1', ...over });
+  const btc: StopRow = { ...base, symbol: 'BTC/USD', ...initialStop(crypto('0.1')) };
+
+  it('a fee-net crypto stop on its grid is as wanted: no replace (0.09975 wanted, 0.0997 placed, increment 0.0001)', () => {
+    let row = run(btc, { type: 'cut', cutQty: '0.00025', wake: true }, { type: 'due' });
+    row = run(row, { type: 'sendStarted', clientOrderId: 'ct-stop-e1', basis: stopBasis(row), qty: '0.0997', stopPrice: '60000', qtyIncrement: '0.0001' });
+    expect(JSON.parse(row.payload).qtyIncrement).toBe('0.0001');
+    row = run(row, { type: 'accepted', clientOrderId: 'ct-stop-e1', order: order({ orderId: 'o1', qty: '0.0997', type: 'stop_limit', stopPrice: '60000', trailPercent: null }) });
+    expect(row).toMatchObject({ status: 'confirmed', placed_qty: '0.0997', next_attempt_at: 0 });
+    expect(wantedOf(row)).toBe('0.0997');
+    expect(step(row, { type: 'due' })).toMatchObject({ effects: [], next: { next_attempt_at: IDLE } });
+    // A later ask (a quantity, no increment) keeps the increment: still as wanted.
+    row = run(row, { type: 'asked', ask: crypto('0.1') });
+    expect(step(row, { type: 'due' }).effects).toEqual([]);
+  });
+
+  it('unchanged (found before sending, or Alpaca\'s 403 "order parameters are not changed") goes back to the working order, idle', () => {
+    const shrunk = run(working, { type: 'cut', cutQty: '1', wake: true }, { type: 'due' });
+    expect(shrunk).toMatchObject({ version: 1, current_client_order_id: 'ct-stop-e1-v1' });
+    for (const row of [shrunk, run(shrunk, EVENTS.sendStarted(shrunk))]) {
+      const back = step(row, { type: 'unchanged', clientOrderId: 'ct-stop-e1-v1' });
+      expect(back).toMatchObject({ allowed: true, to: 'working', effects: [] });
+      expect({ ...row, ...back.next }).toMatchObject({ status: 'confirmed', version: 0, current_client_order_id: 'ct-stop-e1', broker_order_id: 'o1', placed_qty: '10', last_error: null });
+      // Not short of what it wants (10 placed, 9 wanted): idle until something changes it.
+      expect(back.next.next_attempt_at).toBe(IDLE);
+      // About another client order id: refused.
+      expect(step(row, { type: 'unchanged', clientOrderId: 'ct-stop-e1' }).allowed).toBe(false);
+    }
+    // A stop placed short of what it wants looks again later, not at once and not never.
+    const short = run({ ...working, placed_qty: '8' }, { type: 'due' });
+    expect(step(short, { type: 'unchanged', clientOrderId: 'ct-stop-e1-v1' }).next.next_attempt_at).toBe(NOW + SHORT_RECHECK_MS);
   });
 });
 

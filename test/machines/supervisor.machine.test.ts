@@ -49,7 +49,7 @@ describe('supervisor', () => {
     const entry = orderReport();
     actor.send({ type: 'broker.execution', execution: execution(entry, { cumQty: '10', qty: '10', orderStatus: 'filled' }), order: entry, role: 'entry', untracked: true, protect: true });
     expect(child(entry.orderId)?.getSnapshot().value).toBe('placingStop');
-    actor.send({ type: 'stop.accepted', entryOrderId: entry.orderId, stopOrderId: 'stop-order', qty: '10' });
+    actor.send({ type: 'stop.working', entryOrderId: entry.orderId, stopOrderId: 'stop-order' });
     expect(child(entry.orderId)?.getSnapshot().value).toBe('protected');
 
     const stop = orderReport({ side: 'sell', type: 'trailing_stop', clientOrderId: `ct-stop-${entry.orderId}` });
@@ -65,19 +65,11 @@ describe('supervisor', () => {
     const { actor, child } = run();
     const entry = orderReport();
     actor.send({ type: 'broker.execution', execution: execution(entry, { cumQty: '10', qty: '10', orderStatus: 'filled' }), order: entry, role: 'entry', untracked: true, protect: true });
-    actor.send({ type: 'stop.accepted', entryOrderId: entry.orderId, stopOrderId: 'stop-order', qty: '10' });
+    actor.send({ type: 'stop.working', entryOrderId: entry.orderId, stopOrderId: 'stop-order' });
     expect(child(entry.orderId)?.getSnapshot().value).toBe('protected');
     actor.send({ type: 'position.closed', entryOrderId: 'no-such-order' });
     actor.send({ type: 'position.closed', entryOrderId: entry.orderId });
     expect(child(entry.orderId)).toBeUndefined();
     expect(Object.keys(actor.getSnapshot().children)).toEqual([positionActorId(entry.symbol)]);
-  });
-
-  it('sends clock ticks to the actors waiting on a deadline', () => {
-    const { actor, child } = run();
-    const a = orderReport();
-    actor.send({ type: 'broker.execution', execution: execution(a, { cumQty: '10', qty: '10', orderStatus: 'filled' }), order: a, role: 'entry', untracked: true, protect: true });
-    actor.send({ type: 'clock.tick', now: 5_000 });
-    expect(child(a.orderId)?.getSnapshot().context.stopDeadline).toBe(35_000);
   });
 });

@@ -106,7 +106,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       const stopId = '00000000-0000-4000-9000-000000000001';
       // What the stop worker records once the broker accepted the stop (the service then went down).
       updateIntent(db, cid, { status: 'confirmed', broker_order_id: stopId, current_client_order_id: cid, placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
-      actors.stopAccepted(entry.orderId, stopId, '10');
+      actors.stopWorking(entry.orderId, stopId);
       expect(row(db, entry.orderId)).toMatchObject({ state: 'protected' });
 
       // The stop filled while the service was down; the activity carries no client order id.
@@ -239,7 +239,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       first.actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
       const cid = `ct-stop-${entry.orderId}`;
       updateIntent(first.db, cid, { status: 'confirmed', broker_order_id: 'stop-1', placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
-      first.actors.stopAccepted(entry.orderId, 'stop-1', '10');
+      first.actors.stopWorking(entry.orderId, 'stop-1');
       expect(row(first.db, entry.orderId)).toMatchObject({ state: 'protected' });
       // Sold by hand: flat, the stop is to be canceled, and the entry is over.
       const sell = orderReport({ qty: '10', symbol: 'SPY', side: 'sell' });
@@ -260,7 +260,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       for (const [o, stopId] of [[a, 'stop-a'], [b, 'stop-b']] as const) {
         actors.handleTradeUpdate(fillUpdate(o, '5', '5', '100', 'filled'));
         updateIntent(db, `ct-stop-${o.orderId}`, { status: 'confirmed', broker_order_id: stopId, placed_qty: '5' });
-        actors.stopAccepted(o.orderId, stopId, '5');
+        actors.stopWorking(o.orderId, stopId);
       }
       actors.handleTradeUpdate(fillUpdate(orderReport({ qty: '5', symbol: 'QQQ', side: 'sell' }), '5', '5', '101', 'filled'));
       expect(row(db, a.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
@@ -271,7 +271,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       const first = await boot();
       const entry = orderReport({ qty: '10', symbol: 'IWM' });
       first.actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
-      first.actors.stopAccepted(entry.orderId, 'stop-1', '10');
+      first.actors.stopWorking(entry.orderId, 'stop-1');
       expect(row(first.db, entry.orderId)).toMatchObject({ state: 'protected' });
       // What the exit's commit wrote (the cancel) — then the process died before the entry moved.
       updateIntent(first.db, `ct-stop-${entry.orderId}`, { cancel_requested: 1 });
@@ -350,7 +350,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       first.actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
       first.actors.handleTradeUpdate(fillUpdate(b, '5', '5', '400', 'filled'));
       first.actors.handleOrder(c);
-      first.actors.stopAccepted(b.orderId, 'stop-b', '5');
+      first.actors.stopWorking(b.orderId, 'stop-b');
       const live = JSON.parse(JSON.stringify((first.actors as any).actor.getPersistedSnapshot()));
       // Position actors are not persisted: they are rebuilt from the ledger and the intent rows.
       const positions = Object.keys(live.children).filter((id) => id.startsWith('position:'));
@@ -370,7 +370,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
           [c.orderId, 'pending'],
         ].sort(),
       );
-      expect(second.actors.live(b.orderId)?.getSnapshot().context.stop).toEqual({ clientOrderId: `ct-stop-${b.orderId}`, orderId: 'stop-b', qty: '5' });
+      expect(second.actors.live(b.orderId)?.getSnapshot().context.stop).toEqual({ clientOrderId: `ct-stop-${b.orderId}`, orderId: 'stop-b' });
       // The position actors come back as they were: the ledger's quantity and the live stops.
       expect(second.actors.ledgerPositions()).toEqual(before);
       const msft = (second.actors as any).actor.system.get('position:MSFT').getSnapshot();
