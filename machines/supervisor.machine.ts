@@ -54,6 +54,7 @@ function summaryFromExecution(e: ExecutionReport, clientOrderId = ''): OrderSumm
 
 /** The part of enqueueActions' `enqueue` routing uses (its own type is too generic to name). */
 interface RouteEnqueue {
+  (action: { type: 'orderSpawned'; params: { orderId: string } }): void;
   sendTo(to: AnyActorRef | string, event: OrderEvent): void;
   spawnChild(src: 'order', options: { id: string; systemId: string; input: OrderInput }): void;
   spawnChild(src: 'position', options: { id: string; systemId: string; input: PositionInput }): void;
@@ -90,6 +91,8 @@ function routeToOrder(
     systemId: id,
     input: { order: summary(), untracked: routing.untracked, protect: routing.protect, role: routing.role === 'stop' ? 'stop' : null, ledger: routing.ledger },
   });
+  // The runtime persists from here on: it watches the new actor before its first event arrives.
+  enqueue({ type: 'orderSpawned', params: { orderId } });
   enqueue.sendTo(id, forward);
 }
 
@@ -107,6 +110,8 @@ export const supervisorMachine = setup({
   actions: {
     /** Runtime: log `untracked_fill_detected`. */
     untrackedFillDetected: (_, _p: { orderId: string; symbol: string; cumQty: string; source: string }) => {},
+    /** Runtime: an order actor was spawned (it persists the actor's snapshots after each event from now on). */
+    orderSpawned: (_, _p: { orderId: string }) => {},
   },
 }).createMachine({
   id: 'supervisor',

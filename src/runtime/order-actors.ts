@@ -37,17 +37,26 @@ export interface OrderActorsOptions {
   onIntents?: () => void;
   /** An order (not one of our stops) of this symbol ended: what it held or crossed is gone (the stop worker lifts a wash-trade block). */
   onOrderEnded?: (symbol: string) => void;
-  /** Another inspection observer (the Stately inspector); runs after persistence. */
+  /** An inspection observer (the Stately inspector): it sees the actors, it persists nothing. */
   extraInspect?: (ev: InspectionEvent) => void;
 }
 
 
 /**
  * The runtime around the supervisor: provides the order machine's side effects, persists every
- * order actor's snapshot (with the fills and stop intents its transition produced, in one SQLite
- * transaction) from the root inspect observer, rehydrates live actors at boot, and routes broker
- * reports to the supervisor with the facts only the runtime knows (role, tracked or not).
+ * order actor's snapshot (with the fills its transition produced, in one transaction) as an explicit
+ * step after each event is processed, rehydrates live actors at boot, and routes broker reports to
+ * the supervisor with the facts only the runtime knows (role, tracked or not).
  */
+
+/** An order actor's snapshot waiting for its commit, with the event that made it. */
+interface Changed {
+  ref: AnyActorRef;
+  snap: { status: string; value: unknown; context: OrderContext };
+  eventType: string;
+  /** What the transition's actions buffered (its fills): committed with this snapshot, not a later one. */
+  writes: PendingWrites | undefined;
+}
 export class OrderActors {
   private actor: Actor<typeof supervisorMachine> | null = null;
   private readonly pending = new Map<string, PendingWrites>();
@@ -56,6 +65,10 @@ export class OrderActors {
   /** The snapshot object last seen per order: an event that changed nothing hands back the same one. */
   private readonly lastSeen = new Map<string, unknown>();
   private readonly snapshotRequests = new Set<string>();
+  /** Order actors' new snapshots since the last commit step, in the order they were taken. */
+  private readonly changed: Changed[] = [];
+  /** The order event the supervisor is routing now (named in each snapshot's history row). */
+  private routing: { orderId: string | null; eventType: string } = { orderId: null, eventType: 'xstate.init' };
   private readonly following: PositionFollowing;
   private readonly routes: OrderRoutes;
   private lateExits: LateExits;
@@ -91,20 +104,17 @@ export class OrderActors {
       actions: {
         untrackedFillDetected: (_, p) =>
           log.info({ event: 'untracked_fill_detected', order_id: p.orderId, symbol: p.symbol, cum_qty: p.cumQty, source: p.source }, 'fill on an order this service did not place'),
+        orderSpawned: ({ system }, p) => {
+          const ref = system.get(orderActorId(p.orderId)) as AnyActorRef | undefined;
+          if (ref) this.watch(ref, true);
+        },
       },
     });
-    // Persistence first: xstate calls the observer without a try/catch, so nothing may precede it.
-    const actor = createActor(machine, {
-      systemId: 'supervisor',
-      snapshot,
-      inspect: (ev) => {
-        this.inspect(ev);
-        this.opts.extraInspect?.(ev);
-      },
-    });
+    const actor = createActor(machine, { systemId: 'supervisor', snapshot, ...(this.opts.extraInspect ? { inspect: this.opts.extraInspect } : {}) });
     actor.subscribe({ error: (err) => log.error({ event: 'supervisor_error', err }, 'supervisor actor error') });
     this.actor = actor;
     actor.start();
+    for (const [id, ref] of this.children()) if (id.startsWith('order:')) this.watch(ref, false);
     // One position actor per symbol with a position or a live stop; the stop actors keep theirs current.
     for (const position of this.following.restoreInputs()) actor.send({ type: 'position.ensure', position });
     stopActorsOf(db).onChange = (row) => this.positionActor(row.symbol)?.send({ type: 'stop.changed', row });
@@ -247,9 +257,55 @@ export class OrderActors {
     }
   }
 
+  /** One event through the supervisor, then its commit step: every order actor it changed is persisted. */
   private send(event: SupervisorEvent): void {
     if (!this.actor) throw new Error('order actors are not running');
-    this.actor.send(event);
+    const outer = this.routing;
+    this.routing = routedEvent(event);
+    try {
+      this.actor.send(event);
+    } finally {
+      this.routing = outer;
+    }
+    this.commitChanged();
+  }
+
+  /** Observes an order actor's snapshots (XState's subscription, not the inspector); a new one's first is queued now. */
+  private watch(ref: AnyActorRef, spawned: boolean): void {
+    const id = (ref as AnyActorRef & { systemId?: string }).systemId ?? ref.id;
+    const orderId = id.slice('order:'.length);
+    if (spawned) this.changed.push({ ref, snap: ref.getSnapshot(), eventType: 'xstate.init', writes: undefined });
+    ref.subscribe({
+      next: (snap) => {
+        const eventType = this.routing.orderId === orderId ? this.routing.eventType : 'stop.filled';
+        const writes = this.pending.get(orderId);
+        this.pending.delete(orderId);
+        this.changed.push({ ref, snap: snap as Changed['snap'], eventType, writes });
+      },
+      error: () => undefined,
+    });
+  }
+
+  /** The commit step: each queued snapshot in its own transaction, in the order the actors took them. */
+  private commitChanged(): void {
+    while (this.changed.length > 0) {
+      const { ref, snap, eventType, writes } = this.changed.shift()!;
+      if (snap.status === 'stopped' || snap.status === 'error') continue;
+      try {
+        this.persist(ref, snap, eventType, writes);
+      } catch (err) {
+        this.changed.length = 0;
+        if (err instanceof LeadershipLost) {
+          // Not a failure: another instance leads the account now (PostgreSQL); said once, then the account steps down.
+          if (!this.fenced) this.opts.log.warn({ event: 'commit_fenced', err: err.message }, 'not recording: another instance leads the account');
+          this.fenced = true;
+        } else {
+          this.opts.log.fatal({ event: 'persist_failed', err }, 'could not persist an order actor');
+        }
+        this.opts.onFatal(err);
+        return;
+      }
+    }
   }
 
   private provideOrderMachine() {
@@ -298,37 +354,14 @@ export class OrderActors {
     }
   }
 
-  /** Root inspect observer: persists order actors' snapshots (DESIGN §6). */
-  private inspect(ev: InspectionEvent): void {
-    if (ev.type !== '@xstate.snapshot') return;
-    const ref = ev.actorRef as AnyActorRef & { systemId?: string };
-    if (!ref.systemId?.startsWith('order:')) return;
-    const snap = ev.snapshot as unknown as { status: string; value: unknown; context: OrderContext };
-    if (snap.status === 'stopped' || snap.status === 'error') return;
-    try {
-      this.persist(ref, snap, ev.event.type);
-    } catch (err) {
-      if (err instanceof LeadershipLost) {
-        // Not a failure: another instance leads the account now (PostgreSQL); said once, then the account steps down.
-        if (!this.fenced) this.opts.log.warn({ event: 'commit_fenced', err: err.message }, 'not recording: another instance leads the account');
-        this.fenced = true;
-      } else {
-        this.opts.log.fatal({ event: 'persist_failed', err }, 'could not persist an order actor');
-      }
-      this.opts.onFatal(err);
-    }
-  }
-
-  private persist(ref: AnyActorRef, snap: { status: string; value: unknown; context: OrderContext }, eventType: string): void {
+  private persist(ref: AnyActorRef, snap: Changed['snap'], eventType: string, writes: PendingWrites | undefined): void {
     const c = snap.context;
     const orderId = c.order.orderId;
-    const writes = this.pending.get(orderId);
-    this.pending.delete(orderId);
-    // A restored actor's first snapshot is the row it was restored from; an event that changed
-    // nothing (most clock ticks) returns the very same snapshot object. Neither is re-serialised.
-    if (!writes && ((eventType === 'xstate.init' && this.persisted.has(orderId)) || this.lastSeen.get(orderId) === snap)) return;
+    // An event that changed nothing returns the very same snapshot object: not re-serialised.
+    if (!writes && this.lastSeen.get(orderId) === snap) return;
     this.lastSeen.set(orderId, snap);
-    const json = JSON.stringify(ref.getPersistedSnapshot());
+    // The snapshot this step took, not the actor's latest (a later one of the same event is queued after it).
+    const json = JSON.stringify((ref as unknown as { logic: { getPersistedSnapshot(s: unknown): unknown } }).logic.getPersistedSnapshot(snap));
     const state = stateName(snap.value);
     const before = this.persisted.get(orderId);
     if (!writes && before?.json === json) return;
@@ -409,5 +442,20 @@ export class OrderActors {
     for (const entryOrderId of ids) {
       if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
     }
+  }
+}
+
+/** The order a supervisor event is routed to, and the order machine's event for it. */
+function routedEvent(event: SupervisorEvent): { orderId: string | null; eventType: string } {
+  switch (event.type) {
+    case 'broker.order':
+      return { orderId: event.order.orderId, eventType: 'order.report' };
+    case 'broker.execution':
+      return { orderId: event.execution.orderId, eventType: 'execution' };
+    case 'stop.working':
+    case 'position.closed':
+      return { orderId: event.entryOrderId, eventType: event.type };
+    default:
+      return { orderId: null, eventType: event.type };
   }
 }
