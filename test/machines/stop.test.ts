@@ -381,6 +381,20 @@ describe('stop machine: a replace that changes nothing', () => {
   });
 });
 
+describe('stop machine: a replace whose answer is lost', () => {
+  it('is looked up within 2 s, and its working order keeps its place meanwhile', () => {
+    const sent = run(working, { type: 'cut', cutQty: '4', wake: true }, { type: 'due' });
+    const inFlight = run(sent, EVENTS.sendStarted(sent));
+    const lost = step(inFlight, { type: 'outcomeUnknown', clientOrderId: 'ct-stop-e1-v1', reason: 'send failed: ECONNRESET' });
+    expect(lost.to).toBe('replacing');
+    const row = { ...inFlight, ...lost.next };
+    expect(row.next_attempt_at - NOW).toBeLessThanOrEqual(2000);
+    // The working order is still the stop's until the lookup says otherwise (coverage counts it).
+    expect(row).toMatchObject({ broker_order_id: 'o1', placed_qty: '10' });
+    expect(step(row, { type: 'due' }, row.next_attempt_at).effects).toEqual([{ type: 'lookup', clientOrderId: 'ct-stop-e1-v1' }]);
+  });
+});
+
 describe('stop machine: what each step writes and asks for', () => {
   it('a life: placed, resized by PATCH, canceled, re-armed under the next id', () => {
     let row = run(base, { type: 'due' });
