@@ -63,15 +63,15 @@ describe('MarketClock (GET /v2/clock and /v2/calendar through the SDK client)', 
     const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url }, { rateLimit: false });
     const mc = new MarketClock({ client, log: cap.log, refreshMs: 60_000 });
     expect(mc.session()).toBeNull();
-    await fetch(`${sim.url}/_sim/clock`, { method: 'POST', body: JSON.stringify({ now: '2025-07-02T15:59:58.500-04:00' }) });
+    await fetch(`${sim.url}/_sim/clock`, { method: 'POST', body: JSON.stringify({ now: '2025-07-02T15:59:57.000-04:00' }) });
     sim.stats.reset();
     mc.start();
     const deadline = Date.now() + 3000;
     while (mc.session() === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(mc.session()).toBe('regular');
-    expect(Math.abs(mc.brokerNow() - at('2025-07-02T15:59:58.500-04:00'))).toBeLessThan(1000);
-    // The close is 1.5 s away: the clock is read again just after it, not a minute later.
-    const until = Date.now() + 4000;
+    expect(Math.abs(mc.brokerNow() - at('2025-07-02T15:59:57.000-04:00'))).toBeLessThan(2000);
+    // The close is 3 s away: the clock is read again just after it, not a minute later.
+    const until = Date.now() + 6000;
     while (mc.session() !== 'after' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     expect(mc.session()).toBe('after');
     await new Promise((r) => setTimeout(r, 2000)); // the re-read is due 1 s after the close
