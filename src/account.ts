@@ -15,6 +15,7 @@ import { createPriceSource } from './broker/market-data.js';
 import { StopWorker } from './protection/stop-worker.js';
 import { CryptoRatchet } from './protection/crypto-ratchet.js';
 import { AssetGrids } from './broker/asset-grids.js';
+import { MarketClock } from './broker/market-clock.js';
 import { isCrypto } from './domain/symbols.js';
 import { CoverageWatch } from './protection/coverage-watch.js';
 import { createMetrics } from './metrics.js';
@@ -166,8 +167,12 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     const ratchet = new CryptoRatchet({ db, log, prices, grids, trailPercent: account.trailPercent, minStepPercent: '0.25', onRaised: () => void worker.kick() });
     ratchet.start(config.ratchetMs);
     closers.push(() => ratchet.stop());
+    // Alpaca's session (its clock and calendar): whether equity stops can trigger now, shown, never alarmed on.
+    const marketClock = new MarketClock({ client: broker, log, refreshMs: config.marketClockS * 1000 });
+    marketClock.start();
+    closers.push(() => marketClock.stop());
     // Positions from the actors' book, not a scan of the fills table at every check.
-    const coverage = new CoverageWatch({ db, log, graceS: config.protectGraceS, adopt: account.adopt, positions: () => actors.ledgerPositions() });
+    const coverage = new CoverageWatch({ db, log, graceS: config.protectGraceS, adopt: account.adopt, positions: () => actors.ledgerPositions(), marketSession: () => marketClock.session() });
     coverage.start(1000);
     closers.push(() => coverage.stop());
 
@@ -199,6 +204,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
         return new Map([...c, ...e]);
       }),
       allowedHosts: config.api.allowedHosts,
+      marketSession: () => marketClock.session(),
       db,
       log,
       health: healthSource,

@@ -147,6 +147,7 @@ const envSchema = z
     CT_TRAIL_PERCENT: decimal('2', 50),
     CT_COOLDOWN_MINUTES: int(30, 0, 10_080),
     CT_RATCHET_MS: int(5000, 250, 3_600_000),
+    CT_MARKET_CLOCK_S: int(300, 1, 3_600),
     CT_PROTECT_GRACE_S: int(10, 0, 3_600),
     // Notifications (src/notify/). The webhook URL is never echoed: it may carry a token of its own.
     CT_WEBHOOK_URL: z
@@ -255,6 +256,8 @@ export interface Config {
   trailPercent: string;
   cooldownMinutes: number;
   ratchetMs: number;
+  /** CT_MARKET_CLOCK_S: Alpaca's clock is read at least this often (and at each session boundary). */
+  marketClockS: number;
   /** How long a position may stay uncovered by live stops before /health turns critical. */
   protectGraceS: number;
   /** Notification channels (CT_WEBHOOK_*, CT_TELEGRAM_*); absent: not configured. */
@@ -328,6 +331,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trailPercent: e.CT_TRAIL_PERCENT,
     cooldownMinutes: e.CT_COOLDOWN_MINUTES,
     ratchetMs: e.CT_RATCHET_MS,
+    marketClockS: e.CT_MARKET_CLOCK_S,
     protectGraceS: e.CT_PROTECT_GRACE_S,
     notify: {
       webhook: e.CT_WEBHOOK_URL && e.CT_WEBHOOK_SECRET ? { url: e.CT_WEBHOOK_URL, secret: e.CT_WEBHOOK_SECRET } : undefined,

@@ -64,11 +64,13 @@ describe('status API', () => {
       reasons: [],
       protection: {
         unprotected: [
-          { symbol: 'AAPL', position: '4', covered: '0', uncovered: '4', reason: 'adopt_record', since: expect.any(String), uncovered_for_s: expect.any(Number), past_grace: false, critical: false },
-          { symbol: 'BTC/USD', position: '0.617283945', covered: '0', uncovered: '0.617283945', reason: 'adopt_record', since: expect.any(String), uncovered_for_s: expect.any(Number), past_grace: false, critical: false },
+          // No market clock here: the equity's session is unknown (null); crypto's is continuous.
+          { symbol: 'AAPL', position: '4', covered: '0', uncovered: '4', reason: 'adopt_record', since: expect.any(String), uncovered_for_s: expect.any(Number), past_grace: false, critical: false, session: null, stops_acting: null, stops_acting_reason: null },
+          { symbol: 'BTC/USD', position: '0.617283945', covered: '0', uncovered: '0.617283945', reason: 'adopt_record', since: expect.any(String), uncovered_for_s: expect.any(Number), past_grace: false, critical: false, session: 'continuous', stops_acting: true, stops_acting_reason: null },
         ],
         overprotected: [],
         grace_s: 60,
+        session: null,
       },
     });
   });
@@ -156,8 +158,8 @@ describe('status API', () => {
   it('/positions and /cooldowns come from the ledger and the cooldowns table', async () => {
     const p = await get('/positions');
     expect(p.body.positions).toEqual([
-      { symbol: 'AAPL', qty: '4', side: 'long', protected_qty: '0', last_price: null, stops: [] },
-      { symbol: 'BTC/USD', qty: '0.617283945', side: 'long', protected_qty: '0', last_price: null, stops: [] },
+      { symbol: 'AAPL', qty: '4', side: 'long', protected_qty: '0', last_price: null, stops: [], session: null, stops_acting: null, stops_acting_reason: null },
+      { symbol: 'BTC/USD', qty: '0.617283945', side: 'long', protected_qty: '0', last_price: null, stops: [], session: 'continuous', stops_acting: true, stops_acting_reason: null },
     ]);
     expect((await get('/cooldowns')).body.cooldowns).toEqual([
       { symbol: 'TSLA', until: expect.any(String), exit_fill_id: 'x:1', started_at: expect.any(String), active: true },

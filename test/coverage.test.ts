@@ -191,7 +191,7 @@ describe('CoverageWatch', () => {
     ]);
 
     updateIntent(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '10', attempts: 0, last_error: null });
-    expect(advance(1)).toEqual({ unprotected: [], overprotected: [], critical: false, grace_s: 10 });
+    expect(advance(1)).toEqual({ unprotected: [], overprotected: [], critical: false, grace_s: 10, session: null });
     expect(events('position_protected')).toEqual([expect.objectContaining({ level: 'info', symbol: 'AAPL', position: '10', covered: '10', uncovered_for_s: 17 })]);
     advance(1);
     expect(events('position_protected')).toHaveLength(1);
@@ -210,6 +210,23 @@ describe('CoverageWatch', () => {
     expect(advance(10).critical).toBe(false);
     expect(advance(1).critical).toBe(true);
     expect(events('position_unprotected').map((l) => l.reason)).toEqual(['stop_pending', 'stop_too_small']);
+  });
+
+  it('outside regular hours every entry says its stops are idle, and that changes nothing about the alarm', () => {
+    let market: 'regular' | 'after' = 'after';
+    watch = new CoverageWatch({ db, log: cap.log, graceS: 10, adopt: 'protect', now: () => t, marketSession: () => market });
+    buy('e1', '10');
+    intent('e1', '10');
+    watch.check();
+    const late = advance(11);
+    expect(late).toMatchObject({ critical: true, session: 'after' });
+    expect(late.unprotected).toEqual([expect.objectContaining({ symbol: 'AAPL', reason: 'stop_pending', session: 'after', stops_acting: false, stops_acting_reason: 'outside_regular_hours', critical: true })]);
+    market = 'regular';
+    expect(advance(1).unprotected[0]).toMatchObject({ session: 'regular', stops_acting: true, stops_acting_reason: null, critical: true });
+    // A stop larger than the position (overprotected) carries them too.
+    updateIntent(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '12' });
+    market = 'after';
+    expect(advance(1)).toMatchObject({ critical: false, unprotected: [], overprotected: [{ symbol: 'AAPL', excess: '2', session: 'after', stops_acting: false }] });
   });
 
   it('an episode cured within the grace is never logged; a closed position ends its episode', () => {

@@ -216,7 +216,8 @@ describe.skipIf(SKIP)('dashboard at GET /', () => {
     // The write routes over this database; the closer's broker refuses, to show a non-2xx answer.
     const closer = { close: async () => Promise.reject(new CloseFailed('broker_refused', 'the broker refused the market sell: insufficient qty available', false)) };
     const operator = { entries: {} as EntryGate, closer: closer as unknown as PositionCloser };
-    api = await startApi({ host: '127.0.0.1', port: 0, db, log, token: TOKEN, operator, health: { mode: 'live', streamState: () => 'reconnecting', drift: () => drift, protection: () => protection } });
+    // After-hours: the equity's trailing stop cannot trigger now (a badge, not an alarm); crypto trades on.
+    api = await startApi({ host: '127.0.0.1', port: 0, db, log, token: TOKEN, operator, marketSession: () => 'after', health: { mode: 'live', streamState: () => 'reconnecting', drift: () => drift, protection: () => protection } });
     browser ??= await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const problems: string[] = [];
@@ -256,6 +257,9 @@ describe.skipIf(SKIP)('dashboard at GET /', () => {
     expect(await page.getAttribute('#positions-body tr[data-symbol="BTC/USD"]', 'class')).toBe('unprot');
     expect(await page.textContent('#positions-body tr[data-symbol="BTC/USD"] td.covered')).toBe('0 / 0.5');
     expect(await page.textContent('#positions-body tr[data-symbol="BTC/USD"] td.stops')).toBe('no live stop');
+    expect(await page.textContent('#positions-body tr[data-symbol="AAPL"] .pill.idle')).toBe('stops idle: outside regular hours');
+    expect(await page.getAttribute('#positions-body tr[data-symbol="AAPL"] .pill.idle', 'title')).toMatch(/^session: after;/);
+    expect(await page.$('#positions-body tr[data-symbol="BTC/USD"] .pill.idle')).toBeNull();
 
     // The cooldown with its time left, counting down.
     const left = (await page.textContent('#cooldowns-body tr[data-symbol="TSLA"] td.left'))!;

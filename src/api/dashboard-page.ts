@@ -31,6 +31,7 @@ header .updated { margin-left: auto; font-size: 12px; color: #9fb0c3; }
 .pill.good { background: var(--ok); }
 .pill.warn { background: var(--warn); }
 .pill.bad { background: var(--bad); }
+.pill.idle { background: #4a4f57; color: var(--muted); font-weight: 400; margin-left: 4px; }
 #mode-banner { display: none; padding: 8px 20px; background: #fff8c5; color: #4d2d00; border-bottom: 1px solid #d4a72c; font-weight: 600; }
 #mode-banner.show { display: block; }
 #mode-banner.paper { background: #ddf4ff; color: #0a3069; border-bottom-color: #54aeff; }
@@ -325,6 +326,12 @@ export const SCRIPT = `
       var list = Array.isArray(p.stops) ? p.stops : [];
       if (list.length === 0) stops.appendChild(el('span', 'empty', 'no live stop'));
       list.forEach(function (s) { stops.appendChild(stopLine(s, p.last_price)); });
+      // Outside regular hours equity stops cannot trigger: a state, not an alarm.
+      if (p.stops_acting === false) {
+        var idle = el('span', 'pill idle', 'stops idle: ' + show(p.stops_acting_reason).replace(/_/g, ' '));
+        idle.title = 'session: ' + show(p.session) + '; stops and trailing stops trigger in regular hours only';
+        stops.appendChild(idle);
+      }
       tr.appendChild(stops);
       var act = el('td');
       var b = el('button', 'danger close', 'Close');

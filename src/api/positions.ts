@@ -6,6 +6,7 @@ import { listCooldowns } from '../store/cooldowns.js';
 import { stopAsk } from '../domain/protection.js';
 import { isCrypto } from '../domain/symbols.js';
 import type { LastPrices } from './last-prices.js';
+import { positionSession, stopsActing, type MarketSession } from '../domain/market-session.js';
 
 /**
  * What kind of stop covers a position, for the dashboard: the broker order's type as its actor
@@ -24,10 +25,12 @@ function stopDetail(row: { payload: string; placed_stop_price: string | null; pl
 }
 
 /**
- * GET /positions — what the ledger holds per symbol and how much of it live protective stops
- * cover; GET /cooldowns — the cooldowns running now (?all=1: every one ever started).
+ * GET /positions — what the ledger holds per symbol, how much of it live protective stops cover,
+ * and whether those stops can trigger in the session now (`session`, `stops_acting`: equity stops
+ * act in regular hours only; a state, not an alarm); GET /cooldowns — the cooldowns running now
+ * (?all=1: every one ever started).
  */
-export function positionRoutes(router: Router, db: Database, lastPrices?: LastPrices): void {
+export function positionRoutes(router: Router, db: Database, lastPrices?: LastPrices, marketSession?: () => MarketSession | null): void {
   router.get('/positions', async (ctx) => {
     const stops = db.all(
       db.kysely
@@ -39,15 +42,19 @@ export function positionRoutes(router: Router, db: Database, lastPrices?: LastPr
     );
     const held = [...ledgerPositions(db)].filter(([, qty]) => qty !== '0');
     const prices = lastPrices ? await lastPrices.of(held.map(([symbol]) => symbol)) : new Map<string, string>();
+    const market = marketSession?.() ?? null;
     const positions = held
       .map(([symbol, qty]) => {
         const mine = stops.filter((s) => s.symbol === symbol);
         const protectedQty = mine.reduce((sum, s) => sum.plus(s.placed_qty ?? 0), new D(0));
+        const session = positionSession(symbol, market);
         return {
           symbol,
           qty,
           side: qty.startsWith('-') ? 'short' : 'long',
           protected_qty: normalize(protectedQty),
+          session,
+          ...stopsActing(session),
           last_price: prices.get(symbol) ?? null,
           stops: mine.map((s) => ({ stop_order_id: s.broker_order_id, entry_order_id: s.entry_order_id, qty: s.placed_qty, ...stopDetail(s, prices.get(symbol)) })),
         };

@@ -75,7 +75,17 @@ export const TrailResponse = z
 
 export const CooldownsCleared = z.object({ symbol: z.string(), cleared: z.number().int() }).meta({ id: 'CooldownsCleared' });
 
-const unprotected = z.object({ symbol: z.string(), position: z.string(), covered: z.string(), uncovered: z.string(), reason: z.string().nullable() }).catchall(z.unknown());
+/** Whether a position's stops can trigger in the session now: a state, never an alarm (status stays ok). */
+const sessionFields = {
+  session: z
+    .enum(['regular', 'pre', 'after', 'overnight', 'closed', 'continuous'])
+    .nullable()
+    .describe("Alpaca's session for the position now (crypto: continuous); null until Alpaca's clock was read"),
+  stops_acting: z.boolean().nullable().describe('true when its covering stops can trigger in this session (equity stops: regular hours only)'),
+  stops_acting_reason: z.enum(['outside_regular_hours']).nullable().describe('why they cannot, when stops_acting is false'),
+};
+
+const unprotected = z.object({ symbol: z.string(), position: z.string(), covered: z.string(), uncovered: z.string(), reason: z.string().nullable(), ...sessionFields }).catchall(z.unknown());
 
 const leaderView = z.object({ leader: z.string(), epoch: z.number().int(), since: z.string(), heartbeat_at: z.string() }).describe('who leads the account (PostgreSQL); null on SQLite');
 
@@ -92,7 +102,14 @@ const AccountHealth = z
     watermark: z.string().nullable(),
     actors: z.object({}).catchall(z.unknown()),
     drift: z.array(z.object({ kind: z.enum(['order', 'position']), order_id: z.string().nullable(), symbol: z.string(), ledger_qty: z.string(), broker_qty: z.string(), since: z.string() })),
-    protection: z.object({ unprotected: z.array(unprotected), overprotected: z.array(z.object({}).catchall(z.unknown())), grace_s: z.number() }).nullable(),
+    protection: z
+      .object({
+        unprotected: z.array(unprotected),
+        overprotected: z.array(z.object({ symbol: z.string(), ...sessionFields }).catchall(z.unknown())),
+        grace_s: z.number(),
+        session: z.enum(['regular', 'pre', 'after', 'overnight', 'closed']).nullable().describe("the equity session now, from Alpaca's clock and calendar; null until read"),
+      })
+      .nullable(),
   })
   .catchall(z.unknown())
   .meta({ id: 'AccountHealth' });
@@ -121,6 +138,7 @@ export const PositionsResponse = z
           qty: z.string(),
           side: z.enum(['long', 'short']),
           protected_qty: decimal,
+          ...sessionFields,
           stops: z.array(z.object({ stop_order_id: z.string().nullable(), entry_order_id: z.string(), qty: decimal.nullable() }).catchall(z.unknown())),
         })
         .catchall(z.unknown()),

@@ -20,6 +20,7 @@ import type { EntryGate } from '../protection/entry-gate.js';
 import type { PositionCloser } from '../protection/position-close.js';
 import type { LastPrices } from './last-prices.js';
 import type { Registry } from 'prom-client';
+import type { MarketSession } from '../domain/market-session.js';
 
 export interface ApiOptions {
   host: string;
@@ -27,6 +28,8 @@ export interface ApiOptions {
   token?: string;
   /** Latest prices for /positions (the distance of each stop); absent, none are shown. */
   lastPrices?: LastPrices;
+  /** The equity session now (broker/market-clock.ts), for /positions; absent: unknown (null). */
+  marketSession?: () => MarketSession | null;
   /** CT_API_TOKEN_NAME: who acts with the token. */
   tokenName?: string;
   /** CT_API_ALLOWED_HOSTS: Host names answered besides loopback and the bind host. */
@@ -61,7 +64,7 @@ export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'> & { host?: 
   orderRoutes(router, opts.db);
   performanceRoutes(router, opts.db);
   fillRoutes(router, opts.db);
-  positionRoutes(router, opts.db, opts.lastPrices);
+  positionRoutes(router, opts.db, opts.lastPrices, opts.marketSession);
   dashboardRoutes(router);
   openApiRoutes(router);
   if (opts.operator) {

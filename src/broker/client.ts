@@ -33,6 +33,9 @@ export interface BrokerClient {
   readonly account: trading.AccountsApi;
   /** Asset details (crypto order grids). */
   readonly assets: trading.AssetsApi;
+  /** GET /v2/clock and GET /v2/calendar (market-clock.ts): reads, low lane. */
+  readonly clock: trading.ClockApi;
+  readonly calendar: trading.CalendarApi;
   readonly apiUrl: string;
   readonly streamUrl: string;
   /** HTTP requests sent so far (every attempt, retries included). */
@@ -122,6 +125,8 @@ export function createBrokerClient(
     positions: new trading.PositionsApi(config),
     assets: new trading.AssetsApi(config),
     account: new trading.AccountsApi(config),
+    clock: new trading.ClockApi(config),
+    calendar: new trading.CalendarApi(config),
     apiUrl,
     streamUrl,
     requestCount: () => requests,

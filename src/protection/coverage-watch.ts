@@ -4,9 +4,19 @@ import { ledgerPositions } from '../store/ledger.js';
 import { openOrdersHolding } from '../store/order-holders.js';
 import { assessCoverage, holderAsks, stopCoverOf, type CoverageReport, type Overprotection, type SymbolCoverage } from './coverage.js';
 import { notifyPositionProtected, notifyPositionUnprotected } from '../notify/events.js';
+import { positionSession, stopsActing, type MarketSession, type PositionSession } from '../domain/market-session.js';
 
-/** A position not (fully) covered now, with the episode it belongs to. */
-export interface UnprotectedPosition {
+/** Whether a position's stops can trigger in the session now (a state, never an alarm). */
+export interface SessionFields {
+  /** The position's session (crypto: `continuous`); null until Alpaca's clock was read. */
+  session: PositionSession | null;
+  stops_acting: boolean | null;
+  /** `outside_regular_hours` when its stops cannot trigger now; else null. */
+  stops_acting_reason: 'outside_regular_hours' | null;
+}
+
+/** A position not (fully) covered now, with the episode it belongs to (session fields: absent from views made by hand). */
+export interface UnprotectedPosition extends Partial<SessionFields> {
   symbol: string;
   position: string;
   covered: string;
@@ -23,9 +33,11 @@ export interface UnprotectedPosition {
 
 export interface ProtectionView {
   unprotected: UnprotectedPosition[];
-  overprotected: Overprotection[];
+  overprotected: Array<Overprotection & Partial<SessionFields>>;
   critical: boolean;
   grace_s: number;
+  /** The equity session now (null until known). */
+  session?: MarketSession | null;
 }
 
 export interface CoverageWatchDeps {
@@ -38,6 +50,8 @@ export interface CoverageWatchDeps {
   positions?: () => ReadonlyMap<string, string>;
   /** Epoch ms (tests pass a fake clock). */
   now?: () => number;
+  /** The equity session now (broker/market-clock.ts); absent or null: unknown. */
+  marketSession?: () => MarketSession | null;
 }
 
 interface Episode {
@@ -158,12 +172,18 @@ export class CoverageWatch {
 
   private view(now: number): ProtectionView {
     const graceMs = this.deps.graceS * 1000;
-    const unprotected = this.report.unprotected.map((u) => unprotectedAt(u, this.episodes.get(u.symbol)?.since ?? now, now, graceMs));
-    return { unprotected, overprotected: this.report.overprotected, critical: unprotected.some((u) => u.critical), grace_s: this.deps.graceS };
+    const market = this.deps.marketSession?.() ?? null;
+    const fields = (symbol: string): SessionFields => {
+      const session = positionSession(symbol, market);
+      return { session, ...stopsActing(session) };
+    };
+    const unprotected = this.report.unprotected.map((u) => ({ ...unprotectedAt(u, this.episodes.get(u.symbol)?.since ?? now, now, graceMs), ...fields(u.symbol) }));
+    const overprotected = this.report.overprotected.map((o) => ({ ...o, ...fields(o.symbol) }));
+    return { unprotected, overprotected, critical: unprotected.some((u) => u.critical), grace_s: this.deps.graceS, session: market };
   }
 }
 
-function unprotectedAt(u: SymbolCoverage, since: number, now: number, graceMs: number): UnprotectedPosition {
+function unprotectedAt(u: SymbolCoverage, since: number, now: number, graceMs: number): Omit<UnprotectedPosition, keyof SessionFields> {
   const pastGrace = now - since > graceMs;
   const reason = u.reason ?? 'no_stop';
   return {

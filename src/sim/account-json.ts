@@ -1,5 +1,5 @@
-/** Account, position and clock JSON (shapes of account.json, position.json, clock.json). */
-import { nyDate, nyIso, nyWallToMs, rfc3339 } from './clock.js';
+/** Account and position JSON (shapes of account.json, position.json). */
+import { nyDate, rfc3339 } from './clock.js';
 import { Dec, ZERO, fmt, fmtDp } from './decimal.js';
 import type { Engine } from './engine.js';
 import type { Holding } from './portfolio.js';
@@ -108,20 +108,5 @@ export function accountJson(engine: Engine, who: AccountIdentity): Record<string
     trading_blocked: false,
     transfers_blocked: false,
     user_configurations: null,
-  };
-}
-
-/** The simulated market is always open; next_close is the coming 16:00 New York time. */
-export function clockJson(nowMicros: number): Record<string, unknown> {
-  const nowMs = Math.floor(nowMicros / 1000);
-  const today = nyDate(nowMicros);
-  let closeMs = nyWallToMs(today, 16, 0);
-  if (closeMs <= nowMs) closeMs = nyWallToMs(nyDate((nowMs + 24 * 3600_000) * 1000), 16, 0);
-  const openMs = nyWallToMs(nyDate((closeMs + 12 * 3600_000) * 1000), 9, 30);
-  return {
-    timestamp: nyIso(nowMicros),
-    is_open: true,
-    next_open: nyIso(openMs * 1000, false),
-    next_close: nyIso(closeMs * 1000, false),
   };
 }

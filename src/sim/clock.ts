@@ -1,17 +1,28 @@
 /**
  * Time for the simulator: a strictly increasing microsecond clock (so every event
- * has a distinct timestamp), RFC 3339 formatting in Z and in America/New_York
- * (Alpaca's clock and activity ids use New York time), and query-parameter parsing.
+ * has a distinct timestamp) that tests can move (the simulated time: the wall clock
+ * plus a shift), RFC 3339 formatting in Z and in America/New_York (Alpaca's clock and
+ * activity ids use New York time), and query-parameter parsing.
  */
 
 /** Epoch microseconds, strictly increasing across calls. */
 export class MonotonicClock {
   private last = 0;
+  private shiftMs = 0;
 
   nowMicros(): number {
-    const wall = Date.now() * 1000;
+    const wall = (Date.now() + this.shiftMs) * 1000;
     this.last = wall > this.last ? wall : this.last + 1;
     return this.last;
+  }
+
+  /**
+   * Simulated time is `ms` now and runs on with the wall clock. Backwards only with `rewind`
+   * (nothing happened yet): otherwise timestamps and activity ids would stop sorting in order.
+   */
+  moveTo(ms: number, rewind = false): void {
+    this.shiftMs = ms - Date.now();
+    if (rewind) this.last = 0;
   }
 }
 
@@ -72,6 +83,12 @@ export function nyCompactStamp(micros: number): string {
   const ms = Math.floor(micros / 1000);
   const p = nyParts(ms);
   return `${p.year}${pad(p.month)}${pad(p.day)}${pad(p.hour)}${pad(p.minute)}${pad(p.second)}${pad(ms % 1000, 3)}`;
+}
+
+/** The New York date of instant `ms` and its minutes after New York midnight. */
+export function nyWall(ms: number): { date: string; minutes: number } {
+  const p = nyParts(ms);
+  return { date: `${p.year}-${pad(p.month)}-${pad(p.day)}`, minutes: p.hour * 60 + p.minute };
 }
 
 /** `YYYY-MM-DD` of the instant in New York. */

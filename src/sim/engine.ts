@@ -22,6 +22,7 @@ import { checkWashTrade } from './wash-trade.js';
 import { checkEquityOrder, checkEquityReplace } from './equity-rules.js';
 import { MarketSession } from './session.js';
 import { checkReplaceChanges } from './replace-noop.js';
+import { actsIn, agedExpiryMs } from './order-sessions.js';
 import {
   type FillRecord,
   OPEN_STATUSES,
@@ -77,7 +78,7 @@ export class Engine {
   /** Crypto settings (fees, legacy symbols, wash trades) and the CFEE / late activities. */
   readonly crypto: CryptoRules;
   readonly activities: ActivityBook;
-  /** The regular equity session (open by default): session.ts, POST /_sim/clock. */
+  /** The equity session (regular by default): session.ts, POST /_sim/clock. */
   readonly session = new MarketSession();
   private readonly clock: MonotonicClock;
   private readonly ids: IdFactory;
@@ -160,7 +161,7 @@ export class Engine {
       trailPercent: spec.trailPercent,
       extendedHours: spec.extendedHours,
       orderClass: spec.orderClass,
-      ...freshLifecycle(now),
+      ...freshLifecycle(now, spec.timeInForce),
       replaces: null,
       autoFill: opts.autoFill ?? true,
       origin: opts.origin ?? 'api',
@@ -219,7 +220,7 @@ export class Engine {
       stopPrice: old.type === 'trailing_stop' ? null : (patch.stopPrice ?? old.stopPrice),
       trailPrice: old.trailPrice !== null ? (patch.trail ?? old.trailPrice) : null,
       trailPercent: old.trailPercent !== null ? (patch.trail ?? old.trailPercent) : null,
-      ...freshLifecycle(now),
+      ...freshLifecycle(now, patch.timeInForce ?? old.timeInForce),
       replaces: old.id,
     };
     updateTrailing(next, price);
@@ -304,10 +305,13 @@ export class Engine {
     }
   }
 
-  /** The session opened (session-control.ts): queued `accepted` orders go `new`; every open order is worked. */
-  sessionOpened(): void {
+  /**
+   * The session changed (session-control.ts): queued `accepted` orders that can act now go `new`;
+   * every open order is worked (a stop crossed while it could not trigger fills now).
+   */
+  sessionChanged(): void {
     for (const order of this.openOrders()) {
-      if (order.status === 'accepted') {
+      if (order.status === 'accepted' && actsIn(this.session.now, order)) {
         const now = this.clock.nowMicros();
         order.status = 'new';
         order.updatedAt = now;
@@ -315,6 +319,11 @@ export class Engine {
       }
       this.work(order);
     }
+  }
+
+  /** Simulated time is `ms` from now on (session-control.ts; `rewind` only before any order). */
+  moveClock(ms: number, rewind: boolean): void {
+    this.clock.moveTo(ms, rewind);
   }
 
   /**
@@ -485,9 +494,13 @@ export function remainingQty(order: SimOrder, price: Dec): Dec {
   return notionalLeft.lte(0) ? ZERO : notionalToQty(notionalLeft, price);
 }
 
-/** The state of an order just accepted: nothing filled, nothing triggered, every timestamp but creation empty. */
-function freshLifecycle(now: number) {
+/**
+ * The state of an order just accepted: nothing filled, nothing triggered, every timestamp but
+ * creation empty; a GTC order's aged-order deadline (order-sessions.ts).
+ */
+function freshLifecycle(now: number, tif: SimOrder['timeInForce']) {
   return {
+    expiresAt: tif === 'gtc' ? agedExpiryMs(Math.floor(now / 1000)) * 1000 : null,
     hwm: null,
     status: 'new' as const,
     filledQty: ZERO,

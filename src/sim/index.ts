@@ -15,6 +15,7 @@ import type { SimServices } from './http/services.js';
 import { IdFactory } from './ids.js';
 import { DEFAULT_OUTSIDE_INTERVAL_MS, OutsideTrader } from './outside-trader.js';
 import { Rng, deriveSeed } from './rng.js';
+import { syncSession } from './session-control.js';
 import { Stats } from './stats.js';
 import { type CredentialCheck, STREAM_PATH, TradeStream } from './stream.js';
 
@@ -147,11 +148,15 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     }).start();
   }
   services.outsideTrader = outsideTrader;
+  // Session changes and aged orders happen as the simulated time passes, requests or not.
+  const sessionTimer = setInterval(() => syncSession(engine), 250);
+  sessionTimer.unref();
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       outsideTrader?.stop();
+      clearInterval(sessionTimer);
       await stream.close();
       await dataServer.close();
       await new Promise<void>((resolve) => {

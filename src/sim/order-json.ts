@@ -1,4 +1,7 @@
-/** Serializes a SimOrder to Alpaca's wire JSON (keys as in order-limit-accepted.json). */
+/**
+ * Serializes a SimOrder to Alpaca's wire JSON (keys as in order-limit-accepted.json, plus the spec's
+ * `expires_at` on GTC orders: the aged order policy's deadline; absent on others).
+ */
 import { legacySymbol } from './assets.js';
 import { rfc3339 } from './clock.js';
 import { fmt, fmtDp, fmtNullable } from './decimal.js';
@@ -14,6 +17,8 @@ export function orderJson(o: SimOrder): Record<string, unknown> {
     client_order_id: o.clientOrderId,
     created_at: rfc3339(o.createdAt),
     expired_at: ts(o.expiredAt),
+    // Whole seconds, as in the spec's example ("2024-12-10T21:00:00Z").
+    ...(o.expiresAt !== null ? { expires_at: rfc3339(o.expiresAt).replace(/\.\d+Z$/, 'Z') } : {}),
     extended_hours: o.extendedHours,
     failed_at: ts(o.failedAt),
     filled_at: ts(o.filledAt),

@@ -7,6 +7,7 @@ import type { Asset, AssetCatalog } from './assets.js';
 import { type Dec, isAbsent, parsePositiveDecimal } from './decimal.js';
 import { decodeError, invalid, unprocessable } from './errors.js';
 import { checkCryptoPrice, checkCryptoQty } from './crypto-grid.js';
+import { MSG_EXTENDED, extendedHoursAllowed } from './order-sessions.js';
 import {
   ORDER_TYPES,
   type OrderSpec,
@@ -149,8 +150,8 @@ export function parseOrderRequest(body: unknown, assets: AssetCatalog): OrderSpe
   checkPriceIncrement(asset, 'trail_price', trailPrice);
   checkCryptoQty(asset, qty);
 
-  if (extendedHours && asset.assetClass === 'us_equity' && (type !== 'limit' || timeInForce !== 'day')) {
-    throw unprocessable('extended hours order must be DAY limit orders');
+  if (extendedHours && asset.assetClass === 'us_equity' && !extendedHoursAllowed(type, timeInForce)) {
+    throw unprocessable(MSG_EXTENDED);
   }
 
   return {

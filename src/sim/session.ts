@@ -1,74 +1,48 @@
 /**
- * The simulated regular market session (equities; crypto trades 24/7 and ignores it).
+ * The simulated equity session (crypto trades 24/7 and ignores it). Two modes:
  *
- * Default: open, whatever the wall time, so tests that never touch the clock see a market
- * that is always open. `POST /_sim/clock {"is_open": false}` closes it: equity orders then do
- * not execute on their own (stops and trailing stops do not trigger, docs "Orders": "Trailing
- * stop will not trigger outside of the regular market hours"), new equity orders are taken as
- * `accepted` and wait for the next open (spec TimeInForce; docs "Orders": `accepted` "could be
- * seen often outside of trading session hours"), and at the close every open equity `day`
- * order expires (session-control.ts). `extended_hours` limit orders may still fill while closed.
+ * - **Default** (the clock never set): regular, whatever the wall time, so tests that never touch
+ *   the clock see a market that is always open. `POST /_sim/clock {"is_open": false}` turns it to
+ *   after-hours (only extended-hours limit orders act), `{"is_open": true}` back to regular.
+ * - **Timed** (`POST /_sim/clock {"now": …}`): the session follows the simulated time through
+ *   Alpaca's sessions and the NYSE calendar (sessions.ts, calendar.ts); session-control.ts applies
+ *   each change as the time passes it.
  *
- * `GET /v2/clock` answers in Alpaca's shape (clock.json / clock-closed.json): New York offset,
- * `next_open` / `next_close` the coming regular session (weekends skipped, holidays not).
+ * Which orders act in which session: order-sessions.ts. `GET /v2/clock` answers in Alpaca's shape
+ * (clock.json / clock-closed.json): New York offset, `next_open` / `next_close` the coming regular
+ * session, holidays skipped; `is_open` is true in the regular session only.
  */
-import { nyDate, nyIso, nyWallToMs } from './clock.js';
+import { nyIso } from './clock.js';
+import { actsIn } from './order-sessions.js';
+import { type Session, nextRegularCloseMs, nextRegularOpenMs } from './sessions.js';
 import type { OrderEventName, OrderStatus, SimOrder } from './types.js';
 
-const DAY_MS = 24 * 3600_000;
-
-/** The first New York date on or after `date` that is a weekday. */
-function weekdayOnOrAfter(date: string): string {
-  let d = date;
-  for (let i = 0; i < 7; i++) {
-    const [y, m, dd] = d.split('-').map(Number);
-    const dow = new Date(Date.UTC(y ?? 1970, (m ?? 1) - 1, dd ?? 1)).getUTCDay();
-    if (dow !== 0 && dow !== 6) return d;
-    d = nyDate((nyWallToMs(d, 12, 0) + DAY_MS) * 1000);
-  }
-  return d;
-}
-
-/** The next day's New York date. */
-function nextNyDate(date: string): string {
-  return nyDate((nyWallToMs(date, 12, 0) + DAY_MS) * 1000);
-}
-
-/** Epoch ms of the next regular open (09:30 New York) strictly after `nowMs`. */
-export function nextRegularOpenMs(nowMs: number): number {
-  let date = weekdayOnOrAfter(nyDate(nowMs * 1000));
-  let open = nyWallToMs(date, 9, 30);
-  if (open <= nowMs) {
-    date = weekdayOnOrAfter(nextNyDate(date));
-    open = nyWallToMs(date, 9, 30);
-  }
-  return open;
-}
-
-/** Epoch ms of the next regular close (16:00 New York) strictly after `nowMs`. */
-export function nextRegularCloseMs(nowMs: number): number {
-  let date = weekdayOnOrAfter(nyDate(nowMs * 1000));
-  let close = nyWallToMs(date, 16, 0);
-  if (close <= nowMs) {
-    date = weekdayOnOrAfter(nextNyDate(date));
-    close = nyWallToMs(date, 16, 0);
-  }
-  return close;
-}
-
-export type SessionChange = 'opened' | 'closed' | null;
+export type { Session } from './sessions.js';
 
 export class MarketSession {
-  private open = true;
-  /** Counts regular sessions: incremented at every close → open transition. */
+  private current: Session = 'regular';
+  /** Counts regular sessions: incremented every time the regular session begins. */
   private session = 1;
   private nextOpenOverride: number | null = null;
   private nextCloseOverride: number | null = null;
-  /** order id → the session in which it was reported done_for_day. */
+  /** order id → the regular session in which it was reported done_for_day. */
   private readonly doneForDay = new Map<string, number>();
+  /** Timed mode: the simulated instant (epoch ms) up to which session changes were applied. */
+  syncedMs: number | null = null;
 
+  /** The session now. */
+  get now(): Session {
+    return this.current;
+  }
+
+  /** In the regular session (`/v2/clock` `is_open`). */
   get isOpen(): boolean {
-    return this.open;
+    return this.current === 'regular';
+  }
+
+  /** Does the session follow the simulated time? */
+  get timed(): boolean {
+    return this.syncedMs !== null;
   }
 
   /** Number of the current (or last) regular session, starting at 1. */
@@ -76,12 +50,13 @@ export class MarketSession {
     return this.session;
   }
 
-  /** Open or close the session; returns what changed (null when it already was so). */
-  set(open: boolean): SessionChange {
-    if (open === this.open) return null;
-    this.open = open;
-    if (open) this.session += 1;
-    return open ? 'opened' : 'closed';
+  /** Enter `next`; returns the session left (null when it already was `next`). */
+  set(next: Session): Session | null {
+    if (next === this.current) return null;
+    const prev = this.current;
+    this.current = next;
+    if (next === 'regular') this.session += 1;
+    return prev;
   }
 
   /** Fixed `next_open` / `next_close` for /v2/clock (epoch ms; null = computed). */
@@ -93,29 +68,21 @@ export class MarketSession {
   /** `GET /v2/clock` body (clock.json / clock-closed.json). */
   clockJson(nowMicros: number): Record<string, unknown> {
     const nowMs = Math.floor(nowMicros / 1000);
-    let closeMs: number;
-    let openMs: number;
-    if (this.open) {
-      // In a session: it closes at the coming 16:00; the next one opens after that.
-      closeMs = nextRegularCloseMs(nowMs);
-      openMs = nextRegularOpenMs(closeMs);
-    } else {
-      // Closed: the next session opens at the coming 09:30 and closes at 16:00 that day.
-      openMs = nextRegularOpenMs(nowMs);
-      closeMs = nextRegularCloseMs(openMs);
-    }
+    // In a regular session it closes at the coming close and the next one opens after that;
+    // otherwise the next one opens at the coming open and closes that day.
+    const closeMs = this.isOpen ? nextRegularCloseMs(nowMs) : nextRegularCloseMs(nextRegularOpenMs(nowMs));
+    const openMs = this.isOpen ? nextRegularOpenMs(closeMs) : nextRegularOpenMs(nowMs);
     return {
       timestamp: nyIso(nowMicros),
-      is_open: this.open,
+      is_open: this.isOpen,
       next_open: nyIso((this.nextOpenOverride ?? openMs) * 1000, false),
       next_close: nyIso((this.nextCloseOverride ?? closeMs) * 1000, false),
     };
   }
 
-  /** Status of an equity order entering the book now: `accepted` (queued) while closed. */
+  /** Status of an equity order entering the book now: `accepted` (queued) when it cannot act in this session. */
   initialStatus(order: SimOrder): OrderStatus {
-    if (order.asset.assetClass !== 'us_equity' || this.open || order.extendedHours) return 'new';
-    return 'accepted';
+    return actsIn(this.current, order) ? 'new' : 'accepted';
   }
 
   noteEvent(order: SimOrder, event: OrderEventName): void {
@@ -130,9 +97,7 @@ export class MarketSession {
   /** May this open order execute on its own (a price move, its acceptance) now? */
   canAutoExecute(order: SimOrder): boolean {
     if (this.isDoneForToday(order)) return false;
-    if (order.asset.assetClass !== 'us_equity') return true;
     if (order.status === 'accepted') return false;
-    if (this.open) return true;
-    return order.extendedHours && order.type === 'limit';
+    return actsIn(this.current, order);
   }
 }

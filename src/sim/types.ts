@@ -87,6 +87,8 @@ export interface SimOrder extends Omit<OrderSpec, 'clientOrderId'> {
   filledAt: number | null;
   canceledAt: number | null;
   expiredAt: number | null;
+  /** GTC: when the aged order policy cancels it (epoch µs, 16:15 ET 90 days on); else null. */
+  expiresAt: number | null;
   failedAt: number | null;
   replacedAt: number | null;
   replacedBy: string | null;

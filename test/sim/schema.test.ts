@@ -68,7 +68,10 @@ describe('responses match the official OpenAPI schemas', () => {
     const list = await http<Json[]>(sim, 'GET', '/v2/orders?status=all&limit=500');
     expect(list.body.length).toBeGreaterThanOrEqual(6);
     expectValid(arrayOf('Order'), list.body);
+    // The fixture (a 2023 spec example) predates `expires_at`, which the spec's Order now has: a GTC
+    // order carries its aged-order deadline right after `expired_at`.
     const fixtureKeys = Object.keys(fixture<Json>('order-limit-accepted.json'));
+    fixtureKeys.splice(fixtureKeys.indexOf('expired_at') + 1, 0, 'expires_at');
     expect(Object.keys(placed.body)).toEqual(fixtureKeys);
     const replaced = await http<Json>(sim, 'PATCH', `/v2/orders/${placed.body.id as string}`, { qty: '2' });
     expectValid(schema('Order'), replaced.body);
@@ -90,8 +93,13 @@ describe('responses match the official OpenAPI schemas', () => {
     expectValid(schema('Position'), (await http(sim, 'GET', '/v2/positions/AAPL')).body);
   });
 
-  it('clock (legacy_clock)', async () => {
+  it('clock (legacy_clock) and calendar (legacy_public_calendar_resp, keys as calendar.json)', async () => {
     expectValid(schema('legacy_clock'), (await http(sim, 'GET', '/v2/clock')).body);
+    const cal = await http<Json[]>(sim, 'GET', '/v2/calendar?start=2025-01-01&end=2025-01-10');
+    expectValid(schema('legacy_public_calendar_resp'), cal.body);
+    expect(cal.body.length).toBeGreaterThan(0);
+    for (const day of cal.body) expect(Object.keys(day)).toEqual(Object.keys(fixture<Json[]>('calendar.json')[0]!));
+    expect(schema('legacy_public_calendar_resp')([{ ...cal.body[0], date: 'Jan 2' }])).toBe(false);
   });
 
   it('FILL activities (TradingActivities)', async () => {

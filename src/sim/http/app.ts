@@ -11,6 +11,7 @@ import { registerCryptoControlRoutes } from './crypto-control-routes.js';
 import { registerOrderRoutes } from './order-routes.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { Router } from './router.js';
+import { syncSession } from '../session-control.js';
 import type { SimServices } from './services.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -63,6 +64,8 @@ export function createApp(services: SimServices, register: RouteRegistrar = regi
   });
 
   app.use(async (ctx) => {
+    // The simulated time moved on since the last request: apply the session changes it passed first.
+    syncSession(services.engine);
     const match = router.match(ctx.method, ctx.path);
     if (!isControlPath(ctx.path) && isApiPath(ctx.path)) {
       services.stats.count(match.kind === 'found' ? match.key : `${ctx.method} (unmatched)`);
