@@ -173,7 +173,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     const clock = setInterval(() => actors.tick(Date.now()), 1000);
     closers.push(() => clearInterval(clock));
 
-    const drift = new DriftCheck({ db, log, client: broker, actors });
+    const drift = new DriftCheck({ db, log, client: broker, actors, graceS: config.protectGraceS });
     let feedState: () => StreamState = () => 'down';
     const metrics = createMetrics({ db, streamState: () => feedState(), driftCount: () => drift.current().length, unprotected: () => coverage.current().unprotected });
     const reconciler = new Reconciler({ db, log, client: broker, actors, drift, resyncWindowS: config.resyncWindowS, onDone: (r) => metrics.observeReconcile(r) });
