@@ -176,7 +176,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     coverage.start(1000);
     closers.push(() => coverage.stop());
 
-    const drift = new DriftCheck({ db, log, client: broker, actors });
+    const drift = new DriftCheck({ db, log, client: broker, actors, graceS: config.protectGraceS });
     let feedState: () => StreamState = () => 'down';
     const metrics = createMetrics({ db, streamState: () => feedState(), driftCount: () => drift.current().length, unprotected: () => coverage.current().unprotected });
     const reconciler = new Reconciler({ db, log, client: broker, actors, drift, resyncWindowS: config.resyncWindowS, onDone: (r) => metrics.observeReconcile(r) });

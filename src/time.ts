@@ -52,3 +52,24 @@ export function activityIdTime(id: string): string | null {
   utc = local - newYorkOffsetMs(utc);
   return canonicalTime(new Date(utc).toISOString());
 }
+
+/**
+ * The start (midnight, New York) of the New York day `daysBefore` days before the one `utcMs` falls
+ * on: the day a CFEE's id names (`YYYYMMDD000000000`) begins there.
+ */
+export function newYorkDayStart(utcMs: number, daysBefore = 0): Date {
+  const p = Object.fromEntries(NEW_YORK.formatToParts(new Date(utcMs)).map((x) => [x.type, x.value]));
+  const local = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day) - daysBefore);
+  let utc = local - newYorkOffsetMs(local);
+  utc = local - newYorkOffsetMs(utc);
+  return new Date(utc);
+}
+
+/** The last nanosecond of the New York day `YYYY-MM-DD`, as canonical UTC; null for anything else. */
+export function newYorkDayEnd(day: string): string | null {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return null;
+  const noon = Date.parse(`${day}T12:00:00Z`);
+  if (Number.isNaN(noon)) return null;
+  const next = newYorkDayStart(noon, -1).getTime();
+  return `${new Date(next - 1000).toISOString().slice(0, 19)}.999999999Z`;
+}

@@ -144,11 +144,16 @@ describe('position symbols (crypto positions are keyed without the slash)', () =
 describe('CFEE activities (crypto fees taken in the coin)', () => {
   const cfee = fixture('activity-cfee.json');
 
-  it('parses the documented CFEE: the pair form, the coin taken as a positive quantity, the day only (a midnight id)', () => {
+  it('parses the documented CFEE: the pair form, the coin taken as a positive quantity, the day only (a midnight id), placed at that New York day\'s end', () => {
+    // After every fill of 2022-08-12 in New York (EDT): its buy's included, whatever its time.
     expect(parseFeeActivity(cfee)).toEqual({
       ok: true,
-      value: { activityId: cfee.id, symbol: 'ETH/USD', qty: '0.000195', price: '1884.5', at: '2022-08-12T04:00:00.000000000Z', timed: false },
+      value: { activityId: cfee.id, symbol: 'ETH/USD', qty: '0.000195', price: '1884.5', at: '2022-08-13T03:59:59.999999999Z', timed: false },
     });
+    // No id time at all: its date's day, the same way (EST in January).
+    expect(parseFeeActivity({ ...cfee, id: 'x', date: '2022-01-05' })).toMatchObject({ ok: true, value: { at: '2022-01-06T04:59:59.999999999Z', timed: false } });
+    // Read during its day: it was taken by the time it was read, so it is placed then.
+    expect(parseFeeActivity(cfee, new Date('2022-08-12T15:00:00.250Z'))).toMatchObject({ ok: true, value: { at: '2022-08-12T15:00:00.250000000Z', timed: false } });
   });
 
   it("takes the time from the id (New York, to the millisecond) when it is one, or the transaction time; the SDK's Date for date", () => {

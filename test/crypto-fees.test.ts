@@ -5,7 +5,7 @@ import { D, normalize } from '../src/decimal.js';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { createBrokerClient } from '../src/broker/client.js';
-import { parseOrder } from '../src/broker/adapter.js';
+import { parseFeeActivity, parseOrder } from '../src/broker/adapter.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
 import { DriftCheck } from '../src/sync/drift.js';
 import { Reconciler } from '../src/sync/reconciler.js';
@@ -25,14 +25,14 @@ import { simsAndBots } from './support/sim-bots.js';
  */
 
 /** The service's actors, reconciler and drift check in-process against a simulator (no stop worker). */
-async function service(seed: number) {
-  const sim = await startSimulator({ seed });
+async function service(seed: number, opts: { graceS?: number; feeDelayMs?: number } = {}) {
+  const sim = await startSimulator({ seed, ...(opts.feeDelayMs !== undefined ? { feeDelayMs: opts.feeDelayMs } : {}) });
   const db = await openDatabase(':memory:');
   const cap = captureLogger('info');
   const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url });
   const actors = new OrderActors({ db, log: cap.log, adopt: 'protect', cooldownMinutes: 30, fetchOrder: async () => null, onFatal: (e) => { throw e; } });
   await actors.start();
-  const drift = new DriftCheck({ db, log: cap.log, client, actors });
+  const drift = new DriftCheck({ db, log: cap.log, client, actors, ...(opts.graceS !== undefined ? { graceS: opts.graceS } : {}) });
   const reconciler = new Reconciler({ db, log: cap.log, client, actors, drift });
   const close = async () => {
     await reconciler.stop();
@@ -110,11 +110,12 @@ describe('a fee learned after the exit it completed (the stream brought the fill
   });
   afterAll(async () => s.close());
 
-  it('the sell of the fee-net quantity looked like a reduction; the fee closes it and the late-exit walk starts its cooldown', async () => {
+  /** Buy 2 ETH/USD, sell the fee-net 1.995, both routed as the stream would: the sell looks like a reduction. */
+  async function buyThenSellFeeNet() {
     await simPost(s.sim, '/_sim/price', { symbol: 'ETH/USD', price: '3000' });
     const buy = await simPost(s.sim, '/_sim/trade', { symbol: 'ETH/USD', side: 'buy', qty: '2', type: 'market' });
     await s.routeOrder(buy.id);
-    // Later than the buy's millisecond, so the fee (made right after the buy) is older than the sell.
+    // Later than the buy's millisecond, so the fee (taken at the buy) is older than the sell.
     await new Promise((r) => setTimeout(r, 5));
     const sell = await simPost(s.sim, '/_sim/trade', { symbol: 'ETH/USD', side: 'sell', qty: '1.995', type: 'market' });
     await s.routeOrder(sell.id);
@@ -122,17 +123,123 @@ describe('a fee learned after the exit it completed (the stream brought the fill
     expect(s.actors.ledgerPosition('ETH/USD')).toBe('0.005');
     expect(s.stopOf(buy.id)).toMatchObject({ wants: '0.005', cancelRequested: false });
     expect(s.cooldowns()).toEqual([]);
+    return { buy, sell };
+  }
 
+  it("Alpaca's CFEE (the day only: a midnight id, sorted before both fills) closes the position: the stop goes", async () => {
+    const { buy } = await buyThenSellFeeNet();
     await s.reconciler.trigger('poll');
     expect(s.fees()).toEqual([expect.objectContaining({ symbol: 'ETH/USD', qty: '0.005' })]);
     expect(s.actors.ledgerPosition('ETH/USD')).toBe('0');
-    // The fee emptied the position: the stop goes, as for a close ...
     expect(s.stopOf(buy.id)).toMatchObject({ cancelRequested: true });
-    expect(s.cap.lines().filter((l) => l.event === 'fee_recorded')).toEqual([expect.objectContaining({ late: true })]);
+    // Known only by its day, it is placed when it was read (after both fills) and not walked.
+    const sold = s.db.sqlite.prepare("select filled_at from fills where side = 'sell' and symbol = 'ETH/USD'").get() as { filled_at: string };
+    const recorded = s.cap.lines().filter((l) => l.event === 'fee_recorded');
+    expect(recorded).toEqual([expect.objectContaining({ late: false })]);
+    expect(String(recorded[0]!.at) > sold.filled_at).toBe(true);
+  });
+
+  // runtime/order-commit.ts commitFee walks only a fee whose moment is known (`timed`): the exit that
+  // a day-only fee completed starts no cooldown yet.
+  it.todo("the exit that Alpaca's day-only CFEE completed starts its cooldown (the late-exit walk skips untimed fees)");
+
+  it('a CFEE whose moment is known (a transaction_time) makes the walk start the exit\'s cooldown', async () => {
+    // A cooldown of the case above (once day-only fees are walked) is not this one's.
+    s.db.sqlite.exec('delete from cooldowns');
+    const { buy, sell } = await buyThenSellFeeNet();
+    const raw = (await getJson(`${s.sim.url}/v2/account/activities/CFEE?direction=desc&page_size=1`, { 'APCA-API-KEY-ID': 'k', 'APCA-API-SECRET-KEY': 's' })).body[0];
+    const fill = (await getJson(`${s.sim.url}/v2/account/activities/FILL?direction=desc&page_size=2`, { 'APCA-API-KEY-ID': 'k', 'APCA-API-SECRET-KEY': 's' })).body.find((f: any) => f.order_id === buy.id);
+    const parsed = parseFeeActivity({ ...raw, transaction_time: fill.transaction_time });
+    if (!parsed.ok) throw new Error(parsed.reason);
+    expect(s.actors.recordFee(parsed.value)).toBe(true);
+    expect(s.actors.ledgerPosition('ETH/USD')).toBe('0');
+    expect(s.stopOf(buy.id)).toMatchObject({ cancelRequested: true });
+    expect(s.cap.lines().filter((l) => l.event === 'fee_recorded').at(-1)).toMatchObject({ late: true });
     // ... and the cooldown belongs to the exit fill, found by the walk in the broker's order.
     await eventually(async () => s.cooldowns().length > 0, 2000, 10);
     expect(s.cooldowns()).toEqual([{ exit_fill_id: `${sell.id}:1.995`, symbol: 'ETH/USD' }]);
   });
+});
+
+describe('a CFEE posted after its fill, its id the day at midnight (sorted before the fill watermark)', () => {
+  let s: Awaited<ReturnType<typeof service>>;
+  beforeAll(async () => {
+    // Grace 0: every difference the check sees is reported, so one that lingered would show.
+    s = await service(75, { graceS: 0, feeDelayMs: 1500 });
+  });
+  afterAll(async () => s.close());
+
+  it('is read by date and recorded once; ledger and broker agree and the drift seen meanwhile goes (no baseline keeps it)', async () => {
+    const broker = async () => ((await getJson(`${s.sim.url}/v2/positions/BTCUSD`, { 'APCA-API-KEY-ID': 'k', 'APCA-API-SECRET-KEY': 's' })).body as { qty: string }).qty;
+    const buy = await simPost(s.sim, '/_sim/trade', { symbol: 'BTC/USD', side: 'buy', qty: '0.5', type: 'market' });
+    // The first reconciliation of this database runs while the fee is taken but not posted.
+    expect(await s.reconciler.trigger('start')).toMatchObject({ fills_new: 1, fees_new: 0 });
+    expect(await broker()).toBe('0.49875');
+    expect(ledgerPositions(s.db).get('BTC/USD')).toBe('0.5');
+    expect(s.drift.current()).toEqual([expect.objectContaining({ kind: 'position', symbol: 'BTC/USD', ledger_qty: '0.5', broker_qty: '0.49875' })]);
+    const watermark = (s.db.sqlite.prepare("select value from sync_state where key = 'fill_watermark'").get() as { value: string }).value;
+
+    // Posted now, with an id before the watermark: the forward read cannot return it.
+    await eventually(async () => ((await getJson(`${s.sim.url}/_sim/activities/pending`)).body.ids as string[]).length === 0, 5000, 50);
+    const cfee = s.sim.engine.activities.fees[0]!;
+    expect(cfee.id < watermark).toBe(true);
+    await s.reconciler.trigger('poll');
+    expect(s.fees()).toEqual([expect.objectContaining({ activity_id: cfee.id, symbol: 'BTC/USD', qty: '0.00125' })]);
+    expect(ledgerPositions(s.db).get('BTC/USD')).toBe(await broker());
+    expect(s.drift.current()).toEqual([]);
+    expect(s.stopOf(buy.id)).toMatchObject({ wants: '0.49875', cut: '0.00125' });
+
+    // Runs that read it again (forward, the trailing window, by date) record nothing twice; no drift comes back.
+    (s.reconciler as any).fees.deps.everyMs = 0;
+    for (let i = 0; i < 3; i += 1) expect(await s.reconciler.trigger('poll')).toMatchObject({ fees_new: 0 });
+    expect(s.fees()).toHaveLength(1);
+    expect(s.drift.current()).toEqual([]);
+    expect(s.cap.lines().filter((l) => l.event === 'ledger_drift_cleared')).toEqual([expect.objectContaining({ drift_key: 'position:BTCUSD' })]);
+  });
+});
+
+describe('the bot (a real process): a crypto fee posted seconds after its fill', () => {
+  const env = simsAndBots('fees-late', 'PKFEESLATE', 'fees-late-secret');
+
+  it('the stop covers the whole fee-net quantity (no dust left pending), the fee is recorded once, and /health never shows drift', async () => {
+    const sim = await env.sim(76);
+    await simPost(sim, '/_sim/crypto', { fee_delay_ms: 4000 });
+    const b = env.bot(sim, 'fees-late.db', { CT_POLL_MS: '500' });
+    await b.waitFor((l) => l.event === 'reconcile_done');
+    const url = await b.apiUrl();
+    await simPost(sim, '/_sim/price', { symbol: 'BTC/USD', price: '60000' });
+    const entry = await simPost(sim, '/_sim/trade', { symbol: 'BTC/USD', side: 'buy', qty: '0.5', type: 'market' });
+
+    const health = async () => (await getJson(`${url}/health`)).body;
+    const seen: any[] = [];
+    const position = await eventually(async () => {
+      seen.push(await health());
+      const p = (await getJson(`${url}/positions`)).body.positions.find((x: any) => x.symbol === 'BTC/USD');
+      return p?.qty === '0.49875' && p.protected_qty === '0.49875' ? p : null;
+    }, 30_000, 200);
+    expect(position.stops).toEqual([expect.objectContaining({ entry_order_id: entry.id, qty: '0.49875' })]);
+    const res = await fetch(`${sim.url}/v2/orders?status=open&limit=500`, { headers: env.headers });
+    const stops = ((await res.json()) as any[]).filter((o) => String(o.client_order_id).startsWith(`ct-stop-${entry.id}`));
+    expect(stops.map((o) => o.qty)).toEqual(['0.49875']);
+    const h = await health();
+    expect(h).toMatchObject({ status: 'ok', reasons: [], drift: [], protection: expect.objectContaining({ unprotected: [] }) });
+    // Grace (CT_PROTECT_GRACE_S, 10 s) outlasts the 4 s the ledger waited for the fee: drift never showed.
+    expect(seen.flatMap((x) => x.drift)).toEqual([]);
+    expect(b.lines.filter((l) => l.event === 'ledger_drift')).toEqual([]);
+    expect(b.lines.filter((l) => l.event === 'fee_recorded')).toEqual([expect.objectContaining({ symbol: 'BTC/USD', qty: '0.00125' })]);
+    const file = new BetterSqlite3(join(env.dir, 'fees-late.db'), { readonly: true });
+    const watermark = (file.prepare("select value from sync_state where key = 'fill_watermark'").get() as { value: string }).value;
+    const fee = file.prepare('select activity_id from fees').all() as Array<{ activity_id: string }>;
+    file.close();
+    expect(fee).toHaveLength(1);
+    expect(fee[0]!.activity_id < watermark).toBe(true);
+    // The path of the dust: before the fee the ledger wanted 0.5, the broker had 0.49875 free, so the
+    // stop went in for that; the fee then cut the ask to what was placed, and nothing stayed pending.
+    const steps = b.lines.filter((l) => ['stop_partial', 'fee_recorded'].includes(String(l.event))).map((l) => [l.event, l.qty, l.wanted ?? null]);
+    expect(steps).toEqual([['stop_partial', '0.49875', '0.5'], ['fee_recorded', '0.00125', null]]);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 60_000);
 });
 
 describe('a database from before fees (migration 0006)', () => {

@@ -22,7 +22,7 @@ beforeAll(async () => {
   const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url });
   actors = new OrderActors({ db, log: cap.log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
   await actors.start();
-  drift = new DriftCheck({ db, log: cap.log, client, actors });
+  drift = new DriftCheck({ db, log: cap.log, client, actors, graceS: 0 });
   reconciler = new Reconciler({ db, log: cap.log, client, actors, drift });
 });
 afterAll(async () => {
@@ -75,5 +75,72 @@ describe('drift is loud', () => {
     await reconciler.trigger('poll');
     await reconciler.trigger('poll');
     expect(crypto()).toEqual([expect.objectContaining({ symbol: 'BTC/USD', ledger_qty: '0', broker_qty: '0.49875' })]);
+  });
+});
+
+describe('drift has a grace (CT_PROTECT_GRACE_S): only a difference that lasts is reported', () => {
+  let gsim: Simulator;
+  let gdb: Database;
+  let gactors: OrderActors;
+  let gdrift: DriftCheck;
+  let greconciler: Reconciler;
+  const gcap = captureLogger('debug');
+  beforeAll(async () => {
+    // Each crypto buy's fee is posted 800 ms after it: the ledger is 25 bps long for a moment.
+    gsim = await startSimulator({ seed: 22, feeDelayMs: 800 });
+    gdb = await openDatabase(':memory:');
+    const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: gsim.url });
+    gactors = new OrderActors({ db: gdb, log: gcap.log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+    await gactors.start();
+    gdrift = new DriftCheck({ db: gdb, log: gcap.log, client, actors: gactors, graceS: 5 });
+    greconciler = new Reconciler({ db: gdb, log: gcap.log, client, actors: gactors, drift: gdrift });
+  });
+  afterAll(async () => {
+    await greconciler.stop();
+    gactors.stop();
+    await gdb.close();
+    await gsim.close();
+  });
+
+  it('a fee read a moment after its fill: the difference is seen, never reported, and gone', async () => {
+    await simPost(gsim, '/_sim/trade', { symbol: 'ETH/USD', side: 'buy', qty: '2', type: 'market' });
+    const started = Date.now();
+    const fees = () => (gdb.sqlite.prepare('select count(*) as n from fees').get() as { n: number }).n;
+    // Reconcile as the poll would, every 150 ms, until the fee is in and one more check ran.
+    let after = 0;
+    while (after < 1) {
+      if (fees() === 1) after += 1;
+      await greconciler.trigger('poll');
+      expect(gdrift.current()).toEqual([]);
+      expect(Date.now() - started).toBeLessThan(5000);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(ledgerPositions(gdb).get('ETH/USD')).toBe('1.995');
+    const transient = gcap.lines().filter((l) => l.event === 'ledger_drift_transient');
+    expect(transient).toEqual([expect.objectContaining({ drift_key: 'position:ETHUSD' })]);
+    expect(transient[0]!.lasted_ms).toBeGreaterThan(0);
+    expect(gcap.lines().filter((l) => l.event === 'ledger_drift')).toEqual([]);
+    expect(gdb.sqlite.prepare("select count(*) as n from notifications where kind = 'ledger_drift'").get()).toEqual({ n: 0 });
+  });
+
+  it('one that lasts the grace is reported from its first sighting, and goes at the first check that finds them agreeing', async () => {
+    // The check's clock is given: 5 s of grace without waiting them. The ledger loses the fee row.
+    const row = gdb.sqlite.prepare("select * from fees where symbol = 'ETH/USD'").get() as Record<string, unknown>;
+    gdb.sqlite.prepare('delete from fees where activity_id = ?').run(row.activity_id);
+    const t0 = Date.parse('2026-06-01T14:00:00Z');
+    await gdrift.check(new Map(), t0);
+    await gdrift.check(new Map(), t0 + 4999);
+    expect(gdrift.current()).toEqual([]);
+    expect(gdrift.feeOwed()).toBe(true);
+    await gdrift.check(new Map(), t0 + 5000);
+    expect(gdrift.current()).toEqual([
+      { kind: 'position', order_id: null, symbol: 'ETH/USD', ledger_qty: '2', broker_qty: '1.995', since: new Date(t0).toISOString() },
+    ]);
+    expect(gcap.lines().filter((l) => l.event === 'ledger_drift')).toHaveLength(1);
+    gdb.sqlite.prepare('insert into fees (activity_id, symbol, qty, price, at, created_at) values (@activity_id, @symbol, @qty, @price, @at, @created_at)').run(row);
+    await gdrift.check(new Map(), t0 + 5001);
+    expect(gdrift.current()).toEqual([]);
+    expect(gdrift.feeOwed()).toBe(false);
+    expect(gcap.lines().filter((l) => l.event === 'ledger_drift_cleared')).toEqual([expect.objectContaining({ drift_key: 'position:ETHUSD' })]);
   });
 });

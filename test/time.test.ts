@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activityIdTime, canonicalTime } from '../src/time.js';
+import { activityIdTime, canonicalTime, newYorkDayEnd, newYorkDayStart } from '../src/time.js';
 
 describe('canonical stored time', () => {
   it.each([
@@ -42,5 +42,25 @@ describe('activityIdTime: the New York time an Alpaca activity id starts with', 
   it('is null for an id without the time prefix', () => {
     expect(activityIdTime('53be51ba-46f9-43de-b81f-576f241dc680')).toBeNull();
     expect(activityIdTime('2022081200000000::x')).toBeNull();
+  });
+});
+
+describe('New York days (a CFEE id names one: YYYYMMDD000000000)', () => {
+  it('newYorkDayStart: the midnight of the New York day an instant falls on, or days before it, across DST changes', () => {
+    const start = (iso: string, before = 0) => newYorkDayStart(Date.parse(iso), before).toISOString();
+    // 23:00 in New York on 2026-03-08 (the day clocks go forward): that day began in EST.
+    expect(start('2026-03-09T03:00:00Z')).toBe('2026-03-08T05:00:00.000Z');
+    expect(start('2026-03-09T03:00:00Z', 1)).toBe('2026-03-07T05:00:00.000Z');
+    // The day after begins in EDT; the day clocks go back began in EDT.
+    expect(start('2026-03-09T12:00:00Z')).toBe('2026-03-09T04:00:00.000Z');
+    expect(start('2026-11-02T04:30:00Z')).toBe('2026-11-01T04:00:00.000Z');
+    // Across a year's end.
+    expect(start('2026-01-01T04:00:00Z', 1)).toBe('2025-12-30T05:00:00.000Z');
+  });
+
+  it('newYorkDayEnd: the last nanosecond of a New York day; null for anything but YYYY-MM-DD', () => {
+    expect(newYorkDayEnd('2022-08-12')).toBe('2022-08-13T03:59:59.999999999Z');
+    expect(newYorkDayEnd('2026-03-08')).toBe('2026-03-09T03:59:59.999999999Z');
+    expect(newYorkDayEnd('2022-8-12')).toBeNull();
   });
 });

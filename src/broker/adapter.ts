@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isDecimalString, normalize, D } from '../decimal.js';
 import type { ExecutionReport, FeeReport, OrderReport, Parsed, TradeUpdateReport } from '../domain/reports.js';
 import { canonicalSymbol, pairSymbol } from '../domain/symbols.js';
-import { activityIdTime, canonicalTime } from '../time.js';
+import { activityIdTime, newYorkDayEnd, canonicalTime } from '../time.js';
 
 /**
  * SDK objects → broker reports. The SDK (4.x) hands back camelCase models that also keep the
@@ -169,16 +169,25 @@ const MIDNIGHT_ID = /^\d{8}000000000::/;
 /** Statuses of a non-trade activity that took effect (Alpaca also has `correct` and `canceled`). */
 const EXECUTED = new Set(['executed']);
 
-export function parseFeeActivity(raw: unknown): Parsed<FeeReport> {
+/** `now`: when it is read (a fee known only by its day was taken by then). */
+export function parseFeeActivity(raw: unknown, now = new Date()): Parsed<FeeReport> {
   const r = feeActivitySchema.safeParse(raw);
   if (!r.success) return { ok: false, reason: `fee activity: ${describe(r.error)}` };
   const a = r.data;
   // A fee that was canceled or corrected took no coin we can account for: refused, loudly.
   if (a.status != null && !EXECUTED.has(a.status)) return { ok: false, reason: `fee activity: status ${a.status}` };
   // The id's time is New York's to the millisecond; an id stamped at midnight tells only the day.
-  const idTime = MIDNIGHT_ID.test(a.id) ? null : activityIdTime(a.id);
+  const midnight = MIDNIGHT_ID.test(a.id);
+  const idTime = midnight ? null : activityIdTime(a.id);
   const exact = a.transaction_time ?? idTime;
-  const at = exact ?? activityIdTime(a.id) ?? a.date;
+  // Known only by its day: the latest it can have been taken, now (it is posted, so taken) or that
+  // New York day's end, whichever is sooner: after the fill it came from (at the day's start it would
+  // come before it, and FIFO or a walk in time order would find no coin to take), and before the
+  // fills that came after it was read.
+  const day = midnight ? `${a.id.slice(0, 4)}-${a.id.slice(4, 6)}-${a.id.slice(6, 8)}` : (a.date?.slice(0, 10) ?? null);
+  const dayEnd = day === null ? null : newYorkDayEnd(day);
+  const nowText = canonicalTime(now.toISOString());
+  const at = exact ?? (dayEnd !== null && nowText !== null && nowText < dayEnd ? nowText : dayEnd);
   if (at === null) return { ok: false, reason: 'fee activity: no time (transaction_time, id or date)' };
   return {
     ok: true,
@@ -198,10 +207,10 @@ export function parseFeeActivity(raw: unknown): Parsed<FeeReport> {
 export type ActivityReport = { type: 'fill'; fill: ExecutionReport } | { type: 'fee'; fee: FeeReport };
 
 /** A FILL or CFEE activity; anything else (or either, malformed) is refused with a reason. */
-export function parseActivity(raw: unknown): Parsed<ActivityReport> {
+export function parseActivity(raw: unknown, now = new Date()): Parsed<ActivityReport> {
   const type = record(raw) ? raw.activity_type : undefined;
   if (type === 'CFEE') {
-    const fee = parseFeeActivity(raw);
+    const fee = parseFeeActivity(raw, now);
     return fee.ok ? { ok: true, value: { type: 'fee', fee: fee.value } } : fee;
   }
   if (type !== 'FILL') return { ok: false, reason: `activity: unexpected activity_type ${String(type)}` };

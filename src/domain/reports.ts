@@ -70,7 +70,10 @@ export interface FeeReport {
   qty: string;
   /** The price the activity quotes (its fill's), when given. */
   price: string | null;
-  /** When it was taken, as precisely as the activity tells (transaction time, its id's time, its date). */
+  /**
+   * When it was taken, as precisely as the activity tells (transaction time, its id's time); known
+   * only by its day (a midnight id, a date): when it was read, or that New York day's end if sooner.
+   */
   at: string;
   /**
    * `at` is the moment the fee was taken (a transaction time, or its id's time to the millisecond),

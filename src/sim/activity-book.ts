@@ -4,7 +4,8 @@
  * show up later (alpacahq/Alpaca-API#176); with the late-activity fault (`late_activity_*` in
  * POST /_sim/faults) a FILL activity (and its CFEE) keeps the id made at fill time but is only
  * served after a delay, so when it appears it sorts BEFORE ids that were already served: a client
- * that pages on with `page_token` = the last id it saw never gets it.
+ * that pages on with `page_token` = the last id it saw never gets it. A CFEE's id is its day at
+ * midnight, so it sorts before that day's fills anyway; `fee_delay_ms` posts it later still.
  */
 import type { Asset } from './assets.js';
 import type { FeeRecord, FillFees } from './crypto-fees.js';
@@ -17,6 +18,8 @@ export class ActivityBook {
   private readonly publishAt = new Map<string, number>();
   /** How late (ms) the FILL activity being made now is published; the simulator wires the faults in. */
   lateDelayMs: () => number = () => 0;
+  /** How long after its fill a CFEE is posted (the `fee_delay_ms` crypto setting). */
+  feeDelayMs: () => number = () => 0;
 
   constructor(
     private readonly ids: IdFactory,
@@ -34,9 +37,11 @@ export class ActivityBook {
     const at = delay > 0 ? this.nowMs() + delay : null;
     if (at !== null) this.publishAt.set(fill.id, at);
     if (fees.coin.gt(0)) {
-      const { id } = this.ids.activityId(fill.micros);
-      this.feeList.push({ id, fillId: fill.id, micros: fill.micros, asset, qty: fees.coin, price: fill.price });
-      if (at !== null) this.publishAt.set(id, at);
+      // A late fill's fee is no earlier than its fill; a fee posted later is created then.
+      const feeDelay = Math.max(delay, this.feeDelayMs());
+      const id = this.ids.dayActivityId(fill.micros);
+      this.feeList.push({ id, fillId: fill.id, micros: fill.micros, createdMicros: fill.micros + feeDelay * 1000, asset, qty: fees.coin, price: fill.price });
+      if (feeDelay > 0) this.publishAt.set(id, this.nowMs() + feeDelay);
     }
   }
 

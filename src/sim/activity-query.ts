@@ -1,8 +1,9 @@
 /**
  * GET /v2/account/activities[/{type}]: FILL activities and the CFEE activities of crypto buys, with
  * direction (default desc), page_size (1..100, default 100), page_token (items strictly after that id
- * in the chosen direction), after/until (exclusive) and date (New York calendar date). Activities
- * published late (activity-book.ts) are left out until they are due.
+ * in the chosen direction), after/until (exclusive) and date (New York calendar date). A FILL is
+ * filtered by its transaction time, a CFEE by when it was posted (not its id's midnight, not its
+ * `date`). Activities published late (activity-book.ts) are left out until they are due.
  */
 import type { ActivityBook } from './activity-book.js';
 import { nyDate, rfc3339 } from './clock.js';
@@ -51,7 +52,8 @@ function items(fills: readonly FillRecord[], book: ActivityBook | undefined, typ
   const want = (t: string): boolean => types === undefined || types.includes(t);
   const out: Item[] = [];
   if (want('FILL')) for (const f of fills) out.push({ id: f.id, micros: f.micros, json: () => activityJson(f) });
-  if (want('CFEE') && book) for (const c of book.fees) out.push({ id: c.id, micros: c.micros, json: () => cfeeActivityJson(c) });
+  // A non-trade activity is filtered by its creation (posting) time (spec `date`: "by their creation date").
+  if (want('CFEE') && book) for (const c of book.fees) out.push({ id: c.id, micros: c.createdMicros, json: () => cfeeActivityJson(c) });
   // Each list is in id order already; only a merge of both needs sorting.
   if (want('FILL') && want('CFEE') && book && book.fees.length > 0) out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return out;

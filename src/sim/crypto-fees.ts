@@ -3,8 +3,9 @@
  * fill pays `feeBps` (default 25 bps, Alpaca's tier-1 rate, its highest) of what the account receives.
  * A buy receives the coin, so the fee is taken from the coin: buying 0.1 BTC leaves 0.09975 BTC in the
  * position, and a `CFEE` activity (shape of test/fixtures/alpaca/activity-cfee.json) records the coin
- * taken. A sell receives USD: the simulator takes the fee from the cash received and publishes no
- * activity for it (a simplification; Alpaca reports it too).
+ * taken, its id stamped with the day at midnight as in Alpaca's example, posted at the fill or later
+ * (`fee_delay_ms`). A sell receives USD: the simulator takes the fee from the cash received and
+ * publishes no activity for it (a simplification; Alpaca reports it too).
  */
 import type { Asset } from './assets.js';
 import { legacySymbol } from './assets.js';
@@ -34,11 +35,14 @@ export function fillFees(asset: Asset, side: Side, qty: Dec, price: Dec, feeBps:
 
 /** A CFEE activity: the coin taken from one buy fill. */
 export interface FeeRecord {
-  /** Activity id `YYYYMMDDHHMMSSmmm::<uuid>`, made right after its fill's (so it sorts after it). */
+  /** Activity id `YYYYMMDD000000000::<uuid>`: the fill's New York day at midnight (sorts before that day's fills). */
   id: string;
   /** The FILL activity id it belongs to. */
   fillId: string;
+  /** The fill's time: `date` is its New York day. */
   micros: number;
+  /** When the fee was posted (its creation time, what `after`/`until`/`date` filter on): the fill's, or later. */
+  createdMicros: number;
   asset: Asset;
   /** The coin taken (positive; the activity shows it negative). */
   qty: Dec;

@@ -47,6 +47,8 @@ export interface SimOptions {
   feeBps?: number;
   /** New crypto orders and their FILL activities show the legacy `BTCUSD` (default false). */
   legacyCryptoSymbols?: boolean;
+  /** A crypto buy's CFEE is posted this long after its fill (default 0: at once). crypto-rules.ts */
+  feeDelayMs?: number;
   /** Where wash-trade protection applies: `crypto` (default), `all`, `off`. */
   washTrade?: WashTradeMode;
   /** Port of the market-data listener (`dataUrl`); 0 (default) = ephemeral. */
@@ -103,6 +105,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       ...(opts.feeBps !== undefined ? { feeBps: opts.feeBps } : {}),
       ...(opts.legacyCryptoSymbols !== undefined ? { legacySymbols: opts.legacyCryptoSymbols } : {}),
       ...(opts.washTrade !== undefined ? { washTrade: opts.washTrade } : {}),
+      ...(opts.feeDelayMs !== undefined ? { feeDelayMs: opts.feeDelayMs } : {}),
     },
   });
   const faults = new Faults(new Rng(deriveSeed(seed, 1)));
@@ -134,6 +137,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   const port = (server.address() as AddressInfo).port;
   const hostInUrl = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   engine.activities.lateDelayMs = () => faults.lateActivityDelayMs();
+  engine.activities.feeDelayMs = () => engine.crypto.feeDelayMs;
   const dataServer = await startMarketDataServer(services, host, hostInUrl, opts.dataPort ?? 0);
 
   let outsideTrader: OutsideTrader | null = null;

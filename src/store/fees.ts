@@ -32,3 +32,8 @@ export function listFees(db: Database, opts: { symbol?: string; from?: string } 
   if (opts.from !== undefined) q = q.where('at', '>=', opts.from);
   return db.all(q);
 }
+
+/** Whether the fee of this CFEE activity is recorded already. */
+export function hasFee(db: Database, activityId: string): boolean {
+  return db.first(db.kysely.selectFrom('fees').select('activity_id').where('activity_id', '=', activityId)) !== undefined;
+}

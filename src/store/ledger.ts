@@ -64,6 +64,23 @@ export function ledgerPositions(db: Database): Map<string, string> {
   return new Map([...out].map(([k, v]) => [k, normalize(v)]));
 }
 
+/**
+ * Crypto buy fills (the pair symbols: a CFEE follows each) filled at or after `from` (canonical UTC)
+ * with a row id above `afterId`: the oldest one's fill time and the highest id, or null when none.
+ */
+export function cryptoBuysSince(db: Database, from: string, afterId = 0): { first: string; lastId: number } | null {
+  const row = db.first(
+    db.kysely
+      .selectFrom('fills')
+      .select((eb) => [eb.fn.min('filled_at').as('first'), eb.fn.max('id').as('last_id')])
+      .where('side', '=', 'buy')
+      .where('symbol', 'like', '%/%')
+      .where('filled_at', '>=', canonicalTime(from) ?? from)
+      .where('id', '>', afterId),
+  );
+  return row?.first == null ? null : { first: String(row.first), lastId: Number(row.last_id) };
+}
+
 /** How many fills of a symbol the ledger holds: the position's identity for a close's client order id. */
 export function fillCount(db: Database, symbol: string): number {
   const row = db.first(db.kysely.selectFrom('fills').select((eb) => eb.fn.countAll<number>().as('n')).where('symbol', '=', symbol));

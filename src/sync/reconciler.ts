@@ -7,7 +7,9 @@ import { deleteSyncState, readSyncState, writeSyncState } from '../store/sync-st
 import { confirmedStopOrdersUnknown } from '../store/intents.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
+import type { FeeReport } from '../domain/reports.js';
 import { ResyncWindow } from './resync-window.js';
+import { FeeWindow, heldFees } from './fee-window.js';
 import type { DriftCheck } from './drift.js';
 
 export const OPEN_ORDERS_PAGE = 500;
@@ -31,8 +33,8 @@ export interface ReconcileResult {
 }
 
 /**
- * Lossless sync (DESIGN §4): FILL and CFEE activities from the persisted watermark to the end, every open
- * order, then a lookup of each working actor's order that is not open. The watermark moves only
+ * Lossless sync (DESIGN §4): FILL and CFEE activities from the persisted watermark to the end, CFEEs
+ * again by date (fee-window.ts), every open order, then a lookup of each working actor's order that is not open. The watermark moves only
  * after the fills up to it are committed (actor transitions persist synchronously). Runs never
  * overlap: a trigger during a run queues exactly one more run.
  */
@@ -53,10 +55,12 @@ export class Reconciler {
       resyncWindowS?: number;
     },
   ) {
-    this.resync = new ResyncWindow({ ...deps, windowS: deps.resyncWindowS ?? 900 });
+    this.fees = new FeeWindow({ ...deps, feeOwed: () => deps.drift.feeOwed() });
+    this.resync = new ResyncWindow({ ...deps, windowS: deps.resyncWindowS ?? 900, feeWaiting: (fee) => this.fees.noteWaiting(fee) });
   }
 
   private readonly resync: ResyncWindow;
+  private readonly fees: FeeWindow;
 
   /** Starts a run, or queues one after the run in progress. Resolves when that run is done. */
   trigger(trigger: ReconcileTrigger): Promise<ReconcileResult | null> {
@@ -137,7 +141,9 @@ export class Reconciler {
 
       // 1. FILL and CFEE activities after the watermark, oldest first (one id order), to the end
       //    (no cap). Each page commits in one transaction with the watermark that points past it.
+      //    Fees go after the fills read so far: a CFEE's id is its day at midnight, before its fill.
       const brokerCum = new Map<string, string>();
+      let fees: FeeReport[] = [];
       for await (const page of client.activityPages(readSyncState(db, 'fill_watermark'))) {
         pages += 1;
         db.transaction(() => {
@@ -148,17 +154,20 @@ export class Reconciler {
             if (!parsed.ok) {
               log.warn({ event: 'broker_payload_rejected', source: 'activity', id, reason: parsed.reason }, 'skipped a malformed activity');
             } else if (parsed.value.type === 'fee') {
-              actors.recordFee(parsed.value.fee);
+              fees.push(parsed.value.fee);
             } else {
               actors.handleExecution(parsed.value.fill, null);
               brokerCum.set(parsed.value.fill.orderId, parsed.value.fill.cumQty);
             }
             if (typeof id === 'string') watermark = id;
           }
+          fees = heldFees(db, actors, fees).waiting;
           if (watermark) writeSyncState(db, 'fill_watermark', watermark);
         });
         this.checkStopped();
       }
+      // Fees whose fill is not recorded: the read by date below (or a later one) takes them.
+      for (const fee of fees) this.fees.noteWaiting(fee);
 
       // 1b. Once a minute: the window behind the watermark again, for activities published late.
       //     Not in a catch-up (more than a page read): that run has its request budget, and the
@@ -166,6 +175,10 @@ export class Reconciler {
       this.resync.noteFirstRead();
       const resync = pages <= 1 ? await this.resync.maybeRun(readSyncState(db, 'fill_watermark')) : { pages: 0, recovered: 0 };
       pages += resync.pages;
+      this.checkStopped();
+
+      // 1c. Crypto fees by date (fee-window.ts): a fee posted late sorts before the watermark.
+      pages += (await this.fees.maybeRun()).pages;
       this.checkStopped();
 
       // 2. Every open order (paged by order id).

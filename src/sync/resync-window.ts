@@ -1,11 +1,13 @@
 import type { BrokerClient } from '../broker/client.js';
 import { parseActivity } from '../broker/adapter.js';
+import type { FeeReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
 import { hasFill } from '../store/ledger.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
 import { activityIdTime } from '../time.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
+import { heldFees } from './fee-window.js';
 
 /**
  * Alpaca has confirmed that activities can be missing and show up later (alpacahq/Alpaca-API#176),
@@ -30,7 +32,16 @@ export class ResyncWindow {
   private lastAt: number;
 
   constructor(
-    private readonly deps: { db: Database; log: Logger; client: BrokerClient; actors: OrderActors; windowS: number; everyMs?: number },
+    private readonly deps: {
+      db: Database;
+      log: Logger;
+      client: BrokerClient;
+      actors: OrderActors;
+      windowS: number;
+      everyMs?: number;
+      /** A fee read before its fill was recorded (fee-window.ts reads it again). */
+      feeWaiting?: (fee: FeeReport) => void;
+    },
   ) {
     this.lastAt = Date.now() - (deps.everyMs ?? 60_000) + FIRST_AFTER_MS;
   }
@@ -47,6 +58,7 @@ export class ResyncWindow {
     const since = new Date(safe !== null && Date.parse(safe) < trailing ? Date.parse(safe) : trailing);
     let pages = 0;
     let recovered = 0;
+    let fees: FeeReport[] = [];
     for await (const page of client.activityPages(null, ['FILL', 'CFEE'], since)) {
       pages += 1;
       db.transaction(() => {
@@ -54,15 +66,20 @@ export class ResyncWindow {
           const parsed = parseActivity(raw);
           if (!parsed.ok) continue;
           if (parsed.value.type === 'fee') {
-            if (actors.recordFee(parsed.value.fee)) recovered += 1;
+            // After the fills read so far: a CFEE sorts before its fill.
+            fees.push(parsed.value.fee);
           } else if (!hasFill(db, parsed.value.fill.orderId, parsed.value.fill.cumQty)) {
             recovered += 1;
             log.warn({ event: 'late_activity_recovered', id: (raw as { id?: unknown }).id, order_id: parsed.value.fill.orderId, cum_qty: parsed.value.fill.cumQty }, 'an activity the watermark had passed: recorded now');
             actors.handleExecution(parsed.value.fill, null);
           }
         }
+        const held = heldFees(db, actors, fees);
+        recovered += held.recorded;
+        fees = held.waiting;
       });
     }
+    for (const fee of fees) this.deps.feeWaiting?.(fee);
     this.markSafe(now);
     return { pages, recovered };
   }

@@ -36,8 +36,9 @@ describe('crypto fee taken from the coin received (docs "Crypto fees"; alpaca-py
     expect(pos.body).toMatchObject({ symbol: 'BTCUSD', qty: '0.09975', qty_available: '0.09975', avg_entry_price: '65000' });
 
     const all = await http<Json[]>(sim, 'GET', '/v2/account/activities?direction=asc');
-    expect(all.body.map((a) => a.activity_type)).toEqual(['FILL', 'CFEE']);
-    const [fill, cfee] = all.body as [Json, Json];
+    // The fee's id is its day at midnight (activity-cfee.json): it sorts before the day's fills.
+    expect(all.body.map((a) => a.activity_type)).toEqual(['CFEE', 'FILL']);
+    const [cfee, fill] = all.body as [Json, Json];
     expect(fill).toMatchObject({ symbol: 'BTC/USD', qty: '0.1', price: '65000', order_id: buy.body.id });
     expect(Object.keys(cfee)).toEqual(Object.keys(fixture<Json>('activity-cfee.json')));
     expect(cfee).toMatchObject({
@@ -49,8 +50,10 @@ describe('crypto fee taken from the coin received (docs "Crypto fees"; alpaca-py
       price: '65000',
       status: 'executed',
     });
-    expect(String(cfee.id) > String(fill.id)).toBe(true);
-    expect(cfee.date).toMatch(/^\d{4}-\d\d-\d\d$/);
+    expect(String(cfee.id)).toMatch(new RegExp(`^${String(fill.id).slice(0, 8)}000000000::[0-9a-f-]{36}$`));
+    expect(String(cfee.id) < String(fill.id)).toBe(true);
+    expect(cfee.date).toBe(`${String(fill.id).slice(0, 4)}-${String(fill.id).slice(4, 6)}-${String(fill.id).slice(6, 8)}`);
+    expect(cfee).not.toHaveProperty('transaction_time');
     expect((await http<Json[]>(sim, 'GET', '/v2/account/activities/CFEE')).body).toEqual([cfee]);
     expect((await http<Json[]>(sim, 'GET', '/v2/account/activities?activity_types=CFEE')).body).toEqual([cfee]);
     expect((await http<Json[]>(sim, 'GET', '/v2/account/activities/FILL')).body).toEqual([fill]);
@@ -75,7 +78,7 @@ describe('crypto fee taken from the coin received (docs "Crypto fees"; alpaca-py
   });
 
   it('the rate is settable: POST /_sim/crypto {fee_bps} and the feeBps option', async () => {
-    expect((await control(sim, 'GET', '/_sim/crypto')).body).toEqual({ fee_bps: 25, legacy_symbols: false, wash_trade: 'crypto' });
+    expect((await control(sim, 'GET', '/_sim/crypto')).body).toEqual({ fee_bps: 25, legacy_symbols: false, wash_trade: 'crypto', fee_delay_ms: 0 });
     expect((await control(sim, 'POST', '/_sim/crypto', { fee_bps: 10 })).body).toMatchObject({ fee_bps: 10 });
     await order(sim, { symbol: 'ETH/USD', qty: '1', side: 'buy' });
     expect((await http<Json>(sim, 'GET', '/v2/positions/ETHUSD')).body.qty).toBe('0.999');
@@ -296,6 +299,71 @@ describe('legacy crypto symbols (docs "Crypto trading (broker)": older activitie
   });
 });
 
+describe('CFEE ids and posting time (activity-cfee.json; 2022 docs: fees post at the end of the day; spec `date`/`after`/`until`: creation date)', () => {
+  const q = (t: unknown) => encodeURIComponent(String(t));
+
+  it('fee_delay_ms posts the CFEE later: the position is fee-net at once, the fee is served after the delay with an id before the fill already read', async () => {
+    const sim = await start({ seed: 21 });
+    expect((await control(sim, 'POST', '/_sim/crypto', { fee_delay_ms: 400 })).body).toMatchObject({ fee_delay_ms: 400 });
+    await outsideTrade(sim, { symbol: 'ETH/USD', side: 'buy', qty: '1' });
+    expect((await http<Json>(sim, 'GET', '/v2/positions/ETHUSD')).body.qty).toBe('0.9975');
+    const early = (await http<Json[]>(sim, 'GET', '/v2/account/activities?direction=asc')).body;
+    expect(early.map((a) => a.activity_type)).toEqual(['FILL']);
+    const fill = early[0]!;
+    const feeId = sim.engine.activities.fees[0]!.id;
+    expect((await control(sim, 'GET', '/_sim/activities/pending')).body).toEqual({ ids: [feeId] });
+
+    await sleep(450);
+    // Paging on from the fill already read never returns it: its id is the day at midnight.
+    expect((await http<Json[]>(sim, 'GET', `/v2/account/activities?direction=asc&page_token=${q(fill.id)}`)).body).toEqual([]);
+    const cfee = (await http<Json[]>(sim, 'GET', '/v2/account/activities/CFEE')).body;
+    expect(cfee).toEqual([expect.objectContaining({ id: feeId, activity_type: 'CFEE', qty: '-0.0025', symbol: 'ETHUSD' })]);
+    expect(feeId < String(fill.id)).toBe(true);
+    expect(feeId.slice(0, 17)).toBe(`${String(fill.id).slice(0, 8)}000000000`);
+    // `date` is the fill's day, whenever the fee was posted.
+    expect(cfee[0]!.date).toBe(`${feeId.slice(0, 4)}-${feeId.slice(4, 6)}-${feeId.slice(6, 8)}`);
+  });
+
+  it('after / until / date filter a CFEE by when it was posted, not by the midnight of its id', async () => {
+    const sim = await start({ seed: 22, feeDelayMs: 300 });
+    await outsideTrade(sim, { symbol: 'BTC/USD', side: 'buy', qty: '0.1' });
+    await sleep(350);
+    const [cfee, fill] = (await http<Json[]>(sim, 'GET', '/v2/account/activities?direction=asc')).body as [Json, Json];
+    expect([cfee.activity_type, fill.activity_type]).toEqual(['CFEE', 'FILL']);
+    const filled = Date.parse(String(fill.transaction_time));
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const types = (path: string) => http<Json[]>(sim, 'GET', path).then((r) => r.body.map((a) => a.activity_type));
+    // Both are after a time just before the fill (the fee was posted later still, its id says midnight).
+    expect(await types(`/v2/account/activities?direction=asc&after=${q(iso(filled - 1000))}`)).toEqual(['CFEE', 'FILL']);
+    expect(await types(`/v2/account/activities?activity_types=CFEE&after=${q(iso(filled - 1000))}`)).toEqual(['CFEE']);
+    // Until just after the fill: the fee, posted 300 ms later, is not in it.
+    expect(await types(`/v2/account/activities?direction=asc&until=${q(iso(filled + 100))}`)).toEqual(['FILL']);
+    // After the fill but before the posting: only the fee.
+    expect(await types(`/v2/account/activities?direction=asc&after=${q(iso(filled + 100))}`)).toEqual(['CFEE']);
+    expect(await types(`/v2/account/activities/CFEE?after=${q(iso(filled + 1000))}`)).toEqual([]);
+    // date= is the day it was created (New York): today for both here.
+    expect(await types(`/v2/account/activities?direction=asc&date=${cfee.date}`)).toEqual(['CFEE', 'FILL']);
+    expect(await types(`/v2/account/activities?activity_types=CFEE&date=2000-01-01`)).toEqual([]);
+  });
+
+  it('fee_delay_ms is validated (an integer up to a day) and shown by GET /_sim/crypto', async () => {
+    const sim = await start({ seed: 23 });
+    for (const value of [-1, 1.5, 86_400_001, '10']) {
+      const r = await control(sim, 'POST', '/_sim/crypto', { fee_delay_ms: value });
+      expect([r.status, r.body]).toEqual([422, { code: 40010001, message: 'fee_delay_ms must be an integer between 0 and 86400000' }]);
+    }
+    expect((await control(sim, 'GET', '/_sim/crypto')).body).toMatchObject({ fee_delay_ms: 0 });
+    // Ids of fees made on one day stay unique and in creation order among themselves.
+    await outsideTrade(sim, { symbol: 'BTC/USD', side: 'buy', qty: '0.1' });
+    await outsideTrade(sim, { symbol: 'ETH/USD', side: 'buy', qty: '1' });
+    const ids = (await http<Json[]>(sim, 'GET', '/v2/account/activities/CFEE?direction=asc')).body.map((a) => String(a.id));
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+    expect([...ids].sort()).toEqual(ids);
+    expect(ids.map((id) => id.slice(8, 17))).toEqual(['000000000', '000000000']);
+  });
+});
+
 describe('late activities (alpacahq/Alpaca-API#176: activities can be missing and show up later)', () => {
   it('late_activity_ms makes the next FILL activity appear late, with an id before ids already served', async () => {
     const sim = await start({ seed: 18 });
@@ -326,7 +394,7 @@ describe('late activities (alpacahq/Alpaca-API#176: activities can be missing an
     await outsideTrade(sim, { symbol: 'ETH/USD', side: 'buy', qty: '0.1' });
     expect((await http<Json[]>(sim, 'GET', '/v2/account/activities')).body).toEqual([]);
     await sleep(350);
-    expect((await http<Json[]>(sim, 'GET', '/v2/account/activities?direction=asc')).body.map((x) => x.activity_type)).toEqual(['FILL', 'CFEE']);
+    expect((await http<Json[]>(sim, 'GET', '/v2/account/activities?direction=asc')).body.map((x) => x.activity_type)).toEqual(['CFEE', 'FILL']);
     for (const [body, message] of [
       [{ late_activity_rate: 2 }, 'late_activity_rate must be a number between 0 and 1'],
       [{ late_activity_ms: -1 }, 'late_activity_ms must be a number between 0 and 600000'],

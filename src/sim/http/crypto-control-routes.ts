@@ -1,7 +1,7 @@
 /**
  * Control endpoints for the crypto rules and late activities (no auth, never faulted, not counted):
- * - `GET /_sim/crypto` → `{fee_bps, legacy_symbols, wash_trade}`;
- * - `POST /_sim/crypto {fee_bps?, legacy_symbols?, wash_trade?}` changes them (crypto-rules.ts);
+ * - `GET /_sim/crypto` → `{fee_bps, legacy_symbols, wash_trade, fee_delay_ms}`;
+ * - `POST /_sim/crypto {fee_bps?, legacy_symbols?, wash_trade?, fee_delay_ms?}` changes them (crypto-rules.ts);
  * - `GET /_sim/activities/pending` → `{ids}`: activity ids made but not served yet (late activities).
  */
 import { invalid } from '../errors.js';
