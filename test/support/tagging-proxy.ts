@@ -24,6 +24,8 @@ export async function taggingProxy(target: string, tag: string): Promise<Tagging
         answer.pipe(res);
       },
     );
+    // Headers on at once: the simulator logs the request's arrival when the bot sent it, not when its body ends.
+    out.flushHeaders();
     out.on('error', () => {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
       res.end('{"message":"tagging proxy: simulator unreachable"}');
