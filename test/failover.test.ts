@@ -1,14 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
-import { accountSchema } from '../src/store/account-schema.js';
 import { eventually, getJson, startBot, type BotProcess } from './support/bot-process.js';
 import { freshDatabase, startPgCluster, type PgCluster } from './support/pg-cluster.js';
-import { D } from '../src/decimal.js';
+import { taggingProxy, type TaggingProxy } from './support/tagging-proxy.js';
+import { D, accountSchemaOf, parseStopId } from './chaos/broker-terms.js';
+import { isOrderWrite, type LoggedRequest } from './chaos/broker-watch.js';
 
 /**
  * Several instances on one PostgreSQL database: one leads the account, the others stand by and take
- * over when it is killed or stopped; a stopped leader that wakes up sends nothing.
+ * over when it is killed or stopped; a stopped leader that wakes up sends nothing. What an instance
+ * sent is judged at the broker: each reaches the simulator's API through its own tagging proxy, and
+ * the simulator's request log (GET /_sim/requests) names the sender of every request.
  */
 const started = await startPgCluster({ name: 'failover' });
 if ('skip' in started) console.log(`failover.test.ts skipped: ${started.skip}`);
@@ -26,6 +29,7 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
   let sim: Simulator;
   let db: { url: string; drop(): Promise<void> };
   const bots: BotProcess[] = [];
+  const proxies: TaggingProxy[] = [];
 
   beforeAll(async () => {
     db = await freshDatabase(cluster!);
@@ -39,15 +43,19 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
       }
     }
     await Promise.all(bots.map((b) => b.exited));
+    await Promise.all(proxies.map((p) => p.close()));
     await sim?.close();
     await db?.drop();
   }, 30_000);
 
-  const bot = (name: string) => {
+  /** An instance named `name`; its requests reach the broker tagged `name`. */
+  const bot = async (name: string) => {
+    const proxy = await taggingProxy(sim.url, name);
+    proxies.push(proxy);
     const b = startBot({
       APCA_API_KEY_ID: KEY,
       APCA_API_SECRET_KEY: SECRET,
-      ALPACA_API_URL: sim.url,
+      ALPACA_API_URL: proxy.url,
       ALPACA_STREAM_URL: sim.streamUrl,
       ALPACA_DATA_URL: sim.dataUrl,
       CT_DB_URL: db.url,
@@ -60,14 +68,21 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
     bots.push(b);
     return b;
   };
+  /** Every request that reached the broker from `source`, and those that place, replace or cancel an order. */
+  const requestsFrom = async (source: string): Promise<LoggedRequest[]> =>
+    ((await getJson(`${sim.url}/_sim/requests?source=${encodeURIComponent(source)}`)).body as { entries: LoggedRequest[] }).entries;
+  const writesFrom = async (source: string) => (await requestsFrom(source)).filter(isOrderWrite);
+  const placedStop = (q: LoggedRequest) => q.method === 'POST' && parseStopId(q.client_order_id ?? '') !== null;
   const leads = (b: BotProcess, after = 0) => b.waitFor((l) => l.event === 'leadership_acquired' && Date.parse(l.time) >= after, 20_000);
 
   it('one instance leads, the other stands by; a SIGKILLed leader is replaced, and a SIGSTOPped one that wakes up sends nothing', async () => {
-    const a = bot('a');
-    const b = bot('b');
+    const a = await bot('a');
+    const b = await bot('b');
     const [aUrl, bUrl] = await Promise.all([a.apiUrl(), b.apiUrl()]);
     const first = await Promise.race([leads(a).then(() => a), leads(b).then(() => b)]);
     const standby = first === a ? b : a;
+    const firstName = first === a ? 'a' : 'b';
+    const standbyName = first === a ? 'b' : 'a';
     const standbyUrl = first === a ? bUrl : aUrl;
     const leaderUrl = first === a ? aUrl : bUrl;
     const standbyHealth = await eventually(async () => {
@@ -78,11 +93,14 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
     expect(standbyHealth.body.leader.leader).toBe(first === a ? 'a' : 'b');
     expect((await getJson(`${standbyUrl}/fills`)).status).toBe(503);
 
-    // The leader records fills and protects them.
+    // The leader records fills and protects them: the broker saw its stops arrive, tagged as its own
+    // (so the request log tells the instances apart), and none from the standby.
     await eventually(async () => {
       const f = await getJson(`${leaderUrl}/fills`);
       return f.status === 200 && f.body.fills?.length >= 3;
     }, 20_000);
+    await eventually(async () => (await writesFrom(firstName)).some(placedStop), 20_000);
+    expect(await writesFrom(standbyName)).toEqual([]);
 
     // SIGKILL: the lock frees with the socket; the standby takes over well within 10 s.
     const killedAt = Date.now();
@@ -94,9 +112,11 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
 
     // A third instance stands by; the leader is SIGSTOPped past the lock timeout, the third takes
     // over, and the old leader, resumed, steps down without sending.
-    const c = bot('c');
+    const c = await bot('c');
     await c.apiUrl();
     await c.waitFor((l) => l.event === 'leadership_standby', 20_000);
+    // It acts for the account before it is stopped: the broker has seen a stop of its own arrive.
+    await eventually(async () => (await writesFrom(standbyName)).some((q) => placedStop(q) && q.at >= killedAt), 20_000);
     const stoppedAt = Date.now();
     standby.proc.kill('SIGSTOP');
     await leads(c, stoppedAt);
@@ -104,12 +124,10 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
     const resumedAt = Date.now();
     standby.proc.kill('SIGCONT');
     await standby.waitFor((l) => l.event === 'leadership_released', 15_000);
-    // Woken up, it placed no stop: the new leader alone acts for the account.
-    expect(standby.lines.filter((l) => Date.parse(l.time) >= resumedAt && l.event === 'stop_placed')).toEqual([]);
 
     // Settle: the outside trader stops; the ledger equals the broker's fills, and no entry has two stops.
     sim.outsideTrader?.stop();
-    const schema = accountSchema(((await getJson(`${sim.url}/v2/account`, headers)).body as { id: string }).id);
+    const schema = accountSchemaOf(((await getJson(`${sim.url}/v2/account`, headers)).body as { id: string }).id);
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
@@ -123,17 +141,24 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
       }, 30_000, 500);
       const open = (await getJson(`${sim.url}/v2/orders?status=open&limit=500`, headers)).body as any[];
       const stops = open.filter((o) => String(o.client_order_id).startsWith('ct-stop-'));
-      const perEntry = new Map<string, number>();
+      const perFamily = new Map<string, number>();
       for (const s of stops) {
-        const entry = String(s.client_order_id).replace(/^ct-stop-/, '').replace(/-(f|v\d+)$/, '');
-        perEntry.set(entry, (perEntry.get(entry) ?? 0) + 1);
+        const family = parseStopId(String(s.client_order_id))!.family;
+        perFamily.set(family, (perFamily.get(family) ?? 0) + 1);
       }
-      expect([...perEntry.values()].filter((n) => n > 2)).toEqual([]);
+      expect([...perFamily].filter(([, n]) => n > 1)).toEqual([]);
       const epochs = (await client.query('select epoch::int as epoch, leader from crazy_trade.leaders')).rows;
       expect(epochs).toEqual([{ epoch: 3, leader: 'c' }]);
     } finally {
       await client.end();
     }
+
+    // Woken up, it sent nothing: no order request of its own reached the broker from its SIGCONT to
+    // now, and now is at least 11 s after it (two of the default 5 s CT_RATCHET_MS and a 1 s poll: every
+    // timer a stale leader would send from has come round at least twice). The new leader alone acts.
+    await new Promise((r) => setTimeout(r, Math.max(0, resumedAt + 11_000 - Date.now())));
+    expect((await writesFrom(standbyName)).filter((q) => q.at >= resumedAt)).toEqual([]);
+    expect((await requestsFrom('c')).length).toBeGreaterThan(0);
   }, 120_000);
 
   it('a store opened under an old epoch refuses every write (a send\'s mark among them): nothing is written', async () => {

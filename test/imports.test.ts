@@ -132,6 +132,27 @@ describe('imports point one way', () => {
   });
 });
 
+describe('checkers judge from the broker\'s side (issue 22)', () => {
+  it('the chaos checker (test/chaos/ and every file it reaches) imports nothing from src/ but the simulator, and nothing from machines/', () => {
+    const seen = new Set<string>();
+    const queue = tsFiles(join(ROOT, 'test/chaos')).map(rel);
+    const bad: string[] = [];
+    while (queue.length > 0) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const i of importsOf(join(ROOT, file))) {
+        if (i.target === null) continue;
+        if (i.target.startsWith('machines/') || (i.target.startsWith('src/') && !i.target.startsWith('src/sim/'))) bad.push(show(i));
+        else if (i.target.startsWith('test/')) queue.push(i.target);
+      }
+    }
+    expect(bad).toEqual([]);
+    // It did follow the imports: the harness reaches the support files and its own rules.
+    expect([...seen]).toEqual(expect.arrayContaining(['test/chaos/harness.ts', 'test/chaos/broker-terms.ts', 'test/support/bot-process.ts', 'test/support/tagging-proxy.ts']));
+  });
+});
+
 describe('one domain', () => {
   // The service's code: src/ (but the simulator, which models the broker on its own) and machines/.
   const service = [...tsFiles(join(ROOT, 'src')), ...tsFiles(join(ROOT, 'machines'))].filter((f) => !rel(f).startsWith('src/sim/'));

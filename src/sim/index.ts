@@ -17,6 +17,7 @@ import { DEFAULT_OUTSIDE_INTERVAL_MS, OutsideTrader } from './outside-trader.js'
 import { Rng, deriveSeed } from './rng.js';
 import { syncSession } from './session-control.js';
 import { Stats } from './stats.js';
+import { RequestLog } from './request-log.js';
 import { type CredentialCheck, STREAM_PATH, TradeStream } from './stream.js';
 
 export type { Engine } from './engine.js';
@@ -116,6 +117,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     engine,
     faults,
     stats,
+    requests: new RequestLog(),
     account: { id: accountRng.uuid(), accountNumber: `PA${accountRng.hex(10).toUpperCase()}` },
     checkCredentials: credentialCheck(opts.keyId, opts.secretKey),
   };

@@ -2,13 +2,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { accountSchema } from '../../src/store/account-schema.js';
 import { startBot, type BotProcess } from '../support/bot-process.js';
 import { freshDatabase, startPgCluster } from '../support/pg-cluster.js';
+import { taggingProxy, type TaggingProxy } from '../support/tagging-proxy.js';
+import { PROTECT_GRACE_S, accountSchemaOf } from './broker-terms.js';
+import { isOrderWrite, requestLogReader, sampleBook, type LoggedRequest } from './broker-watch.js';
 import {
   KEY,
   SECRET,
   allOrders,
+  isUp,
   measure,
   mulberry32,
   quiesce,
@@ -16,8 +19,10 @@ import {
   sim,
   startFaults,
   startSimProcess,
+  type BrokerWatch,
   type ChaosFigures,
   type ChaosOptions,
+  type Measured,
 } from './harness.js';
 import { pgLedger } from './ledger-source.js';
 
@@ -27,7 +32,8 @@ import { pgLedger } from './ledger-source.js';
  * run). One leads the account, the others stand by. Each round the leader is found, lives a random
  * while, and is then SIGKILLed (and a fresh instance of the same name started in its place) or, about
  * one round in five, SIGSTOPped past the leader timeout and resumed: it must step down by itself and
- * send nothing meanwhile. Each round's takeover is timed, from the kill/stop to the next leader's
+ * send nothing meanwhile, as the simulator's request log shows (each process reaches the trading API
+ * through its own tagging proxy, test/support/tagging-proxy.ts; the stream goes direct). Each round's takeover is timed, from the kill/stop to the next leader's
  * `leadership_acquired` line. Then traffic stops, the leader of the moment settles, and the same
  * invariants as the SQLite run are measured, on the PostgreSQL ledger.
  */
@@ -56,8 +62,11 @@ export interface FailoverFigures extends ChaosFigures {
   stepdowns_after_resume: number;
   /** stop_send_fenced lines, every instance together. */
   fenced_sends: number;
-  /** stop_placed lines of a resumed old leader after its leadership_released (before it led again): sends marked before the SIGSTOP, answered after. */
-  stop_placed_after_stepdown: number;
+  /** Requests to place, replace or cancel an order that reached the broker from a resumed old leader before it led again (each a violation). */
+  writes_after_resume: number;
+  /** Order writes at the broker that came through a process's tagging proxy, and any that did not (the checker's own sanity: should be 0). */
+  order_writes_tagged: number;
+  order_writes_untagged: number;
   /** Instances that ended by themselves (not by the round's signals) and were started again; see the progress lines. */
   self_exits: number;
   /** Leadership changes no round caused (a leader whose session ended while it was neither killed nor stopped). */
@@ -79,6 +88,8 @@ interface Round {
   round: number;
   how: 'SIGKILL' | 'SIGSTOP';
   victim: string;
+  /** The victim process's X-Sim-Source tag in the simulator's request log. */
+  victim_source: string;
   epoch: number;
   up_ms: number;
   at: number;
@@ -137,6 +148,11 @@ export async function runFailoverChaos(opts: FailoverOptions): Promise<FailoverF
   let simProc: Awaited<ReturnType<typeof startSimProcess>> | null = null;
   let client: pg.Client | null = null;
   let ledger: ReturnType<typeof pgLedger> | null = null;
+  let watch: BrokerWatch | null = null;
+  /** Each process's tagging proxy: its requests carry its tag at the broker. */
+  const proxies = new Map<BotProcess, TaggingProxy>();
+  /** Processes SIGSTOPped right now. */
+  const stoppedNow = new Set<BotProcess>();
   try {
     db = await freshDatabase(cluster);
     simProc = await startSimProcess(opts.seed, opts.fractionalRate ?? 0.25);
@@ -153,10 +169,14 @@ export async function runFailoverChaos(opts: FailoverOptions): Promise<FailoverF
       CT_API_PORT: '0',
       CT_POLL_MS: '1000',
       CT_RATCHET_MS: '1000',
+      CT_PROTECT_GRACE_S: String(PROTECT_GRACE_S),
       CT_LOG_LEVEL: 'info',
     };
-    const launch = (inst: Instance) => {
-      const b = startBot({ ...env, CT_INSTANCE_NAME: inst.name });
+    const launch = async (inst: Instance) => {
+      const proxy = await taggingProxy(url, `${inst.name}#${inst.lives.length}`);
+      const b = startBot({ ...env, ALPACA_API_URL: proxy.url, CT_INSTANCE_NAME: inst.name });
+      proxies.set(b, proxy);
+      void b.exited.then(() => proxy.close());
       inst.lives.push(b);
       return b;
     };
@@ -212,13 +232,16 @@ export async function runFailoverChaos(opts: FailoverOptions): Promise<FailoverF
         const how = await b.exited;
         selfExits.push(`${when}: ${inst.name} (process ${inst.lives.length - 1}) exited by itself (${how.signal ?? `code ${how.code}`}); last lines: ${b.lines.slice(-3).map((l) => l.event ?? l.msg).join(', ')}`);
         say(`${when}: ${inst.name} exited by itself (${how.signal ?? `code ${how.code}`}); starting it again`);
-        launch(inst);
+        await launch(inst);
       }
       return none;
     };
     for (let k = 0; k < n; k++) instances.push({ name: `chaos-${String.fromCharCode(97 + k)}`, lives: [] });
-    for (const inst of instances) launch(inst);
-    say(`${n} instances started (${instances.map((i) => i.name).join(', ')}) on ${accountSchema(accountId)}, leader timeout ${timeoutS} s`);
+    // The broker's book sampled from the start: a bot is up while any instance is (isUp) and not stopped.
+    const upNow = () => instances.some((inst) => isUp(current(inst)) && !stoppedNow.has(current(inst)));
+    watch = { sampler: sampleBook(url, upNow), log: requestLogReader(url), rules: {} };
+    for (const inst of instances) await launch(inst);
+    say(`${n} instances started (${instances.map((i) => i.name).join(', ')}) on ${accountSchemaOf(accountId)}, leader timeout ${timeoutS} s`);
 
     const rounds: Round[] = [];
     const violations: string[] = [];
@@ -239,21 +262,23 @@ export async function runFailoverChaos(opts: FailoverOptions): Promise<FailoverF
       await sleep(up);
       const victim = (await until(findLeader, takeoverLimitMs, 100)) ?? leader;
       if (victim.bot !== leader.bot) say(`round ${i}: the leader changed during the up-time (${leader.inst.name} → ${victim.inst.name})`);
-      const round: Round = { round: i, how: stop ? 'SIGSTOP' : 'SIGKILL', victim: victim.inst.name, epoch: victim.epoch, up_ms: up, at: Date.now(), takeover_ms: null, next_leader: null, next_epoch: null };
+      const round: Round = { round: i, how: stop ? 'SIGSTOP' : 'SIGKILL', victim: victim.inst.name, victim_source: proxies.get(victim.bot)!.tag, epoch: victim.epoch, up_ms: up, at: Date.now(), takeover_ms: null, next_leader: null, next_epoch: null };
       rounds.push(round);
       const takeover = () => until(() => nextAcquired(round.at, victim.bot), takeoverLimitMs, 50);
       let next: Awaited<ReturnType<typeof takeover>>;
       if (!stop) {
         victim.bot.proc.kill('SIGKILL');
         await victim.bot.exited;
-        launch(victim.inst);
+        await launch(victim.inst);
         next = await takeover();
       } else {
         victim.bot.proc.kill('SIGSTOP');
+        stoppedNow.add(victim.bot);
         const waiting = takeover();
         await sleep(holdMs);
         round.resumed_at = Date.now();
         victim.bot.proc.kill('SIGCONT');
+        stoppedNow.delete(victim.bot);
         next = await waiting;
         const released = await until(() => victim.bot.lines.find((l) => l.event === 'leadership_released' && at(l) >= round.resumed_at!), stepdownLimitMs, 50);
         round.stepdown_ms = released ? at(released) - round.resumed_at : null;
@@ -277,21 +302,22 @@ export async function runFailoverChaos(opts: FailoverOptions): Promise<FailoverF
     await quiesce(url, sessions);
     const quiet = Date.now();
     const deadline = Date.now() + (opts.settleMs ?? 90_000);
-    ledger = pgLedger(db.url, accountSchema(accountId));
+    ledger = pgLedger(db.url, accountSchemaOf(accountId));
     const cooldownLines = () => every().flatMap(({ bot }) => bot.lines.filter((l) => l.event === 'cooldown_started'));
-    let figures: ChaosFigures;
+    let measured: Measured;
     for (;;) {
       await sleep(1000);
       const leader = await findLeader();
       const reconciled = leader?.bot.lines.some((l) => l.event === 'reconcile_done' && at(l) - l.duration_ms > quiet && at(l) >= leader.since) ?? false;
-      figures = await measure(url, ledger, cooldownLines(), opts.kills, sessions.closes(), t0);
-      if (reconciled && figures.violations.length === 0) break;
+      measured = await measure(url, ledger, cooldownLines(), opts.kills, sessions.closes(), t0, watch);
+      if (reconciled && measured.settled) break;
       if (Date.now() > deadline) {
         if (!leader) violations.push('settle: no leader at the end');
         else if (!reconciled) violations.push(`settle: the leader ${leader.inst.name} did not reconcile after traffic stopped`);
         break;
       }
     }
+    await watch.sampler.stop();
     for (const inst of instances) {
       const b = current(inst);
       if (alive(b)) continue;
@@ -323,28 +349,27 @@ export async function runFailoverChaos(opts: FailoverOptions): Promise<FailoverF
         }),
     );
 
-    // Old leaders sending: a resumed leader logs no stop_placed before its leadership_released. One
-    // logged after it (before it leads again) is counted apart: a send that was marked, under the old
-    // epoch, before the SIGSTOP, and answered after the SIGCONT.
-    let lateStopPlaced = 0;
+    // A resumed old leader sends nothing, as the broker saw it: no request to place, replace or cancel
+    // an order arrives through its proxy from its SIGCONT until it leads again. Only the end of that
+    // window (its next leadership_acquired line, if any) is taken from its log; the sends are the broker's.
+    const log = await watch.log.refresh();
+    const same = (q: LoggedRequest) => `${q.method} ${q.path} ${q.client_order_id ?? ''}`;
+    let writesAfterResume = 0;
     for (const r of rounds.filter((x) => x.how === 'SIGSTOP')) {
-      const inst = instances.find((x) => x.name === r.victim)!;
-      const bot = inst.lives.find((b) => b.lines.some((l) => l.event === 'leadership_acquired' && Number(l.epoch) === r.epoch))!;
-      const from = bot.lines.findIndex((l) => at(l) >= r.resumed_at!);
-      if (from < 0) continue;
-      const rel = bot.lines.findIndex((l, idx) => idx >= from && l.event === 'leadership_released');
-      const again = bot.lines.findIndex((l, idx) => idx >= from && l.event === 'leadership_acquired');
-      const window = bot.lines.slice(from, rel < 0 ? undefined : rel);
-      for (const l of window.filter((x) => x.event === 'stop_placed')) {
-        violations.push(`round ${r.round}: ${r.victim} (epoch ${r.epoch}) placed stop ${l.client_order_id} (${l.stop_order_id}) after it was resumed, before it stepped down`);
-      }
-      if (rel >= 0) {
-        for (const l of bot.lines.slice(rel, again < 0 ? undefined : again).filter((x) => x.event === 'stop_placed')) {
-          lateStopPlaced += 1;
-          say(`round ${r.round}: ${r.victim} (epoch ${r.epoch}) logged stop_placed ${l.client_order_id} (${l.stop_order_id}) ${at(l) - r.resumed_at!} ms after it was resumed, after its leadership_released`);
-        }
+      const bot = [...proxies].find(([, p]) => p.tag === r.victim_source)![0];
+      const again = bot.lines.find((l) => l.event === 'leadership_acquired' && Number(l.epoch) > r.epoch && at(l) >= r.resumed_at!);
+      const end = again ? at(again) : Infinity;
+      const mine = log.filter((q) => q.source === r.victim_source && isOrderWrite(q));
+      const sentBefore = new Set(mine.filter((q) => q.at < r.at).map(same));
+      for (const q of mine.filter((x) => x.at >= r.resumed_at! && x.at < end)) {
+        writesAfterResume += 1;
+        violations.push(
+          `round ${r.round}: ${r.victim} (epoch ${r.epoch}), resumed, sent ${q.method} ${q.path}${q.client_order_id ? ` (${q.client_order_id})` : ''} ` +
+            `${q.at - r.resumed_at!} ms after its SIGCONT, answered ${q.status}${sentBefore.has(same(q)) ? '; it had sent the same request before its SIGSTOP' : ''}`,
+        );
       }
     }
+    const writes = log.filter(isOrderWrite);
     for (const line of selfExits) say(line);
     // One leader per epoch.
     const byEpoch = new Map<number, string[]>();
@@ -386,7 +411,7 @@ export async function runFailoverChaos(opts: FailoverOptions): Promise<FailoverF
 
     const times = rounds.map((r) => r.takeover_ms).filter((x): x is number => x !== null).sort((a, b) => a - b);
     const stopped = rounds.filter((r) => r.how === 'SIGSTOP');
-    const { violations: base, ...rest } = figures;
+    const { violations: base, ...rest } = measured.figures;
     const out: FailoverFigures = {
       ...rest,
       seconds: Math.round((Date.now() - t0) / 1000),
@@ -398,7 +423,9 @@ export async function runFailoverChaos(opts: FailoverOptions): Promise<FailoverF
       sigstop_rounds: stopped.length,
       stepdowns_after_resume: stopped.filter((r) => r.stepdown_ms !== null && r.stepdown_ms !== undefined).length,
       fenced_sends: every().reduce((s, { bot }) => s + bot.lines.filter((l) => l.event === 'stop_send_fenced').length, 0),
-      stop_placed_after_stepdown: lateStopPlaced,
+      writes_after_resume: writesAfterResume,
+      order_writes_tagged: writes.filter((q) => q.source !== null).length,
+      order_writes_untagged: writes.filter((q) => q.source === null).length,
       self_exits: selfExits.length,
       unforced_takeovers: unforced.length,
       stale_leader_lines: [...staleTerms.values()].reduce((a, t) => a + t.n, 0),
@@ -414,14 +441,15 @@ export async function runFailoverChaos(opts: FailoverOptions): Promise<FailoverF
           .join('\n'),
       );
       // The service's books as they ended (the cluster goes with the run): every table of the account's schema.
-      const tables = (await client.query(`select table_name from information_schema.tables where table_schema = $1 order by table_name`, [accountSchema(accountId)])).rows;
+      const tables = (await client.query(`select table_name from information_schema.tables where table_schema = $1 order by table_name`, [accountSchemaOf(accountId)])).rows;
       const books: Record<string, unknown[]> = { 'crazy_trade.leaders': (await client.query('select * from crazy_trade.leaders')).rows };
-      for (const { table_name } of tables) books[table_name] = (await client.query(`select * from ${accountSchema(accountId)}."${table_name}"`)).rows;
+      for (const { table_name } of tables) books[table_name] = (await client.query(`select * from ${accountSchemaOf(accountId)}."${table_name}"`)).rows;
       writeFileSync(join(dir, 'books.json'), JSON.stringify(books, null, 1));
       writeFileSync(join(dir, 'stderr.txt'), every().map(({ name, bot }, k) => `--- ${name} #${k}\n${bot.stderr()}`).join('\n'));
     }
     return out;
   } finally {
+    await watch?.sampler.stop().catch(() => undefined);
     for (const { bot } of every()) {
       if (alive(bot)) {
         bot.proc.kill('SIGCONT');
@@ -429,6 +457,7 @@ export async function runFailoverChaos(opts: FailoverOptions): Promise<FailoverF
       }
     }
     await Promise.all(every().map(({ bot }) => bot.exited));
+    await Promise.all([...proxies.values()].map((p) => p.close()));
     await ledger?.close();
     await client?.end().catch(() => undefined);
     simProc?.proc.kill('SIGTERM');

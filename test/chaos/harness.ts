@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { D, normalize } from '../../src/decimal.js';
-import { entryOfStop, isLiveStatus } from '../../src/domain/orders.js';
 import { startBot, type BotProcess } from '../support/bot-process.js';
+import { D, PROTECT_GRACE_S, canon, isLive, parseStopId, placedByBot, symbolKey, type Dec } from './broker-terms.js';
+import { readBook, requestLogReader, sampleBook, washRefusals, type BookSampler, type RequestLogReader } from './broker-watch.js';
+import { coverOf, intervalViolations, longestPerSymbol, needsCover, uncoveredIntervals, type CoverageRules } from './coverage.js';
 import { sqliteLedger, type LedgerSource } from './ledger-source.js';
 
 /**
@@ -46,16 +47,30 @@ export interface ChaosFigures {
   lost_fills: number;
   duplicate_fills: number;
   vwap_mismatches: number;
+  /** Outside orders whose first fill opened or added to a position (the broker's fill history). */
+  entries: number;
+  /** Entries the broker accepted a stop of ours for (any status but rejected). */
   entries_protected: number;
   duplicate_stops: number;
+  /** At the end: positions our open stops leave uncovered (coverage.ts exceptions aside). */
   unprotected_positions: number;
+  /** At the end: stops beyond a position, or open on a flat symbol. */
   overprotected_positions: number;
+  /** The bot's CT_PROTECT_GRACE_S (broker-terms.ts), the most an uncovered interval may be charged. */
+  protect_grace_s: number;
+  /** Samples of the broker's book during the run, and the longest time between two. */
+  coverage_samples: number;
+  coverage_sample_gap_max_ms: number;
+  uncovered_intervals: number;
+  uncovered_intervals_over_grace: number;
+  /** Per symbol, its longest uncovered interval: charged (a bot up) and wall seconds, its start, still open at the end. */
+  longest_uncovered: Record<string, { charged_s: number; wall_s: number; from: string; open: boolean }>;
   cooldowns: number;
   /** Exits the broker's own fill history says closed (or crossed) a position. */
   closing_exits: number;
   duplicate_cooldowns: number;
   missing_cooldowns: number;
-  /** Positions uncovered because a crossing outside order blocks the stop (Alpaca's wash-trade refusal), reported as such. */
+  /** At the end: positions uncovered because a crossing outside order blocks the stop (the broker refused one as a wash trade). */
   wash_trade_blocked: number;
   /** Outside equity buys that filled a fractional quantity. */
   fractional_entries: number;
@@ -67,8 +82,6 @@ export interface ChaosFigures {
 export const KEY = 'PKCHAOS';
 export const SECRET = 'chaos-secret';
 const HEADERS = { 'APCA-API-KEY-ID': KEY, 'APCA-API-SECRET-KEY': SECRET };
-/** Statuses of an order that may still fill (the service's own grouping, src/domain/orders.ts). */
-const LIVE = { has: (status: string) => isLiveStatus(status) };
 
 export function mulberry32(seed: number) {
   let a = seed >>> 0;
@@ -79,11 +92,6 @@ export function mulberry32(seed: number) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/** A stop's family: its client_order_id without the replacement's `-v<n>` (`ct-stop-<entry>` or `ct-stop-<entry>-f`). */
-function stopFamily(clientOrderId: string): string {
-  return clientOrderId.replace(/-v\d+$/, '');
 }
 
 export async function startSimProcess(
@@ -147,11 +155,11 @@ export async function allFillActivities(url: string): Promise<any[]> {
  * a transaction time (the stream may deliver them either way), so a cooldown on any of them counts.
  */
 function closingExits(activities: any[]): Array<{ id: string; sameInstant: Set<string> }> {
-  const position = new Map<string, InstanceType<typeof D>>();
+  const position = new Map<string, Dec>();
   const instants = new Map<string, Set<string>>();
   const out: Array<{ id: string; sameInstant: Set<string> }> = [];
   for (const a of activities) {
-    const id = `${a.order_id}:${normalize(a.cum_qty)}`;
+    const id = `${a.order_id}:${canon(a.cum_qty)}`;
     const key = `${a.symbol}@${a.transaction_time}`;
     const group = instants.get(key) ?? new Set<string>();
     instants.set(key, group.add(id));
@@ -164,8 +172,43 @@ function closingExits(activities: any[]): Array<{ id: string; sameInstant: Set<s
 }
 
 /**
- * Measures the run: the broker's truth (orders, positions, fills) against the ledger's rows (SQLite or
- * PostgreSQL, whichever `ledger` reads). Every broken invariant is a line in `violations`.
+ * The entries, by the broker's fill history: orders placed outside the bot whose first fill opened
+ * or added to their symbol's position (one that first reduced it is an exit).
+ */
+function entriesOf(activities: any[], placedOutside: (orderId: string) => boolean): Set<string> {
+  const position = new Map<string, Dec>();
+  const seen = new Set<string>();
+  const entries = new Set<string>();
+  for (const a of activities) {
+    const k = symbolKey(String(a.symbol));
+    const before = position.get(k) ?? new D(0);
+    const delta = a.side === 'buy' ? new D(a.qty) : new D(a.qty).neg();
+    if (!seen.has(a.order_id)) {
+      seen.add(a.order_id);
+      if (placedOutside(a.order_id) && (before.isZero() || before.isPositive() === delta.isPositive())) entries.add(a.order_id);
+    }
+    position.set(k, before.plus(delta));
+  }
+  return entries;
+}
+
+/** What the checker watched at the simulator during the run (broker-watch.ts). */
+export interface BrokerWatch {
+  sampler: BookSampler;
+  log: RequestLogReader;
+  rules: CoverageRules;
+}
+
+export interface Measured {
+  figures: ChaosFigures;
+  /** No violation of the state at the end (the past's, uncovered intervals, cannot change by waiting). */
+  settled: boolean;
+}
+
+/**
+ * Measures the run: the broker's truth (orders, positions, fills, the book sampled during the run and
+ * its request log) against the ledger's rows (SQLite or PostgreSQL, whichever `ledger` reads). Every
+ * broken invariant is a line in `violations`. Every rule is the checker's own (broker-terms.ts, coverage.ts).
  */
 export async function measure(
   url: string,
@@ -174,17 +217,19 @@ export async function measure(
   kills: number,
   sessionCloses: number,
   t0: number,
-): Promise<ChaosFigures> {
+  watch: BrokerWatch,
+): Promise<Measured> {
   const orders = await allOrders(url);
-  const positions = (await sim(url, 'GET', '/v2/positions')) as any[];
   const stats = await sim(url, 'GET', '/_sim/stats');
+  const book = await readBook(url);
+  const log = await watch.log.refresh();
   const books = await ledger.read();
   const rows = books.fills;
   const cooldownIds = new Set(books.cooldownIds);
   const cooldowns = cooldownIds.size;
-  const exits = closingExits(await allFillActivities(url));
-  const entries = { n: books.entriesFilled };
-  const washRefused = new Set(books.washRefusedSymbols.map((s) => s.replace('/', '')));
+  const activities = await allFillActivities(url);
+  const exits = closingExits(activities);
+  const wash = washRefusals(log);
 
   const violations: string[] = [];
   const byOrder = new Map<string, Array<{ qty: string; price: string }>>();
@@ -211,21 +256,22 @@ export async function measure(
     }
   }
 
-  // Stops: per protected order, at most one live per stop family (an entry of 2.5 shares has a trailing
-  // stop for 2, `ct-stop-<entry>[-v<n>]`, and a day stop for 0.5, `ct-stop-<entry>-f[-v<n>]`), and all its
+  // Stops: per entry, at most one live per stop family (an entry of 2.5 shares has a trailing stop
+  // for 2, `ct-stop-<entry>[-v<n>]`, and a day stop for 0.5, `ct-stop-<entry>-f[-v<n>]`), and all its
   // stops together never sold more than it bought (a stop that filled may be armed again, under its next
   // id, for what is left: filled in turn, never twice).
   const stopsByEntry = new Map<string, any[]>();
   const filledOf = new Map<string, string>(orders.map((o) => [String(o.id), String(o.filled_qty)]));
   for (const o of orders) {
-    const entry = entryOfStop(String(o.client_order_id));
-    if (entry) stopsByEntry.set(entry, [...(stopsByEntry.get(entry) ?? []), o]);
+    const stop = parseStopId(String(o.client_order_id));
+    if (stop) stopsByEntry.set(stop.entry, [...(stopsByEntry.get(stop.entry) ?? []), o]);
   }
   let dupStops = 0;
   for (const [entry, stops] of stopsByEntry) {
     const liveByFamily = new Map<string, number>();
     for (const s of stops) {
-      if (LIVE.has(s.status)) liveByFamily.set(stopFamily(String(s.client_order_id)), (liveByFamily.get(stopFamily(String(s.client_order_id))) ?? 0) + 1);
+      const family = parseStopId(String(s.client_order_id))!.family;
+      if (isLive(s.status)) liveByFamily.set(family, (liveByFamily.get(family) ?? 0) + 1);
     }
     const live = [...liveByFamily.values()].reduce((a, b) => a + b, 0);
     const doubled = [...liveByFamily].filter(([, n]) => n > 1).map(([family, n]) => `${n} live ${family}`);
@@ -238,39 +284,35 @@ export async function measure(
     }
   }
 
-  // Every open position is covered by live stops on its closing side, and not by more.
+  // Entries protected: those the broker accepted a stop of ours for (any status but rejected: it
+  // was there; a filled one did its job).
+  const outside = new Set(orders.filter((o) => !placedByBot(String(o.client_order_id))).map((o) => String(o.id)));
+  const entries = entriesOf(activities, (id) => outside.has(id));
+  const protectedEntries = [...entries].filter((e) => (stopsByEntry.get(e) ?? []).some((s) => s.status !== 'rejected'));
+
+  // At the end, every open position is covered by our open stops on its closing side (coverage.ts,
+  // with its exceptions), and not by more; no stop of ours is left open on a flat symbol.
   let unprotected = 0;
   let over = 0;
   let blocked = 0;
-  for (const p of positions) {
-    const qty = new D(p.qty);
-    if (qty.isZero()) continue;
-    const closing = qty.isPositive() ? 'sell' : 'buy';
-    const key = String(p.symbol).replace('/', '');
-    const covered = orders
-      .filter((o) => entryOfStop(String(o.client_order_id)) && LIVE.has(o.status) && o.side === closing && String(o.symbol).replace('/', '') === key)
-      .reduce((s, o) => s.plus(new D(o.qty).minus(o.filled_qty)), new D(0));
-    // Nothing can be sold twice: quantity an outside order on the closing side already holds cannot
-    // carry a stop too (Alpaca refuses it: insufficient balance for crypto, held_for_orders for
-    // shares), so only the rest must be covered. Alpaca lists crypto positions without the slash.
-    const reserved = orders
-      .filter((o) => !String(o.client_order_id).startsWith('ct-') && LIVE.has(o.status) && o.side === closing && String(o.symbol).replace('/', '') === key)
-      .reduce((s, o) => s.plus(new D(o.qty).minus(o.filled_qty)), new D(0));
-    // A crypto stop refused as a wash trade while the outside trader's crossing order rests on the
-    // other side: reported (the bot's reason), confirmed by the broker's open orders, not a violation.
-    const crossing = orders.some((o) => !String(o.client_order_id).startsWith('ct-') && LIVE.has(o.status) && o.side !== closing && String(o.symbol).replace('/', '') === key);
-    const washBlocked = crossing && washRefused.has(key);
-    if (covered.lt(D.max(qty.abs().minus(reserved), 0)) && washBlocked) {
+  for (const c of coverOf(book, watch.rules)) {
+    const short = !new D(c.uncovered).isZero() && c.excuse === null;
+    if (short && !needsCover(c, book.at, wash)) {
       blocked += 1;
-    } else if (covered.lt(D.max(qty.abs().minus(reserved), 0))) {
+    } else if (short) {
       unprotected += 1;
-      violations.push(`unprotected: ${p.symbol} position ${p.qty}, stops cover ${covered}`);
-    } else if (covered.gt(qty.abs())) {
+      violations.push(`unprotected: ${c.symbol} position ${c.position}, our stops cover ${c.covered}, other orders hold ${c.held}`);
+    } else if (new D(c.covered).gt(new D(c.position).abs())) {
       over += 1;
-      violations.push(`over-protected: ${p.symbol} position ${p.qty}, stops cover ${covered}`);
+      violations.push(`over-protected: ${c.symbol} position ${c.position}, our stops cover ${c.covered}`);
     }
   }
-
+  const held = new Set(book.positions.filter((p) => !new D(p.qty).isZero()).map((p) => symbolKey(p.symbol)));
+  for (const o of book.open_orders) {
+    if (!parseStopId(o.client_order_id) || held.has(symbolKey(o.symbol))) continue;
+    over += 1;
+    violations.push(`over-protected: ${o.symbol} is flat, stop ${o.client_order_id} (${o.id}) is open for ${o.qty}`);
+  }
   // One cooldown per exit: the table is keyed by the exit fill, and no exit is announced twice. (A
   // kill can land between a cooldown's commit and its log line, so the logs may announce fewer.)
   const seen = new Map<string, number>();
@@ -281,32 +323,52 @@ export async function measure(
   // And every exit that closed a position (by the broker's fill order) started one.
   const missing = exits.filter((e) => ![...e.sameInstant].some((id) => cooldownIds.has(id)));
   for (const e of missing) violations.push(`no cooldown for the closing exit ${e.id}`);
+  const settled = violations.length === 0;
+
+  // Throughout the run: the longest time each position waited for cover, sampled at the broker.
+  const intervals = uncoveredIntervals(watch.sampler.samples, wash);
+  const longest = [...longestPerSymbol(intervals).values()].sort((a, b) => b.charged_ms - a.charged_ms);
+  const overGrace = intervalViolations(intervals, PROTECT_GRACE_S);
+  violations.push(...overGrace);
+  if (watch.log.gaps() > 0) violations.push(`the request log dropped ${watch.log.gaps()} entries before the checker read them`);
 
   return {
-    kills,
-    seconds: Math.round((Date.now() - t0) / 1000),
-    broker_orders: orders.length,
-    broker_fills: stats.fills,
-    ledger_rows: rows.length,
-    lost_fills: lost,
-    duplicate_fills: dup,
-    vwap_mismatches: vwap,
-    entries_protected: entries.n,
-    duplicate_stops: dupStops,
-    unprotected_positions: unprotected,
-    overprotected_positions: over,
-    cooldowns,
-    closing_exits: exits.length,
-    duplicate_cooldowns: dupCooldowns,
-    missing_cooldowns: missing.length,
-    wash_trade_blocked: blocked,
-    fractional_entries: orders.filter(
-      (o) => o.asset_class === 'us_equity' && o.side === 'buy' && !String(o.client_order_id).startsWith('ct-') && !new D(o.filled_qty).isInteger(),
-    ).length,
-    session_closes: sessionCloses,
-    violations,
+    settled,
+    figures: {
+      kills,
+      seconds: Math.round((Date.now() - t0) / 1000),
+      broker_orders: orders.length,
+      broker_fills: stats.fills,
+      ledger_rows: rows.length,
+      lost_fills: lost,
+      duplicate_fills: dup,
+      vwap_mismatches: vwap,
+      entries: entries.size,
+      entries_protected: protectedEntries.length,
+      duplicate_stops: dupStops,
+      unprotected_positions: unprotected,
+      overprotected_positions: over,
+      protect_grace_s: PROTECT_GRACE_S,
+      coverage_samples: watch.sampler.samples.length,
+      coverage_sample_gap_max_ms: watch.sampler.maxGapMs(),
+      uncovered_intervals: intervals.length,
+      uncovered_intervals_over_grace: overGrace.length,
+      longest_uncovered: Object.fromEntries(
+        longest.map((iv) => [iv.symbol, { charged_s: round1(iv.charged_ms), wall_s: round1(iv.wall_ms), from: new Date(iv.from).toISOString(), open: iv.open }]),
+      ),
+      cooldowns,
+      closing_exits: exits.length,
+      duplicate_cooldowns: dupCooldowns,
+      missing_cooldowns: missing.length,
+      wash_trade_blocked: blocked,
+      fractional_entries: orders.filter((o) => o.asset_class === 'us_equity' && o.side === 'buy' && outside.has(String(o.id)) && !new D(o.filled_qty).isInteger()).length,
+      session_closes: sessionCloses,
+      violations,
+    },
   };
 }
+
+const round1 = (ms: number) => Math.round(ms / 100) / 10;
 
 /**
  * Beyond Alpaca's rules (the simulator's defaults: crypto fees and grids, held shares, wash trades):
@@ -367,6 +429,12 @@ export async function quiesce(url: string, sessions: SessionCloser): Promise<voi
   await sim(url, 'DELETE', '/_sim/faults');
 }
 
+/**
+ * A bot counts as up (its time charged to an uncovered position) from its api_listening line, its
+ * code loaded and running, until it exits: a process still loading its modules can place nothing.
+ */
+export const isUp = (b: BotProcess): boolean => b.proc.exitCode === null && b.proc.signalCode === null && b.lines.some((l) => l.event === 'api_listening');
+
 export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
   const t0 = Date.now();
   const rand = mulberry32(opts.seed);
@@ -389,8 +457,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
     CT_API_PORT: '0',
     CT_POLL_MS: '1000',
     CT_RATCHET_MS: '1000',
+    CT_PROTECT_GRACE_S: String(PROTECT_GRACE_S),
     CT_LOG_LEVEL: 'info',
   };
+  // From the start, the broker's book is sampled (coverage over time) and its request log read.
+  const botUp = () => bots.some(isUp);
+  const watch: BrokerWatch = { sampler: sampleBook(simProc.url, botUp), log: requestLogReader(simProc.url), rules: {} };
   try {
     // Alpaca's rules are the simulator's defaults; transport faults, late activities and done_for_day on top.
     await startFaults(simProc.url, opts.doneForDayRate);
@@ -419,23 +491,29 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
     const deadline = Date.now() + (opts.settleMs ?? 90_000);
     const ledger = sqliteLedger(dbPath);
     const cooldownLines = () => bots.flatMap((b) => b.lines.filter((l) => l.event === 'cooldown_started'));
-    let figures: ChaosFigures;
+    let measured: Measured;
     for (;;) {
       await new Promise((r) => setTimeout(r, 1000));
       const reconciled = last.lines.some((l) => l.event === 'reconcile_done' && Date.parse(l.time) - l.duration_ms > quiet);
-      figures = await measure(simProc.url, ledger, cooldownLines(), opts.kills, sessions.closes(), t0);
-      if (reconciled && figures.violations.length === 0) break;
+      measured = await measure(simProc.url, ledger, cooldownLines(), opts.kills, sessions.closes(), t0, watch);
+      if (reconciled && measured.settled) break;
       if (Date.now() > deadline) break;
     }
+    await watch.sampler.stop();
+    const figures = measured.figures;
     last.proc.kill('SIGTERM');
     await last.exited;
     if (process.env.CT_CHAOS_KEEP) {
       const { writeFileSync } = await import('node:fs');
       writeFileSync(join(dir, 'orders.json'), JSON.stringify(await allOrders(simProc.url), null, 1));
       writeFileSync(join(dir, 'logs.jsonl'), bots.map((b, i) => b.lines.map((l) => JSON.stringify({ run: i, ...l })).join('\n')).join('\n'));
+      writeFileSync(join(dir, 'uncovered.json'), JSON.stringify(uncoveredIntervals(watch.sampler.samples, washRefusals(watch.log.entries)), null, 1));
+      writeFileSync(join(dir, 'coverage-samples.jsonl'), watch.sampler.samples.map((x) => JSON.stringify(x)).join('\n'));
+      writeFileSync(join(dir, 'requests.jsonl'), watch.log.entries.map((x) => JSON.stringify(x)).join('\n'));
     }
     return figures;
   } finally {
+    await watch.sampler.stop().catch(() => undefined);
     for (const b of bots) if (b.proc.exitCode === null && b.proc.signalCode === null) b.proc.kill('SIGKILL');
     simProc.proc.kill('SIGTERM');
     if (process.env.CT_CHAOS_KEEP) say(`kept ${dir}`);

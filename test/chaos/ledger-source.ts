@@ -2,18 +2,15 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 
 /**
- * What the chaos checks read from the service's own books: the rows only, the same for either
- * store. The checks themselves (harness.ts `measure`) compare them with the simulator's truth.
+ * What the chaos checks read from the service's own books: the rows only (what is judged), the same
+ * for either store; no rule of the service. The checks themselves (harness.ts `measure`) compare
+ * them with the simulator's truth.
  */
 export interface LedgerRows {
   /** Every row of `fills`. */
   fills: Array<{ order_id: string; qty: string; price: string }>;
   /** `cooldowns.exit_fill_id`, one per row. */
   cooldownIds: string[];
-  /** Entries (orders with role 'entry') that filled something. */
-  entriesFilled: number;
-  /** Symbols with an intent rejected as a wash trade (`intents.last_error like 'wash_trade:%'`), as stored. */
-  washRefusedSymbols: string[];
 }
 
 export interface LedgerSource {
@@ -23,8 +20,6 @@ export interface LedgerSource {
 
 const FILLS = 'select order_id, qty, price from fills';
 const COOLDOWNS = 'select exit_fill_id from cooldowns';
-const ENTRIES = "select count(*) as n from orders where role = 'entry' and filled_qty != '0'";
-const WASH = "select distinct symbol from intents where status = 'rejected' and last_error like 'wash_trade:%'";
 
 /** The SQLite file a bot writes (CT_DB_PATH), opened read-only for each read. */
 export function sqliteLedger(dbPath: string): LedgerSource {
@@ -35,8 +30,6 @@ export function sqliteLedger(dbPath: string): LedgerSource {
         return {
           fills: db.prepare(FILLS).all() as LedgerRows['fills'],
           cooldownIds: (db.prepare(COOLDOWNS).all() as Array<{ exit_fill_id: string }>).map((r) => r.exit_fill_id),
-          entriesFilled: Number((db.prepare(ENTRIES).get() as { n: number }).n),
-          washRefusedSymbols: (db.prepare(WASH).all() as Array<{ symbol: string }>).map((r) => r.symbol),
         };
       } finally {
         db.close();
@@ -68,8 +61,6 @@ export function pgLedger(url: string, schema: string): LedgerSource {
         const rows: LedgerRows = {
           fills: (await c.query(FILLS)).rows,
           cooldownIds: (await c.query(COOLDOWNS)).rows.map((r) => r.exit_fill_id as string),
-          entriesFilled: Number((await c.query(ENTRIES)).rows[0].n),
-          washRefusedSymbols: (await c.query(WASH)).rows.map((r) => r.symbol as string),
         };
         await c.query('commit');
         return rows;

@@ -1,6 +1,6 @@
 /**
- * The Koa application: error mapping, per-route request stats, latency and error
- * faults, APCA header auth, and dispatch through the route table.
+ * The Koa application: the request log, error mapping, per-route request stats, latency
+ * and error faults, APCA header auth, and dispatch through the route table.
  */
 import Koa from 'koa';
 import { SimError, endpointNotFound, internal, methodNotAllowed, unauthorized } from '../errors.js';
@@ -12,6 +12,8 @@ import { registerOrderRoutes } from './order-routes.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { Router } from './router.js';
 import { syncSession } from '../session-control.js';
+import { logRequests } from '../request-log.js';
+import { registerBrokerViewRoutes } from './broker-view-routes.js';
 import type { SimServices } from './services.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -43,6 +45,7 @@ export function registerTradingRoutes(router: Router, services: SimServices): vo
   registerAssetRoutes(router, services);
   registerCryptoControlRoutes(router, services);
   registerControlRoutes(router, services);
+  registerBrokerViewRoutes(router, services);
 }
 
 export function createApp(services: SimServices, register: RouteRegistrar = registerTradingRoutes): Koa {
@@ -55,6 +58,7 @@ export function createApp(services: SimServices, register: RouteRegistrar = regi
     // Socket-level errors (client went away) are not the simulator's problem.
   });
 
+  app.use(logRequests(services.requests, (id) => services.engine.getOrder(id)));
   app.use(async (ctx, next) => {
     try {
       await next();

@@ -16,11 +16,14 @@ export async function readJson(ctx: Koa.Context): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString('utf8').trim();
   if (text === '') return undefined;
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch {
     throw decodeError();
   }
+  ctx.state.json = parsed; // for the request log (request-log.ts)
+  return parsed;
 }
 
 /** Like readJson, but an empty body is an error too (order endpoints need a body). */

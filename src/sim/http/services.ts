@@ -3,6 +3,7 @@ import type { AccountIdentity } from '../account-json.js';
 import type { Engine } from '../engine.js';
 import type { Faults } from '../faults.js';
 import type { Stats } from '../stats.js';
+import type { RequestLog } from '../request-log.js';
 import type { CredentialCheck, TradeStream } from '../stream.js';
 import type { OutsideTrader } from '../outside-trader.js';
 
@@ -10,6 +11,8 @@ export interface SimServices {
   engine: Engine;
   faults: Faults;
   stats: Stats;
+  /** Every API request answered (GET /_sim/requests). */
+  requests: RequestLog;
   account: AccountIdentity;
   checkCredentials: CredentialCheck;
   /** Set once the websocket is attached (control endpoint /_sim/stream/drop). */
