@@ -83,7 +83,13 @@ export function laneFor(method: string, url: string): Lane {
 
 export function createBrokerClient(
   endpoints: BrokerEndpoints,
-  options: { log?: Logger; rateLimit?: RateLimitConfig | false; maxRetries?: number } = {},
+  options: {
+    log?: Logger;
+    rateLimit?: RateLimitConfig | false;
+    maxRetries?: number;
+    /** Runs right before each attempt of an order change leaves (after the rate-limit wait); throws to keep it from leaving. */
+    beforeOrderChange?: () => void;
+  } = {},
 ): BrokerClient {
   const apiUrl = endpoints.apiUrl ?? (endpoints.paper ? trading.TRADING_PAPER_HOST : trading.TRADING_LIVE_HOST);
   const streamUrl = endpoints.streamUrl ?? streamUrlFor(apiUrl);
@@ -110,6 +116,8 @@ export function createBrokerClient(
         // a wait that outlives it leaves the line without spending a token.
         pre: async ({ url, init }) => {
           if (limiter) await limiter.acquire(laneFor(init.method ?? 'GET', url), init.signal);
+          // A leader stopped (SIGSTOP) between its fence check and here must not send once resumed: checked again now.
+          if (options.beforeOrderChange && (init.method ?? 'GET') !== 'GET' && /\/v2\/orders/.test(url)) options.beforeOrderChange();
           requests += 1;
         },
       },

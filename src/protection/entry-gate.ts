@@ -1,3 +1,4 @@
+import { LeadershipLost } from '../store/leadership-lost.js';
 import { randomUUID } from 'node:crypto';
 import { ApiError, NotFoundError, RateLimitError, type trading } from '@alpacahq/alpaca-trade-api';
 import type { BrokerClient } from '../broker/client.js';
@@ -120,6 +121,7 @@ export class EntryGate {
     try {
       raw = await this.deps.client.orders.postOrder({ postOrderRequest: body });
     } catch (err) {
+      if (err instanceof LeadershipLost) throw err;
       if (!(err instanceof ApiError) || err instanceof RateLimitError) throw new EntryOutcomeUnknown(cid, String(err));
       if (!isDuplicateClientOrderId(err.status, err.message)) {
         const kind = classifyRefusal(err.status, err.message);

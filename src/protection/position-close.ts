@@ -1,3 +1,4 @@
+import { LeadershipLost } from '../store/leadership-lost.js';
 import { ApiError, RateLimitError, type trading } from '@alpacahq/alpaca-trade-api';
 import type { BrokerClient } from '../broker/client.js';
 import { parseOrder } from '../broker/adapter.js';
@@ -108,6 +109,7 @@ export class PositionCloser {
     try {
       raw = await this.deps.client.orders.postOrder({ postOrderRequest: body });
     } catch (err) {
+      if (err instanceof LeadershipLost) throw err;
       const answered = err instanceof ApiError && !(err instanceof RateLimitError);
       if (answered && isDuplicateClientOrderId(err.status, err.message)) {
         // Sent before (a retry after a crash or a lost answer): that order, never a second one.

@@ -307,6 +307,7 @@ export class StopWorker {
           ? await client.orders.patchOrderByOrderId({ orderId: effect.orderId, patchOrderRequest: replaceStopOrder(ask, effect.qty, cid, effect.stopPrice, settings, increment) })
           : await client.orders.postOrder({ postOrderRequest: newStopOrder(ask, effect.qty, cid, effect.stopPrice, settings, increment) });
     } catch (err) {
+      if (err instanceof LeadershipLost) throw err;
       return this.sendFailed(row, effect, err, ctx);
     }
     crashPoint('after_stop_post');
@@ -347,6 +348,7 @@ export class StopWorker {
     try {
       await this.deps.client.orders.deleteOrderByOrderID({ orderId: effect.orderId });
     } catch (err) {
+      if (err instanceof LeadershipLost) throw err;
       // 404/422: already gone (filled, canceled, replaced); anything else: try again later.
       if (!(err instanceof ApiError) || err.status >= 500 || err instanceof RateLimitError) {
         return { type: 'outcomeUnknown', clientOrderId: effect.clientOrderId, reason: `cancel of ${effect.orderId} failed: ${String(err)}` };
