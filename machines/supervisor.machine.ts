@@ -54,7 +54,7 @@ function summaryFromExecution(e: ExecutionReport, clientOrderId = ''): OrderSumm
 
 /** The part of enqueueActions' `enqueue` routing uses (its own type is too generic to name). */
 interface RouteEnqueue {
-  (action: { type: 'orderSpawned'; params: { orderId: string } }): void;
+  (action: { type: 'orderSpawned'; params: { orderId: string; input: OrderInput } }): void;
   sendTo(to: AnyActorRef | string, event: OrderEvent): void;
   spawnChild(src: 'order', options: { id: string; systemId: string; input: OrderInput }): void;
   spawnChild(src: 'position', options: { id: string; systemId: string; input: PositionInput }): void;
@@ -86,13 +86,10 @@ function routeToOrder(
     return;
   }
   onSpawn?.();
-  enqueue.spawnChild('order', {
-    id,
-    systemId: id,
-    input: { order: summary(), untracked: routing.untracked, protect: routing.protect, role: routing.role === 'stop' ? 'stop' : null, ledger: routing.ledger },
-  });
+  const input: OrderInput = { order: summary(), untracked: routing.untracked, protect: routing.protect, role: routing.role === 'stop' ? 'stop' : null, ledger: routing.ledger };
+  enqueue.spawnChild('order', { id, systemId: id, input });
   // The runtime persists from here on: it watches the new actor before its first event arrives.
-  enqueue({ type: 'orderSpawned', params: { orderId } });
+  enqueue({ type: 'orderSpawned', params: { orderId, input } });
   enqueue.sendTo(id, forward);
 }
 
@@ -111,7 +108,7 @@ export const supervisorMachine = setup({
     /** Runtime: log `untracked_fill_detected`. */
     untrackedFillDetected: (_, _p: { orderId: string; symbol: string; cumQty: string; source: string }) => {},
     /** Runtime: an order actor was spawned (it persists the actor's snapshots after each event from now on). */
-    orderSpawned: (_, _p: { orderId: string }) => {},
+    orderSpawned: (_, _p: { orderId: string; input: OrderInput }) => {},
   },
 }).createMachine({
   id: 'supervisor',

@@ -1,4 +1,4 @@
-import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
+import { createActor, initialTransition, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import type { ExecutionReport, FeeReport, OrderReport, TradeUpdateReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
 import { latestFillTimes } from '../store/ledger.js';
@@ -51,7 +51,8 @@ export interface OrderActorsOptions {
 
 /** An order actor's snapshot waiting for its commit, with the event that made it. */
 interface Changed {
-  ref: AnyActorRef;
+  /** Its machine: how the snapshot is serialised. */
+  logic: { getPersistedSnapshot(snapshot: unknown): unknown };
   snap: { status: string; value: unknown; context: OrderContext };
   eventType: string;
   /** What the transition's actions buffered (its fills): committed with this snapshot, not a later one. */
@@ -107,6 +108,9 @@ export class OrderActors {
         orderSpawned: ({ system }, p) => {
           const ref = system.get(orderActorId(p.orderId)) as AnyActorRef | undefined;
           if (ref) this.watch(ref, true);
+          // Final on its first step (an order that ended, seen for the first time): gone from the
+          // system already. The machine is pure, so its snapshot is that step's, computed again.
+          else this.changed.push({ logic: orderMachine, snap: initialTransition(orderMachine, p.input)[0] as unknown as Changed['snap'], eventType: 'xstate.init', writes: undefined });
         },
       },
     });
@@ -274,13 +278,14 @@ export class OrderActors {
   private watch(ref: AnyActorRef, spawned: boolean): void {
     const id = (ref as AnyActorRef & { systemId?: string }).systemId ?? ref.id;
     const orderId = id.slice('order:'.length);
-    if (spawned) this.changed.push({ ref, snap: ref.getSnapshot(), eventType: 'xstate.init', writes: undefined });
+    const logic = (ref as unknown as { logic: Changed['logic'] }).logic;
+    if (spawned) this.changed.push({ logic, snap: ref.getSnapshot(), eventType: 'xstate.init', writes: undefined });
     ref.subscribe({
       next: (snap) => {
         const eventType = this.routing.orderId === orderId ? this.routing.eventType : 'stop.filled';
         const writes = this.pending.get(orderId);
         this.pending.delete(orderId);
-        this.changed.push({ ref, snap: snap as Changed['snap'], eventType, writes });
+        this.changed.push({ logic, snap: snap as Changed['snap'], eventType, writes });
       },
       error: () => undefined,
     });
@@ -289,10 +294,10 @@ export class OrderActors {
   /** The commit step: each queued snapshot in its own transaction, in the order the actors took them. */
   private commitChanged(): void {
     while (this.changed.length > 0) {
-      const { ref, snap, eventType, writes } = this.changed.shift()!;
+      const { logic, snap, eventType, writes } = this.changed.shift()!;
       if (snap.status === 'stopped' || snap.status === 'error') continue;
       try {
-        this.persist(ref, snap, eventType, writes);
+        this.persist(logic, snap, eventType, writes);
       } catch (err) {
         this.changed.length = 0;
         if (err instanceof LeadershipLost) {
@@ -354,14 +359,14 @@ export class OrderActors {
     }
   }
 
-  private persist(ref: AnyActorRef, snap: Changed['snap'], eventType: string, writes: PendingWrites | undefined): void {
+  private persist(logic: Changed['logic'], snap: Changed['snap'], eventType: string, writes: PendingWrites | undefined): void {
     const c = snap.context;
     const orderId = c.order.orderId;
     // An event that changed nothing returns the very same snapshot object: not re-serialised.
     if (!writes && this.lastSeen.get(orderId) === snap) return;
     this.lastSeen.set(orderId, snap);
     // The snapshot this step took, not the actor's latest (a later one of the same event is queued after it).
-    const json = JSON.stringify((ref as unknown as { logic: { getPersistedSnapshot(s: unknown): unknown } }).logic.getPersistedSnapshot(snap));
+    const json = JSON.stringify(logic.getPersistedSnapshot(snap));
     const state = stateName(snap.value);
     const before = this.persisted.get(orderId);
     if (!writes && before?.json === json) return;
