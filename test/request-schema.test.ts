@@ -50,7 +50,12 @@ function validateRequest(r: Recorded): string[] {
     const v = ajv.compile(schemaRef('requestBody/content/application~1json/schema'));
     if (!v(r.body)) problems.push(`${r.method} ${found.template} body ${JSON.stringify(r.body)}: ${ajv.errorsText(v.errors)}`);
   }
-  const params = (found.op.parameters ?? []) as any[];
+  // A parameter is inline, or a $ref into components/parameters (the calendar's legacy_start / legacy_end).
+  const params = ((found.op.parameters ?? []) as any[]).map((p, i) => {
+    if (typeof p.$ref !== 'string') return { ...p, schemaRef: schemaRef(`parameters/${i}/schema`) };
+    const name = p.$ref.replace('#/components/parameters/', '');
+    return { ...spec.components.parameters[name], schemaRef: { $ref: `spec${p.$ref}/schema` } };
+  });
   for (const [name, value] of r.query) {
     const i = params.findIndex((p) => p.in === 'query' && p.name === name);
     if (i < 0) {
@@ -59,7 +64,7 @@ function validateRequest(r: Recorded): string[] {
     }
     const schema = params[i].schema ?? {};
     const typed = schema.type === 'integer' ? Number(value) : schema.type === 'boolean' ? value === 'true' : schema.type === 'array' ? value.split(',') : value;
-    const v: ValidateFunction = ajv.compile(schemaRef(`parameters/${i}/schema`));
+    const v: ValidateFunction = ajv.compile(params[i].schemaRef);
     if (!v(typed)) problems.push(`${r.method} ${found.template}: ${name}=${value}: ${ajv.errorsText(v.errors)}`);
   }
   return problems;
