@@ -136,6 +136,18 @@ describe('uncovered intervals over time', () => {
     expect(intervalViolations(intervals, 7)[0]).toMatch(/^uncovered: AAPL for 8\.0 s with a bot up \(12\.0 s wall, .*\) > 7 s; at its start the broker had position 1, our stops covering 0/);
   });
 
+  it('charges one bot life at a time: a restart has the grace anew, one life past it is a violation', () => {
+    const life = (t: number, id: number | null, covers: CoverSample['covers']): CoverSample => ({ at: t, up: id !== null, life: id, covers });
+    // Killed after 6 s, restarted at once, covered 6 s into the second life: 12 s up in all, neither life past 10 s.
+    const restarted = uncoveredIntervals([life(0, 1, [short('AAPL')]), life(6000, 2, [short('AAPL')]), life(12_000, 2, [covered('AAPL')])]);
+    expect(restarted.map((iv) => iv.charged_ms)).toEqual([6000]);
+    expect(intervalViolations(restarted, 10)).toEqual([]);
+    // One life that stays 11 s without covering it is a violation.
+    const slow = uncoveredIntervals([life(0, 1, [short('AAPL')]), life(6000, 2, [short('AAPL')]), life(17_000, 2, [short('AAPL')]), life(17_250, 2, [covered('AAPL')])]);
+    expect(slow.map((iv) => iv.charged_ms)).toEqual([11_250]);
+    expect(intervalViolations(slow, 10)).toHaveLength(1);
+  });
+
   it('an interval still short at the last sample is open, and counts to it', () => {
     const intervals = uncoveredIntervals([at(0, [short('BTC/USD')]), at(10_000, [short('BTC/USD')]), at(10_250, [short('BTC/USD')])]);
     expect(intervals).toMatchObject([{ symbol: 'BTC/USD', wall_ms: 10_250, charged_ms: 10_250, open: true }]);

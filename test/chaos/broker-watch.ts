@@ -74,7 +74,7 @@ export interface BookSampler {
 }
 
 /** Samples the book every `everyMs` until stopped; `up()` says whether a bot process was up then. */
-export function sampleBook(url: string, up: () => boolean, rules: CoverageRules = {}, everyMs = 250): BookSampler {
+export function sampleBook(url: string, up: () => number | null, rules: CoverageRules = {}, everyMs = 250): BookSampler {
   const samples: CoverSample[] = [];
   let stopped = false;
   let failures = 0;
@@ -83,7 +83,8 @@ export function sampleBook(url: string, up: () => boolean, rules: CoverageRules 
       const started = Date.now();
       try {
         const book = await readBook(url);
-        samples.push({ at: book.at, up: up(), covers: coverOf(book, rules) });
+        const life = up();
+        samples.push({ at: book.at, up: life !== null, life, covers: coverOf(book, rules) });
         failures = 0;
       } catch (err) {
         if (++failures >= 20) throw new Error(`the book could not be read 20 times in a row: ${String(err)}`);

@@ -19,8 +19,9 @@ import { D, STOP_TYPES, isLive, parseStopId, placedByBot, type Dec } from './bro
  *
  * Then (uncoveredIntervals) an interval runs from the first sample that needs more cover to the next
  * that does not; only time while a bot was up is charged (a killed bot, or one still loading its
- * code, can place nothing; harness.ts `isUp`), and an
- * interval charged beyond the bot's CT_PROTECT_GRACE_S is a violation. Resolution: one sample period.
+ * code, can place nothing; harness.ts `isUp`), one life at a time (a restart gets the grace anew),
+ * and an interval one life was charged beyond the bot's CT_PROTECT_GRACE_S is a violation.
+ * Resolution: one sample period.
  */
 
 export interface BookPosition {
@@ -131,6 +132,8 @@ export function needsCover(c: SymbolCover, at: number, wash: WashRefusals = new 
 export interface CoverSample {
   at: number;
   up: boolean;
+  /** Which bot process was up (its pid): a restart is a new life, and each life gets its own grace. Absent: one life. */
+  life?: number | null;
   covers: SymbolCover[];
 }
 
@@ -139,8 +142,13 @@ export interface UncoveredInterval {
   from: number;
   to: number;
   wall_ms: number;
-  /** Of wall_ms, the time a bot was up (a gap between two samples counts when the first had one up). */
+  /**
+   * The longest time one bot life was up during it (a gap between two samples counts when the first
+   * had one up): a process killed and started again has the grace anew, as its own /health does.
+   */
   charged_ms: number;
+  /** The life being charged now, and what it has been charged. */
+  life?: { id: number | null; ms: number };
   /** Still uncovered at the last sample. */
   open: boolean;
   /** The broker's side when it began. */
@@ -156,7 +164,11 @@ export function uncoveredIntervals(samples: readonly CoverSample[], wash: WashRe
     const prev = samples[i - 1];
     for (const iv of running.values()) {
       iv.to = s.at;
-      if (prev?.up) iv.charged_ms += s.at - prev.at;
+      if (!prev?.up) continue;
+      const id = prev.life ?? 0;
+      if (iv.life?.id !== id) iv.life = { id, ms: 0 };
+      iv.life.ms += s.at - prev.at;
+      iv.charged_ms = Math.max(iv.charged_ms, iv.life.ms);
     }
     const short = new Map(s.covers.filter((c) => needsCover(c, s.at, wash)).map((c) => [key(c.symbol), c]));
     for (const [k, iv] of [...running]) {

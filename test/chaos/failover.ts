@@ -238,7 +238,7 @@ export async function runFailoverChaos(opts: FailoverOptions): Promise<FailoverF
     };
     for (let k = 0; k < n; k++) instances.push({ name: `chaos-${String.fromCharCode(97 + k)}`, lives: [] });
     // The broker's book sampled from the start: a bot is up while any instance is (isUp) and not stopped.
-    const upNow = () => instances.some((inst) => isUp(current(inst)) && !stoppedNow.has(current(inst)));
+    const upNow = () => instances.map(current).find((b) => isUp(b) && !stoppedNow.has(b))?.proc.pid ?? null;
     watch = { sampler: sampleBook(url, upNow), log: requestLogReader(url), rules: {} };
     for (const inst of instances) await launch(inst);
     say(`${n} instances started (${instances.map((i) => i.name).join(', ')}) on ${accountSchemaOf(accountId)}, leader timeout ${timeoutS} s`);

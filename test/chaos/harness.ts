@@ -461,7 +461,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
     CT_LOG_LEVEL: 'info',
   };
   // From the start, the broker's book is sampled (coverage over time) and its request log read.
-  const botUp = () => bots.some(isUp);
+  const botUp = () => bots.find(isUp)?.proc.pid ?? null;
   const watch: BrokerWatch = { sampler: sampleBook(simProc.url, botUp), log: requestLogReader(simProc.url), rules: {} };
   try {
     // Alpaca's rules are the simulator's defaults; transport faults, late activities and done_for_day on top.
