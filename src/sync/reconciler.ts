@@ -5,6 +5,8 @@ import type { OrderReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
 import { deleteSyncState, readSyncState, writeSyncState } from '../store/sync-state.js';
 import { confirmedStopOrdersUnknown } from '../store/intents.js';
+import { ledgerOf } from '../store/ledger.js';
+import { D } from '../decimal.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
 import type { FeeReport } from '../domain/reports.js';
@@ -129,6 +131,30 @@ export class Reconciler {
     return pages;
   }
 
+  /**
+   * Orders submitted since `since` (less a minute for clocks apart) that are closed with fills the
+   * ledger lacks, routed as the broker reports them (their fills recorded from the order's VWAP).
+   * One page (500); an order submitted earlier was open at that run, and its actor asks for it.
+   */
+  private async closedSince(since: string | null): Promise<OrderReport[]> {
+    const { db, log, client, actors } = this.deps;
+    const after = new Date((since ? Date.parse(since) : Date.now()) - 60_000);
+    const raw = await client.orders.getAllOrders({ status: 'closed', limit: OPEN_ORDERS_PAGE, direction: 'asc', after: after.toISOString() });
+    const out: OrderReport[] = [];
+    for (const item of raw) {
+      const parsed = parseOrder(item);
+      if (!parsed.ok) {
+        log.warn({ event: 'broker_payload_rejected', source: 'order', reason: parsed.reason }, 'skipped a malformed order');
+        continue;
+      }
+      const o = parsed.value;
+      if (new D(o.filledQty).lte(ledgerOf(db, o.orderId).filledQty)) continue;
+      actors.handleOrder(o);
+      out.push(o);
+    }
+    return out;
+  }
+
   private async runOnce(trigger: ReconcileTrigger): Promise<ReconcileResult | null> {
     const { db, log, client, actors, drift } = this.deps;
     const started = Date.now();
@@ -201,6 +227,15 @@ export class Reconciler {
         if (page.length < OPEN_ORDERS_PAGE) break;
         after = (page[page.length - 1] as { id?: string }).id;
         if (!after) break;
+      }
+
+      // 2b. Orders submitted since the last run and closed already (at start, after a stream
+      //     reconnect, or while a position differs from the broker's): a fill whose activity is
+      //     published late and that the stream did not bring is still recorded, from the order.
+      if (trigger !== 'poll' || drift.positionsDiffer()) {
+        for (const order of await this.closedSince(readSyncState(db, 'last_reconcile_at'))) {
+          if (!open.has(order.orderId)) seen.push(order);
+        }
       }
 
       // 3. Orders not open any more whose end no actor has seen: ask for their final state.
