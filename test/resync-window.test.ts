@@ -37,7 +37,8 @@ describe('the trailing window behind the watermark', () => {
       await simPost(sim, '/_sim/faults', { late_activity_ms: 1500 });
       const late = await simPost(sim, '/_sim/trade', { symbol: 'MSFT', side: 'buy', qty: '2', type: 'market' });
       await simPost(sim, '/_sim/trade', { symbol: 'SPY', side: 'buy', qty: '3', type: 'market' });
-      const first = await reconciler.trigger('start');
+      // A poll: orders closed since the last run are read at start and after a reconnect (next test).
+      const first = await reconciler.trigger('poll');
       expect(first).toMatchObject({ late_recovered: 0 });
       const has = () => db.all(db.kysely.selectFrom('fills').select('order_id').where('order_id', '=', late.id)).length;
       expect(has()).toBe(0);
@@ -52,6 +53,34 @@ describe('the trailing window behind the watermark', () => {
       expect(third).toMatchObject({ late_recovered: 0, fills_new: 0 });
       expect(has()).toBe(1);
       expect(lines().filter((l) => l.event === 'fill_already_processed')).toEqual([]);
+      actors.stop();
+    } finally {
+      await db.close();
+      await sim.close();
+    }
+  }, 30_000);
+
+  it('at start, a fill whose activity is published late is recorded from its closed order at once, and the activity later adds nothing', async () => {
+    const sim = await startSimulator({ seed: 503 });
+    const db = await openDatabase(join(dir, 'resync-start.db'));
+    const { log, lines } = captureLogger();
+    try {
+      const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url }, { rateLimit: false });
+      const actors = new OrderActors({ db, log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+      await actors.start();
+      const reconciler = new Reconciler({ db, log, client, actors, drift: new DriftCheck({ db, log, client, actors }), resyncWindowS: 900 });
+      (reconciler as any).resync.deps.everyMs = 0;
+      await simPost(sim, '/_sim/faults', { late_activity_ms: 1500 });
+      const late = await simPost(sim, '/_sim/trade', { symbol: 'MSFT', side: 'buy', qty: '2', type: 'market' });
+      const fills = () => db.all(db.kysely.selectFrom('fills').select(['order_id', 'qty', 'source']).where('order_id', '=', late.id));
+      // The activity is not served yet; the order is closed and filled: recorded from it, at the first run.
+      await reconciler.trigger('start');
+      expect(fills()).toEqual([{ order_id: late.id, qty: '2', source: 'order' }]);
+      // The activity shows up later: the same fill, not a second row.
+      await new Promise((r) => setTimeout(r, 1700));
+      await reconciler.trigger('poll');
+      expect(fills()).toHaveLength(1);
+      expect(lines().filter((l) => l.event === 'ledger_drift')).toEqual([]);
       actors.stop();
     } finally {
       await db.close();

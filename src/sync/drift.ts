@@ -50,11 +50,6 @@ export class DriftCheck {
     return [...this.differences.values()].filter((d) => d.reported).map((d) => d.entry);
   }
 
-  /** Whether the last check saw any ledger position differ from the broker's, reported yet or not. */
-  positionsDiffer(): boolean {
-    return [...this.differences.keys()].some((k) => !k.startsWith('order:'));
-  }
-
   /** Whether the last check saw a crypto long larger in the ledger than at the broker: a fee taken, not recorded. */
   feeOwed(): boolean {
     return this.owed;

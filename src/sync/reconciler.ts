@@ -229,10 +229,10 @@ export class Reconciler {
         if (!after) break;
       }
 
-      // 2b. Orders submitted since the last run and closed already (at start, after a stream
-      //     reconnect, or while a position differs from the broker's): a fill whose activity is
-      //     published late and that the stream did not bring is still recorded, from the order.
-      if (trigger !== 'poll' || drift.positionsDiffer()) {
+      // 2b. At start and after a stream reconnect, orders submitted since the last run and closed
+      //     already: a fill whose activity is published late and that no stream brought (the bot
+      //     was down) is recorded from the order now, not when the trailing window finds it.
+      if (trigger !== 'poll') {
         for (const order of await this.closedSince(readSyncState(db, 'last_reconcile_at'))) {
           if (!open.has(order.orderId)) seen.push(order);
         }
