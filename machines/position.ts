@@ -241,8 +241,8 @@ function cancel(w: Work, s: StopCover): void {
 /**
  * The position shrank to `left` without closing: the live stops on its closing side are cut down
  * to it, oldest first (the first shares bought are the first sold). A stop cut to nothing is
- * canceled. Recorded as cuts, not by rewriting the ask: an entry may ask again for its whole
- * quantity (a deadline re-ask) and must not undo what the exits took.
+ * canceled. Recorded as cuts, not by rewriting the ask: a later fill of the order grows the ask,
+ * and must not undo what the exits took.
  */
 function shrink(w: Work, closing: Side, left: Dec): void {
   const live = w.stops.filter((s) => isLive(s) && s.side === closing);

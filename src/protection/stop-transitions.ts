@@ -13,7 +13,7 @@ import { notifyStopTransition } from '../notify/events.js';
  * Every write to an `intents` row, as one transition of the stop's actor (machines/stop.machine.ts,
  * the statechart over machines/stop.ts): read the row (src/store/intents.ts, the actor's persisted
  * snapshot), send the event to the stop's actor (./stop-actors.ts), write the patch it took. The callers are the order actors
- * (the order machine's ask; `orderFinished` when a stop's order ends), position following (asked,
+ * (`orderFinished` when a stop's order ends), position following (asked,
  * rearmed, cut, cancelRequested), the stop worker (due, outcomes, restarted) and the crypto ratchet
  * (raised). The store only reads and writes rows; the machine only decides.
  */
@@ -87,7 +87,7 @@ function applyOne(db: Database, clientOrderId: string, event: StopEvent, now: Da
   return { applied: true, from: taken.from, to: taken.to, effects: taken.effects, row: next };
 }
 
-/** The order machine's ask (its whole filled quantity): creates the stop, or updates what it asks. */
+/** An ask for a stop (tests and tools seed rows with it; the runtime asks through position following): creates the row, or updates what it asks. */
 export function upsertStopIntent(db: Database, intent: StopIntent, now = new Date()): void {
   applyStopTransition(db, intent.clientOrderId, { type: 'asked', ask: intent }, now);
 }
