@@ -8,7 +8,7 @@ import { isCrypto } from '../src/domain/symbols.js';
  * The position of one symbol and what its protective stops are asked to cover, as a model (pure,
  * no I/O): the one place where a fill's effect on protection is decided. A fill is classified like
  * nautilus's open / update / flip — opened, increased, reduced, closed, crossed — and `followFill`
- * returns the next state with the commands the runtime carries out (intent rows, cooldowns, the
+ * returns the next state with the commands the runtime carries out (stop asks, cuts and cancels, the
  * entries to tell that their position closed), in the transaction that records the fill.
  */
 
@@ -48,8 +48,6 @@ export interface PositionFill {
   cumQty: string;
   /** Positive. */
   qty: string;
-  /** Learned after newer fills of its symbol: its exit is judged by the late-exit walk instead. */
-  late?: boolean;
 }
 
 /** The order whose fill it is. */
@@ -78,8 +76,6 @@ export type PositionCommand =
   | { type: 'shrink'; stopOf: string; qty: string; cutQty: string }
   /** Nothing is left for the stop to protect: cancel it. */
   | { type: 'cancel'; stopOf: string }
-  /** The fill closed (or crossed) the position: its symbol cools down (one cooldown per exit fill). */
-  | { type: 'startCooldown'; fill: { orderId: string; cumQty: string; symbol: string } }
   /** The order's stop was taken off because none of its position is left: a finished entry is over. */
   | { type: 'positionClosed'; entryOrderId: string };
 
@@ -131,35 +127,6 @@ export function stopWants(s: Pick<StopCover, 'asked' | 'cut'>): string {
 /** The stop protects a position now: not ended, no cancel asked for. */
 const isLive = (s: StopCover) => !s.done && !s.cancelRequested;
 
-/** A crypto fee in the late-exit walk: `feeQty` of the coin left the position (it ends nothing). */
-export interface FeeMove {
-  feeQty: string;
-}
-
-const isFee = (m: object): m is FeeMove => 'feeQty' in m;
-
-/**
- * Given the position after `moves` (fills, and crypto fees, in the broker's order), the fills that
- * closed or crossed it: the late-exit walk starts their cooldowns. A fee moves the position but
- * ends nothing (as in `followFee`).
- */
-export function endingFills<F extends { side: Side; qty: string }>(positionAfter: string, moves: ReadonlyArray<F | FeeMove>): F[] {
-  const effect = (m: F | FeeMove) => (isFee(m) ? new D(m.feeQty).negated() : signedQty(m.side, m.qty));
-  // The position just before the first: after, less everything since.
-  let pos = moves.reduce((p, m) => p.minus(effect(m)), new D(positionAfter));
-  const out: F[] = [];
-  for (const m of moves) {
-    if (isFee(m)) {
-      pos = pos.plus(effect(m));
-      continue;
-    }
-    const step = classifyFill(pos, m.side, m.qty);
-    pos = step.after;
-    if (endsPosition(step.kind)) out.push(m);
-  }
-  return out;
-}
-
 /** One step's working copy: stops are copied, so the caller's state is never changed. */
 interface Work {
   symbol: string;
@@ -171,8 +138,8 @@ interface Work {
  * Follows one recorded fill of `order` (DESIGN §3.4, whatever role the order has):
  * - opened / increased: what the fill opened is covered by the order's own stop;
  * - reduced: the stops on the closing side shrink to the position, oldest entry first (FIFO);
- * - closed / crossed: those stops are canceled and a cooldown starts; what crossed flat is a new
- *   position, covered by the order's own stop.
+ * - closed / crossed: those stops are canceled; what crossed flat is a new position, covered by the
+ *   order's own stop. Its cooldown is not decided here but by the exit walk (machines/exit-walk.ts).
  * A stop's own fill first consumes its own cover. This is the one place a stop's size is decided.
  */
 export function followFill(position: PositionState, fill: PositionFill, order: FillOrder): FillStep {
@@ -189,8 +156,6 @@ export function followFill(position: PositionState, fill: PositionFill, order: F
       shrink(w, closing, after.abs());
     } else {
       for (const s of w.stops) if (isLive(s) && s.side === closing) cancel(w, s);
-      // A late fill's exit is judged in the broker's order of fills (the late-exit walk), not in ours.
-      if (!fill.late) w.commands.push({ type: 'startCooldown', fill: { orderId: fill.orderId, cumQty: fill.cumQty, symbol: fill.symbol } });
       // What crossed zero is a new position, opened by this order.
       if (kind === 'crossed') cover(w, fill, order, normalize(after.abs()));
     }
@@ -209,7 +174,7 @@ export interface FeeStep {
  * and reports the fee on its own): the coin taken leaves the signed position like a sell no order
  * made. A long it reduces has its sell stops cut down to what is left, oldest entry first, exactly
  * as a reduction (`shrink`); a long it empties (or takes past flat: fills not known yet) has them
- * canceled, as a close, but starts no cooldown (a cooldown belongs to an exit fill). Anything but a
+ * canceled, as a close (a cooldown belongs to an exit fill, machines/exit-walk.ts). Anything but a
  * long (crypto is never short) only moves.
  */
 export function followFee(position: PositionState, qty: string | Dec): FeeStep {

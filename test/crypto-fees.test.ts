@@ -135,13 +135,13 @@ describe('a fee learned after the exit it completed (the stream brought the fill
     // Known only by its day, it is placed when it was read (after both fills) and not walked.
     const sold = s.db.sqlite.prepare("select filled_at from fills where side = 'sell' and symbol = 'ETH/USD'").get() as { filled_at: string };
     const recorded = s.cap.lines().filter((l) => l.event === 'fee_recorded');
-    expect(recorded).toEqual([expect.objectContaining({ late: false })]);
+    expect(recorded).toEqual([expect.objectContaining({ exit_walk: false })]);
     expect(String(recorded[0]!.at) > sold.filled_at).toBe(true);
   });
 
   // runtime/order-commit.ts commitFee walks only a fee whose moment is known (`timed`): the exit that
   // a day-only fee completed starts no cooldown yet.
-  it.todo("the exit that Alpaca's day-only CFEE completed starts its cooldown (the late-exit walk skips untimed fees)");
+  it.todo("the exit that Alpaca's day-only CFEE completed starts its cooldown (the exit walk skips untimed fees)");
 
   it('a CFEE whose moment is known (a transaction_time) makes the walk start the exit\'s cooldown', async () => {
     // A cooldown of the case above (once day-only fees are walked) is not this one's.
@@ -154,7 +154,7 @@ describe('a fee learned after the exit it completed (the stream brought the fill
     expect(s.actors.recordFee(parsed.value)).toBe(true);
     expect(s.actors.ledgerPosition('ETH/USD')).toBe('0');
     expect(s.stopOf(buy.id)).toMatchObject({ cancelRequested: true });
-    expect(s.cap.lines().filter((l) => l.event === 'fee_recorded').at(-1)).toMatchObject({ late: true });
+    expect(s.cap.lines().filter((l) => l.event === 'fee_recorded').at(-1)).toMatchObject({ exit_walk: true });
     // ... and the cooldown belongs to the exit fill, found by the walk in the broker's order.
     await eventually(async () => s.cooldowns().length > 0, 2000, 10);
     expect(s.cooldowns()).toEqual([{ exit_fill_id: `${sell.id}:1.995`, symbol: 'ETH/USD' }]);

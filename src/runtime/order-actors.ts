@@ -1,8 +1,7 @@
 import { createActor, initialTransition, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import type { ExecutionReport, FeeReport, OrderReport, TradeUpdateReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
-import { latestFillTimes } from '../store/ledger.js';
-import { LateExits } from './late-exits.js';
+import { ExitCooldowns } from './exit-cooldowns.js';
 import { PositionFollowing } from './position-follow.js';
 import type { Logger } from '../log.js';
 import { assetClassOf } from '../domain/symbols.js';
@@ -12,7 +11,7 @@ import { LeadershipLost } from '../store/leadership-lost.js';
 import { entriesWithCanceledStops, stopCanceledForClose } from '../store/intents.js';
 import { crashPoint } from './crash-points.js';
 import { OrderRoutes } from './order-routes.js';
-import { commitFee, commitTransition, fillTime, type CommitDeps, type Committed, type PendingWrites } from './order-commit.js';
+import { commitFee, commitTransition, type CommitDeps, type Committed, type PendingWrites } from './order-commit.js';
 import { orderActorId, supervisorMachine, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { positionActorId } from '../../machines/position.machine.js';
 import { stopActorsOf } from '../protection/stop-actors.js';
@@ -72,10 +71,10 @@ export class OrderActors {
   private routing: { orderId: string | null; eventType: string } = { orderId: null, eventType: 'xstate.init' };
   private readonly following: PositionFollowing;
   private readonly routes: OrderRoutes;
-  private lateExits: LateExits;
+  private exits: ExitCooldowns;
   /** A commit was fenced off (another instance leads): said once. */
   private fenced = false;
-  private replayScheduled = false;
+  private walkScheduled = false;
   private kickScheduled = false;
   /** Fill rows committed by this process (reconcile_done reports the difference per run). */
   fillsRecorded = 0;
@@ -83,20 +82,20 @@ export class OrderActors {
   feesRecorded = 0;
 
   constructor(private readonly opts: OrderActorsOptions) {
-    this.lateExits = new LateExits(opts.db, new Map());
-    this.following = new PositionFollowing(opts.db, opts.cooldownMinutes ?? 0);
+    this.exits = new ExitCooldowns(opts.db, opts.cooldownMinutes ?? 0);
+    this.following = new PositionFollowing(opts.db);
     this.routes = new OrderRoutes(opts.db, opts.log, opts.adopt, (id) => this.live(id) !== undefined, (symbol) => this.ledgerPosition(symbol));
   }
 
   /** What a transition's commit needs of the runtime (order-commit.ts). */
   private get commitDeps(): CommitDeps {
-    return { db: this.opts.db, log: this.opts.log, lateExits: this.lateExits, following: this.following, positionActor: (symbol) => this.positionActor(symbol) };
+    return { db: this.opts.db, log: this.opts.log, exits: this.exits, following: this.following, positionActor: (symbol) => this.positionActor(symbol) };
   }
 
   /** Rehydrates every non-terminal actor from its row, then starts the supervisor. */
   async start(): Promise<void> {
     const { db, log } = this.opts;
-    this.lateExits = new LateExits(db, latestFillTimes(db));
+    this.exits = new ExitCooldowns(db, this.opts.cooldownMinutes ?? 0);
     const { snapshot, restored, rebuild } = assembleSupervisorSnapshot(db, log);
     for (const r of restored) this.persisted.set(r.orderId, { json: r.json, state: r.state });
 
@@ -124,8 +123,8 @@ export class OrderActors {
     stopActorsOf(db).onChange = (row) => this.positionActor(row.symbol)?.send({ type: 'stop.changed', row });
     for (const r of restored) log.info({ event: 'actor_rehydrated', order_id: r.orderId, state: r.state }, `order actor rehydrated in ${r.state}`);
 
-    // Late fills recorded before a crash whose exits were not walked yet.
-    if (this.lateExits.hasPending()) this.replayLateExits();
+    // Fills recorded before a crash whose exits were not walked yet.
+    if (this.exits.hasPending()) this.walkExits();
     // Entries whose stop was canceled (their position closed) but whose own transition a crash cut off.
     for (const entryOrderId of entriesWithCanceledStops(db)) this.send({ type: 'position.closed', entryOrderId });
 
@@ -186,7 +185,7 @@ export class OrderActors {
     this.send({ type: 'position.ensure', position: { symbol: fee.symbol, qty: '0', stops: [] } });
     let committed: ReturnType<typeof commitFee>;
     try {
-      committed = commitFee(this.commitDeps, fee, now, { walkLate: !opts.backfill });
+      committed = commitFee(this.commitDeps, fee, now, { walk: !opts.backfill });
     } catch (err) {
       log.fatal({ event: 'persist_failed', err }, 'could not record a crypto fee');
       this.opts.onFatal(err);
@@ -195,10 +194,10 @@ export class OrderActors {
     if (!committed) return false;
     this.feesRecorded += 1;
     log.info(
-      { event: 'fee_recorded', activity_id: fee.activityId, symbol: fee.symbol, qty: fee.qty, at: fee.at, late: committed.late, position: this.ledgerPosition(fee.symbol) },
+      { event: 'fee_recorded', activity_id: fee.activityId, symbol: fee.symbol, qty: fee.qty, at: fee.at, exit_walk: committed.marked, position: this.ledgerPosition(fee.symbol) },
       `fee ${fee.qty} ${fee.symbol} taken from the position`,
     );
-    if (committed.late) this.scheduleLateExits();
+    if (committed.marked) this.scheduleExitWalk();
     this.kickStopWorker();
     for (const entryOrderId of committed.followed.closed) if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
     return true;
@@ -330,23 +329,23 @@ export class OrderActors {
     });
   }
 
-  /** Starts the cooldowns late fills call for, walking their symbols in the broker's order. */
-  private replayLateExits(): void {
+  /** Starts the cooldowns the recorded fills call for, walking their symbols in the broker's order. */
+  private walkExits(): void {
     try {
-      this.logCooldowns(this.lateExits.replay((symbol) => this.ledgerPosition(symbol), this.opts.cooldownMinutes ?? 0));
+      this.logCooldowns(this.exits.walk((symbol) => this.ledgerPosition(symbol)));
     } catch (err) {
-      this.opts.log.fatal({ event: 'persist_failed', err }, 'could not record cooldowns for late fills');
+      if (!(err instanceof LeadershipLost)) this.opts.log.fatal({ event: 'persist_failed', err }, 'could not record cooldowns');
       this.opts.onFatal(err);
     }
   }
 
-  /** The late-exit walk, after the batch in progress (a reconcile page commits many orders in one go). */
-  private scheduleLateExits(): void {
-    if (this.replayScheduled) return;
-    this.replayScheduled = true;
+  /** The exit walk, after the batch in progress (a reconcile page commits many orders in one go). */
+  private scheduleExitWalk(): void {
+    if (this.walkScheduled) return;
+    this.walkScheduled = true;
     setImmediate(() => {
-      this.replayScheduled = false;
-      if (this.actor) this.replayLateExits();
+      this.walkScheduled = false;
+      if (this.actor) this.walkExits();
     });
   }
 
@@ -393,20 +392,18 @@ export class OrderActors {
     this.closeEntries(c, state, committed.closed);
   }
 
-  /** After the commit: the position book, logs, the late-exit walk, and then the stop worker. */
+  /** After the commit: logs, the exit walk (after the batch), and then the stop worker. */
   private afterCommit(c: OrderContext, committed: Committed, now: Date): void {
     const { db, log } = this.opts;
-    const { written, late } = committed;
+    const { written } = committed;
     this.fillsRecorded += written.length;
     for (const f of written) {
-      this.lateExits.committed(f.symbol, fillTime(f));
       log.info(
         { event: 'fill_received', order_id: f.orderId, symbol: f.symbol, side: f.side, cum_qty: f.cumQty, qty: f.qty, price: f.price, source: f.source, role: c.role },
         `fill ${f.side} ${f.qty} ${f.symbol} @ ${f.price}`,
       );
     }
-    this.logCooldowns(committed.started);
-    if (late.size > 0) this.scheduleLateExits();
+    if (written.length > 0) this.scheduleExitWalk();
     if (written.length > 0 && c.role === 'entry' && written[0]!.cumQty === written[0]!.qty) {
       const cooling = activeCooldown(db, c.order.symbol, now);
       if (cooling) {

@@ -8,12 +8,11 @@ import { appendHistory, upsertOrderRow } from '../store/order-rows.js';
 import { canonicalTime } from '../time.js';
 import type { FillRecord, OrderRole } from '../domain/protection.js';
 import { brokerOutcome, entryOfStop, stopClientOrderId, stopRowIdOf } from '../domain/orders.js';
-import type { StartedCooldown } from '../store/cooldowns.js';
 import { ledgerAvgPrice } from '../../machines/fill-plan.js';
 import { ORDER_MACHINE_VERSION, type OrderContext } from '../../machines/order.machine.js';
 import { applyStopTransition } from '../protection/stop-transitions.js';
 import { crashPoint } from './crash-points.js';
-import type { LateExits } from './late-exits.js';
+import type { ExitCooldowns } from './exit-cooldowns.js';
 import type { Followed, PositionFollowing } from './position-follow.js';
 import { notifyFill, notifyStopFilled } from '../notify/events.js';
 
@@ -31,7 +30,7 @@ export type PendingWrites = { fills: Array<FillRecord & { role: OrderRole | null
 export interface CommitDeps {
   db: Database;
   log: Logger;
-  lateExits: LateExits;
+  exits: ExitCooldowns;
   following: PositionFollowing;
   positionActor(symbol: string): AnyActorRef | undefined;
 }
@@ -52,16 +51,12 @@ export function commitTransition(
 ): Committed {
   const { db } = d;
   const { c, writes, now } = p;
-  const out: Committed = { written: [], late: new Set(), started: [], closed: [], intents: false };
+  const out: Committed = { written: [], closed: [], intents: false };
   db.transaction(() => {
     out.written = insertFills(db, writes?.fills ?? [], now);
     for (const f of out.written) notifyFill(db, f, c.role, now);
-    for (const f of out.written) {
-      if (d.lateExits.isLate(f.symbol, fillTime(f))) {
-        out.late.add(f);
-        d.lateExits.mark(f.symbol, fillTime(f));
-      }
-    }
+    // Each fill's exit is judged after the batch, in the broker's order (exit-cooldowns.ts).
+    for (const f of out.written) d.exits.mark(f.symbol, fillTime(f));
     upsertOrderRow(db, {
       order_id: c.order.orderId,
       client_order_id: c.order.clientOrderId,
@@ -83,8 +78,7 @@ export function commitTransition(
     if (p.before !== p.state) {
       appendHistory(db, { order_id: c.order.orderId, at: now.toISOString(), event: p.eventType, from_state: p.before, to_state: p.state });
     }
-    const followed = followPosition(d, c, out.written, out.late, now);
-    out.started = followed.started;
+    const followed = followPosition(d, c, out.written, now);
     out.closed = followed.closed;
     out.intents = followed.asked;
     if (p.terminal && c.role === 'stop') settleStopIntent(d, c, now);
@@ -96,19 +90,17 @@ export function commitTransition(
 
 /**
  * Protection follows the position (DESIGN §3.4), whatever role the order has: the pure step
- * (machines/position.ts) decides, per fill, what the stops cover, which are canceled and which
- * cooldown starts; here its commands are written in this transaction. The book moves after the
+ * (machines/position.ts) decides, per fill, what the stops cover and which are canceled; here its commands are written in this transaction. The book moves after the
  * commit, so the batch starts from the book's position.
  */
-function followPosition(d: CommitDeps, c: OrderContext, written: FillRecord[], late: ReadonlySet<FillRecord>, now: Date): Followed {
-  if (written.length === 0) return { started: [], closed: [], asked: false };
+function followPosition(d: CommitDeps, c: OrderContext, written: FillRecord[], now: Date): Followed {
+  if (written.length === 0) return { closed: [], asked: false };
   const position = d.positionActor(c.order.symbol);
   if (!position) throw new Error(`no position actor for ${c.order.symbol}: its fills cannot be followed`);
   return d.following.follow(position, {
     order: { orderId: c.order.orderId, role: c.role, assetClass: c.order.assetClass, clientOrderId: c.order.clientOrderId, protect: c.protect },
     symbol: c.order.symbol,
     fills: written,
-    late,
     now,
   });
 }
@@ -149,18 +141,18 @@ function settleStopIntent(d: CommitDeps, c: OrderContext, now: Date): void {
  * already (a page read again): nothing is sent.
  *
  * A fee learned after newer fills of its symbol (the stream brought the exit, the fee came with the
- * next activity page) may be what made that exit a close: like a late fill, it marks its symbol for
- * the late-exit walk (`late`), which judges the exits in the broker's order, fees included. Only a
- * fee whose moment is known (`timed`, to the millisecond: it counts as the end of it) can be placed.
+ * next activity page) may be what made that exit a close: like a fill, it marks its symbol for the
+ * exit walk (`marked`), which judges the exits in the broker's order, fees included. Only a fee
+ * whose moment is known (`timed`, to the millisecond: it counts as the end of it) can be placed.
  */
-export function commitFee(d: CommitDeps, fee: FeeReport, now: Date, opts: { walkLate: boolean } = { walkLate: true }): { followed: Followed; late: boolean } | null {
+export function commitFee(d: CommitDeps, fee: FeeReport, now: Date, opts: { walk: boolean } = { walk: true }): { followed: Followed; marked: boolean } | null {
   return d.db.transaction(() => {
     if (!insertFee(d.db, fee, now)) return null;
-    const late = opts.walkLate && fee.timed && d.lateExits.isLate(fee.symbol, `${fee.at.slice(0, 23)}999999Z`);
-    if (late) d.lateExits.mark(fee.symbol, fee.at);
+    const marked = opts.walk && fee.timed;
+    if (marked) d.exits.mark(fee.symbol, fee.at);
     const position = d.positionActor(fee.symbol);
     if (!position) throw new Error(`no position actor for ${fee.symbol}: its fee cannot be followed`);
-    return { followed: d.following.followFee(position, { qty: fee.qty, now }), late };
+    return { followed: d.following.followFee(position, { qty: fee.qty, now }), marked };
   });
 }
 
@@ -171,8 +163,6 @@ export const fillTime = (f: FillRecord) => canonicalTime(f.at) ?? f.at;
 /** What one commit wrote and started. */
 export interface Committed {
   written: FillRecord[];
-  late: Set<FillRecord>;
-  started: StartedCooldown[];
   /** Orders whose stops the commit took off (their positions are gone). */
   closed: string[];
   /** Its position actor asked for a stop (a new one, or more to cover). */

@@ -4,16 +4,13 @@ import { entryOfStop, stopClientOrderId } from '../domain/orders.js';
 import type { FillRecord, StopIntent } from '../domain/protection.js';
 import type { FillOrder, PositionCommand } from '../../machines/position.js';
 import { positionMachine, type PositionEvent, type PositionInput } from '../../machines/position.machine.js';
-import { startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
 import { ledgerPositions } from '../store/ledger.js';
 import { liveStopRowsBySymbol, stopRowsOf } from '../store/intents.js';
 import type { StopEvent } from '../../machines/stop.js';
 import { applyStopTransition } from '../protection/stop-transitions.js';
-import { notifyCooldownStarted } from '../notify/events.js';
 
-/** What a batch of fills did to protection: cooldowns started, and orders whose stops were taken off. */
+/** What a batch of fills did to protection: the orders whose stops were taken off, and whether a stop was asked for. */
 export interface Followed {
-  started: StartedCooldown[];
   closed: string[];
   /** A stop was asked for (placed, grown or re-armed). */
   asked: boolean;
@@ -24,25 +21,21 @@ export interface FollowBatch {
   order: FillOrder;
   symbol: string;
   fills: readonly FillRecord[];
-  late: ReadonlySet<FillRecord>;
   now: Date;
 }
 
 /**
  * The runtime side of the position actors (machines/position.machine.ts): what each is restored
  * from at start, the fills (and crypto fees) it is sent inside the commit's transaction, and the commands it hands
- * back, performed here — a stop's as an event of that stop's actor (`applyStopTransition`), a
- * cooldown as a row, an entry's `position.closed` collected for the caller. Decides nothing.
+ * back, performed here — a stop's as an event of that stop's actor (`applyStopTransition`), an
+ * entry's `position.closed` collected for the caller. Decides nothing (cooldowns: exit-cooldowns.ts).
  */
 export class PositionFollowing {
   private current: Followed | null = null;
   /** A command that failed: rethrown to the commit (XState would otherwise stop the actor quietly). */
   private failure: { err: unknown } | null = null;
 
-  constructor(
-    private readonly db: Database,
-    private readonly cooldownMinutes: number,
-  ) {}
+  constructor(private readonly db: Database) {}
 
   /** The position machine with its `carryOut` performed here. */
   machine() {
@@ -71,10 +64,10 @@ export class PositionFollowing {
 
   /**
    * Sends the fills the commit wrote to the symbol's position actor and returns what its commands
-   * started. Runs inside the commit's transaction: the actor takes the event synchronously.
+   * did. Runs inside the commit's transaction: the actor takes the event synchronously.
    */
   follow(actor: AnyActorRef, p: FollowBatch): Followed {
-    const out: Followed = { started: [], closed: [], asked: false };
+    const out: Followed = { closed: [], asked: false };
     if (p.fills.length === 0) return out;
     const ids = [stopClientOrderId(p.order.orderId)];
     const stopOf = p.order.role === 'stop' ? entryOfStop(p.order.clientOrderId) : null;
@@ -82,7 +75,7 @@ export class PositionFollowing {
     const event: PositionEvent = {
       type: 'fills',
       order: p.order,
-      fills: p.fills.map((f) => ({ orderId: f.orderId, symbol: f.symbol, side: f.side, cumQty: f.cumQty, qty: f.qty, late: p.late.has(f) })),
+      fills: p.fills.map((f) => ({ orderId: f.orderId, symbol: f.symbol, side: f.side, cumQty: f.cumQty, qty: f.qty })),
       own: stopRowsOf(this.db, ids),
       now: p.now.getTime(),
     };
@@ -95,7 +88,7 @@ export class PositionFollowing {
    * commands did (stops shrunk, or canceled with their entries told). Runs inside the fee's transaction.
    */
   followFee(actor: AnyActorRef, fee: { qty: string; now: Date }): Followed {
-    const out: Followed = { started: [], closed: [], asked: false };
+    const out: Followed = { closed: [], asked: false };
     this.deliver(actor, { type: 'fee', qty: fee.qty, now: fee.now.getTime() }, out);
     return out;
   }
@@ -136,12 +129,6 @@ export class PositionFollowing {
       case 'cancel':
         this.stopEvent(stopClientOrderId(cmd.stopOf), { type: 'cancelRequested' }, now);
         return;
-      case 'startCooldown': {
-        const cd = startExitCooldown(this.db, cmd.fill, this.cooldownMinutes, now);
-        if (cd) notifyCooldownStarted(this.db, cd, now);
-        if (cd) this.current?.started.push(cd);
-        return;
-      }
       case 'positionClosed':
         this.current?.closed.push(cmd.entryOrderId);
         return;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { normalize } from '../../src/decimal.js';
+import { endingFills } from '../../machines/exit-walk.js';
 import {
   classifyFill,
-  endingFills,
   followFee,
   followFill,
   roleAtFirstFill,
@@ -39,7 +39,6 @@ const order = (orderId: string, role: FillOrder['role'], over: Partial<FillOrder
   clientOrderId: role === 'stop' ? `ct-stop-${orderId}` : 'manual-1',
   ...over,
 });
-const cooldown = (orderId: string, cumQty: string, symbol = 'AAPL'): PositionCommand => ({ type: 'startCooldown', fill: { orderId, cumQty, symbol } });
 const cancel = (stopOf: string): PositionCommand[] => [
   { type: 'cancel', stopOf },
   { type: 'positionClosed', entryOrderId: stopOf },
@@ -176,12 +175,12 @@ const cases: Case[] = [
     qty: '-0.5',
   },
   {
-    name: 'crypto sell past flat: the long\'s stops go and a cooldown starts, nothing covers the rest',
+    name: 'crypto sell past flat: the long\'s stops go, nothing covers the rest',
     position: state('0.3', [stop('e1', 'sell', '0.3')], 'BTC/USD'),
     fill: fill('x1', 'sell', '0.5', '0.5', { symbol: 'BTC/USD' }),
     order: order('x1', 'exit', { assetClass: 'crypto' }),
     kind: 'crossed',
-    commands: [...cancel('e1'), cooldown('x1', '0.5', 'BTC/USD')],
+    commands: [...cancel('e1')],
     qty: '-0.2',
   },
   {
@@ -242,31 +241,22 @@ const cases: Case[] = [
   },
   // Closed.
   {
-    name: 'closed: every live stop on the closing side is canceled (their entries told), a cooldown starts',
+    name: 'closed: every live stop on the closing side is canceled (their entries told)',
     position: state('10', [stop('a', 'sell', '6'), stop('short', 'buy', '1'), stop('gone', 'sell', '2', { cancelRequested: true }), stop('b', 'sell', '4')]),
     fill: fill('x1', 'sell', '10', '12'),
     order: order('x1', 'exit'),
     kind: 'closed',
-    commands: [...cancel('a'), ...cancel('b'), cooldown('x1', '12')],
-    qty: '0',
-  },
-  {
-    name: 'closed by a late fill: its cooldown is left to the late-exit walk',
-    position: state('10', [stop('a', 'sell', '10')]),
-    fill: fill('x1', 'sell', '10', '10', { late: true }),
-    order: order('x1', 'exit'),
-    kind: 'closed',
-    commands: cancel('a'),
+    commands: [...cancel('a'), ...cancel('b')],
     qty: '0',
   },
   // Crossed.
   {
-    name: 'crossed: the long\'s stops go, a cooldown starts, and the order\'s own stop covers the short',
+    name: 'crossed: the long\'s stops go, and the order\'s own stop covers the short',
     position: state('5', [stop('e1', 'sell', '5')]),
     fill: fill('x1', 'sell', '8'),
     order: order('x1', 'exit'),
     kind: 'crossed',
-    commands: [...cancel('e1'), cooldown('x1', '8'), { type: 'cover', stopOf: 'x1', side: 'buy', qty: '3' }],
+    commands: [...cancel('e1'), { type: 'cover', stopOf: 'x1', side: 'buy', qty: '3' }],
     qty: '-3',
     wants: { e1: '5', x1: '3' },
   },
@@ -292,12 +282,12 @@ const cases: Case[] = [
     wants: { b: '5', a: '0' },
   },
   {
-    name: "a stop's fill that closes the position: its own cut, then the cancels and a cooldown",
+    name: "a stop's fill that closes the position: its own cut, then the cancels",
     position: state('10', [stop('a', 'sell', '10')]),
     fill: fill('stopA', 'sell', '10'),
     order: order('a', 'stop', { orderId: 'stopA' }),
     kind: 'closed',
-    commands: [{ type: 'cut', stopOf: 'a', qty: '10', cutQty: '10' }, ...cancel('a'), cooldown('stopA', '10')],
+    commands: [{ type: 'cut', stopOf: 'a', qty: '10', cutQty: '10' }, ...cancel('a')],
     qty: '0',
   },
   // Re-arm.
@@ -337,7 +327,7 @@ const cases: Case[] = [
     fill: fill('e1', 'buy', '4'),
     order: order('e1', 'entry'),
     kind: 'closed',
-    commands: [...cancel('s1'), cooldown('e1', '4')],
+    commands: [...cancel('s1')],
     qty: '0',
     wants: { s1: '4' },
   },
@@ -347,7 +337,7 @@ const cases: Case[] = [
     fill: fill('e1', 'buy', '5'),
     order: order('e1', 'entry'),
     kind: 'crossed',
-    commands: [...cancel('s1'), cooldown('e1', '5'), { type: 'cover', stopOf: 'e1', side: 'sell', qty: '3' }],
+    commands: [...cancel('s1'), { type: 'cover', stopOf: 'e1', side: 'sell', qty: '3' }],
     qty: '3',
     wants: { s1: '2', e1: '3' },
   },
@@ -394,7 +384,7 @@ describe('followFill', () => {
     expect(first.commands).toEqual([{ type: 'cover', stopOf: 'e1', side: 'sell', qty: '2' }]);
     s = first.next;
     const sell = followFill(s, fill('x1', 'sell', '4'), order('x1', 'exit'));
-    expect(sell.commands).toEqual([...cancel('e1'), cooldown('x1', '4'), { type: 'cover', stopOf: 'x1', side: 'buy', qty: '2' }]);
+    expect(sell.commands).toEqual([...cancel('e1'), { type: 'cover', stopOf: 'x1', side: 'buy', qty: '2' }]);
     // Its stop's cancel landed (done).
     s = { ...sell.next, stops: sell.next.stops.map((x) => (x.stopOf === 'e1' ? { ...x, done: true } : x)) };
     const last = followFill(s, fill('e1', 'buy', '3', '5'), order('e1', 'entry'));
@@ -402,7 +392,6 @@ describe('followFill', () => {
     // Its stop ended: it is armed again for what this fill opened past flat.
     expect(last.commands).toEqual([
       ...cancel('x1'),
-      cooldown('e1', '5'),
       { type: 'cover', stopOf: 'e1', side: 'sell', qty: '1', rearm: { cut: '0', nextVersion: true } },
     ]);
     expect(last.next.qty).toBe('1');
@@ -410,7 +399,7 @@ describe('followFill', () => {
   });
 });
 
-describe('endingFills: the late-exit walk in the broker\'s order', () => {
+describe('endingFills: the exit walk in the broker\'s order', () => {
   it('finds the fills that closed or crossed, from the position after all of them', () => {
     const fills = [
       { id: 'a', side: 'buy', qty: '5' },
@@ -436,7 +425,7 @@ describe('followFee: a crypto fee taken in the coin (CFEE)', () => {
     expect(step.next.qty).toBe('0.49875');
     expect(step.commands).toEqual([{ type: 'shrink', stopOf: 'e1', qty: '0.00125', cutQty: '0.00125' }]);
     expect(wants(step.next)).toEqual({ e1: '0.49875' });
-    // The same cut a sell fill of the fee's size makes, without its cooldown or its kind.
+    // The same cut a sell fill of the fee's size makes, without its kind.
     const sold = followFill(s, { ...fill('x1', 'sell', '0.00125'), symbol: 'BTC/USD' }, order('x1', 'exit', { assetClass: 'crypto' }));
     expect(sold.commands).toEqual(step.commands);
     expect(JSON.stringify(s)).toBe(frozen);
@@ -459,11 +448,10 @@ describe('followFee: a crypto fee taken in the coin (CFEE)', () => {
     expect(step.next.qty).toBe('0.49875');
   });
 
-  it('a fee that leaves nothing cancels the stops like a close, with no cooldown', () => {
+  it('a fee that leaves nothing cancels the stops like a close', () => {
     const step = followFee(btc('0.00125', [stop('e1', 'sell', '0.5', { cut: '0.49875' }), stop('e2', 'sell', '1', { done: true })]), '0.00125');
     expect(step.next.qty).toBe('0');
     expect(step.commands).toEqual(cancel('e1'));
-    expect(step.commands.some((c) => c.type === 'startCooldown')).toBe(false);
     expect(step.next.stops.map((x) => x.cancelRequested)).toEqual([true, false]);
   });
 

@@ -169,6 +169,9 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       // The buy fills its last 3: the short closes (a cooldown, the sell's stop goes) and 1 is long again.
       actors.handleTradeUpdate(fillUpdate(entry, '5', '3', '99', 'filled'));
       expect(actors.ledgerPosition('TSLA')).toBe('1');
+      // The exits are walked once the batch is in (after this tick): both closes, in the broker's order.
+      expect(events('cooldown_started')).toEqual([]);
+      await new Promise((r) => setImmediate(r));
       expect(events('cooldown_started').map((l) => l.exit_fill_id)).toEqual([`${sell.orderId}:4`, `${entry.orderId}:5`]);
       expect(intentRow(db, `ct-stop-${sell.orderId}`)).toMatchObject({ cancel_requested: 1 });
       const again = intentRow(db, entryStop)!;
