@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { createBrokerClient } from '../src/broker/client.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
+import { restart } from '../src/runtime/restart.js';
 import { DriftCheck } from '../src/sync/drift.js';
 import { Reconciler } from '../src/sync/reconciler.js';
 import { StopWorker } from '../src/protection/stop-worker.js';
@@ -45,7 +46,7 @@ export function benchCatchupProtect(entries = 1000, fillsPerEntry = 10, kind: St
       // No rate limit: the figure is the request count (at 180/min the same requests take minutes).
       const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url }, { rateLimit: false });
       const actors = new OrderActors({ db, log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-      await actors.start();
+      await restart({ actors: actors });
       const reconciler = new Reconciler({ db, log, client, actors, drift: new DriftCheck({ db, log, client, actors }) });
       const worker = new StopWorker({
         db,

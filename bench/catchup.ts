@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { startSimulator } from '../src/sim/index.js';
 import { createBrokerClient } from '../src/broker/client.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
+import { restart } from '../src/runtime/restart.js';
 import { DriftCheck } from '../src/sync/drift.js';
 import { Reconciler } from '../src/sync/reconciler.js';
 import { makeFills } from '../test/support/sim-traffic.js';
@@ -22,7 +23,7 @@ export function benchCatchup(fills = 10_000, kind: StoreKind = 'sqlite') {
       const log = pino({ level: 'silent' });
       const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url });
       const actors = new OrderActors({ db, log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-      await actors.start();
+      await restart({ actors: actors });
       const reconciler = new Reconciler({ db, log, client, actors, drift: new DriftCheck({ db, log, client, actors }) });
       const t0 = performance.now();
       const result = await reconciler.trigger('start');

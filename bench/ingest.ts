@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { pino } from 'pino';
 import { OrderActors } from '../src/runtime/order-actors.js';
+import { restart } from '../src/runtime/restart.js';
 import type { Database } from '../src/store/database.js';
 import { onStore, PG_SCHEMA, type BenchStore, type StoreKind } from './store.js';
 
@@ -42,7 +43,7 @@ export function benchIngest(fills = 20_000, kind: StoreKind = 'sqlite') {
     const path = async (name: string, batch: number) => {
       const db = await store.open(name);
       const actors = new OrderActors({ db, log: pino({ level: 'silent' }), adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-      await actors.start();
+      await restart({ actors: actors });
       const perOrder = 4;
       const start = performance.now();
       for (let b = 0; b < fills / perOrder / batch; b++) {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { openDatabase } from '../src/store/database.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
+import { restart } from '../src/runtime/restart.js';
 import { stopActorsOf } from '../src/protection/stop-actors.js';
 import type { OrderReport } from '../src/domain/reports.js';
 
@@ -20,7 +21,7 @@ export async function benchRehydrate(actorsN = 10_000, keepDir?: string) {
   try {
     const db = await openDatabase(path);
     const first = new OrderActors({ db, log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-    await first.start();
+    await restart({ actors: first });
     db.transaction(() => {
       for (let i = 0; i < actorsN; i++) {
         const order = report(i);
@@ -38,7 +39,7 @@ export async function benchRehydrate(actorsN = 10_000, keepDir?: string) {
     const db2 = await openDatabase(path);
     const second = new OrderActors({ db: db2, log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
     const t0 = performance.now();
-    await second.start();
+    await restart({ actors: second });
     const ms = performance.now() - t0;
     const live = second.liveStates().length;
     const positionActors = second.ledgerPositions().size;

@@ -22,6 +22,7 @@ import { createMetrics } from './metrics.js';
 import type { StreamState } from './domain/stream.js';
 import type { Inspector } from './inspect/inspector.js';
 import { Reconciler } from './sync/reconciler.js';
+import { restart } from './runtime/restart.js';
 import { EntryGate } from './protection/entry-gate.js';
 import { PositionCloser } from './protection/position-close.js';
 import { LastPrices } from './api/last-prices.js';
@@ -140,7 +141,6 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
         deps.onFatal();
       },
     });
-    await actors.start();
     closers.push(() => actors.stop());
 
     // Protection: the outbox worker places/resizes stops; the ratchet trails crypto stops.
@@ -163,26 +163,27 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
       onLeadershipLost: (err) => deps.onLeadershipLost?.(err),
     });
     stopWorker = worker;
-    worker.start(1000);
     closers.push(() => worker.stop());
     const ratchet = new CryptoRatchet({ db, log, prices, grids, trailPercent: account.trailPercent, minStepPercent: '0.25', onRaised: () => void worker.kick() });
-    ratchet.start(config.ratchetMs);
     closers.push(() => ratchet.stop());
     // Alpaca's session (its clock and calendar): whether equity stops can trigger now, shown, never alarmed on.
     const marketClock = new MarketClock({ client: broker, log, refreshMs: config.marketClockS * 1000 });
-    marketClock.start();
     closers.push(() => marketClock.stop());
     // Positions from the actors' book, not a scan of the fills table at every check.
     const coverage = new CoverageWatch({ db, log, graceS: config.protectGraceS, adopt: account.adopt, positions: () => actors.ledgerPositions(), marketSession: () => marketClock.session() });
-    coverage.start(1000);
     closers.push(() => coverage.stop());
 
     const drift = new DriftCheck({ db, log, client: broker, actors, graceS: config.protectGraceS });
     let feedState: () => StreamState = () => 'down';
     const metrics = createMetrics({ db, streamState: () => feedState(), driftCount: () => drift.current().length, unprotected: () => coverage.current().unprotected });
     const reconciler = new Reconciler({ db, log, client: broker, actors, drift, resyncWindowS: config.resyncWindowS, onDone: (r) => metrics.observeReconcile(r) });
-    // Lossless first (the watermark), then fast (the stream), with polling as the safety net.
-    void reconciler.trigger('start');
+    // Restart, in the order docs/architecture.md gives: actors, what a crash cut off, stops, then
+    // the reconciler's first run — lossless first (the watermark), then fast (the stream, below),
+    // with polling as the safety net.
+    await restart({ log, actors, stops: { db, worker, passMs: 1000 }, reconciler });
+    ratchet.start(config.ratchetMs);
+    marketClock.start();
+    coverage.start(1000);
     const feed = new TradeUpdateFeed(broker, log, {
       onUpdate: (u) => actors.handleTradeUpdate(u),
       onListening: () => void reconciler.trigger('stream'),

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
+import { restart } from '../src/runtime/restart.js';
 import { startApi, type ApiServer } from '../src/api/server.js';
 import { captureLogger } from './support/log-capture.js';
 import { createMetrics } from '../src/metrics.js';
@@ -18,7 +19,7 @@ beforeAll(async () => {
   db = await openDatabase(':memory:');
   const { log } = captureLogger();
   actors = new OrderActors({ db, log, adopt: 'record', fetchOrder: async () => null, onFatal: () => undefined });
-  await actors.start();
+  await restart({ actors: actors });
   actors.handleOrder(order);
   actors.handleExecution(execution(order, { cumQty: '4', qty: '4', price: '101.5', orderStatus: 'partially_filled' }), null);
   // More fills, on another symbol, for paging and filters.

@@ -7,6 +7,7 @@ import { openDatabase, type Database } from '../src/store/database.js';
 import { createBrokerClient } from '../src/broker/client.js';
 import { parseFeeActivity, parseOrder } from '../src/broker/adapter.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
+import { restart } from '../src/runtime/restart.js';
 import { DriftCheck } from '../src/sync/drift.js';
 import { Reconciler } from '../src/sync/reconciler.js';
 import { ledgerPositions } from '../src/store/ledger.js';
@@ -31,7 +32,7 @@ async function service(seed: number, opts: { graceS?: number; feeDelayMs?: numbe
   const cap = captureLogger('info');
   const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url });
   const actors = new OrderActors({ db, log: cap.log, adopt: 'protect', cooldownMinutes: 30, fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-  await actors.start();
+  await restart({ actors: actors });
   const drift = new DriftCheck({ db, log: cap.log, client, actors, ...(opts.graceS !== undefined ? { graceS: opts.graceS } : {}) });
   const reconciler = new Reconciler({ db, log: cap.log, client, actors, drift });
   const close = async () => {
@@ -259,7 +260,7 @@ describe('a database from before fees (migration 0006)', () => {
     s.db.sqlite.prepare("insert into sync_state (key, value, updated_at) select 'fee_backfill_until', value, updated_at from sync_state where key = 'fill_watermark'").run();
     const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: s.sim.url });
     const actors = new OrderActors({ db: s.db, log: s.cap.log, adopt: 'protect', cooldownMinutes: 30, fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-    await actors.start();
+    await restart({ actors: actors });
     expect(actors.ledgerPosition('BTC/USD')).toBe('0.5');
     const reconciler = new Reconciler({ db: s.db, log: s.cap.log, client, actors, drift: new DriftCheck({ db: s.db, log: s.cap.log, client, actors }) });
     try {

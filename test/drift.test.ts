@@ -3,6 +3,7 @@ import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { createBrokerClient } from '../src/broker/client.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
+import { restart } from '../src/runtime/restart.js';
 import { DriftCheck } from '../src/sync/drift.js';
 import { ledgerPositions } from '../src/store/ledger.js';
 import { Reconciler } from '../src/sync/reconciler.js';
@@ -21,7 +22,7 @@ beforeAll(async () => {
   db = await openDatabase(':memory:');
   const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url });
   actors = new OrderActors({ db, log: cap.log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-  await actors.start();
+  await restart({ actors: actors });
   drift = new DriftCheck({ db, log: cap.log, client, actors, graceS: 0 });
   reconciler = new Reconciler({ db, log: cap.log, client, actors, drift });
 });
@@ -91,7 +92,7 @@ describe('drift has a grace (CT_PROTECT_GRACE_S): only a difference that lasts i
     gdb = await openDatabase(':memory:');
     const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: gsim.url });
     gactors = new OrderActors({ db: gdb, log: gcap.log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-    await gactors.start();
+    await restart({ actors: gactors });
     gdrift = new DriftCheck({ db: gdb, log: gcap.log, client, actors: gactors, graceS: 5 });
     greconciler = new Reconciler({ db: gdb, log: gcap.log, client, actors: gactors, drift: gdrift });
   });

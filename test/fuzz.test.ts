@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFeeActivity, parseFillActivity, parseOrder, parseTradeUpdate } from '../src/broker/adapter.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
+import { restart } from '../src/runtime/restart.js';
 import { isDecimalString } from '../src/decimal.js';
 import { captureLogger } from './support/log-capture.js';
 import { fixture } from './support/fixtures.js';
@@ -22,7 +23,7 @@ let actors: OrderActors;
 beforeAll(async () => {
   db = await openDatabase(':memory:');
   actors = new OrderActors({ db, log: captureLogger('silent').log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-  await actors.start();
+  await restart({ actors: actors });
 });
 afterAll(async () => {
   actors.stop();

@@ -178,3 +178,19 @@ describe('one domain', () => {
     expect(all).toEqual(expect.arrayContaining(['src/domain/reports.ts', 'src/domain/orders.ts', 'src/domain/symbols.ts', 'src/domain/protection.ts']));
   });
 });
+
+describe('one owner per decision (issue 22)', () => {
+  const service = [...tsFiles(join(ROOT, 'src')), ...tsFiles(join(ROOT, 'machines'))].filter((f) => !rel(f).startsWith('src/sim/'));
+  const using = (re: RegExp) => service.filter((f) => re.test(stripComments(readFileSync(f, 'utf8')))).map(rel).sort();
+
+  it('restart happens in one place: only src/runtime/restart.ts restores the actors, resumes the stops and runs the first reconcile', () => {
+    expect(using(/\.restore\(\)|\.recover\(|\b(restartStops|followFractionStops)\(\s*[a-z]|trigger\(\s*'start'\s*\)/)).toEqual(['src/protection/stop-transitions.ts', 'src/runtime/restart.ts']);
+    // stop-transitions.ts only defines them (it calls neither).
+    const defs = stripComments(readFileSync(join(ROOT, 'src/protection/stop-transitions.ts'), 'utf8'));
+    expect(defs).not.toMatch(/[^n]\s(restartStops|followFractionStops)\(\s*db\s*\)\s*;/);
+  });
+
+  it('cooldowns are decided in one place: only src/runtime/exit-cooldowns.ts starts one', () => {
+    expect(using(/\bstartExitCooldown\(/)).toEqual(['src/runtime/exit-cooldowns.ts', 'src/store/cooldowns.ts']);
+  });
+});

@@ -6,6 +6,7 @@ import { startSimulator } from '../src/sim/index.js';
 import { openDatabase } from '../src/store/database.js';
 import { createBrokerClient } from '../src/broker/client.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
+import { restart } from '../src/runtime/restart.js';
 import { DriftCheck } from '../src/sync/drift.js';
 import { Reconciler } from '../src/sync/reconciler.js';
 import { captureLogger } from './support/log-capture.js';
@@ -28,7 +29,7 @@ describe('the trailing window behind the watermark', () => {
     try {
       const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url }, { rateLimit: false });
       const actors = new OrderActors({ db, log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-      await actors.start();
+      await restart({ actors: actors });
       const reconciler = new Reconciler({ db, log, client, actors, drift: new DriftCheck({ db, log, client, actors }), resyncWindowS: 900 });
       // Only the trailing re-read is under test: let it run at every reconcile.
       (reconciler as any).resync.deps.everyMs = 0;
@@ -67,7 +68,7 @@ describe('the trailing window behind the watermark', () => {
     try {
       const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url }, { rateLimit: false });
       const actors = new OrderActors({ db, log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-      await actors.start();
+      await restart({ actors: actors });
       const reconciler = new Reconciler({ db, log, client, actors, drift: new DriftCheck({ db, log, client, actors }), resyncWindowS: 900 });
       (reconciler as any).resync.deps.everyMs = 0;
       await simPost(sim, '/_sim/faults', { late_activity_ms: 1500 });
@@ -95,7 +96,7 @@ describe('the trailing window behind the watermark', () => {
     try {
       const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url }, { rateLimit: false });
       const actors = new OrderActors({ db, log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-      await actors.start();
+      await restart({ actors: actors });
       const life = (everyMs: number) => {
         const r = new Reconciler({ db, log, client, actors, drift: new DriftCheck({ db, log, client, actors }), resyncWindowS: 1 });
         (r as any).resync.deps.everyMs = everyMs;

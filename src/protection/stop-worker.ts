@@ -18,7 +18,7 @@ import { qtyOnGrid } from '../domain/grid.js';
 import { D, normalize } from '../decimal.js';
 import { cryptoStopPrice, equityStopPrice, newStopOrder, replaceStopOrder, trailOf, type StopSettings } from './stop-order.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
-import { applyStopTransition, followFractionStops, restartStops, type StopTransition } from './stop-transitions.js';
+import { applyStopTransition, type StopTransition } from './stop-transitions.js';
 import { isFractionPart } from '../../machines/fraction-stop.js';
 
 export interface StopWorkerDeps {
@@ -79,9 +79,8 @@ export class StopWorker {
     this.grids = deps.grids ?? new AssetGrids(deps);
   }
 
+  /** Passes every `intervalMs`, the first now (at restart, after src/runtime/restart.ts has resumed the stops). */
   start(intervalMs = 1000): void {
-    restartStops(this.deps.db);
-    followFractionStops(this.deps.db);
     this.timer = setInterval(() => this.kick(), intervalMs);
     this.kick();
   }

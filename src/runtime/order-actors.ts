@@ -16,7 +16,7 @@ import { orderActorId, supervisorMachine, type SupervisorEvent } from '../../mac
 import { positionActorId } from '../../machines/position.machine.js';
 import { stopActorsOf } from '../protection/stop-actors.js';
 import { wakeShortStops } from '../protection/stop-transitions.js';
-import { assembleSupervisorSnapshot, stateName } from './rehydrate.js';
+import { assembleSupervisorSnapshot, stateName, type Rebuild } from './rehydrate.js';
 
 export interface OrderActorsOptions {
   db: Database;
@@ -92,8 +92,12 @@ export class OrderActors {
     return { db: this.opts.db, log: this.opts.log, exits: this.exits, following: this.following, positionActor: (symbol) => this.positionActor(symbol) };
   }
 
-  /** Rehydrates every non-terminal actor from its row, then starts the supervisor. */
-  async start(): Promise<void> {
+  /**
+   * Restart, step 1 (src/runtime/restart.ts runs the steps in order): every non-terminal order
+   * actor from its row, the supervisor started, one position actor per symbol with a position or a
+   * live stop. Returns the rows that could not be restored, for `recover`.
+   */
+  restore(): Rebuild[] {
     const { db, log } = this.opts;
     this.exits = new ExitCooldowns(db, this.opts.cooldownMinutes ?? 0);
     const { snapshot, restored, rebuild } = assembleSupervisorSnapshot(db, log);
@@ -122,12 +126,18 @@ export class OrderActors {
     for (const position of this.following.restoreInputs()) actor.send({ type: 'position.ensure', position });
     stopActorsOf(db).onChange = (row) => this.positionActor(row.symbol)?.send({ type: 'stop.changed', row });
     for (const r of restored) log.info({ event: 'actor_rehydrated', order_id: r.orderId, state: r.state }, `order actor rehydrated in ${r.state}`);
+    return rebuild;
+  }
 
-    // Fills recorded before a crash whose exits were not walked yet.
+  /**
+   * Restart, step 2: what a crash left half done. Exits recorded but not walked are walked;
+   * entries whose stop was canceled for a closed position but whose own transition a crash cut off
+   * get it; rows `restore` set aside are rebuilt from the broker's order.
+   */
+  async recover(rebuild: Rebuild[]): Promise<void> {
+    const { db, log } = this.opts;
     if (this.exits.hasPending()) this.walkExits();
-    // Entries whose stop was canceled (their position closed) but whose own transition a crash cut off.
     for (const entryOrderId of entriesWithCanceledStops(db)) this.send({ type: 'position.closed', entryOrderId });
-
     for (const row of rebuild) {
       log.warn({ event: 'actor_rebuild', order_id: row.orderId, reason: row.reason }, 'order snapshot not restorable: rebuilding from the broker');
       await this.refreshOrder(row.orderId, row.reason);

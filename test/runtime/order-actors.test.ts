@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/store/database.js';
 import { TEST_STORES, pgSkipReason, stopTestStores, type TestStore } from '../support/test-stores.js';
 import { OrderActors } from '../../src/runtime/order-actors.js';
+import { restart } from '../../src/runtime/restart.js';
 import { assembleSupervisorSnapshot } from '../../src/runtime/rehydrate.js';
 import type { OrderReport, TradeUpdateReport } from '../../src/domain/reports.js';
 import { intentRow, updateIntent } from '../../src/store/intents.js';
@@ -36,7 +37,7 @@ async function boot(db?: Database, brokerOrders = new Map<string, OrderReport>()
     onFatal: (e) => fatal.push(e),
     cooldownMinutes,
   });
-  await actors.start();
+  await restart({ actors: actors });
   open.push({ actors, db: database });
   const events = (name: string) => cap.lines().filter((l) => l.event === name);
   return { db: database, actors, events, fatal };
