@@ -1,4 +1,5 @@
 import type { Database } from '../store/database.js';
+import type { Logger } from '../log.js';
 import { startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
 import { fillsSince } from '../store/ledger.js';
 import { listFees } from '../store/fees.js';
@@ -27,6 +28,7 @@ export class ExitCooldowns {
   constructor(
     private readonly db: Database,
     private readonly minutes: number,
+    private readonly log?: Logger,
   ) {
     this.marks = this.read();
   }
@@ -66,6 +68,12 @@ export class ExitCooldowns {
       if (Object.keys(marks).length > 0) writeSyncState(this.db, KEY, '{}');
     });
     this.marks = {};
+    // Said once the cooldowns are on disk (a batch that rolls back started none).
+    for (const cd of started) {
+      this.db.afterCommit(() =>
+        this.log?.info({ event: 'cooldown_started', symbol: cd.symbol, exit_fill_id: cd.exitFillId, until: cd.until.toISOString() }, `${cd.symbol} cooling down`),
+      );
+    }
     return started;
   }
 

@@ -1,3 +1,10 @@
+/**
+ * One job: the order actors' runtime around the supervisor. It routes broker reports to the
+ * supervisor with the facts only the runtime knows (role, tracked or not), provides the order
+ * machine's side effects, restores live actors at restart (src/runtime/restart.ts runs it), and
+ * does what follows each commit (commit-step.ts persists each processed event's snapshots with
+ * their fills; after-batch.ts runs the exit walk and wakes the stop worker once per batch).
+ */
 import { createActor, initialTransition, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import type { ExecutionReport, FeeReport, OrderReport, TradeUpdateReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
@@ -6,12 +13,13 @@ import { PositionFollowing } from './position-follow.js';
 import type { Logger } from '../log.js';
 import { assetClassOf } from '../domain/symbols.js';
 import { orderMachine, type OrderContext } from '../../machines/order.machine.js';
-import { activeCooldown, type StartedCooldown } from '../store/cooldowns.js';
+import { activeCooldown } from '../store/cooldowns.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import { entriesWithCanceledStops, stopCanceledForClose } from '../store/intents.js';
-import { crashPoint } from './crash-points.js';
 import { OrderRoutes } from './order-routes.js';
-import { commitFee, commitTransition, type CommitDeps, type Committed, type PendingWrites } from './order-commit.js';
+import { commitFee, type CommitDeps } from './order-commit.js';
+import { CommitStep, type CommitOutcome } from './commit-step.js';
+import { AfterBatch } from './after-batch.js';
 import { orderActorId, supervisorMachine, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { positionActorId } from '../../machines/position.machine.js';
 import { stopActorsOf } from '../protection/stop-actors.js';
@@ -41,48 +49,25 @@ export interface OrderActorsOptions {
 }
 
 
-/**
- * The runtime around the supervisor: provides the order machine's side effects, persists every
- * order actor's snapshot (with the fills its transition produced, in one transaction) as an explicit
- * step after each event is processed, rehydrates live actors at boot, and routes broker reports to
- * the supervisor with the facts only the runtime knows (role, tracked or not).
- */
 
-/** An order actor's snapshot waiting for its commit, with the event that made it. */
-interface Changed {
-  /** Its machine: how the snapshot is serialised. */
-  logic: { getPersistedSnapshot(snapshot: unknown): unknown };
-  snap: { status: string; value: unknown; context: OrderContext };
-  eventType: string;
-  /** What the transition's actions buffered (its fills): committed with this snapshot, not a later one. */
-  writes: PendingWrites | undefined;
-}
 export class OrderActors {
   private actor: Actor<typeof supervisorMachine> | null = null;
-  private readonly pending = new Map<string, PendingWrites>();
-  /** Last persisted snapshot JSON and state per live order: unchanged snapshots are not rewritten. */
-  private readonly persisted = new Map<string, { json: string; state: string }>();
-  /** The snapshot object last seen per order: an event that changed nothing hands back the same one. */
-  private readonly lastSeen = new Map<string, unknown>();
   private readonly snapshotRequests = new Set<string>();
-  /** Order actors' new snapshots since the last commit step, in the order they were taken. */
-  private readonly changed: Changed[] = [];
-  /** The order event the supervisor is routing now (named in each snapshot's history row). */
-  private routing: { orderId: string | null; eventType: string } = { orderId: null, eventType: 'xstate.init' };
   private readonly following: PositionFollowing;
   private readonly routes: OrderRoutes;
+  private readonly step: CommitStep;
   private exits: ExitCooldowns;
-  /** A commit was fenced off (another instance leads): said once. */
-  private fenced = false;
-  private walkScheduled = false;
-  private kickScheduled = false;
+  /** The exit walk and the stop worker's wake-up, each once after the batch in progress. */
+  private readonly exitWalk = new AfterBatch(() => this.walkExits(), () => this.actor !== null);
+  private readonly stopsWake = new AfterBatch(() => this.opts.onIntents?.(), () => this.actor !== null);
   /** Fill rows committed by this process (reconcile_done reports the difference per run). */
   fillsRecorded = 0;
   /** Fee rows (CFEE activities) committed by this process. */
   feesRecorded = 0;
 
   constructor(private readonly opts: OrderActorsOptions) {
-    this.exits = new ExitCooldowns(opts.db, opts.cooldownMinutes ?? 0);
+    this.exits = new ExitCooldowns(opts.db, opts.cooldownMinutes ?? 0, opts.log);
+    this.step = new CommitStep({ log: opts.log, deps: () => this.commitDeps, committed: (o) => this.afterCommit(o), onFatal: (err) => opts.onFatal(err) });
     this.following = new PositionFollowing(opts.db);
     this.routes = new OrderRoutes(opts.db, opts.log, opts.adopt, (id) => this.live(id) !== undefined, (symbol) => this.ledgerPosition(symbol));
   }
@@ -99,9 +84,9 @@ export class OrderActors {
    */
   restore(): Rebuild[] {
     const { db, log } = this.opts;
-    this.exits = new ExitCooldowns(db, this.opts.cooldownMinutes ?? 0);
+    this.exits = new ExitCooldowns(db, this.opts.cooldownMinutes ?? 0, log);
     const { snapshot, restored, rebuild } = assembleSupervisorSnapshot(db, log);
-    for (const r of restored) this.persisted.set(r.orderId, { json: r.json, state: r.state });
+    for (const r of restored) this.step.restored(r.orderId, r.json, r.state);
 
     const machine = supervisorMachine.provide({
       actors: { order: this.provideOrderMachine(), position: this.following.machine() },
@@ -110,10 +95,10 @@ export class OrderActors {
           log.info({ event: 'untracked_fill_detected', order_id: p.orderId, symbol: p.symbol, cum_qty: p.cumQty, source: p.source }, 'fill on an order this service did not place'),
         orderSpawned: ({ system }, p) => {
           const ref = system.get(orderActorId(p.orderId)) as AnyActorRef | undefined;
-          if (ref) this.watch(ref, true);
+          if (ref) this.step.watch(ref, true);
           // Final on its first step (an order that ended, seen for the first time): gone from the
           // system already. The machine is pure, so its snapshot is that step's, computed again.
-          else this.changed.push({ logic: orderMachine, snap: initialTransition(orderMachine, p.input)[0] as unknown as Changed['snap'], eventType: 'xstate.init', writes: undefined });
+          else this.step.queue(orderMachine, initialTransition(orderMachine, p.input)[0] as unknown as Parameters<CommitStep['queue']>[1]);
         },
       },
     });
@@ -121,7 +106,7 @@ export class OrderActors {
     actor.subscribe({ error: (err) => log.error({ event: 'supervisor_error', err }, 'supervisor actor error') });
     this.actor = actor;
     actor.start();
-    for (const [id, ref] of this.children()) if (id.startsWith('order:')) this.watch(ref, false);
+    for (const [id, ref] of this.children()) if (id.startsWith('order:')) this.step.watch(ref, false);
     // One position actor per symbol with a position or a live stop; the stop actors keep theirs current.
     for (const position of this.following.restoreInputs()) actor.send({ type: 'position.ensure', position });
     stopActorsOf(db).onChange = (row) => this.positionActor(row.symbol)?.send({ type: 'stop.changed', row });
@@ -207,8 +192,8 @@ export class OrderActors {
       { event: 'fee_recorded', activity_id: fee.activityId, symbol: fee.symbol, qty: fee.qty, at: fee.at, exit_walk: committed.marked, position: this.ledgerPosition(fee.symbol) },
       `fee ${fee.qty} ${fee.symbol} taken from the position`,
     );
-    if (committed.marked) this.scheduleExitWalk();
-    this.kickStopWorker();
+    if (committed.marked) this.exitWalk.schedule();
+    this.stopsWake.schedule();
     for (const entryOrderId of committed.followed.closed) if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
     return true;
   }
@@ -272,66 +257,16 @@ export class OrderActors {
 
   /** One event through the supervisor, then its commit step: every order actor it changed is persisted. */
   private send(event: SupervisorEvent): void {
-    if (!this.actor) throw new Error('order actors are not running');
-    const outer = this.routing;
-    this.routing = routedEvent(event);
-    try {
-      this.actor.send(event);
-    } finally {
-      this.routing = outer;
-    }
-    this.commitChanged();
-  }
-
-  /** Observes an order actor's snapshots (XState's subscription, not the inspector); a new one's first is queued now. */
-  private watch(ref: AnyActorRef, spawned: boolean): void {
-    const id = (ref as AnyActorRef & { systemId?: string }).systemId ?? ref.id;
-    const orderId = id.slice('order:'.length);
-    const logic = (ref as unknown as { logic: Changed['logic'] }).logic;
-    if (spawned) this.changed.push({ logic, snap: ref.getSnapshot(), eventType: 'xstate.init', writes: undefined });
-    ref.subscribe({
-      next: (snap) => {
-        const eventType = this.routing.orderId === orderId ? this.routing.eventType : 'stop.filled';
-        const writes = this.pending.get(orderId);
-        this.pending.delete(orderId);
-        this.changed.push({ logic, snap: snap as Changed['snap'], eventType, writes });
-      },
-      error: () => undefined,
-    });
-  }
-
-  /** The commit step: each queued snapshot in its own transaction, in the order the actors took them. */
-  private commitChanged(): void {
-    while (this.changed.length > 0) {
-      const { logic, snap, eventType, writes } = this.changed.shift()!;
-      if (snap.status === 'stopped' || snap.status === 'error') continue;
-      try {
-        this.persist(logic, snap, eventType, writes);
-      } catch (err) {
-        this.changed.length = 0;
-        if (err instanceof LeadershipLost) {
-          // Not a failure: another instance leads the account now (PostgreSQL); said once, then the account steps down.
-          if (!this.fenced) this.opts.log.warn({ event: 'commit_fenced', err: err.message }, 'not recording: another instance leads the account');
-          this.fenced = true;
-        } else {
-          this.opts.log.fatal({ event: 'persist_failed', err }, 'could not persist an order actor');
-        }
-        this.opts.onFatal(err);
-        return;
-      }
-    }
+    const actor = this.actor;
+    if (!actor) throw new Error('order actors are not running');
+    this.step.process(event, () => actor.send(event));
   }
 
   private provideOrderMachine() {
     const { log } = this.opts;
-    const buffer = (orderId: string) => {
-      let p = this.pending.get(orderId);
-      if (!p) this.pending.set(orderId, (p = { fills: [] }));
-      return p;
-    };
     return orderMachine.provide({
       actions: {
-        recordFill: ({ context }, fill) => void buffer(context.order.orderId).fills.push(fill),
+        recordFill: ({ context }, fill) => void this.step.buffer(context.order.orderId).fills.push(fill),
         duplicateFill: (_, p) =>
           log.info({ event: 'fill_already_processed', order_id: p.orderId, cum_qty: p.cumQty, source: p.source }, 'duplicate fill report ignored'),
         requestOrderSnapshot: (_, p) => void this.refreshOrder(p.orderId, p.reason),
@@ -342,68 +277,15 @@ export class OrderActors {
   /** Starts the cooldowns the recorded fills call for, walking their symbols in the broker's order. */
   private walkExits(): void {
     try {
-      this.logCooldowns(this.exits.walk((symbol) => this.ledgerPosition(symbol)));
+      this.exits.walk((symbol) => this.ledgerPosition(symbol));
     } catch (err) {
       if (!(err instanceof LeadershipLost)) this.opts.log.fatal({ event: 'persist_failed', err }, 'could not record cooldowns');
       this.opts.onFatal(err);
     }
   }
 
-  /** The exit walk, after the batch in progress (a reconcile page commits many orders in one go). */
-  private scheduleExitWalk(): void {
-    if (this.walkScheduled) return;
-    this.walkScheduled = true;
-    setImmediate(() => {
-      this.walkScheduled = false;
-      if (this.actor) this.walkExits();
-    });
-  }
-
-  /** Said once the cooldowns are on disk: a reconcile page that rolls back started none. */
-  private logCooldowns(started: StartedCooldown[]): void {
-    for (const cd of started) {
-      this.opts.db.afterCommit(() =>
-        this.opts.log.info({ event: 'cooldown_started', symbol: cd.symbol, exit_fill_id: cd.exitFillId, until: cd.until.toISOString() }, `${cd.symbol} cooling down`),
-      );
-    }
-  }
-
-  private persist(logic: Changed['logic'], snap: Changed['snap'], eventType: string, writes: PendingWrites | undefined): void {
-    const c = snap.context;
-    const orderId = c.order.orderId;
-    // An event that changed nothing returns the very same snapshot object: not re-serialised.
-    if (!writes && this.lastSeen.get(orderId) === snap) return;
-    this.lastSeen.set(orderId, snap);
-    // The snapshot this step took, not the actor's latest (a later one of the same event is queued after it).
-    const json = JSON.stringify(logic.getPersistedSnapshot(snap));
-    const state = stateName(snap.value);
-    const before = this.persisted.get(orderId);
-    if (!writes && before?.json === json) return;
-
-    const now = new Date();
-    const terminal = snap.status === 'done';
-    const committed = commitTransition(this.commitDeps, { c, writes, json, state, terminal, before: before?.state ?? null, eventType, now });
-    if (committed.intents) crashPoint('after_intent_commit');
-    this.afterCommit(c, committed, now);
-    if (terminal) {
-      this.lastSeen.delete(orderId);
-      this.persisted.delete(orderId);
-      this.routes.finished(orderId);
-      // An order that ended holds nothing any more: stops of its symbol placed short of what they
-      // want (its quantity was held) try to grow now rather than at their next recheck.
-      if (c.role !== 'stop') {
-        this.opts.onOrderEnded?.(c.order.symbol);
-        if (wakeShortStops(this.opts.db, c.order.symbol, now) > 0) this.kickStopWorker();
-      }
-    } else {
-      this.persisted.set(orderId, { json, state });
-    }
-    // Last: ending those entries runs their transitions (and this method for them).
-    this.closeEntries(c, state, committed.closed);
-  }
-
-  /** After the commit: logs, the exit walk (after the batch), and then the stop worker. */
-  private afterCommit(c: OrderContext, committed: Committed, now: Date): void {
+  /** After an order's commit: logs, the exit walk and the stop worker (after the batch), an ended order's consequences, then the entries it closed. */
+  private afterCommit({ c, committed, state, terminal, now }: CommitOutcome): void {
     const { db, log } = this.opts;
     const { written } = committed;
     this.fillsRecorded += written.length;
@@ -413,7 +295,7 @@ export class OrderActors {
         `fill ${f.side} ${f.qty} ${f.symbol} @ ${f.price}`,
       );
     }
-    if (written.length > 0) this.scheduleExitWalk();
+    if (written.length > 0) this.exitWalk.schedule();
     if (written.length > 0 && c.role === 'entry' && written[0]!.cumQty === written[0]!.qty) {
       const cooling = activeCooldown(db, c.order.symbol, now);
       if (cooling) {
@@ -424,21 +306,18 @@ export class OrderActors {
       }
     }
     // Fills and intents may have changed what the stops must be. The book is current now.
-    if (written.length > 0 || committed.intents) this.kickStopWorker();
-  }
-
-  /**
-   * Wakes the stop worker once the batch in progress (a reconcile page, a burst of stream reports)
-   * is committed and in the book: it then sees every fill of the batch, so a stop is sent for what
-   * the entry filled in all, not for its first part and resized after.
-   */
-  private kickStopWorker(): void {
-    if (this.kickScheduled || !this.opts.onIntents) return;
-    this.kickScheduled = true;
-    setImmediate(() => {
-      this.kickScheduled = false;
-      if (this.actor) this.opts.onIntents?.();
-    });
+    if (written.length > 0 || committed.intents) this.stopsWake.schedule();
+    if (terminal) {
+      this.routes.finished(c.order.orderId);
+      // An order that ended holds nothing any more: stops of its symbol placed short of what they
+      // want (its quantity was held) try to grow now rather than at their next recheck.
+      if (c.role !== 'stop') {
+        this.opts.onOrderEnded?.(c.order.symbol);
+        if (wakeShortStops(db, c.order.symbol, now) > 0) this.stopsWake.schedule();
+      }
+    }
+    // Last: ending those entries runs their transitions (and this step for them).
+    this.closeEntries(c, state, committed.closed);
   }
 
   /**
@@ -454,20 +333,5 @@ export class OrderActors {
     for (const entryOrderId of ids) {
       if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
     }
-  }
-}
-
-/** The order a supervisor event is routed to, and the order machine's event for it. */
-function routedEvent(event: SupervisorEvent): { orderId: string | null; eventType: string } {
-  switch (event.type) {
-    case 'broker.order':
-      return { orderId: event.order.orderId, eventType: 'order.report' };
-    case 'broker.execution':
-      return { orderId: event.execution.orderId, eventType: 'execution' };
-    case 'stop.working':
-    case 'position.closed':
-      return { orderId: event.entryOrderId, eventType: event.type };
-    default:
-      return { orderId: null, eventType: event.type };
   }
 }
