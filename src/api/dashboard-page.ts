@@ -1,5 +1,5 @@
 /**
- * The dashboard page served at `GET /` (DESIGN §5): one HTML document with inline CSS and inline
+ * One job: the dashboard page served at `GET /` (DESIGN §5): one HTML document with inline CSS and inline
  * vanilla JS, no framework, no build step, no request outside its own origin. It is embedded here
  * as strings (the build copies no .html files), and dashboard.ts hashes STYLE and SCRIPT for the
  * Content-Security-Policy — so they must be inserted into the markup byte for byte.

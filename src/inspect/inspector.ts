@@ -1,14 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { createWebSocketInspector } from '@statelyai/inspect';
-import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import type { InspectionEvent } from 'xstate';
-import type { Logger } from '../log.js';
-
 /**
- * Stately inspector (CT_INSPECT=1), local only (DESIGN §6).
+ * One job: the Stately inspector's bridge (CT_INSPECT=1), local only (DESIGN §6): its page, its
+ * WebSocket relay and who may read or publish on it.
  *
  * Why not `createInspectorServer` from `@statelyai/inspect/server` (0.7.2): it calls
  * `httpServer.listen(port)` with no host, so it listens on every interface (order data on the
@@ -25,6 +17,15 @@ import type { Logger } from '../log.js';
  * Stately's `@xstate.actor` / `@xstate.snapshot` / `@xstate.event` messages) connected to this
  * server over loopback. `createSkyInspector` is never used: it ships order data to a third party.
  */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createWebSocketInspector } from '@statelyai/inspect';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import type { InspectionEvent } from 'xstate';
+import type { Logger } from '../log.js';
+
 
 export interface Inspector {
   /** pass as createActor(..., { inspect }) */

@@ -1,5 +1,5 @@
 /**
- * The simulated broker: every order, fill and activity it ever produced (kept forever),
+ * One job: the simulated broker's order book. Every order, fill and activity it ever produced (kept forever),
  * the price book, and the portfolio. Operations are synchronous; each order event is
  * published to listeners as the exact `trade_updates` wire `data` object.
  */
