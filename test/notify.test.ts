@@ -148,7 +148,7 @@ describe('delivery', () => {
     expect(row).toEqual({ attempts: 3, delivered_at: new Date(T0 + 3000).toISOString(), last_error: null });
     const failed = cap.lines().filter((l) => l.event === 'notification_failed');
     expect(failed.map((l) => l.retry_in_ms)).toEqual([1000, 2000]);
-    expect(failed[0]).toMatchObject({ channel: 'webhook', count: 1, ids: ['fill:o1:1'], error: expect.stringContaining('webhook answered 500') });
+    expect(failed[0]).toMatchObject({ channel: 'webhook', count: 1, ids: ['fill:o1:1'], error: expect.stringContaining(`webhook at ${r.url} answered 500`) });
     expect(cap.lines().filter((l) => l.event === 'notification_delivered')).toMatchObject([{ channel: 'webhook', count: 1, ids: ['fill:o1:1'] }]);
     expect(cap.text()).not.toContain(SECRET);
     // The backoff doubles up to 5 minutes.
@@ -180,6 +180,61 @@ describe('delivery', () => {
     t = T0 + 10_000;
     await d.pass();
     expect(r.requests).toHaveLength(2); // nothing pending, nothing sent
+  });
+
+  it('never follows a redirect: a 301/302 is a failed delivery naming only the scheme and host of its Location; the events stay until a 2xx answers the POST', async () => {
+    const target = await receiver(); // where the redirect points: it must never be asked
+    cleanups.push(() => target.close());
+    const r = await receiver([301, 302]);
+    cleanups.push(() => r.close());
+    r.answer = (_req, res, status) => {
+      if (status >= 300) res.writeHead(status, { location: `${target.url}/elsewhere?token=LOCATIONTOKEN` }).end();
+      else res.writeHead(status, { 'content-type': 'application/json' }).end('{"ok":true}');
+    };
+    setNotificationChannels(db, ['webhook']);
+    notify(db, event(1), new Date(T0));
+    let t = T0;
+    const cap = captureLogger();
+    const d = new NotificationDelivery({ db, log: cap.log, channels: [webhookChannel({ url: `${r.url}/hook`, secret: SECRET })], batchMs: 100, now: () => t });
+    await d.pass();
+    t += 1000;
+    await d.pass();
+    // Two POSTs, each answered with a redirect; nothing reached the Location (fetch's follow is a body-less GET).
+    expect(r.requests.map((q) => q.path)).toEqual(['/hook', '/hook']);
+    expect(target.requests).toEqual([]);
+    expect(pendingNotifications(db, 'webhook', 10).map((n) => n.id)).toEqual(['fill:o1:1']);
+    const failed = cap.lines().filter((l) => l.event === 'notification_failed');
+    expect(failed.map((l) => l.error)).toEqual([expect.stringMatching(/answered 301 .*redirect.* to http:\/\/127\.0\.0\.1:\d+$/), expect.stringMatching(/answered 302 .* to http:\/\/127\.0\.0\.1:\d+$/)]);
+    expect(cap.text()).not.toContain('LOCATIONTOKEN');
+    expect(cap.text()).not.toContain('/elsewhere');
+    const row = db.sqlite.prepare('select delivered_at, last_error from notification_deliveries').get() as { delivered_at: string | null; last_error: string };
+    expect(row.delivered_at).toBeNull();
+    expect(row.last_error).toContain('answered 302');
+    expect(row.last_error).not.toContain('LOCATIONTOKEN');
+    // The receiver answers the POST itself now: delivered.
+    t += 2000;
+    await d.pass();
+    expect(pendingNotifications(db, 'webhook', 10)).toEqual([]);
+    expect(r.requests).toHaveLength(3);
+  });
+
+  it("a token in the webhook URL and the receiver's answer body are in no log line and no last_error (scheme and host only)", async () => {
+    const r = await receiver([500]);
+    cleanups.push(() => r.close());
+    r.answer = (_req, res, status) => res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'denied for key=URLQUERYTOKEN, body=ANSWERBODYTEXT');
+    setNotificationChannels(db, ['webhook']);
+    notify(db, event(1), new Date(T0));
+    const cap = captureLogger();
+    const url = `${r.url}/hooks/URLPATHTOKEN?key=URLQUERYTOKEN`;
+    await new NotificationDelivery({ db, log: cap.log, channels: [webhookChannel({ url, secret: SECRET })], now: () => T0 }).pass();
+    expect(r.requests).toHaveLength(1);
+    const row = db.sqlite.prepare('select last_error from notification_deliveries').get() as { last_error: string };
+    expect(row.last_error).toBe(`webhook at ${r.url} answered 500`);
+    for (const leak of ['URLPATHTOKEN', 'URLQUERYTOKEN', 'ANSWERBODYTEXT', SECRET]) {
+      expect(cap.text()).not.toContain(leak);
+      expect(row.last_error).not.toContain(leak);
+    }
+    expect(cap.lines().filter((l) => l.event === 'notification_failed')).toMatchObject([{ error: `webhook at ${r.url} answered 500` }]);
   });
 
   it('signs the raw body: X-Crazy-Trade-Signature is the hex HMAC-SHA256 with CT_WEBHOOK_SECRET', async () => {
