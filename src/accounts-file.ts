@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import YAML from 'yaml';
+import YAML, { isMap, isScalar, LineCounter, type Node } from 'yaml';
 
 /**
  * Reading CT_ACCOUNTS_FILE (JSON or YAML): the bytes, the format and the permissions. What the
@@ -22,6 +22,11 @@ export interface AccountsFileContent {
   data: unknown;
   /** Permission bits (mode & 0o777), or undefined where they mean nothing (Windows). */
   mode: number | undefined;
+  /**
+   * "line 3, column 5": where the value at `path` starts in the file (with `key`: where that key of
+   * the mapping at `path` is written); '' when it cannot be told. Never any of the file's text.
+   */
+  locate(path: ReadonlyArray<string | number>, key?: string): string;
 }
 
 /** Reads and parses the file: .json as JSON, .yaml / .yml as YAML, anything else JSON then YAML. */
@@ -46,12 +51,33 @@ export function readAccountsFile(path: string): AccountsFileContent {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
 
   const ext = extname(path).toLowerCase();
-  if (ext === '.json') return { data: parseJson(path, text), mode };
-  if (ext === '.yaml' || ext === '.yml') return { data: parseYaml(path, text, 'YAML'), mode };
+  const source = text;
+  const locate = (at: ReadonlyArray<string | number>, key?: string) => locateIn(source, at, key);
+  if (ext === '.json') return { data: parseJson(path, text), mode, locate };
+  if (ext === '.yaml' || ext === '.yml') return { data: parseYaml(path, text, 'YAML'), mode, locate };
   try {
-    return { data: JSON.parse(text) as unknown, mode };
+    return { data: JSON.parse(text) as unknown, mode, locate };
   } catch {
-    return { data: parseYaml(path, text, 'JSON or YAML'), mode };
+    return { data: parseYaml(path, text, 'JSON or YAML'), mode, locate };
+  }
+}
+
+/** JSON is YAML too: one parser with source ranges finds a position in either. */
+function locateIn(text: string, path: ReadonlyArray<string | number>, key?: string): string {
+  try {
+    const lines = new LineCounter();
+    const doc = YAML.parseDocument(text, { lineCounter: lines });
+    let node = (path.length === 0 ? doc.contents : doc.getIn(path, true)) as Node | null | undefined;
+    if (key !== undefined) {
+      const pair = isMap(node) ? node.items.find((p) => isScalar(p.key) && String(p.key.value) === key) : undefined;
+      node = pair && isScalar(pair.key) ? pair.key : node;
+    }
+    const offset = node?.range?.[0];
+    if (offset === undefined) return '';
+    const { line, col } = lines.linePos(offset);
+    return `line ${line}, column ${col}`;
+  } catch {
+    return '';
   }
 }
 

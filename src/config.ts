@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { AccountsFileError, exposedMode, formatMode, readAccountsFile } from './accounts-file.js';
+import { AccountsFileError, exposedMode, formatMode, readAccountsFile, type AccountsFileContent } from './accounts-file.js';
 
 /** Loopback hosts the status API may bind to without a token. */
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -445,16 +445,26 @@ function accountSchema(defaults: { trailPercent: string; cooldownMinutes: number
   );
 }
 
-/** "accounts.main.options.adopt: expected protect or record": unknown keys first, they explain the rest. */
-function describeIssue(issues: z.core.$ZodIssue[], account: string): string {
+/**
+ * "accounts.main.options.adopt: expected protect or record (line 7, column 14)": unknown keys first,
+ * they explain the rest. The file holds secrets and a typo can turn one into a key (`{ key_id: PK…,
+ * SECRET }`), so no key or value from the file is ever quoted: the path in our own names, the line
+ * and the column.
+ */
+function describeIssue(issues: z.core.$ZodIssue[], account: string, locate: AccountsFileContent['locate']): string {
   const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
-  const path = ['accounts', account, ...issue.path.map(String)].join('.');
+  const at = [account, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+  const path = ['accounts', ...at].join('.');
+  const where = (w: string) => (w ? ` (${w})` : '');
   if (issue.code === 'unrecognized_keys') {
     const known = issue.path.length === 0 ? 'key_id, secret_key, paper, api_url, stream_url, data_url, options' : 'trail_percent, cooldown_minutes, adopt';
-    const keys = issue.keys.map((k) => JSON.stringify(k.slice(0, 40))).join(', ');
-    return `${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${keys} (expected ${known})`;
+    const first = locate(at, issue.keys[0]);
+    const what = issue.keys.length > 1 ? `${issue.keys.length} unknown keys, the first` : 'an unknown key';
+    return `${path}: ${what}${first ? ` at ${first}` : ''} (expected ${known})`;
   }
-  return `${path}: ${issue.message}`;
+  // Messages shared with the environment's checks end with the value (", got …"): not from this file.
+  const message = issue.message.replace(/, got [\s\S]*$/, '');
+  return `${path}: ${message}${where(locate(at) || locate(at.slice(0, -1)))}`;
 }
 
 type EnvData = z.output<typeof envSchema>;
@@ -486,10 +496,11 @@ function loadAccountsFile(path: string, e: EnvData, env: Record<string, string |
   const keyOwners = new Map<string, string>();
   for (const [name, value] of entries) {
     if (!ACCOUNT_NAME.test(name)) {
-      fail(`accounts: bad account name ${JSON.stringify(name.slice(0, 40))}: expected 1-32 of a-z, 0-9, "_" or "-", starting with a letter or digit`);
+      const at = content.locate([], name);
+      fail(`accounts: a bad account name${at ? ` at ${at}` : ''}: expected 1-32 of a-z, 0-9, "_" or "-", starting with a letter or digit`);
     }
     const parsed = schema.safeParse(value);
-    if (!parsed.success) fail(describeIssue(parsed.error.issues, name));
+    if (!parsed.success) fail(describeIssue(parsed.error.issues, name, content.locate));
     const a = parsed.data!;
     // The same Alpaca account twice would get two stops for every entry. (The key is never echoed.)
     const owner = keyOwners.get(a.key_id);

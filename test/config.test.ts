@@ -341,23 +341,23 @@ describe('CT_ACCOUNTS_FILE', () => {
   });
 
   it.each([
-    ['an unknown key (a typo)', { main: { key_id: 'k', secert_key: SECRET } }, 'accounts.main: unknown key "secert_key" (expected key_id, secret_key, paper, api_url, stream_url, data_url, options)'],
-    ['an unknown option', { main: { key_id: 'k', secret_key: SECRET, options: { trail: '2' } } }, 'accounts.main.options: unknown key "trail" (expected trail_percent, cooldown_minutes, adopt)'],
-    ['a missing secret', { main: { key_id: 'k' } }, 'accounts.main.secret_key: required'],
+    ['an unknown key (a typo)', { main: { key_id: 'k', secert_key: SECRET } }, 'accounts.main: an unknown key at line 1, column 23 (expected key_id, secret_key, paper, api_url, stream_url, data_url, options)'],
+    ['an unknown option', { main: { key_id: 'k', secret_key: SECRET, options: { trail: '2' } } }, 'accounts.main.options: an unknown key at line 1, column '],
+    ['a missing secret', { main: { key_id: 'k' } }, 'accounts.main.secret_key: required (line 1, column 9)'],
     ['a missing key id', { main: { secret_key: SECRET } }, 'accounts.main.key_id: required'],
     ['an empty secret', { main: { key_id: 'k', secret_key: '' } }, 'accounts.main.secret_key: must not be empty'],
     ['a secret with a space', { main: { key_id: 'k', secret_key: `${SECRET} ` } }, 'accounts.main.secret_key: must be visible ASCII characters without spaces'],
     ['a numeric secret', { main: { key_id: 'k', secret_key: 12345678901234567890 } }, 'accounts.main.secret_key: expected a string (quote it)'],
     ['an account that is not a mapping', { main: SECRET }, 'accounts.main: expected a mapping with key_id and secret_key'],
     ['bad paper', { main: { key_id: 'k', secret_key: SECRET, paper: 'maybe' } }, 'accounts.main.paper: expected true or false'],
-    ['a bad api_url', { main: { key_id: 'k', secret_key: SECRET, api_url: 'ftp://x' } }, 'accounts.main.api_url: expected a http: or https: URL, got "ftp://x"'],
-    ['a bad stream_url', { main: { key_id: 'k', secret_key: SECRET, stream_url: 'http://x' } }, 'accounts.main.stream_url: expected a ws: or wss: URL, got "http://x"'],
-    ['a bad trail_percent', { main: { key_id: 'k', secret_key: SECRET, options: { trail_percent: 80 } } }, 'accounts.main.options.trail_percent: expected a decimal above 0 and at most 50, got "80"'],
-    ['a bad cooldown_minutes', { main: { key_id: 'k', secret_key: SECRET, options: { cooldown_minutes: 1.5 } } }, 'accounts.main.options.cooldown_minutes: expected an integer from 0 to 10080, got "1.5"'],
+    ['a bad api_url', { main: { key_id: 'k', secret_key: SECRET, api_url: 'ftp://x' } }, 'accounts.main.api_url: expected a http: or https: URL (line 1, column '],
+    ['a bad stream_url', { main: { key_id: 'k', secret_key: SECRET, stream_url: 'http://x' } }, 'accounts.main.stream_url: expected a ws: or wss: URL (line 1, column '],
+    ['a bad trail_percent', { main: { key_id: 'k', secret_key: SECRET, options: { trail_percent: 80 } } }, 'accounts.main.options.trail_percent: expected a decimal above 0 and at most 50 (line 1, column '],
+    ['a bad cooldown_minutes', { main: { key_id: 'k', secret_key: SECRET, options: { cooldown_minutes: 1.5 } } }, 'accounts.main.options.cooldown_minutes: expected an integer from 0 to 10080 (line 1, column '],
     ['a bad adopt', { main: { key_id: 'k', secret_key: SECRET, options: { adopt: 'ignore' } } }, 'accounts.main.options.adopt: expected protect or record'],
-    ['an upper-case name', { Main: { key_id: 'k', secret_key: SECRET } }, 'accounts: bad account name "Main"'],
-    ['a name with a dot', { 'a.b': { key_id: 'k', secret_key: SECRET } }, 'accounts: bad account name "a.b"'],
-    ['a name too long', { ['a'.repeat(33)]: { key_id: 'k', secret_key: SECRET } }, 'accounts: bad account name'],
+    ['an upper-case name', { Main: { key_id: 'k', secret_key: SECRET } }, 'accounts: a bad account name at line 1, column 2'],
+    ['a name with a dot', { 'a.b': { key_id: 'k', secret_key: SECRET } }, 'accounts: a bad account name at line 1, column 2'],
+    ['a name too long', { ['a'.repeat(33)]: { key_id: 'k', secret_key: SECRET } }, 'accounts: a bad account name at line 1, column 2'],
     ['no accounts', {}, 'accounts: none; at least one account is needed'],
     ['a list instead of a mapping', [{ key_id: 'k', secret_key: SECRET }], 'accounts: expected a mapping of account names to their settings'],
     ['the same key twice', { a: { key_id: 'k', secret_key: SECRET }, b: { key_id: 'k', secret_key: SECRET } }, 'accounts.b.key_id: the same key as account "a"'],
@@ -365,6 +365,18 @@ describe('CT_ACCOUNTS_FILE', () => {
     const err = configError({ CT_ACCOUNTS_FILE: json(accounts) }, [SECRET, '12345678901234567890']);
     expect(err.variable).toBe('CT_ACCOUNTS_FILE');
     expect(err.message).toContain(`invalid configuration: CT_ACCOUNTS_FILE: ${detail}`);
+    // No key or value of the file but our own names (and the account's, when it is a valid one).
+    const ours = new Set(['key_id', 'secret_key', 'paper', 'api_url', 'stream_url', 'data_url', 'options', 'trail_percent', 'cooldown_minutes', 'adopt', 'main', 'a', 'b', 'k']);
+    const fromFile = (v: unknown): string[] => (v !== null && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => [...(Array.isArray(v) ? [] : [k]), ...fromFile(x)]) : [String(v)]);
+    for (const text of fromFile(accounts).filter((t) => !ours.has(t) && t !== '')) expect(err.message).not.toContain(`"${text}"`);
+    const withoutOurs = [...ours].filter((o) => o.length > 2).reduce((m, o) => m.split(o).join('·'), err.message);
+    for (const text of fromFile(accounts).filter((t) => !ours.has(t) && t.length >= 3 && !/^\d/.test(t))) expect(withoutOurs).not.toContain(text);
+  });
+
+  it("a typo that makes the secret a key (YAML `{ key_id: PK…, SECRET }`) names the line and column, never the key", () => {
+    const path = file('.yaml', `# accounts\nmain: { key_id: PKTESTKEYID123, ${SECRET} }\n`);
+    const err = configError({ CT_ACCOUNTS_FILE: path }, [SECRET, 'PKTESTKEYID123']);
+    expect(err.message).toBe(`invalid configuration: CT_ACCOUNTS_FILE: accounts.main: an unknown key at line 2, column 33 (expected key_id, secret_key, paper, api_url, stream_url, data_url, options)`);
   });
 
   it('an unreadable or missing file names the path and the error code', () => {
