@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { z } from 'zod';
+import { MAX_TRAIL_PERCENT } from './domain/protection.js';
 import { AccountsFileError, exposedMode, formatMode, readAccountsFile, type AccountsFileContent } from './accounts-file.js';
 
 /** Loopback hosts the status API may bind to without a token. */
@@ -144,7 +145,7 @@ const envSchema = z
       }),
     CT_POLL_MS: int(5000, 250, 86_400_000),
     CT_RESYNC_WINDOW_S: int(900, 0, 604_800),
-    CT_TRAIL_PERCENT: decimal('2', 50),
+    CT_TRAIL_PERCENT: decimal('2', MAX_TRAIL_PERCENT),
     CT_COOLDOWN_MINUTES: int(30, 0, 10_080),
     CT_RATCHET_MS: int(5000, 250, 3_600_000),
     CT_MARKET_CLOCK_S: int(300, 1, 3_600),
@@ -425,7 +426,7 @@ const fileBool = (fallback: boolean) =>
 function accountSchema(defaults: { trailPercent: string; cooldownMinutes: number; adopt: 'protect' | 'record' }) {
   const options = z.strictObject(
     {
-      trail_percent: numberOrString.pipe(decimal(defaults.trailPercent, 50)),
+      trail_percent: numberOrString.pipe(decimal(defaults.trailPercent, MAX_TRAIL_PERCENT)),
       cooldown_minutes: numberOrString.pipe(int(defaults.cooldownMinutes, 0, 10_080)),
       adopt: z.enum(['protect', 'record'], { error: 'expected protect or record' }).default(defaults.adopt),
     },

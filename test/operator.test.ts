@@ -113,6 +113,11 @@ describe('the operator side', () => {
     expect((await simOrders(s)).filter((o) => String(o.client_order_id).startsWith(`ct-stop-${first.body.id}`) && isLiveStatus(o.status))).toHaveLength(1);
     const unknownStop = await call(url2, 'PATCH', '/stops/no-such-entry', { trail_percent: '3.5' });
     expect(unknownStop).toMatchObject({ status: 404, body: { error: { code: 'no_stop' } } });
+    // One bound with CT_TRAIL_PERCENT (50): a wider trail is a 400 naming it, and the stop stays as it was.
+    const tooWide = await call(url2, 'PATCH', `/stops/${first.body.id}`, { trail_percent: '50.01' });
+    expect(tooWide.status).toBe(400);
+    expect(JSON.stringify(tooWide.body)).toContain('at most 50');
+    expect((await simOrders(s)).filter((o) => String(o.client_order_id).startsWith(`ct-stop-${first.body.id}`) && isLiveStatus(o.status)).map((o) => o.trail_percent)).toEqual(['3.5']);
 
     // Every answer above, and the reads, fit the published document (served without a token).
     const doc = (await getJson(`${url2}/openapi.json`)).body;

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { D } from '../decimal.js';
+import { MAX_TRAIL_PERCENT } from '../domain/protection.js';
 
 /**
  * The status and control API's bodies, as zod schemas: the routes parse requests with them, and
@@ -65,7 +67,7 @@ export const CloseResponse = z
   .meta({ id: 'PositionClose' });
 
 export const TrailRequestBody = z
-  .object({ trail_percent: positive.refine((v) => Number(v) < 100, 'must be below 100').describe('percent, e.g. "2.5"') })
+  .object({ trail_percent: positive.refine((v) => D(v).lte(MAX_TRAIL_PERCENT), `must be at most ${MAX_TRAIL_PERCENT} (the bound of CT_TRAIL_PERCENT)`).describe(`percent, above 0 and at most ${MAX_TRAIL_PERCENT}, e.g. "2.5"`) })
   .strict()
   .meta({ id: 'TrailRequest' });
 

@@ -9,6 +9,9 @@ import type { Side } from './reports.js';
 /** An order's role at its first fill (machines/position.ts `roleAtFirstFill` decides it). */
 export type OrderRole = 'entry' | 'stop' | 'exit';
 
+/** The widest trail a stop may have, in percent: one bound for CT_TRAIL_PERCENT, an account's trail_percent and `PATCH /stops/:id`. */
+export const MAX_TRAIL_PERCENT = 50;
+
 /** The fill ledger of one order: what machines/fill-plan.ts adds to, what src/store/ledger.ts sums. */
 export interface OrderLedger {
   /** Cumulative quantity recorded so far. */
