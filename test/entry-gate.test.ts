@@ -3,7 +3,7 @@ import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { createBrokerClient } from '../src/broker/client.js';
 import { startCooldown } from '../src/store/cooldowns.js';
-import { EntryBrokerRefused, EntryGate, EntryRefused } from '../src/protection/entry-gate.js';
+import { EntryBrokerRefused, EntryConflict, EntryGate, EntryRefused } from '../src/protection/entry-gate.js';
 import { setEntriesPaused } from '../src/store/entries-paused.js';
 import { captureLogger } from './support/log-capture.js';
 
@@ -54,6 +54,24 @@ describe('entries through the engine', () => {
     expect(first).toMatchObject({ replayed: false, order: { clientOrderId: 'ct-entry-spy-1' } });
     expect(again).toMatchObject({ replayed: true, order: { orderId: first.order.orderId } });
     expect(sim.engine.orders.length).toBe(before + 1);
+    // The same id with another body is a conflict naming the fields that differ, never the old order.
+    const conflict = await gate.submit({ symbol: 'QQQ', side: 'sell', qty: '2', clientOrderId: 'spy-1' }, now).catch((e) => e);
+    expect(conflict).toBeInstanceOf(EntryConflict);
+    expect(conflict).toMatchObject({ clientOrderId: 'ct-entry-spy-1', fields: ['symbol', 'side', 'qty'] });
+    const typed = await gate.submit({ symbol: 'SPY', side: 'buy', qty: '1.0', type: 'limit', limitPrice: '1', clientOrderId: 'spy-1' }, now).catch((e) => e);
+    expect(typed).toMatchObject({ fields: ['type'] }); // 1.0 is the same qty as 1
+    const dollars = await gate.submit({ symbol: 'SPY', side: 'buy', notional: '100', clientOrderId: 'spy-1' }, now).catch((e) => e);
+    expect(dollars).toMatchObject({ fields: ['notional'] });
+    expect(sim.engine.orders.length).toBe(before + 1);
+    // Known in the ledger too (tracked): the same rule from the ledger's row.
+    db.sqlite
+      .prepare(
+        `insert into orders (order_id, client_order_id, symbol, side, type, asset_class, role, state, terminal, filled_qty, machine_version, snapshot, created_at, updated_at)
+         values ('o-iwm', 'ct-entry-iwm-1', 'IWM', 'buy', 'market', 'us_equity', 'entry', 'pending', 0, '0', 1, ?, ?, ?)`,
+      )
+      .run(JSON.stringify({ context: { order: { qty: '3', notional: null, status: 'new' } } }), now.toISOString(), now.toISOString());
+    expect(await gate.submit({ symbol: 'IWM', side: 'buy', qty: '3', clientOrderId: 'iwm-1' }, now)).toMatchObject({ replayed: true, order: { orderId: 'o-iwm' } });
+    expect(await gate.submit({ symbol: 'IWM', side: 'buy', qty: '4', clientOrderId: 'iwm-1' }, now).catch((e) => e)).toMatchObject({ fields: ['qty'] });
   });
 
   it('a broker refusal is classified, not retried', async () => {

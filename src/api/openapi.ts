@@ -63,7 +63,7 @@ export const ROUTES: Route[] = [
     responses: {
       201: { description: 'placed (or found: replayed)', schema: EntryResponse },
       400: err('invalid request'),
-      409: err('cooldown (with until) or paused'),
+      409: err('cooldown (with until), paused, or client_order_id_conflict (with fields: the id was placed before with another symbol, side, qty, notional or type)'),
       422: err('the broker refused it (broker_status, kind)'),
       502: err('the broker did not answer: send it again with the same client_order_id'),
     },

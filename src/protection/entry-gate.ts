@@ -5,6 +5,7 @@ import type { BrokerClient } from '../broker/client.js';
 import { parseOrder } from '../broker/adapter.js';
 import type { OrderReport, Side } from '../domain/reports.js';
 import { canonicalSymbol, isCrypto } from '../domain/symbols.js';
+import { D } from '../decimal.js';
 import type { Database } from '../store/database.js';
 import { activeCooldown } from '../store/cooldowns.js';
 import { entriesPaused } from '../store/entries-paused.js';
@@ -61,6 +62,31 @@ export class EntryOutcomeUnknown extends Error {
   }
 }
 
+/** A client_order_id placed before with another body (the API answers 409 `client_order_id_conflict`). */
+export class EntryConflict extends Error {
+  constructor(
+    readonly clientOrderId: string,
+    /** The fields that differ from the order placed under that id. */
+    readonly fields: string[],
+  ) {
+    super(`client_order_id ${clientOrderId} was placed before with another ${fields.join(', ')}: send a new client_order_id for a different entry`);
+    this.name = 'EntryConflict';
+  }
+}
+
+/** Which of symbol, side, qty, notional and type an entry request gives otherwise than the order placed under its id. */
+export function entryConflicts(req: EntryRequest, known: Pick<KnownOrder, 'symbol' | 'side' | 'qty' | 'notional' | 'type'>): string[] {
+  const same = (a: string | null | undefined, b: string | null | undefined) => (a == null || b == null ? (a ?? null) === (b ?? null) : D(a).eq(D(b)));
+  const out: string[] = [];
+  if (canonicalSymbol(req.symbol) !== canonicalSymbol(known.symbol)) out.push('symbol');
+  if (req.side !== known.side) out.push('side');
+  // A notional order's qty is the broker's to fill in: compared only for orders given in qty.
+  if (req.notional === undefined && !same(req.qty, known.qty)) out.push('qty');
+  if (!same(req.notional, known.notional)) out.push('notional');
+  if ((req.type ?? 'market') !== known.type) out.push('type');
+  return out;
+}
+
 export interface EntryPlaced {
   order: KnownOrder;
   /** True: this client_order_id was placed before; the same order is returned. */
@@ -90,7 +116,7 @@ export class EntryGate {
     const cid = entryClientOrderId(req.clientOrderId);
     if (req.clientOrderId !== undefined) {
       const known = orderByClientOrderId(db, cid);
-      if (known) return { order: known, replayed: true };
+      if (known) return { order: this.sameBody(req, known), replayed: true };
     }
     const paused = entriesPaused(db);
     if (paused.paused) {
@@ -139,8 +165,16 @@ export class EntryGate {
     if (!parsed.ok) throw new EntryOutcomeUnknown(cid, `unreadable order: ${parsed.reason}`);
     this.deps.track?.(parsed.value);
     const o = parsed.value;
-    const order = knownOrder(o);
+    const order = replayed ? this.sameBody(req, knownOrder(o)) : knownOrder(o);
     log.info({ event: replayed ? 'entry_replayed' : 'entry_submitted', order_id: o.orderId, client_order_id: o.clientOrderId, symbol, side: req.side, qty: req.qty, notional: req.notional }, `entry ${replayed ? 'found (sent before)' : 'submitted'} for ${symbol}`);
     return { order, replayed };
+  }
+
+  /** A replay returns the order placed under the id only for the same body. */
+  private sameBody(req: EntryRequest, known: KnownOrder): KnownOrder {
+    const fields = entryConflicts(req, known);
+    if (fields.length === 0) return known;
+    this.deps.log.warn({ event: 'entry_conflict', client_order_id: known.clientOrderId, order_id: known.orderId, fields }, 'client_order_id reused with another body: refused');
+    throw new EntryConflict(known.clientOrderId, fields);
   }
 }

@@ -39,19 +39,21 @@ export interface KnownOrder {
   side: 'buy' | 'sell';
   type: string;
   qty: string | null;
+  /** A notional (dollar amount) order's amount; null for one given in qty. */
+  notional: string | null;
   status: string;
   filledQty: string;
 }
 
 /** A broker order (as the adapter parsed it) as an entry's caller sees it. */
-export function knownOrder(o: Pick<OrderReport, 'orderId' | 'clientOrderId' | 'symbol' | 'side' | 'type' | 'qty' | 'status' | 'filledQty'>): KnownOrder {
-  return { orderId: o.orderId, clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, qty: o.qty, status: o.status, filledQty: o.filledQty };
+export function knownOrder(o: Pick<OrderReport, 'orderId' | 'clientOrderId' | 'symbol' | 'side' | 'type' | 'qty' | 'notional' | 'status' | 'filledQty'>): KnownOrder {
+  return { orderId: o.orderId, clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, qty: o.qty, notional: o.notional, status: o.status, filledQty: o.filledQty };
 }
 
 export function orderByClientOrderId(db: Database, clientOrderId: string): KnownOrder | null {
   const row = db.first(db.kysely.selectFrom('orders').selectAll().where('client_order_id', '=', clientOrderId).limit(1));
   if (!row) return null;
-  const order = (JSON.parse(row.snapshot) as { context?: { order?: { qty?: string | null; status?: string } } }).context?.order;
+  const order = (JSON.parse(row.snapshot) as { context?: { order?: { qty?: string | null; notional?: string | null; status?: string } } }).context?.order;
   return {
     orderId: row.order_id,
     clientOrderId: row.client_order_id,
@@ -59,6 +61,7 @@ export function orderByClientOrderId(db: Database, clientOrderId: string): Known
     side: row.side as 'buy' | 'sell',
     type: row.type,
     qty: order?.qty ?? null,
+    notional: order?.notional ?? null,
     status: order?.status ?? row.state,
     filledQty: row.filled_qty,
   };
