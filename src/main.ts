@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, accountDbPath, loadConfig, type AccountConfig, type Config } from './config.js';
+import { freshDemoDatabase } from './store/demo-database.js';
 import { StartupRefusal } from './startup-refusal.js';
 import { createLogger, type Logger } from './log.js';
 import { openDatabase } from './store/database.js';
@@ -101,8 +101,9 @@ async function start(config: Config, log: Logger): Promise<Running> {
         closers.push(() => lock.release());
         if (config.mode === 'demo') {
           dbPath = lock.dbPath;
-          // Locked first: another demo bot on this data directory keeps its live database.
-          for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
+          // Locked first: another demo bot on this data directory keeps its live database. Only a
+          // database the demo created is deleted; anything else at that path refuses the start.
+          freshDemoDatabase(dbPath);
           const demo = await startDemoSimulator(log);
           closers.push(() => demo.sim.close());
           endpoints = { ...endpoints, keyId: demo.keyId, secretKey: demo.secretKey, apiUrl: demo.sim.url, streamUrl: demo.sim.streamUrl, dataUrl: demo.sim.dataUrl };

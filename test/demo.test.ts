@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import BetterSqlite3 from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,6 +38,47 @@ describe('demo mode (no APCA keys)', () => {
     const exit = await bot.exited;
     expect(exit.code).toBe(0);
     expect(bot.lines.some((l) => l.event === 'shutdown_complete')).toBe(true);
+  }, 45_000);
+
+  it('marks its database as the demo\'s own, and never deletes a file it did not create (a ledger at demo.db refuses the start, unchanged)', async () => {
+    // The run above left its database, marked (the next demo run may delete it).
+    const mine = new BetterSqlite3(join(dir, 'demo.db'), { readonly: true });
+    expect(mine.pragma('application_id', { simple: true })).toBe(0x43544430);
+    mine.close();
+
+    const other = mkdtempSync(join(tmpdir(), 'ct-demo-ledger-'));
+    try {
+      const ledgerPath = join(other, 'demo.db');
+      const ledger = new BetterSqlite3(ledgerPath);
+      ledger.exec("create table fills (id text primary key, qty text); insert into fills values ('real-fill-1', '10');");
+      ledger.close();
+      const before = readFileSync(ledgerPath);
+      const refused = startBot({ CT_DB_PATH: join(other, 'crazy-trade.db'), CT_API_PORT: '0' });
+      const exit = await refused.exited;
+      expect(exit.code).toBe(2);
+      const lines = refused.stderr().trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(ledgerPath);
+      expect(lines[0]).toContain('not a demo database');
+      expect(readFileSync(ledgerPath).equals(before)).toBe(true);
+      expect(refused.lines.some((l) => l.event === 'demo_mode')).toBe(false); // refused before the simulator started
+
+      // Not SQLite at all: refused alike, left as it was.
+      writeFileSync(ledgerPath, 'notes, not a database\n');
+      const again = startBot({ CT_DB_PATH: join(other, 'crazy-trade.db'), CT_API_PORT: '0' });
+      expect((await again.exited).code).toBe(2);
+      expect(readFileSync(ledgerPath, 'utf8')).toBe('notes, not a database\n');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+
+    // Its own database is replaced at every start, a SIGKILL's leftovers (-wal, -shm) included.
+    for (const stop of ['SIGKILL', 'SIGTERM'] as const) {
+      const next = startBot({ CT_DB_PATH: join(dir, 'crazy-trade.db'), CT_API_PORT: '0' });
+      expect((await getJson(`${await next.apiUrl()}/health`)).status).toBe(200);
+      next.proc.kill(stop);
+      await next.exited;
+    }
   }, 45_000);
 
   it('exits non-zero with one line naming a bad variable', async () => {
