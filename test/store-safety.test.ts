@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, openSync, writeSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StartupRefusal } from '../src/startup-refusal.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { acquireProcessLock } from '../src/store/process-lock.js';
+import { startBot } from './support/bot-process.js';
 
 const dirs: string[] = [];
 const dbs: Database[] = [];
@@ -294,4 +295,85 @@ describe('one process per database (real processes)', () => {
     // Under 2 s beyond a normal start (no busy-wait on a dead holder's lock).
     expect(takeover).toBeLessThan(baseline + 2_000);
   }, 60_000);
+});
+
+/** A ledger of some size, closed cleanly (no -wal left): `pages` pages of 4 KiB. */
+async function ledgerFile(path: string): Promise<number> {
+  const db = await openDatabase(path);
+  db.sqlite.exec('create table filler (id integer primary key, body text)');
+  const insert = db.sqlite.prepare('insert into filler (body) values (?)');
+  db.transaction(() => {
+    for (let i = 0; i < 3000; i++) insert.run(`row ${i} `.padEnd(300, 'x'));
+  });
+  await db.close();
+  return statSync(path).size / 4096;
+}
+
+/** The env of a real (non-demo) start whose broker is never reached: the database is refused first. */
+const realStart = (dbPath: string) => ({
+  APCA_API_KEY_ID: 'PKTESTNEVERSENT',
+  APCA_API_SECRET_KEY: 'never-sent-secret-0123456789',
+  ALPACA_API_URL: 'http://127.0.0.1:9',
+  ALPACA_STREAM_URL: 'ws://127.0.0.1:9',
+  ALPACA_DATA_URL: 'http://127.0.0.1:9',
+  CT_DB_PATH: dbPath,
+  CT_API_PORT: '0',
+});
+
+describe('bad databases are refused at start, with one line saying what to do, and nothing left behind', () => {
+  it('a corrupt page in the middle of the file (PRAGMA quick_check at open): exit 2, the file untouched, no -wal/-shm', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'ct.db');
+    const pages = await ledgerFile(path);
+    expect(pages).toBeGreaterThan(100);
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, Math.floor(pages / 2) * 4096);
+    closeSync(fd);
+    const before = sha(path);
+
+    const err = await refusalOf(openDatabase(path));
+    expect(err.message).toMatch(new RegExp(`^database at ${path} is corrupt \\(.+\\): keep the file, and restore the ledger from a backup, or move it away to start a new one$`));
+    expect(sha(path)).toBe(before);
+    for (const suffix of ['-wal', '-shm', '-journal']) expect(existsSync(path + suffix)).toBe(false);
+
+    // The whole start: exit 2, that one line on stderr, before any broker request.
+    const bot = startBot(realStart(path));
+    procs.push(bot.proc);
+    expect((await bot.exited).code).toBe(2);
+    const lines = bot.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`database at ${path} is corrupt`);
+    expect(sha(path)).toBe(before);
+    for (const suffix of ['-wal', '-shm']) expect(existsSync(path + suffix)).toBe(false);
+  }, 30_000);
+
+  it('a read-only database: exit 2 naming the path and the chmod, no -wal/-shm left, and the start works once the mode is fixed', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'ct.db');
+    await ledgerFile(path);
+    // As root every file is writable: the bot runs as nobody (65534), owning the folder and a 0400 file.
+    const asRoot = process.getuid?.() === 0;
+    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
+    if (asRoot) {
+      chmodSync(dir, 0o755);
+      chownSync(dir, 65534, 65534);
+      chownSync(path, 65534, 65534);
+      if (existsSync(`${path}.lock`)) chownSync(`${path}.lock`, 65534, 65534);
+    }
+    chmodSync(path, 0o400);
+
+    const bot = startBot(realStart(path), user);
+    procs.push(bot.proc);
+    expect((await bot.exited).code).toBe(2);
+    const lines = bot.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toBe(`crazy-trade: cannot open database at ${path}: the file is not writable by this user (mode 0400, EACCES): chmod u+rw ${path}, or run as its owner`);
+    for (const suffix of ['-wal', '-shm']) expect(existsSync(path + suffix)).toBe(false);
+
+    // Fixed: the next start opens it (it goes on to the broker, which is not there; the database is past).
+    chmodSync(path, 0o600);
+    const next = startBot(realStart(path), user);
+    procs.push(next.proc);
+    await next.waitFor((l) => l.event === 'store_opened', 20_000);
+  }, 40_000);
 });

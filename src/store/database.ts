@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Compilable } from 'kysely';
 import { StartupRefusal } from '../startup-refusal.js';
@@ -61,15 +62,20 @@ export async function openDatabase(path: string, opts: OpenOptions = {}): Promis
   }
   // The lock comes first: nothing below may touch a database another process is running on.
   const lock = opts.lock ?? acquireProcessLock(abs);
+  // The files SQLite adds beside the database: any this open creates goes again if it fails, so
+  // the next start does not trip on it (a -wal made 0400 after a read-only database, say).
+  const beside = ['-wal', '-shm', '-journal'].map((suffix) => abs + suffix);
+  const existedBefore = new Set(beside.filter((f) => existsSync(f)));
   let sqlite: BetterSqlite3.Database;
   try {
     ensurePrivateDir(abs);
+    refuseUnwritable(abs);
     ensurePrivateFile(abs);
-    for (const suffix of ['-wal', '-shm', '-journal']) tightenIfPresent(abs + suffix);
+    for (const f of beside) tightenIfPresent(f);
     sqlite = new BetterSqlite3(abs);
   } catch (err) {
     lock.release();
-    throw openFailure(abs, err);
+    throw err instanceof StartupRefusal ? err : openFailure(abs, err);
   }
   try {
     return await setUp(sqlite, abs, lock);
@@ -79,21 +85,45 @@ export async function openDatabase(path: string, opts: OpenOptions = {}): Promis
     } catch {
       // already closed (kysely.destroy) or never usable
     }
+    for (const f of beside) if (!existedBefore.has(f)) rmSync(f, { force: true });
     lock.release();
     throw err;
+  }
+}
+
+/**
+ * A database the service cannot write (or a folder it cannot create its -wal in) is refused before
+ * SQLite opens it: SQLite would open it, create -wal/-shm with the file's read-only mode, and fail at
+ * the first write.
+ */
+function refuseUnwritable(path: string): void {
+  const folder = dirname(path);
+  const targets = existsSync(path) ? [{ target: path, what: 'the file' }, { target: folder, what: `its folder ${folder}` }] : [{ target: folder, what: `its folder ${folder}` }];
+  for (const { target, what } of targets) {
+    try {
+      accessSync(target, constants.R_OK | constants.W_OK);
+    } catch (err) {
+      const mode = (statSync(target).mode & 0o777).toString(8).padStart(4, '0');
+      const code = (err as NodeJS.ErrnoException).code ?? 'EACCES';
+      throw new StartupRefusal(`cannot open database at ${path}: ${what} is not writable by this user (mode ${mode}, ${code}): chmod u+rw ${target}, or run as its owner`);
+    }
   }
 }
 
 async function setUp(sqlite: BetterSqlite3.Database, path: string, lock: ProcessLock | null): Promise<Database> {
   try {
     sqlite.pragma('busy_timeout = 5000');
-    // The first read: "file is not a database" and friends surface here.
+    // The whole file, checked once as it opens: a corrupt page anywhere is refused now, not met
+    // mid-run by the first query that reads it. ("file is not a database" surfaces here too.)
+    refuseCorrupt(sqlite, path);
     refuseUnknownMigrations(sqlite, path, Object.keys(await migrationProvider.getMigrations()));
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
   } catch (err) {
     if (err instanceof StartupRefusal) throw err;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) throw corrupt(path, (err as Error).message);
     throw openFailure(path, err);
   }
   const kysely = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
@@ -102,7 +132,10 @@ async function setUp(sqlite: BetterSqlite3.Database, path: string, lock: Process
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
     await kysely.destroy();
-    throw new Error(`database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String(error)}`);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StartupRefusal(
+      `cannot open database at ${path}: its migration${failed ? ` ${failed.migrationName}` : ''} failed (${reason.split('\n')[0]}); nothing was changed by it (each migration is one transaction): restore the file from a backup, or move it away to start a new ledger`,
+    );
   }
 
   const statements = new Map<string, BetterSqlite3.Statement>();
@@ -152,6 +185,19 @@ async function setUp(sqlite: BetterSqlite3.Database, path: string, lock: Process
       }
     },
   };
+}
+
+/** `PRAGMA quick_check` over the whole file; anything but "ok" refuses the start. */
+function refuseCorrupt(sqlite: BetterSqlite3.Database, path: string): void {
+  const rows = sqlite.pragma('quick_check(1)') as Array<{ quick_check: string }>;
+  const first = rows[0]?.quick_check;
+  if (first !== 'ok') throw corrupt(path, `quick_check: ${String(first)}`);
+}
+
+function corrupt(path: string, detail: string): StartupRefusal {
+  return new StartupRefusal(
+    `database at ${path} is corrupt (${detail.split('\n')[0]!.slice(0, 120)}): keep the file, and restore the ledger from a backup, or move it away to start a new one`,
+  );
 }
 
 /**

@@ -12,12 +12,13 @@ export interface BotProcess {
   apiUrl(): Promise<string>;
 }
 
-export function startBot(env: Record<string, string>, opts: { cwd?: string } = {}): BotProcess {
+export function startBot(env: Record<string, string>, opts: { cwd?: string; uid?: number; gid?: number } = {}): BotProcess {
   const cwd = opts.cwd ?? process.cwd();
   const proc = spawn(process.execPath, ['--import', 'tsx', resolve(cwd, 'src/main.ts')], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CT_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
   });
   const lines: Array<Record<string, any>> = [];
   const waiters: Array<{ pred: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }> = [];
