@@ -8,6 +8,8 @@ import { AccountsFileError, exposedMode, formatMode, readAccountsFile, type Acco
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 /** The shortest CT_API_TOKEN accepted when the API listens beyond loopback. */
 const MIN_EXPOSED_TOKEN = 24;
+/** The shortest CT_API_TOKEN accepted at all, loopback included (any local process may guess). */
+const MIN_TOKEN = 16;
 
 const bool = (fallback: boolean) =>
   z
@@ -204,6 +206,9 @@ const envSchema = z
     if (env.CT_API_TOKEN !== undefined && !/^[\x21-\x7e]+$/.test(env.CT_API_TOKEN)) {
       // Sent as `Authorization: Bearer <token>`: one run of visible ASCII. (The value is never echoed.)
       ctx.addIssue({ code: 'custom', path: ['CT_API_TOKEN'], message: 'must be visible ASCII characters without spaces' });
+    }
+    if (env.CT_API_TOKEN !== undefined && env.CT_API_TOKEN !== '' && env.CT_API_TOKEN.length < MIN_TOKEN && LOOPBACK.has(env.CT_API_HOST)) {
+      ctx.addIssue({ code: 'custom', path: ['CT_API_TOKEN'], message: `must be at least ${MIN_TOKEN} characters (it has ${env.CT_API_TOKEN.length}), on loopback too: any local process may guess a short one; e.g. openssl rand -hex 16` });
     }
     if (!LOOPBACK.has(env.CT_API_HOST) && !env.CT_API_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['CT_API_HOST'], message: `"${env.CT_API_HOST}" is not loopback; set CT_API_TOKEN (${MIN_EXPOSED_TOKEN} characters or more) to expose the API` });

@@ -70,12 +70,12 @@ describe('secrets and network binding', () => {
 function call(
   base: string,
   path: string,
-  opts: { method?: string; host?: string; headers?: Record<string, string> } = {},
+  opts: { method?: string; host?: string; headers?: Record<string, string>; from?: string } = {},
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
   const url = new URL(path, base);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: url.hostname, port: url.port, path: url.pathname + url.search, method: opts.method ?? 'GET', headers: { host: opts.host ?? url.host, ...opts.headers } },
+      { host: url.hostname, port: url.port, path: url.pathname + url.search, method: opts.method ?? 'GET', headers: { host: opts.host ?? url.host, ...opts.headers }, ...(opts.from ? { localAddress: opts.from } : {}) },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -171,7 +171,7 @@ describe('status API access (issue 15 item 3)', () => {
     expect((await call(secured.url, `/health?access_token=${API_TOKEN}`)).status).toBe(401);
   });
 
-  it('limits failed attempts per client address: the 11th in a minute is 429 with Retry-After, even with the right token; each failure is logged without the token', async () => {
+  it('limits failed attempts per client address: the 11th in a minute is 429 with Retry-After, and so are writes with the right token (reads with it are not); each failure is logged without the token', async () => {
     const { log, lines, text } = captureLogger();
     const api = await startApi({ host: '127.0.0.1', port: 0, db, log, health, token: API_TOKEN });
     try {
@@ -184,9 +184,13 @@ describe('status API access (issue 15 item 3)', () => {
       expect(eleventh.body.error.code).toBe('too_many_attempts');
       expect(Number(eleventh.headers['retry-after'])).toBeGreaterThan(0);
       expect(Number(eleventh.headers['retry-after'])).toBeLessThanOrEqual(60);
+      // Reads with the right token are never locked out (behind a proxy every client shares this address); writes wait.
       const right = await call(api.url, '/health', { headers: { authorization: `Bearer ${API_TOKEN}` } });
-      expect(right.status).toBe(429);
-      expect((await call(api.url, '/control/pause', { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}` } })).status).toBe(429);
+      expect(right.status).toBe(200);
+      expect((await call(api.url, '/cooldowns', { headers: { authorization: `Bearer ${API_TOKEN}` } })).status).toBe(200);
+      const write = await call(api.url, '/control/pause', { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}` } });
+      expect(write.status).toBe(429);
+      expect(write.body.error.message).toMatch(/from this address; writes resume in \d+ s/);
       // The static page is not an attempt and stays served.
       expect((await call(api.url, '/')).status).toBe(200);
       const failed = lines().filter((l) => l.event === 'api_auth_failed');
@@ -197,6 +201,34 @@ describe('status API access (issue 15 item 3)', () => {
       expect(text()).not.toContain(API_TOKEN);
       // Another server, another limiter: the right token works there.
       expect((await call(secured.url, '/health', { headers: { authorization: `Bearer ${API_TOKEN}` } })).status).toBe(200);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('a global budget of failed tries: rotating source addresses (127.1.x.y) get 100 a minute in all, then every address is refused (writes too), while reads with the right token and /health go on', async () => {
+    const { log, lines } = captureLogger();
+    const api = await startApi({ host: '127.0.0.1', port: 0, db, log, health, token: API_TOKEN });
+    try {
+      let answered401 = 0;
+      // 9 tries from each of 12 addresses: no address reaches its own limit (10).
+      for (let a = 1; a <= 12; a++) {
+        for (let i = 1; i <= 9; i++) {
+          const r = await call(api.url, '/control/pause', { method: 'POST', from: `127.1.0.${a}`, headers: { authorization: `Bearer guess-${a}-${i}` } });
+          if (r.status === 401) answered401++;
+          else expect(r.status).toBe(429);
+        }
+      }
+      expect(answered401).toBe(100);
+      const fresh = await call(api.url, '/control/pause', { method: 'POST', from: '127.1.9.9', headers: { authorization: 'Bearer one-more-guess' } });
+      expect(fresh.status).toBe(429);
+      expect(fresh.body.error.message).toMatch(/from all addresses/);
+      expect(Number(fresh.headers['retry-after'])).toBeGreaterThan(0);
+      // The right token from an address that never failed: its write waits, its reads do not.
+      expect((await call(api.url, '/control/pause', { method: 'POST', from: '127.1.9.10', headers: { authorization: `Bearer ${API_TOKEN}` } })).status).toBe(429);
+      expect((await call(api.url, '/health', { from: '127.1.9.10', headers: { authorization: `Bearer ${API_TOKEN}` } })).status).toBe(200);
+      expect((await call(api.url, '/positions', { from: '127.1.9.11', headers: { authorization: `Bearer ${API_TOKEN}` } })).status).toBe(200);
+      expect(lines().filter((l) => l.event === 'api_auth_failed' && l.reason === 'wrong_token')).toHaveLength(100);
     } finally {
       await api.close();
     }
@@ -231,8 +263,20 @@ describe('status API access (issue 15 item 3)', () => {
       expect((err as Error).message).not.toContain('\n');
     }
     expect(loadConfig({ CT_API_HOST: '0.0.0.0', CT_API_TOKEN: 'x'.repeat(24) }).api.token).toBe('x'.repeat(24));
-    // Loopback keeps accepting any token.
-    expect(loadConfig({ CT_API_TOKEN: 'short' }).api.token).toBe('short');
+    // Loopback too refuses a token under 16 characters (any local process may guess), naming it and never echoing it.
+    for (const short of ['tiny-tok', 'x'.repeat(15)]) {
+      let err: unknown;
+      try {
+        loadConfig({ CT_API_TOKEN: short });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe('CT_API_TOKEN');
+      expect((err as Error).message).toMatch(/CT_API_TOKEN: must be at least 16 characters/);
+      expect((err as Error).message).not.toContain(short);
+    }
+    expect(loadConfig({ CT_API_TOKEN: 'x'.repeat(16) }).api.token).toBe('x'.repeat(16));
     expect(loadConfig({ CT_API_ALLOWED_HOSTS: 'Dash.Example.Lan, 192.168.1.20:8080' }).api.allowedHosts).toEqual(['dash.example.lan', '192.168.1.20:8080']);
     expect(() => loadConfig({ CT_API_ALLOWED_HOSTS: 'http://dash.example.lan/' })).toThrow(/CT_API_ALLOWED_HOSTS/);
     expect(() => loadConfig({ CT_API_TOKEN: 'has a space' })).toThrow(/CT_API_TOKEN/);

@@ -12,10 +12,14 @@ import { HttpError } from './errors.js';
  * - Writes (every other method) always need the token: with CT_API_TOKEN unset they are refused
  *   (403 `write_disabled`), even on loopback, since any local process or page could send them.
  * - A wrong token counts as a failed attempt, logged (`api_auth_failed`, client address and path,
- *   never what was given) and limited per client address: after {@link AuthOptions.maxFailures}
- *   in a window every request of that address answers 429 until the window has passed, the
- *   right token included. A missing token is not an attempt (a page that has none yet is not
- *   guessing), so it is answered 401 without counting.
+ *   never what was given) and limited twice: per client address ({@link AuthOptions.maxFailures}
+ *   in a window) and for all addresses together ({@link AuthOptions.globalMaxFailures}), so
+ *   rotating source addresses buys no more tries. Past either budget, further tries answer 429
+ *   unchecked, and so do writes, the right token's included, until the window has passed. Reads
+ *   with the right token (`/health` included) are never locked out: behind a reverse proxy every
+ *   client shares one address, and a stranger's guesses must not blind the operator. The token
+ *   is at least 16 characters (config), so the limits bound noise, not a search. A missing token
+ *   is not an attempt (a page that has none yet is not guessing): 401 without counting.
  */
 export interface AuthOptions {
   token?: string;
@@ -24,6 +28,8 @@ export interface AuthOptions {
   log: Logger;
   /** Failed attempts allowed per client address in a window (10). */
   maxFailures?: number;
+  /** Failed attempts allowed from all addresses together in a window (100). */
+  globalMaxFailures?: number;
   /** The window, in ms (60 s). */
   windowMs?: number;
   now?: () => number;
@@ -79,34 +85,59 @@ export class FailureLimiter {
 
 export function apiAuth(opts: AuthOptions) {
   const expected = opts.token ? createHash('sha256').update(opts.token, 'utf8').digest() : null;
-  const limiter = new FailureLimiter(opts.maxFailures ?? 10, opts.windowMs ?? 60_000);
+  const windowMs = opts.windowMs ?? 60_000;
+  const perAddress = new FailureLimiter(opts.maxFailures ?? 10, windowMs);
+  // Every address together: rotating source addresses (127.1.x.y) get no more tries than this.
+  const everyone = new FailureLimiter(opts.globalMaxFailures ?? 100, windowMs, 1);
   const now = opts.now ?? Date.now;
+  const lockedFor = (client: string, t: number) => {
+    const own = perAddress.retryAfterS(client, t);
+    const all = everyone.retryAfterS(ALL, t);
+    return own >= all ? { wait: own, scope: 'from this address' } : { wait: all, scope: 'from all addresses' };
+  };
+  const tooMany = (ctx: Context, lock: { wait: number; scope: string }, what: string): never => {
+    ctx.set('Retry-After', String(lock.wait));
+    throw new HttpError(429, 'too_many_attempts', `too many failed token attempts ${lock.scope}; ${what} in ${lock.wait} s`);
+  };
   return async (ctx: Context, next: Next) => {
     const read = isRead(ctx.method);
     // The dashboard page and the API's description carry no data: served without the token.
     if (read && (ctx.path === '/' || ctx.path === '/openapi.json')) return next();
-    const client = ctx.request.ip || 'unknown';
-    const wait = limiter.retryAfterS(client, now());
-    if (wait > 0) {
-      ctx.set('Retry-After', String(wait));
-      throw new HttpError(429, 'too_many_attempts', `too many failed token attempts from this address; retry in ${wait} s`);
-    }
     if (!expected) {
       if (read) return next();
       throw new HttpError(403, 'write_disabled', 'writes need CT_API_TOKEN: set it (and send Authorization: Bearer <token>) to enable them');
     }
+    const client = ctx.request.ip || 'unknown';
+    const t = now();
     const header = ctx.get('authorization');
     const given = bearerOf(header);
-    if (given === null || !sameToken(given, expected)) {
-      ctx.set('WWW-Authenticate', 'Bearer');
-      const reason = header === '' ? 'missing' : given === null ? 'malformed' : 'wrong_token';
-      const failures = reason === 'missing' ? undefined : limiter.fail(client, now());
-      // What was given is never logged: only that it was wrong, from where, for what.
-      opts.log[reason === 'missing' ? 'info' : 'warn']({ event: 'api_auth_failed', client, method: ctx.method, path: ctx.path, reason, failures }, 'status API: bearer token missing or wrong');
-      throw new HttpError(401, 'unauthorized', header === '' ? 'bearer token required' : 'missing or wrong bearer token');
+    if (given !== null && sameToken(given, expected)) {
+      // The right token: reads (/health included) are never locked out by failures, anyone's; writes
+      // wait while this address, or all of them together, are past their budget.
+      if (!read) {
+        const lock = lockedFor(client, t);
+        if (lock.wait > 0) tooMany(ctx, lock, 'writes resume');
+      }
+      // Who asked, for the write routes' logs and notifications (src/api/entries.ts requester).
+      ctx.state.who = opts.tokenName ?? 'operator';
+      return next();
     }
-    // Who asked, for the write routes' logs and notifications (src/api/entries.ts requester).
-    ctx.state.who = opts.tokenName ?? 'operator';
-    await next();
+    ctx.set('WWW-Authenticate', 'Bearer');
+    if (header === '') {
+      // Not an attempt (a page that has no token yet is not guessing).
+      opts.log.info({ event: 'api_auth_failed', client, method: ctx.method, path: ctx.path, reason: 'missing' }, 'status API: bearer token missing');
+      throw new HttpError(401, 'unauthorized', 'bearer token required');
+    }
+    const lock = lockedFor(client, t);
+    if (lock.wait > 0) tooMany(ctx, lock, 'retry');
+    const reason = given === null ? 'malformed' : 'wrong_token';
+    const failures = perAddress.fail(client, t);
+    const all = everyone.fail(ALL, t);
+    // What was given is never logged: only that it was wrong, from where, for what.
+    opts.log.warn({ event: 'api_auth_failed', client, method: ctx.method, path: ctx.path, reason, failures, failures_all: all }, 'status API: bearer token wrong');
+    throw new HttpError(401, 'unauthorized', 'missing or wrong bearer token');
   };
 }
+
+/** The global budget's one key. */
+const ALL = '*';
