@@ -129,6 +129,8 @@ const envSchema = z
     CT_ACCOUNTS_FILE: optionalString,
     CT_API_HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
     CT_API_PORT: int(8080, 0, 65535),
+    /** Connections the status API holds open at once; past it new ones are closed at accept. */
+    CT_API_MAX_CONNECTIONS: int(256, 1, 100_000),
     CT_API_TOKEN: optionalString,
     /** The token's name: who a control action was taken by, in logs and notifications. */
     CT_API_TOKEN_NAME: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_", "@" or "-"').default('operator'),
@@ -255,7 +257,7 @@ export interface Config {
   /** The accounts watched, at least one, sorted by name: `default` from the env, or CT_ACCOUNTS_FILE's. */
   accounts: AccountConfig[];
   /** allowedHosts: CT_API_ALLOWED_HOSTS, Host names answered besides loopback and the bind host. */
-  api: { host: string; port: number; token?: string; tokenName: string; allowedHosts: string[] };
+  api: { host: string; port: number; maxConnections: number; token?: string; tokenName: string; allowedHosts: string[] };
   pollMs: number;
   /** CT_RESYNC_WINDOW_S: activities this far behind the watermark are read again once a minute (Alpaca-API#176). */
   resyncWindowS: number;
@@ -331,7 +333,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     leaderTimeoutS: e.CT_LEADER_TIMEOUT_S,
     instanceName: e.CT_INSTANCE_NAME,
     accounts,
-    api: { host: e.CT_API_HOST, port: e.CT_API_PORT, token: e.CT_API_TOKEN, tokenName: e.CT_API_TOKEN_NAME, allowedHosts: e.CT_API_ALLOWED_HOSTS },
+    api: { host: e.CT_API_HOST, port: e.CT_API_PORT, maxConnections: e.CT_API_MAX_CONNECTIONS, token: e.CT_API_TOKEN, tokenName: e.CT_API_TOKEN_NAME, allowedHosts: e.CT_API_ALLOWED_HOSTS },
     pollMs: e.CT_POLL_MS,
     resyncWindowS: e.CT_RESYNC_WINDOW_S,
     trailPercent: e.CT_TRAIL_PERCENT,

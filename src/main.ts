@@ -141,6 +141,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       allowedHosts: config.api.allowedHosts,
       log,
       accounts: hosted,
+      limits: { maxConnections: config.api.maxConnections },
     });
     closers.push(() => api.close());
     log.info({ event: 'api_listening', url: api.url, mode: config.mode, accounts: config.accounts.map((a) => a.name) }, `status API on ${api.url}`);

@@ -9,7 +9,7 @@ describe('config', () => {
     const c = loadConfig({});
     expect(c.mode).toBe('demo');
     expect(c.dbPath).toBe('./data/crazy-trade.db');
-    expect(c.api).toEqual({ host: '127.0.0.1', port: 8080, token: undefined, tokenName: 'operator', allowedHosts: [] });
+    expect(c.api).toEqual({ host: '127.0.0.1', port: 8080, maxConnections: 256, token: undefined, tokenName: 'operator', allowedHosts: [] });
     expect(c.pollMs).toBe(5000);
     expect(c.trailPercent).toBe('2');
     expect(c.cooldownMinutes).toBe(30);

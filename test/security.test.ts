@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { openDatabase, type Database } from '../src/store/database.js';
-import { startApi, type ApiServer } from '../src/api/server.js';
+import { DEFAULT_CONNECTION_LIMITS, startApi, type ApiServer } from '../src/api/server.js';
+import { connect, type Socket } from 'node:net';
 import { FailureLimiter } from '../src/api/auth.js';
 import { startCooldown } from '../src/store/cooldowns.js';
 import { eventually, startBot, type BotProcess } from './support/bot-process.js';
@@ -229,6 +230,51 @@ describe('status API access (issue 15 item 3)', () => {
       expect((await call(api.url, '/health', { from: '127.1.9.10', headers: { authorization: `Bearer ${API_TOKEN}` } })).status).toBe(200);
       expect((await call(api.url, '/positions', { from: '127.1.9.11', headers: { authorization: `Bearer ${API_TOKEN}` } })).status).toBe(200);
       expect(lines().filter((l) => l.event === 'api_auth_failed' && l.reason === 'wrong_token')).toHaveLength(100);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('limits what a client may hold: a half-sent request is dropped (headers, then body, each on its timeout), and past CT_API_MAX_CONNECTIONS new connections are closed at accept', async () => {
+    // The defaults: a half-sent request goes within 30 s (request timeout + Node's check interval).
+    expect(DEFAULT_CONNECTION_LIMITS.requestTimeoutMs + DEFAULT_CONNECTION_LIMITS.checkEveryMs).toBeLessThanOrEqual(30_000);
+    expect(DEFAULT_CONNECTION_LIMITS.headersTimeoutMs).toBeLessThan(DEFAULT_CONNECTION_LIMITS.requestTimeoutMs);
+    expect(loadConfig({}).api.maxConnections).toBe(256);
+    expect(() => loadConfig({ CT_API_MAX_CONNECTIONS: '0' })).toThrow(/CT_API_MAX_CONNECTIONS/);
+    // The same mechanism on short limits, so the test takes seconds.
+    const api = await startApi({ host: '127.0.0.1', port: 0, db, log: captureLogger().log, health, limits: { maxConnections: 3, headersTimeoutMs: 500, requestTimeoutMs: 1000, keepAliveTimeoutMs: 500, checkEveryMs: 200 } });
+    const port = Number(new URL(api.url).port);
+    // Each socket's close is watched from its creation (the server may close one at accept, before any write).
+    const closes = new WeakMap<Socket, Promise<number>>();
+    const open = (): Promise<Socket> =>
+      new Promise((res, rej) => {
+        const t0 = Date.now();
+        const c = connect(port, '127.0.0.1', () => res(c));
+        closes.set(c, new Promise<number>((done) => c.once('close', () => done(Date.now() - t0))));
+        c.on('error', (e) => rej(e));
+        c.resume(); // read what the server sends: a paused socket never sees the server's FIN, so never closes
+      });
+    const closedWithin = (c: Socket) => closes.get(c)!;
+    try {
+      const headersOnly = await open();
+      headersOnly.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n'); // never ends its headers
+      const bodyHalf = await open();
+      bodyHalf.write('POST /entries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"sym');
+      const [h, b] = await Promise.all([closedWithin(headersOnly), closedWithin(bodyHalf)]);
+      expect(h).toBeLessThan(500 + 200 + 500);
+      expect(b).toBeLessThan(1000 + 200 + 500);
+      // Three held at once: a fourth is closed at accept (no answer), and one frees a place.
+      const held = [await open(), await open(), await open()];
+      for (const c of held) c.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      const fourth = await open();
+      const got: Buffer[] = [];
+      fourth.on('data', (d: Buffer) => got.push(d)); // a listener from the start: resume() alone would drop bytes
+      fourth.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+      expect(await closedWithin(fourth)).toBeLessThan(1000);
+      expect(Buffer.concat(got).length).toBe(0);
+      for (const c of held) c.destroy();
+      await new Promise((r) => setTimeout(r, 100)); // the server sees the three go (loopback: well under 100 ms)
+      expect((await call(api.url, '/health')).status).toBe(200);
     } finally {
       await api.close();
     }

@@ -439,7 +439,7 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
         ['a', 'working', 1],
       ]);
 
-      expect(orderByClientOrderId(db, 'cid-b')).toEqual({ orderId: 'b', clientOrderId: 'cid-b', symbol: 'AAPL', side: 'buy', type: 'limit', qty: '4', status: 'filled', filledQty: '4' });
+      expect(orderByClientOrderId(db, 'cid-b')).toEqual({ orderId: 'b', clientOrderId: 'cid-b', symbol: 'AAPL', side: 'buy', type: 'limit', qty: '4', status: 'filled', filledQty: '4', notional: null });
       expect(orderByClientOrderId(db, 'unknown')).toBeNull();
 
       appendHistory(db, { order_id: 'b', at: '2026-03-02T15:00:02.000Z', event: 'accepted', from_state: null, to_state: 'working' });

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, existsSync, openSync, writeSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, writeSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -351,15 +351,9 @@ describe('bad databases are refused at start, with one line saying what to do, a
     const dir = tempDir();
     const path = join(dir, 'ct.db');
     await ledgerFile(path);
-    // As root every file is writable: the bot runs as nobody (65534), owning the folder and a 0400 file.
+    // Root may write any file; the bot runs as root without that override (setpriv), so the 0400 mode binds it.
     const asRoot = process.getuid?.() === 0;
-    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
-    if (asRoot) {
-      chmodSync(dir, 0o755);
-      chownSync(dir, 65534, 65534);
-      chownSync(path, 65534, 65534);
-      if (existsSync(`${path}.lock`)) chownSync(`${path}.lock`, 65534, 65534);
-    }
+    const user = { modesBind: asRoot };
     chmodSync(path, 0o400);
 
     const bot = startBot(realStart(path), user);

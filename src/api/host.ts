@@ -2,7 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { dashboardRoutes } from './dashboard.js';
 import { openApiRoutes } from './openapi.js';
-import { listen } from './server.js';
+import { listen, type ConnectionLimits } from './server.js';
 import type { Logger } from '../log.js';
 import { apiAuth } from './auth.js';
 import { hostCheck } from './host-check.js';
@@ -38,6 +38,8 @@ export interface ApiHostOptions {
   allowedHosts?: string[];
   log: Logger;
   accounts: HostedAccount[];
+  /** Connection limits (CT_API_MAX_CONNECTIONS; the timeouts are fixed). */
+  limits?: Partial<ConnectionLimits>;
 }
 
 export interface ApiHost {
@@ -121,5 +123,5 @@ async function overview(accounts: HostedAccount[]) {
 }
 
 export function startApiHost(opts: ApiHostOptions): Promise<ApiHost> {
-  return listen(createApiHost(opts), opts.host, opts.port);
+  return listen(createApiHost(opts), opts.host, opts.port, opts.limits);
 }

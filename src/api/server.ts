@@ -96,13 +96,35 @@ export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'> & { host?: 
 }
 
 /** Starts the status API on host:port (port 0 = ephemeral). */
-export async function startApi(opts: ApiOptions): Promise<ApiServer> {
-  return listen(createApiApp(opts), opts.host, opts.port);
+export async function startApi(opts: ApiOptions & { limits?: Partial<ConnectionLimits> }): Promise<ApiServer> {
+  return listen(createApiApp(opts), opts.host, opts.port, opts.limits);
 }
 
+/**
+ * What one client may hold of the server: a request must have sent its headers within
+ * `headersTimeoutMs` and all of itself within `requestTimeoutMs`, an idle kept-alive connection goes
+ * after `keepAliveTimeoutMs`, and past `maxConnections` open at once new ones are closed at accept.
+ * Node checks the timeouts every `checkEveryMs`, so a half-sent request is dropped within
+ * requestTimeoutMs + checkEveryMs (27 s by default).
+ */
+export interface ConnectionLimits {
+  maxConnections: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  checkEveryMs: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { maxConnections: 256, headersTimeoutMs: 10_000, requestTimeoutMs: 25_000, keepAliveTimeoutMs: 5_000, checkEveryMs: 2_000 };
+
 /** Serves a Koa app on host:port (port 0 = ephemeral): its URL, and a close that drops open connections. */
-export async function listen(app: Koa, bindHost: string, bindPort: number): Promise<ApiServer> {
-  const server: Server = createServer(app.callback());
+export async function listen(app: Koa, bindHost: string, bindPort: number, limits: Partial<ConnectionLimits> = {}): Promise<ApiServer> {
+  const l = { ...DEFAULT_CONNECTION_LIMITS, ...limits };
+  const server: Server = createServer(
+    { headersTimeout: l.headersTimeoutMs, requestTimeout: l.requestTimeoutMs, keepAliveTimeout: l.keepAliveTimeoutMs, connectionsCheckingInterval: l.checkEveryMs },
+    app.callback(),
+  );
+  server.maxConnections = l.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(bindPort, bindHost, () => resolve());

@@ -12,13 +12,20 @@ export interface BotProcess {
   apiUrl(): Promise<string>;
 }
 
-export function startBot(env: Record<string, string>, opts: { cwd?: string; uid?: number; gid?: number } = {}): BotProcess {
+/**
+ * `modesBind`: the bot runs without the capabilities that let root ignore file modes (util-linux
+ * `setpriv` drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its bounding set), so a 0400 file is
+ * read-only to it as to any other user. Unlike switching to another uid, the bot still reads the
+ * checkout wherever it is (CI clones into a 0700 temp folder nobody else may enter).
+ */
+export function startBot(env: Record<string, string>, opts: { cwd?: string; modesBind?: boolean } = {}): BotProcess {
   const cwd = opts.cwd ?? process.cwd();
-  const proc = spawn(process.execPath, ['--import', 'tsx', resolve(cwd, 'src/main.ts')], {
+  const node = [process.execPath, '--import', 'tsx', resolve(cwd, 'src/main.ts')];
+  const argv = opts.modesBind ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--', ...node] : node;
+  const proc = spawn(argv[0]!, argv.slice(1), {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CT_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
   });
   const lines: Array<Record<string, any>> = [];
   const waiters: Array<{ pred: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }> = [];
