@@ -57,7 +57,7 @@ export const STOP_STATES: readonly StopState[] = ['pending', 'sending', 'unknown
 export type StopPatch = Partial<Omit<StopRow, 'client_order_id' | 'entry_order_id' | 'symbol'>>;
 
 /** A broker order as the stop needs it. */
-export type StopOrder = Pick<OrderReport, 'orderId' | 'clientOrderId' | 'status' | 'qty' | 'stopPrice' | 'replacedBy' | 'type' | 'trailPercent'>;
+export type StopOrder = Pick<OrderReport, 'orderId' | 'clientOrderId' | 'status' | 'qty' | 'stopPrice' | 'replacedBy' | 'type' | 'trailPercent' | 'expiresAt'>;
 
 /** What a send was prepared from: the send is refused if the stop changed meanwhile. */
 export interface StopBasis {
@@ -77,15 +77,19 @@ export type StopEvent =
   /** What blocked it went away (an order of the symbol ended: a crossing order, one holding the shares): a refusal for that is retried now. */
   | { type: 'causeGone' }
   | { type: 'orderFinished'; orderId: string; clientOrderId: string; outcome: 'filled' | 'canceled' | 'expired' | 'rejected' | 'replaced' }
+  /** Alpaca said when its order `orderId` expires (aged-order policy: `expires_at`, from the stream or an open-orders read). */
+  | { type: 'expiryRead'; orderId: string; expiresAt: string }
   // The clock.
   | { type: 'restarted' }
   | { type: 'due' }
   | { type: 'postponed'; until: number }
+  /** Alpaca's time now (`brokerNow`, epoch ms): a working order within `rearmBeforeMs` of its `expires_at` is re-armed. */
+  | { type: 'aging'; brokerNow: number; rearmBeforeMs: number }
   // What the stop worker learns preparing and making its requests.
   | { type: 'deferred'; reason: string }
   | { type: 'notNeeded' }
   /** `qtyIncrement`: crypto, the asset's trade increment, kept in the ask so what is wanted is on the grid. */
-  | { type: 'sendStarted'; clientOrderId: string; basis: StopBasis; qty: string; stopPrice: string | null; qtyIncrement?: string }
+  | { type: 'sendStarted'; clientOrderId: string; basis: StopBasis; qty: string; stopPrice: string | null; qtyIncrement?: string; trailPercent?: string }
   /** The replace would change nothing (or Alpaca said so: 403 "order parameters are not changed"): the working order stands. */
   | { type: 'unchanged'; clientOrderId: string }
   | { type: 'accepted'; clientOrderId: string; order: StopOrder }
@@ -103,10 +107,14 @@ export type StopEffect =
   | { type: 'lookup'; clientOrderId: string }
   /** GET an order by id: the replacement of a found order, or the order a refused PATCH was to replace. */
   | { type: 'fetchOrder'; orderId: string; clientOrderId: string; purpose: 'replacement' | 'replaceTarget' }
-  /** Work out what to send (protectable quantity, crypto stop price), then report `sendStarted`. */
-  | { type: 'place'; clientOrderId: string; replaces: string | null }
-  | { type: 'post'; clientOrderId: string; qty: string; stopPrice: string | null }
-  | { type: 'patch'; orderId: string; clientOrderId: string; qty: string; stopPrice: string | null }
+  /**
+   * Work out what to send (protectable quantity, crypto stop price), then report `sendStarted`.
+   * `rearm`: a replace to renew an aging order, which must change something harmless (Alpaca refuses a no-op PATCH).
+   */
+  | { type: 'place'; clientOrderId: string; replaces: string | null; rearm: boolean }
+  /** `trailPercent`: a trail other than the stop's own (a re-arm's harmless change). */
+  | { type: 'post'; clientOrderId: string; qty: string; stopPrice: string | null; trailPercent?: string }
+  | { type: 'patch'; orderId: string; clientOrderId: string; qty: string; stopPrice: string | null; trailPercent?: string }
   | { type: 'delete'; orderId: string; clientOrderId: string }
   /** Nothing more until `until` (already written as next_attempt_at). */
   | { type: 'backoff'; until: number }
@@ -164,6 +172,7 @@ export function initialStop(ask: StopIntent): Omit<StopRow, 'client_order_id' | 
     placed_qty: null,
     placed_stop_price: null,
     placed_trail_percent: null,
+    expires_at: null,
     target_stop_price: null,
     next_attempt_at: 0,
     cancel_requested: 0,
@@ -180,7 +189,9 @@ type Handlers = { [T in StopEventType]?: Handler<T> };
 const iso = (now: number) => new Date(now).toISOString();
 const sent = (row: StopRow, cid: string) => row.sent_at !== null && cid === currentCid(row);
 const backoff = (until: number): StopEffect => ({ type: 'backoff', until });
-const place = (row: StopRow): StopEffect => ({ type: 'place', clientOrderId: currentCid(row), replaces: replaceTarget(row) });
+/** A replace of an order already as wanted can only be its re-arm (`aging`), resumed after a crash or a refusal. */
+const isRearm = (row: StopRow) => replaceTarget(row) !== null && placedAsWanted(row);
+const place = (row: StopRow, rearm = isRearm(row)): StopEffect => ({ type: 'place', clientOrderId: currentCid(row), replaces: replaceTarget(row), rearm });
 
 /**
  * Its client order id was used at the broker and that order is gone: start over under the next
@@ -197,6 +208,7 @@ function nextVersion(row: StopRow): StopPatch {
     placed_qty: null,
     placed_stop_price: null,
     placed_trail_percent: null,
+    expires_at: null,
     last_error: null,
     next_attempt_at: 0,
   };
@@ -226,6 +238,7 @@ function confirmed(row: StopRow, order: StopOrder, how: 'placed' | 'adopted', no
     placed_qty: placedQty,
     placed_stop_price: order.stopPrice,
     placed_trail_percent: order.type === 'trailing_stop' ? order.trailPercent : null,
+    expires_at: order.expiresAt,
     attempts: 0,
     last_error: null,
     next_attempt_at: short ? now + SHORT_RECHECK_MS : 0,
@@ -296,6 +309,9 @@ const restarted: Handler<'restarted'> = () => ({ next: { next_attempt_at: 0 } })
 /** Only a refusal that the ended order may have caused: a wash trade, or quantity it held. */
 const causeGone: Handler<'causeGone'> = (row) => (/^(wash_trade|insufficient_qty):/.test(row.last_error ?? '') ? { next: { next_attempt_at: 0 } } : null);
 
+/** Only about the order the stop has now (a replacement's is read when it is accepted). */
+const expiryRead: Handler<'expiryRead'> = (row, e) => (e.orderId === row.broker_order_id && e.expiresAt !== row.expires_at ? { next: { expires_at: e.expiresAt } } : null);
+
 const postponed: Handler<'postponed'> = (_row, e) => ({ next: { next_attempt_at: e.until }, effects: [backoff(e.until)] });
 
 // --- the clock: what to do when the stop is due ----------------------------------------------
@@ -334,6 +350,19 @@ const dueWorking: Handler<'due'> = (row, _e, now) => {
   return { next, effects: [place(replacing)] };
 };
 
+/**
+ * Working, within `rearmBeforeMs` of Alpaca's aged-order deadline: replaced (PATCH) under the next id
+ * before Alpaca cancels it. The replacement is a new order with its own deadline, and the old one
+ * covers until it exists. Due at once, so a crash before the send resumes it.
+ */
+const aging: Handler<'aging'> = (row, e) => {
+  if (row.expires_at === null || row.broker_order_id === null || resizedByCancel(row)) return null;
+  if (Date.parse(row.expires_at) - e.brokerNow > e.rearmBeforeMs) return null;
+  const version = row.version + 1;
+  const next: StopPatch = { version, current_client_order_id: versionedStopClientOrderId(row.client_order_id, version), status: 'pending', sent_at: null, next_attempt_at: 0 };
+  return { next, effects: [place({ ...row, ...next }, true)] };
+};
+
 /** Cancelling: find an order whose send was not confirmed; delete the order it has; or nothing was placed. */
 const dueCancelling: Handler<'due'> = (row, e, now) => {
   if (!isDue(row, now)) return null;
@@ -360,9 +389,10 @@ const sendStarted: Handler<'sendStarted'> = (row, e, now) => {
   const target = replaceTarget(row);
   const ask = stopAsk(row);
   const grid = e.qtyIncrement !== undefined && ask.qtyIncrement !== e.qtyIncrement ? { payload: JSON.stringify({ ...ask, qtyIncrement: e.qtyIncrement }) } : {};
+  const trail = e.trailPercent === undefined ? {} : { trailPercent: e.trailPercent };
   const send: StopEffect = target
-    ? { type: 'patch', orderId: target, clientOrderId: e.clientOrderId, qty: e.qty, stopPrice: e.stopPrice }
-    : { type: 'post', clientOrderId: e.clientOrderId, qty: e.qty, stopPrice: e.stopPrice };
+    ? { type: 'patch', orderId: target, clientOrderId: e.clientOrderId, qty: e.qty, stopPrice: e.stopPrice, ...trail }
+    : { type: 'post', clientOrderId: e.clientOrderId, qty: e.qty, stopPrice: e.stopPrice, ...trail };
   return { next: { ...grid, sent_at: iso(now), status: 'unknown', target_stop_price: e.stopPrice, last_error: null }, effects: [send] };
 };
 
@@ -454,7 +484,7 @@ const cancelLandedAfterRearm: Handler<'cancelConfirmed'> = (row, e) => (e.client
 
 // --- the table ---------------------------------------------------------------------------------
 
-const onAsk = { asked, cut, cancelRequested, orderFinished, restarted } satisfies Handlers;
+const onAsk = { asked, cut, cancelRequested, orderFinished, restarted, expiryRead } satisfies Handlers;
 const onSent = { deferred, notNeeded, sendStarted, accepted, refused, outcomeUnknown, duplicate, lookupFound, lookupAbsent, cancelConfirmed: cancelLandedAfterRearm } satisfies Handlers;
 
 const TABLE: Record<StopState, Handlers> = {
@@ -462,12 +492,13 @@ const TABLE: Record<StopState, Handlers> = {
   sending: { ...onAsk, ...onSent, due: dueProbe },
   unknown: { ...onAsk, ...onSent, due: dueProbe },
   replacing: { ...onAsk, ...onSent, unchanged, due: dueReplacing },
-  working: { ...onAsk, raised, causeGone: () => ({ next: { next_attempt_at: 0 } }), due: dueWorking, cancelConfirmed: cancelLandedAfterRearm },
+  working: { ...onAsk, raised, aging, causeGone: () => ({ next: { next_attempt_at: 0 } }), due: dueWorking, cancelConfirmed: cancelLandedAfterRearm },
   cancelling: {
     asked,
     cut,
     rearmed: rearmCancelling,
     restarted,
+    expiryRead,
     orderFinished: (row, e, now) => (e.outcome === 'filled' ? orderFinished(row, e, now) : null),
     due: dueCancelling,
     deferred,
@@ -479,7 +510,7 @@ const TABLE: Record<StopState, Handlers> = {
     lookupAbsent,
     cancelConfirmed,
   },
-  refused: { asked, cut, cancelRequested, orderFinished, causeGone, due: duePlace, postponed, deferred, notNeeded, sendStarted, cancelConfirmed: cancelLandedAfterRearm },
+  refused: { asked, cut, cancelRequested, orderFinished, expiryRead, causeGone, due: duePlace, postponed, deferred, notNeeded, sendStarted, cancelConfirmed: cancelLandedAfterRearm },
   done: { asked, rearmed: rearmDone },
 };
 

@@ -105,7 +105,7 @@ describe('the notifications outbox', () => {
           : {
               type: 'accepted' as const,
               clientOrderId: 'ct-stop-e1',
-              order: { orderId: 'o-stop', clientOrderId: 'ct-stop-e1', status: 'new', qty: '10', stopPrice: null, replacedBy: null, type: 'trailing_stop', trailPercent: '2' },
+              order: { orderId: 'o-stop', clientOrderId: 'ct-stop-e1', status: 'new', qty: '10', stopPrice: null, replacedBy: null, type: 'trailing_stop', trailPercent: '2', expiresAt: null },
             };
       expect(applyStopTransition(db, 'ct-stop-e1', result, now(s)).applied).toBe(true);
     };

@@ -16,7 +16,8 @@ import { StopSizing } from './stop-sizing.js';
 import { AssetGrids } from '../broker/asset-grids.js';
 import { qtyOnGrid } from '../domain/grid.js';
 import { D, normalize } from '../decimal.js';
-import { cryptoStopPrice, equityStopPrice, newStopOrder, replaceStopOrder, trailOf, type StopSettings } from './stop-order.js';
+import { cryptoStopPrice, equityStopPrice, newStopOrder, rearmChange, replaceStopOrder, trailOf, type StopSettings } from './stop-order.js';
+import { AgingScan, type AgingClock } from './stop-aging.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import { applyStopTransition, type StopTransition } from './stop-transitions.js';
 import { isFractionPart } from '../../machines/fraction-stop.js';
@@ -37,6 +38,8 @@ export interface StopWorkerDeps {
   grids?: AssetGrids;
   /** A send was fenced off (PostgreSQL: another instance took the account over). The worker has stopped. */
   onLeadershipLost?: (err: LeadershipLost) => void;
+  /** Alpaca's time and CT_REARM_BEFORE_H: working stops near their aged-order deadline are re-armed. Absent: never. */
+  aging?: AgingClock;
 }
 
 type Request = Extract<StopEffect, { type: 'lookup' | 'fetchOrder' | 'place' | 'post' | 'patch' | 'delete' }>;
@@ -73,10 +76,12 @@ export class StopWorker {
   private readonly washBlocked = new Map<string, number>();
   private readonly sizing: StopSizing;
   private readonly grids: AssetGrids;
+  private readonly aging: AgingScan | null;
 
   constructor(private readonly deps: StopWorkerDeps) {
     this.sizing = new StopSizing(deps);
     this.grids = deps.grids ?? new AssetGrids(deps);
+    this.aging = deps.aging ? new AgingScan(deps.db, deps.aging) : null;
   }
 
   /** Passes every `intervalMs`, the first now (at restart, after src/runtime/restart.ts has resumed the stops). */
@@ -115,23 +120,30 @@ export class StopWorker {
   }
 
   private async pass(): Promise<void> {
-    for (const row of dueIntents(this.deps.db, Date.now())) {
-      if (this.stopped) return;
-      try {
-        await this.drive(row.client_order_id);
-      } catch (err) {
-        if (err instanceof LeadershipLost) {
-          // Another instance leads the account now: send nothing more, and let the runtime step down.
-          this.stopped = true;
-          this.deps.log.warn({ event: 'stop_send_fenced', client_order_id: row.client_order_id, err: err.message }, 'not sending: another instance leads the account');
-          this.deps.onLeadershipLost?.(err);
-          return;
-        }
-        // Something failed before a request left (a price, a position): nothing was sent.
-        const t = this.apply(row.client_order_id, { type: 'deferred', reason: String(err) });
-        this.deps.log.warn({ event: 'stop_intent_error', client_order_id: row.client_order_id, attempts: t.row?.attempts, err: String(err) }, 'stop intent will be retried');
+    // Stops near Alpaca's aged-order deadline first (read from the rows, every few seconds): re-armed.
+    const aging = this.aging?.due(Date.now()) ?? null;
+    for (const clientOrderId of aging?.clientOrderIds ?? []) if (!(await this.attempt(clientOrderId, aging!.event))) return;
+    for (const row of dueIntents(this.deps.db, Date.now())) if (!(await this.attempt(row.client_order_id, { type: 'due' }))) return;
+  }
+
+  /** Drives one stop from `first`; false once the worker has stopped (or was fenced off). */
+  private async attempt(clientOrderId: string, first: StopEvent): Promise<boolean> {
+    if (this.stopped) return false;
+    try {
+      await this.drive(clientOrderId, first);
+    } catch (err) {
+      if (err instanceof LeadershipLost) {
+        // Another instance leads the account now: send nothing more, and let the runtime step down.
+        this.stopped = true;
+        this.deps.log.warn({ event: 'stop_send_fenced', client_order_id: clientOrderId, err: err.message }, 'not sending: another instance leads the account');
+        this.deps.onLeadershipLost?.(err);
+        return false;
       }
+      // Something failed before a request left (a price, a position): nothing was sent.
+      const t = this.apply(clientOrderId, { type: 'deferred', reason: String(err) });
+      this.deps.log.warn({ event: 'stop_intent_error', client_order_id: clientOrderId, attempts: t.row?.attempts, err: String(err) }, 'stop intent will be retried');
     }
+    return true;
   }
 
   /**
@@ -139,8 +151,8 @@ export class StopWorker {
    * event. The pass's list is stale by the time an earlier stop's requests return: the machine
    * acts on the row as it is now, and refuses a send prepared from a row that changed since.
    */
-  private async drive(clientOrderId: string): Promise<void> {
-    let t = this.apply(clientOrderId, { type: 'due' });
+  private async drive(clientOrderId: string, first: StopEvent): Promise<void> {
+    let t = this.apply(clientOrderId, first);
     const ctx = { partial: false };
     for (let i = 0; t.applied && t.row && i < MAX_STEPS; i++) {
       const request = t.effects.find(isRequest);
@@ -160,7 +172,7 @@ export class StopWorker {
       case 'fetchOrder':
         return this.fetchOrder(effect);
       case 'place':
-        return this.prepare(row, effect.clientOrderId);
+        return this.prepare(row, effect.clientOrderId, effect.rearm);
       case 'post':
       case 'patch':
         return this.send(row, effect, ctx);
@@ -184,7 +196,9 @@ export class StopWorker {
     if (ownStop && t.to === 'working' && t.from !== 'working' && row.broker_order_id) actors.stopWorking(row.entry_order_id, row.broker_order_id);
     if (ownStop && event.type === 'notNeeded') actors.positionClosed(row.entry_order_id);
     const ids = { entry_order_id: row.entry_order_id, symbol: row.symbol };
-    if (event.type === 'outcomeUnknown') {
+    if (event.type === 'aging') {
+      log.info({ event: 'stop_rearm', ...ids, client_order_id: currentCid(row), stop_order_id: row.broker_order_id, expires_at: row.expires_at }, `protective stop for ${row.symbol} nears Alpaca's aged-order expiry: replacing it`);
+    } else if (event.type === 'outcomeUnknown') {
       log.warn({ event: 'stop_outcome_unknown', client_order_id: row.client_order_id, attempts: row.attempts, reason: event.reason }, 'stop order state unknown; probing again');
     } else if (event.type === 'unchanged') {
       log.debug({ event: 'stop_unchanged', ...ids, client_order_id: row.client_order_id, qty: row.placed_qty }, 'protective stop already as wanted; nothing sent');
@@ -241,7 +255,7 @@ export class StopWorker {
   }
 
   /** What to send: the protectable quantity and (crypto) the stop price; a refused stop only within its symbol's budget. */
-  private async prepare(row: IntentRow, clientOrderId: string): Promise<StopEvent> {
+  private async prepare(row: IntentRow, clientOrderId: string, rearm: boolean): Promise<StopEvent> {
     const blocked = this.washBlocked.get(row.symbol);
     if (blocked !== undefined && blocked > Date.now()) {
       if (stopStateOf(row) === 'refused') return { type: 'postponed', until: blocked };
@@ -254,31 +268,43 @@ export class StopWorker {
     const ask = stopAsk(row);
     const sized = await this.sizing.protectableQty(row);
     if (typeof sized !== 'string') return sized;
-    if (!isCrypto(ask.symbol, ask.assetClass)) return this.unlessUnchanged(row, await this.prepareEquity(row, clientOrderId, sized));
+    if (!isCrypto(ask.symbol, ask.assetClass)) return this.unlessUnchanged(row, await this.prepareEquity(row, clientOrderId, sized), rearm);
     // Crypto: the quantity and the prices on the asset's grids (off them, Alpaca refuses the order).
     const grid = await this.grids.of(ask.symbol);
     const qty = qtyOnGrid(sized, grid);
     if (!qty.ok) return { type: 'deferred', reason: qty.reason };
-    const stopPrice = row.target_stop_price ?? cryptoStopPrice(await this.deps.latestPrice(ask.symbol), trailOf(ask, this.deps.settings), grid.priceIncrement);
+    // A re-arm keeps the stop where it is (then moves it one increment), not where the latest price would put it.
+    const kept = row.target_stop_price ?? (rearm ? row.placed_stop_price : null);
+    const stopPrice = kept ?? cryptoStopPrice(await this.deps.latestPrice(ask.symbol), trailOf(ask, this.deps.settings), grid.priceIncrement);
     const increment = grid.minTradeIncrement ?? undefined;
-    return this.unlessUnchanged(row, { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty: qty.qty, stopPrice, ...(increment ? { qtyIncrement: increment } : {}) });
+    return this.unlessUnchanged(row, { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty: qty.qty, stopPrice, ...(increment ? { qtyIncrement: increment } : {}) }, rearm);
   }
 
   /**
    * A replace that would send what the working order has is not sent (Alpaca refuses it: 403 "order
    * parameters are not changed"). One that would grow a stop placed short is sent only when the
    * position has more free now (one read, `qty_available`), not to be refused again for held shares.
+   * A re-arm that would change nothing changes something harmless instead (`rearmChange`).
    */
-  private async unlessUnchanged(row: IntentRow, ev: StopEvent): Promise<StopEvent> {
+  private async unlessUnchanged(row: IntentRow, ev: StopEvent, rearm: boolean): Promise<StopEvent> {
     if (ev.type !== 'sendStarted' || replaceTarget(row) === null) return ev;
-    const unchanged: StopEvent = { type: 'unchanged', clientOrderId: ev.clientOrderId };
+    const unchanged = async (same: typeof ev): Promise<StopEvent> => (rearm ? this.rearmed(row, same) : { type: 'unchanged', clientOrderId: ev.clientOrderId });
     const send = { qty: ev.qty, stopPrice: ev.stopPrice, trailPercent: ev.stopPrice === null ? trailOf(stopAsk(row), this.deps.settings) : null };
-    if (sameAsPlaced(row, send)) return unchanged;
+    if (sameAsPlaced(row, send)) return unchanged(ev);
     const placed = row.placed_qty === null ? null : new D(row.placed_qty);
     if (placed === null || !new D(ev.qty).gt(placed)) return ev;
     const free = await this.sizing.partialQty(row);
     if (free === null || new D(free).gt(placed)) return free === null ? ev : { ...ev, qty: free };
-    return sameAsPlaced(row, { ...send, qty: normalize(placed) }) ? unchanged : { ...ev, qty: normalize(placed) };
+    const kept = { ...ev, qty: normalize(placed) };
+    return sameAsPlaced(row, { ...send, qty: kept.qty }) ? unchanged(kept) : kept;
+  }
+
+  /** The re-arm of an order as wanted: its trail or stop price moved harmlessly, so Alpaca takes the replace. */
+  private async rearmed(row: IntentRow, ev: Extract<StopEvent, { type: 'sendStarted' }>): Promise<StopEvent> {
+    const ask = stopAsk(row);
+    const increment = isCrypto(ask.symbol, ask.assetClass) ? (await this.grids.of(ask.symbol)).priceIncrement : null;
+    const placed = { side: ask.side, trailPercent: row.placed_trail_percent, stopPrice: ev.stopPrice === null ? null : (row.placed_stop_price ?? ev.stopPrice) };
+    return { ...ev, ...rearmChange(placed, trailOf(ask, this.deps.settings), increment) };
   }
 
   /**
@@ -296,7 +322,8 @@ export class StopWorker {
 
   private async send(row: IntentRow, effect: Extract<StopEffect, { type: 'post' | 'patch' }>, ctx: { partial: boolean }): Promise<StopEvent> {
     const { client, settings } = this.deps;
-    const ask = stopAsk(row);
+    // A re-arm's trail, when it is not the stop's own.
+    const ask = effect.trailPercent === undefined ? stopAsk(row) : { ...stopAsk(row), trailPercent: effect.trailPercent };
     const cid = effect.clientOrderId;
     const increment = isCrypto(ask.symbol, ask.assetClass) ? (await this.grids.of(ask.symbol)).priceIncrement : null;
     let raw: unknown;
