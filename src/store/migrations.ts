@@ -210,6 +210,8 @@ const migrations: Record<string, Migration> = {
     // order's `expires_at` as Alpaca said it, so the stop is re-armed (replaced) before then.
     async up(db: Kysely<any>) {
       await db.schema.alterTable('intents').addColumn('expires_at', 'text').execute();
+      // The re-arm scan (every few seconds) reads the stops nearest their deadline, not every live row.
+      await db.schema.createIndex('intents_status_expires_at').on('intents').columns(['status', 'expires_at']).execute();
     },
   },
 };
