@@ -3,6 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { startBot, eventually, getJson } from './support/bot-process.js';
+import { openDatabase } from '../src/store/database.js';
+import { OrderActors } from '../src/runtime/order-actors.js';
+import { intentRow, updateIntent } from '../src/store/intents.js';
+import { upsertStopIntent } from '../src/protection/stop-transitions.js';
+import { captureLogger } from './support/log-capture.js';
+import { orderReport } from './machines/helpers.js';
 import { simsAndBots } from './support/sim-bots.js';
 import { simPost } from './support/sim-traffic.js';
 
@@ -128,6 +134,29 @@ describe('aged GTC stops are re-armed before Alpaca cancels them (issue 22 item 
     b.proc.kill('SIGTERM');
     expect((await b.exited).code).toBe(0);
   }, 90_000);
+});
+
+describe("a stop order's deadline read from the stream or an open-orders read", () => {
+  it("is kept on the stop's row for its current order only", async () => {
+    const db = await openDatabase(':memory:');
+    const actors = new OrderActors({ db, log: captureLogger().log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+    await actors.start();
+    upsertStopIntent(db, { entryOrderId: 'e1', clientOrderId: 'ct-stop-e1', symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '5' });
+    updateIntent(db, 'ct-stop-e1', { status: 'confirmed', broker_order_id: 'o-stop', placed_qty: '5', sent_at: new Date().toISOString(), expires_at: null });
+    const stop = (over: Parameters<typeof orderReport>[0]) => orderReport({ clientOrderId: 'ct-stop-e1', side: 'sell', type: 'trailing_stop', timeInForce: 'gtc', qty: '5', trailPercent: '2', ...over });
+
+    actors.handleOrder(stop({ orderId: 'o-stop', expiresAt: '2027-03-01T21:15:00.000Z' }));
+    expect(intentRow(db, 'ct-stop-e1')?.expires_at).toBe('2027-03-01T21:15:00.000Z');
+    // A replacement's own deadline (not accepted as the stop's order yet), or a deadline not said: nothing.
+    actors.handleOrder(stop({ orderId: 'o-new', clientOrderId: 'ct-stop-e1-v1', expiresAt: '2027-05-30T20:15:00.000Z' }));
+    actors.handleOrder(stop({ orderId: 'o-stop', expiresAt: null }));
+    expect(intentRow(db, 'ct-stop-e1')?.expires_at).toBe('2027-03-01T21:15:00.000Z');
+    // The stream's update of the same order.
+    actors.handleTradeUpdate({ event: 'new', at: '2026-12-01T15:00:00Z', order: stop({ orderId: 'o-stop', expiresAt: '2027-03-02T21:15:00.000Z' }), execution: null, positionQty: null });
+    expect(intentRow(db, 'ct-stop-e1')?.expires_at).toBe('2027-03-02T21:15:00.000Z');
+    actors.stop();
+    await db.close();
+  });
 });
 
 describe('CT_REARM_BEFORE_H', () => {
