@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 import { startBot, eventually, getJson } from './support/bot-process.js';
 import { openDatabase } from '../src/store/database.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
+import { restart } from '../src/runtime/restart.js';
 import { intentRow, updateIntent } from '../src/store/intents.js';
 import { upsertStopIntent } from '../src/protection/stop-transitions.js';
 import { captureLogger } from './support/log-capture.js';
@@ -140,7 +141,7 @@ describe("a stop order's deadline read from the stream or an open-orders read", 
   it("is kept on the stop's row for its current order only", async () => {
     const db = await openDatabase(':memory:');
     const actors = new OrderActors({ db, log: captureLogger().log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-    await actors.start();
+    await restart({ actors });
     upsertStopIntent(db, { entryOrderId: 'e1', clientOrderId: 'ct-stop-e1', symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '5' });
     updateIntent(db, 'ct-stop-e1', { status: 'confirmed', broker_order_id: 'o-stop', placed_qty: '5', sent_at: new Date().toISOString(), expires_at: null });
     const stop = (over: Parameters<typeof orderReport>[0]) => orderReport({ clientOrderId: 'ct-stop-e1', side: 'sell', type: 'trailing_stop', timeInForce: 'gtc', qty: '5', trailPercent: '2', ...over });
