@@ -11,7 +11,7 @@ import { TELEGRAM_MAX_CHARS, telegramChannel, telegramText } from '../src/notify
 import { StreamWatch } from '../src/notify/stream-watch.js';
 import { applyStopTransition, upsertStopIntent } from '../src/protection/stop-transitions.js';
 import { readStopRow } from '../src/store/intents.js';
-import { stopBasis } from '../machines/stop.js';
+import { stopBasis } from '../machines/stop-model.js';
 import type { StreamState } from '../src/domain/stream.js';
 import { captureLogger } from './support/log-capture.js';
 

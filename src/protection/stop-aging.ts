@@ -1,6 +1,6 @@
 import type { Database } from '../store/database.js';
 import { agingStops } from '../store/intents.js';
-import type { StopEvent } from '../../machines/stop.js';
+import type { StopEvent } from '../../machines/stop-model.js';
 
 /**
  * Alpaca cancels a GTC order 90 days after it was created (aged-order policy, `expires_at`). Which

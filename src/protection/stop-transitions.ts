@@ -4,7 +4,7 @@ import { fractionStopClientOrderId, isLiveStatus, stopRowIdOf } from '../domain/
 import type { OrderReport } from '../domain/reports.js';
 import { fractionFollows, hasFractionStop } from '../../machines/fraction-stop.js';
 import type { StopIntent } from '../domain/protection.js';
-import { initialStop, stopStateOf, type StopEffect, type StopEvent, type StopState } from '../../machines/stop.js';
+import { initialStop, stopStateOf, type StopEffect, type StopEvent, type StopState } from '../../machines/stop-model.js';
 import { stopActorsOf } from './stop-actors.js';
 import { D } from '../decimal.js';
 import { wantedOf } from '../../machines/stop-policy.js';

@@ -9,7 +9,7 @@ import { crashPoint } from '../runtime/crash-points.js';
 import { isFinalStatus } from '../domain/orders.js';
 import { stopAsk } from '../domain/protection.js';
 import { isCrypto } from '../domain/symbols.js';
-import { currentCid, replaceTarget, stopBasis, stopStateOf, type StopEffect, type StopEvent } from '../../machines/stop.js';
+import { currentCid, replaceTarget, stopBasis, stopStateOf, type StopEffect, type StopEvent } from '../../machines/stop-model.js';
 import { classifyRefusal, isDuplicateClientOrderId, isUnchangedReplace, sameAsPlaced } from '../../machines/stop-policy.js';
 import { RefusedRetryBudget } from './stop-budget.js';
 import { StopSizing } from './stop-sizing.js';

@@ -2,20 +2,8 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StopIntent } from '../../src/domain/protection.js';
-import {
-  STOP_STATES,
-  acceptedEvents,
-  currentCid,
-  initialStop,
-  stopBasis,
-  stopStateOf,
-  stopStep,
-  type StopEvent,
-  type StopEventType,
-  type StopOrder,
-  type StopRow,
-  type StopState,
-} from '../../machines/stop.js';
+import { STOP_STATES, currentCid, initialStop, stopBasis, stopStateOf, type StopEvent, type StopEventType, type StopOrder, type StopRow, type StopState } from '../../machines/stop-model.js';
+import { acceptedEvents, stopStep } from '../../machines/stop.js';
 import { IDLE, SHORT_RECHECK_MS, classifyRefusal, refusalBackoffMs, retryBackoffMs, wantedOf } from '../../machines/stop-policy.js';
 import { createActor } from 'xstate';
 import { stopMachine } from '../../machines/stop.machine.js';
