@@ -61,7 +61,7 @@ export function stopAsk(row: { payload: string }): StopIntent {
   return JSON.parse(row.payload) as StopIntent;
 }
 
-/** The `status` column of an `intents` row (machines/stop.ts `stopStateOf` reads the state from it and the other columns). */
+/** The `status` column of an `intents` row (machines/stop-model.ts `stopStateOf` reads the state from it and the other columns). */
 export type StopStatus = 'pending' | 'unknown' | 'confirmed' | 'rejected' | 'done';
 
 /** Statuses of a stop that is not done (pending, sending / unknown / replacing, working, refused). */
