@@ -58,6 +58,6 @@ function report(i: number): OrderReport {
   return {
     orderId: id, clientOrderId: `manual-${i}`, symbol: ['AAPL', 'MSFT', 'TSLA', 'SPY'][i % 4]!, assetClass: 'us_equity', side: 'buy', type: 'limit',
     timeInForce: 'gtc', status: 'partially_filled', qty: '10', notional: null, filledQty: '4', filledAvgPrice: '100.25', limitPrice: '101',
-    stopPrice: null, trailPercent: null, trailPrice: null, replacedBy: null, replaces: null, submittedAt: '2026-01-02T15:00:00Z', updatedAt: '2026-01-02T15:00:00Z', filledAt: null,
+    stopPrice: null, trailPercent: null, trailPrice: null, replacedBy: null, replaces: null, submittedAt: '2026-01-02T15:00:00Z', updatedAt: '2026-01-02T15:00:00Z', filledAt: null, expiresAt: null,
   };
 }

@@ -2,7 +2,7 @@ import { D } from '../src/decimal.js';
 import { fractionStopClientOrderId } from '../src/domain/orders.js';
 import { stopAsk, type StopIntent, type StopRow } from '../src/domain/protection.js';
 import { isCrypto } from '../src/domain/symbols.js';
-import { stopStateOf, type StopEvent } from './stop.js';
+import { stopStateOf, type StopEvent } from './stop-model.js';
 import { fractionPart } from './stop-policy.js';
 import { stopWants } from './position.js';
 

@@ -2,7 +2,7 @@ import { assign, enqueueActions, setup } from 'xstate';
 import { D } from '../src/decimal.js';
 import { stopAsk, type StopRow } from '../src/domain/protection.js';
 import { followFee, followFill, type FillOrder, type PositionCommand, type PositionFill, type PositionState, type StopCover } from './position.js';
-import { stopStateOf } from './stop.js';
+import { stopStateOf } from './stop-model.js';
 
 /**
  * One actor per symbol (DESIGN §3.4), spawned by the supervisor (`position:<symbol>`): it owns the

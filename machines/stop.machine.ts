@@ -1,6 +1,7 @@
 import { assign, setup } from 'xstate';
 import type { StopRow } from '../src/domain/protection.js';
-import { acceptedEvents, STOP_STATES, stopStateOf, stopStep, type StopEffect, type StopEvent, type StopPatch, type StopState } from './stop.js';
+import { STOP_STATES, stopStateOf, type StopEffect, type StopEvent, type StopPatch, type StopState } from './stop-model.js';
+import { acceptedEvents, stopStep } from './stop.js';
 
 /**
  * One actor per protective order (DESIGN §3): the statechart of a stop's life. Its states are the

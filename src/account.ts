@@ -147,6 +147,8 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     // Market data comes from the same host when the API is overridden (the simulator serves both).
     const prices = createPriceSource({ keyId: endpoints.keyId, secretKey: endpoints.secretKey, dataUrl: endpoints.dataUrl });
     const grids = new AssetGrids({ client: broker, log });
+    // Alpaca's clock (read below): the re-arm of aging stops and the session shown go by Alpaca's time.
+    const marketClock = new MarketClock({ client: broker, log, refreshMs: config.marketClockS * 1000 });
     const worker = new StopWorker({
       grids,
       db,
@@ -161,13 +163,13 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
         return p;
       },
       onLeadershipLost: (err) => deps.onLeadershipLost?.(err),
+      aging: { brokerNow: () => marketClock.brokerNowIfRead(), rearmBeforeMs: config.rearmBeforeMs },
     });
     stopWorker = worker;
     closers.push(() => worker.stop());
     const ratchet = new CryptoRatchet({ db, log, prices, grids, trailPercent: account.trailPercent, minStepPercent: '0.25', onRaised: () => void worker.kick() });
     closers.push(() => ratchet.stop());
     // Alpaca's session (its clock and calendar): whether equity stops can trigger now, shown, never alarmed on.
-    const marketClock = new MarketClock({ client: broker, log, refreshMs: config.marketClockS * 1000 });
     closers.push(() => marketClock.stop());
     // Positions from the actors' book, not a scan of the fills table at every check.
     const coverage = new CoverageWatch({ db, log, graceS: config.protectGraceS, adopt: account.adopt, positions: () => actors.ledgerPositions(), marketSession: () => marketClock.session() });

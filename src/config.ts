@@ -154,6 +154,8 @@ const envSchema = z
     CT_RATCHET_MS: int(5000, 250, 3_600_000),
     CT_MARKET_CLOCK_S: int(300, 1, 3_600),
     CT_PROTECT_GRACE_S: int(10, 0, 3_600),
+    /** Hours before Alpaca's aged-order deadline (GTC: 90 days) that a stop is replaced by a fresh order. */
+    CT_REARM_BEFORE_H: decimal('24', 1_440),
     // Notifications (src/notify/). The webhook URL is never echoed: it may carry a token of its own.
     CT_WEBHOOK_URL: z
       .string()
@@ -268,6 +270,8 @@ export interface Config {
   marketClockS: number;
   /** How long a position may stay uncovered by live stops before /health turns critical. */
   protectGraceS: number;
+  /** CT_REARM_BEFORE_H in ms: a stop this close to Alpaca's aged-order deadline is re-armed. */
+  rearmBeforeMs: number;
   /** Notification channels (CT_WEBHOOK_*, CT_TELEGRAM_*); absent: not configured. */
   notify: {
     webhook?: { url: string; secret: string };
@@ -341,6 +345,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ratchetMs: e.CT_RATCHET_MS,
     marketClockS: e.CT_MARKET_CLOCK_S,
     protectGraceS: e.CT_PROTECT_GRACE_S,
+    rearmBeforeMs: Math.round(Number(e.CT_REARM_BEFORE_H) * 3_600_000),
     notify: {
       webhook: e.CT_WEBHOOK_URL && e.CT_WEBHOOK_SECRET ? { url: e.CT_WEBHOOK_URL, secret: e.CT_WEBHOOK_SECRET } : undefined,
       telegram:

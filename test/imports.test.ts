@@ -87,7 +87,7 @@ describe('the import scanner', () => {
   it('sees the imports the code has (a scanner that finds nothing would pass everything)', () => {
     const machines = importsUnder('machines');
     expect(machines.map((i) => `${i.file} → ${i.target ?? i.specifier}`)).toEqual(
-      expect.arrayContaining(['machines/order.machine.ts → src/domain/reports.ts', 'machines/order.machine.ts → xstate', 'machines/stop.ts → src/decimal.ts']),
+      expect.arrayContaining(['machines/order.machine.ts → src/domain/reports.ts', 'machines/order.machine.ts → xstate', 'machines/stop-outcomes.ts → src/decimal.ts']),
     );
     expect(importsUnder('src/store').some((i) => i.target === 'src/domain/protection.ts')).toBe(true);
   });

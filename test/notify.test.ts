@@ -11,7 +11,7 @@ import { TELEGRAM_MAX_CHARS, telegramChannel, telegramText } from '../src/notify
 import { StreamWatch } from '../src/notify/stream-watch.js';
 import { applyStopTransition, upsertStopIntent } from '../src/protection/stop-transitions.js';
 import { readStopRow } from '../src/store/intents.js';
-import { stopBasis } from '../machines/stop.js';
+import { stopBasis } from '../machines/stop-model.js';
 import type { StreamState } from '../src/domain/stream.js';
 import { captureLogger } from './support/log-capture.js';
 
@@ -105,7 +105,7 @@ describe('the notifications outbox', () => {
           : {
               type: 'accepted' as const,
               clientOrderId: 'ct-stop-e1',
-              order: { orderId: 'o-stop', clientOrderId: 'ct-stop-e1', status: 'new', qty: '10', stopPrice: null, replacedBy: null, type: 'trailing_stop', trailPercent: '2' },
+              order: { orderId: 'o-stop', clientOrderId: 'ct-stop-e1', status: 'new', qty: '10', stopPrice: null, replacedBy: null, type: 'trailing_stop', trailPercent: '2', expiresAt: null },
             };
       expect(applyStopTransition(db, 'ct-stop-e1', result, now(s)).applied).toBe(true);
     };

@@ -7,7 +7,7 @@ import type { OrderActors } from '../src/runtime/order-actors.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { intentRow, updateIntent } from '../src/store/intents.js';
 import { upsertStopIntent } from '../src/protection/stop-transitions.js';
-import { stopStateOf } from '../machines/stop.js';
+import { stopStateOf } from '../machines/stop-model.js';
 import { fixture } from './support/fixtures.js';
 import { captureLogger } from './support/log-capture.js';
 

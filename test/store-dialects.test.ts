@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { initialStop } from '../machines/stop.js';
+import { initialStop } from '../machines/stop-model.js';
 import type { FillRecord, StopIntent } from '../src/domain/protection.js';
 import { canonicalTime } from '../src/time.js';
 import { activeCooldown, clearCooldowns, listCooldowns, startCooldown, startExitCooldown } from '../src/store/cooldowns.js';

@@ -49,7 +49,7 @@ describe('store', () => {
       .map((r: any) => r.name);
     expect(tables).toEqual(['cooldowns', 'fees', 'fills', 'intents', 'notification_deliveries', 'notifications', 'order_history', 'orders', 'sync_state']);
     const applied = db.sqlite.prepare('select name from kysely_migration').all().map((r: any) => r.name);
-    expect(applied).toEqual(['0001_initial', '0002_stop_orders', '0003_intents_by_broker_order', '0004_fills_by_symbol_time', '0005_reopen_non_final_orders', '0006_fees', '0007_notifications', '0008_stop_trail']);
+    expect(applied).toEqual(['0001_initial', '0002_stop_orders', '0003_intents_by_broker_order', '0004_fills_by_symbol_time', '0005_reopen_non_final_orders', '0006_fees', '0007_notifications', '0008_stop_trail', '0009_stop_expiry']);
   });
 
   it('reopening an existing file migrates nothing twice and keeps the data', async () => {

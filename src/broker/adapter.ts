@@ -54,6 +54,7 @@ const orderSchema = z.object({
   submitted_at: nullableTime,
   updated_at: nullableTime,
   filled_at: nullableTime,
+  expires_at: nullableTime,
 });
 
 const fillActivitySchema = z.object({
@@ -136,6 +137,8 @@ export function parseOrder(raw: unknown): Parsed<OrderReport> {
       submittedAt: o.submitted_at,
       updatedAt: o.updated_at,
       filledAt: o.filled_at,
+      // One form (ms, Z) so stored deadlines compare as text.
+      expiresAt: o.expires_at === null ? null : new Date(Date.parse(o.expires_at)).toISOString(),
     },
   };
 }

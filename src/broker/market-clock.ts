@@ -61,6 +61,11 @@ export class MarketClock {
     return this.localNow() + this.offsetMs;
   }
 
+  /** The broker's time now, once its clock was read (null before: ours alone is not Alpaca's). */
+  brokerNowIfRead(): number | null {
+    return this.clock ? this.brokerNow() : null;
+  }
+
   /** Reads the clock (and the calendar when needed) now. */
   async refresh(): Promise<void> {
     const before = this.localNow();

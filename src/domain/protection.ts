@@ -61,7 +61,7 @@ export function stopAsk(row: { payload: string }): StopIntent {
   return JSON.parse(row.payload) as StopIntent;
 }
 
-/** The `status` column of an `intents` row (machines/stop.ts `stopStateOf` reads the state from it and the other columns). */
+/** The `status` column of an `intents` row (machines/stop-model.ts `stopStateOf` reads the state from it and the other columns). */
 export type StopStatus = 'pending' | 'unknown' | 'confirmed' | 'rejected' | 'done';
 
 /** Statuses of a stop that is not done (pending, sending / unknown / replacing, working, refused). */
@@ -88,6 +88,11 @@ export interface StopRow {
   placed_stop_price: string | null;
   /** A trailing stop's trail percent as placed (null: not a trailing stop, or placed before this was kept). */
   placed_trail_percent: string | null;
+  /**
+   * When Alpaca cancels the working order under its aged-order policy (a GTC order's `expires_at`,
+   * 90 days after it was created), as Alpaca last said; null: no order, a `day` order, or not read yet.
+   */
+  expires_at: string | null;
   /** Crypto: the stop price the ratchet wants (null: derive from the latest price). */
   target_stop_price: string | null;
   /** Epoch ms before which the worker leaves the intent alone (backoff). */

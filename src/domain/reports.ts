@@ -30,6 +30,8 @@ export interface OrderReport {
   submittedAt: string | null;
   updatedAt: string | null;
   filledAt: string | null;
+  /** A GTC order's aged-order deadline (`expires_at`: Alpaca cancels it then), ISO UTC to the ms; null for others. */
+  expiresAt: string | null;
 }
 
 export type ExecutionSource = 'stream' | 'activity' | 'order';

@@ -1,7 +1,7 @@
 import type { Database } from '../store/database.js';
 import type { FillRecord, OrderRole, StopRow } from '../domain/protection.js';
 import { stopAsk } from '../domain/protection.js';
-import type { StopEffect, StopEvent, StopState } from '../../machines/stop.js';
+import type { StopEffect, StopEvent, StopState } from '../../machines/stop-model.js';
 import { notify } from './outbox.js';
 
 /**

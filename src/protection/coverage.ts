@@ -3,7 +3,7 @@ import type { IntentsTable } from '../store/schema.js';
 import type { HolderAsk, OrderHolder } from '../store/order-holders.js';
 import { LIVE_STOP_STATUSES } from '../domain/protection.js';
 import { wantedOf, type RefusalKind } from '../../machines/stop-policy.js';
-import { replaceTarget } from '../../machines/stop.js';
+import { replaceTarget } from '../../machines/stop-model.js';
 
 /**
  * How much of each ledger position live protective stops cover (pure: no I/O). A sell stop

@@ -3,7 +3,7 @@ import type { Database } from '../store/database.js';
 import type { IntentRow } from '../store/intents.js';
 import type { StopRow } from '../domain/protection.js';
 import { stopMachine, type StopTaken } from '../../machines/stop.machine.js';
-import type { StopEvent } from '../../machines/stop.js';
+import type { StopEvent } from '../../machines/stop-model.js';
 
 /**
  * The live stop actors of one database: one per protective order that is not done, created from

@@ -85,6 +85,31 @@ export function replaceStopOrder(
   return { qty, trail: trailOf(intent, settings), clientOrderId };
 }
 
+/** How much a re-arm moves a trailing stop's trail (percentage points). */
+export const REARM_TRAIL_STEP = '0.01';
+
+/**
+ * What a re-arm (a replace before Alpaca's aged-order deadline) changes, as Alpaca refuses a replace
+ * that changes nothing (403 "order parameters are not changed"): a trailing stop placed at its own
+ * trail goes 0.01 tighter, one placed otherwise back to its own; a stop price moves one tick (crypto:
+ * the asset's price increment) away from the market.
+ */
+export function rearmChange(
+  placed: { side: 'buy' | 'sell'; trailPercent: string | null; stopPrice: string | null },
+  ownTrail: string,
+  priceIncrement: string | null,
+): { trailPercent: string } | { stopPrice: string } {
+  if (placed.stopPrice === null) {
+    if (placed.trailPercent === null || !new D(placed.trailPercent).eq(ownTrail)) return { trailPercent: ownTrail };
+    const tighter = new D(ownTrail).minus(REARM_TRAIL_STEP);
+    return { trailPercent: normalize(tighter.gt(0) ? tighter : new D(ownTrail).plus(REARM_TRAIL_STEP)) };
+  }
+  const p = new D(placed.stopPrice);
+  const tick = priceIncrement && new D(priceIncrement).gt(0) ? new D(priceIncrement) : p.gte(1) ? new D('0.01') : new D(10).pow(p.e - 7);
+  const away = placed.side === 'sell' ? p.minus(tick) : p.plus(tick);
+  return { stopPrice: normalize(away.gt(0) ? away : p.plus(tick)) };
+}
+
 /** The stop's trail: the operator's for this stop, else the setting (CT_TRAIL_PERCENT). */
 export function trailOf(intent: Pick<StopIntent, 'trailPercent'>, settings: Pick<StopSettings, 'trailPercent'>): string {
   return intent.trailPercent ?? settings.trailPercent;

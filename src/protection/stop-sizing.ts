@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { IntentRow } from '../store/intents.js';
 import { stopAsk, type StopIntent } from '../domain/protection.js';
 import { isCrypto } from '../domain/symbols.js';
-import type { StopEvent } from '../../machines/stop.js';
+import type { StopEvent } from '../../machines/stop-model.js';
 import { wantedOf } from '../../machines/stop-policy.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Database } from '../store/database.js';
 import { readStopRow, type IntentRow } from '../store/intents.js';
 import { stopClientOrderId } from '../domain/orders.js';
 import { stopAsk } from '../domain/protection.js';
-import { stopStateOf } from '../../machines/stop.js';
+import { stopStateOf } from '../../machines/stop-model.js';
 import { applyStopTransition } from './stop-transitions.js';
 
 export type RetrailOutcome = { ok: true; row: IntentRow } | { ok: false; code: 'no_stop' | 'stop_ended' };

@@ -1,9 +1,10 @@
 import type { Database } from '../store/database.js';
 import { backedOffStops, liveEquityEntryStops, positionStopRows, insertStopRow, readStopRow, writeStopPatch, type IntentRow } from '../store/intents.js';
-import { fractionStopClientOrderId } from '../domain/orders.js';
+import { fractionStopClientOrderId, isLiveStatus, stopRowIdOf } from '../domain/orders.js';
+import type { OrderReport } from '../domain/reports.js';
 import { fractionFollows, hasFractionStop } from '../../machines/fraction-stop.js';
 import type { StopIntent } from '../domain/protection.js';
-import { initialStop, stopStateOf, type StopEffect, type StopEvent, type StopState } from '../../machines/stop.js';
+import { initialStop, stopStateOf, type StopEffect, type StopEvent, type StopState } from '../../machines/stop-model.js';
 import { stopActorsOf } from './stop-actors.js';
 import { D } from '../decimal.js';
 import { wantedOf } from '../../machines/stop-policy.js';
@@ -85,6 +86,18 @@ function applyOne(db: Database, clientOrderId: string, event: StopEvent, now: Da
   const next = { ...row, ...taken.patch, updated_at: now.toISOString() };
   actors.onChange?.(next);
   return { applied: true, from: taken.from, to: taken.to, effects: taken.effects, row: next };
+}
+
+/**
+ * Alpaca said when one of our stops' orders expires (aged-order policy: `expires_at`, on the stream or
+ * an open-orders read): kept on the stop's row if it is that stop's order now and the row differs.
+ */
+export function readStopExpiry(db: Database, order: Pick<OrderReport, 'orderId' | 'clientOrderId' | 'status' | 'expiresAt'>, now = new Date()): boolean {
+  const rowId = stopRowIdOf(order.clientOrderId);
+  if (rowId === null || order.expiresAt === null || !isLiveStatus(order.status)) return false;
+  const row = readStopRow(db, rowId);
+  if (!row || row.broker_order_id !== order.orderId || row.expires_at === order.expiresAt) return false;
+  return applyStopTransition(db, rowId, { type: 'expiryRead', orderId: order.orderId, expiresAt: order.expiresAt }, now).applied;
 }
 
 /** An ask for a stop (tests and tools seed rows with it; the runtime asks through position following): creates the row, or updates what it asks. */

@@ -23,7 +23,7 @@ import { AfterBatch } from './after-batch.js';
 import { orderActorId, supervisorMachine, type SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { positionActorId } from '../../machines/position.machine.js';
 import { stopActorsOf } from '../protection/stop-actors.js';
-import { wakeShortStops } from '../protection/stop-transitions.js';
+import { readStopExpiry, wakeShortStops } from '../protection/stop-transitions.js';
 import { assembleSupervisorSnapshot, stateName, type Rebuild } from './rehydrate.js';
 
 export interface OrderActorsOptions {
@@ -146,6 +146,7 @@ export class OrderActors {
   }
 
   handleExecution(execution: ExecutionReport, order: OrderReport | null): void {
+    if (order) this.readExpiry(order);
     const routing = this.routes.routing(execution.orderId, order?.clientOrderId ?? '', {
       symbol: execution.symbol,
       side: execution.side,
@@ -159,12 +160,23 @@ export class OrderActors {
   }
 
   handleOrder(order: OrderReport): void {
+    this.readExpiry(order);
     const routing = this.routes.routing(order.orderId, order.clientOrderId, order);
     if (!routing) {
       this.routes.dropForFinishedOrder(order.orderId, order.filledQty, 'order');
       return;
     }
     this.send({ type: 'broker.order', order, ...routing });
+  }
+
+  /** A stop order's aged-order deadline, kept on its stop's row (the re-arm reads it from there). */
+  private readExpiry(order: OrderReport): void {
+    try {
+      readStopExpiry(this.opts.db, order);
+    } catch (err) {
+      this.opts.log.fatal({ event: 'persist_failed', err }, 'could not record a stop order expiry');
+      this.opts.onFatal(err);
+    }
   }
 
   /**

@@ -6,7 +6,7 @@ import type { FillOrder, PositionCommand } from '../../machines/position.js';
 import { positionMachine, type PositionEvent, type PositionInput } from '../../machines/position.machine.js';
 import { ledgerPositions } from '../store/ledger.js';
 import { liveStopRowsBySymbol, stopRowsOf } from '../store/intents.js';
-import type { StopEvent } from '../../machines/stop.js';
+import type { StopEvent } from '../../machines/stop-model.js';
 import { applyStopTransition } from '../protection/stop-transitions.js';
 
 /** What a batch of fills did to protection: the orders whose stops were taken off, and whether a stop was asked for. */

@@ -48,6 +48,7 @@ const INTENT_COLUMNS = [
   'cancel_requested',
   'cut_qty',
   'placed_trail_percent',
+  'expires_at',
 ] as const satisfies ReadonlyArray<keyof IntentsTable>;
 /** Compile-time: a column added to IntentsTable must be added to INTENT_COLUMNS. */
 const intentColumnsComplete: [Exclude<keyof IntentsTable, (typeof INTENT_COLUMNS)[number]>] extends [never] ? true : never = true;
@@ -235,4 +236,19 @@ export function confirmedStopOrdersUnknown(db: Database): string[] {
       .where(({ not, exists, selectFrom }) => not(exists(selectFrom('orders').select('order_id').whereRef('orders.order_id', '=', 'intents.broker_order_id')))),
   );
   return rows.map((r) => r.broker_order_id!).filter(Boolean);
+}
+
+/** Working stops whose order Alpaca cancels (aged-order policy, `expires_at`) at or before `byIso`: to re-arm. */
+export function agingStops(db: Database, byIso: string): string[] {
+  const rows = db.all(
+    db.kysely
+      .selectFrom('intents')
+      .select('client_order_id')
+      .where('status', '=', 'confirmed')
+      .where('cancel_requested', '=', 0)
+      .where('expires_at', 'is not', null)
+      .where('expires_at', '<=', byIso)
+      .orderBy('expires_at'),
+  );
+  return rows.map((r) => r.client_order_id);
 }

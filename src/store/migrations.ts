@@ -205,6 +205,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('intents').addColumn('placed_trail_percent', 'text').execute();
     },
   },
+  '0009_stop_expiry': {
+    // Alpaca cancels a GTC order 90 days after it was created (aged-order policy): the working
+    // order's `expires_at` as Alpaca said it, so the stop is re-armed (replaced) before then.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('intents').addColumn('expires_at', 'text').execute();
+      // The re-arm scan (every few seconds) reads the stops nearest their deadline, not every live row.
+      await db.schema.createIndex('intents_status_expires_at').on('intents').columns(['status', 'expires_at']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

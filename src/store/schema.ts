@@ -49,7 +49,7 @@ export interface OrderHistoryTable {
 }
 
 /** Columns the database fills in when a row is inserted without them. */
-type StopRowDefaults = 'version' | 'next_attempt_at' | 'cancel_requested' | 'cut_qty' | 'placed_trail_percent';
+type StopRowDefaults = 'version' | 'next_attempt_at' | 'cancel_requested' | 'cut_qty' | 'placed_trail_percent' | 'expires_at';
 
 /** The outbox of protective stops: a StopRow (src/domain/protection.ts) plus the store's own columns. */
 export interface IntentsTable extends Omit<StopRow, StopRowDefaults> {
@@ -61,6 +61,7 @@ export interface IntentsTable extends Omit<StopRow, StopRowDefaults> {
   cancel_requested: Generated<number>;
   cut_qty: Generated<string>;
   placed_trail_percent: Generated<string | null>;
+  expires_at: Generated<string | null>;
 }
 
 export interface CooldownsTable {

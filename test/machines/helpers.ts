@@ -25,6 +25,7 @@ export function orderReport(over: Partial<OrderReport> = {}): OrderReport {
     submittedAt: '2026-01-02T15:00:00Z',
     updatedAt: '2026-01-02T15:00:00Z',
     filledAt: null,
+    expiresAt: null,
     ...over,
   };
 }

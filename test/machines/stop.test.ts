@@ -2,20 +2,8 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StopIntent } from '../../src/domain/protection.js';
-import {
-  STOP_STATES,
-  acceptedEvents,
-  currentCid,
-  initialStop,
-  stopBasis,
-  stopStateOf,
-  stopStep,
-  type StopEvent,
-  type StopEventType,
-  type StopOrder,
-  type StopRow,
-  type StopState,
-} from '../../machines/stop.js';
+import { STOP_STATES, currentCid, initialStop, stopBasis, stopStateOf, type StopEvent, type StopEventType, type StopOrder, type StopRow, type StopState } from '../../machines/stop-model.js';
+import { acceptedEvents, stopStep } from '../../machines/stop.js';
 import { IDLE, SHORT_RECHECK_MS, classifyRefusal, refusalBackoffMs, retryBackoffMs, wantedOf } from '../../machines/stop-policy.js';
 import { createActor } from 'xstate';
 import { stopMachine } from '../../machines/stop.machine.js';
@@ -34,7 +22,10 @@ const ask = (qty = '10', over: Partial<StopIntent> = {}): StopIntent => ({
   ...over,
 });
 const base: StopRow = { client_order_id: 'ct-stop-e1', entry_order_id: 'e1', symbol: 'AAPL', ...initialStop(ask()) };
-const working: StopRow = { ...base, status: 'confirmed', sent_at: SENT, broker_order_id: 'o1', placed_qty: '10' };
+/** Alpaca cancels the working order (aged-order policy) 12 hours from NOW. */
+const EXPIRES = new Date(NOW + 12 * 3_600_000).toISOString();
+const REARM_BEFORE_MS = 24 * 3_600_000;
+const working: StopRow = { ...base, status: 'confirmed', sent_at: SENT, broker_order_id: 'o1', placed_qty: '10', expires_at: EXPIRES };
 
 /** One row in each state, as the columns hold it. */
 const ROWS: Record<StopState, StopRow> = {
@@ -57,6 +48,7 @@ const order = (over: Partial<StopOrder> = {}): StopOrder => ({
   replacedBy: null,
   type: 'trailing_stop',
   trailPercent: '2',
+  expiresAt: null,
   ...over,
 });
 
@@ -83,6 +75,8 @@ const EVENTS: { [T in StopEventType]: (row: StopRow) => Extract<StopEvent, { typ
   lookupAbsent: (r) => ({ type: 'lookupAbsent', clientOrderId: currentCid(r), graceMs: 10_000 }),
   cancelConfirmed: (r) => ({ type: 'cancelConfirmed', clientOrderId: currentCid(r), orderId: r.broker_order_id }),
   unchanged: (r) => ({ type: 'unchanged', clientOrderId: currentCid(r) }),
+  expiryRead: (r) => ({ type: 'expiryRead', orderId: r.broker_order_id ?? 'o9', expiresAt: '2026-06-01T20:15:00.000Z' }),
+  aging: () => ({ type: 'aging', brokerNow: NOW, rearmBeforeMs: REARM_BEFORE_MS }),
 };
 const EVENT_TYPES = Object.keys(EVENTS) as StopEventType[];
 
@@ -135,6 +129,7 @@ const ALLOWED: Array<[StopState, StopEventType, StopState, string[]]> = [
   ['replacing', 'lookupAbsent', 'replacing', ['place']],
   ['replacing', 'cancelConfirmed', 'pending', []],
   ['replacing', 'unchanged', 'working', []],
+  ['replacing', 'expiryRead', 'replacing', []],
 
   ['working', 'asked', 'working', []],
   ['working', 'cut', 'working', []],
@@ -145,6 +140,8 @@ const ALLOWED: Array<[StopState, StopEventType, StopState, string[]]> = [
   ['working', 'raised', 'working', []],
   ['working', 'due', 'working', []],
   ['working', 'cancelConfirmed', 'pending', []],
+  ['working', 'expiryRead', 'working', []],
+  ['working', 'aging', 'replacing', ['place']],
 
   ['cancelling', 'asked', 'cancelling', []],
   ['cancelling', 'cut', 'cancelling', []],
@@ -159,6 +156,7 @@ const ALLOWED: Array<[StopState, StopEventType, StopState, string[]]> = [
   ['cancelling', 'lookupFound', 'cancelling', ['delete']],
   ['cancelling', 'lookupAbsent', 'cancelling', ['delete']],
   ['cancelling', 'cancelConfirmed', 'done', []],
+  ['cancelling', 'expiryRead', 'cancelling', []],
 
   ['refused', 'asked', 'refused', []],
   ['refused', 'cut', 'refused', []],
@@ -177,7 +175,11 @@ const ALLOWED: Array<[StopState, StopEventType, StopState, string[]]> = [
 ];
 
 /** Listed for the state, but refused for the canonical event (see "guards"): a cancelling stop takes only a fill. */
-const GUARDED_ONLY: Array<[StopState, StopEventType]> = [['cancelling', 'orderFinished']];
+const GUARDED_ONLY: Array<[StopState, StopEventType]> = [
+  ['cancelling', 'orderFinished'],
+  // An expiry is kept only for the order the stop has: these have none (the canonical event names another).
+  ...(['pending', 'sending', 'unknown', 'refused'] as const).map((s): [StopState, StopEventType] => [s, 'expiryRead']),
+];
 
 const step = (row: StopRow, event: StopEvent, now = NOW) => stopStep(row, event, now);
 /** Applies events in turn, as applyStopTransition does; throws on a refused one. */
@@ -265,7 +267,7 @@ describe('stop machine: guards', () => {
     const unsent = { ...ROWS.replacing, sent_at: null, status: 'pending' as const };
     expect(stopStateOf(unsent)).toBe('replacing');
     expect(step(unsent, EVENTS.accepted(unsent)).allowed).toBe(false);
-    expect(step(unsent, { type: 'due' }).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1' }]);
+    expect(step(unsent, { type: 'due' }).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1', rearm: false }]);
   });
 
   it("an unfilled end of another order is not the stop's: refused; a fill of any of its orders is", () => {
@@ -320,7 +322,7 @@ describe('stop machine: fractional equities (Alpaca: fractional orders are day-o
     expect(step(shrunk, { type: 'due' }).effects).toEqual([{ type: 'delete', orderId: 'o1', clientOrderId: 'ct-stop-e1' }]);
     // A whole-share resize is still a PATCH (place under the next id, replacing o1).
     const grown = { ...working, payload: JSON.stringify(ask('12.5')) };
-    expect(step(grown, { type: 'due' }).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1' }]);
+    expect(step(grown, { type: 'due' }).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1', rearm: false }]);
   });
 
   it('a refusal is retried when its cause goes away (an order of the symbol ended) only if that order could have caused it', () => {
@@ -337,7 +339,7 @@ describe("stop machine: the operator's trail (PATCH /stops/:entry_order_id)", ()
     const retrail = step(placed, { type: 'asked', ask: ask('10', { trailPercent: '3.5' }) });
     const row = { ...placed, ...retrail.next };
     expect(JSON.parse(row.payload).trailPercent).toBe('3.5');
-    expect(step(row, { type: 'due' }).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1' }]);
+    expect(step(row, { type: 'due' }).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1', rearm: false }]);
     // The order machine's re-ask (a quantity, no trail) leaves the operator's trail in place.
     const reasked = { ...row, ...step(row, { type: 'asked', ask: ask('10') }).next };
     expect(JSON.parse(reasked.payload).trailPercent).toBe('3.5');
@@ -410,7 +412,7 @@ describe('stop machine: what each step writes and asks for', () => {
     row = run(row, { type: 'cut', cutQty: '4', wake: true });
     const replace = step(row, { type: 'due' });
     expect(replace).toMatchObject({ to: 'replacing', next: { version: 1, current_client_order_id: 'ct-stop-e1-v1', status: 'pending', sent_at: null } });
-    expect(replace.effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1' }]);
+    expect(replace.effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1', rearm: false }]);
     row = run(row, { type: 'due' });
     expect(step(row, EVENTS.sendStarted(row)).effects).toEqual([{ type: 'patch', orderId: 'o1', clientOrderId: 'ct-stop-e1-v1', qty: '10', stopPrice: null }]);
     row = run(row, EVENTS.sendStarted(row), { type: 'accepted', clientOrderId: 'ct-stop-e1-v1', order: order({ orderId: 'o2', clientOrderId: 'ct-stop-e1-v1', qty: '6' }) });
@@ -446,7 +448,7 @@ describe('stop machine: what each step writes and asks for', () => {
     // A restart does not retry it: it keeps its backoff.
     expect(step(refused, { type: 'restarted' }).allowed).toBe(false);
     // Its retry goes out under the same client order id (nothing was placed).
-    expect(step(ROWS.refused, { type: 'due' }).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1', replaces: null }]);
+    expect(step(ROWS.refused, { type: 'due' }).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1', replaces: null, rearm: false }]);
   });
 
   it('a refused replace looks at the order it was for: filled → done; gone → a new order now', () => {
@@ -470,7 +472,7 @@ describe('stop machine: what each step writes and asks for', () => {
   it('a 404 within the grace period is looked up again a second later; past it, the stop is sent again', () => {
     const justSent = { ...ROWS.sending, sent_at: new Date(NOW - 2000).toISOString() };
     expect(step(justSent, EVENTS.lookupAbsent(justSent))).toMatchObject({ next: { next_attempt_at: NOW + 1000 }, effects: [{ type: 'backoff', until: NOW + 1000 }] });
-    expect(step(ROWS.sending, EVENTS.lookupAbsent(ROWS.sending)).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1', replaces: null }]);
+    expect(step(ROWS.sending, EVENTS.lookupAbsent(ROWS.sending)).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1', replaces: null, rearm: false }]);
     // Cancelling: a send that never showed up past the grace period left nothing to cancel.
     const cancelSent = { ...ROWS.sending, cancel_requested: 1 };
     expect(step(cancelSent, EVENTS.lookupAbsent(cancelSent))).toMatchObject({ to: 'done', effects: [] });
@@ -536,6 +538,46 @@ describe('stop machine: what each step writes and asks for', () => {
   it('wantedOf: the ask less the cut, never below zero', () => {
     expect(wantedOf({ payload: JSON.stringify(ask('10')), cut_qty: '3' })).toBe('7');
     expect(wantedOf({ payload: JSON.stringify(ask('10')), cut_qty: '12' })).toBe('0');
+  });
+});
+
+describe("stop machine: Alpaca's aged-order deadline (a GTC order is canceled 90 days after it was created)", () => {
+  const aging = (brokerNow: number) => ({ type: 'aging' as const, brokerNow, rearmBeforeMs: REARM_BEFORE_MS });
+
+  it('a working stop within the window is replaced under the next id (a re-arm), due at once; outside it, or without a deadline, nothing', () => {
+    const s = step(ROWS.working, aging(NOW));
+    expect(s).toMatchObject({ allowed: true, to: 'replacing', next: { version: 1, current_client_order_id: 'ct-stop-e1-v1', status: 'pending', sent_at: null, next_attempt_at: 0 } });
+    expect(s.effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1', rearm: true }]);
+    // 25 hours before the deadline, with a 24-hour window: not yet.
+    expect(step(ROWS.working, aging(Date.parse(EXPIRES) - 25 * 3_600_000)).allowed).toBe(false);
+    expect(step({ ...ROWS.working, expires_at: null }, aging(NOW)).allowed).toBe(false);
+    // A fractional `day` stop is never aged (and could only be re-armed by cancel, uncovering it).
+    expect(step({ ...ROWS.working, payload: JSON.stringify(ask('0.5')), placed_qty: '0.5' }, aging(NOW)).allowed).toBe(false);
+  });
+
+  it('a re-arm resumed after a crash or a refusal is still a re-arm; a resize is not', () => {
+    const rearming = run(ROWS.working, aging(NOW));
+    expect(step(rearming, { type: 'due' }).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1', rearm: true }]);
+    const resizing = { ...ROWS.replacing, status: 'pending' as const, sent_at: null };
+    expect(step(resizing, { type: 'due' }).effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1-v1', replaces: 'o1', rearm: false }]);
+  });
+
+  it("the replacement's deadline comes with its answer; a new order starts without one", () => {
+    const rearming = run(ROWS.working, aging(NOW), EVENTS.sendStarted(run(ROWS.working, aging(NOW))));
+    const renewed = run(rearming, { type: 'accepted', clientOrderId: 'ct-stop-e1-v1', order: order({ orderId: 'o2', clientOrderId: 'ct-stop-e1-v1', expiresAt: '2026-05-31T20:15:00.000Z' }) });
+    expect(renewed).toMatchObject({ status: 'confirmed', broker_order_id: 'o2', expires_at: '2026-05-31T20:15:00.000Z' });
+    expect(step(renewed, aging(NOW)).allowed).toBe(false);
+    // Lost (canceled, expired): the next version has no order, so no deadline.
+    const lost = run(ROWS.working, { type: 'orderFinished', orderId: 'o1', clientOrderId: 'ct-stop-e1', outcome: 'expired' });
+    expect(lost).toMatchObject({ status: 'pending', version: 1, expires_at: null });
+  });
+
+  it("an expiry read is kept only for the stop's current order, and only when it differs", () => {
+    const read = (orderId: string, expiresAt: string) => step(ROWS.working, { type: 'expiryRead', orderId, expiresAt });
+    expect(read('o1', '2026-06-01T20:15:00.000Z')).toMatchObject({ allowed: true, to: 'working', next: { expires_at: '2026-06-01T20:15:00.000Z' }, effects: [] });
+    expect(read('o1', EXPIRES).allowed).toBe(false);
+    // The replacement's own deadline, before the replace was accepted: not this order's.
+    expect(read('o2', '2026-06-01T20:15:00.000Z').allowed).toBe(false);
   });
 });
 
@@ -638,7 +680,7 @@ describe('stop actor (machines/stop.machine.ts): the statechart over the table',
     const actor = start(ROWS.pending);
     const send = (e: StopEvent) => actor.send({ ...e, now: NOW });
     send({ type: 'due' });
-    expect(actor.getSnapshot().context.last?.effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1', replaces: null }]);
+    expect(actor.getSnapshot().context.last?.effects).toEqual([{ type: 'place', clientOrderId: 'ct-stop-e1', replaces: null, rearm: false }]);
     send(EVENTS.sendStarted(actor.getSnapshot().context.row));
     expect(actor.getSnapshot().value).toBe('sending');
     send({ type: 'accepted', clientOrderId: 'ct-stop-e1', order: order({ orderId: 'o1' }) });
