@@ -152,6 +152,10 @@ const envSchema = z
     CT_RATCHET_MS: int(5000, 250, 3_600_000),
     CT_MARKET_CLOCK_S: int(300, 1, 3_600),
     CT_PROTECT_GRACE_S: int(10, 0, 3_600),
+    // Opt-in: outside regular hours, a crossed stop level is exited by an extended-hours limit order.
+    CT_EXTENDED_HOURS_GUARD: bool(false),
+    CT_GUARD_SLIPPAGE_PCT: decimal('1', 50),
+    CT_GUARD_REPRICE_S: int(60, 1, 3_600),
     // Notifications (src/notify/). The webhook URL is never echoed: it may carry a token of its own.
     CT_WEBHOOK_URL: z
       .string()
@@ -266,6 +270,8 @@ export interface Config {
   marketClockS: number;
   /** How long a position may stay uncovered by live stops before /health turns critical. */
   protectGraceS: number;
+  /** CT_EXTENDED_HOURS_GUARD (off by default), CT_GUARD_SLIPPAGE_PCT, CT_GUARD_REPRICE_S: see src/protection/extended-hours-guard.ts. */
+  extendedHoursGuard: { enabled: boolean; slippagePct: string; repriceS: number };
   /** Notification channels (CT_WEBHOOK_*, CT_TELEGRAM_*); absent: not configured. */
   notify: {
     webhook?: { url: string; secret: string };
@@ -339,6 +345,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ratchetMs: e.CT_RATCHET_MS,
     marketClockS: e.CT_MARKET_CLOCK_S,
     protectGraceS: e.CT_PROTECT_GRACE_S,
+    extendedHoursGuard: { enabled: e.CT_EXTENDED_HOURS_GUARD, slippagePct: e.CT_GUARD_SLIPPAGE_PCT, repriceS: e.CT_GUARD_REPRICE_S },
     notify: {
       webhook: e.CT_WEBHOOK_URL && e.CT_WEBHOOK_SECRET ? { url: e.CT_WEBHOOK_URL, secret: e.CT_WEBHOOK_SECRET } : undefined,
       telegram:
