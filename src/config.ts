@@ -184,8 +184,8 @@ const envSchema = z
     CT_INSPECT_PORT: int(8081, 0, 65535),
     // Testing only: SIGKILL the process at a named step (see src/runtime/crash-points.ts).
     CT_CRASH_AT: z
-      .enum(['before_intent_commit', 'after_intent_commit', 'after_stop_post'], {
-        error: 'expected before_intent_commit, after_intent_commit or after_stop_post',
+      .enum(['before_intent_commit', 'after_intent_commit', 'after_stop_post', 'after_guard_post'], {
+        error: 'expected before_intent_commit, after_intent_commit, after_stop_post or after_guard_post',
       })
       .optional(),
     CT_ADOPT: z.enum(['protect', 'record'], { error: 'expected protect or record' }).default('protect'),
@@ -282,7 +282,7 @@ export interface Config {
   logLevel: string;
   /** Broker variables set beside CT_DEMO=1 (ignored in demo mode) or not ones this service reads. */
   warnings: string[];
-  crashAt?: 'before_intent_commit' | 'after_intent_commit' | 'after_stop_post';
+  crashAt?: 'before_intent_commit' | 'after_intent_commit' | 'after_stop_post' | 'after_guard_post';
 }
 
 export class ConfigError extends Error {

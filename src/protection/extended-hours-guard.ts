@@ -178,6 +178,8 @@ export class ExtendedHoursGuard {
 
   /** Places the exit for what the broker lets go of the position; after an exit that ended unfilled, under a new id. */
   private async send(exit: GuardExit, order: 'none' | 'live' | 'ended', position: string, limitPrice: string, now: number): Promise<void> {
+    // Its id may have been used already (a crash after the request left): that order, never a second one.
+    if (order === 'none' && (await this.orders.find(exit, now))) return;
     const available = await fetchAvailableQty(this.deps.client, exit.symbol);
     const qty = normalize(D.min(available, new D(position).abs()));
     if (new D(qty).isZero()) return;

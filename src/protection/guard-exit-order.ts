@@ -9,6 +9,7 @@ import type { OrderReport } from '../domain/reports.js';
 import { repriceClientOrderId, type ExitOrderState, type GuardExit } from '../domain/extended-hours-guard.js';
 import { isDuplicateClientOrderId, isUnchangedReplace } from '../../machines/stop-policy.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
+import { crashPoint } from '../runtime/crash-points.js';
 import type { Logger } from '../log.js';
 
 /**
@@ -37,13 +38,29 @@ export function exitOrderState(db: Database, exit: GuardExit): ExitOrderState {
 export class GuardExitOrders {
   constructor(private readonly deps: GuardOrderDeps) {}
 
+  /**
+   * The exit under `exit.cid` if the broker has it already (sent before a crash, or its answer
+   * lost): recorded and returned; null when it does not (a definite 404).
+   */
+  async find(exit: GuardExit, now: number): Promise<GuardExit | null> {
+    const order = await this.lookup(exit.cid);
+    if (!order) return null;
+    this.deps.track(order);
+    const next: GuardExit = { ...exit, orderId: order.orderId, limitPrice: order.limitPrice, placedAt: now };
+    writeGuardExit(this.deps.db, next);
+    this.deps.log.warn({ event: 'guard_exit_found', symbol: exit.symbol, order_id: order.orderId, client_order_id: exit.cid, status: order.status }, `extended-hours exit of ${exit.symbol} found at the broker (sent before); not sent again`);
+    return next;
+  }
+
   /** POST the exit under `exit.cid` (already recorded); a duplicate is the one sent before. Returns the record with its order. */
   async place(exit: GuardExit, qty: string, limitPrice: string, now: number): Promise<GuardExit> {
     const body: trading.PostOrderRequest = { symbol: exit.symbol, qty, side: exit.side, type: 'limit', timeInForce: 'day', limitPrice, extendedHours: true, clientOrderId: exit.cid };
     this.deps.db.assertLeading();
     let order: OrderReport;
     try {
-      order = this.parsed(await this.deps.client.orders.postOrder({ postOrderRequest: body }));
+      const raw = await this.deps.client.orders.postOrder({ postOrderRequest: body });
+      crashPoint('after_guard_post');
+      order = this.parsed(raw);
     } catch (err) {
       if (!(err instanceof ApiError) || err instanceof RateLimitError || !isDuplicateClientOrderId(err.status, err.message)) throw err;
       order = await this.lookup(exit.cid).then((o) => o ?? Promise.reject(new Error(`${exit.cid} was sent before but is not found`)));
