@@ -156,6 +156,15 @@ describe('extended-hours guard', () => {
     expect((await b.exited).code).toBe(0);
   }, 120_000);
 
+  it('a bad guard setting stops the start: exit 2, one line naming the variable', async () => {
+    const s = await env.sim(94);
+    const b = env.bot(s, 'guard-bad.db', { CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_SLIPPAGE_PCT: 'lots' });
+    expect((await b.exited).code).toBe(2);
+    const lines = b.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('CT_GUARD_SLIPPAGE_PCT');
+  }, 30_000);
+
   it('guard off (the default): a trade through the stop level outside regular hours sends nothing', async () => {
     const s = await env.sim(93);
     const b = env.bot(s, 'guard-off.db', { CT_MARKET_CLOCK_S: '1' });
