@@ -10,6 +10,7 @@ import {
   type GuardInput,
 } from '../src/domain/extended-hours-guard.js';
 import { resumeStops, type StopCover } from '../machines/position.js';
+import { assessCoverage } from '../src/protection/coverage.js';
 
 /** The guard's decisions (src/domain/extended-hours-guard.ts), pure: no broker, no store. */
 
@@ -135,5 +136,15 @@ describe('stops again at the open (machines/position.ts resumeStops)', () => {
     expect(resumeStops({ symbol: 'AAPL', qty: '5', stops: [] }, [cover('e1', '5')]).commands).toEqual([]);
     expect(resumeStops({ symbol: 'AAPL', qty: '5', stops: [] }, [cover('e1', '5', { side: 'buy', done: true })]).commands).toEqual([]);
     expect(resumeStops({ symbol: 'AAPL', qty: '0', stops: [] }, [cover('e1', '5', { done: true })]).commands).toEqual([]);
+  });
+});
+
+describe('coverage during a guard exit (src/protection/coverage.ts)', () => {
+  it('a position the guard is exiting is a state (reason guard_exit), not unprotected; without the guard it is', () => {
+    const positions = new Map([['AAPL', '10']]);
+    const guarded = assessCoverage(positions, [], { adopt: 'protect', guarded: new Set(['AAPL']) });
+    expect(guarded.unprotected).toEqual([]);
+    expect(guarded.positions).toEqual([{ symbol: 'AAPL', position: '10', covered: '0', uncovered: '10', reason: 'guard_exit' }]);
+    expect(assessCoverage(positions, [], { adopt: 'protect' }).unprotected).toEqual([expect.objectContaining({ symbol: 'AAPL', reason: 'no_stop' })]);
   });
 });

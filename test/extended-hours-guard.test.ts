@@ -96,6 +96,9 @@ describe('extended-hours guard', () => {
     b = env.bot(s, 'guard.db', guardEnv);
     await b.waitFor((l) => l.event === 'reconcile_done');
     url = await b.apiUrl();
+    // Its entry is not taken for closed: the stops were canceled on purpose, the position is still held.
+    const entry = (await getJson(`${url}/orders`)).body.orders.find((o: any) => o.symbol === 'AAPL' && o.side === 'buy');
+    expect(entry.state).toBe('protected');
     await simPost(s, '/_sim/price', { symbol: 'AAPL', price: '183' });
     const r2 = await eventually(async () => guardOrders(s).find((o) => o.clientOrderId === `${exit.clientOrderId}-r2`), 20_000, 50);
     expect(r2.replaces).toBe(r1.id);

@@ -16,7 +16,8 @@ export function readGuardExit(db: Database, symbol: string): GuardExit | null {
 
 /** Every exit in progress, by symbol. */
 export function guardExits(db: Database): GuardExit[] {
-  const rows = db.all(db.kysely.selectFrom('sync_state').select('value').where('key', 'like', `${PREFIX}%`).orderBy('key'));
+  // The key range of the prefix (`;` follows `:`), not LIKE, whose `_` matches any character.
+  const rows = db.all(db.kysely.selectFrom('sync_state').select('value').where('key', '>=', PREFIX).where('key', '<', 'guard_exit;').orderBy('key'));
   return rows.map((r) => JSON.parse(r.value) as GuardExit);
 }
 
