@@ -219,7 +219,7 @@ export class OrderActors {
       alsoWrite();
       return f;
     });
-    this.kickStopWorker();
+    this.stopsWake.schedule();
     for (const entryOrderId of followed.closed) this.positionClosed(entryOrderId);
   }
 
