@@ -139,7 +139,7 @@ export class ExtendedHoursGuard {
   private async step(recorded: GuardExit, session: MarketSession | null): Promise<void> {
     const { db, log, actors } = this.deps;
     const now = Date.now();
-    const exit = await this.orders.settle(recorded, now);
+    const exit = await this.orders.settle(recorded);
     const position = actors.ledgerPosition(exit.symbol);
     const stopsGone = exit.stops.every((id) => (readStopRow(db, id)?.status ?? 'done') === 'done');
     const order = exitOrderState(db, exit);
@@ -166,10 +166,10 @@ export class ExtendedHoursGuard {
         log.warn({ event: 'guard_stops_resumed', symbol: exit.symbol, position, stops: exit.stops }, `regular hours: ${exit.symbol} still open after its extended-hours exit; its stops are placed again`);
         return;
       case 'send':
-        return this.send(exit, order, position, d.limitPrice, now);
+        return this.send(exit, order, position, d.limitPrice);
       case 'reprice':
         if (!d.same) {
-          await this.orders.reprice(exit, d.limitPrice, now);
+          await this.orders.reprice(exit, d.limitPrice);
           return;
         }
         writeGuardExit(db, { ...exit, placedAt: now });
@@ -177,9 +177,9 @@ export class ExtendedHoursGuard {
   }
 
   /** Places the exit for what the broker lets go of the position; after an exit that ended unfilled, under a new id. */
-  private async send(exit: GuardExit, order: 'none' | 'live' | 'ended', position: string, limitPrice: string, now: number): Promise<void> {
+  private async send(exit: GuardExit, order: 'none' | 'live' | 'ended', position: string, limitPrice: string): Promise<void> {
     // Its id may have been used already (a crash after the request left): that order, never a second one.
-    if (order === 'none' && (await this.orders.find(exit, now))) return;
+    if (order === 'none' && (await this.orders.find(exit))) return;
     const available = await fetchAvailableQty(this.deps.client, exit.symbol);
     const qty = normalize(D.min(available, new D(position).abs()));
     if (new D(qty).isZero()) return;
@@ -190,7 +190,7 @@ export class ExtendedHoursGuard {
       next = { ...exit, baseCid: cid, cid, attempt: exit.attempt + 1, orderId: null, limitPrice: null, placedAt: null, reprices: 0, pendingReplace: null, session };
       writeGuardExit(this.deps.db, next);
     }
-    await this.orders.place(next, qty, limitPrice, now);
+    await this.orders.place(next, qty, limitPrice);
   }
 
   private inputs(session: MarketSession | null) {

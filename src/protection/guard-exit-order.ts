@@ -35,6 +35,7 @@ export function exitOrderState(db: Database, exit: GuardExit): ExitOrderState {
   return status !== undefined && isFinalStatus(status) ? 'ended' : 'live';
 }
 
+/** Placement times (`placedAt`) are taken when the broker's answer is in: the re-price clock never starts before the order exists. */
 export class GuardExitOrders {
   constructor(private readonly deps: GuardOrderDeps) {}
 
@@ -42,18 +43,18 @@ export class GuardExitOrders {
    * The exit under `exit.cid` if the broker has it already (sent before a crash, or its answer
    * lost): recorded and returned; null when it does not (a definite 404).
    */
-  async find(exit: GuardExit, now: number): Promise<GuardExit | null> {
+  async find(exit: GuardExit): Promise<GuardExit | null> {
     const order = await this.lookup(exit.cid);
     if (!order) return null;
     this.deps.track(order);
-    const next: GuardExit = { ...exit, orderId: order.orderId, limitPrice: order.limitPrice, placedAt: now };
+    const next: GuardExit = { ...exit, orderId: order.orderId, limitPrice: order.limitPrice, placedAt: Date.now() };
     writeGuardExit(this.deps.db, next);
     this.deps.log.warn({ event: 'guard_exit_found', symbol: exit.symbol, order_id: order.orderId, client_order_id: exit.cid, status: order.status }, `extended-hours exit of ${exit.symbol} found at the broker (sent before); not sent again`);
     return next;
   }
 
   /** POST the exit under `exit.cid` (already recorded); a duplicate is the one sent before. Returns the record with its order. */
-  async place(exit: GuardExit, qty: string, limitPrice: string, now: number): Promise<GuardExit> {
+  async place(exit: GuardExit, qty: string, limitPrice: string): Promise<GuardExit> {
     const body: trading.PostOrderRequest = { symbol: exit.symbol, qty, side: exit.side, type: 'limit', timeInForce: 'day', limitPrice, extendedHours: true, clientOrderId: exit.cid };
     this.deps.db.assertLeading();
     let order: OrderReport;
@@ -66,7 +67,7 @@ export class GuardExitOrders {
       order = await this.lookup(exit.cid).then((o) => o ?? Promise.reject(new Error(`${exit.cid} was sent before but is not found`)));
     }
     this.deps.track(order);
-    const next: GuardExit = { ...exit, orderId: order.orderId, limitPrice: order.limitPrice ?? limitPrice, placedAt: now };
+    const next: GuardExit = { ...exit, orderId: order.orderId, limitPrice: order.limitPrice ?? limitPrice, placedAt: Date.now() };
     writeGuardExit(this.deps.db, next);
     this.deps.log.warn({ event: 'guard_exit_placed', symbol: exit.symbol, order_id: order.orderId, client_order_id: exit.cid, side: exit.side, qty: order.qty ?? qty, limit_price: next.limitPrice }, `extended-hours exit of ${exit.symbol} placed`);
     return next;
@@ -77,18 +78,18 @@ export class GuardExitOrders {
    * unchanged answer only restarts the re-price clock; a refusal (the order filled or ended
    * meanwhile) leaves it to the order actors to say what became of it.
    */
-  async reprice(exit: GuardExit, limitPrice: string, now: number): Promise<GuardExit> {
+  async reprice(exit: GuardExit, limitPrice: string): Promise<GuardExit> {
     const cid = repriceClientOrderId(exit.baseCid, exit.reprices + 1);
     let next: GuardExit = { ...exit, pendingReplace: { cid, limitPrice } };
     writeGuardExit(this.deps.db, next);
     this.deps.db.assertLeading();
     try {
       const order = this.parsed(await this.deps.client.orders.patchOrderByOrderId({ orderId: exit.orderId!, patchOrderRequest: { limitPrice, clientOrderId: cid } }));
-      return this.adopt(next, order, now);
+      return this.adopt(next, order);
     } catch (err) {
       if (err instanceof LeadershipLost || !(err instanceof ApiError) || err instanceof RateLimitError || err.status >= 500) throw err;
-      if (isDuplicateClientOrderId(err.status, err.message)) return this.settle(next, now);
-      next = { ...exit, pendingReplace: null, placedAt: now };
+      if (isDuplicateClientOrderId(err.status, err.message)) return this.settle(next);
+      next = { ...exit, pendingReplace: null, placedAt: Date.now() };
       writeGuardExit(this.deps.db, next);
       if (!isUnchangedReplace(err.status, err.message)) this.deps.log.warn({ event: 'guard_reprice_refused', symbol: exit.symbol, order_id: exit.orderId, err: err.message }, `re-price of the ${exit.symbol} exit refused`);
       return next;
@@ -96,10 +97,10 @@ export class GuardExitOrders {
   }
 
   /** After a crash or a lost answer: a replacement sent is adopted if the broker has it, else forgotten (sent again later under the same id). */
-  async settle(exit: GuardExit, now: number): Promise<GuardExit> {
+  async settle(exit: GuardExit): Promise<GuardExit> {
     if (!exit.pendingReplace) return exit;
     const found = await this.lookup(exit.pendingReplace.cid);
-    if (found) return this.adopt(exit, found, now);
+    if (found) return this.adopt(exit, found);
     const next = { ...exit, pendingReplace: null };
     writeGuardExit(this.deps.db, next);
     return next;
@@ -117,9 +118,9 @@ export class GuardExitOrders {
     }
   }
 
-  private adopt(exit: GuardExit, order: OrderReport, now: number): GuardExit {
+  private adopt(exit: GuardExit, order: OrderReport): GuardExit {
     this.deps.track(order);
-    const next: GuardExit = { ...exit, cid: order.clientOrderId, orderId: order.orderId, limitPrice: order.limitPrice ?? exit.pendingReplace?.limitPrice ?? exit.limitPrice, placedAt: now, reprices: exit.reprices + 1, pendingReplace: null };
+    const next: GuardExit = { ...exit, cid: order.clientOrderId, orderId: order.orderId, limitPrice: order.limitPrice ?? exit.pendingReplace?.limitPrice ?? exit.limitPrice, placedAt: Date.now(), reprices: exit.reprices + 1, pendingReplace: null };
     writeGuardExit(this.deps.db, next);
     this.deps.log.info({ event: 'guard_exit_repriced', symbol: exit.symbol, order_id: order.orderId, client_order_id: order.clientOrderId, limit_price: next.limitPrice, reprices: next.reprices }, `extended-hours exit of ${exit.symbol} re-priced`);
     return next;
