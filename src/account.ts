@@ -26,6 +26,7 @@ import { restart } from './runtime/restart.js';
 import { EntryGate } from './protection/entry-gate.js';
 import { PositionCloser } from './protection/position-close.js';
 import { ExtendedHoursGuard } from './protection/extended-hours-guard.js';
+import { guardExits } from './store/guard-exits.js';
 import { LastPrices } from './api/last-prices.js';
 import { StartupRefusal } from './startup-refusal.js';
 import { notifyControlAction, setNotificationChannels } from './notify/outbox.js';
@@ -171,12 +172,14 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     const marketClock = new MarketClock({ client: broker, log, refreshMs: config.marketClockS * 1000 });
     closers.push(() => marketClock.stop());
     // Opt-in (CT_EXTENDED_HOURS_GUARD): outside regular hours a crossed stop level is exited by an extended-hours limit.
-    if (config.extendedHoursGuard.enabled) {
-      const g = config.extendedHoursGuard;
-      const guard = new ExtendedHoursGuard({ db, log, client: broker, actors, latestTrades: (s) => prices.latestStock(s), session: () => marketClock.session(), brokerNow: () => marketClock.brokerNow(), kickStops: () => worker.kick(), slippagePct: g.slippagePct, repriceMs: g.repriceS * 1000, onLeadershipLost: (err) => deps.onLeadershipLost?.(err) });
+    // Turned off with exits still recorded, it only winds them down (their stops placed again).
+    const g = config.extendedHoursGuard;
+    if (g.enabled || guardExits(db).length > 0) {
+      const guard = new ExtendedHoursGuard({ db, log, client: broker, actors, latestTrades: (s) => prices.latestStock(s), session: () => marketClock.session(), brokerNow: () => marketClock.brokerNow(), kickStops: () => worker.kick(), watching: g.enabled, slippagePct: g.slippagePct, repriceMs: g.repriceS * 1000, onLeadershipLost: (err) => deps.onLeadershipLost?.(err) });
       guard.start();
       closers.push(() => guard.stop());
-      log.info({ event: 'guard_enabled', slippage_pct: g.slippagePct, reprice_s: g.repriceS }, 'extended-hours guard on: outside regular hours a crossed stop level is exited by a limit order');
+      if (g.enabled) log.info({ event: 'guard_enabled', slippage_pct: g.slippagePct, reprice_s: g.repriceS }, 'extended-hours guard on: outside regular hours a crossed stop level is exited by a limit order');
+      else log.warn({ event: 'guard_winding_down', symbols: guardExits(db).map((e) => e.symbol) }, 'extended-hours guard off with exits in progress: they are canceled and their stops placed again');
     }
     // Positions from the actors' book, not a scan of the fills table at every check.
     const coverage = new CoverageWatch({ db, log, graceS: config.protectGraceS, adopt: account.adopt, positions: () => actors.ledgerPositions(), marketSession: () => marketClock.session() });

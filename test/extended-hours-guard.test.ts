@@ -159,6 +159,33 @@ describe('extended-hours guard', () => {
     expect((await b.exited).code).toBe(0);
   }, 120_000);
 
+  it('turned off with an exit in progress: the restart cancels the exit and places the stops again, even outside regular hours', async () => {
+    const s = await env.sim(95);
+    let b = env.bot(s, 'guard-off-later.db', { CT_EXTENDED_HOURS_GUARD: '1', CT_MARKET_CLOCK_S: '1' });
+    const url0 = await protectedLong(s, b);
+    await preMarket(s, url0);
+    await simPost(s, '/_sim/liquidity', { symbol: 'AAPL', liquid: false });
+    await simPost(s, '/_sim/price', { symbol: 'AAPL', price: '185' });
+    await b.waitFor((l) => l.event === 'guard_exit_placed', 15_000);
+    const exit = guardOrders(s)[0]!;
+    b.proc.kill('SIGTERM');
+    expect((await b.exited).code).toBe(0);
+
+    b = env.bot(s, 'guard-off-later.db', { CT_MARKET_CLOCK_S: '1' });
+    await b.waitFor((l) => l.event === 'guard_winding_down', 15_000);
+    const url = await b.apiUrl();
+    const back = await eventually(async () => {
+      const p = await aapl(url);
+      return p?.protected_qty === '10' && !p.guard_exit ? p : null;
+    }, 20_000, 100);
+    expect(back).toMatchObject({ session: 'pre', stops_acting: false });
+    expect(s.engine.getOrder(exit.id)?.status).toBe('canceled');
+    expect(openAapl(s)).toEqual([expect.objectContaining({ type: 'trailing_stop', clientOrderId: expect.stringMatching(/^ct-stop-.+-v1$/) })]);
+    expect(guardOrders(s)).toHaveLength(1);
+    b.proc.kill('SIGTERM');
+    expect((await b.exited).code).toBe(0);
+  }, 90_000);
+
   it('a bad guard setting stops the start: exit 2, one line naming the variable', async () => {
     const s = await env.sim(94);
     const b = env.bot(s, 'guard-bad.db', { CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_SLIPPAGE_PCT: 'lots' });

@@ -43,6 +43,11 @@ export interface GuardDeps {
   /** The broker's time now (epoch ms): the New York date in the exit's client order id. */
   brokerNow(): number;
   kickStops(): unknown;
+  /**
+   * False (CT_EXTENDED_HOURS_GUARD turned off with exits still recorded): no new exit starts, and
+   * each one left is wound down as at the open (its order canceled, its stops placed again).
+   */
+  watching?: boolean;
   /** CT_GUARD_SLIPPAGE_PCT, CT_GUARD_REPRICE_S (in ms). */
   slippagePct: string;
   repriceMs: number;
@@ -82,10 +87,11 @@ export class ExtendedHoursGuard {
   }
 
   private async pass(): Promise<void> {
+    const watching = this.deps.watching ?? true;
     const session = this.deps.session();
     try {
-      for (const exit of guardExits(this.deps.db)) await this.step(exit, session);
-      if (guardSessionOf(session)) await this.watch(session);
+      for (const exit of guardExits(this.deps.db)) await this.step(exit, watching ? session : 'regular');
+      if (watching && guardSessionOf(session)) await this.watch(session);
     } catch (err) {
       if (err instanceof LeadershipLost) {
         this.stopped = true;
