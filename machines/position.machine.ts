@@ -1,7 +1,7 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import { D } from '../src/decimal.js';
 import { stopAsk, type StopRow } from '../src/domain/protection.js';
-import { followFee, followFill, type FillOrder, type PositionCommand, type PositionFill, type PositionState, type StopCover } from './position.js';
+import { followFee, followFill, resumeStops, type FillOrder, type PositionCommand, type PositionFill, type PositionState, type StopCover } from './position.js';
 import { stopStateOf } from './stop-model.js';
 
 /**
@@ -50,7 +50,9 @@ export type PositionEvent =
   /** A crypto fee the store just wrote: `qty` of the coin left the position (Alpaca's CFEE). */
   | { type: 'fee'; qty: string; now: number }
   /** A stop actor's row after its transition. */
-  | { type: 'stop.changed'; row: StopRow };
+  | { type: 'stop.changed'; row: StopRow }
+  /** Stops the extended-hours guard took off, the position still open at the regular open: asked again (`resumeStops`). */
+  | { type: 'stops.resume'; rows: CoverRow[]; assetClass: string; now: number };
 
 export const positionActorId = (symbol: string) => `position:${symbol}`;
 
@@ -107,6 +109,13 @@ export const positionMachine = setup({
       actions: enqueueActions(({ context, event, enqueue }) => {
         const { next, commands } = followFee(context, event.qty);
         enqueue.assign({ qty: next.qty, stops: next.stops });
+        for (const cmd of commands) enqueue({ type: 'carryOut', params: cmd });
+      }),
+    },
+    'stops.resume': {
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        const { next, commands } = resumeStops(context, event.rows.map(coverOf));
+        enqueue.assign({ stops: next.stops });
         for (const cmd of commands) enqueue({ type: 'carryOut', params: cmd });
       }),
     },

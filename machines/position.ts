@@ -190,6 +190,23 @@ export function followFee(position: PositionState, qty: string | Dec): FeeStep {
   return { next: { symbol: position.symbol, qty: normalize(after), stops: w.stops }, commands: w.commands };
 }
 
+/**
+ * Stops taken off while the position stayed (the extended-hours guard canceled them for an exit
+ * that had not filled by the regular open): each is re-armed with its ask and cut, ahead of any
+ * stop asked since (they are older), and the closing side is then cut down to the position,
+ * oldest first, as a reduction would (what the exit sold in part is taken off them).
+ */
+export function resumeStops(position: PositionState, stopped: readonly StopCover[]): FeeStep {
+  const q = new D(position.qty);
+  const closing: Side = q.isNegative() ? 'buy' : 'sell';
+  const back = q.isZero() ? [] : stopped.filter((s) => s.side === closing && !isLive(s)).map((s) => ({ ...s }));
+  const ids = new Set(back.map((s) => s.stopOf));
+  const w: Work = { symbol: position.symbol, stops: [...back, ...position.stops.filter((s) => !ids.has(s.stopOf)).map((s) => ({ ...s }))], commands: [] };
+  for (const s of back) rearm(w, s, s.asked, s.cut);
+  if (back.length > 0) shrink(w, closing, q.abs());
+  return { next: { symbol: position.symbol, qty: position.qty, stops: w.stops }, commands: w.commands };
+}
+
 /** Takes `qty` off what `stopOf`'s stop covers (a stop that ended has nothing to take off). */
 function cut(w: Work, type: 'cut' | 'shrink', stopOf: string, qty: Dec): void {
   const s = w.stops.find((x) => x.stopOf === stopOf);

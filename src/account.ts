@@ -25,6 +25,8 @@ import { Reconciler } from './sync/reconciler.js';
 import { restart } from './runtime/restart.js';
 import { EntryGate } from './protection/entry-gate.js';
 import { PositionCloser } from './protection/position-close.js';
+import { ExtendedHoursGuard } from './protection/extended-hours-guard.js';
+import { guardExits } from './store/guard-exits.js';
 import { LastPrices } from './api/last-prices.js';
 import { StartupRefusal } from './startup-refusal.js';
 import { notifyControlAction, setNotificationChannels } from './notify/outbox.js';
@@ -171,6 +173,16 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     closers.push(() => ratchet.stop());
     // Alpaca's session (its clock and calendar): whether equity stops can trigger now, shown, never alarmed on.
     closers.push(() => marketClock.stop());
+    // Opt-in (CT_EXTENDED_HOURS_GUARD): outside regular hours a crossed stop level is exited by an extended-hours limit.
+    // Turned off with exits still recorded, it only winds them down (their stops placed again).
+    const g = config.extendedHoursGuard;
+    if (g.enabled || guardExits(db).length > 0) {
+      const guard = new ExtendedHoursGuard({ db, log, client: broker, actors, latestTrades: (s) => prices.latestStock(s), session: () => marketClock.session(), brokerNow: () => marketClock.brokerNow(), kickStops: () => worker.kick(), watching: g.enabled, slippagePct: g.slippagePct, repriceMs: g.repriceS * 1000, onLeadershipLost: (err) => deps.onLeadershipLost?.(err) });
+      guard.start();
+      closers.push(() => guard.stop());
+      if (g.enabled) log.info({ event: 'guard_enabled', slippage_pct: g.slippagePct, reprice_s: g.repriceS }, 'extended-hours guard on: outside regular hours a crossed stop level is exited by a limit order');
+      else log.warn({ event: 'guard_winding_down', symbols: guardExits(db).map((e) => e.symbol) }, 'extended-hours guard off with exits in progress: they are canceled and their stops placed again');
+    }
     // Positions from the actors' book, not a scan of the fills table at every check.
     const coverage = new CoverageWatch({ db, log, graceS: config.protectGraceS, adopt: account.adopt, positions: () => actors.ledgerPositions(), marketSession: () => marketClock.session() });
     closers.push(() => coverage.stop());

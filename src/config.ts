@@ -156,6 +156,10 @@ const envSchema = z
     CT_PROTECT_GRACE_S: int(10, 0, 3_600),
     /** Hours before Alpaca's aged-order deadline (GTC: 90 days) that a stop is replaced by a fresh order. */
     CT_REARM_BEFORE_H: decimal('24', 1_440),
+    // Opt-in: outside regular hours, a crossed stop level is exited by an extended-hours limit order.
+    CT_EXTENDED_HOURS_GUARD: bool(false),
+    CT_GUARD_SLIPPAGE_PCT: decimal('1', 50),
+    CT_GUARD_REPRICE_S: int(60, 1, 3_600),
     // Notifications (src/notify/). The webhook URL is never echoed: it may carry a token of its own.
     CT_WEBHOOK_URL: z
       .string()
@@ -184,8 +188,8 @@ const envSchema = z
     CT_INSPECT_PORT: int(8081, 0, 65535),
     // Testing only: SIGKILL the process at a named step (see src/runtime/crash-points.ts).
     CT_CRASH_AT: z
-      .enum(['before_intent_commit', 'after_intent_commit', 'after_stop_post'], {
-        error: 'expected before_intent_commit, after_intent_commit or after_stop_post',
+      .enum(['before_intent_commit', 'after_intent_commit', 'after_stop_post', 'after_guard_post'], {
+        error: 'expected before_intent_commit, after_intent_commit, after_stop_post or after_guard_post',
       })
       .optional(),
     CT_ADOPT: z.enum(['protect', 'record'], { error: 'expected protect or record' }).default('protect'),
@@ -272,6 +276,8 @@ export interface Config {
   protectGraceS: number;
   /** CT_REARM_BEFORE_H in ms: a stop this close to Alpaca's aged-order deadline is re-armed. */
   rearmBeforeMs: number;
+  /** CT_EXTENDED_HOURS_GUARD (off by default), CT_GUARD_SLIPPAGE_PCT, CT_GUARD_REPRICE_S: see src/protection/extended-hours-guard.ts. */
+  extendedHoursGuard: { enabled: boolean; slippagePct: string; repriceS: number };
   /** Notification channels (CT_WEBHOOK_*, CT_TELEGRAM_*); absent: not configured. */
   notify: {
     webhook?: { url: string; secret: string };
@@ -282,7 +288,7 @@ export interface Config {
   logLevel: string;
   /** Broker variables set beside CT_DEMO=1 (ignored in demo mode) or not ones this service reads. */
   warnings: string[];
-  crashAt?: 'before_intent_commit' | 'after_intent_commit' | 'after_stop_post';
+  crashAt?: 'before_intent_commit' | 'after_intent_commit' | 'after_stop_post' | 'after_guard_post';
 }
 
 export class ConfigError extends Error {
@@ -346,6 +352,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     marketClockS: e.CT_MARKET_CLOCK_S,
     protectGraceS: e.CT_PROTECT_GRACE_S,
     rearmBeforeMs: Math.round(Number(e.CT_REARM_BEFORE_H) * 3_600_000),
+    extendedHoursGuard: { enabled: e.CT_EXTENDED_HOURS_GUARD, slippagePct: e.CT_GUARD_SLIPPAGE_PCT, repriceS: e.CT_GUARD_REPRICE_S },
     notify: {
       webhook: e.CT_WEBHOOK_URL && e.CT_WEBHOOK_SECRET ? { url: e.CT_WEBHOOK_URL, secret: e.CT_WEBHOOK_SECRET } : undefined,
       telegram:

@@ -18,6 +18,11 @@ describe('config', () => {
     expect(c.logLevel).toBe('info');
   });
 
+  it('the extended-hours guard is off unless asked for; its slippage and re-price interval are read when set', () => {
+    expect(loadConfig({}).extendedHoursGuard).toEqual({ enabled: false, slippagePct: '1', repriceS: 60 });
+    expect(loadConfig({ CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_SLIPPAGE_PCT: '0.5', CT_GUARD_REPRICE_S: '30' }).extendedHoursGuard).toEqual({ enabled: true, slippagePct: '0.5', repriceS: 30 });
+  });
+
   it('selects paper or live from ALPACA_PAPER once keys are set', () => {
     const keys = { APCA_API_KEY_ID: 'k', APCA_API_SECRET_KEY: 's' };
     expect(loadConfig(keys).mode).toBe('paper');
@@ -42,6 +47,12 @@ describe('config', () => {
     ['ALPACA_STREAM_URL', 'http://127.0.0.1/stream'],
     ['CT_LOG_LEVEL', 'loud'],
     ['CT_ADOPT', 'ignore'],
+    ['CT_EXTENDED_HOURS_GUARD', 'maybe'],
+    ['CT_GUARD_SLIPPAGE_PCT', '0'],
+    ['CT_GUARD_SLIPPAGE_PCT', '1%'],
+    ['CT_GUARD_SLIPPAGE_PCT', '60'],
+    ['CT_GUARD_REPRICE_S', '0'],
+    ['CT_GUARD_REPRICE_S', '1.5'],
   ])('rejects %s=%s naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     try {

@@ -332,6 +332,13 @@ export const SCRIPT = `
         idle.title = 'session: ' + show(p.session) + '; stops and trailing stops trigger in regular hours only';
         stops.appendChild(idle);
       }
+      // The extended-hours guard exits it (its stops canceled on purpose): a state, not an alarm.
+      if (p.guard_exit) {
+        var g = p.guard_exit;
+        var exiting = el('span', 'pill idle', 'guard exit: ' + (g.limit_price ? g.side + ' limit ' + g.limit_price : 'stops canceling'));
+        exiting.title = 'traded ' + show(g.trigger) + ' through the stop level ' + show(g.level) + ' (' + show(g.session) + ')';
+        stops.appendChild(exiting);
+      }
       tr.appendChild(stops);
       var act = el('td');
       var b = el('button', 'danger close', 'Close');

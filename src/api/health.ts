@@ -49,7 +49,7 @@ export function healthReport(db: Database, source: HealthSource) {
     watermark: readSyncState(db, 'fill_watermark'),
     actors: countOrders(db),
     drift,
-    protection: protection && { unprotected: protection.unprotected, overprotected: protection.overprotected, grace_s: protection.grace_s, session: protection.session ?? null },
+    protection: protection && { unprotected: protection.unprotected, overprotected: protection.overprotected, grace_s: protection.grace_s, session: protection.session ?? null, ...(protection.guard_exits?.length ? { guard_exits: protection.guard_exits } : {}) },
   };
 }
 

@@ -7,6 +7,8 @@ import { stopAsk } from '../domain/protection.js';
 import { isCrypto } from '../domain/symbols.js';
 import type { LastPrices } from './last-prices.js';
 import { positionSession, stopsActing, type MarketSession } from '../domain/market-session.js';
+import { guardExits } from '../store/guard-exits.js';
+import { guardExitView } from '../protection/guard-exit-view.js';
 
 /**
  * What kind of stop covers a position, for the dashboard: the broker order's type as its actor
@@ -43,6 +45,7 @@ export function positionRoutes(router: Router, db: Database, lastPrices?: LastPr
     const held = [...ledgerPositions(db)].filter(([, qty]) => qty !== '0');
     const prices = lastPrices ? await lastPrices.of(held.map(([symbol]) => symbol)) : new Map<string, string>();
     const market = marketSession?.() ?? null;
+    const exits = new Map(guardExits(db).map((e) => [e.symbol, guardExitView(e)]));
     const positions = held
       .map(([symbol, qty]) => {
         const mine = stops.filter((s) => s.symbol === symbol);
@@ -55,6 +58,8 @@ export function positionRoutes(router: Router, db: Database, lastPrices?: LastPr
           protected_qty: normalize(protectedQty),
           session,
           ...stopsActing(session),
+          // Only while the extended-hours guard exits it (CT_EXTENDED_HOURS_GUARD): its stops are canceled on purpose.
+          ...(exits.has(symbol) ? { guard_exit: exits.get(symbol) } : {}),
           last_price: prices.get(symbol) ?? null,
           stops: mine.map((s) => ({ stop_order_id: s.broker_order_id, entry_order_id: s.entry_order_id, qty: s.placed_qty, ...stopDetail(s, prices.get(symbol)) })),
         };

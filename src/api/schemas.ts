@@ -87,6 +87,23 @@ const sessionFields = {
   stops_acting_reason: z.enum(['outside_regular_hours']).nullable().describe('why they cannot, when stops_acting is false'),
 };
 
+/** An exit by the extended-hours guard in progress (CT_EXTENDED_HOURS_GUARD): the position's stops are canceled on purpose. */
+const guardExit = z
+  .object({
+    symbol: z.string(),
+    phase: z.enum(['stops_canceling', 'exit_working']),
+    side: z.enum(['buy', 'sell']),
+    client_order_id: z.string(),
+    order_id: z.string().nullable(),
+    limit_price: z.string().nullable(),
+    reprices: z.number().int(),
+    level: z.string().describe('the stop level the latest trade crossed'),
+    trigger: z.string().describe('that trade'),
+    session: z.string(),
+    since: z.string(),
+  })
+  .describe('an exit by the extended-hours guard in progress: a state, not an alarm');
+
 const unprotected = z.object({ symbol: z.string(), position: z.string(), covered: z.string(), uncovered: z.string(), reason: z.string().nullable(), ...sessionFields }).catchall(z.unknown());
 
 const leaderView = z.object({ leader: z.string(), epoch: z.number().int(), since: z.string(), heartbeat_at: z.string() }).describe('who leads the account (PostgreSQL); null on SQLite');
@@ -110,6 +127,7 @@ const AccountHealth = z
         overprotected: z.array(z.object({ symbol: z.string(), ...sessionFields }).catchall(z.unknown())),
         grace_s: z.number(),
         session: z.enum(['regular', 'pre', 'after', 'overnight', 'closed']).nullable().describe("the equity session now, from Alpaca's clock and calendar; null until read"),
+        guard_exits: z.array(guardExit).optional(),
       })
       .nullable(),
   })
@@ -141,6 +159,7 @@ export const PositionsResponse = z
           side: z.enum(['long', 'short']),
           protected_qty: decimal,
           ...sessionFields,
+          guard_exit: guardExit.optional(),
           stops: z.array(z.object({ stop_order_id: z.string().nullable(), entry_order_id: z.string(), qty: decimal.nullable() }).catchall(z.unknown())),
         })
         .catchall(z.unknown()),

@@ -4,6 +4,8 @@ import { ledgerPositions } from '../store/ledger.js';
 import { openOrdersHolding } from '../store/order-holders.js';
 import { assessCoverage, holderAsks, stopCoverOf, type CoverageReport, type Overprotection, type SymbolCoverage } from './coverage.js';
 import { notifyPositionProtected, notifyPositionUnprotected } from '../notify/events.js';
+import { guardExits } from '../store/guard-exits.js';
+import { guardExitView, type GuardExitView } from './guard-exit-view.js';
 import { positionSession, stopsActing, type MarketSession, type PositionSession } from '../domain/market-session.js';
 
 /** Whether a position's stops can trigger in the session now (a state, never an alarm). */
@@ -38,6 +40,8 @@ export interface ProtectionView {
   grace_s: number;
   /** The equity session now (null until known). */
   session?: MarketSession | null;
+  /** Positions the extended-hours guard is exiting: their stops are canceled on purpose (a state, never an alarm). */
+  guard_exits?: GuardExitView[];
 }
 
 export interface CoverageWatchDeps {
@@ -70,6 +74,7 @@ const EMPTY: CoverageReport = { positions: [], unprotected: [], overprotected: [
 export class CoverageWatch {
   private readonly episodes = new Map<string, Episode>();
   private report: CoverageReport = EMPTY;
+  private exits: GuardExitView[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   private failing = false;
 
@@ -97,7 +102,9 @@ export class CoverageWatch {
         .where('status', '!=', 'done'),
     );
     const stops = rows.map(stopCoverOf);
-    const opts = { adopt: this.deps.adopt };
+    const exits = guardExits(db);
+    this.exits = exits.map(guardExitView);
+    const opts = { adopt: this.deps.adopt, guarded: new Set(exits.map((e) => e.symbol)) };
     let report = assessCoverage(positions, stops, opts);
     // Where other open orders hold the rest, the reason names them: one query for those symbols only.
     const asks = holderAsks(report);
@@ -179,7 +186,7 @@ export class CoverageWatch {
     };
     const unprotected = this.report.unprotected.map((u) => ({ ...unprotectedAt(u, this.episodes.get(u.symbol)?.since ?? now, now, graceMs), ...fields(u.symbol) }));
     const overprotected = this.report.overprotected.map((o) => ({ ...o, ...fields(o.symbol) }));
-    return { unprotected, overprotected, critical: unprotected.some((u) => u.critical), grace_s: this.deps.graceS, session: market };
+    return { unprotected, overprotected, critical: unprotected.some((u) => u.critical), grace_s: this.deps.graceS, session: market, ...(this.exits.length > 0 ? { guard_exits: this.exits } : {}) };
   }
 }
 

@@ -62,6 +62,8 @@ export interface CoverageReport {
 export interface CoverageOptions {
   /** CT_ADOPT: with 'record', untracked entries are recorded, not protected. */
   adopt: 'protect' | 'record';
+  /** Symbols the extended-hours guard is exiting (their stops canceled on purpose): a state, not uncovered. */
+  guarded?: ReadonlySet<string>;
 }
 
 /** The open orders holding part of each symbol's position (see openOrdersHolding). */
@@ -102,8 +104,9 @@ export function assessCoverage(
     if (excess.gt(0)) report.overprotected.push({ symbol, position: normalize(position), covered: normalize(allStops), excess: normalize(excess) });
     if (position.isZero()) continue;
     const entry = symbolCoverage(symbol, position, covered, onSide, opts, holders.get(symbol) ?? []);
+    if (entry.reason !== null && opts.guarded?.has(symbol)) entry.reason = 'guard_exit';
     report.positions.push(entry);
-    if (entry.reason !== null) report.unprotected.push(entry);
+    if (entry.reason !== null && entry.reason !== 'guard_exit') report.unprotected.push(entry);
   }
   return report;
 }

@@ -220,6 +220,21 @@ export class OrderActors {
     if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
   }
 
+  /**
+   * Stops the extended-hours guard took off, asked again of the symbol's position actor (it sizes
+   * them to the position now), with `alsoWrite` (the guard's own record) in the same transaction.
+   */
+  resumeStops(symbol: string, stopIds: readonly string[], alsoWrite: () => void, now = new Date()): void {
+    const actor = this.positionActor(symbol);
+    const followed = this.opts.db.transaction(() => {
+      const f = actor ? this.following.resume(actor, { stopIds, now }) : { closed: [], asked: false };
+      alsoWrite();
+      return f;
+    });
+    this.stopsWake.schedule();
+    for (const entryOrderId of followed.closed) this.positionClosed(entryOrderId);
+  }
+
   /** Live actor for an order, if any (the API reads state and history through the store). */
   live(orderId: string): AnyActorRef | undefined {
     return this.actor?.system.get(orderActorId(orderId)) as AnyActorRef | undefined;

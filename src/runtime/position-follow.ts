@@ -1,11 +1,11 @@
 import type { Actor, AnyActorRef } from 'xstate';
 import type { Database } from '../store/database.js';
 import { entryOfStop, stopClientOrderId } from '../domain/orders.js';
-import type { FillRecord, StopIntent } from '../domain/protection.js';
+import { stopAsk, type FillRecord, type StopIntent } from '../domain/protection.js';
 import type { FillOrder, PositionCommand } from '../../machines/position.js';
 import { positionMachine, type PositionEvent, type PositionInput } from '../../machines/position.machine.js';
 import { ledgerPositions } from '../store/ledger.js';
-import { liveStopRowsBySymbol, stopRowsOf } from '../store/intents.js';
+import { liveStopRowsBySymbol, stopRowsOf, type IntentRow } from '../store/intents.js';
 import type { StopEvent } from '../../machines/stop-model.js';
 import { applyStopTransition } from '../protection/stop-transitions.js';
 
@@ -46,6 +46,7 @@ export class PositionFollowing {
             if (event.type === 'fills') this.carryOut(cmd, context.symbol, event.order.assetClass, new Date(event.now));
             // A fee is crypto's only (and never covers: it only shrinks or cancels).
             else if (event.type === 'fee') this.carryOut(cmd, context.symbol, 'crypto', new Date(event.now));
+            else if (event.type === 'stops.resume') this.carryOut(cmd, context.symbol, event.assetClass, new Date(event.now));
           } catch (err) {
             this.failure ??= { err };
           }
@@ -90,6 +91,20 @@ export class PositionFollowing {
   followFee(actor: AnyActorRef, fee: { qty: string; now: Date }): Followed {
     const out: Followed = { closed: [], asked: false };
     this.deliver(actor, { type: 'fee', qty: fee.qty, now: fee.now.getTime() }, out);
+    return out;
+  }
+
+  /**
+   * Stops the extended-hours guard took off, asked again of the symbol's position actor (it sizes
+   * them to the position now). Runs inside the caller's transaction.
+   */
+  resume(actor: AnyActorRef, p: { stopIds: readonly string[]; now: Date }): Followed {
+    const out: Followed = { closed: [], asked: false };
+    const byId = new Map(stopRowsOf(this.db, p.stopIds).map((r) => [r.client_order_id, r]));
+    // An entry's fraction stop follows its entry's stop (machines/fraction-stop.ts): the entry's is asked.
+    const rows = p.stopIds.map((id) => byId.get(id)).filter((r): r is IntentRow => r !== undefined && stopAsk(r).part !== 'fraction');
+    if (rows.length === 0) return out;
+    this.deliver(actor, { type: 'stops.resume', rows, assetClass: stopAsk(rows[0]!).assetClass, now: p.now.getTime() }, out);
     return out;
   }
 

@@ -88,6 +88,8 @@ export class Engine {
   private readonly open = new Map<string, SimOrder>();
   private readonly fillList: FillRecord[] = [];
   private readonly listeners = new Set<(e: TradeEvent) => void>();
+  /** Symbols nobody trades against (`POST /_sim/liquidity`): their orders fill only when forced. */
+  private readonly illiquid = new Set<string>();
 
   constructor(opts: EngineOptions) {
     this.clock = opts.clock;
@@ -305,6 +307,13 @@ export class Engine {
     }
   }
 
+  /** A thin market (an extended-hours book with no one on the other side): orders of the symbol rest until liquid again or forced. */
+  setLiquidity(asset: Asset, liquid: boolean): void {
+    if (liquid) this.illiquid.delete(asset.symbol);
+    else this.illiquid.add(asset.symbol);
+    if (liquid) for (const order of this.openOrders()) if (order.asset.symbol === asset.symbol) this.work(order);
+  }
+
   /**
    * The session changed (session-control.ts): queued `accepted` orders that can act now go `new`;
    * every open order is worked (a stop crossed while it could not trigger fills now).
@@ -414,7 +423,7 @@ export class Engine {
 
   /** Evaluate an open, auto-filled order against the current price. */
   private work(order: SimOrder): void {
-    if (!isOpen(order) || !order.autoFill) return;
+    if (!isOpen(order) || !order.autoFill || this.illiquid.has(order.asset.symbol)) return;
     if (!this.session.canAutoExecute(order)) return;
     const price = this.prices.get(order.asset);
     if (updateTrailing(order, price)) order.updatedAt = this.clock.nowMicros();

@@ -159,7 +159,9 @@ export function entriesWithCanceledStops(db: Database): string[] {
       .select('intents.entry_order_id')
       .where('intents.cancel_requested', '=', 1)
       .where('orders.terminal', '=', 0)
-      .where('orders.state', 'in', ['placingStop', 'protected']),
+      .where('orders.state', 'in', ['placingStop', 'protected'])
+      // Stops the extended-hours guard took off leave the position open (src/store/guard-exits.ts).
+      .where(sql<boolean>`not exists (select 1 from sync_state where sync_state.key = 'guard_exit:' || intents.symbol)`),
   );
   return rows.map((r) => r.entry_order_id);
 }

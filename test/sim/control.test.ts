@@ -117,6 +117,23 @@ describe('/_sim/trade and /_sim/fill', () => {
   });
 });
 
+describe('/_sim/liquidity', () => {
+  it('a thin market: a marketable limit rests while the symbol is illiquid, /_sim/fill still fills, liquid again it is worked', async () => {
+    await outsideTrade(sim, { symbol: 'AMD', side: 'buy', qty: '3' });
+    expect((await control('POST', '/_sim/liquidity', { symbol: 'AMD', liquid: false })).body).toEqual({ symbol: 'AMD', liquid: false });
+    const px = (await control('GET', '/_sim/state')).body as { prices: Record<string, string> };
+    const below = String(Number(px.prices.AMD) - 1);
+    const a = await api.orders.limit({ symbol: 'AMD', qty: 1, side: 'sell', limitPrice: Number(below) });
+    const b = await api.orders.limit({ symbol: 'AMD', qty: 1, side: 'sell', limitPrice: Number(below) });
+    expect((await api.orders.getOrderByOrderID({ orderId: a.id! })).status).toBe('new');
+    expect((await control('POST', '/_sim/fill', { order_id: b.id })).body).toMatchObject({ status: 'filled' });
+    expect((await control('POST', '/_sim/liquidity', { symbol: 'AMD', liquid: true })).status).toBe(200);
+    expect((await api.orders.getOrderByOrderID({ orderId: a.id! })).status).toBe('filled');
+    expect((await control('POST', '/_sim/liquidity', { symbol: 'AMD' })).status).toBe(422);
+    expect((await control('POST', '/_sim/liquidity', { symbol: 'ZZZZ', liquid: true })).status).toBe(422);
+  });
+});
+
 describe('/_sim/price triggers stops', () => {
   it('moves a trailing stop high-water mark and triggers it on the pullback', async () => {
     await outsideTrade(sim, { symbol: 'GOOGL', side: 'buy', qty: '10' });

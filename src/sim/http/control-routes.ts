@@ -130,6 +130,16 @@ export function registerControlRoutes(router: Router, s: SimServices): void {
     ctx.body = { symbol: asset.symbol, price: fmt(parsed.value) };
   });
 
+  // A thin market: nobody trades against the symbol's orders (they rest; /_sim/fill still fills them).
+  router.add('POST', '/_sim/liquidity', async (ctx) => {
+    const body = await objectBody(ctx);
+    const asset = typeof body.symbol === 'string' ? engine.assets.resolve(body.symbol) : null;
+    if (!asset) throw unprocessable('invalid symbol');
+    if (typeof body.liquid !== 'boolean') throw invalid('liquid must be true or false');
+    engine.setLiquidity(asset, body.liquid);
+    ctx.body = { symbol: asset.symbol, liquid: body.liquid };
+  });
+
   router.add('GET', '/_sim/faults', (ctx) => {
     ctx.body = s.faults.config;
   });
