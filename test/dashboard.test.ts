@@ -313,10 +313,17 @@ describe.skipIf(SKIP)('dashboard at GET /', () => {
     expect(await page.isDisabled('#btn-pause')).toBe(true);
     expect(await page.isEnabled('#btn-resume')).toBe(true);
 
+    // A malformed ?account= (a broken %-escape made decodeURIComponent throw and the page stop): ignored, said, and the page works.
+    await page.goto(`${api.url}/?account=%E0%A4%A`);
+    await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#positions-body tr').length === 2, undefined, { timeout: 10_000, polling: 100 });
+    expect(await page.getAttribute('#action-msg', 'data-status')).toBe('account_ignored');
+    expect(await page.textContent('#action-msg')).toMatch(/^ignored \?account=%E0%A4%A in the address/);
+    expect(sent.filter((r) => r.url().includes('account=')).map((r) => r.url())).toEqual([`${api.url}/?account=%E0%A4%A`]);
+
     await page.screenshot({ path: join(tmpdir(), 'crazy-trade-dashboard-live.png'), fullPage: true });
     const origin = new URL(api.url).origin;
     // The wrong token's requests carried it as a header too; the legacy link's query was the only URL with one.
-    expect(await expectHeaderOnly(sent.filter((r) => r.url() !== `${api!.url}/?token=${TOKEN}`), origin, TOKEN, ['not-the-token'])).toBeGreaterThan(6);
+    expect(await expectHeaderOnly(sent.filter((r) => r.url() !== `${api!.url}/?token=${TOKEN}` && !r.url().includes('?account=')), origin, TOKEN, ['not-the-token'])).toBeGreaterThan(6);
     expect(problems).toEqual([]);
   }, 40_000);
 });

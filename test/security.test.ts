@@ -71,12 +71,12 @@ describe('secrets and network binding', () => {
 function call(
   base: string,
   path: string,
-  opts: { method?: string; host?: string; headers?: Record<string, string>; from?: string } = {},
+  opts: { method?: string; host?: string; headers?: Record<string, string>; from?: string; target?: string } = {},
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
   const url = new URL(path, base);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: url.hostname, port: url.port, path: url.pathname + url.search, method: opts.method ?? 'GET', headers: { host: opts.host ?? url.host, ...opts.headers }, ...(opts.from ? { localAddress: opts.from } : {}) },
+      { host: url.hostname, port: url.port, path: opts.target ?? url.pathname + url.search, method: opts.method ?? 'GET', headers: { host: opts.host ?? url.host, ...opts.headers }, ...(opts.from ? { localAddress: opts.from } : {}) },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -132,6 +132,59 @@ describe('status API access (issue 15 item 3)', () => {
     expect((await call(named.url, '/', { host: 'Dash.Example.Lan' })).status).toBe(200);
     expect((await call(named.url, '/health', { host: 'evil.dash.example.lan' })).status).toBe(421);
     expect((await call(named.url, '/health', { host: 'dash.example.lan@evil' })).status).toBe(421);
+  });
+
+  it('checks an absolute-form request target (GET http://host/path) like the Host header: another host is 421, a target neither a path nor an http URL 400', async () => {
+    const port = new URL(open.url).port;
+    for (const target of ['http://evil.example/health', 'http://evil.example:8080/positions', 'https://attacker.example/', 'http://127.0.0.1.evil.example/health']) {
+      const r = await call(open.url, '/', { target });
+      expect(r.status, target).toBe(421);
+      expect(r.body.error.code).toBe('misdirected_request');
+    }
+    expect((await call(open.url, '/', { target: `http://127.0.0.1:${port}/health` })).status).toBe(200);
+    expect((await call(open.url, '/', { target: 'http://LOCALHOST/health' })).status).toBe(200);
+    expect((await call(named.url, '/', { target: 'http://dash.example.lan/health' })).status).toBe(200);
+    for (const target of ['http://user@127.0.0.1/health', 'ftp://127.0.0.1/health', 'http:///health']) {
+      const r = await call(open.url, '/', { target });
+      expect(r.status, target).toBe(400);
+      expect(r.body.error.code).toBe('bad_request_target');
+    }
+  });
+
+  it('marks every answer nosniff and no-store, errors included', async () => {
+    const answers = [
+      await call(open.url, '/health'),
+      await call(open.url, '/positions'),
+      await call(open.url, '/no-such-route'),
+      await call(open.url, '/health', { host: 'attacker.example' }),
+      await call(secured.url, '/health'),
+      await call(open.url, '/control/pause', { method: 'POST' }),
+      await call(open.url, '/'),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 404, 421, 401, 403, 200]);
+    for (const a of answers) {
+      expect(a.headers['x-content-type-options']).toBe('nosniff');
+      expect(a.headers['cache-control']).toBe('no-store');
+    }
+  });
+
+  it('declares in /openapi.json the bearer scheme on reads (when CT_API_TOKEN is set) as on writes', async () => {
+    const doc = (await call(open.url, '/openapi.json')).body;
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes.bearer.description).toMatch(/reads .*once CT_API_TOKEN is set/);
+    let reads = 0;
+    for (const [path, ops] of Object.entries<Record<string, any>>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(ops)) {
+        if (method === 'get' && path !== '/openapi.json' && path !== '/') {
+          reads++;
+          expect(op.security, `${method} ${path}`).toEqual([{ bearer: [] }, {}]);
+          expect(op.responses['401'].description).toMatch(/only when CT_API_TOKEN is set/);
+        } else if (method !== 'get') {
+          expect(op.security, `${method} ${path}`).toEqual([{ bearer: [] }]);
+        }
+      }
+    }
+    expect(reads).toBeGreaterThan(5);
   });
 
   it('refuses writes without CT_API_TOKEN (403 write_disabled), even on loopback; reads stay open', async () => {

@@ -146,8 +146,16 @@ export const SCRIPT = `
   }
   /** The page's own ?account= (an instance serving several accounts) goes on every request. */
   // Only the account is read from the address: never anything else (the token above all).
+  // A malformed one (bad %-escape, not an account name) is ignored and said so: the page still works.
+  var ACCOUNT = null;
+  var accountIgnored = null;
   var accountInUrl = /[?&]account=([^&#]*)/.exec(location.search);
-  var ACCOUNT = accountInUrl ? decodeURIComponent(accountInUrl[1]) : null;
+  if (accountInUrl) {
+    var accountName = null;
+    try { accountName = decodeURIComponent(accountInUrl[1]); } catch (e) { accountName = null; }
+    if (accountName !== null && /^[a-z0-9][a-z0-9_-]{0,31}$/.test(accountName)) ACCOUNT = accountName;
+    else accountIgnored = accountInUrl[1].slice(0, 40);
+  }
   function forAccount(path) {
     return ACCOUNT ? path + (path.indexOf('?') >= 0 ? '&' : '?') + 'account=' + encodeURIComponent(ACCOUNT) : path;
   }
@@ -616,6 +624,12 @@ export const SCRIPT = `
   $('btn-resume').addEventListener('click', function () { action('resume entries', 'POST', './control/resume'); });
   $('token-forget').hidden = !getToken();
 
+  if (accountIgnored !== null) {
+    var ignoredMsg = $('action-msg');
+    ignoredMsg.className = 'err';
+    ignoredMsg.setAttribute('data-status', 'account_ignored');
+    ignoredMsg.textContent = 'ignored ?account=' + accountIgnored + ' in the address: an account name is a-z, 0-9, _ and -, up to 32 characters';
+  }
   refresh();
   setInterval(refresh, REFRESH_MS);
   setInterval(tickCooldowns, 1000);

@@ -6,7 +6,9 @@ import { HttpError } from './errors.js';
  * and read this API from the browser as "same origin" — but its requests then carry that name in
  * `Host`. Only the names this API is reached by are answered: the loopback names, the bind host
  * (CT_API_HOST) and CT_API_ALLOWED_HOSTS, each with any port; anything else is 421, on every
- * route, the dashboard page included.
+ * route, the dashboard page included. An absolute-form request target (`GET http://host/path`,
+ * RFC 9112 §3.2.2, which a server must accept and which names the host the client means) is
+ * checked the same way; any other target that is not a path is 400.
  */
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -30,11 +32,21 @@ export function allowedHostNames(bindHost: string | undefined, extra: readonly s
   return names;
 }
 
+/** 'path' for an origin-form target (`/health`), the host of an absolute-form one (`http://h:1/x`), else null. */
+export function targetHost(target: string): string | 'path' | null {
+  if (target.startsWith('/')) return 'path';
+  const m = /^https?:\/\/([^/?#]*)(?:[/?#]|$)/i.exec(target);
+  if (!m || m[1]!.includes('@')) return null;
+  return hostOf(m[1]!) ?? null;
+}
+
 export function hostCheck(bindHost: string | undefined, extra: readonly string[] = []) {
   const allowed = allowedHostNames(bindHost, extra);
   return async (ctx: Context, next: Next) => {
     const host = hostOf(ctx.get('host'));
-    if (host === null || !allowed.has(host)) {
+    const target = targetHost(ctx.req.url ?? '/');
+    if (target === null) throw new HttpError(400, 'bad_request_target', 'the request target must be a path (or an http URL of this API)');
+    if (host === null || !allowed.has(host) || (target !== 'path' && !allowed.has(target))) {
       throw new HttpError(421, 'misdirected_request', 'this API does not answer to that Host name; add it to CT_API_ALLOWED_HOSTS if it is yours');
     }
     await next();

@@ -130,19 +130,25 @@ export function openApiDocument(): Record<string, unknown> {
       responses['403'] = { description: 'write_disabled: CT_API_TOKEN is not set', content: { 'application/json': { schema: refTo(ErrorBody) } } };
       responses['429'] = { description: 'too many failed attempts from this address', content: { 'application/json': { schema: refTo(ErrorBody) } } };
     }
+    const open = !r.write && (r.path === '/' || r.path === '/openapi.json');
+    if (!r.write && !open) {
+      responses['401'] = { description: 'missing or wrong bearer token (only when CT_API_TOKEN is set)', content: { 'application/json': { schema: refTo(ErrorBody) } } };
+      responses['429'] = { description: 'too many failed attempts from this address, or from all together', content: { 'application/json': { schema: refTo(ErrorBody) } } };
+    }
     if (r.body) REQUESTS.add(z.globalRegistry.get(r.body)!.id!);
     (paths[r.path] ??= {})[r.method] = {
       summary: r.summary,
       parameters: [...(r.params ?? []), ACCOUNT_PARAM].map((p) => ({ ...p, required: p.in === 'path', schema: { type: 'string' } })),
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: refTo(r.body) } } } } : {}),
-      ...(r.write ? { security: [{ bearer: [] }] } : {}),
+      // Writes always need the token; reads need it once CT_API_TOKEN is set (`{}`: none while it is not).
+      ...(r.write ? { security: [{ bearer: [] }] } : open ? { security: [] } : { security: [{ bearer: [] }, {}] }),
       responses,
     };
   }
   return {
     openapi: '3.1.0',
     info: { title: 'crazy-trade status and control API', version: '1' },
-    components: { schemas: componentSchemas(), securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'CT_API_TOKEN' } } },
+    components: { schemas: componentSchemas(), securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'CT_API_TOKEN: always required for writes; required for reads (all but / and /openapi.json) once CT_API_TOKEN is set' } } },
     paths,
   };
 }

@@ -6,6 +6,7 @@ import type { Database } from '../store/database.js';
 import type { Logger } from '../log.js';
 import { apiAuth } from './auth.js';
 import { hostCheck } from './host-check.js';
+import { answerHeaders } from './answer-headers.js';
 import { errorMiddleware, HttpError } from './errors.js';
 import { healthReport, type HealthSource } from './health.js';
 import { orderRoutes } from './orders.js';
@@ -80,6 +81,7 @@ export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'> & { host?: 
   }
 
   const app = new Koa();
+  app.use(answerHeaders());
   app.use(errorMiddleware(opts.log));
   // Host first (DNS rebinding), then who may read / write (src/api/auth.ts), then the routes.
   app.use(hostCheck(opts.host, opts.allowedHosts));
