@@ -63,7 +63,7 @@ export function benchCatchupProtect(entries = 1000, fillsPerEntry = 10, kind: St
       let confirmed = 0;
       for (let pass = 0; pass < 50; pass++) {
         await worker.kick();
-        confirmed = (db.first(db.kysely.selectFrom('intents').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'confirmed')) as { n: number }).n;
+        confirmed = (db.first(db.kysely.selectFrom('stops').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'confirmed')) as { n: number }).n;
         if (confirmed >= entries) break;
       }
       const seconds = (performance.now() - t0) / 1000;

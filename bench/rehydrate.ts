@@ -9,7 +9,7 @@ import { stopActorsOf } from '../src/protection/stop-actors.js';
 import type { OrderReport } from '../src/domain/reports.js';
 
 /**
- * Rehydration: N live order actors (partially filled, with fills and stop intents) are persisted by
+ * Rehydration: N live order actors (partially filled, with fills and stops) are persisted by
  * one process; a fresh OrderActors on the same file restores them all, with one position actor per
  * symbol (holding what each of the 10,000 stops covers); stop actors come back from their rows when
  * an event first reaches them. Measures the restore and the RSS it adds.

@@ -1,6 +1,6 @@
 import { D } from '../src/decimal.js';
 import { fractionStopClientOrderId } from '../src/domain/orders.js';
-import { stopAsk, type StopIntent, type StopRow } from '../src/domain/protection.js';
+import { stopAsk, type StopAsk, type StopRow } from '../src/domain/protection.js';
 import { isCrypto } from '../src/domain/symbols.js';
 import { stopStateOf, type StopEvent } from './stop-model.js';
 import { fractionPart } from './stop-policy.js';
@@ -25,7 +25,7 @@ export function isFractionPart(row: Pick<StopRow, 'payload'>): boolean {
 }
 
 /** The fraction stop's ask, from its entry stop's. */
-export function fractionAsk(entryAsk: StopIntent): StopIntent {
+export function fractionAsk(entryAsk: StopAsk): StopAsk {
   return { ...entryAsk, clientOrderId: fractionStopClientOrderId(entryAsk.entryOrderId), part: 'fraction' };
 }
 

@@ -14,7 +14,7 @@ import { stopStateOf } from './stop-model.js';
  * are handed to the runtime as `carryOut` actions (runtime/position-follow.ts performs them). The
  * stop actors tell it what they cover now (`stop.changed`): a stop that ended leaves its list.
  *
- * Not persisted: a restart rebuilds it from the ledger (its quantity) and the live intent rows (its
+ * Not persisted: a restart rebuilds it from the ledger (its quantity) and the live stop rows (its
  * stops), which are what every step was committed with.
  */
 

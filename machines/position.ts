@@ -64,7 +64,7 @@ export type FillKind = 'opened' | 'increased' | 'reduced' | 'closed' | 'crossed'
 
 export type PositionCommand =
   /**
-   * Set the ask of `stopOf`'s stop to `qty` (place it when it has no intent yet, grow it when it
+   * Set the ask of `stopOf`'s stop to `qty` (place it when it has no row yet, grow it when it
    * is live). With `rearm`, the stop had ended or was being canceled: it is asked again with its
    * cut set to `rearm.cut` and its cancel withdrawn; `nextVersion` when it is done (its client order
    * id was used at the broker: it starts over under the next one).

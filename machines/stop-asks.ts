@@ -4,7 +4,7 @@
  * aged-order deadline Alpaca gave its order.
  */
 import { D } from '../src/decimal.js';
-import { stopAsk, type StopIntent } from '../src/domain/protection.js';
+import { stopAsk, type StopAsk } from '../src/domain/protection.js';
 import { wantedOf } from './stop-policy.js';
 import { currentCid, stopStateOf, type StopRow } from './stop-model.js';
 import { finished, nextVersion, type Handler } from './stop-handler.js';
@@ -13,7 +13,7 @@ import { finished, nextVersion, type Handler } from './stop-handler.js';
  * An ask as it is kept: the order machine and position following ask for a quantity; the trail the
  * operator set for this stop (PATCH /stops/:entry_order_id) stays until the operator changes it.
  */
-function keptAsk(row: StopRow, ask: StopIntent): string {
+function keptAsk(row: StopRow, ask: StopAsk): string {
   const had = stopAsk(row);
   const trail = ask.trailPercent ?? had.trailPercent;
   const increment = ask.qtyIncrement ?? had.qtyIncrement;

@@ -8,7 +8,7 @@
  * coverage watch and the API read keep their meaning.
  */
 import type { OrderReport } from '../src/domain/reports.js';
-import type { StopIntent, StopRow, StopStatus } from '../src/domain/protection.js';
+import type { StopAsk, StopRow, StopStatus } from '../src/domain/protection.js';
 import { wantedOf, type RefusalKind } from './stop-policy.js';
 
 export type { StopRow };
@@ -48,10 +48,10 @@ export interface StopBasis {
 
 export type StopEvent =
   // What the order actors and the position-following code learn.
-  | { type: 'asked'; ask: StopIntent }
+  | { type: 'asked'; ask: StopAsk }
   | { type: 'cut'; cutQty: string; wake: boolean }
   | { type: 'cancelRequested' }
-  | { type: 'rearmed'; ask: StopIntent; cut: string }
+  | { type: 'rearmed'; ask: StopAsk; cut: string }
   | { type: 'raised'; stopPrice: string }
   /** What blocked it went away (an order of the symbol ended: a crossing order, one holding the shares): a refusal for that is retried now. */
   | { type: 'causeGone' }
@@ -138,7 +138,7 @@ export function stopBasis(row: StopRow): StopBasis {
 }
 
 /** The columns of a stop first asked for: pending, nothing sent. */
-export function initialStop(ask: StopIntent): Omit<StopRow, 'client_order_id' | 'entry_order_id' | 'symbol'> {
+export function initialStop(ask: StopAsk): Omit<StopRow, 'client_order_id' | 'entry_order_id' | 'symbol'> {
   return {
     payload: JSON.stringify(ask),
     status: 'pending',

@@ -8,7 +8,7 @@ import { acceptedEvents, stopStep } from './stop.js';
  * stop machine's states (machines/stop.ts: pending → sending → working → replacing / cancelling →
  * done, plus unknown and refused), each listing the events it accepts; every transition is the pure
  * `stopStep`, guarded on the state it leads to. Its context is the stop's row: the runtime persists
- * it as the `intents` row (the actor's snapshot, and the outbox the stop worker reads) and carries out
+ * it as the `stops` row (the actor's snapshot, and the outbox the stop worker reads) and carries out
  * the effects of `last` (look up, post, patch, delete, tell the entry). No I/O here.
  *
  * An event the current state does not list, or whose guard fails, leaves the actor as it was: the

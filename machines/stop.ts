@@ -1,7 +1,7 @@
 /**
  * A protective stop's life, as one pure machine (no I/O): `stopStep(row, event, now)` returns the
  * row's next columns and the effects the stop worker is to carry out (look up, post, patch, delete,
- * back off). Every write to an `intents` row goes through it (src/protection/stop-transitions.ts
+ * back off). Every write to an `stops` row goes through it (src/protection/stop-transitions.ts
  * `applyStopTransition`), whoever learned the fact: the order actors, the position-following code,
  * the crypto ratchet, the stop worker.
  *

@@ -44,12 +44,12 @@ export function createMetrics(deps: MetricsDeps): ServiceMetrics {
   });
   new Gauge({
     name: 'ct_stops',
-    help: 'Protective stop intents, by status',
+    help: 'Protective stops, by status',
     labelNames: ['status'],
     registers: [registry],
     collect() {
       this.reset();
-      const rows = db.all(db.kysely.selectFrom('intents').select(['status', sql<number>`count(*)`.as('n')]).groupBy('status'));
+      const rows = db.all(db.kysely.selectFrom('stops').select(['status', sql<number>`count(*)`.as('n')]).groupBy('status'));
       for (const r of rows) this.set({ status: r.status }, Number(r.n));
     },
   });
@@ -125,12 +125,12 @@ function protectionGauges(registry: Registry, deps: MetricsDeps): void {
   });
   new Gauge({
     name: 'ct_protection_backlog',
-    help: 'Stop intents due for the worker now: not finished, not backing off',
+    help: 'Stops due for the worker now: not finished, not backing off',
     registers: [registry],
     collect() {
       const row = db.first(
         db.kysely
-          .selectFrom('intents')
+          .selectFrom('stops')
           .select(sql<number>`count(*)`.as('n'))
           .where('status', 'in', [...LIVE_STOP_STATUSES])
           .where('next_attempt_at', '<=', Date.now()),

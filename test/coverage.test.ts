@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { assessCoverage, holderAsks, uncoveredReason, type StopCover } from '../src/protection/coverage.js';
 import { CoverageWatch } from '../src/protection/coverage-watch.js';
 import { openDatabase, type Database } from '../src/store/database.js';
-import { updateIntent } from '../src/store/intents.js';
-import { upsertStopIntent } from '../src/protection/stop-transitions.js';
+import { updateStopRow } from '../src/store/stops.js';
+import { upsertStop } from '../src/protection/stop-transitions.js';
 import { insertFills } from '../src/store/ledger.js';
 import { upsertOrderRow } from '../src/store/order-rows.js';
 import { openOrdersHolding, type OrderHolder } from '../src/store/order-holders.js';
@@ -172,7 +172,7 @@ describe('CoverageWatch', () => {
   const sell = (orderId: string, qty: string, symbol = 'AAPL') =>
     insertFills(db, [{ orderId, symbol, side: 'sell', cumQty: qty, qty, price: '100', source: 'stream', execId: null, at: '2026-03-02T14:59:30Z' }]);
   const intent = (entry: string, qty: string, symbol = 'AAPL') =>
-    upsertStopIntent(db, { entryOrderId: entry, clientOrderId: `ct-stop-${entry}`, symbol, assetClass: 'us_equity', side: 'sell', qty });
+    upsertStop(db, { entryOrderId: entry, clientOrderId: `ct-stop-${entry}`, symbol, assetClass: 'us_equity', side: 'sell', qty });
 
   it('logs an uncovered position once per episode past the grace, turns critical then, and logs the cure', () => {
     buy('e1', '10');
@@ -183,14 +183,14 @@ describe('CoverageWatch', () => {
 
     const late = advance(1);
     expect(late).toMatchObject({ critical: true, unprotected: [{ symbol: 'AAPL', position: '10', covered: '0', uncovered_for_s: 11, past_grace: true, critical: true }] });
-    updateIntent(db, 'ct-stop-e1', { status: 'unknown', attempts: 1, last_error: 'send failed: 503' });
+    updateStopRow(db, 'ct-stop-e1', { status: 'unknown', attempts: 1, last_error: 'send failed: 503' });
     advance(5);
     expect(watch.current().unprotected[0]).toMatchObject({ reason: 'stop_unknown', since: new Date(T0).toISOString() });
     expect(events('position_unprotected')).toEqual([
       expect.objectContaining({ level: 'warn', symbol: 'AAPL', position: '10', covered: '0', reason: 'stop_pending', since: new Date(T0).toISOString() }),
     ]);
 
-    updateIntent(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '10', attempts: 0, last_error: null });
+    updateStopRow(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '10', attempts: 0, last_error: null });
     expect(advance(1)).toEqual({ unprotected: [], overprotected: [], critical: false, grace_s: 10, session: null });
     expect(events('position_protected')).toEqual([expect.objectContaining({ level: 'info', symbol: 'AAPL', position: '10', covered: '10', uncovered_for_s: 17 })]);
     advance(1);
@@ -202,7 +202,7 @@ describe('CoverageWatch', () => {
     intent('e1', '10');
     watch.check();
     advance(11);
-    updateIntent(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '10' });
+    updateStopRow(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '10' });
     advance(1);
     // The position grows: the stop no longer covers all of it.
     buy('e2', '5');
@@ -224,7 +224,7 @@ describe('CoverageWatch', () => {
     market = 'regular';
     expect(advance(1).unprotected[0]).toMatchObject({ session: 'regular', stops_acting: true, stops_acting_reason: null, critical: true });
     // A stop larger than the position (overprotected) carries them too.
-    updateIntent(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '12' });
+    updateStopRow(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '12' });
     market = 'after';
     expect(advance(1)).toMatchObject({ critical: false, unprotected: [], overprotected: [{ symbol: 'AAPL', excess: '2', session: 'after', stops_acting: false }] });
   });
@@ -276,7 +276,7 @@ describe('CoverageWatch', () => {
   it('held_for_orders names the outside open orders the orders table knows; not our stops, not the other side, not finished ones', () => {
     buy('e1', '10');
     intent('e1', '10');
-    updateIntent(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '6' });
+    updateStopRow(db, 'ct-stop-e1', { status: 'confirmed', placed_qty: '6' });
     orderRow({ id: 'tp-2', cid: 'user-tp-2', qty: '3', at: '2026-03-02T14:59:50.000Z' });
     orderRow({ id: 'tp-1', cid: 'user-tp-1', qty: '4', filled: '3' });
     orderRow({ id: 'stop-1', cid: 'ct-stop-e1' });
@@ -305,9 +305,9 @@ describe('CoverageWatch', () => {
   it('a refused stop of a crypto pair names the open sell holding the coins; /health carries it', () => {
     const source = { mode: 'paper' as const, streamState: () => 'connected' as const, drift: () => [], protection: () => watch.current() };
     buy('e1', '0.5', 'BTC/USD');
-    upsertStopIntent(db, { entryOrderId: 'e1', clientOrderId: 'ct-stop-e1', symbol: 'BTC/USD', assetClass: 'crypto', side: 'sell', qty: '0.5' });
+    upsertStop(db, { entryOrderId: 'e1', clientOrderId: 'ct-stop-e1', symbol: 'BTC/USD', assetClass: 'crypto', side: 'sell', qty: '0.5' });
     const message = 'insufficient balance for BTC (requested: 0.5, available: 0)';
-    updateIntent(db, 'ct-stop-e1', { status: 'rejected', attempts: 1, last_error: `insufficient_qty: ${message}` });
+    updateStopRow(db, 'ct-stop-e1', { status: 'rejected', attempts: 1, last_error: `insufficient_qty: ${message}` });
     // Nothing in the store holds it (a fee took it, or the order is unknown): the refusal as it was.
     expect(watch.check().unprotected[0]!.reason).toBe(`stop_refused: insufficient_qty: ${message}`);
     orderRow({ id: 'sell-1', cid: 'other-tool-1', symbol: 'BTC/USD', qty: null });
@@ -356,8 +356,8 @@ describe('CoverageWatch', () => {
     buy('e1', '10');
     intent('e1', '10');
     buy('e2', '0.5', 'BTC/USD');
-    upsertStopIntent(db, { entryOrderId: 'e2', clientOrderId: 'ct-stop-e2', symbol: 'BTC/USD', assetClass: 'crypto', side: 'sell', qty: '0.5' });
-    updateIntent(db, 'ct-stop-e2', { status: 'confirmed', placed_qty: '0.5', next_attempt_at: 8_640_000_000_000_000 });
+    upsertStop(db, { entryOrderId: 'e2', clientOrderId: 'ct-stop-e2', symbol: 'BTC/USD', assetClass: 'crypto', side: 'sell', qty: '0.5' });
+    updateStopRow(db, 'ct-stop-e2', { status: 'confirmed', placed_qty: '0.5', next_attempt_at: 8_640_000_000_000_000 });
     watch.check();
     const m = createMetrics({ db, streamState: () => 'connected', driftCount: () => 0, unprotected: () => watch.current().unprotected });
     const text = await m.registry.metrics();

@@ -43,7 +43,7 @@ async function service(seed: number, opts: { graceS?: number; feeDelayMs?: numbe
   };
   /** What the entry's stop is asked to cover now (its ask less the cuts), and whether its cancel is asked for. */
   const stopOf = (entryId: string) => {
-    const row = db.sqlite.prepare('select * from intents where client_order_id = ?').get(stopClientOrderId(entryId)) as any;
+    const row = db.sqlite.prepare('select * from stops where client_order_id = ?').get(stopClientOrderId(entryId)) as any;
     return row ? { wants: normalize(new D(stopAsk(row).qty).minus(row.cut_qty)), cut: row.cut_qty, cancelRequested: row.cancel_requested === 1 } : null;
   };
   const fees = () => db.sqlite.prepare('select activity_id, symbol, qty, price from fees').all() as any[];
@@ -256,7 +256,7 @@ describe('a database from before fees (migration 0006)', () => {
     // As the service left it before fees: no fee rows, the stop uncut, and (0006) the backfill asked for.
     await s.reconciler.stop();
     s.actors.stop();
-    s.db.sqlite.exec("delete from fees; update intents set cut_qty = '0'");
+    s.db.sqlite.exec("delete from fees; update stops set cut_qty = '0'");
     s.db.sqlite.prepare("insert into sync_state (key, value, updated_at) select 'fee_backfill_until', value, updated_at from sync_state where key = 'fill_watermark'").run();
     const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: s.sim.url });
     const actors = new OrderActors({ db: s.db, log: s.cap.log, adopt: 'protect', cooldownMinutes: 30, fetchOrder: async () => null, onFatal: (e) => { throw e; } });

@@ -192,7 +192,7 @@ describe.skipIf(SKIP)('dashboard at GET /', () => {
     const stopId = '00000000-0000-4000-8000-00000000aa02';
     const payload = JSON.stringify({ entryOrderId: entry, clientOrderId: `ct-stop-${entry}`, symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '4' });
     db.run(
-      db.kysely.insertInto('intents').values({
+      db.kysely.insertInto('stops').values({
         client_order_id: `ct-stop-${entry}`, kind: 'protective_stop', entry_order_id: entry, symbol: 'AAPL', payload, status: 'confirmed', broker_order_id: stopId,
         attempts: 0, last_error: null, current_client_order_id: `ct-stop-${entry}`, sent_at: at, placed_qty: '4', placed_stop_price: '99.47', target_stop_price: null, created_at: at, updated_at: at,
       }),

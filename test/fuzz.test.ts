@@ -34,7 +34,7 @@ const ledger = () =>
   JSON.stringify([
     db.all(db.kysely.selectFrom('fills').selectAll().orderBy('id')),
     db.all(db.kysely.selectFrom('orders').select(['order_id', 'snapshot']).orderBy('order_id')),
-    db.all(db.kysely.selectFrom('intents').selectAll().orderBy('client_order_id')),
+    db.all(db.kysely.selectFrom('stops').selectAll().orderBy('client_order_id')),
     db.all(db.kysely.selectFrom('fees').selectAll().orderBy('activity_id')),
   ]);
 

@@ -128,7 +128,7 @@ describe('imports point one way', () => {
   it('only src/protection/stop-transitions.ts writes stop rows (the store runs no machine)', () => {
     const files = [...tsFiles(join(ROOT, 'src')), ...tsFiles(join(ROOT, 'machines'))];
     const users = files.filter((f) => /\b(writeStopPatch|insertStopRow)\b/.test(stripComments(readFileSync(f, 'utf8')))).map(rel);
-    expect(users.sort()).toEqual(['src/protection/stop-transitions.ts', 'src/store/intents.ts']);
+    expect(users.sort()).toEqual(['src/protection/stop-transitions.ts', 'src/store/stops.ts']);
   });
 });
 

@@ -9,8 +9,8 @@ import { backoffMs, NotificationDelivery } from '../src/notify/delivery.js';
 import { SIGNATURE_HEADER, webhookChannel } from '../src/notify/webhook.js';
 import { TELEGRAM_MAX_CHARS, telegramChannel, telegramText } from '../src/notify/telegram.js';
 import { StreamWatch } from '../src/notify/stream-watch.js';
-import { applyStopTransition, upsertStopIntent } from '../src/protection/stop-transitions.js';
-import { readStopRow } from '../src/store/intents.js';
+import { applyStopTransition, upsertStop } from '../src/protection/stop-transitions.js';
+import { readStopRow } from '../src/store/stops.js';
 import { stopBasis } from '../machines/stop-model.js';
 import type { StreamState } from '../src/domain/stream.js';
 import { captureLogger } from './support/log-capture.js';
@@ -94,7 +94,7 @@ describe('the notifications outbox', () => {
   it('a stop refusal is told once per episode (its retries refused alike are not news); the placement once', () => {
     setNotificationChannels(db, ['webhook']);
     const now = (s: number) => new Date(T0 + s * 1000);
-    upsertStopIntent(db, { entryOrderId: 'e1', clientOrderId: 'ct-stop-e1', symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '10' }, now(0));
+    upsertStop(db, { entryOrderId: 'e1', clientOrderId: 'ct-stop-e1', symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '10' }, now(0));
     const attempt = (s: number, outcome: 'refused' | 'accepted') => {
       expect(applyStopTransition(db, 'ct-stop-e1', { type: 'due' }, now(s)).applied).toBe(true);
       const row = readStopRow(db, 'ct-stop-e1')!;

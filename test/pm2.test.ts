@@ -105,7 +105,7 @@ describe('under pm2 (ecosystem.config.cjs)', () => {
     await run(pm2, ['delete', 'all'], { cwd: root, env: env() }).catch(() => undefined);
     const pm2Log = join(home, '.pm2', 'pm2.log');
     const before = existsSync(pm2Log) ? readFileSync(pm2Log, 'utf8').length : 0;
-    // SIGKILLs itself at its first stop intent (demo fills arrive within seconds): a crash loop.
+    // SIGKILLs itself at its first stop (demo fills arrive within seconds): a crash loop.
     await run(pm2, ['start', 'ecosystem.config.cjs'], { cwd: root, env: { ...env(), CT_CRASH_AT: 'after_intent_commit' } });
     const delays = await eventually(async () => {
       const text = readFileSync(pm2Log, 'utf8').slice(before);

@@ -59,7 +59,7 @@ describe('stops at rest', () => {
     // Nothing is scheduled: every stop row waits for a change, none for a clock.
     await eventually(async () => {
       const d = new BetterSqlite3(db, { readonly: true });
-      const rows = d.prepare("select client_order_id, next_attempt_at from intents where status != 'done'").all() as Array<{ next_attempt_at: number }>;
+      const rows = d.prepare("select client_order_id, next_attempt_at from stops where status != 'done'").all() as Array<{ next_attempt_at: number }>;
       d.close();
       return rows.length === 5 && rows.every((r) => r.next_attempt_at === IDLE);
     }, 10_000);

@@ -6,8 +6,8 @@ import { startBot, eventually, getJson } from './support/bot-process.js';
 import { openDatabase } from '../src/store/database.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
 import { restart } from '../src/runtime/restart.js';
-import { intentRow, updateIntent } from '../src/store/intents.js';
-import { upsertStopIntent } from '../src/protection/stop-transitions.js';
+import { readStopRow, updateStopRow } from '../src/store/stops.js';
+import { upsertStop } from '../src/protection/stop-transitions.js';
 import { captureLogger } from './support/log-capture.js';
 import { orderReport } from './machines/helpers.js';
 import { simsAndBots } from './support/sim-bots.js';
@@ -90,7 +90,7 @@ describe('aged GTC stops are re-armed before Alpaca cancels them (issue 22 item 
     ]);
     // The bot read each deadline from Alpaca's answer and keeps it on the stop's row.
     const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-    const stored = () => db.prepare('select client_order_id, broker_order_id, expires_at, placed_trail_percent, placed_stop_price from intents order by symbol').all() as any[];
+    const stored = () => db.prepare('select client_order_id, broker_order_id, expires_at, placed_trail_percent, placed_stop_price from stops order by symbol').all() as any[];
     for (const o of first) {
       expect(stored().find((r) => r.broker_order_id === o.id)?.expires_at).toBe(new Date(o.expires_at).toISOString());
     }
@@ -110,7 +110,12 @@ describe('aged GTC stops are re-armed before Alpaca cancels them (issue 22 item 
       expect(was).toMatchObject({ status: 'replaced', replaced_by: next.id });
       expect(next).toMatchObject({ replaces: old.id, client_order_id: `${old.client_order_id}-v1`, qty: old.qty });
       expect(Date.parse(next.expires_at)).toBeGreaterThan(Date.parse(old.expires_at) + 80 * 24 * HOUR);
-      expect(stored().find((r) => r.client_order_id === old.client_order_id)).toMatchObject({ broker_order_id: next.id, expires_at: new Date(next.expires_at).toISOString() });
+      // The bot records the replacement once its PATCH answer is back: the simulator may show it first.
+      const row = await eventually(async () => {
+        const r = stored().find((x) => x.client_order_id === old.client_order_id);
+        return r?.broker_order_id === next.id ? r : null;
+      }, 10_000, 50);
+      expect(row).toMatchObject({ broker_order_id: next.id, expires_at: new Date(next.expires_at).toISOString() });
     }
     // What changed is harmless: the trail 0.01 tighter, the crypto stop one price increment lower.
     const trailing = renewed.find((o) => o.symbol === 'AAPL')!;
@@ -142,19 +147,19 @@ describe("a stop order's deadline read from the stream or an open-orders read", 
     const db = await openDatabase(':memory:');
     const actors = new OrderActors({ db, log: captureLogger().log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
     await restart({ actors });
-    upsertStopIntent(db, { entryOrderId: 'e1', clientOrderId: 'ct-stop-e1', symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '5' });
-    updateIntent(db, 'ct-stop-e1', { status: 'confirmed', broker_order_id: 'o-stop', placed_qty: '5', sent_at: new Date().toISOString(), expires_at: null });
+    upsertStop(db, { entryOrderId: 'e1', clientOrderId: 'ct-stop-e1', symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '5' });
+    updateStopRow(db, 'ct-stop-e1', { status: 'confirmed', broker_order_id: 'o-stop', placed_qty: '5', sent_at: new Date().toISOString(), expires_at: null });
     const stop = (over: Parameters<typeof orderReport>[0]) => orderReport({ clientOrderId: 'ct-stop-e1', side: 'sell', type: 'trailing_stop', timeInForce: 'gtc', qty: '5', trailPercent: '2', ...over });
 
     actors.handleOrder(stop({ orderId: 'o-stop', expiresAt: '2027-03-01T21:15:00.000Z' }));
-    expect(intentRow(db, 'ct-stop-e1')?.expires_at).toBe('2027-03-01T21:15:00.000Z');
+    expect(readStopRow(db, 'ct-stop-e1')?.expires_at).toBe('2027-03-01T21:15:00.000Z');
     // A replacement's own deadline (not accepted as the stop's order yet), or a deadline not said: nothing.
     actors.handleOrder(stop({ orderId: 'o-new', clientOrderId: 'ct-stop-e1-v1', expiresAt: '2027-05-30T20:15:00.000Z' }));
     actors.handleOrder(stop({ orderId: 'o-stop', expiresAt: null }));
-    expect(intentRow(db, 'ct-stop-e1')?.expires_at).toBe('2027-03-01T21:15:00.000Z');
+    expect(readStopRow(db, 'ct-stop-e1')?.expires_at).toBe('2027-03-01T21:15:00.000Z');
     // The stream's update of the same order.
     actors.handleTradeUpdate({ event: 'new', at: '2026-12-01T15:00:00Z', order: stop({ orderId: 'o-stop', expiresAt: '2027-03-02T21:15:00.000Z' }), execution: null, positionQty: null });
-    expect(intentRow(db, 'ct-stop-e1')?.expires_at).toBe('2027-03-02T21:15:00.000Z');
+    expect(readStopRow(db, 'ct-stop-e1')?.expires_at).toBe('2027-03-02T21:15:00.000Z');
     actors.stop();
     await db.close();
   });

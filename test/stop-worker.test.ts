@@ -5,8 +5,8 @@ import { assessCoverage, stopCoverOf } from '../src/protection/coverage.js';
 import { StopWorker } from '../src/protection/stop-worker.js';
 import type { OrderActors } from '../src/runtime/order-actors.js';
 import { openDatabase, type Database } from '../src/store/database.js';
-import { intentRow, updateIntent } from '../src/store/intents.js';
-import { upsertStopIntent } from '../src/protection/stop-transitions.js';
+import { readStopRow, updateStopRow } from '../src/store/stops.js';
+import { upsertStop } from '../src/protection/stop-transitions.js';
 import { stopStateOf } from '../machines/stop-model.js';
 import { fixture } from './support/fixtures.js';
 import { captureLogger } from './support/log-capture.js';
@@ -53,7 +53,7 @@ describe('stop worker: refusals', () => {
     db = await openDatabase(':memory:');
     posts = 0;
     working.length = 0;
-    upsertStopIntent(db, { entryOrderId: 'e1', clientOrderId: CID, symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '10' });
+    upsertStop(db, { entryOrderId: 'e1', clientOrderId: CID, symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '10' });
   });
   afterEach(async () => {
     vi.useRealTimers();
@@ -65,7 +65,7 @@ describe('stop worker: refusals', () => {
       throw new PermissionError(new Response(), 403, 40310000, 'insufficient qty available for order (requested: 10, available: 0)');
     };
     await worker().kick();
-    const row = intentRow(db, CID)!;
+    const row = readStopRow(db, CID)!;
     expect(stopStateOf(row)).toBe('refused');
     expect(row).toMatchObject({ status: 'rejected', sent_at: null, attempts: 1, last_error: 'insufficient_qty: insufficient qty available for order (requested: 10, available: 0)' });
     expect(row.next_attempt_at).toBe(T0 + 1000);
@@ -84,14 +84,14 @@ describe('stop worker: refusals', () => {
     const w = worker();
     for (let i = 0; i < 30; i++) {
       // Woken at once every time (as a resize or a new ask would), a second apart.
-      updateIntent(db, CID, { next_attempt_at: 0 });
+      updateStopRow(db, CID, { next_attempt_at: 0 });
       vi.setSystemTime(T0 + i * 1000);
       await w.kick();
     }
     expect(posts).toBe(11); // the first send, then 10 retries in the first minute
-    expect(intentRow(db, CID)).toMatchObject({ status: 'rejected', last_error: 'invalid: invalid trail_percent' });
+    expect(readStopRow(db, CID)).toMatchObject({ status: 'rejected', last_error: 'invalid: invalid trail_percent' });
     vi.setSystemTime(T0 + 61_000);
-    updateIntent(db, CID, { next_attempt_at: 0 });
+    updateStopRow(db, CID, { next_attempt_at: 0 });
     await w.kick();
     expect(posts).toBe(12);
   });
@@ -104,7 +104,7 @@ describe('stop worker: refusals', () => {
     const w = worker();
     (w as unknown as { deps: { client: { orders: Record<string, unknown> } } }).deps.client.orders.getOrderByClientOrderId = async () => existing;
     await w.kick();
-    expect(intentRow(db, CID)).toMatchObject({ status: 'confirmed', broker_order_id: existing.id, placed_qty: '10', attempts: 0, last_error: null });
+    expect(readStopRow(db, CID)).toMatchObject({ status: 'confirmed', broker_order_id: existing.id, placed_qty: '10', attempts: 0, last_error: null });
     expect(working).toEqual(['e1']);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { initialStop } from '../machines/stop-model.js';
-import type { FillRecord, StopIntent } from '../src/domain/protection.js';
+import type { FillRecord, StopAsk } from '../src/domain/protection.js';
 import { canonicalTime } from '../src/time.js';
 import { activeCooldown, clearCooldowns, listCooldowns, startCooldown, startExitCooldown } from '../src/store/cooldowns.js';
 import { openDatabase, type Database } from '../src/store/database.js';
@@ -12,8 +12,8 @@ import { entriesPaused, setEntriesPaused } from '../src/store/entries-paused.js'
 import { feeTotals, insertFee, listFees } from '../src/store/fees.js';
 import {
   backedOffStops,
-  confirmedCryptoIntents,
-  dueIntents,
+  confirmedCryptoStops,
+  dueStops,
   entriesWithCanceledStops,
   insertStopRow,
   liveEquityEntryStops,
@@ -23,9 +23,9 @@ import {
   stopCanceledForClose,
   stopClientIdOfBrokerOrder,
   stopRowsOf,
-  updateIntent,
+  updateStopRow,
   writeStopPatch,
-} from '../src/store/intents.js';
+} from '../src/store/stops.js';
 import { fillCount, fillsSince, hasFill, insertFills, latestFillTimes, ledgerOf, ledgerPositions } from '../src/store/ledger.js';
 import { migrationProvider } from '../src/store/migrations.js';
 import { insertNotification, listNotifications, markDelivered, markFailed, pendingCounts, pendingNotifications } from '../src/store/notifications.js';
@@ -184,7 +184,7 @@ function orderRowOf(o: {
 }
 
 /** A protective stop's ask, as the order machine makes it. */
-const ask = (entry: string, over: Partial<StopIntent> = {}): StopIntent => ({
+const ask = (entry: string, over: Partial<StopAsk> = {}): StopAsk => ({
   entryOrderId: entry,
   clientOrderId: `ct-stop-${entry}${over.part === 'fraction' ? '-f' : ''}`,
   symbol: 'AAPL',
@@ -195,7 +195,7 @@ const ask = (entry: string, over: Partial<StopIntent> = {}): StopIntent => ({
 });
 
 /** Inserts a stop's first row as the stop machine starts it (store function insertStopRow). */
-function addStop(db: Database, a: StopIntent, now: Date, columns: Partial<ReturnType<typeof initialStop>> = {}): string {
+function addStop(db: Database, a: StopAsk, now: Date, columns: Partial<ReturnType<typeof initialStop>> = {}): string {
   insertStopRow(db, a, { ...initialStop(a), ...columns }, now);
   return a.clientOrderId;
 }
@@ -494,12 +494,12 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
       expect(patched).toMatchObject({ status: 'unknown', attempts: 2, version: 0, updated_at: at(1).toISOString(), created_at: at(0).toISOString() });
 
       // Not due before its backoff, due at it; a restart makes it due (not refused).
-      expect(dueIntents(db, later - 1)).toEqual([]);
-      expect(dueIntents(db, later).map((r) => r.client_order_id)).toEqual(['ct-stop-e1']);
+      expect(dueStops(db, later - 1)).toEqual([]);
+      expect(dueStops(db, later).map((r) => r.client_order_id)).toEqual(['ct-stop-e1']);
       expect(backedOffStops(db)).toEqual(['ct-stop-e1']);
-      updateIntent(db, a.clientOrderId, { status: 'done' }, at(2));
+      updateStopRow(db, a.clientOrderId, { status: 'done' }, at(2));
       expect(backedOffStops(db)).toEqual([]);
-      expect(dueIntents(db, later)).toEqual([]);
+      expect(dueStops(db, later)).toEqual([]);
     });
 
     it('positionStopRows and liveStopRowsBySymbol keep insertion order among stops created together; fraction stops (payload.part) are left out', () => {
@@ -540,7 +540,7 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
       });
     });
 
-    it('liveEquityEntryStops and confirmedCryptoIntents select by payload.assetClass and payload.part', () => {
+    it('liveEquityEntryStops and confirmedCryptoStops select by payload.assetClass and payload.part', () => {
       const eq = addStop(db, ask('e1'), at(0));
       addStop(db, ask('e1', { part: 'fraction', qty: '0.3' }), at(0));
       const btc = addStop(db, ask('c1', { symbol: 'BTC/USD', assetClass: 'crypto', qty: '0.5' }), at(1), { status: 'confirmed', broker_order_id: 'bo-c1' });
@@ -549,9 +549,9 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
       const eqConfirmed = addStop(db, ask('e3', { symbol: 'MSFT' }), at(4), { status: 'confirmed' });
 
       expect(liveEquityEntryStops(db).map((r) => r.client_order_id).sort()).toEqual([eq, eqConfirmed].sort());
-      expect(confirmedCryptoIntents(db).map((r) => r.client_order_id)).toEqual([btc]);
-      updateIntent(db, eth, { status: 'confirmed' }, at(5));
-      expect(confirmedCryptoIntents(db).map((r) => r.client_order_id).sort()).toEqual([btc, eth]);
+      expect(confirmedCryptoStops(db).map((r) => r.client_order_id)).toEqual([btc]);
+      updateStopRow(db, eth, { status: 'confirmed' }, at(5));
+      expect(confirmedCryptoStops(db).map((r) => r.client_order_id).sort()).toEqual([btc, eth]);
       expect(liveEquityEntryStops(db).map((r) => r.client_order_id)).not.toContain(eqDone);
     });
 
@@ -572,8 +572,8 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
       upsertOrderRow(db, orderRowOf({ id: 'e1', side: 'buy', state: 'protected' }));
       upsertOrderRow(db, orderRowOf({ id: 'e2', side: 'buy', state: 'placingStop' }));
       upsertOrderRow(db, orderRowOf({ id: 'e3', side: 'buy', state: 'exited', terminal: 1 }));
-      updateIntent(db, s1, { cancel_requested: 1 }, at(4));
-      updateIntent(db, s3, { cancel_requested: 1 }, at(4));
+      updateStopRow(db, s1, { cancel_requested: 1 }, at(4));
+      updateStopRow(db, s3, { cancel_requested: 1 }, at(4));
       expect(entriesWithCanceledStops(db)).toEqual(['e1']);
       expect(stopCanceledForClose(db, 'e1')).toBe(true);
       expect(stopCanceledForClose(db, 'e2')).toBe(false);
@@ -693,7 +693,7 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
       expect(() => db.run(db.kysely.insertInto('fills').values(fillRow({ source: 'guess' })))).toThrow(CHECK);
       expect(() => db.run(db.kysely.insertInto('fills').values(fillRow({ side: 'short' })))).toThrow(CHECK);
       const cid = addStop(db, ask('e1'), at(0));
-      expect(() => updateIntent(db, cid, { status: 'lost' as any }, at(1))).toThrow(CHECK);
+      expect(() => updateStopRow(db, cid, { status: 'lost' as any }, at(1))).toThrow(CHECK);
       expect(readStopRow(db, cid)!.status).toBe('pending');
       // A second row for the same stop is refused (its client order id is the key).
       expect(() => addStop(db, ask('e1'), at(2))).toThrow(UNIQUE);

@@ -8,6 +8,9 @@ import { countOrders } from '../src/store/order-counts.js';
 import { insertFee } from '../src/store/fees.js';
 import { ledgerPositions } from '../src/store/ledger.js';
 import { migrationProvider } from '../src/store/migrations.js';
+import { readStopRow } from '../src/store/stops.js';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 
 const dirs: string[] = [];
 const dbs: Database[] = [];
@@ -47,9 +50,30 @@ describe('store', () => {
       .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name")
       .all()
       .map((r: any) => r.name);
-    expect(tables).toEqual(['cooldowns', 'fees', 'fills', 'intents', 'notification_deliveries', 'notifications', 'order_history', 'orders', 'sync_state']);
+    expect(tables).toEqual(['cooldowns', 'fees', 'fills', 'notification_deliveries', 'notifications', 'order_history', 'orders', 'stops', 'sync_state']);
     const applied = db.sqlite.prepare('select name from kysely_migration').all().map((r: any) => r.name);
-    expect(applied).toEqual(['0001_initial', '0002_stop_orders', '0003_intents_by_broker_order', '0004_fills_by_symbol_time', '0005_reopen_non_final_orders', '0006_fees', '0007_notifications', '0008_stop_trail', '0009_stop_expiry']);
+    expect(applied).toEqual(['0001_initial', '0002_stop_orders', '0003_intents_by_broker_order', '0004_fills_by_symbol_time', '0005_reopen_non_final_orders', '0006_fees', '0007_notifications', '0008_stop_trail', '0009_stop_expiry', '0010_stops_table']);
+  });
+
+  it('migration 0010 renames a ledger\'s `intents` table to `stops`, its rows and indexes with it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ct-store-0010-'));
+    dirs.push(dir);
+    const path = join(dir, 'old.db');
+    // A ledger as the release before wrote it: every migration up to 0009, a stop row in `intents`.
+    const sqlite = new BetterSqlite3(path);
+    const old = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const { error } = await new Migrator({ db: old, provider: migrationProvider }).migrateTo('0009_stop_expiry');
+    expect(error).toBeUndefined();
+    const at = '2026-03-02T15:00:00.000Z';
+    await old.insertInto('intents').values({ client_order_id: 'ct-stop-e1', kind: 'protective_stop', entry_order_id: 'e1', symbol: 'AAPL', payload: '{}', status: 'confirmed', broker_order_id: 'b1', attempts: 0, current_client_order_id: 'ct-stop-e1', placed_qty: '4', expires_at: '2026-06-01T20:00:00.000Z', created_at: at, updated_at: at }).execute();
+    await old.destroy();
+
+    const db = await openDatabase(path);
+    dbs.push(db);
+    expect(readStopRow(db, 'ct-stop-e1')).toMatchObject({ entry_order_id: 'e1', status: 'confirmed', broker_order_id: 'b1', placed_qty: '4', expires_at: '2026-06-01T20:00:00.000Z' });
+    const names = (type: string) => db.sqlite.prepare(`select name from sqlite_master where type = ? and name not like 'sqlite_%' order by name`).all(type).map((r: any) => r.name);
+    expect(names('table')).not.toContain('intents');
+    expect(names('index').filter((n: string) => /^(intents|stops)_/.test(n))).toEqual(['stops_broker_order_id', 'stops_status', 'stops_status_expires_at']);
   });
 
   it('reopening an existing file migrates nothing twice and keeps the data', async () => {

@@ -36,11 +36,11 @@ export function positionRoutes(router: Router, db: Database, lastPrices?: LastPr
   router.get('/positions', async (ctx) => {
     const stops = db.all(
       db.kysely
-        .selectFrom('intents')
-        .leftJoin('orders', 'orders.order_id', 'intents.broker_order_id')
-        .select(['intents.symbol', 'intents.broker_order_id', 'intents.placed_qty', 'intents.entry_order_id', 'intents.payload', 'intents.placed_stop_price', 'intents.placed_trail_percent', 'orders.type as order_type'])
-        .where('intents.status', '=', 'confirmed')
-        .where('intents.cancel_requested', '=', 0),
+        .selectFrom('stops')
+        .leftJoin('orders', 'orders.order_id', 'stops.broker_order_id')
+        .select(['stops.symbol', 'stops.broker_order_id', 'stops.placed_qty', 'stops.entry_order_id', 'stops.payload', 'stops.placed_stop_price', 'stops.placed_trail_percent', 'orders.type as order_type'])
+        .where('stops.status', '=', 'confirmed')
+        .where('stops.cancel_requested', '=', 0),
     );
     const held = [...ledgerPositions(db)].filter(([, qty]) => qty !== '0');
     const prices = lastPrices ? await lastPrices.of(held.map(([symbol]) => symbol)) : new Map<string, string>();

@@ -81,7 +81,7 @@ export function entryOfStop(clientOrderId: string): string | null {
   return m ? m[1]! : null;
 }
 
-/** The stop row (`intents.client_order_id`) an order of ours belongs to: its client_order_id without the version. */
+/** The stop row (`stops.client_order_id`) an order of ours belongs to: its client_order_id without the version. */
 export function stopRowIdOf(clientOrderId: string): string | null {
   const m = /^(ct-stop-.+?(?:-f)?)(?:-v\d+)?$/.exec(clientOrderId);
   return m ? m[1]! : null;

@@ -3,7 +3,7 @@ import type { Side } from './reports.js';
 /**
  * What the machines, the runtime and the store all speak of when an order is recorded and its
  * position protected (pure, no I/O): an order's role, the fills ledger's rows, a protective stop's
- * ask (the `intents` row's payload) and its status groups.
+ * ask (the `stops` row's payload) and its status groups.
  */
 
 /** An order's role at its first fill (machines/position.ts `roleAtFirstFill` decides it). */
@@ -35,8 +35,8 @@ export interface FillRecord {
   at: string;
 }
 
-/** What a protective stop is asked to cover: the `payload` of its `intents` row. */
-export interface StopIntent {
+/** What a protective stop is asked to cover: the `payload` of its `stops` row. */
+export interface StopAsk {
   entryOrderId: string;
   clientOrderId: string;
   symbol: string;
@@ -57,23 +57,23 @@ export interface StopIntent {
 }
 
 /** A stop row's ask, from its payload. */
-export function stopAsk(row: { payload: string }): StopIntent {
-  return JSON.parse(row.payload) as StopIntent;
+export function stopAsk(row: { payload: string }): StopAsk {
+  return JSON.parse(row.payload) as StopAsk;
 }
 
-/** The `status` column of an `intents` row (machines/stop-model.ts `stopStateOf` reads the state from it and the other columns). */
+/** The `status` column of an `stops` row (machines/stop-model.ts `stopStateOf` reads the state from it and the other columns). */
 export type StopStatus = 'pending' | 'unknown' | 'confirmed' | 'rejected' | 'done';
 
 /** Statuses of a stop that is not done (pending, sending / unknown / replacing, working, refused). */
 export const LIVE_STOP_STATUSES: readonly StopStatus[] = ['pending', 'unknown', 'confirmed', 'rejected'];
 
-/** A protective stop as the `intents` table keeps it: the columns the stop machine reads and writes. */
+/** A protective stop as the `stops` table keeps it: the columns the stop machine reads and writes. */
 export interface StopRow {
-  /** Deterministic client_order_id of the order the intent places (e.g. ct-stop-<entry id>). */
+  /** Deterministic client_order_id of the order the stop places (e.g. ct-stop-<entry id>). */
   client_order_id: string;
   entry_order_id: string;
   symbol: string;
-  /** The ask (a StopIntent, JSON). */
+  /** The ask (a StopAsk, JSON). */
   payload: string;
   status: StopStatus;
   broker_order_id: string | null;
@@ -95,7 +95,7 @@ export interface StopRow {
   expires_at: string | null;
   /** Crypto: the stop price the ratchet wants (null: derive from the latest price). */
   target_stop_price: string | null;
-  /** Epoch ms before which the worker leaves the intent alone (backoff). */
+  /** Epoch ms before which the worker leaves the stop alone (backoff). */
   next_attempt_at: number;
   cancel_requested: number;
   cut_qty: string;

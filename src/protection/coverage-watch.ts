@@ -97,7 +97,7 @@ export class CoverageWatch {
     const positions = this.deps.positions?.() ?? ledgerPositions(db);
     const rows = db.all(
       db.kysely
-        .selectFrom('intents')
+        .selectFrom('stops')
         .select(['symbol', 'payload', 'status', 'placed_qty', 'attempts', 'last_error', 'cancel_requested', 'cut_qty', 'broker_order_id', 'version'])
         .where('status', '!=', 'done'),
     );

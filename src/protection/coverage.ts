@@ -1,5 +1,5 @@
 import { D, normalize, type Dec } from '../decimal.js';
-import type { IntentsTable } from '../store/schema.js';
+import type { StopsTable } from '../store/schema.js';
 import type { HolderAsk, OrderHolder } from '../store/order-holders.js';
 import { LIVE_STOP_STATUSES } from '../domain/protection.js';
 import { wantedOf, type RefusalKind } from '../../machines/stop-policy.js';
@@ -8,16 +8,16 @@ import { replaceTarget } from '../../machines/stop-model.js';
 /**
  * How much of each ledger position live protective stops cover (pure: no I/O). A sell stop
  * covers a long, a buy stop a short; only a confirmed stop whose cancel was not asked for
- * counts. What is not covered gets a short machine-readable reason taken from the intents; where
+ * counts. What is not covered gets a short machine-readable reason taken from the stops; where
  * other open orders hold the shares or coins, the reason names them (holders are passed in).
  */
 
-/** One stop intent as coverage sees it (see stopCoverOf for the row → cover mapping). */
+/** One stop as coverage sees it (see stopCoverOf for the row → cover mapping). */
 export interface StopCover {
   symbol: string;
-  /** The stop's side (from the intent payload). */
+  /** The stop's side (from the row's payload). */
   side: 'buy' | 'sell';
-  status: IntentsTable['status'];
+  status: StopsTable['status'];
   placedQty: string | null;
   cancelRequested: boolean;
   attempts: number;
@@ -69,7 +69,7 @@ export interface CoverageOptions {
 /** The open orders holding part of each symbol's position (see openOrdersHolding). */
 export type HoldersBySymbol = ReadonlyMap<string, readonly OrderHolder[]>;
 
-const LIVE = new Set<IntentsTable['status']>(LIVE_STOP_STATUSES);
+const LIVE = new Set<StopsTable['status']>(LIVE_STOP_STATUSES);
 const NO_HOLDERS: HoldersBySymbol = new Map();
 /** Reasons that mean other open orders hold the rest: a stop placed short of what it wants, or refused for it. */
 const HELD = 'held_for_orders';
@@ -126,7 +126,7 @@ function symbolCoverage(symbol: string, position: Dec, covered: Dec, onSide: Sto
 }
 
 /**
- * The most telling reason among the closing side's intents, most actionable first. `holders` are
+ * The most telling reason among the closing side's stops, most actionable first. `holders` are
  * the open orders on that side (not our stops): a reason saying they hold the rest names them.
  */
 export function uncoveredReason(onSide: readonly StopCover[], opts: CoverageOptions, holders: readonly OrderHolder[] = []): string {
@@ -167,9 +167,9 @@ export function holderAsks(report: CoverageReport): HolderAsk[] {
     .map((u) => ({ symbol: u.symbol, side: closingSide(u.position) }));
 }
 
-/** An intents row (with its JSON payload) as a StopCover. */
+/** An stops row (with its JSON payload) as a StopCover. */
 export function stopCoverOf(
-  row: Pick<IntentsTable, 'symbol' | 'payload' | 'status' | 'placed_qty' | 'attempts' | 'last_error'> & {
+  row: Pick<StopsTable, 'symbol' | 'payload' | 'status' | 'placed_qty' | 'attempts' | 'last_error'> & {
     cancel_requested: number;
     cut_qty?: string;
     broker_order_id?: string | null;

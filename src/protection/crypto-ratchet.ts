@@ -1,7 +1,7 @@
 import { D } from '../decimal.js';
 import type { PriceSource } from '../broker/market-data.js';
 import type { Database } from '../store/database.js';
-import { confirmedCryptoIntents } from '../store/intents.js';
+import { confirmedCryptoStops } from '../store/stops.js';
 import type { Logger } from '../log.js';
 import { stopAsk } from '../domain/protection.js';
 import { cryptoStopPrice } from './stop-order.js';
@@ -47,22 +47,22 @@ export class CryptoRatchet {
     this.busy = true;
     try {
       const { db, log, prices } = this.deps;
-      const intents = confirmedCryptoIntents(db).filter((r) => r.placed_stop_price !== null);
-      if (intents.length === 0) return 0;
-      const symbols = [...new Set(intents.map((r) => stopAsk(r).symbol))];
+      const stops = confirmedCryptoStops(db).filter((r) => r.placed_stop_price !== null);
+      if (stops.length === 0) return 0;
+      const symbols = [...new Set(stops.map((r) => stopAsk(r).symbol))];
       const latest = await prices.latestCrypto(symbols);
       let raised = 0;
-      for (const row of intents) {
-        const intent = stopAsk(row);
-        const price = latest.get(intent.symbol);
-        if (!price || intent.side !== 'sell') continue;
-        const next = cryptoStopPrice(price, intent.trailPercent ?? this.deps.trailPercent, (await this.deps.grids?.of(intent.symbol))?.priceIncrement ?? null);
+      for (const row of stops) {
+        const ask = stopAsk(row);
+        const price = latest.get(ask.symbol);
+        if (!price || ask.side !== 'sell') continue;
+        const next = cryptoStopPrice(price, ask.trailPercent ?? this.deps.trailPercent, (await this.deps.grids?.of(ask.symbol))?.priceIncrement ?? null);
         const current = new D(row.target_stop_price ?? row.placed_stop_price!);
         const step = current.times(new D(this.deps.minStepPercent).div(100));
         if (new D(next).lt(current.plus(step))) continue;
         // Only a working stop is raised (one being canceled or replaced refuses it).
         if (!applyStopTransition(db, row.client_order_id, { type: 'raised', stopPrice: next }).applied) continue;
-        log.info({ event: 'stop_ratchet', entry_order_id: intent.entryOrderId, symbol: intent.symbol, price, from: current.toFixed(), to: next }, `raising ${intent.symbol} stop to ${next}`);
+        log.info({ event: 'stop_ratchet', entry_order_id: ask.entryOrderId, symbol: ask.symbol, price, from: current.toFixed(), to: next }, `raising ${ask.symbol} stop to ${next}`);
         raised += 1;
       }
       if (raised > 0) this.deps.onRaised();

@@ -3,7 +3,7 @@ import { parseOrder } from '../broker/adapter.js';
 import { fetchAvailableQty } from '../broker/positions.js';
 import type { Database } from '../store/database.js';
 import { fillCount } from '../store/ledger.js';
-import { positionStopRows, readStopRow, type IntentRow } from '../store/intents.js';
+import { positionStopRows, readStopRow, type StoredStopRow } from '../store/stops.js';
 import { deleteGuardExit, guardExits, readGuardExit, writeGuardExit } from '../store/guard-exits.js';
 import { D, normalize } from '../decimal.js';
 import { stopAsk } from '../domain/protection.js';
@@ -204,7 +204,7 @@ export class ExtendedHoursGuard {
   }
 
   /** A stop's level: its order's stop price at the broker (a trailing stop's, as trailed), else the one confirmed at placement. */
-  private async levelOf(row: IntentRow): Promise<string | null> {
+  private async levelOf(row: StoredStopRow): Promise<string | null> {
     const id = row.broker_order_id!;
     if (!this.levels.has(id)) {
       const parsed = await this.deps.client.orders

@@ -10,7 +10,7 @@ import type { OrderReport } from '../domain/reports.js';
 import { canonicalSymbol, isCrypto } from '../domain/symbols.js';
 import type { Database } from '../store/database.js';
 import { fillCount } from '../store/ledger.js';
-import { positionStopRows, readStopRow } from '../store/intents.js';
+import { positionStopRows, readStopRow } from '../store/stops.js';
 import { knownOrder, orderByClientOrderId, type KnownOrder } from '../store/order-rows.js';
 import { classifyRefusal, isDuplicateClientOrderId } from '../../machines/stop-policy.js';
 import type { Logger } from '../log.js';

@@ -1,6 +1,6 @@
 import { createActor, type Actor } from 'xstate';
 import type { Database } from '../store/database.js';
-import type { IntentRow } from '../store/intents.js';
+import type { StoredStopRow } from '../store/stops.js';
 import type { StopRow } from '../domain/protection.js';
 import { stopMachine, type StopTaken } from '../../machines/stop.machine.js';
 import type { StopEvent } from '../../machines/stop-model.js';
@@ -8,7 +8,7 @@ import type { StopEvent } from '../../machines/stop-model.js';
 /**
  * The live stop actors of one database: one per protective order that is not done, created from
  * its row (the actor's persisted snapshot) the first time an event reaches it and let go when it
- * ends (a re-arm restores it from its row). The `intents` row stays the durable truth: an actor whose
+ * ends (a re-arm restores it from its row). The `stops` row stays the durable truth: an actor whose
  * row has moved on without it (a rolled-back transaction, a test writing a row) is restored again.
  */
 export class StopActors {
@@ -17,7 +17,7 @@ export class StopActors {
   onChange: ((row: StopRow) => void) | null = null;
 
   /** Runs `event` on the stop's actor: the transition it took, or null when its state refused it. */
-  send(row: IntentRow, event: StopEvent, now: number): StopTaken | null {
+  send(row: StoredStopRow, event: StopEvent, now: number): StopTaken | null {
     const actor = this.actorFor(row);
     const before = actor.getSnapshot().context.last?.seq ?? 0;
     actor.send({ ...event, now });
@@ -42,7 +42,7 @@ export class StopActors {
     this.actors.delete(clientOrderId);
   }
 
-  private actorFor(row: IntentRow): Actor<typeof stopMachine> {
+  private actorFor(row: StoredStopRow): Actor<typeof stopMachine> {
     const { kind: _k, created_at: _c, updated_at: _u, ...stop } = row;
     const live = this.actors.get(row.client_order_id);
     if (live && sameRow(live.getSnapshot().context.row, stop)) return live;

@@ -1,5 +1,5 @@
 import type { Database } from '../store/database.js';
-import { agingStops } from '../store/intents.js';
+import { agingStops } from '../store/stops.js';
 import type { StopEvent } from '../../machines/stop-model.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { trading } from '@alpacahq/alpaca-trade-api';
 import { D, normalize } from '../decimal.js';
-import type { StopIntent } from '../domain/protection.js';
+import type { StopAsk } from '../domain/protection.js';
 import { isCrypto } from '../domain/symbols.js';
 import { priceOnGrid } from '../domain/grid.js';
 
@@ -35,19 +35,19 @@ function cryptoLimitPrice(stop: string, settings: StopSettings, priceIncrement: 
 }
 
 export function newStopOrder(
-  intent: StopIntent,
+  ask: StopAsk,
   qty: string,
   clientOrderId: string,
   stopPrice: string | null,
   settings: StopSettings,
   priceIncrement: string | null = null,
 ): trading.PostOrderRequest {
-  if (isCrypto(intent.symbol, intent.assetClass)) {
-    if (!stopPrice) throw new Error(`crypto stop for ${intent.symbol} needs a stop price`);
+  if (isCrypto(ask.symbol, ask.assetClass)) {
+    if (!stopPrice) throw new Error(`crypto stop for ${ask.symbol} needs a stop price`);
     return {
-      symbol: intent.symbol,
+      symbol: ask.symbol,
       qty,
-      side: intent.side,
+      side: ask.side,
       type: 'stop_limit',
       timeInForce: 'gtc',
       stopPrice,
@@ -57,32 +57,32 @@ export function newStopOrder(
   }
   // Fractional shares: no trailing stop, day orders only (docs "Fractional trading"): a day stop,
   // placed again each session (it expires at the close and the stop machine re-places it).
-  if (stopPrice !== null) return { symbol: intent.symbol, qty, side: intent.side, type: 'stop', timeInForce: 'day', stopPrice, clientOrderId };
+  if (stopPrice !== null) return { symbol: ask.symbol, qty, side: ask.side, type: 'stop', timeInForce: 'day', stopPrice, clientOrderId };
   return {
-    symbol: intent.symbol,
+    symbol: ask.symbol,
     qty,
-    side: intent.side,
+    side: ask.side,
     type: 'trailing_stop',
     timeInForce: 'gtc',
-    trailPercent: trailOf(intent, settings),
+    trailPercent: trailOf(ask, settings),
     clientOrderId,
   };
 }
 
 export function replaceStopOrder(
-  intent: StopIntent,
+  ask: StopAsk,
   qty: string,
   clientOrderId: string,
   stopPrice: string | null,
   settings: StopSettings,
   priceIncrement: string | null = null,
 ): trading.PatchOrderRequest {
-  if (isCrypto(intent.symbol, intent.assetClass)) {
-    if (!stopPrice) throw new Error(`crypto stop for ${intent.symbol} needs a stop price`);
+  if (isCrypto(ask.symbol, ask.assetClass)) {
+    if (!stopPrice) throw new Error(`crypto stop for ${ask.symbol} needs a stop price`);
     return { qty, stopPrice, limitPrice: cryptoLimitPrice(stopPrice, settings, priceIncrement), clientOrderId };
   }
   if (stopPrice !== null) return { qty, stopPrice, clientOrderId };
-  return { qty, trail: trailOf(intent, settings), clientOrderId };
+  return { qty, trail: trailOf(ask, settings), clientOrderId };
 }
 
 /** How much a re-arm moves a trailing stop's trail (percentage points). */
@@ -111,6 +111,6 @@ export function rearmChange(
 }
 
 /** The stop's trail: the operator's for this stop, else the setting (CT_TRAIL_PERCENT). */
-export function trailOf(intent: Pick<StopIntent, 'trailPercent'>, settings: Pick<StopSettings, 'trailPercent'>): string {
-  return intent.trailPercent ?? settings.trailPercent;
+export function trailOf(ask: Pick<StopAsk, 'trailPercent'>, settings: Pick<StopSettings, 'trailPercent'>): string {
+  return ask.trailPercent ?? settings.trailPercent;
 }

@@ -1,4 +1,4 @@
-import type { IntentRow } from '../store/intents.js';
+import type { StoredStopRow } from '../store/stops.js';
 import { stopAsk } from '../domain/protection.js';
 import { isCrypto } from '../domain/symbols.js';
 import { qtyOnGrid } from '../domain/grid.js';
@@ -31,7 +31,7 @@ export class StopPreparation {
   constructor(private readonly deps: StopPrepareDeps) {}
 
   /** What to send: the protectable quantity and (crypto) the stop price; a refused stop only within its symbol's budget. */
-  async prepare(row: IntentRow, clientOrderId: string, rearm: boolean): Promise<StopEvent> {
+  async prepare(row: StoredStopRow, clientOrderId: string, rearm: boolean): Promise<StopEvent> {
     const blocked = this.deps.washBlocks.blockedUntil(row.symbol, Date.now());
     if (blocked !== null) {
       if (stopStateOf(row) === 'refused') return { type: 'postponed', until: blocked };
@@ -62,7 +62,7 @@ export class StopPreparation {
    * position has more free now (one read, `qty_available`), not to be refused again for held shares.
    * A re-arm that would change nothing changes something harmless instead (`rearmChange`).
    */
-  private async unlessUnchanged(row: IntentRow, ev: StopEvent, rearm: boolean): Promise<StopEvent> {
+  private async unlessUnchanged(row: StoredStopRow, ev: StopEvent, rearm: boolean): Promise<StopEvent> {
     if (ev.type !== 'sendStarted' || replaceTarget(row) === null) return ev;
     const unchanged = async (same: typeof ev): Promise<StopEvent> => (rearm ? this.rearmed(row, same) : { type: 'unchanged', clientOrderId: ev.clientOrderId });
     const send = { qty: ev.qty, stopPrice: ev.stopPrice, trailPercent: ev.stopPrice === null ? trailOf(stopAsk(row), this.deps.settings) : null };
@@ -76,7 +76,7 @@ export class StopPreparation {
   }
 
   /** The re-arm of an order as wanted: its trail or stop price moved harmlessly, so Alpaca takes the replace. */
-  private async rearmed(row: IntentRow, ev: Extract<StopEvent, { type: 'sendStarted' }>): Promise<StopEvent> {
+  private async rearmed(row: StoredStopRow, ev: Extract<StopEvent, { type: 'sendStarted' }>): Promise<StopEvent> {
     const ask = stopAsk(row);
     const increment = isCrypto(ask.symbol, ask.assetClass) ? (await this.deps.grids.of(ask.symbol)).priceIncrement : null;
     const placed = { side: ask.side, trailPercent: row.placed_trail_percent, stopPrice: ev.stopPrice === null ? null : (row.placed_stop_price ?? ev.stopPrice) };
@@ -89,7 +89,7 @@ export class StopPreparation {
    * trading"). Above one share the fraction is its fraction stop's (machines/fraction-stop.ts), a
    * `day` stop too; if the broker holds less than the whole shares wanted, what it holds is covered.
    */
-  private async prepareEquity(row: IntentRow, clientOrderId: string, sized: string): Promise<StopEvent> {
+  private async prepareEquity(row: StoredStopRow, clientOrderId: string, sized: string): Promise<StopEvent> {
     const whole = new D(sized).floor();
     if (whole.eq(sized) || whole.gte(1)) return { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty: normalize(whole), stopPrice: null };
     const price = row.target_stop_price ?? equityStopPrice(await this.deps.latestPrice(stopAsk(row).symbol), trailOf(stopAsk(row), this.deps.settings));

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { IntentRow } from '../store/intents.js';
+import type { StoredStopRow } from '../store/stops.js';
 import { currentCid, type StopEffect, type StopEvent } from '../../machines/stop-model.js';
 import { isFractionPart } from '../../machines/fraction-stop.js';
 import type { StopTransition } from './stop-transitions.js';
@@ -14,7 +14,7 @@ export interface StopReportDeps {
   actors: { stopWorking(entryOrderId: string, stopOrderId: string): void; positionClosed(entryOrderId: string): void };
 }
 
-export function reportStopTransition(deps: StopReportDeps, t: StopTransition, row: IntentRow, event: StopEvent): void {
+export function reportStopTransition(deps: StopReportDeps, t: StopTransition, row: StoredStopRow, event: StopEvent): void {
   const { log, actors } = deps;
   for (const e of t.effects) if (e.type === 'announce') announce(log, row, e);
   // The entry's lifecycle follows its own stop; its fraction stop is the position's business (coverage).
@@ -39,7 +39,7 @@ export function reportStopTransition(deps: StopReportDeps, t: StopTransition, ro
   }
 }
 
-function announce(log: Logger, row: IntentRow, e: Extract<StopEffect, { type: 'announce' }>): void {
+function announce(log: Logger, row: StoredStopRow, e: Extract<StopEffect, { type: 'announce' }>): void {
   if (e.outcome === 'rejected') {
     const retry = new Date(Math.min(row.next_attempt_at, 8.64e15)).toISOString();
     log.warn({ event: 'stop_rejected', entry_order_id: e.entryOrderId, client_order_id: currentCid(row), reason: row.last_error, attempts: row.attempts, retry_at: retry }, 'broker refused the protective stop');

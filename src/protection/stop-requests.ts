@@ -2,7 +2,7 @@ import { ApiError, NotFoundError, RateLimitError } from '@alpacahq/alpaca-trade-
 import type { BrokerClient } from '../broker/client.js';
 import { parseOrder } from '../broker/adapter.js';
 import type { AssetGrids } from '../broker/asset-grids.js';
-import type { IntentRow } from '../store/intents.js';
+import type { StoredStopRow } from '../store/stops.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import { crashPoint } from '../runtime/crash-points.js';
 import { isFinalStatus } from '../domain/orders.js';
@@ -64,7 +64,7 @@ export class StopRequests {
   }
 
   /** POST or PATCH the stop's order; `ctx.partial`: a send already cut to what is free (not cut again). */
-  async send(row: IntentRow, effect: SendEffect, ctx: { partial: boolean }): Promise<StopEvent> {
+  async send(row: StoredStopRow, effect: SendEffect, ctx: { partial: boolean }): Promise<StopEvent> {
     const { client, settings } = this.deps;
     // A re-arm's trail, when it is not the stop's own.
     const ask = effect.trailPercent === undefined ? stopAsk(row) : { ...stopAsk(row), trailPercent: effect.trailPercent };
@@ -87,7 +87,7 @@ export class StopRequests {
   }
 
   /** A failed send as the machine's event: a duplicate, a classified refusal, or an unknown outcome. */
-  private async sendFailed(row: IntentRow, effect: SendEffect, err: unknown, ctx: { partial: boolean }): Promise<StopEvent> {
+  private async sendFailed(row: StoredStopRow, effect: SendEffect, err: unknown, ctx: { partial: boolean }): Promise<StopEvent> {
     const cid = effect.clientOrderId;
     const unknown: StopEvent = { type: 'outcomeUnknown', clientOrderId: cid, reason: `send of ${cid} failed: ${String(err)}` };
     // Network trouble, a timeout, 429 or 5xx: the order may or may not exist. Probe, never assume.

@@ -2,8 +2,8 @@ import { fetchAvailableQty, fetchPositionQty } from '../broker/positions.js';
 import type { BrokerClient } from '../broker/client.js';
 import { D, normalize } from '../decimal.js';
 import type { Logger } from '../log.js';
-import type { IntentRow } from '../store/intents.js';
-import { stopAsk, type StopIntent } from '../domain/protection.js';
+import type { StoredStopRow } from '../store/stops.js';
+import { stopAsk, type StopAsk } from '../domain/protection.js';
 import { isCrypto } from '../domain/symbols.js';
 import type { StopEvent } from '../../machines/stop-model.js';
 import { wantedOf } from '../../machines/stop-policy.js';
@@ -29,19 +29,19 @@ export class StopSizing {
    * when the ledger falls short. "Flat" needs both: a broker that says flat while the ledger (read
    * after its answer) holds the position is behind or wrong, and the send is deferred, not given up.
    */
-  async protectableQty(row: IntentRow): Promise<string | StopEvent> {
-    const intent = stopAsk(row);
+  async protectableQty(row: StoredStopRow): Promise<string | StopEvent> {
+    const ask = stopAsk(row);
     const wanted = wantedOf(row);
     if (new D(wanted).lte(0)) return { type: 'notNeeded' };
-    if (this.ledgerHeld(intent)?.gte(wanted)) return wanted;
-    const position = await fetchPositionQty(this.deps.client, intent.symbol);
-    const held = intent.side === 'sell' ? position : position.negated();
+    if (this.ledgerHeld(ask)?.gte(wanted)) return wanted;
+    const position = await fetchPositionQty(this.deps.client, ask.symbol);
+    const held = ask.side === 'sell' ? position : position.negated();
     if (held.gt(0)) return normalize(D.min(held, wanted));
-    const ledger = this.ledgerHeld(intent);
+    const ledger = this.ledgerHeld(ask);
     if (!ledger?.gt(0)) return { type: 'notNeeded' };
     const reason = `broker position ${normalize(position)}, ledger ${normalize(ledger)}`;
     this.deps.log.warn(
-      { event: 'stop_position_unconfirmed', entry_order_id: intent.entryOrderId, symbol: intent.symbol, reason, attempts: row.attempts + 1 },
+      { event: 'stop_position_unconfirmed', entry_order_id: ask.entryOrderId, symbol: ask.symbol, reason, attempts: row.attempts + 1 },
       'broker and ledger disagree on the position; stop retried',
     );
     return { type: 'deferred', reason };
@@ -54,7 +54,7 @@ export class StopSizing {
    * still unused); the stop grows later, when the rest is free again. Null when that is not the case.
    * One request: the position's `qty_available`, plus what this stop's own working order holds (a resize).
    */
-  async partialQty(row: IntentRow): Promise<string | null> {
+  async partialQty(row: StoredStopRow): Promise<string | null> {
     const ask = stopAsk(row);
     const available = await fetchAvailableQty(this.deps.client, ask.symbol).catch(() => null);
     if (available === null) return null;
@@ -74,10 +74,10 @@ export class StopSizing {
   }
 
   /** What the committed ledger says the stop's side holds (a sell stop protects a long), or null when unknown. */
-  private ledgerHeld(intent: StopIntent): D | null {
-    const known = this.deps.ledgerPosition?.(intent.symbol);
+  private ledgerHeld(ask: StopAsk): D | null {
+    const known = this.deps.ledgerPosition?.(ask.symbol);
     if (known === undefined) return null;
-    return intent.side === 'sell' ? new D(known) : new D(known).negated();
+    return ask.side === 'sell' ? new D(known) : new D(known).negated();
   }
 }
 

@@ -1,11 +1,11 @@
 import type { Database } from '../store/database.js';
-import { readStopRow, type IntentRow } from '../store/intents.js';
+import { readStopRow, type StoredStopRow } from '../store/stops.js';
 import { stopClientOrderId } from '../domain/orders.js';
 import { stopAsk } from '../domain/protection.js';
 import { stopStateOf } from '../../machines/stop-model.js';
 import { applyStopTransition } from './stop-transitions.js';
 
-export type RetrailOutcome = { ok: true; row: IntentRow } | { ok: false; code: 'no_stop' | 'stop_ended' };
+export type RetrailOutcome = { ok: true; row: StoredStopRow } | { ok: false; code: 'no_stop' | 'stop_ended' };
 
 /**
  * PATCH /stops/:entry_order_id {trail_percent}: the entry's stop asked again with the operator's

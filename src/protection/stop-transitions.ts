@@ -1,9 +1,9 @@
 import type { Database } from '../store/database.js';
-import { backedOffStops, liveEquityEntryStops, positionStopRows, insertStopRow, readStopRow, writeStopPatch, type IntentRow } from '../store/intents.js';
+import { backedOffStops, liveEquityEntryStops, positionStopRows, insertStopRow, readStopRow, writeStopPatch, type StoredStopRow } from '../store/stops.js';
 import { fractionStopClientOrderId, isLiveStatus, stopRowIdOf } from '../domain/orders.js';
 import type { OrderReport } from '../domain/reports.js';
 import { fractionFollows, hasFractionStop } from '../../machines/fraction-stop.js';
-import type { StopIntent } from '../domain/protection.js';
+import type { StopAsk } from '../domain/protection.js';
 import { initialStop, stopStateOf, type StopEffect, type StopEvent, type StopState } from '../../machines/stop-model.js';
 import { stopActorsOf } from './stop-actors.js';
 import { D } from '../decimal.js';
@@ -11,8 +11,8 @@ import { wantedOf } from '../../machines/stop-policy.js';
 import { notifyStopTransition } from '../notify/events.js';
 
 /**
- * Every write to an `intents` row, as one transition of the stop's actor (machines/stop.machine.ts,
- * the statechart over machines/stop.ts): read the row (src/store/intents.ts, the actor's persisted
+ * Every write to an `stops` row, as one transition of the stop's actor (machines/stop.machine.ts,
+ * the statechart over machines/stop.ts): read the row (src/store/stops.ts, the actor's persisted
  * snapshot), send the event to the stop's actor (./stop-actors.ts), write the patch it took. The callers are the order actors
  * (`orderFinished` when a stop's order ends), position following (asked,
  * rearmed, cut, cancelRequested), the stop worker (due, outcomes, restarted) and the crypto ratchet
@@ -27,7 +27,7 @@ export interface StopTransition {
   to: StopState | null;
   effects: StopEffect[];
   /** The row after the transition. */
-  row: IntentRow | undefined;
+  row: StoredStopRow | undefined;
 }
 
 /**
@@ -48,7 +48,7 @@ export function applyStopTransition(db: Database, clientOrderId: string, event: 
 }
 
 /** An equity entry's stop changed: its fraction stop (machines/fraction-stop.ts) follows, in the same transaction. */
-function followWithFraction(db: Database, main: IntentRow, now: Date): void {
+function followWithFraction(db: Database, main: StoredStopRow, now: Date): void {
   const cid = fractionStopClientOrderId(main.entry_order_id);
   const events = fractionFollows(main, readStopRow(db, cid));
   if (events.length === 0) return;
@@ -101,8 +101,8 @@ export function readStopExpiry(db: Database, order: Pick<OrderReport, 'orderId' 
 }
 
 /** An ask for a stop (tests and tools seed rows with it; the runtime asks through position following): creates the row, or updates what it asks. */
-export function upsertStopIntent(db: Database, intent: StopIntent, now = new Date()): void {
-  applyStopTransition(db, intent.clientOrderId, { type: 'asked', ask: intent }, now);
+export function upsertStop(db: Database, ask: StopAsk, now = new Date()): void {
+  applyStopTransition(db, ask.clientOrderId, { type: 'asked', ask }, now);
 }
 
 /**
@@ -143,6 +143,6 @@ export function wakeShortStops(db: Database, symbol: string, now = new Date()): 
 }
 
 /** What the stop should cover now: the entry's quantity (the machine's ask) less what exits cut. */
-export function wantedQty(row: Pick<IntentRow, 'payload' | 'cut_qty'>): string {
+export function wantedQty(row: Pick<StoredStopRow, 'payload' | 'cut_qty'>): string {
   return wantedOf(row);
 }

@@ -1,6 +1,6 @@
 import type { BrokerClient } from '../broker/client.js';
 import type { Database } from '../store/database.js';
-import { dueIntents, type IntentRow } from '../store/intents.js';
+import { dueStops, type StoredStopRow } from '../store/stops.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
 import type { StopEffect, StopEvent } from '../../machines/stop-model.js';
@@ -113,7 +113,7 @@ export class StopWorker {
     // Stops near Alpaca's aged-order deadline first (read from the rows, every few seconds): re-armed.
     const aging = this.aging?.due(Date.now()) ?? null;
     for (const clientOrderId of aging?.clientOrderIds ?? []) if (!(await this.attempt(clientOrderId, aging!.event))) return;
-    for (const row of dueIntents(this.deps.db, Date.now())) if (!(await this.attempt(row.client_order_id, { type: 'due' }))) return;
+    for (const row of dueStops(this.deps.db, Date.now())) if (!(await this.attempt(row.client_order_id, { type: 'due' }))) return;
   }
 
   /** Drives one stop from `first`; false once the worker has stopped (or was fenced off). */
@@ -131,7 +131,7 @@ export class StopWorker {
       }
       // Something failed before a request left (a price, a position): nothing was sent.
       const t = this.apply(clientOrderId, { type: 'deferred', reason: String(err) });
-      this.deps.log.warn({ event: 'stop_intent_error', client_order_id: clientOrderId, attempts: t.row?.attempts, err: String(err) }, 'stop intent will be retried');
+      this.deps.log.warn({ event: 'stop_intent_error', client_order_id: clientOrderId, attempts: t.row?.attempts, err: String(err) }, 'stop will be retried');
     }
     return true;
   }
@@ -155,7 +155,7 @@ export class StopWorker {
     }
   }
 
-  private perform(row: IntentRow, effect: Request, ctx: { partial: boolean }): Promise<StopEvent | null> {
+  private perform(row: StoredStopRow, effect: Request, ctx: { partial: boolean }): Promise<StopEvent | null> {
     switch (effect.type) {
       case 'lookup':
         return this.requests.lookup(effect.clientOrderId);

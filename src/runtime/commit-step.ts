@@ -139,7 +139,7 @@ export class CommitStep {
     const now = new Date();
     const terminal = snap.status === 'done';
     const committed = commitTransition(this.hooks.deps(), { c, writes, json, state, terminal, before: before?.state ?? null, eventType, now });
-    if (committed.intents) crashPoint('after_intent_commit');
+    if (committed.stopsAsked) crashPoint('after_intent_commit');
     if (terminal) {
       this.lastSeen.delete(orderId);
       this.persisted.delete(orderId);

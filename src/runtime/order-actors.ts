@@ -15,7 +15,7 @@ import { assetClassOf } from '../domain/symbols.js';
 import { orderMachine, type OrderContext } from '../../machines/order.machine.js';
 import { activeCooldown } from '../store/cooldowns.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
-import { entriesWithCanceledStops, stopCanceledForClose } from '../store/intents.js';
+import { entriesWithCanceledStops, stopCanceledForClose } from '../store/stops.js';
 import { OrderRoutes } from './order-routes.js';
 import { commitFee, type CommitDeps } from './order-commit.js';
 import { CommitStep, type CommitOutcome } from './commit-step.js';
@@ -38,7 +38,7 @@ export interface OrderActorsOptions {
   /** CT_COOLDOWN_MINUTES: cooldown after an exit that closes a position. */
   cooldownMinutes?: number;
   /**
-   * Called after a commit that wrote fills or stop intents, once the position book has them too
+   * Called after a commit that wrote fills or stops, once the position book has them too
    * (and after the batch in progress): the stop worker has work, and reads a current book.
    */
   onIntents?: () => void;
@@ -332,8 +332,8 @@ export class OrderActors {
         );
       }
     }
-    // Fills and intents may have changed what the stops must be. The book is current now.
-    if (written.length > 0 || committed.intents) this.stopsWake.schedule();
+    // Fills and stop asks may have changed what the stops must be. The book is current now.
+    if (written.length > 0 || committed.stopsAsked) this.stopsWake.schedule();
     if (terminal) {
       this.routes.finished(c.order.orderId);
       // An order that ended holds nothing any more: stops of its symbol placed short of what they

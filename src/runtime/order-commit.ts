@@ -51,7 +51,7 @@ export function commitTransition(
 ): Committed {
   const { db } = d;
   const { c, writes, now } = p;
-  const out: Committed = { written: [], closed: [], intents: false };
+  const out: Committed = { written: [], closed: [], stopsAsked: false };
   db.transaction(() => {
     out.written = insertFills(db, writes?.fills ?? [], now);
     for (const f of out.written) notifyFill(db, f, c.role, now);
@@ -80,9 +80,9 @@ export function commitTransition(
     }
     const followed = followPosition(d, c, out.written, now);
     out.closed = followed.closed;
-    out.intents = followed.asked;
+    out.stopsAsked = followed.asked;
     if (p.terminal && c.role === 'stop') settleStopIntent(d, c, now);
-    if (out.intents) crashPoint('before_intent_commit');
+    if (out.stopsAsked) crashPoint('before_intent_commit');
   });
   return out;
 }
@@ -166,5 +166,5 @@ export interface Committed {
   /** Orders whose stops the commit took off (their positions are gone). */
   closed: string[];
   /** Its position actor asked for a stop (a new one, or more to cover). */
-  intents: boolean;
+  stopsAsked: boolean;
 }

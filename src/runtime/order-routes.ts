@@ -6,7 +6,7 @@ import { placedByUs } from '../domain/orders.js';
 import { D } from '../decimal.js';
 import { ledgerOf } from '../store/ledger.js';
 import { orderRow } from '../store/order-rows.js';
-import { stopClientIdOfBrokerOrder } from '../store/intents.js';
+import { stopClientIdOfBrokerOrder } from '../store/stops.js';
 import { roleAtFirstFill } from '../../machines/position.js';
 import type { Routing } from '../../machines/supervisor.machine.js';
 

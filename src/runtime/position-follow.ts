@@ -1,11 +1,11 @@
 import type { Actor, AnyActorRef } from 'xstate';
 import type { Database } from '../store/database.js';
 import { entryOfStop, stopClientOrderId } from '../domain/orders.js';
-import { stopAsk, type FillRecord, type StopIntent } from '../domain/protection.js';
+import { stopAsk, type FillRecord, type StopAsk } from '../domain/protection.js';
 import type { FillOrder, PositionCommand } from '../../machines/position.js';
 import { positionMachine, type PositionEvent, type PositionInput } from '../../machines/position.machine.js';
 import { ledgerPositions } from '../store/ledger.js';
-import { liveStopRowsBySymbol, stopRowsOf, type IntentRow } from '../store/intents.js';
+import { liveStopRowsBySymbol, stopRowsOf, type StoredStopRow } from '../store/stops.js';
 import type { StopEvent } from '../../machines/stop-model.js';
 import { applyStopTransition } from '../protection/stop-transitions.js';
 
@@ -102,7 +102,7 @@ export class PositionFollowing {
     const out: Followed = { closed: [], asked: false };
     const byId = new Map(stopRowsOf(this.db, p.stopIds).map((r) => [r.client_order_id, r]));
     // An entry's fraction stop follows its entry's stop (machines/fraction-stop.ts): the entry's is asked.
-    const rows = p.stopIds.map((id) => byId.get(id)).filter((r): r is IntentRow => r !== undefined && stopAsk(r).part !== 'fraction');
+    const rows = p.stopIds.map((id) => byId.get(id)).filter((r): r is StoredStopRow => r !== undefined && stopAsk(r).part !== 'fraction');
     if (rows.length === 0) return out;
     this.deliver(actor, { type: 'stops.resume', rows, assetClass: stopAsk(rows[0]!).assetClass, now: p.now.getTime() }, out);
     return out;
@@ -130,7 +130,7 @@ export class PositionFollowing {
   private carryOut(cmd: PositionCommand, symbol: string, assetClass: string, now: Date): void {
     switch (cmd.type) {
       case 'cover': {
-        const ask: StopIntent = { entryOrderId: cmd.stopOf, clientOrderId: stopClientOrderId(cmd.stopOf), symbol, assetClass, side: cmd.side, qty: cmd.qty };
+        const ask: StopAsk = { entryOrderId: cmd.stopOf, clientOrderId: stopClientOrderId(cmd.stopOf), symbol, assetClass, side: cmd.side, qty: cmd.qty };
         // A re-arm: the stop ended (it starts over under its next client order id) or its cancel is withdrawn.
         this.stopEvent(ask.clientOrderId, cmd.rearm ? { type: 'rearmed', ask, cut: cmd.rearm.cut } : { type: 'asked', ask }, now);
         if (this.current) this.current.asked = true;

@@ -214,6 +214,21 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('intents_status_expires_at').on('intents').columns(['status', 'expires_at']).execute();
     },
   },
+  '0010_stops_table': {
+    // One name for the stop record in table, types and API: `intents` is now `stops`, its indexes
+    // renamed with it (dropped and made again: SQLite has no ALTER INDEX ... RENAME).
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('intents').renameTo('stops').execute();
+      for (const [old, name, columns] of [
+        ['intents_status', 'stops_status', ['status']],
+        ['intents_broker_order_id', 'stops_broker_order_id', ['broker_order_id']],
+        ['intents_status_expires_at', 'stops_status_expires_at', ['status', 'expires_at']],
+      ] as const) {
+        await db.schema.dropIndex(old).execute();
+        await db.schema.createIndex(name).on('stops').columns([...columns]).execute();
+      }
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -52,7 +52,7 @@ export interface OrderHistoryTable {
 type StopRowDefaults = 'version' | 'next_attempt_at' | 'cancel_requested' | 'cut_qty' | 'placed_trail_percent' | 'expires_at';
 
 /** The outbox of protective stops: a StopRow (src/domain/protection.ts) plus the store's own columns. */
-export interface IntentsTable extends Omit<StopRow, StopRowDefaults> {
+export interface StopsTable extends Omit<StopRow, StopRowDefaults> {
   kind: string;
   created_at: string;
   updated_at: string;
@@ -117,7 +117,7 @@ export interface Schema {
   fills: FillsTable;
   orders: OrdersTable;
   order_history: OrderHistoryTable;
-  intents: IntentsTable;
+  stops: StopsTable;
   cooldowns: CooldownsTable;
   sync_state: SyncStateTable;
   fees: FeesTable;

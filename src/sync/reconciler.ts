@@ -4,7 +4,7 @@ import { fetchOrder } from '../broker/fetch-order.js';
 import type { OrderReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
 import { deleteSyncState, readSyncState, writeSyncState } from '../store/sync-state.js';
-import { confirmedStopOrdersUnknown } from '../store/intents.js';
+import { confirmedStopOrdersUnknown } from '../store/stops.js';
 import { ledgerOf } from '../store/ledger.js';
 import { D } from '../decimal.js';
 import type { Logger } from '../log.js';

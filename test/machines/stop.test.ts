@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { StopIntent } from '../../src/domain/protection.js';
+import type { StopAsk } from '../../src/domain/protection.js';
 import { STOP_STATES, currentCid, initialStop, stopBasis, stopStateOf, type StopEvent, type StopEventType, type StopOrder, type StopRow, type StopState } from '../../machines/stop-model.js';
 import { acceptedEvents, stopStep } from '../../machines/stop.js';
 import { IDLE, SHORT_RECHECK_MS, classifyRefusal, refusalBackoffMs, retryBackoffMs, wantedOf } from '../../machines/stop-policy.js';
@@ -12,7 +12,7 @@ import { RefusedRetryBudget } from '../../src/protection/stop-budget.js';
 const NOW = Date.parse('2026-03-02T15:00:00Z');
 const SENT = new Date(NOW - 60_000).toISOString();
 
-const ask = (qty = '10', over: Partial<StopIntent> = {}): StopIntent => ({
+const ask = (qty = '10', over: Partial<StopAsk> = {}): StopAsk => ({
   entryOrderId: 'e1',
   clientOrderId: 'ct-stop-e1',
   symbol: 'AAPL',
@@ -349,7 +349,7 @@ describe("stop machine: the operator's trail (PATCH /stops/:entry_order_id)", ()
 });
 
 describe('stop machine: a replace that changes nothing', () => {
-  const crypto = (qty: string, over: Partial<StopIntent> = {}) => ask(qty, { symbol: 'BTC/USD', assetClass: 'crypto', entryOrderId: 'e1', ...over });
+  const crypto = (qty: string, over: Partial<StopAsk> = {}) => ask(qty, { symbol: 'BTC/USD', assetClass: 'crypto', entryOrderId: 'e1', ...over });
   const btc: StopRow = { ...base, symbol: 'BTC/USD', ...initialStop(crypto('0.1')) };
 
   it('a fee-net crypto stop on its grid is as wanted: no replace (0.09975 wanted, 0.0997 placed, increment 0.0001)', () => {
@@ -632,12 +632,12 @@ describe('refusals: classified, backed off, budgeted', () => {
 });
 
 describe('one writer', () => {
-  it('nothing in src/ writes an intents row but src/store/intents.ts (every write is a transition)', () => {
+  it('nothing in src/ writes an stops row but src/store/stops.ts (every write is a transition)', () => {
     const root = join(import.meta.dirname, '../../src');
     const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));
     const writers = files(root)
-      .filter((f) => f.endsWith('.ts') && relative(root, f) !== join('store', 'intents.ts'))
-      .filter((f) => /updateIntent\(|(updateTable|insertInto|deleteFrom)\(\s*'intents'|update\s+intents|insert\s+into\s+intents/i.test(readFileSync(f, 'utf8')));
+      .filter((f) => f.endsWith('.ts') && relative(root, f) !== join('store', 'stops.ts'))
+      .filter((f) => /updateStopRow\(|(updateTable|insertInto|deleteFrom)\(\s*'stops'|update\s+intents|insert\s+into\s+intents/i.test(readFileSync(f, 'utf8')));
     expect(writers.map((f) => relative(root, f))).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { OrderActors } from '../../src/runtime/order-actors.js';
 import { restart } from '../../src/runtime/restart.js';
 import { assembleSupervisorSnapshot } from '../../src/runtime/rehydrate.js';
 import type { OrderReport, TradeUpdateReport } from '../../src/domain/reports.js';
-import { intentRow, updateIntent } from '../../src/store/intents.js';
+import { readStopRow, updateStopRow } from '../../src/store/stops.js';
 import { wantedQty } from '../../src/protection/stop-transitions.js';
 import { migrationProvider } from '../../src/store/migrations.js';
 import { captureLogger } from '../support/log-capture.js';
@@ -61,7 +61,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
   if (name === 'postgres' && pgSkip) return void it.skip('PostgreSQL unavailable', () => undefined);
 
   describe('order actors runtime', () => {
-    it('records a fill once, with the actor snapshot and the stop intent in the same commit', async () => {
+    it('records a fill once, with the actor snapshot and the stop in the same commit', async () => {
       const { db, actors, events } = await boot();
       const o = orderReport({ qty: '10' });
       actors.handleTradeUpdate(fillUpdate(o, '4', '4', '100', 'partially_filled'));
@@ -74,7 +74,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       const r = row(db, o.orderId)!;
       expect(r).toMatchObject({ state: 'partiallyFilled', terminal: 0, filled_qty: '4', role: 'entry', machine_version: 1 });
       expect(JSON.parse(r.snapshot).context.ledger.filledQty).toBe('4');
-      const intents = db.all(db.kysely.selectFrom('intents').selectAll());
+      const intents = db.all(db.kysely.selectFrom('stops').selectAll());
       expect(intents).toEqual([expect.objectContaining({ client_order_id: `ct-stop-${o.orderId}`, status: 'pending' })]);
       expect(JSON.parse(intents[0]!.payload).qty).toBe('4');
     });
@@ -106,7 +106,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       const cid = `ct-stop-${entry.orderId}`;
       const stopId = '00000000-0000-4000-9000-000000000001';
       // What the stop worker records once the broker accepted the stop (the service then went down).
-      updateIntent(db, cid, { status: 'confirmed', broker_order_id: stopId, current_client_order_id: cid, placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
+      updateStopRow(db, cid, { status: 'confirmed', broker_order_id: stopId, current_client_order_id: cid, placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
       actors.stopWorking(entry.orderId, stopId);
       expect(row(db, entry.orderId)).toMatchObject({ state: 'protected' });
 
@@ -116,7 +116,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
 
       expect(row(db, stopId)).toMatchObject({ role: 'stop', client_order_id: cid, terminal: 1 });
       expect(row(db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
-      expect(intentRow(db, cid)).toMatchObject({ status: 'done' });
+      expect(readStopRow(db, cid)).toMatchObject({ status: 'done' });
       expect(events('untracked_fill_detected').filter((l) => l.order_id === stopId)).toHaveLength(0);
       expect(actors.ledgerPosition('AAPL')).toBe('0');
     });
@@ -130,17 +130,17 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
         const sell = orderReport({ qty: '30', symbol: 'SPY', side: 'sell' });
         actors.handleTradeUpdate(fillUpdate(sell, '15', '15', '101', 'partially_filled'));
         const own = `ct-stop-${sell.orderId}`;
-        expect(JSON.parse(intentRow(db, own)!.payload)).toMatchObject({ side: 'buy', qty: '5' });
-        updateIntent(db, own, { status: 'confirmed', broker_order_id: 'stop-x', placed_qty: '5', sent_at: '2026-01-02T15:00:02Z' });
+        expect(JSON.parse(readStopRow(db, own)!.payload)).toMatchObject({ side: 'buy', qty: '5' });
+        updateStopRow(db, own, { status: 'confirmed', broker_order_id: 'stop-x', placed_qty: '5', sent_at: '2026-01-02T15:00:02Z' });
         // Someone buys the 5 back: flat, the own stop is to be canceled.
         const cover = orderReport({ qty: '5', symbol: 'SPY', side: 'buy' });
         actors.handleTradeUpdate(fillUpdate(cover, '5', '5', '99', 'filled'));
-        expect(intentRow(db, own)).toMatchObject({ cancel_requested: 1 });
-        if (cancelLanded) updateIntent(db, own, { status: 'done' });
+        expect(readStopRow(db, own)).toMatchObject({ cancel_requested: 1 });
+        if (cancelLanded) updateStopRow(db, own, { status: 'done' });
         // The sell fills 10 more: short 10 again, and the own stop must protect it.
         actors.handleTradeUpdate(fillUpdate(sell, '25', '10', '101', 'partially_filled'));
         expect(actors.ledgerPosition('SPY')).toBe('-10');
-        const row = intentRow(db, own)!;
+        const row = readStopRow(db, own)!;
         expect(JSON.parse(row.payload)).toMatchObject({ side: 'buy', qty: '10' });
         expect(wantedQty(row)).toBe('10');
         expect(row.cancel_requested).toBe(0);
@@ -160,13 +160,13 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       const entry = orderReport({ qty: '5', symbol: 'TSLA' });
       actors.handleTradeUpdate(fillUpdate(entry, '2', '2', '100', 'partially_filled'));
       const entryStop = `ct-stop-${entry.orderId}`;
-      expect(wantedQty(intentRow(db, entryStop)!)).toBe('2');
+      expect(wantedQty(readStopRow(db, entryStop)!)).toBe('2');
       // A sell of 4 closes the long and opens a short of 2: the entry's stop goes, the sell covers its short.
       const sell = orderReport({ qty: '4', symbol: 'TSLA', side: 'sell' });
       actors.handleTradeUpdate(fillUpdate(sell, '4', '4', '101', 'filled'));
-      expect(intentRow(db, entryStop)).toMatchObject({ cancel_requested: 1 });
-      updateIntent(db, entryStop, { status: 'done' });
-      expect(wantedQty(intentRow(db, `ct-stop-${sell.orderId}`)!)).toBe('2');
+      expect(readStopRow(db, entryStop)).toMatchObject({ cancel_requested: 1 });
+      updateStopRow(db, entryStop, { status: 'done' });
+      expect(wantedQty(readStopRow(db, `ct-stop-${sell.orderId}`)!)).toBe('2');
       // The buy fills its last 3: the short closes (a cooldown, the sell's stop goes) and 1 is long again.
       actors.handleTradeUpdate(fillUpdate(entry, '5', '3', '99', 'filled'));
       expect(actors.ledgerPosition('TSLA')).toBe('1');
@@ -174,8 +174,8 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       expect(events('cooldown_started')).toEqual([]);
       await new Promise((r) => setImmediate(r));
       expect(events('cooldown_started').map((l) => l.exit_fill_id)).toEqual([`${sell.orderId}:4`, `${entry.orderId}:5`]);
-      expect(intentRow(db, `ct-stop-${sell.orderId}`)).toMatchObject({ cancel_requested: 1 });
-      const again = intentRow(db, entryStop)!;
+      expect(readStopRow(db, `ct-stop-${sell.orderId}`)).toMatchObject({ cancel_requested: 1 });
+      const again = readStopRow(db, entryStop)!;
       expect(again).toMatchObject({ status: 'pending', cancel_requested: 0, current_client_order_id: `${entryStop}-v1` });
       expect(wantedQty(again)).toBe('1');
     });
@@ -230,7 +230,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
         ]);
         expect(events('ledger_drift')).toEqual([]);
         expect(row(db, o.orderId)).toMatchObject({ state: 'placingStop', filled_qty: '10' });
-        const intents = db.all(db.kysely.selectFrom('intents').selectAll());
+        const intents = db.all(db.kysely.selectFrom('stops').selectAll());
         expect(intents).toHaveLength(1);
         expect(wantedQty(intents[0]!)).toBe('10');
         expect(actors.ledgerPosition('AAPL')).toBe('10');
@@ -242,13 +242,13 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       const entry = orderReport({ qty: '10', symbol: 'SPY' });
       first.actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
       const cid = `ct-stop-${entry.orderId}`;
-      updateIntent(first.db, cid, { status: 'confirmed', broker_order_id: 'stop-1', placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
+      updateStopRow(first.db, cid, { status: 'confirmed', broker_order_id: 'stop-1', placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
       first.actors.stopWorking(entry.orderId, 'stop-1');
       expect(row(first.db, entry.orderId)).toMatchObject({ state: 'protected' });
       // Sold by hand: flat, the stop is to be canceled, and the entry is over.
       const sell = orderReport({ qty: '10', symbol: 'SPY', side: 'sell' });
       first.actors.handleTradeUpdate(fillUpdate(sell, '10', '10', '99', 'filled'));
-      expect(intentRow(first.db, cid)).toMatchObject({ cancel_requested: 1 });
+      expect(readStopRow(first.db, cid)).toMatchObject({ cancel_requested: 1 });
       expect(row(first.db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
       expect(first.actors.live(entry.orderId)).toBeUndefined();
       first.actors.stop();
@@ -263,7 +263,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       const b = orderReport({ qty: '5', symbol: 'QQQ' });
       for (const [o, stopId] of [[a, 'stop-a'], [b, 'stop-b']] as const) {
         actors.handleTradeUpdate(fillUpdate(o, '5', '5', '100', 'filled'));
-        updateIntent(db, `ct-stop-${o.orderId}`, { status: 'confirmed', broker_order_id: stopId, placed_qty: '5' });
+        updateStopRow(db, `ct-stop-${o.orderId}`, { status: 'confirmed', broker_order_id: stopId, placed_qty: '5' });
         actors.stopWorking(o.orderId, stopId);
       }
       actors.handleTradeUpdate(fillUpdate(orderReport({ qty: '5', symbol: 'QQQ', side: 'sell' }), '5', '5', '101', 'filled'));
@@ -278,7 +278,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       first.actors.stopWorking(entry.orderId, 'stop-1');
       expect(row(first.db, entry.orderId)).toMatchObject({ state: 'protected' });
       // What the exit's commit wrote (the cancel) — then the process died before the entry moved.
-      updateIntent(first.db, `ct-stop-${entry.orderId}`, { cancel_requested: 1 });
+      updateStopRow(first.db, `ct-stop-${entry.orderId}`, { cancel_requested: 1 });
       first.actors.stop();
       open.splice(open.findIndex((o) => o.actors === first.actors), 1);
       const second = await boot(first.db);
@@ -356,7 +356,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       first.actors.handleOrder(c);
       first.actors.stopWorking(b.orderId, 'stop-b');
       const live = JSON.parse(JSON.stringify((first.actors as any).actor.getPersistedSnapshot()));
-      // Position actors are not persisted: they are rebuilt from the ledger and the intent rows.
+      // Position actors are not persisted: they are rebuilt from the ledger and the stop rows.
       const positions = Object.keys(live.children).filter((id) => id.startsWith('position:'));
       expect(positions.sort()).toEqual(['position:AAPL', 'position:MSFT']);
       for (const id of positions) delete live.children[id];

@@ -1,9 +1,9 @@
 import { jsonText } from './json-field.js';
 import { sql } from 'kysely';
 import { stopClientOrderId } from '../domain/orders.js';
-import { LIVE_STOP_STATUSES, type StopIntent, type StopRow } from '../domain/protection.js';
+import { LIVE_STOP_STATUSES, type StopAsk, type StopRow } from '../domain/protection.js';
 import type { Database } from './database.js';
-import type { IntentsTable } from './schema.js';
+import type { StopsTable } from './schema.js';
 
 /**
  * The outbox: the protective stops to place, resize or cancel, one row per stop keyed by its
@@ -14,19 +14,19 @@ import type { IntentsTable } from './schema.js';
  * stop worker's outcomes.
  */
 
-export type IntentRow = StopRow & Pick<IntentsTable, 'kind' | 'created_at' | 'updated_at'>;
+export type StoredStopRow = StopRow & Pick<StopsTable, 'kind' | 'created_at' | 'updated_at'>;
 
 /** The columns a stop's transition may change (its identity and timestamps are the store's). */
-export type StopRowPatch = Partial<Omit<IntentRow, 'client_order_id' | 'entry_order_id' | 'symbol' | 'kind' | 'created_at' | 'updated_at'>>;
+export type StopRowPatch = Partial<Omit<StoredStopRow, 'client_order_id' | 'entry_order_id' | 'symbol' | 'kind' | 'created_at' | 'updated_at'>>;
 
 /** A stop's first row: its ask and the columns the stop machine starts it with. */
-export type NewStopRow = Omit<IntentRow, 'client_order_id' | 'entry_order_id' | 'symbol' | 'kind' | 'created_at' | 'updated_at'>;
+export type NewStopRow = Omit<StoredStopRow, 'client_order_id' | 'entry_order_id' | 'symbol' | 'kind' | 'created_at' | 'updated_at'>;
 
 /**
  * The table's own columns, named rather than `selectAll()`: on PostgreSQL the table also has the
  * `rowid` column that stands in for SQLite's implicit one (migrations.ts), which rows never carry.
  */
-const INTENT_COLUMNS = [
+const STOP_COLUMNS = [
   'client_order_id',
   'kind',
   'entry_order_id',
@@ -49,24 +49,21 @@ const INTENT_COLUMNS = [
   'cut_qty',
   'placed_trail_percent',
   'expires_at',
-] as const satisfies ReadonlyArray<keyof IntentsTable>;
-/** Compile-time: a column added to IntentsTable must be added to INTENT_COLUMNS. */
-const intentColumnsComplete: [Exclude<keyof IntentsTable, (typeof INTENT_COLUMNS)[number]>] extends [never] ? true : never = true;
-void intentColumnsComplete;
+] as const satisfies ReadonlyArray<keyof StopsTable>;
+/** Compile-time: a column added to StopsTable must be added to STOP_COLUMNS. */
+const stopColumnsComplete: [Exclude<keyof StopsTable, (typeof STOP_COLUMNS)[number]>] extends [never] ? true : never = true;
+void stopColumnsComplete;
 
 /** The stop's row, if it has one. */
-export function readStopRow(db: Database, clientOrderId: string): IntentRow | undefined {
-  return db.first(db.kysely.selectFrom('intents').select(INTENT_COLUMNS).where('client_order_id', '=', clientOrderId)) as IntentRow | undefined;
+export function readStopRow(db: Database, clientOrderId: string): StoredStopRow | undefined {
+  return db.first(db.kysely.selectFrom('stops').select(STOP_COLUMNS).where('client_order_id', '=', clientOrderId)) as StoredStopRow | undefined;
 }
 
-/** Same as `readStopRow` (the name the tests and older callers use). */
-export const intentRow = readStopRow;
-
 /** Inserts a stop's first row (one statement). */
-export function insertStopRow(db: Database, ask: StopIntent, columns: NewStopRow, now: Date): void {
+export function insertStopRow(db: Database, ask: StopAsk, columns: NewStopRow, now: Date): void {
   const at = now.toISOString();
   db.run(
-    db.kysely.insertInto('intents').values({
+    db.kysely.insertInto('stops').values({
       client_order_id: ask.clientOrderId,
       kind: 'protective_stop',
       entry_order_id: ask.entryOrderId,
@@ -80,47 +77,47 @@ export function insertStopRow(db: Database, ask: StopIntent, columns: NewStopRow
 
 /** Writes what one transition changed in a stop's row (one statement). */
 export function writeStopPatch(db: Database, clientOrderId: string, patch: StopRowPatch, now: Date): void {
-  db.run(db.kysely.updateTable('intents').set({ ...patch, updated_at: now.toISOString() }).where('client_order_id', '=', clientOrderId));
+  db.run(db.kysely.updateTable('stops').set({ ...patch, updated_at: now.toISOString() }).where('client_order_id', '=', clientOrderId));
 }
 
 /**
- * The intent rows a symbol's position model is built from, oldest first: every stop of the symbol
+ * The stop rows a symbol's position model is built from, oldest first: every stop of the symbol
  * that is not done, and the rows named in `alsoIds` (the stops of the order whose fills are
  * followed) whatever their status.
  */
-export function positionStopRows(db: Database, symbol: string, alsoIds: readonly string[]): IntentRow[] {
+export function positionStopRows(db: Database, symbol: string, alsoIds: readonly string[]): StoredStopRow[] {
   const live = db.all(
     db.kysely
-      .selectFrom('intents')
-      .select(INTENT_COLUMNS)
+      .selectFrom('stops')
+      .select(STOP_COLUMNS)
       .select(sql<number>`rowid`.as('rid'))
       .where('symbol', '=', symbol)
       .where('status', 'in', [...LIVE_STOP_STATUSES]),
-  ) as Array<IntentRow & { rid: number }>;
+  ) as Array<StoredStopRow & { rid: number }>;
   const named =
     alsoIds.length === 0
       ? []
       : (db.all(
-          db.kysely.selectFrom('intents').select(INTENT_COLUMNS).select(sql<number>`rowid`.as('rid')).where('symbol', '=', symbol).where('client_order_id', 'in', [...alsoIds]),
-        ) as Array<IntentRow & { rid: number }>);
+          db.kysely.selectFrom('stops').select(STOP_COLUMNS).select(sql<number>`rowid`.as('rid')).where('symbol', '=', symbol).where('client_order_id', 'in', [...alsoIds]),
+        ) as Array<StoredStopRow & { rid: number }>);
   const byId = new Map([...live, ...named].map((r) => [r.client_order_id, r]));
   return [...byId.values()].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.rid - b.rid)).map(({ rid: _rid, ...row }) => row);
 }
 
 /** The rows of the named stops, whatever their status (an order's own stops). */
-export function stopRowsOf(db: Database, clientOrderIds: readonly string[]): IntentRow[] {
+export function stopRowsOf(db: Database, clientOrderIds: readonly string[]): StoredStopRow[] {
   if (clientOrderIds.length === 0) return [];
-  return db.all(db.kysely.selectFrom('intents').select(INTENT_COLUMNS).where('client_order_id', 'in', [...clientOrderIds])) as IntentRow[];
+  return db.all(db.kysely.selectFrom('stops').select(STOP_COLUMNS).where('client_order_id', 'in', [...clientOrderIds])) as StoredStopRow[];
 }
 
 /** Every stop that is not done, by symbol, oldest first (one query: the position actors' restore). */
 const COVER_COLUMNS = ['symbol', 'entry_order_id', 'payload', 'cut_qty', 'cancel_requested', 'status', 'broker_order_id', 'version', 'last_error'] as const;
-type CoverColumns = Pick<IntentRow, (typeof COVER_COLUMNS)[number]>;
+type CoverColumns = Pick<StoredStopRow, (typeof COVER_COLUMNS)[number]>;
 
 export function liveStopRowsBySymbol(db: Database): Map<string, CoverColumns[]> {
   const rows = db.all(
     db.kysely
-      .selectFrom('intents')
+      .selectFrom('stops')
       .select([...COVER_COLUMNS])
       .where('status', 'in', [...LIVE_STOP_STATUSES])
       // An entry's fraction stop follows its entry's stop; the position actor knows the entry's.
@@ -142,7 +139,7 @@ export function liveStopRowsBySymbol(db: Database): Map<string, CoverColumns[]> 
  * which keep their backoff (a crash loop must not retry a refusal at full speed).
  */
 export function backedOffStops(db: Database): string[] {
-  const rows = db.all(db.kysely.selectFrom('intents').select('client_order_id').where('status', 'in', ['pending', 'unknown', 'confirmed']).where('next_attempt_at', '>', 0));
+  const rows = db.all(db.kysely.selectFrom('stops').select('client_order_id').where('status', 'in', ['pending', 'unknown', 'confirmed']).where('next_attempt_at', '>', 0));
   return rows.map((r) => r.client_order_id);
 }
 
@@ -154,14 +151,14 @@ export function backedOffStops(db: Database): string[] {
 export function entriesWithCanceledStops(db: Database): string[] {
   const rows = db.all(
     db.kysely
-      .selectFrom('intents')
-      .innerJoin('orders', 'orders.order_id', 'intents.entry_order_id')
-      .select('intents.entry_order_id')
-      .where('intents.cancel_requested', '=', 1)
+      .selectFrom('stops')
+      .innerJoin('orders', 'orders.order_id', 'stops.entry_order_id')
+      .select('stops.entry_order_id')
+      .where('stops.cancel_requested', '=', 1)
       .where('orders.terminal', '=', 0)
       .where('orders.state', 'in', ['placingStop', 'protected'])
       // Stops the extended-hours guard took off leave the position open (src/store/guard-exits.ts).
-      .where(sql<boolean>`not exists (select 1 from sync_state where sync_state.key = 'guard_exit:' || intents.symbol)`),
+      .where(sql<boolean>`not exists (select 1 from sync_state where sync_state.key = 'guard_exit:' || stops.symbol)`),
   );
   return rows.map((r) => r.entry_order_id);
 }
@@ -174,21 +171,21 @@ export function stopCanceledForClose(db: Database, entryOrderId: string): boolea
 /** The client order id under which we placed a broker order as a stop, if we did. */
 export function stopClientIdOfBrokerOrder(db: Database, brokerOrderId: string): string | undefined {
   const row = db.first(
-    db.kysely.selectFrom('intents').select(['client_order_id', 'current_client_order_id']).where('broker_order_id', '=', brokerOrderId),
-  ) as Pick<IntentRow, 'client_order_id' | 'current_client_order_id'> | undefined;
+    db.kysely.selectFrom('stops').select(['client_order_id', 'current_client_order_id']).where('broker_order_id', '=', brokerOrderId),
+  ) as Pick<StoredStopRow, 'client_order_id' | 'current_client_order_id'> | undefined;
   return row ? (row.current_client_order_id ?? row.client_order_id) : undefined;
 }
 
 /** Stops the worker should look at now: not done, not backing off (refused ones whose backoff is over included). */
-export function dueIntents(db: Database, nowMs: number): IntentRow[] {
+export function dueStops(db: Database, nowMs: number): StoredStopRow[] {
   return db.all(
     db.kysely
-      .selectFrom('intents')
-      .select(INTENT_COLUMNS)
+      .selectFrom('stops')
+      .select(STOP_COLUMNS)
       .where('status', 'in', [...LIVE_STOP_STATUSES])
       .where('next_attempt_at', '<=', nowMs)
       .orderBy('created_at'),
-  ) as IntentRow[];
+  ) as StoredStopRow[];
 }
 
 /**
@@ -196,31 +193,31 @@ export function dueIntents(db: Database, nowMs: number): IntentRow[] {
  * would have left it. The runtime writes only through `applyStopTransition` (test/machines/stop.test.ts
  * checks that nothing in src/ calls this; test/imports.test.ts that only it writes stop rows).
  */
-export function updateIntent(db: Database, clientOrderId: string, patch: Partial<Omit<IntentRow, 'client_order_id'>>, now = new Date()): void {
-  db.run(db.kysely.updateTable('intents').set({ ...patch, updated_at: now.toISOString() }).where('client_order_id', '=', clientOrderId));
+export function updateStopRow(db: Database, clientOrderId: string, patch: Partial<Omit<StoredStopRow, 'client_order_id'>>, now = new Date()): void {
+  db.run(db.kysely.updateTable('stops').set({ ...patch, updated_at: now.toISOString() }).where('client_order_id', '=', clientOrderId));
 }
 
 /** Live stops of equity entries (not their fraction stops): what a fraction stop follows. */
-export function liveEquityEntryStops(db: Database): IntentRow[] {
+export function liveEquityEntryStops(db: Database): StoredStopRow[] {
   return db.all(
     db.kysely
-      .selectFrom('intents')
-      .select(INTENT_COLUMNS)
+      .selectFrom('stops')
+      .select(STOP_COLUMNS)
       .where('status', 'in', [...LIVE_STOP_STATUSES])
       .where((eb) => eb(jsonText(db, 'payload', ['assetClass']), '!=', 'crypto'))
       .where((eb) => eb(jsonText(db, 'payload', ['part']), 'is', null)),
-  ) as IntentRow[];
+  ) as StoredStopRow[];
 }
 
 /** Crypto stops the ratchet watches: placed, still live. */
-export function confirmedCryptoIntents(db: Database): IntentRow[] {
+export function confirmedCryptoStops(db: Database): StoredStopRow[] {
   return db.all(
     db.kysely
-      .selectFrom('intents')
-      .select(INTENT_COLUMNS)
+      .selectFrom('stops')
+      .select(STOP_COLUMNS)
       .where('status', '=', 'confirmed')
       .where((eb) => eb(jsonText(db, 'payload', ['assetClass']), '=', 'crypto')),
-  ) as IntentRow[];
+  ) as StoredStopRow[];
 }
 
 /**
@@ -231,11 +228,11 @@ export function confirmedCryptoIntents(db: Database): IntentRow[] {
 export function confirmedStopOrdersUnknown(db: Database): string[] {
   const rows = db.all(
     db.kysely
-      .selectFrom('intents')
+      .selectFrom('stops')
       .select('broker_order_id')
       .where('status', '=', 'confirmed')
       .where('broker_order_id', 'is not', null)
-      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('orders').select('order_id').whereRef('orders.order_id', '=', 'intents.broker_order_id')))),
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('orders').select('order_id').whereRef('orders.order_id', '=', 'stops.broker_order_id')))),
   );
   return rows.map((r) => r.broker_order_id!).filter(Boolean);
 }
@@ -244,7 +241,7 @@ export function confirmedStopOrdersUnknown(db: Database): string[] {
 export function agingStops(db: Database, byIso: string): string[] {
   const rows = db.all(
     db.kysely
-      .selectFrom('intents')
+      .selectFrom('stops')
       .select('client_order_id')
       .where('status', '=', 'confirmed')
       .where('cancel_requested', '=', 0)
