@@ -20,6 +20,8 @@ import { HttpError } from './errors.js';
  *   client shares one address, and a stranger's guesses must not blind the operator. The token
  *   is at least 16 characters (config), so the limits bound noise, not a search. A missing token
  *   is not an attempt (a page that has none yet is not guessing): 401 without counting.
+ * - The inspector's feed (src/inspect/inspector.ts) checks the same token and, given the same
+ *   {@link TokenFailures} (src/main.ts), spends the same budgets.
  */
 export interface AuthOptions {
   token?: string;
