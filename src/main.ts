@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './log.js';
 import { openDatabase } from './store/database.js';
 import { acquireProcessLock } from './store/process-lock.js';
 import { startApiHost, type HostedAccount } from './api/host.js';
+import { tokenFailures } from './api/auth.js';
 import { armCrashPoint } from './runtime/crash-points.js';
 import type { Inspector } from './inspect/inspector.js';
 import type { Simulator } from './sim/index.js';
@@ -74,10 +75,12 @@ async function start(config: Config, log: Logger): Promise<Running> {
   try {
     armCrashPoint(config.crashAt);
     let inspector: Inspector | null = null;
+    // One budget of wrong tokens for the status API and the inspector's feed together.
+    const failures = tokenFailures();
     if (config.inspect.enabled) {
       // Loaded only when asked for; started before the actors so rehydrated ones are seen too.
       const { startInspector } = await import('./inspect/inspector.js');
-      const started = await startInspector({ port: config.inspect.port, log });
+      const started = await startInspector({ port: config.inspect.port, log, token: config.api.token, tokenFailures: failures });
       inspector = started;
       closers.push(() => started.close());
     }
@@ -138,6 +141,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       port: config.api.port,
       token: config.api.token,
       tokenName: config.api.tokenName,
+      tokenFailures: failures,
       allowedHosts: config.api.allowedHosts,
       log,
       accounts: hosted,

@@ -4,7 +4,8 @@ import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { WebSocket } from 'ws';
-import { startInspector, type Inspector } from '../src/inspect/inspector.js';
+import { AUTH_TIMEOUT_MS, startInspector, type Inspector, type InspectorOptions } from '../src/inspect/inspector.js';
+import { tokenFailures } from '../src/api/auth.js';
 import { orderActorId, supervisorMachine } from '../machines/supervisor.machine.js';
 import { orderReport } from './machines/helpers.js';
 import { captureLogger } from './support/log-capture.js';
@@ -16,11 +17,30 @@ afterEach(async () => {
   for (let c = cleanup.pop(); c; c = cleanup.pop()) await c();
 });
 
-async function inspector(): Promise<{ inspector: Inspector; port: number; lines: () => Msg[] }> {
-  const { log, lines } = captureLogger();
-  const ins = await startInspector({ port: 0, log });
+async function inspector(
+  opts: Partial<InspectorOptions> = {},
+): Promise<{ inspector: Inspector; port: number; lines: () => Msg[]; text: () => string }> {
+  const { log, lines, text } = captureLogger();
+  const ins = await startInspector({ port: 0, log, ...opts });
   cleanup.push(() => ins.close());
-  return { inspector: ins, port: Number(new URL(ins.url).port), lines };
+  return { inspector: ins, port: Number(new URL(ins.url).port), lines, text };
+}
+
+const TOKEN = 'inspect-token-5b2e-91c4-long-enough';
+
+/** A ws client that never speaks first unless told: what it received, and how it was closed. */
+function feedClient(url: string, opts: { headers?: Record<string, string>; first?: string } = {}) {
+  const ws = new WebSocket(url, { headers: opts.headers });
+  const msgs: Msg[] = [];
+  ws.on('message', (data) => msgs.push(JSON.parse(String(data)) as Msg));
+  ws.on('error', () => {});
+  if (opts.first !== undefined) ws.once('open', () => ws.send(opts.first!));
+  cleanup.push(() => ws.terminate());
+  const opened = Date.now();
+  const closed = new Promise<{ code: number; reason: string; afterMs: number }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: String(reason), afterMs: Date.now() - opened })),
+  );
+  return { ws, msgs, closed };
 }
 
 /** A viewer as the Stately UI bridge is: a ws client that only listens. */
@@ -88,13 +108,13 @@ function tcpProbe(host: string, port: number): Promise<string | null> {
   });
 }
 
-function httpGet(port: number, host: string): Promise<{ status: number; body: string }> {
+function httpGet(port: number, host: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/', headers: { host } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
     });
     req.on('error', reject);
     req.end();
@@ -245,5 +265,111 @@ describe('Stately inspector', () => {
     const after = sendOrder(actor);
     expect((actor.system.get(orderActorId(after)) as AnyActorRef | undefined)?.getSnapshot().value).toBe('pending');
     expect(errors).toEqual([]);
+  });
+
+  it('serves its page unframeable, posting only to the Stately UI origin and believing only that window', async () => {
+    const { port } = await inspector();
+    const page = await httpGet(port, `127.0.0.1:${port}`);
+    expect(page.status).toBe(200);
+    const csp = String(page.headers['content-security-policy']);
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain('frame-src https://stately.ai');
+    expect(csp).toContain(`connect-src ws://127.0.0.1:${port} ws://localhost:${port}`);
+    expect(csp).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+'/);
+    expect(page.headers['x-frame-options']).toBe('DENY');
+    expect(page.body).toContain('<iframe id="inspector" src="https://stately.ai/inspect">');
+    // No message leaves for whatever origin the frame holds, and only the UI's window is listened to.
+    expect(page.body).not.toMatch(/postMessage\([^)]*['"]\*['"]/);
+    expect(page.body).toContain('postMessage(data, UI_ORIGIN)');
+    expect(page.body).toContain('e.origin !== UI_ORIGIN || e.source !== iframe.contentWindow');
+    // The token: asked in a form, kept in sessionStorage, sent on the socket, never in a URL.
+    expect(page.body).toContain('<form id="token-form" hidden>');
+    expect(page.body).toContain('sessionStorage.setItem(TOKEN_KEY');
+    expect(page.body).toContain('ws.send(getToken())');
+  });
+
+  it('with CT_API_TOKEN set, a viewer gets nothing until it gives the token, and is closed without it', async () => {
+    const failures = tokenFailures();
+    const { inspector: ins, port, text, lines } = await inspector({ token: TOKEN, authTimeoutMs: 300, tokenFailures: failures });
+    const { actor } = supervisor(ins.inspect);
+    const first = sendOrder(actor);
+
+    // Silent: closed after the (shortened) auth timeout, having received nothing, the replay included.
+    const silent = feedClient(ins.url);
+    // Wrong first message, empty first message, wrong bearer header: refused as such.
+    const wrong = feedClient(ins.url, { first: 'not-the-token-000000000' });
+    const empty = feedClient(ins.url, { first: '' });
+    // The right token either way: the replay, then live events.
+    const byHeader = feedClient(ins.url, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const byMessage = feedClient(ins.url, { first: TOKEN });
+
+    expect(await silent.closed).toMatchObject({ code: 4401, reason: 'token required within 0.3 s' });
+    expect((await silent.closed).afterMs).toBeLessThan(2_000);
+    expect(silent.msgs).toEqual([]);
+    expect(await wrong.closed).toMatchObject({ code: 4401, reason: 'wrong token' });
+    expect(wrong.msgs).toEqual([]);
+    expect(await empty.closed).toMatchObject({ code: 4401, reason: 'token required' });
+    expect(empty.msgs).toEqual([]);
+    expect(await wsHandshake(ins.url, { headers: { authorization: 'Bearer not-the-token-000000000' } })).toBe(401);
+    expect(await wsHandshake(ins.url, { headers: { authorization: `Bearer ${TOKEN}` }, origin: 'https://attacker.example' })).toBe(403);
+
+    await orderActorSeen(byHeader.msgs, first);
+    await orderActorSeen(byMessage.msgs, first);
+    const second = sendOrder(actor);
+    await orderActorSeen(byHeader.msgs, second);
+    await orderActorSeen(byMessage.msgs, second);
+
+    // Two wrong tokens counted in the status API's budget (shared), logged without what was given.
+    expect(lines().filter((l) => l.event === 'inspector_auth_failed').map((l) => [l.via, l.reason])).toEqual([
+      ['message', 'wrong_token'],
+      ['header', 'wrong_token'],
+    ]);
+    expect(text()).not.toContain(TOKEN);
+    expect(text()).not.toContain('not-the-token');
+    expect(failures.fail('127.0.0.1', Date.now())).toMatchObject({ failures: 3, all: 3 });
+  });
+
+  it('waits 5 s for the token by default', async () => {
+    expect(AUTH_TIMEOUT_MS).toBe(5_000);
+    const { inspector: ins } = await inspector({ token: TOKEN });
+    const silent = feedClient(ins.url);
+    const closed = await silent.closed;
+    expect(closed).toMatchObject({ code: 4401, reason: 'token required within 5 s' });
+    expect(closed.afterMs).toBeGreaterThanOrEqual(4_900);
+    expect(closed.afterMs).toBeLessThan(7_000);
+  }, 10_000);
+
+  it('past the shared failure budget a wrong token is refused unchecked, the right one still reads', async () => {
+    const failures = tokenFailures({ maxFailures: 2 });
+    const { inspector: ins, lines } = await inspector({ token: TOKEN, tokenFailures: failures });
+    const { actor } = supervisor(ins.inspect);
+    const orderId = sendOrder(actor);
+    for (let i = 0; i < 2; i++) expect(await feedClient(ins.url, { first: `wrong-${i}-0000000000000000` }).closed).toMatchObject({ code: 4401, reason: 'wrong token' });
+    const locked = await feedClient(ins.url, { first: 'wrong-2-0000000000000000' }).closed;
+    expect(locked.code).toBe(4429);
+    expect(locked.reason).toMatch(/^too many failed token attempts from this address; retry in \d+ s$/);
+    expect(await wsHandshake(ins.url, { headers: { authorization: 'Bearer wrong-3-0000000000000000' } })).toBe(429);
+    // The status API sees the same budget spent.
+    expect(failures.lockedFor('127.0.0.1', Date.now()).wait).toBeGreaterThan(0);
+    expect(lines().filter((l) => l.event === 'inspector_auth_failed')).toHaveLength(2);
+    const reader = feedClient(ins.url, { first: TOKEN });
+    await orderActorSeen(reader.msgs, orderId);
+  });
+
+  it('without CT_API_TOKEN the feed is open to local clients as before (the page first sends an empty token: ignored)', async () => {
+    const { inspector: ins } = await inspector({ authTimeoutMs: 100 });
+    const { actor } = supervisor(ins.inspect);
+    const orderId = sendOrder(actor);
+    const silent = feedClient(ins.url);
+    const page = feedClient(ins.url, { first: '' });
+    await orderActorSeen(silent.msgs, orderId);
+    await orderActorSeen(page.msgs, orderId);
+    // Well past the auth timeout (an absence needs a bound): still open, still fed.
+    await new Promise((r) => setTimeout(r, 300));
+    const later = sendOrder(actor);
+    await orderActorSeen(silent.msgs, later);
+    await orderActorSeen(page.msgs, later);
+    expect(silent.ws.readyState).toBe(WebSocket.OPEN);
+    expect(page.ws.readyState).toBe(WebSocket.OPEN);
   });
 });

@@ -20,6 +20,8 @@ import { HttpError } from './errors.js';
  *   client shares one address, and a stranger's guesses must not blind the operator. The token
  *   is at least 16 characters (config), so the limits bound noise, not a search. A missing token
  *   is not an attempt (a page that has none yet is not guessing): 401 without counting.
+ * - The inspector's feed (src/inspect/inspector.ts) checks the same token and, given the same
+ *   {@link TokenFailures} (src/main.ts), spends the same budgets.
  */
 export interface AuthOptions {
   token?: string;
@@ -33,6 +35,8 @@ export interface AuthOptions {
   /** The window, in ms (60 s). */
   windowMs?: number;
   now?: () => number;
+  /** Failure budgets shared with another door to the same token (the inspector's feed); made here when absent. */
+  failures?: TokenFailures;
 }
 
 const isRead = (method: string) => method === 'GET' || method === 'HEAD';
@@ -46,6 +50,12 @@ export function bearerOf(header: string): string | null {
 /** Equal in constant time whatever the lengths: both sides are hashed to 32 bytes first. */
 function sameToken(given: string, expected: Buffer): boolean {
   return timingSafeEqual(createHash('sha256').update(given, 'utf8').digest(), expected);
+}
+
+/** A check of `given` against `token` in constant time (only the token's hash is kept). */
+export function tokenMatcher(token: string): (given: string) => boolean {
+  const expected = createHash('sha256').update(token, 'utf8').digest();
+  return (given) => sameToken(given, expected);
 }
 
 /** Failed attempts per client address in a sliding window; bounded in memory. */
@@ -83,18 +93,34 @@ export class FailureLimiter {
   }
 }
 
-export function apiAuth(opts: AuthOptions) {
-  const expected = opts.token ? createHash('sha256').update(opts.token, 'utf8').digest() : null;
+/** Wrong-token budgets, per client address and for all together; one for every door to the token. */
+export interface TokenFailures {
+  /** Seconds until `client` may try a token again (0: now), and which budget is spent. */
+  lockedFor(client: string, t: number): { wait: number; scope: string };
+  /** Records a wrong token from `client`: its failures in the window, and everyone's. */
+  fail(client: string, t: number): { failures: number; all: number };
+}
+
+export function tokenFailures(opts: Pick<AuthOptions, 'maxFailures' | 'globalMaxFailures' | 'windowMs'> = {}): TokenFailures {
   const windowMs = opts.windowMs ?? 60_000;
   const perAddress = new FailureLimiter(opts.maxFailures ?? 10, windowMs);
   // Every address together: rotating source addresses (127.1.x.y) get no more tries than this.
   const everyone = new FailureLimiter(opts.globalMaxFailures ?? 100, windowMs, 1);
-  const now = opts.now ?? Date.now;
-  const lockedFor = (client: string, t: number) => {
-    const own = perAddress.retryAfterS(client, t);
-    const all = everyone.retryAfterS(ALL, t);
-    return own >= all ? { wait: own, scope: 'from this address' } : { wait: all, scope: 'from all addresses' };
+  return {
+    lockedFor(client, t) {
+      const own = perAddress.retryAfterS(client, t);
+      const all = everyone.retryAfterS(ALL, t);
+      return own >= all ? { wait: own, scope: 'from this address' } : { wait: all, scope: 'from all addresses' };
+    },
+    fail: (client, t) => ({ failures: perAddress.fail(client, t), all: everyone.fail(ALL, t) }),
   };
+}
+
+export function apiAuth(opts: AuthOptions) {
+  const matches = opts.token ? tokenMatcher(opts.token) : null;
+  const failed = opts.failures ?? tokenFailures(opts);
+  const now = opts.now ?? Date.now;
+  const lockedFor = (client: string, t: number) => failed.lockedFor(client, t);
   const tooMany = (ctx: Context, lock: { wait: number; scope: string }, what: string): never => {
     ctx.set('Retry-After', String(lock.wait));
     throw new HttpError(429, 'too_many_attempts', `too many failed token attempts ${lock.scope}; ${what} in ${lock.wait} s`);
@@ -103,7 +129,7 @@ export function apiAuth(opts: AuthOptions) {
     const read = isRead(ctx.method);
     // The dashboard page and the API's description carry no data: served without the token.
     if (read && (ctx.path === '/' || ctx.path === '/openapi.json')) return next();
-    if (!expected) {
+    if (!matches) {
       if (read) return next();
       throw new HttpError(403, 'write_disabled', 'writes need CT_API_TOKEN: set it (and send Authorization: Bearer <token>) to enable them');
     }
@@ -111,7 +137,7 @@ export function apiAuth(opts: AuthOptions) {
     const t = now();
     const header = ctx.get('authorization');
     const given = bearerOf(header);
-    if (given !== null && sameToken(given, expected)) {
+    if (given !== null && matches(given)) {
       // The right token: reads (/health included) are never locked out by failures, anyone's; writes
       // wait while this address, or all of them together, are past their budget.
       if (!read) {
@@ -131,8 +157,7 @@ export function apiAuth(opts: AuthOptions) {
     const lock = lockedFor(client, t);
     if (lock.wait > 0) tooMany(ctx, lock, 'retry');
     const reason = given === null ? 'malformed' : 'wrong_token';
-    const failures = perAddress.fail(client, t);
-    const all = everyone.fail(ALL, t);
+    const { failures, all } = failed.fail(client, t);
     // What was given is never logged: only that it was wrong, from where, for what.
     opts.log.warn({ event: 'api_auth_failed', client, method: ctx.method, path: ctx.path, reason, failures, failures_all: all }, 'status API: bearer token wrong');
     throw new HttpError(401, 'unauthorized', 'missing or wrong bearer token');

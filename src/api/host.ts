@@ -4,7 +4,7 @@ import { dashboardRoutes } from './dashboard.js';
 import { openApiRoutes } from './openapi.js';
 import { listen, type ConnectionLimits } from './server.js';
 import type { Logger } from '../log.js';
-import { apiAuth } from './auth.js';
+import { apiAuth, type TokenFailures } from './auth.js';
 import { hostCheck } from './host-check.js';
 import { errorMiddleware, HttpError } from './errors.js';
 
@@ -35,6 +35,8 @@ export interface ApiHostOptions {
   port: number;
   token?: string;
   tokenName?: string;
+  /** Wrong-token budgets shared with the inspector's feed (src/inspect/inspector.ts). */
+  tokenFailures?: TokenFailures;
   allowedHosts?: string[];
   log: Logger;
   accounts: HostedAccount[];
@@ -65,7 +67,7 @@ export function createApiHost(opts: ApiHostOptions): Koa {
   const app = new Koa();
   app.use(errorMiddleware(opts.log));
   app.use(hostCheck(opts.host, opts.allowedHosts));
-  app.use(apiAuth({ token: opts.token, tokenName: opts.tokenName, log: opts.log }));
+  app.use(apiAuth({ token: opts.token, tokenName: opts.tokenName, log: opts.log, failures: opts.tokenFailures }));
   // The dashboard page and the schema are the same for every account, and served on standby too.
   const shared = new Router();
   dashboardRoutes(shared);

@@ -1,6 +1,8 @@
 /**
  * One job: the Stately inspector's bridge (CT_INSPECT=1), local only (DESIGN §6): its page, its
- * WebSocket relay and who may read or publish on it.
+ * WebSocket relay and who may read or publish on it. With CT_API_TOKEN set, a viewer reads only
+ * after giving the token (bearer header on the upgrade, or the socket's first message, within
+ * {@link AUTH_TIMEOUT_MS}); wrong ones count against the status API's own failure budgets.
  *
  * Why not `createInspectorServer` from `@statelyai/inspect/server` (0.7.2): it calls
  * `httpServer.listen(port)` with no host, so it listens on every interface (order data on the
@@ -24,7 +26,9 @@ import type { Duplex } from 'node:stream';
 import { createWebSocketInspector } from '@statelyai/inspect';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { InspectionEvent } from 'xstate';
+import { bearerOf, tokenFailures, tokenMatcher, type TokenFailures } from '../api/auth.js';
 import type { Logger } from '../log.js';
+import { bridgeCsp, bridgePage, CLOSE_TOKEN_REQUIRED, CLOSE_TOO_MANY_ATTEMPTS } from './bridge-page.js';
 
 
 export interface Inspector {
@@ -46,10 +50,27 @@ const MAX_TRACKED_ACTORS = 1000;
 const MAX_VIEWER_BUFFER = 8 * 1024 * 1024;
 /** One message (a machine definition, a snapshot) never comes near this. */
 const MAX_PAYLOAD = 16 * 1024 * 1024;
+/** A viewer sends one message, its token (CT_API_TOKEN is one run of visible ASCII). */
+const MAX_VIEWER_PAYLOAD = 4 * 1024;
+/** A viewer that has not given the token within this is closed (the feed needs it when CT_API_TOKEN is set). */
+export const AUTH_TIMEOUT_MS = 5_000;
 const PRODUCER_TIMEOUT_MS = 5_000;
 const CLOSE_GRACE_MS = 1_000;
 /** The UI the bridge page embeds; it receives the events by postMessage inside the browser. */
-const UI_URL = 'https://stately.ai/inspect';
+export const UI_URL = 'https://stately.ai/inspect';
+
+export interface InspectorOptions {
+  port: number;
+  log: Logger;
+  /** CT_API_TOKEN: when set, the feed is read only with it. */
+  token?: string;
+  /** The status API's wrong-token budgets, shared (made here when absent). */
+  tokenFailures?: TokenFailures;
+  /** How long a viewer has to give the token ({@link AUTH_TIMEOUT_MS}; shorter in tests). */
+  authTimeoutMs?: number;
+  /** The Stately UI the page embeds ({@link UI_URL}; a local stand-in in tests). */
+  uiUrl?: string;
+}
 
 interface TrackedActor {
   actor: string;
@@ -64,10 +85,13 @@ interface MessageHead {
   snapshot?: { status?: unknown } | null;
 }
 
-export async function startInspector(opts: { port: number; log: Logger }): Promise<Inspector> {
+export async function startInspector(opts: InspectorOptions): Promise<Inspector> {
   const { log } = opts;
-  const token = randomBytes(18).toString('base64url');
-  const producerPath = `/producer/${token}`;
+  const producerPath = `/producer/${randomBytes(18).toString('base64url')}`;
+  const uiUrl = opts.uiUrl ?? UI_URL;
+  const authTimeoutMs = opts.authTimeoutMs ?? AUTH_TIMEOUT_MS;
+  const matches = opts.token ? tokenMatcher(opts.token) : null;
+  const failed = opts.tokenFailures ?? tokenFailures();
 
   let port = 0;
   let closed = false;
@@ -89,17 +113,25 @@ export async function startInspector(opts: { port: number; log: Logger }): Promi
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-    res.end(bridgeHtml());
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': bridgeCsp(uiUrl, [`ws://${HOST}:${port}`, `ws://localhost:${port}`]),
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
+    res.end(bridgePage(uiUrl));
   });
   http.on('clientError', (_err, socket: Duplex) => socket.destroy());
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD });
-  wss.on('error', (err) => log.warn({ event: 'inspector_error', err: String(err) }, 'inspector server error'));
+  const viewerWss = new WebSocketServer({ noServer: true, maxPayload: MAX_VIEWER_PAYLOAD });
+  for (const server of [wss, viewerWss]) server.on('error', (err) => log.warn({ event: 'inspector_error', err: String(err) }, 'inspector server error'));
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const reject = (status: string) => {
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const reject = (status: string, headers = '') => {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n${headers}Content-Length: 0\r\n\r\n`);
     };
     if (closed) return reject('503 Service Unavailable');
     if (!allowedHosts().has(req.headers.host ?? '')) return reject('403 Forbidden');
@@ -113,8 +145,52 @@ export async function startInspector(opts: { port: number; log: Logger }): Promi
     // other web page could open a socket to 127.0.0.1 from the developer's browser: refused.
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins().has(origin)) return reject('403 Forbidden');
-    wss.handleUpgrade(req, socket, head, (ws) => acceptViewer(ws));
+    if (!matches) return viewerWss.handleUpgrade(req, socket, head, (ws) => acceptViewer(ws));
+    const client = req.socket.remoteAddress ?? 'unknown';
+    const header = req.headers.authorization;
+    if (header === undefined) return viewerWss.handleUpgrade(req, socket, head, (ws) => awaitToken(ws, client));
+    // The token as a bearer header on the upgrade (a Node client, curl, websocat).
+    const verdict = checkToken(bearerOf(header) ?? header.trim(), client, 'header');
+    if (verdict === null) return viewerWss.handleUpgrade(req, socket, head, (ws) => acceptViewer(ws));
+    reject(verdict.code === CLOSE_TOO_MANY_ATTEMPTS ? '429 Too Many Requests' : '401 Unauthorized', 'WWW-Authenticate: Bearer\r\n');
   });
+
+  /**
+   * Null when `given` is the token; else why not, as a close code and reason. A wrong token counts
+   * against the status API's budgets; past them, a wrong one is refused unchecked (the right one
+   * never is: the feed is a read). An empty one is no attempt (the page has none yet).
+   */
+  function checkToken(given: string, client: string, via: 'header' | 'message'): { code: number; reason: string } | null {
+    if (given !== '' && matches!(given)) return null;
+    if (given === '') return { code: CLOSE_TOKEN_REQUIRED, reason: 'token required' };
+    const t = Date.now();
+    const lock = failed.lockedFor(client, t);
+    if (lock.wait > 0) return { code: CLOSE_TOO_MANY_ATTEMPTS, reason: `too many failed token attempts ${lock.scope}; retry in ${lock.wait} s` };
+    const { failures, all } = failed.fail(client, t);
+    // What was given is never logged.
+    log.warn({ event: 'inspector_auth_failed', client, via, reason: 'wrong_token', failures, failures_all: all }, 'inspector feed: token wrong');
+    return { code: CLOSE_TOKEN_REQUIRED, reason: 'wrong token' };
+  }
+
+  /** A viewer without a bearer header: its first message must be the token, within authTimeoutMs. Nothing is sent before. */
+  function awaitToken(ws: WebSocket, client: string): void {
+    ws.on('error', () => ws.terminate());
+    const timer = setTimeout(() => refuse(ws, CLOSE_TOKEN_REQUIRED, `token required within ${authTimeoutMs / 1000} s`), authTimeoutMs);
+    ws.once('close', () => clearTimeout(timer));
+    ws.once('message', (data, isBinary) => {
+      clearTimeout(timer);
+      const verdict = checkToken(isBinary ? '' : rawToString(data).trim(), client, 'message');
+      if (verdict === null) acceptViewer(ws);
+      else refuse(ws, verdict.code, verdict.reason);
+    });
+  }
+
+  /** Closes with a code and reason that say why; a peer that does not answer the close is cut. */
+  function refuse(ws: WebSocket, code: number, reason: string): void {
+    log.info({ event: 'inspector_viewer_refused', code, reason }, 'inspector viewer refused');
+    ws.close(code, reason);
+    setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+  }
 
   function acceptProducer(ws: WebSocket): void {
     producerSocket = ws;
@@ -190,40 +266,6 @@ export async function startInspector(opts: { port: number; log: Logger }): Promi
     for (const ws of viewers) send(ws, msg);
   }
 
-  function bridgeHtml(): string {
-    // The same bridge as the package's server, but it connects back to the host it was served
-    // from (127.0.0.1 or localhost), so the Origin check above lets it in.
-    return `<!DOCTYPE html>
-<html>
-<head>
-  <meta charset="utf-8">
-  <title>crazy-trade · Stately Inspector</title>
-  <style>* { margin: 0; padding: 0; } html, body { height: 100%; } iframe { width: 100%; height: 100%; border: none; }</style>
-</head>
-<body>
-  <iframe id="inspector" src="${UI_URL}"></iframe>
-  <script>
-    const iframe = document.getElementById('inspector');
-    const buffer = [];
-    let connected = false;
-    window.addEventListener('message', (e) => {
-      if (e.data && e.data.type === '@statelyai.connected') {
-        connected = true;
-        buffer.forEach((event) => iframe.contentWindow.postMessage(event, '*'));
-        buffer.length = 0;
-      }
-    });
-    const ws = new WebSocket('ws://' + location.host + '/');
-    ws.onmessage = (event) => {
-      const data = JSON.parse(event.data);
-      if (connected) iframe.contentWindow.postMessage(data, '*');
-      else buffer.push(data);
-    };
-  </script>
-</body>
-</html>`;
-  }
-
   // Loopback only, whatever the port.
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => reject(err);
@@ -256,11 +298,11 @@ export async function startInspector(opts: { port: number; log: Logger }): Promi
         });
       });
     }
-    for (const ws of wss.clients) ws.terminate();
+    for (const server of [wss, viewerWss]) for (const ws of server.clients) ws.terminate();
     viewers.clear();
     actors.clear();
     events.length = 0;
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    await Promise.all([wss, viewerWss].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));
   }
