@@ -36,7 +36,7 @@ export function hasFractionStop(row: Pick<StopRow, 'payload'>): boolean {
 }
 
 /** The events for the fraction stop (created by the first, an `asked`, when `fraction` is undefined). */
-export function fractionFollows(main: StopRow, fraction: StopRow | undefined): StopEvent[] {
+export function fractionFollows(main: Pick<StopRow, 'payload' | 'cut_qty' | 'status' | 'cancel_requested' | 'broker_order_id' | 'version' | 'last_error'>, fraction: StopRow | undefined): StopEvent[] {
   if (!hasFractionStop(main)) return [];
   const ask = fractionAsk(stopAsk(main));
   const mainState = stopStateOf(main);
