@@ -11,7 +11,7 @@ import { benchRehydrate } from './rehydrate.js';
 /**
  * `npm run bench [-- name …]`: every benchmark, each in a fresh process (one run's heap and
  * timers must not tax the next, as a restart would not), one JSON document on stdout.
- * Targets (issue 8) are reported next to each figure; benchmarks measure, they do not fail.
+ * Targets (issue 8; rehydration and fill → stop: issue 22 item 18) are reported next to each figure; benchmarks measure, they do not fail.
  * `*_pg` runs its twin on PostgreSQL (a throwaway cluster, test/support/pg-cluster.ts, or
  * CT_TEST_PG_URL); each figure says its `store`, a _pg one without PostgreSQL says `skipped`.
  */

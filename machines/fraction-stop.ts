@@ -31,14 +31,18 @@ export function fractionAsk(entryAsk: StopAsk): StopAsk {
 
 /** Whether the row is an equity entry's stop that may have a fraction stop to follow it. */
 export function hasFractionStop(row: Pick<StopRow, 'payload'>): boolean {
-  const ask = stopAsk(row);
+  return followedByFraction(stopAsk(row));
+}
+
+function followedByFraction(ask: StopAsk): boolean {
   return ask.part !== 'fraction' && !isCrypto(ask.symbol, ask.assetClass);
 }
 
 /** The events for the fraction stop (created by the first, an `asked`, when `fraction` is undefined). */
-export function fractionFollows(main: StopRow, fraction: StopRow | undefined): StopEvent[] {
-  if (!hasFractionStop(main)) return [];
-  const ask = fractionAsk(stopAsk(main));
+export function fractionFollows(main: Pick<StopRow, 'payload' | 'cut_qty' | 'status' | 'cancel_requested' | 'broker_order_id' | 'version' | 'last_error'>, fraction: StopRow | undefined): StopEvent[] {
+  const mainAsk = stopAsk(main);
+  if (!followedByFraction(mainAsk)) return [];
+  const ask = fractionAsk(mainAsk);
   const mainState = stopStateOf(main);
   const wants = fractionPart(stopWants({ asked: ask.qty, cut: main.cut_qty }));
   const needed = mainState !== 'done' && mainState !== 'cancelling' && new D(wants).gt(0);

@@ -95,6 +95,8 @@ export function wholePart(qty: string): string {
 
 /** The fraction of an equity quantity of one share or more, which its trailing stop cannot take; under one share, nothing. */
 export function fractionPart(qty: string): string {
+  // Whole shares written without a point (the usual ask): no fraction, and no decimal arithmetic.
+  if (/^\d+$/.test(qty)) return '0';
   const q = new D(qty);
   return q.lt(1) ? '0' : normalize(q.minus(q.floor()));
 }

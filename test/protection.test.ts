@@ -371,8 +371,10 @@ describe('an entry protected, then closed from outside', () => {
     expect(d.prepare('select state, terminal from orders where order_id = ?').get(entry.id)).toEqual({ state: 'exited', terminal: 1 });
     d.close();
 
-    const again = await bot(s, db);
+    // At debug: each rehydrated actor's line (info has only their count).
+    const again = await bot(s, db, { CT_LOG_LEVEL: 'debug' });
     const againUrl = await again.apiUrl();
+    expect(again.lines.some((l) => l.event === 'actors_rehydrated')).toBe(true);
     expect(again.lines.filter((l) => l.event === 'actor_rehydrated' && l.order_id === entry.id)).toEqual([]);
     expect((await getJson(`${againUrl}/orders?state=protected`)).body.orders).toEqual([]);
     expect((await stopsOf(s, entry.id)).map((o) => o.status)).toEqual(['canceled']);

@@ -1,5 +1,5 @@
 import type { Database } from '../store/database.js';
-import { backedOffStops, liveEquityEntryStops, positionStopRows, insertStopRow, readStopRow, writeStopPatch, type StoredStopRow } from '../store/stops.js';
+import { backedOffStops, liveEquityEntryStops, positionStopRows, insertStopRow, readStopRow, stopRowsById, writeStopPatch, type FollowedStopRow, type StoredStopRow } from '../store/stops.js';
 import { fractionStopClientOrderId, isLiveStatus, stopRowIdOf } from '../domain/orders.js';
 import type { OrderReport } from '../domain/reports.js';
 import { fractionFollows, hasFractionStop } from '../../machines/fraction-stop.js';
@@ -48,9 +48,9 @@ export function applyStopTransition(db: Database, clientOrderId: string, event: 
 }
 
 /** An equity entry's stop changed: its fraction stop (machines/fraction-stop.ts) follows, in the same transaction. */
-function followWithFraction(db: Database, main: StoredStopRow, now: Date): void {
+function followWithFraction(db: Database, main: FollowedStopRow, now: Date, fractionRow: (cid: string) => StoredStopRow | undefined = (cid) => readStopRow(db, cid)): void {
   const cid = fractionStopClientOrderId(main.entry_order_id);
-  const events = fractionFollows(main, readStopRow(db, cid));
+  const events = fractionFollows(main, fractionRow(cid));
   if (events.length === 0) return;
   db.transaction(() => {
     for (const event of events) applyOne(db, cid, event, now);
@@ -63,7 +63,11 @@ function followWithFraction(db: Database, main: StoredStopRow, now: Date): void 
  */
 export function followFractionStops(db: Database, now = new Date()): void {
   db.transaction(() => {
-    for (const row of liveEquityEntryStops(db)) followWithFraction(db, row, now);
+    const mains = liveEquityEntryStops(db);
+    // Their fraction stops read up front, a chunk of ids per query (not a query per entry): each
+    // entry has its own fraction stop, so following one never changes another's row.
+    const fractions = stopRowsById(db, mains.map((row) => fractionStopClientOrderId(row.entry_order_id)));
+    for (const row of mains) followWithFraction(db, row, now, (cid) => fractions.get(cid));
   });
 }
 

@@ -91,15 +91,16 @@ export class CommitStep {
     const orderId = id.slice('order:'.length);
     const logic = (ref as unknown as { logic: Changed['logic'] }).logic;
     if (spawned) this.changed.push({ logic, snap: ref.getSnapshot(), eventType: 'xstate.init', writes: undefined });
-    ref.subscribe({
-      next: (snap) => {
-        const eventType = this.routing.orderId === orderId ? this.routing.eventType : 'stop.filled';
-        const writes = this.pending.get(orderId);
-        this.pending.delete(orderId);
-        this.changed.push({ logic, snap: snap as Changed['snap'], eventType, writes });
-      },
-      error: () => undefined,
-    });
+    // An instance of a class, not an object of closures: a restart subscribes to 10,000 actors.
+    ref.subscribe(new OrderWatch(this, orderId, logic));
+  }
+
+  /** An order actor took a snapshot (OrderWatch): queued with the event that made it and the writes its transition buffered. */
+  took(orderId: string, logic: Changed['logic'], snap: Changed['snap']): void {
+    const eventType = this.routing.orderId === orderId ? this.routing.eventType : 'stop.filled';
+    const writes = this.pending.get(orderId);
+    this.pending.delete(orderId);
+    this.changed.push({ logic, snap, eventType, writes });
   }
 
   /** Each queued snapshot in its own transaction, in the order the actors took them. */
@@ -148,6 +149,22 @@ export class CommitStep {
     }
     this.hooks.committed({ c, committed, state, terminal, now });
   }
+}
+
+/** One order actor's subscription: each snapshot it takes goes to the commit step's queue. */
+class OrderWatch {
+  constructor(
+    private readonly step: CommitStep,
+    private readonly orderId: string,
+    private readonly logic: Changed['logic'],
+  ) {}
+
+  next(snap: unknown): void {
+    this.step.took(this.orderId, this.logic, snap as Changed['snap']);
+  }
+
+  /** An actor's error is the supervisor's to report (order-actors.ts); nothing is committed for it. */
+  error(): void {}
 }
 
 /** The order a supervisor event is routed to, and the order machine's event for it. */

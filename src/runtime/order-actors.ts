@@ -110,7 +110,11 @@ export class OrderActors {
     // One position actor per symbol with a position or a live stop; the stop actors keep theirs current.
     for (const position of this.following.restoreInputs()) actor.send({ type: 'position.ensure', position });
     stopActorsOf(db).onChange = (row) => this.positionActor(row.symbol)?.send({ type: 'stop.changed', row });
-    for (const r of restored) log.info({ event: 'actor_rehydrated', order_id: r.orderId, state: r.state }, `order actor rehydrated in ${r.state}`);
+    // One line for the lot (10,000 info lines cost a restart hundreds of ms); each actor at debug.
+    const byState: Record<string, number> = {};
+    for (const r of restored) byState[r.state] = (byState[r.state] ?? 0) + 1;
+    log.info({ event: 'actors_rehydrated', restored: restored.length, rebuild: rebuild.length, by_state: byState }, `${restored.length} order actors rehydrated`);
+    if (log.isLevelEnabled('debug')) for (const r of restored) log.debug({ event: 'actor_rehydrated', order_id: r.orderId, state: r.state }, `order actor rehydrated in ${r.state}`);
     return rebuild;
   }
 

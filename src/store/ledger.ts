@@ -54,11 +54,19 @@ export function ledgerOf(db: Database, orderId: string): OrderLedger {
  * recorded crypto fee (the coin a buy paid: Alpaca leaves q less the fee in the position).
  */
 export function ledgerPositions(db: Database): Map<string, string> {
-  const rows = db.all(db.kysely.selectFrom('fills').select(['symbol', 'side', 'qty']));
+  // Fills of one quantity counted by the store (its text, summed exactly here): a restart reads
+  // thousands of fills of a few sizes, and decimal arithmetic per fill was most of this.
+  const rows = db.all(
+    db.kysely
+      .selectFrom('fills')
+      .select((eb) => ['symbol', 'side', 'qty', eb.fn.countAll<number | string>().as('n')])
+      .groupBy(['symbol', 'side', 'qty']),
+  );
   const out = new Map<string, InstanceType<typeof D>>();
   for (const r of rows) {
     const prev = out.get(r.symbol) ?? new D(0);
-    out.set(r.symbol, r.side === 'buy' ? prev.plus(r.qty) : prev.minus(r.qty));
+    const moved = new D(r.qty).times(String(r.n));
+    out.set(r.symbol, r.side === 'buy' ? prev.plus(moved) : prev.minus(moved));
   }
   for (const [symbol, fee] of feeTotals(db)) out.set(symbol, (out.get(symbol) ?? new D(0)).minus(fee));
   return new Map([...out].map(([k, v]) => [k, normalize(v)]));
