@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BrokerClient } from '../src/broker/client.js';
 import { assessCoverage, stopCoverOf } from '../src/protection/coverage.js';
 import { StopWorker } from '../src/protection/stop-worker.js';
+import type { AssetGrids } from '../src/broker/asset-grids.js';
 import type { OrderActors } from '../src/runtime/order-actors.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { readStopRow, updateStopRow } from '../src/store/stops.js';
@@ -106,5 +107,102 @@ describe('stop worker: refusals', () => {
     await w.kick();
     expect(readStopRow(db, CID)).toMatchObject({ status: 'confirmed', broker_order_id: existing.id, placed_qty: '10', attempts: 0, last_error: null });
     expect(working).toEqual(['e1']);
+  });
+});
+
+describe('stop worker: a send cut off with its process', () => {
+  let db: Database;
+  const requests: string[] = [];
+
+  const worker = () =>
+    new StopWorker({
+      db,
+      log: captureLogger().log,
+      client: {
+        orders: {
+          postOrder: async (req: { postOrderRequest: { clientOrderId: string; qty: string } }) => {
+            requests.push(`POST ${req.postOrderRequest.clientOrderId}`);
+            const r = req.postOrderRequest;
+            return { ...fixture('order-limit-accepted.json'), client_order_id: r.clientOrderId, side: 'sell', qty: r.qty, type: 'trailing_stop', order_type: 'trailing_stop', limit_price: null, trail_percent: '2' };
+          },
+          getOrderByClientOrderId: async ({ clientOrderId }: { clientOrderId: string }) => {
+            requests.push(`GET ${clientOrderId}`);
+            throw new NotFoundError(new Response(), 404, 40410000, 'order not found');
+          },
+        },
+      } as unknown as BrokerClient,
+      actors: { stopWorking: () => undefined, positionClosed: () => undefined } as unknown as OrderActors,
+      settings: { trailPercent: '2', cryptoLimitSlippagePercent: '1' },
+      latestPrice: async () => '100',
+      ledgerPosition: () => '10',
+      graceMs: 10_000,
+    });
+
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0);
+    db = await openDatabase(':memory:');
+    requests.length = 0;
+    upsertStop(db, { entryOrderId: 'e1', clientOrderId: CID, symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '10' });
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    await db.close();
+  });
+
+  it('a send an earlier process made and the broker never saw is sent again at once, under the same client order id', async () => {
+    // The process that committed sent_at died 2 s ago with its request: it landed or never will.
+    updateStopRow(db, CID, { status: 'unknown', sent_at: new Date(T0 - 2000).toISOString(), next_attempt_at: 0 });
+    await worker().kick();
+    expect(requests).toEqual([`GET ${CID}`, `POST ${CID}`]);
+    expect(readStopRow(db, CID)).toMatchObject({ status: 'confirmed', placed_qty: '10' });
+  });
+
+  it('a send this process made may still appear: a 404 within the grace waits, and asks again', async () => {
+    const w = worker();
+    vi.setSystemTime(T0 + 500);
+    updateStopRow(db, CID, { status: 'unknown', sent_at: new Date(T0 + 500).toISOString(), next_attempt_at: 0 });
+    vi.setSystemTime(T0 + 1500);
+    await w.kick();
+    expect(requests).toEqual([`GET ${CID}`]);
+    expect(readStopRow(db, CID)).toMatchObject({ status: 'unknown', next_attempt_at: T0 + 2500 });
+  });
+});
+
+describe('stop worker: prices on the grid', () => {
+  it('a stop price kept from a time the grid could not be read goes on the grid when the stop is sent', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0);
+    const db = await openDatabase(':memory:');
+    const sent: Array<{ stopPrice?: string; limitPrice?: string }> = [];
+    try {
+      const cid = 'ct-stop-eth1';
+      upsertStop(db, { entryOrderId: 'eth1', clientOrderId: cid, symbol: 'ETH/USD', assetClass: 'crypto', side: 'sell', qty: '0.5' });
+      // A ratchet worked 3301.75 out without ETH/USD's price increment (0.1): off the grid, Alpaca refuses it.
+      updateStopRow(db, cid, { target_stop_price: '3301.75' });
+      const w = new StopWorker({
+        db,
+        log: captureLogger().log,
+        client: {
+          orders: {
+            postOrder: async (req: { postOrderRequest: { clientOrderId: string; qty: string; stopPrice: string; limitPrice: string } }) => {
+              const r = req.postOrderRequest;
+              sent.push({ stopPrice: r.stopPrice, limitPrice: r.limitPrice });
+              return { ...fixture('order-limit-accepted.json'), symbol: 'ETH/USD', asset_class: 'crypto', client_order_id: r.clientOrderId, side: 'sell', qty: r.qty, type: 'stop_limit', order_type: 'stop_limit', stop_price: r.stopPrice, limit_price: r.limitPrice };
+            },
+          },
+        } as unknown as BrokerClient,
+        actors: { stopWorking: () => undefined, positionClosed: () => undefined } as unknown as OrderActors,
+        settings: { trailPercent: '2', cryptoLimitSlippagePercent: '1' },
+        latestPrice: async () => '3369.14',
+        ledgerPosition: () => '0.5',
+        grids: { of: async () => ({ minOrderSize: '0.001', minTradeIncrement: '0.000000001', priceIncrement: '0.1' }) } as unknown as AssetGrids,
+      });
+      await w.kick();
+      expect(sent).toEqual([{ stopPrice: '3301.7', limitPrice: '3268.6' }]);
+    } finally {
+      vi.useRealTimers();
+      await db.close();
+    }
   });
 });

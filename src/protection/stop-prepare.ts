@@ -1,7 +1,7 @@
 import type { StoredStopRow } from '../store/stops.js';
 import { stopAsk } from '../domain/protection.js';
 import { isCrypto } from '../domain/symbols.js';
-import { qtyOnGrid } from '../domain/grid.js';
+import { priceOnGrid, qtyOnGrid } from '../domain/grid.js';
 import { D, normalize } from '../decimal.js';
 import type { AssetGrids } from '../broker/asset-grids.js';
 import { replaceTarget, stopBasis, stopStateOf, type StopEvent } from '../../machines/stop-model.js';
@@ -50,8 +50,9 @@ export class StopPreparation {
     const qty = qtyOnGrid(sized, grid);
     if (!qty.ok) return { type: 'deferred', reason: qty.reason };
     // A re-arm keeps the stop where it is (then moves it one increment), not where the latest price would put it.
+    // A kept price goes on the grid now: it may have been worked out while the grid could not be read.
     const kept = row.target_stop_price ?? (rearm ? row.placed_stop_price : null);
-    const stopPrice = kept ?? cryptoStopPrice(await this.deps.latestPrice(ask.symbol), trailOf(ask, this.deps.settings), grid.priceIncrement);
+    const stopPrice = kept !== null ? priceOnGrid(kept, grid.priceIncrement) : cryptoStopPrice(await this.deps.latestPrice(ask.symbol), trailOf(ask, this.deps.settings), grid.priceIncrement);
     const increment = grid.minTradeIncrement ?? undefined;
     return this.unlessUnchanged(row, { type: 'sendStarted', clientOrderId, basis: stopBasis(row), qty: qty.qty, stopPrice, ...(increment ? { qtyIncrement: increment } : {}) }, rearm);
   }

@@ -29,21 +29,33 @@ export interface StopRequestDeps {
   washBlocks: WashBlocks;
   /** How long a sent order may stay invisible by client order id before it counts as absent. */
   graceMs?: number;
+  /** When this process began (epoch ms; default: when these requests were made). */
+  startedAt?: number;
 }
 
 export type SendEffect = Extract<StopEffect, { type: 'post' | 'patch' }>;
 
 export class StopRequests {
-  constructor(private readonly deps: StopRequestDeps) {}
+  private readonly startedAt: number;
 
-  /** GET by client order id: found, absent on a definite 404; anything else is "unknown". */
-  async lookup(cid: string): Promise<StopEvent> {
+  constructor(private readonly deps: StopRequestDeps) {
+    this.startedAt = deps.startedAt ?? Date.now();
+  }
+
+  /**
+   * GET by client order id: found, absent on a definite 404; anything else is "unknown". The grace
+   * (an order that may still appear) is for a send this process made: one an earlier process made
+   * (a crash, a restart, a takeover) was answered or lost with that process, so its 404 is final at
+   * once. Sending again is safe either way: the client order id is the same, and a duplicate is adopted.
+   */
+  async lookup(cid: string, sentAt: string | null = null): Promise<StopEvent> {
+    const earlier = sentAt !== null && Date.parse(sentAt) < this.startedAt;
     try {
       const parsed = parseOrder(await this.deps.client.orders.getOrderByClientOrderId({ clientOrderId: cid }));
       if (parsed.ok) return { type: 'lookupFound', clientOrderId: cid, order: parsed.value };
       return { type: 'outcomeUnknown', clientOrderId: cid, reason: `lookup of ${cid} failed: ${parsed.reason}` };
     } catch (err) {
-      if (err instanceof NotFoundError) return { type: 'lookupAbsent', clientOrderId: cid, graceMs: this.deps.graceMs ?? 10_000 };
+      if (err instanceof NotFoundError) return { type: 'lookupAbsent', clientOrderId: cid, graceMs: earlier ? 0 : (this.deps.graceMs ?? 10_000) };
       return { type: 'outcomeUnknown', clientOrderId: cid, reason: `lookup of ${cid} failed: ${String(err)}` };
     }
   }

@@ -158,7 +158,7 @@ export class StopWorker {
   private perform(row: StoredStopRow, effect: Request, ctx: { partial: boolean }): Promise<StopEvent | null> {
     switch (effect.type) {
       case 'lookup':
-        return this.requests.lookup(effect.clientOrderId);
+        return this.requests.lookup(effect.clientOrderId, row.sent_at);
       case 'fetchOrder':
         return this.requests.fetchOrder(effect);
       case 'place':
