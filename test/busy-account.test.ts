@@ -6,14 +6,14 @@ import type { Simulator } from '../src/sim/index.js';
 
 const env = simsAndBots('busy', 'PKBUSY', 'busy-secret');
 
-/** The outside trader: 45 s, one trade every 300 ms (≈ 3.3/s, 200/min): more stop work than 180/min allows. */
-const BUSY_MS = 45_000;
-const TRADE_EVERY_MS = 300;
+/** The outside trader: 40 s, one trade every 170 ms (≈ 5.9/s, 350/min): more stop work than 200/min allows. */
+const BUSY_MS = 40_000;
+const TRADE_EVERY_MS = 170;
 const CORE = ['AAPL', 'MSFT', 'TSLA', 'SPY'];
 const OTHERS = ['QQQ', 'IWM', 'NVDA', 'AMZN', 'GOOGL', 'META', 'AMD', 'F'];
 const GRACE_S = 5;
 /** How long the test waits for the backlog to drain after the trader stops. */
-const DRAIN_WAIT_MS = 30_000;
+const DRAIN_WAIT_MS = 40_000;
 const ORDER_CHANGES = ['POST /v2/orders', 'PATCH /v2/orders/{order_id}', 'DELETE /v2/orders/{order_id}'];
 const READS = ['GET /v2/account/activities', 'GET /v2/orders', 'GET /v2/orders/{order_id}', 'GET /v2/positions'];
 
@@ -47,12 +47,12 @@ const sumRoutes = (byRoute: Record<string, number>, routes: string[]) => routes.
 const minus = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.keys(a).map((k) => [k, a[k]! - (b[k] ?? 0)]));
 
 /**
- * The real bot against the simulator while an outside trader makes ~3.3 trades/s for a minute: the
- * bot wants more than its 180/min (a tenth of Alpaca's 200/min kept as burst, so no minute ever
- * sees more than 200). Measured on this test (2 shared cores): 194 requests/min sent while busy,
- * 182 of them order changes and 12 reads; fill → stop_placed p50 2.9 s, p95 5.7 s; every position
- * covered 5.5 s after the trader stops, /health 200 at the same moment. (At twice the trade rate the
- * lane held p95 at 25 s where the SDK's FIFO limiter took 74 s.)
+ * The real bot against the simulator while an outside trader makes ~5.9 trades/s for 40 s: the bot
+ * wants more than Alpaca's 200/min (no 60 s window may see more: src/broker/priority-limiter.ts).
+ * Measured on this test (2 shared cores): 166 order changes and 4 reads while busy; fill →
+ * stop_placed p50 4.1 s, p95 26.7 s (the first 60 stops go at once, then 3 a second, then the window
+ * is full until its first minute passes); every position covered 25.8 s after the trader stops,
+ * /health 200 at the same moment.
  */
 describe('a busy account: stops go first under the 200/min rate limit', () => {
   it('spends the budget on stops ahead of polls, reports the uncovered symbols while they wait, and covers everything once the trading stops', async () => {
@@ -129,8 +129,17 @@ describe('a busy account: stops go first under the 200/min rate limit', () => {
     };
     console.log(`busy account: ${JSON.stringify(summary)}`);
 
-    // The budget held: at most the bucket (20) plus 180/min of refill over the whole run.
-    expect(statsEnd.total - statsStart.total).toBeLessThanOrEqual(20 + (180 * (tEnd - t0)) / 60_000 + 5);
+    // The budget held: no 60 s window saw more than Alpaca's 200 trading-API requests (the market
+    // data API has its own budget), by the simulator's request log.
+    const logged = (await getJson(`${s.url}/_sim/requests?after=0&limit=10000`)).body.entries as Array<{ at: number; path: string }>;
+    const trading = logged.filter((r) => !/^\/(v1beta3|v2\/stocks|v1beta1)\//.test(r.path)).map((r) => r.at);
+    let busiestMinute = 0;
+    for (let i = 0, j = 0; i < trading.length; i++) {
+      while (trading[i]! - trading[j]! >= 60_000) j++;
+      busiestMinute = Math.max(busiestMinute, i - j + 1);
+    }
+    expect(trading.length).toBeGreaterThan(200);
+    expect(busiestMinute).toBeLessThanOrEqual(200);
     // The trader kept the bot over budget: stops were waiting, and /health said so by name.
     expect(delays.length).toBeGreaterThan(100);
     expect(critical.length).toBeGreaterThan(0);
@@ -143,11 +152,12 @@ describe('a busy account: stops go first under the 200/min rate limit', () => {
     // Stops were not starved by polls: most of the budget went to order changes, an entry waited
     // seconds for its stop, and the backlog drained within seconds of the trader stopping.
     expect(busyHigh / busyTotal).toBeGreaterThan(0.8);
-    expect(p95).toBeLessThan(15_000);
+    // (The backlog left when the trader stops waits for the 60 s window to free slots: tens of seconds at most.)
+    expect(p95).toBeLessThan(40_000);
     expect(tCovered).not.toBeNull();
-    expect(tCovered!).toBeLessThan(15_000);
+    expect(tCovered!).toBeLessThan(35_000);
     expect(tHealthy).not.toBeNull();
-    expect(tHealthy!).toBeLessThan(15_000);
+    expect(tHealthy!).toBeLessThan(35_000);
 
     b.proc.kill('SIGTERM');
     expect((await b.exited).code).toBe(0);

@@ -6,7 +6,7 @@ import { PriorityLimiter, type Lane } from '../src/broker/priority-limiter.js';
 import { createBrokerClient, laneFor } from '../src/broker/client.js';
 
 /** The limiter on fake timers: Date.now is the fake clock, so grants are exact to the ms. */
-describe('PriorityLimiter (token bucket, two lanes)', () => {
+describe('PriorityLimiter (a sliding window and a bucket, two lanes)', () => {
   beforeEach(() => {
     vi.useFakeTimers();
   });
@@ -14,10 +14,10 @@ describe('PriorityLimiter (token bucket, two lanes)', () => {
     vi.useRealTimers();
   });
 
-  const limiter = (maxRequests: number, intervalMs: number) => new PriorityLimiter({ maxRequests, intervalMs, now: () => Date.now() });
+  const limiter = (maxRequests: number, intervalMs: number) => new PriorityLimiter({ maxRequests, intervalMs, now: () => Date.now(), marginMs: 0 });
 
-  it('serves every waiting high request before any waiting low one, FIFO within each lane', async () => {
-    // A budget of 2 a second: a burst of 1, then one token a second.
+  it('serves every waiting high request before any waiting low one, FIFO within each lane; reads never take the last slot', async () => {
+    // A budget of 2 a second: a token a second, a bucket of 2; reads spend only its top token and never take the window's last slot.
     const lim = limiter(2, 1000);
     const start = Date.now();
     const grants: Array<[string, number]> = [];
@@ -29,16 +29,18 @@ describe('PriorityLimiter (token bucket, two lanes)', () => {
     take('high', 'H1');
     take('low', 'L3');
     take('high', 'H2');
-    expect(lim.queued()).toEqual({ high: 2, low: 3 });
+    await vi.advanceTimersByTimeAsync(0);
+    // H1 took the slot the reads may not: at once.
+    expect(lim.queued()).toEqual({ high: 1, low: 3 });
     await vi.advanceTimersByTimeAsync(1700);
-    // L1 has waited 1.7 s, H3 arrives now: it still goes first.
+    // L1 has waited 1.7 s, H3 arrives now: it still goes first, at the next token.
     take('high', 'H3');
     await vi.advanceTimersByTimeAsync(6000);
     expect(grants).toEqual([
       ['burst', 0],
-      ['H1', 1000],
-      ['H2', 2000],
-      ['H3', 3000],
+      ['H1', 0],
+      ['H2', 1000],
+      ['H3', 2000],
       ['L1', 4000],
       ['L2', 5000],
       ['L3', 6000],
@@ -47,7 +49,23 @@ describe('PriorityLimiter (token bucket, two lanes)', () => {
     expect(lim.granted()).toBe(7);
   });
 
-  it('never grants more than the budget in any window (a tenth as burst), and serves high requests first', async () => {
+  it('a backlog of order changes after a quiet spell goes out at once (three tenths of the budget), then 3 a second, never over 200 a minute', async () => {
+    const lim = limiter(200, 60_000);
+    const start = Date.now();
+    const at: number[] = [];
+    for (let i = 0; i < 260; i++) void lim.acquire('high').then(() => at.push(Date.now() - start));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(at).toHaveLength(60);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(at).toHaveLength(90);
+    // The window is full at 200 (60 + 140 at 3/s, about 46.7 s in): nothing more until the burst leaves it at 60 s.
+    await vi.advanceTimersByTimeAsync(49_999);
+    expect(at).toHaveLength(200);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(at.length).toBeGreaterThan(200);
+  });
+
+  it('never grants more than the budget in any window, holds reads to a bucket, and serves high requests first', async () => {
     const max = 10;
     const intervalMs = 1000;
     const ours = limiter(max, intervalMs);
@@ -79,9 +97,9 @@ describe('PriorityLimiter (token bucket, two lanes)', () => {
       const inWindow = ourTimes.filter((t) => t >= ourTimes[i]! && t < ourTimes[i]! + intervalMs).length;
       expect(inWindow).toBeLessThanOrEqual(max);
     }
-    // And the budget is used: burst (1) + 9 per second for 20 s, less the first request's lead.
-    expect(ourTimes.length).toBeGreaterThanOrEqual(1 + 9 * 20 - 2);
-    expect(ourTimes.length).toBeLessThanOrEqual(1 + 9 * 20);
+    // And the budget is used: the bucket's 9 a second for 20 s (and its first 3), at most the window's 10.
+    expect(ourTimes.length).toBeGreaterThanOrEqual(9 * 20 - 2);
+    expect(ourTimes.length).toBeLessThanOrEqual(10 * 20 + max);
     // High requests never wait behind the low backlog, which grows to many seconds.
     expect(waits.high.length).toBeGreaterThan(50);
     expect(Math.max(...waits.high)).toBeLessThan(1000);
@@ -89,11 +107,13 @@ describe('PriorityLimiter (token bucket, two lanes)', () => {
     expect(ours.queued().low).toBeGreaterThan(300);
   });
 
-  it('a waiter that aborts leaves its line without spending a token; an aborted signal is refused at once', async () => {
-    const lim = limiter(1, 1000);
+  it('a waiter that aborts leaves its line without spending a slot; an aborted signal is refused at once', async () => {
+    const lim = limiter(2, 1000);
     const start = Date.now();
     const grants: Array<[string, number]> = [];
     await lim.acquire('low');
+    await lim.acquire('high');
+    // The window is full (2): the next high waits for a slot; a read waits for the bucket's top token too.
     const ac = new AbortController();
     const aborted = lim.acquire('high', ac.signal);
     void lim.acquire('low').then(() => grants.push(['L1', Date.now() - start]));
@@ -105,12 +125,12 @@ describe('PriorityLimiter (token bucket, two lanes)', () => {
     await expect(lim.acquire('high', AbortSignal.abort())).rejects.toMatchObject({ name: 'AbortError' });
     expect(lim.queued()).toEqual({ high: 0, low: 1 });
     await vi.advanceTimersByTimeAsync(2000);
-    // L1 got the token the aborted request would have had; nothing else was spent.
-    expect(grants).toEqual([['L1', 1000]]);
-    expect(lim.granted()).toBe(2);
+    // L1 went once the bucket had its top token again (1 left at 0, one a second); nothing else was spent.
+    expect(grants).toEqual([['L1', 2000]]);
+    expect(lim.granted()).toBe(3);
     void lim.acquire('low').then(() => grants.push(['L2', Date.now() - start]));
-    await vi.advanceTimersByTimeAsync(0);
-    expect(grants).toEqual([['L1', 1000], ['L2', 2400]]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(grants).toEqual([['L1', 2000], ['L2', 3000]]);
   });
 });
 
@@ -180,7 +200,8 @@ describe('the broker client’s rate limit', () => {
       client.orders.deleteOrderByOrderID({ orderId: id }),
     ];
     await new Promise((r) => setTimeout(r, 20));
-    expect(client.queued()).toEqual({ high: 4, low: 4 });
+    // The POST took the budget's last slot at once (reads may not); the rest wait for the window.
+    expect(client.queued()).toEqual({ high: 3, low: 4 });
     await Promise.all(calls);
     expect(seen).toEqual([
       'GET /v2/account',
@@ -204,7 +225,7 @@ describe('the broker client’s rate limit', () => {
     await client.orders.getAllOrders({ status: 'open' });
     expect(seen).toEqual(['GET /v2/orders', 'GET /v2/orders', 'GET /v2/orders']);
     expect(client.requestCount()).toBe(3);
-    // The bucket is empty (a burst of 3 tokens; the 3 attempts took them): the next request waits; its caller gives up.
+    // The reads' part of the bucket is spent (3 tokens; the 3 attempts took them): the next read waits; its caller gives up.
     const ac = new AbortController();
     const waiting = client.positions.getAllOpenPositions({ signal: ac.signal });
     await new Promise((r) => setTimeout(r, 50));

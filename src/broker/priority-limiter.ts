@@ -1,15 +1,18 @@
 /**
- * Alpaca's 200 requests/min per account, spent protection first: a token bucket with two waiting
- * lines. Every waiting `high` request (stop placements, resizes, cancels, lookups by client order
- * id) is served before any `low` one (polls, lookups, positions); each line is FIFO.
+ * Alpaca's 200 requests/min per account, spent protection first, with two waiting lines. Every
+ * waiting `high` request (stop placements, resizes, cancels, lookups by client order id) is served
+ * before any `low` one (polls, lookups, positions); each line is FIFO.
  *
- * The bucket holds `burst` tokens (a tenth of the budget) and refills at `(maxRequests - burst)`
- * per `intervalMs`, so no window of `intervalMs` ever sees more than `maxRequests` grants: Alpaca
- * counts requests per minute, and a full 200-token bucket refilled at 200/min (the SDK's own
- * limiter) lets 400 through in the first busy minute, which the live API answers with 429.
- * A waiter whose AbortSignal fires (the SDK's per-attempt deadline, a caller's abort) leaves its
- * line without spending a token; a granted token is spent (the request went out), whatever the
- * outcome, so a failure has nothing to give back.
+ * Two limits together. A sliding window: no window of `intervalMs` ever sees more than `maxRequests`
+ * grants (Alpaca counts per minute). And a token bucket for the pace: `(maxRequests − tenth)` tokens
+ * per interval, where a tenth is a tenth of the budget. After a quiet spell the bucket holds three
+ * tenths, and protection may spend all of them at once, so a backlog of stops after a restart goes
+ * out together. Reads may only spend the top tenth, and never take the window's last tenth, so a
+ * burst of reads never leaves a stop waiting for more than the next refill. A waiter whose
+ * AbortSignal fires (the SDK's per-attempt deadline, a caller's abort) leaves its line without
+ * spending anything; a granted slot is spent (the request went out), whatever the outcome.
+ * A process knows only its own requests: one started right after another may find Alpaca's
+ * minute partly spent, and a 429 is then an ambiguous outcome like any other (probed, not lost).
  */
 export type Lane = 'high' | 'low';
 
@@ -20,33 +23,52 @@ export interface PriorityLimiterOptions {
   intervalMs?: number;
   /** Monotonic clock in ms (tests pass a fake one). Default performance.now. */
   now?: () => number;
+  /**
+   * How much longer than `intervalMs` a grant holds its slot: Alpaca counts a request when it
+   * arrives, a little after it left here, so two requests granted exactly `intervalMs` apart could
+   * arrive closer together. Default a sixtieth of `intervalMs` (1 s a minute; 0 in tests that check exact times).
+   */
+  marginMs?: number;
 }
+
+/** Tokens are fractions (a rate per ms): a sum off by rounding still counts as whole. */
+const EPS = 1e-9;
 
 type Waiter = { resolve: () => void; signal?: AbortSignal; onAbort?: () => void };
 
 export class PriorityLimiter {
-  /** Bucket size: how many requests may go at once after a quiet spell. */
-  private readonly burst: number;
+  private readonly max: number;
+  private readonly intervalMs: number;
+  /** `intervalMs` and the margin: how long a grant holds its slot. */
+  private readonly holdMs: number;
+  /** A tenth of the budget: the window's slots reads may not take, and the bucket's part reads may spend. */
+  private readonly tenth: number;
+  /** The bucket's size: what protection may spend at once after a quiet spell. */
+  private readonly capacity: number;
   /** Tokens per ms. */
   private readonly rate: number;
   private readonly now: () => number;
   private tokens: number;
   private last: number;
+  /** When each grant still holding its slot was made, oldest first. */
+  private readonly window: number[] = [];
   private readonly lines: Record<Lane, Waiter[]> = { high: [], low: [] };
   private timer: ReturnType<typeof setTimeout> | undefined;
   private grants = 0;
 
   constructor(opts: PriorityLimiterOptions = {}) {
-    const max = Math.max(2, opts.maxRequests ?? 200);
-    const intervalMs = Math.max(1, opts.intervalMs ?? 60_000);
-    this.burst = Math.max(1, Math.floor(max / 10));
-    this.rate = (max - this.burst) / intervalMs;
+    this.max = Math.max(2, opts.maxRequests ?? 200);
+    this.intervalMs = Math.max(1, opts.intervalMs ?? 60_000);
+    this.holdMs = this.intervalMs + Math.max(0, opts.marginMs ?? this.intervalMs / 60);
+    this.tenth = Math.max(1, Math.floor(this.max / 10));
+    this.capacity = Math.min(this.max, 3 * this.tenth);
+    this.rate = (this.max - this.tenth) / this.intervalMs;
     this.now = opts.now ?? (() => performance.now());
-    this.tokens = this.burst;
+    this.tokens = this.capacity;
     this.last = this.now();
   }
 
-  /** Resolves when a token is granted to this request; rejects (spending nothing) if `signal` aborts first. */
+  /** Resolves when a slot is granted to this request; rejects (spending nothing) if `signal` aborts first. */
   acquire(lane: Lane, signal?: AbortSignal | null): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     return new Promise<void>((resolve, reject) => {
@@ -66,35 +88,48 @@ export class PriorityLimiter {
     });
   }
 
-  /** Requests waiting for a token, per lane. */
+  /** Requests waiting for a slot, per lane. */
   queued(): { high: number; low: number } {
     return { high: this.lines.high.length, low: this.lines.low.length };
   }
 
-  /** Tokens granted so far. */
+  /** Slots granted so far. */
   granted(): number {
     return this.grants;
   }
 
+  private grant(waiter: Waiter, now: number): void {
+    this.tokens -= 1;
+    this.window.push(now);
+    this.grants += 1;
+    if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    waiter.resolve();
+  }
+
   private drain(): void {
     const now = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + Math.max(0, now - this.last) * this.rate);
+    while (this.window.length > 0 && this.window[0]! <= now - this.holdMs) this.window.shift();
+    this.tokens = Math.min(this.capacity, this.tokens + Math.max(0, now - this.last) * this.rate);
     this.last = now;
-    while (this.tokens >= 1) {
-      const waiter = this.lines.high.shift() ?? this.lines.low.shift();
-      if (!waiter) break;
-      this.tokens -= 1;
-      this.grants += 1;
-      if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
-      waiter.resolve();
+    // Reads spend only the bucket's top tenth, and never the window's last tenth.
+    const readFloor = this.capacity - this.tenth + 1;
+    while (this.lines.high.length > 0 && this.tokens >= 1 - EPS && this.window.length < this.max) this.grant(this.lines.high.shift()!, now);
+    while (this.lines.high.length === 0 && this.lines.low.length > 0 && this.tokens >= readFloor - EPS && this.window.length < this.max - this.tenth) {
+      this.grant(this.lines.low.shift()!, now);
     }
-    if (this.timer === undefined && this.lines.high.length + this.lines.low.length > 0) {
-      // The time until the next whole token.
-      const wait = Math.max(1, Math.ceil((1 - this.tokens) / this.rate));
+    // A new head (a high request behind waiting reads) may go sooner than the timer set before it came.
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.lines.high.length + this.lines.low.length > 0) {
+      // The next moment a waiter at the head could go: a token comes, and (if full) a slot leaves the window.
+      const need = this.lines.high.length > 0 ? 1 : readFloor;
+      const cap = this.lines.high.length > 0 ? this.max : this.max - this.tenth;
+      const tokenIn = this.tokens >= need - EPS ? 0 : (need - this.tokens) / this.rate;
+      const slotIn = this.window.length < cap ? 0 : this.window[this.window.length - cap]! + this.holdMs - now;
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.drain();
-      }, wait);
+      }, Math.max(1, Math.ceil(Math.max(tokenIn, slotIn) - 1e-6)));
       this.timer.unref?.();
     }
   }
