@@ -3,7 +3,7 @@ import type Koa from 'koa';
 import type { AccountConfig, Config } from './config.js';
 import type { Logger } from './log.js';
 import type { Database } from './store/database.js';
-import { createBrokerClient } from './broker/client.js';
+import { createBrokerClient, type BrokerClient } from './broker/client.js';
 import { TradeUpdateFeed } from './broker/trade-update-feed.js';
 import { keysRefused, verifyCredentials } from './broker/credentials.js';
 import { createApiApp } from './api/server.js';
@@ -148,14 +148,16 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     // Protection: the outbox worker places/resizes stops; the ratchet trails crypto stops.
     // Market data comes from the same host when the API is overridden (the simulator serves both).
     const prices = createPriceSource({ keyId: endpoints.keyId, secretKey: endpoints.secretKey, dataUrl: endpoints.dataUrl });
-    const grids = new AssetGrids({ client: broker, log });
+    // The stop worker's reads are steps of placing a stop: they wait in the rate limit's high lane.
+    const protecting: BrokerClient = { ...broker, ...broker.protection };
+    const grids = new AssetGrids({ client: protecting, log });
     // Alpaca's clock (read below): the re-arm of aging stops and the session shown go by Alpaca's time.
     const marketClock = new MarketClock({ client: broker, log, refreshMs: config.marketClockS * 1000 });
     const worker = new StopWorker({
       grids,
       db,
       log,
-      client: broker,
+      client: protecting,
       actors,
       settings: { trailPercent: account.trailPercent, cryptoLimitSlippagePercent: '1' },
       ledgerPosition: (symbol) => actors.ledgerPosition(symbol),

@@ -184,7 +184,7 @@ describe('the broker client’s rate limit', () => {
     return { status: 200, body: '[]' };
   };
 
-  it('sends waiting order changes and stop lookups before waiting reads', async () => {
+  it('sends waiting order changes, stop lookups and the stop worker’s reads before waiting reads', async () => {
     const { url, seen } = await serve(byPath);
     const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: url }, { rateLimit: { maxRequests: 1, intervalMs: 150 }, maxRetries: 0 });
     await client.account.getAccount();
@@ -198,10 +198,12 @@ describe('the broker client’s rate limit', () => {
       client.orders.getOrderByClientOrderId({ clientOrderId: 'ct-stop-1' }),
       client.orders.patchOrderByOrderId({ orderId: id, patchOrderRequest: { qty: '2' } }),
       client.orders.deleteOrderByOrderID({ orderId: id }),
+      // The stop worker's read of its order: a step of protecting, not a poll.
+      client.protection.orders.getOrderByOrderID({ orderId: id }),
     ];
     await new Promise((r) => setTimeout(r, 20));
     // The POST took the budget's last slot at once (reads may not); the rest wait for the window.
-    expect(client.queued()).toEqual({ high: 3, low: 4 });
+    expect(client.queued()).toEqual({ high: 4, low: 4 });
     await Promise.all(calls);
     expect(seen).toEqual([
       'GET /v2/account',
@@ -209,12 +211,13 @@ describe('the broker client’s rate limit', () => {
       'GET /v2/orders:by_client_order_id',
       `PATCH /v2/orders/${id}`,
       `DELETE /v2/orders/${id}`,
+      `GET /v2/orders/${id}`,
       'GET /v2/orders',
       'GET /v2/account/activities',
       `GET /v2/orders/${id}`,
       'GET /v2/positions',
     ]);
-    expect(client.requestCount()).toBe(9);
+    expect(client.requestCount()).toBe(10);
     expect(client.queued()).toEqual({ high: 0, low: 0 });
   });
 

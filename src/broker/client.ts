@@ -49,6 +49,12 @@ export interface BrokerClient {
   activityPages(afterId: string | null, types?: ActivityKind[], since?: Date): AsyncGenerator<trading.GetAccountActivities200ResponseInner[]>;
   /** A trade_updates stream that reconnects forever; call connect() on it. */
   createStream(): streaming.TradingStream;
+  /**
+   * The same client whose every request waits in the `high` lane: for the stop worker, whose reads
+   * (the stop's order by id, the position's `qty_available`, a crypto asset's grids) are steps of
+   * placing a stop, and must not queue behind polls. Same budget, same counters.
+   */
+  readonly protection: Pick<BrokerClient, 'orders' | 'positions' | 'assets'>;
 }
 
 export const ACTIVITY_PAGE_SIZE = 100;
@@ -98,33 +104,37 @@ export function createBrokerClient(
   const limit = options.rateLimit === false ? null : (options.rateLimit ?? { maxRequests: 200, intervalMs: 60_000 });
   if (limit?.maxConcurrent !== undefined) throw new Error('rateLimit.maxConcurrent is not supported (the limiter only paces requests)');
   const limiter = limit ? new PriorityLimiter({ maxRequests: limit.maxRequests, intervalMs: limit.intervalMs }) : null;
-  const config = new trading.Configuration({
-    basePath: apiUrl,
-    keyId: endpoints.keyId,
-    secret: endpoints.secretKey,
-    timeoutMs: 15_000,
-    retry: {
-      maxRetries: options.maxRetries ?? 6,
-      retryDelayMs: 200,
-      maxDelayMs: 5_000,
-      onRetry: (e) => log?.debug({ event: 'broker_retry', method: e.method, url: e.url, status: e.status, attempt: e.attempt }, 'retrying broker request'),
-      onGiveUp: (e) => log?.warn({ event: 'broker_gave_up', method: e.method, url: e.url, status: e.status, attempts: e.attempt }, 'broker request failed after retries'),
-    },
-    middleware: [
-      {
-        // Runs once per attempt; init.signal is the attempt's deadline (and the caller's abort), so
-        // a wait that outlives it leaves the line without spending a token.
-        pre: async ({ url, init }) => {
-          if (limiter) await limiter.acquire(laneFor(init.method ?? 'GET', url), init.signal);
-          // A leader stopped (SIGSTOP) between its fence check and here must not send once resumed: checked again now.
-          if (options.beforeOrderChange && (init.method ?? 'GET') !== 'GET' && /\/v2\/orders/.test(url)) options.beforeOrderChange();
-          requests += 1;
-        },
+  /** One SDK configuration; `lane` set: every request waits in that lane, whatever it is. */
+  const configFor = (lane: Lane | null) =>
+    new trading.Configuration({
+      basePath: apiUrl,
+      keyId: endpoints.keyId,
+      secret: endpoints.secretKey,
+      timeoutMs: 15_000,
+      retry: {
+        maxRetries: options.maxRetries ?? 6,
+        retryDelayMs: 200,
+        maxDelayMs: 5_000,
+        onRetry: (e) => log?.debug({ event: 'broker_retry', method: e.method, url: e.url, status: e.status, attempt: e.attempt }, 'retrying broker request'),
+        onGiveUp: (e) => log?.warn({ event: 'broker_gave_up', method: e.method, url: e.url, status: e.status, attempts: e.attempt }, 'broker request failed after retries'),
       },
-    ],
-    // The SDK's own (FIFO) limiter stays off: the middleware above is the only one.
-    rateLimit: undefined,
-  });
+      middleware: [
+        {
+          // Runs once per attempt; init.signal is the attempt's deadline (and the caller's abort), so
+          // a wait that outlives it leaves the line without spending a token.
+          pre: async ({ url, init }) => {
+            if (limiter) await limiter.acquire(lane ?? laneFor(init.method ?? 'GET', url), init.signal);
+            // A leader stopped (SIGSTOP) between its fence check and here must not send once resumed: checked again now.
+            if (options.beforeOrderChange && (init.method ?? 'GET') !== 'GET' && /\/v2\/orders/.test(url)) options.beforeOrderChange();
+            requests += 1;
+          },
+        },
+      ],
+      // The SDK's own (FIFO) limiter stays off: the middleware above is the only one.
+      rateLimit: undefined,
+    });
+  const config = configFor(null);
+  const high = configFor('high');
   const activities = new trading.AccountActivitiesApi(config);
 
   return {
@@ -135,6 +145,7 @@ export function createBrokerClient(
     account: new trading.AccountsApi(config),
     clock: new trading.ClockApi(config),
     calendar: new trading.CalendarApi(config),
+    protection: { orders: new OrdersApi(high), positions: new trading.PositionsApi(high), assets: new trading.AssetsApi(high) },
     apiUrl,
     streamUrl,
     requestCount: () => requests,
