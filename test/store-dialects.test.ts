@@ -545,10 +545,18 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
       addStop(db, ask('e1', { part: 'fraction', qty: '0.3' }), at(0));
       const btc = addStop(db, ask('c1', { symbol: 'BTC/USD', assetClass: 'crypto', qty: '0.5' }), at(1), { status: 'confirmed', broker_order_id: 'bo-c1' });
       const eth = addStop(db, ask('c2', { symbol: 'ETH/USD', assetClass: 'crypto', qty: '2' }), at(2));
-      const eqDone = addStop(db, ask('e2'), at(3), { status: 'done' });
-      const eqConfirmed = addStop(db, ask('e3', { symbol: 'MSFT' }), at(4), { status: 'confirmed' });
+      const eqDone = addStop(db, ask('e2', { qty: '2.5' }), at(3), { status: 'done' });
+      const eqConfirmed = addStop(db, ask('e3', { symbol: 'MSFT', qty: '2.5' }), at(4), { status: 'confirmed' });
+      // Whole, nothing cut to a fraction, no fraction stop: nothing for a fraction stop to follow.
+      const eqWhole = addStop(db, ask('e4', { symbol: 'SPY' }), at(5), { status: 'confirmed' });
+      const eqWholeDoneFraction = addStop(db, ask('e5', { symbol: 'SPY' }), at(6), { status: 'confirmed' });
+      addStop(db, ask('e5', { symbol: 'SPY', part: 'fraction', qty: '0.5' }), at(6), { status: 'done' });
+      // Whole asked, cut to a fraction: followed.
+      const eqCut = addStop(db, ask('e6', { symbol: 'SPY' }), at(7), { status: 'confirmed', cut_qty: '3.5' });
 
-      expect(liveEquityEntryStops(db).map((r) => r.client_order_id).sort()).toEqual([eq, eqConfirmed].sort());
+      expect(liveEquityEntryStops(db).map((r) => r.client_order_id).sort()).toEqual([eq, eqConfirmed, eqCut].sort());
+      expect(liveEquityEntryStops(db).map((r) => r.client_order_id)).not.toContain(eqWhole);
+      expect(liveEquityEntryStops(db).map((r) => r.client_order_id)).not.toContain(eqWholeDoneFraction);
       expect(confirmedCryptoStops(db).map((r) => r.client_order_id)).toEqual([btc]);
       updateStopRow(db, eth, { status: 'confirmed' }, at(5));
       expect(confirmedCryptoStops(db).map((r) => r.client_order_id).sort()).toEqual([btc, eth]);

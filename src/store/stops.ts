@@ -211,9 +211,11 @@ const FOLLOWED_COLUMNS = ['client_order_id', 'entry_order_id', 'payload', 'statu
 export type FollowedStopRow = Pick<StoredStopRow, (typeof FOLLOWED_COLUMNS)[number]>;
 
 /**
- * Live stops of equity entries (not their fraction stops): what a fraction stop follows. Only the
- * columns that takes (read for every live stop at start: a 22-column row costs better-sqlite3
- * several times what these do).
+ * Live stops of equity entries (not their fraction stops) that a fraction stop may have to follow:
+ * a fractional quantity asked or cut, or a fraction stop not done (one whose entry turned whole must
+ * be canceled). The rest, whole entries without a fraction stop, need nothing from it
+ * (machines/fraction-stop.ts `fractionFollows` returns no event for them), and are most rows at
+ * start. Only the columns that takes (a 22-column row costs better-sqlite3 several times more).
  */
 export function liveEquityEntryStops(db: Database): FollowedStopRow[] {
   return db.all(
@@ -222,7 +224,20 @@ export function liveEquityEntryStops(db: Database): FollowedStopRow[] {
       .select(FOLLOWED_COLUMNS)
       .where('status', 'in', [...LIVE_STOP_STATUSES])
       .where((eb) => eb(jsonText(db, 'payload', ['assetClass']), '!=', 'crypto'))
-      .where((eb) => eb(jsonText(db, 'payload', ['part']), 'is', null)),
+      .where((eb) => eb(jsonText(db, 'payload', ['part']), 'is', null))
+      .where((eb) =>
+        eb.or([
+          eb(jsonText(db, 'payload', ['qty']), 'like', '%.%'),
+          eb('cut_qty', 'like', '%.%'),
+          eb.exists(
+            db.kysely
+              .selectFrom('stops as f')
+              .select(sql`1`.as('one'))
+              .where('f.status', '!=', 'done')
+              .whereRef('f.client_order_id', '=', sql<string>`stops.client_order_id || '-f'`),
+          ),
+        ]),
+      ),
   ) as FollowedStopRow[];
 }
 
