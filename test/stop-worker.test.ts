@@ -20,6 +20,22 @@ import { captureLogger } from './support/log-capture.js';
 const T0 = Date.parse('2026-03-02T15:00:00Z');
 const CID = 'ct-stop-e1';
 
+/** Each test: the clock at T0 (Date only), a fresh ledger (handed to `use`) with one pending AAPL stop for 10 (CID), closed after. */
+function ledgerWithOneStop(use: (db: Database) => void): void {
+  let db: Database;
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0);
+    db = await openDatabase(':memory:');
+    use(db);
+    upsertStop(db, { entryOrderId: 'e1', clientOrderId: CID, symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '10' });
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    await db.close();
+  });
+}
+
 describe('stop worker: refusals', () => {
   let db: Database;
   let posts: number;
@@ -48,17 +64,10 @@ describe('stop worker: refusals', () => {
       ledgerPosition: () => '10',
     });
 
-  beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(T0);
-    db = await openDatabase(':memory:');
+  ledgerWithOneStop((d) => {
+    db = d;
     posts = 0;
     working.length = 0;
-    upsertStop(db, { entryOrderId: 'e1', clientOrderId: CID, symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '10' });
-  });
-  afterEach(async () => {
-    vi.useRealTimers();
-    await db.close();
   });
 
   it('records a refusal with its kind and a backoff, does not tell the entry its stop works, and coverage names it', async () => {
@@ -138,16 +147,9 @@ describe('stop worker: a send cut off with its process', () => {
       graceMs: 10_000,
     });
 
-  beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(T0);
-    db = await openDatabase(':memory:');
+  ledgerWithOneStop((d) => {
+    db = d;
     requests.length = 0;
-    upsertStop(db, { entryOrderId: 'e1', clientOrderId: CID, symbol: 'AAPL', assetClass: 'us_equity', side: 'sell', qty: '10' });
-  });
-  afterEach(async () => {
-    vi.useRealTimers();
-    await db.close();
   });
 
   it('a send an earlier process made and the broker never saw is sent again at once, under the same client order id', async () => {

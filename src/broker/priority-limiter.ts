@@ -38,7 +38,6 @@ type Waiter = { resolve: () => void; signal?: AbortSignal; onAbort?: () => void 
 
 export class PriorityLimiter {
   private readonly max: number;
-  private readonly intervalMs: number;
   /** `intervalMs` and the margin: how long a grant holds its slot. */
   private readonly holdMs: number;
   /** A tenth of the budget: the window's slots reads may not take, and the bucket's part reads may spend. */
@@ -58,11 +57,11 @@ export class PriorityLimiter {
 
   constructor(opts: PriorityLimiterOptions = {}) {
     this.max = Math.max(2, opts.maxRequests ?? 200);
-    this.intervalMs = Math.max(1, opts.intervalMs ?? 60_000);
-    this.holdMs = this.intervalMs + Math.max(0, opts.marginMs ?? this.intervalMs / 60);
+    const intervalMs = Math.max(1, opts.intervalMs ?? 60_000);
+    this.holdMs = intervalMs + Math.max(0, opts.marginMs ?? intervalMs / 60);
     this.tenth = Math.max(1, Math.floor(this.max / 10));
     this.capacity = Math.min(this.max, 3 * this.tenth);
-    this.rate = (this.max - this.tenth) / this.intervalMs;
+    this.rate = (this.max - this.tenth) / intervalMs;
     this.now = opts.now ?? (() => performance.now());
     this.tokens = this.capacity;
     this.last = this.now();
