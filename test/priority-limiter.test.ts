@@ -17,7 +17,7 @@ describe('PriorityLimiter (a sliding window and a bucket, two lanes)', () => {
   const limiter = (maxRequests: number, intervalMs: number) => new PriorityLimiter({ maxRequests, intervalMs, now: () => Date.now(), marginMs: 0 });
 
   it('serves every waiting high request before any waiting low one, FIFO within each lane; reads never take the last slot', async () => {
-    // A budget of 2 a second: a token a second, a bucket of 2; reads spend only its top token and never take the window's last slot.
+    // A budget of 2 a second: a token a second, a bucket of 2; reads leave one token and the window's last slot to protection.
     const lim = limiter(2, 1000);
     const start = Date.now();
     const grants: Array<[string, number]> = [];
@@ -228,7 +228,9 @@ describe('the broker client’s rate limit', () => {
     await client.orders.getAllOrders({ status: 'open' });
     expect(seen).toEqual(['GET /v2/orders', 'GET /v2/orders', 'GET /v2/orders']);
     expect(client.requestCount()).toBe(3);
-    // The reads' part of the bucket is spent (3 tokens; the 3 attempts took them): the next read waits; its caller gives up.
+    for (let i = 0; i < 3; i++) await client.account.getAccount();
+    expect(client.requestCount()).toBe(6);
+    // The reads' part of the bucket is spent (9 tokens, 3 left to protection; the 3 attempts and 3 reads took the rest): the next read waits; its caller gives up.
     const ac = new AbortController();
     const waiting = client.positions.getAllOpenPositions({ signal: ac.signal });
     await new Promise((r) => setTimeout(r, 50));
@@ -236,8 +238,8 @@ describe('the broker client’s rate limit', () => {
     ac.abort();
     await expect(waiting).rejects.toThrow(/aborted/);
     expect(client.queued()).toEqual({ high: 0, low: 0 });
-    expect(seen).toHaveLength(3);
-    expect(client.requestCount()).toBe(3);
+    expect(seen).toHaveLength(6);
+    expect(client.requestCount()).toBe(6);
   });
 
   it('with rateLimit: false nothing waits', async () => {

@@ -7,8 +7,9 @@
  * grants (Alpaca counts per minute). And a token bucket for the pace: `(maxRequests − tenth)` tokens
  * per interval, where a tenth is a tenth of the budget. After a quiet spell the bucket holds three
  * tenths, and protection may spend all of them at once, so a backlog of stops after a restart goes
- * out together. Reads may only spend the top tenth, and never take the window's last tenth, so a
- * burst of reads never leaves a stop waiting for more than the next refill. A waiter whose
+ * out together. Reads always leave a tenth of the bucket and of the window to protection, so a
+ * burst of reads never leaves a stop waiting; and after a burst of stops, reads resume as soon as
+ * the bucket holds more than that tenth (a reconcile that learns a stop ended is not held back). A waiter whose
  * AbortSignal fires (the SDK's per-attempt deadline, a caller's abort) leaves its line without
  * spending anything; a granted slot is spent (the request went out), whatever the outcome.
  * A process knows only its own requests: one started right after another may find Alpaca's
@@ -40,7 +41,7 @@ export class PriorityLimiter {
   private readonly max: number;
   /** `intervalMs` and the margin: how long a grant holds its slot. */
   private readonly holdMs: number;
-  /** A tenth of the budget: the window's slots reads may not take, and the bucket's part reads may spend. */
+  /** A tenth of the budget: what reads leave to protection, of the bucket and of the window. */
   private readonly tenth: number;
   /** The bucket's size: what protection may spend at once after a quiet spell. */
   private readonly capacity: number;
@@ -110,8 +111,8 @@ export class PriorityLimiter {
     while (this.window.length > 0 && this.window[0]! <= now - this.holdMs) this.window.shift();
     this.tokens = Math.min(this.capacity, this.tokens + Math.max(0, now - this.last) * this.rate);
     this.last = now;
-    // Reads spend only the bucket's top tenth, and never the window's last tenth.
-    const readFloor = this.capacity - this.tenth + 1;
+    // Reads leave a tenth of the bucket and of the window to protection.
+    const readFloor = this.tenth + 1;
     while (this.lines.high.length > 0 && this.tokens >= 1 - EPS && this.window.length < this.max) this.grant(this.lines.high.shift()!, now);
     while (this.lines.high.length === 0 && this.lines.low.length > 0 && this.tokens >= readFloor - EPS && this.window.length < this.max - this.tenth) {
       this.grant(this.lines.low.shift()!, now);
