@@ -208,3 +208,48 @@ describe('stop worker: prices on the grid', () => {
     }
   });
 });
+
+describe('stop worker: a refused resize whose order filled', () => {
+  let db: Database;
+  const requests: string[] = [];
+  ledgerWithOneStop((d) => {
+    db = d;
+    requests.length = 0;
+  });
+
+  it('is not armed again from the broker’s answer: the fill comes through the ledger, which cuts the stop first', async () => {
+    // Working for 10 as bo1; the position shrank, so the stop is being resized (version 1) to 6.
+    updateStopRow(db, CID, { status: 'pending', broker_order_id: 'bo1', version: 1, current_client_order_id: `${CID}-v1`, placed_qty: '10', cut_qty: '4', next_attempt_at: 0 });
+    const filled = { ...fixture('order-limit-accepted.json'), id: 'bo1', client_order_id: CID, side: 'sell', qty: '10', filled_qty: '10', filled_avg_price: '98.1', status: 'filled', type: 'trailing_stop', order_type: 'trailing_stop', limit_price: null, trail_percent: '2' };
+    const w = new StopWorker({
+      db,
+      log: captureLogger().log,
+      client: {
+        orders: {
+          patchOrderByOrderId: async () => {
+            requests.push('PATCH bo1');
+            // The stop filled a moment before the resize reached it.
+            throw new ValidationError(new Response(), 422, 42210000, 'order is not open');
+          },
+          getOrderByOrderID: async () => {
+            requests.push('GET bo1');
+            return filled;
+          },
+          postOrder: async () => {
+            requests.push('POST');
+            throw new Error('no new stop may be sent for what the filled order already sold');
+          },
+        },
+      } as unknown as BrokerClient,
+      actors: { stopWorking: () => undefined, positionClosed: () => undefined } as unknown as OrderActors,
+      settings: { trailPercent: '2', cryptoLimitSlippagePercent: '1' },
+      latestPrice: async () => '100',
+      ledgerPosition: () => '6',
+    });
+    await w.kick();
+    expect(requests).toEqual(['PATCH bo1', 'GET bo1']);
+    const row = readStopRow(db, CID)!;
+    expect(row.version).toBe(1);
+    expect(stopStateOf(row)).toBe('refused');
+  });
+});

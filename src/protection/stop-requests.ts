@@ -6,6 +6,7 @@ import type { StoredStopRow } from '../store/stops.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import { crashPoint } from '../runtime/crash-points.js';
 import { isFinalStatus } from '../domain/orders.js';
+import { D } from '../decimal.js';
 import { stopAsk } from '../domain/protection.js';
 import { isCrypto } from '../domain/symbols.js';
 import { qtyOnGrid } from '../domain/grid.js';
@@ -72,6 +73,10 @@ export class StopRequests {
       return { type: 'outcomeUnknown', clientOrderId, reason: `lookup of ${orderId} failed: ${parsed.reason}` };
     }
     if (!parsed.ok || !isFinalStatus(parsed.value.status)) return null;
+    // An order that filled, even in part, is told by its fill, through the ledger: the position actor
+    // cuts the stop by what it sold in the same commit. Told from here first, the stop would be armed
+    // again for a position the ledger does not yet know is smaller, and sell what its order sold.
+    if (!new D(parsed.value.filledQty).isZero()) return null;
     return { type: 'orderFinished', orderId, clientOrderId: parsed.value.clientOrderId, outcome: parsed.value.status };
   }
 
