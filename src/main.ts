@@ -7,6 +7,8 @@ import { createLogger, type Logger } from './log.js';
 import { openDatabase } from './store/database.js';
 import { acquireProcessLock } from './store/process-lock.js';
 import { startApiHost, type HostedAccount } from './api/host.js';
+import { AccountSlot } from './api/account-slot.js';
+import { bindRefusal } from './api/bind-refusal.js';
 import { tokenFailures } from './api/auth.js';
 import { armCrashPoint } from './runtime/crash-points.js';
 import type { Inspector } from './inspect/inspector.js';
@@ -15,8 +17,10 @@ import { startAccount, type Endpoints, type RunningAccount } from './account.js'
 import { startLedAccounts } from './led-accounts.js';
 
 /**
- * The composition root: config → logger → (demo simulator) → each account (its store, then its
- * runtime: src/account.ts; on PostgreSQL once this instance leads it) → the API host.
+ * The composition root: config → logger → the API host's port (bound first: a port in use refuses
+ * the start before the broker hears from us; each account answers "starting" until it runs) →
+ * (inspector) → (demo simulator) → each account (its store, then its runtime: src/account.ts; on
+ * PostgreSQL once this instance leads it).
  */
 
 interface Running {
@@ -77,10 +81,28 @@ async function start(config: Config, log: Logger): Promise<Running> {
     let inspector: Inspector | null = null;
     // One budget of wrong tokens for the status API and the inspector's feed together.
     const failures = tokenFailures();
+    const slots = config.accounts.map((a) => new AccountSlot(a.name));
+    const api = await startApiHost({
+      host: config.api.host,
+      port: config.api.port,
+      token: config.api.token,
+      tokenName: config.api.tokenName,
+      tokenFailures: failures,
+      allowedHosts: config.api.allowedHosts,
+      log,
+      accounts: slots,
+      limits: { maxConnections: config.api.maxConnections },
+    }).catch((err: unknown) => {
+      throw bindRefusal(err, { host: config.api.host, port: config.api.port, hostVar: 'CT_API_HOST', portVar: 'CT_API_PORT' }) ?? err;
+    });
+    closers.push(() => api.close());
+    log.info({ event: 'api_bound', url: api.url }, `status API bound on ${api.url}; accounts answer "starting" until they run`);
     if (config.inspect.enabled) {
       // Loaded only when asked for; started before the actors so rehydrated ones are seen too.
       const { startInspector } = await import('./inspect/inspector.js');
-      const started = await startInspector({ port: config.inspect.port, log, token: config.api.token, tokenFailures: failures });
+      const started = await startInspector({ port: config.inspect.port, log, token: config.api.token, tokenFailures: failures }).catch((err: unknown) => {
+        throw bindRefusal(err, { host: '127.0.0.1', port: config.inspect.port, hostVar: 'CT_INSPECT_PORT', portVar: 'CT_INSPECT_PORT' }) ?? err;
+      });
       inspector = started;
       closers.push(() => started.close());
     }
@@ -92,7 +114,6 @@ async function start(config: Config, log: Logger): Promise<Running> {
       streamUrl: a.alpaca.streamUrl,
       dataUrl: a.alpaca.dataUrl,
     });
-    const hosted: HostedAccount[] = [];
     const accountLog = (a: AccountConfig) => (config.accounts.length > 1 ? log.child({ account: a.name }) : log);
 
     if (config.mode === 'demo' || !config.dbUrl) {
@@ -117,37 +138,24 @@ async function start(config: Config, log: Logger): Promise<Running> {
         const acc = await startAccount({ config, account, endpoints, db, log: accountLog(account), inspector, onFatal: fatal, onRefused: refuse });
 
         closers.push(() => acc.close(stopReason));
-        hosted.push(hostedAlone(account.name, acc));
+        slots[config.accounts.indexOf(account)]!.serve(hostedAlone(account.name, acc));
       }
     } else {
       // PostgreSQL: each account is led by one instance at a time.
-      hosted.push(
-        ...startLedAccounts({
-          config: { ...config, dbUrl: config.dbUrl },
-          log,
-          logOf: accountLog,
-          endpointsOf,
-          inspector,
-          onFatal: fatal,
-          onRefused: refuse,
-          closers,
-          stopReason: () => stopReason,
-        }),
-      );
+      const led = startLedAccounts({
+        config: { ...config, dbUrl: config.dbUrl },
+        log,
+        logOf: accountLog,
+        endpointsOf,
+        inspector,
+        onFatal: fatal,
+        onRefused: refuse,
+        closers,
+        stopReason: () => stopReason,
+      });
+      led.forEach((hosted, i) => slots[i]!.serve(hosted));
     }
 
-    const api = await startApiHost({
-      host: config.api.host,
-      port: config.api.port,
-      token: config.api.token,
-      tokenName: config.api.tokenName,
-      tokenFailures: failures,
-      allowedHosts: config.api.allowedHosts,
-      log,
-      accounts: hosted,
-      limits: { maxConnections: config.api.maxConnections },
-    });
-    closers.push(() => api.close());
     log.info({ event: 'api_listening', url: api.url, mode: config.mode, accounts: config.accounts.map((a) => a.name) }, `status API on ${api.url}`);
     return {
       close: (reason) => {

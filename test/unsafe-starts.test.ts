@@ -83,6 +83,30 @@ describe('starts that must be refused', () => {
     expect(b.lines.some((l) => l.event === 'start_refused')).toBe(true);
   }, 20_000);
 
+  it('a status API port in use exits 2 within 10 s naming CT_API_PORT, before any request reaches the broker', async () => {
+    const s = await sim();
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const started = Date.now();
+      const b = startBot({ ...botEnv(s, 'port-taken.db'), CT_API_PORT: String(port) });
+      bots.push(b);
+      const exit = await b.exited;
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(exit.code).toBe(2);
+      const stderr = b.stderr().trim();
+      expect(stderr.split('\n')).toHaveLength(1);
+      expect(stderr).toBe(`crazy-trade: CT_API_PORT: port ${port} on 127.0.0.1 is already in use by another process; stop that process or set CT_API_PORT to a free port`);
+      // Bound first: the broker heard nothing (no account read, no stream), no database was made.
+      expect(s.stats.snapshot().by_route).toEqual({});
+      expect(b.lines.some((l) => l.event === 'credentials_verified' || l.event === 'store_opened')).toBe(false);
+      expect(() => statSync(join(dir, 'port-taken.db'))).toThrow();
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  }, 20_000);
+
   it('keeps running with the right keys and says so once', async () => {
     const s = await sim();
     const b = startBot(botEnv(s, 'right-keys.db'));

@@ -96,6 +96,7 @@ export function createApiHost(opts: ApiHostOptions): Koa {
         return;
       }
       ctx.set('Retry-After', '2');
+      if (account!.role() === 'starting' && !leader) throw new HttpError(503, 'starting', `account ${account!.name} is starting (store, broker, rehydration); try again in a moment`);
       throw new HttpError(503, 'standby', leader ? `account ${account!.name} is led by ${leader.leader}; ask it` : `account ${account!.name} is not led by this instance`);
     }
     const health = ctx.path === '/health' && ctx.method === 'GET' ? account!.health() : null;
