@@ -49,7 +49,7 @@ describe('the operator side', () => {
     const bad = await record('POST', '/entries', { symbol: 'AAPL', side: 'buy', qty: 2 });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: 'invalid_request' });
-    expect(bad.body.error.message).toMatch(/qty/);
+    expect(bad.body.error.message).toBe('qty: send decimal strings, e.g. "2", not 2');
 
     // Close: the stop is canceled first (it holds the shares), then the exit at market.
     const close = await record('POST', '/positions/AAPL/close', undefined, '/positions/{symbol}/close');
@@ -97,6 +97,10 @@ describe('the operator side', () => {
     const url2 = await b2.apiUrl();
     const second = await call(url2, 'POST', '/entries', { symbol: 'MSFT', side: 'buy', qty: '1', client_order_id: 'm-1' });
     expect(second).toMatchObject({ status: 201, body: { id: first.body.id, replayed: true } });
+    // A replay answers what became of the order (a market entry: filled by now), not what it was when sent.
+    const atBroker = await eventually(async () => (await simOrders(s)).find((o) => o.client_order_id === 'ct-entry-m-1' && o.status === 'filled'), 10_000, 250);
+    const third = await call(url2, 'POST', '/entries', { symbol: 'MSFT', side: 'buy', qty: '1', client_order_id: 'm-1' });
+    expect(third).toMatchObject({ status: 201, body: { id: first.body.id, replayed: true, status: atBroker.status, filled_qty: atBroker.filled_qty } });
     expect((await simOrders(s)).filter((o) => o.client_order_id === 'ct-entry-m-1')).toHaveLength(1);
 
     // The operator sets that stop's trail: the working trailing stop is replaced with it.

@@ -372,6 +372,9 @@ describe('GET /performance', () => {
     expect(r.body.total).toEqual(r.body.by_symbol['BTC/USD']);
     expect(r.body.total).toMatchObject({ realized_pnl: '-500', round_trips: 1, max_drawdown: '500', open_qty: '0' });
 
+    // Alpaca's legacy crypto symbol names the same pair, as on the other routes.
+    expect((await get('/performance?symbol=BTCUSD')).body).toEqual(r.body);
+
     const none = await get('/performance?symbol=ZZZZ');
     expect(none.status).toBe(200);
     expect(none.body).toMatchObject({ total: { realized_pnl: '0', round_trips: 0, open_qty: '0' }, by_symbol: {} });

@@ -1,5 +1,6 @@
 import { HttpError } from './errors.js';
 import { canonicalTime } from '../time.js';
+import { canonicalSymbol } from '../domain/symbols.js';
 
 /** Query-string readers for the status API: a bad value is a 400 naming the parameter. */
 
@@ -11,10 +12,11 @@ function one(q: Query, name: string): string | undefined {
   return v === '' ? undefined : v;
 }
 
+/** ?symbol= as the ledger names it: a legacy crypto symbol (`BTCUSD`) is its pair (`BTC/USD`), as on the control routes. */
 export function symbolParam(q: Query): string | undefined {
   const v = one(q, 'symbol');
   if (v !== undefined && !/^[A-Za-z0-9./-]{1,32}$/.test(v)) throw new HttpError(400, 'bad_request', 'symbol must be 1-32 letters, digits, ".", "/" or "-"');
-  return v;
+  return v === undefined ? undefined : canonicalSymbol(v);
 }
 
 /** An RFC 3339 timestamp (with its zone), in the canonical form stored times use. */

@@ -7,7 +7,10 @@ import { MAX_TRAIL_PERCENT } from '../domain/protection.js';
  * GET /openapi.json is generated from them (openapi.ts). Money and quantities are decimal strings.
  */
 
-const decimal = z.string().regex(/^\d+(\.\d+)?$/, 'a positive decimal string, e.g. "1.5"');
+/** A JSON number where a decimal string belongs is told how to send it (a float would round money). */
+const decimal = z
+  .string({ error: (iss) => (typeof iss.input === 'number' ? `send decimal strings, e.g. "${String(iss.input)}", not ${String(iss.input)}` : undefined) })
+  .regex(/^\d+(\.\d+)?$/, 'a positive decimal string, e.g. "1.5"');
 const positive = decimal.refine((v) => /[1-9]/.test(v), 'must be above 0');
 const symbol = z.string().regex(/^[A-Za-z0-9./-]{1,32}$/, '1-32 letters, digits, ".", "/" or "-"');
 const time = z.string().describe('RFC 3339 time (UTC)');

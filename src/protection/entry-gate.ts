@@ -5,6 +5,7 @@ import type { BrokerClient } from '../broker/client.js';
 import { parseOrder } from '../broker/adapter.js';
 import type { OrderReport, Side } from '../domain/reports.js';
 import { canonicalSymbol, isCrypto } from '../domain/symbols.js';
+import { isFinalStatus } from '../domain/orders.js';
 import { D } from '../decimal.js';
 import type { Database } from '../store/database.js';
 import { activeCooldown } from '../store/cooldowns.js';
@@ -116,7 +117,7 @@ export class EntryGate {
     const cid = entryClientOrderId(req.clientOrderId);
     if (req.clientOrderId !== undefined) {
       const known = orderByClientOrderId(db, cid);
-      if (known) return { order: this.sameBody(req, known), replayed: true };
+      if (known) return { order: await this.current(this.sameBody(req, known)), replayed: true };
     }
     const paused = entriesPaused(db);
     if (paused.paused) {
@@ -168,6 +169,20 @@ export class EntryGate {
     const order = replayed ? this.sameBody(req, knownOrder(o)) : knownOrder(o);
     log.info({ event: replayed ? 'entry_replayed' : 'entry_submitted', order_id: o.orderId, client_order_id: o.clientOrderId, symbol, side: req.side, qty: req.qty, notional: req.notional }, `entry ${replayed ? 'found (sent before)' : 'submitted'} for ${symbol}`);
     return { order, replayed };
+  }
+
+  /**
+   * A replayed entry as the broker has it now (its status and filled qty: the caller retries to
+   * learn what became of it); the ledger's view when the broker cannot say, or the order is over.
+   */
+  private async current(known: KnownOrder): Promise<KnownOrder> {
+    if (isFinalStatus(known.status)) return known;
+    try {
+      const parsed = parseOrder(await this.deps.client.orders.getOrderByClientOrderId({ clientOrderId: known.clientOrderId }));
+      return parsed.ok && parsed.value.orderId === known.orderId ? knownOrder(parsed.value) : known;
+    } catch {
+      return known;
+    }
   }
 
   /** A replay returns the order placed under the id only for the same body. */
