@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
 
 /**
  * Every path where a credential could travel. pino's redaction rewrites them before a line is
@@ -42,7 +43,18 @@ export const REDACT_PATHS = [
 
 export type { Logger };
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/**
+ * Lines for people when a person watches (stdout is a terminal): the time, the level and what
+ * happened, the fields after it on the same line; JSON lines otherwise (pm2, systemd, files), which
+ * is what log tools read. Redaction runs before either is written.
+ */
+function prettyStream(destination?: DestinationStream): DestinationStream {
+  return pretty({ colorize: !destination && process.stdout.isTTY === true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,app', sync: true, ...(destination ? { destination } : {}) });
+}
+
+/** Lines go to `destination` (stdout when absent), for people when `pretty` (default: stdout is a terminal). */
+export function createLogger(level: string, destination?: DestinationStream, opts: { pretty?: boolean } = {}): Logger {
+  if (opts.pretty ?? (!destination && process.stdout.isTTY === true)) destination = prettyStream(destination);
   return pino(
     {
       level,

@@ -351,6 +351,26 @@ describe('crypto positions are keyed without the slash', () => {
   }, 40_000);
 });
 
+describe('a position reduced by hand', () => {
+  it('cancels the stop left with nothing to cover and says the position is still held, then closed when it is', async () => {
+    const s = await sim(62);
+    const b = await bot(s, join(dir, 'manual-reduce.db'));
+    const first = await simPost(s, '/_sim/trade', { symbol: 'TSLA', side: 'buy', qty: '2', type: 'market' });
+    await eventually(async () => live(await stopsOf(s, first.id))[0], 15_000);
+    const second = await simPost(s, '/_sim/trade', { symbol: 'TSLA', side: 'buy', qty: '2', type: 'market' });
+    await eventually(async () => live(await stopsOf(s, second.id))[0], 15_000);
+    // The first shares bought are the first sold: the first entry's stop has nothing left to cover.
+    await simPost(s, '/_sim/trade', { symbol: 'TSLA', side: 'sell', qty: '2', type: 'market', ...OUTSIDE_CLOSE });
+    const reduced = await b.waitFor((l) => l.event === 'stop_canceled' && l.entry_order_id === first.id, 15_000);
+    expect(reduced).toMatchObject({ position: '2', msg: 'protective stop for TSLA canceled; 2 TSLA still held, covered by its other stops' });
+    await simPost(s, '/_sim/trade', { symbol: 'TSLA', side: 'sell', qty: '2', type: 'market', ...OUTSIDE_CLOSE });
+    const closed = await b.waitFor((l) => l.event === 'stop_canceled' && l.entry_order_id === second.id, 15_000);
+    expect(closed).toMatchObject({ position: '0', msg: 'position closed: protective stop for TSLA canceled' });
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 40_000);
+});
+
 describe('an entry protected, then closed from outside', () => {
   it('ends exited once its stop is canceled, and is not rehydrated after a restart', async () => {
     const s = await sim(77);

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { D } from '../decimal.js';
 import type { StoredStopRow } from '../store/stops.js';
 import { currentCid, type StopEffect, type StopEvent } from '../../machines/stop-model.js';
 import { isFractionPart } from '../../machines/fraction-stop.js';
@@ -11,7 +12,7 @@ import type { StopTransition } from './stop-transitions.js';
  */
 export interface StopReportDeps {
   log: Logger;
-  actors: { stopWorking(entryOrderId: string, stopOrderId: string): void; positionClosed(entryOrderId: string): void };
+  actors: { stopWorking(entryOrderId: string, stopOrderId: string): void; positionClosed(entryOrderId: string): void; ledgerPosition?(symbol: string): string };
 }
 
 export function reportStopTransition(deps: StopReportDeps, t: StopTransition, row: StoredStopRow, event: StopEvent): void {
@@ -32,7 +33,13 @@ export function reportStopTransition(deps: StopReportDeps, t: StopTransition, ro
     log.info({ event: 'stop_not_needed', ...ids }, 'no position left to protect');
   } else if (t.from === 'cancelling' && t.to === 'done') {
     const stopOrderId = event.type === 'cancelConfirmed' ? event.orderId : event.type === 'lookupFound' ? event.order.orderId : row.broker_order_id;
-    log.info({ event: 'stop_canceled', ...ids, stop_order_id: stopOrderId }, `position closed: protective stop for ${row.symbol} canceled`);
+    // Closed only when nothing is left: a reduction cancels the stops it leaves with nothing to cover.
+    const left = actors.ledgerPosition?.(row.symbol) ?? null;
+    const closed = left === null || new D(left).isZero();
+    log.info(
+      { event: 'stop_canceled', ...ids, stop_order_id: stopOrderId, position: left },
+      closed ? `position closed: protective stop for ${row.symbol} canceled` : `protective stop for ${row.symbol} canceled; ${new D(left).abs().toFixed()} ${row.symbol} still held, covered by its other stops`,
+    );
   } else if (event.type === 'cancelConfirmed') {
     // The order that owns the stop opened a new position while the cancel was in flight.
     log.info({ event: 'stop_rearmed', ...ids }, `protective stop for ${row.symbol} placed again`);

@@ -299,7 +299,7 @@ export class OrderActors {
       actions: {
         recordFill: ({ context }, fill) => void this.step.buffer(context.order.orderId).fills.push(fill),
         duplicateFill: (_, p) =>
-          log.info({ event: 'fill_already_processed', order_id: p.orderId, cum_qty: p.cumQty, source: p.source }, 'duplicate fill report ignored'),
+          log.debug({ event: 'fill_already_processed', order_id: p.orderId, cum_qty: p.cumQty, source: p.source }, 'duplicate fill report ignored'),
         requestOrderSnapshot: (_, p) => void this.refreshOrder(p.orderId, p.reason),
       },
     });

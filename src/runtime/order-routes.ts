@@ -65,6 +65,7 @@ export class OrderRoutes {
       );
       return;
     }
-    if (cumQty !== '0') this.log.info({ event: 'fill_already_processed', order_id: orderId, cum_qty: cumQty, source }, 'report for a finished order ignored');
+    // Every fill arrives by stream, activities and polls: the later deliveries are routine (debug).
+    if (cumQty !== '0') this.log.debug({ event: 'fill_already_processed', order_id: orderId, cum_qty: cumQty, source }, 'report for a finished order ignored');
   }
 }
