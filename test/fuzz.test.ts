@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseFeeActivity, parseFillActivity, parseOrder, parseTradeUpdate } from '../src/broker/adapter.js';
+import { parseActivity, parseOrder } from '../src/broker/adapter.js';
+import { deliverTradeUpdate } from '../src/broker/trade-update-feed.js';
+import { D } from '../src/decimal.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
 import { restart } from '../src/runtime/restart.js';
@@ -9,9 +11,12 @@ import { captureLogger } from './support/log-capture.js';
 import { fixture } from './support/fixtures.js';
 
 /**
- * Fuzz (fast-check): malformed broker payloads and trade updates never crash the service and
- * never change the ledger. Each generated payload goes down the same path a stream or activity
- * payload takes (adapter → actors); a payload the adapter refuses must leave every table as it was.
+ * Fuzz (fast-check): malformed broker payloads and trade updates never crash the service, and the
+ * ledger stays sound whatever arrives. Stream payloads go down the stream's own path
+ * (deliverTradeUpdate: adapter → actors, or logged and skipped); activities through the parser the
+ * reconciler uses, then the actors. After every payload the ledger is checked for what the code
+ * could get wrong: a fill that is not a positive decimal, one recorded twice, an order's fills
+ * that do not add up to its filled quantity.
  */
 const tradeUpdate = fixture('trade-update-fill.json').data;
 const activity = fixture('activity-fill.json');
@@ -20,6 +25,7 @@ const order = fixture('order-limit-accepted.json');
 
 let db: Database;
 let actors: OrderActors;
+const feedLog = captureLogger('warn');
 beforeAll(async () => {
   db = await openDatabase(':memory:');
   actors = new OrderActors({ db, log: captureLogger('silent').log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
@@ -37,6 +43,29 @@ const ledger = () =>
     db.all(db.kysely.selectFrom('stops').selectAll().orderBy('client_order_id')),
     db.all(db.kysely.selectFrom('fees').selectAll().orderBy('activity_id')),
   ]);
+
+const positive = (v: string) => /^\d+(\.\d+)?$/.test(v) && new D(v).gt(0);
+
+/** The ledger's invariants (DESIGN §3.2), whatever payloads came before. */
+function expectSoundLedger(): void {
+  const fills = db.all(db.kysely.selectFrom('fills').select(['order_id', 'cum_qty', 'qty', 'price']).orderBy('id'));
+  const byOrder = new Map<string, typeof fills>();
+  for (const f of fills) {
+    expect(positive(f.qty) && positive(f.price) && positive(f.cum_qty), JSON.stringify(f)).toBe(true);
+    byOrder.set(f.order_id, [...(byOrder.get(f.order_id) ?? []), f]);
+  }
+  for (const [orderId, list] of byOrder) {
+    // Each fill is the step from the previous cum_qty: recorded once, in order, adding up.
+    let cum = new D(0);
+    for (const f of [...list].sort((a, b) => new D(a.cum_qty).cmp(b.cum_qty))) {
+      expect(new D(f.cum_qty).gt(cum), `${orderId} cum_qty ${f.cum_qty} after ${cum.toFixed()}`).toBe(true);
+      expect(new D(f.qty).eq(new D(f.cum_qty).minus(cum)), `${orderId} qty ${f.qty} at cum_qty ${f.cum_qty}`).toBe(true);
+      cum = new D(f.cum_qty);
+    }
+    const row = db.first(db.kysely.selectFrom('orders').select('filled_qty').where('order_id', '=', orderId));
+    expect(row && new D(row.filled_qty).eq(cum), `${orderId}: orders.filled_qty ${row?.filled_qty} vs fills ${cum.toFixed()}`).toBe(true);
+  }
+}
 
 /** Junk where a value was: wrong types, broken decimals, huge strings, nested nonsense. */
 const junk = fc.oneof(
@@ -70,53 +99,62 @@ function mutated(base: Record<string, unknown>, nested?: string): fc.Arbitrary<R
 }
 
 describe('fuzz: malformed broker payloads', () => {
-  it('trade updates: never throw; refused ones leave the ledger unchanged; accepted ones are well-formed', () => {
+  it('trade updates: never throw; a skipped one is logged with its reason and reaches nothing; the ledger stays sound', () => {
+    let skipped = 0;
+    let delivered = 0;
     fc.assert(
       fc.property(fc.oneof(mutated(tradeUpdate, 'order'), mutated(tradeUpdate), fc.anything()), (raw) => {
         const before = ledger();
-        const parsed = parseTradeUpdate(raw);
-        if (!parsed.ok) {
-          expect(parsed.reason.length).toBeGreaterThan(0);
+        const rejections = feedLog.lines().length;
+        let reached = false;
+        const ok = deliverTradeUpdate(raw, feedLog.log, (u) => {
+          reached = true;
+          for (const v of [u.order.filledQty, u.execution?.cumQty, u.execution?.qty, u.execution?.price]) {
+            if (v !== undefined && v !== null) expect(isDecimalString(v)).toBe(true);
+          }
+          actors.handleTradeUpdate(u);
+        });
+        expect(reached).toBe(ok);
+        if (!ok) {
+          skipped += 1;
+          const line = feedLog.lines().at(-1);
+          expect(feedLog.lines()).toHaveLength(rejections + 1);
+          expect(line).toMatchObject({ event: 'broker_payload_rejected', source: 'stream', reason: expect.stringMatching(/\S/) });
           expect(ledger()).toBe(before);
-          return;
-        }
-        const u = parsed.value;
-        for (const v of [u.order.filledQty, u.execution?.cumQty, u.execution?.qty, u.execution?.price]) {
-          if (v !== undefined && v !== null) expect(isDecimalString(v)).toBe(true);
-        }
-        actors.handleTradeUpdate(u);
+        } else delivered += 1;
+        expectSoundLedger();
       }),
       { numRuns: 400, seed: 424242 },
     );
+    // Both branches ran: the generator makes payloads the adapter takes and ones it refuses.
+    expect(skipped).toBeGreaterThan(20);
+    expect(delivered).toBeGreaterThan(20);
+    expect(db.all(db.kysely.selectFrom('fills').select('id')).length).toBeGreaterThan(0);
   });
 
-  it('FILL activities: never throw; refused ones leave the ledger unchanged', () => {
+  it('FILL activities: never throw; what the parser takes keeps the ledger sound', () => {
     fc.assert(
       fc.property(fc.oneof(mutated(activity), fc.anything()), (raw) => {
-        const before = ledger();
-        const parsed = parseFillActivity(raw);
-        if (!parsed.ok) {
-          expect(ledger()).toBe(before);
-          return;
+        const parsed = parseActivity(raw);
+        if (parsed.ok && parsed.value.type === 'fill') {
+          expect(isDecimalString(parsed.value.fill.cumQty)).toBe(true);
+          actors.handleExecution(parsed.value.fill, null);
         }
-        expect(isDecimalString(parsed.value.cumQty)).toBe(true);
-        actors.handleExecution(parsed.value, null);
+        expectSoundLedger();
       }),
       { numRuns: 400, seed: 777 },
     );
   });
 
-  it('CFEE activities: never throw; refused ones leave the ledger unchanged; accepted ones take a positive quantity of a pair', () => {
+  it('CFEE activities: never throw; each fee recorded once, a positive quantity of a pair; the ledger stays sound', () => {
     fc.assert(
       fc.property(fc.oneof(mutated(cfee), fc.anything()), (raw) => {
-        const before = ledger();
-        const parsed = parseFeeActivity(raw);
-        if (!parsed.ok) {
-          expect(ledger()).toBe(before);
-          return;
-        }
-        expect(isDecimalString(parsed.value.qty) && !parsed.value.qty.startsWith('-') && parsed.value.qty !== '0').toBe(true);
-        actors.recordFee(parsed.value);
+        const parsed = parseActivity(raw);
+        if (parsed.ok && parsed.value.type === 'fee') actors.recordFee(parsed.value.fee);
+        const fees = db.all(db.kysely.selectFrom('fees').select(['activity_id', 'symbol', 'qty']));
+        for (const f of fees) expect(positive(f.qty) && f.symbol.includes('/'), JSON.stringify(f)).toBe(true);
+        expect(new Set(fees.map((f) => f.activity_id)).size).toBe(fees.length);
+        expectSoundLedger();
       }),
       { numRuns: 400, seed: 778 },
     );

@@ -14,6 +14,20 @@ export interface TradeUpdateFeedHandlers {
 }
 
 /**
+ * One raw trade update from the stream: parsed and handed on, or (malformed) logged with its
+ * reason and skipped; false when skipped. What reaches the actors has been through the adapter.
+ */
+export function deliverTradeUpdate(raw: unknown, log: Logger, onUpdate: (update: TradeUpdateReport) => void): boolean {
+  const parsed = parseTradeUpdate(raw);
+  if (!parsed.ok) {
+    log.warn({ event: 'broker_payload_rejected', source: 'stream', reason: parsed.reason }, 'skipped a malformed trade update');
+    return false;
+  }
+  onUpdate(parsed.value);
+  return true;
+}
+
+/**
  * The trade_updates stream, via the SDK's TradingStream (it authenticates, re-listens after
  * reconnect, pings, and reconnects forever). This adds the service's view of it: a three-valued
  * state for /health, `stream_state` logs on change, and parsing into reports — a payload that does
@@ -56,14 +70,7 @@ export class TradeUpdateFeed {
       this.handlers.onListening();
     });
     stream.onError((message) => this.log.warn({ event: 'stream_error', message }, 'trade_updates stream error'));
-    stream.onTradeUpdate((raw) => {
-      const parsed = parseTradeUpdate(raw);
-      if (!parsed.ok) {
-        this.log.warn({ event: 'broker_payload_rejected', source: 'stream', reason: parsed.reason }, 'skipped a malformed trade update');
-        return;
-      }
-      this.handlers.onUpdate(parsed.value);
-    });
+    stream.onTradeUpdate((raw) => deliverTradeUpdate(raw, this.log, (u) => this.handlers.onUpdate(u)));
     // Marked once before connecting: the SDK sends `listen` after every (re)authentication.
     stream.subscribeTradeUpdates();
     this.log.info({ event: 'stream_state', state: 'connecting', url: this.client.streamUrl }, 'trade_updates stream connecting');
