@@ -136,14 +136,15 @@ describe('held_for_orders (equities): shares held by another open sell', () => {
     const { b, url } = await ready(s, 'held.db');
     const entry = await simPost(s, '/_sim/trade', { symbol: 'TSLA', side: 'buy', qty: '10', type: 'market' });
     const first = await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '10'), 20_000, 250);
-    expect(first).toBeTruthy();
+    expect(first).toMatchObject({ side: 'sell', type: 'trailing_stop', time_in_force: 'gtc' });
     // Another tool's take-profit for 4: Alpaca would refuse it while the stop holds all 10, so it
     // goes in while the stop is briefly canceled (the user's own doing), as a user would place it.
     const res = await fetch(`${s.url}/v2/orders/${first.id}`, { method: 'DELETE', headers: KEYS });
     expect(res.status).toBe(204);
     const tp = await simPost(s, '/_sim/trade', { symbol: 'TSLA', side: 'sell', qty: '4', type: 'limit', limit_price: '9999', time_in_force: 'gtc', fill: 'none' });
     const partial = await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '6'), 20_000, 250);
-    expect(partial).toBeTruthy();
+    expect(partial).toMatchObject({ side: 'sell', type: 'trailing_stop', replaces: null });
+    expect(live(await stopsOf(s, entry.id))).toHaveLength(1);
     await b.waitFor((l) => l.event === 'stop_partial' && l.entry_order_id === entry.id, 10_000);
     const u = await eventually(async () => unprotected(url, 'TSLA'), 10_000, 250);
     expect(u).toMatchObject({ position: '10', covered: '6', uncovered: '4' });
@@ -203,6 +204,20 @@ describe('a replace the broker rejects (order_replace_rejected)', () => {
   it('the original stop filled first: its fill is recorded once, the entry is protected for what is left, no second stop while the first was open', async () => {
     const s = await env.sim(308);
     const { b, url } = await ready(s, 'replace-race.db');
+    // Sampled at every change of the simulator's book, not only at the end: how many of each
+    // entry's stops were live at once. A pending replacement is its original's order (Alpaca:
+    // the original stays open until the replacement is accepted), so it is not counted apart.
+    const mostLive = new Map<string, number>();
+    const unwatch = s.engine.onEvent(() => {
+      const byEntry = new Map<string, number>();
+      for (const o of s.engine.orders) {
+        if (!o.clientOrderId.startsWith('ct-stop-') || !isLiveStatus(o.status)) continue;
+        if (o.replaces && s.engine.orders.some((x) => x.id === o.replaces && isLiveStatus(x.status))) continue;
+        const entryId = o.clientOrderId.slice('ct-stop-'.length, 'ct-stop-'.length + 36);
+        byEntry.set(entryId, (byEntry.get(entryId) ?? 0) + 1);
+      }
+      for (const [id, n] of byEntry) mostLive.set(id, Math.max(n, mostLive.get(id) ?? 0));
+    });
     const entry = await simPost(s, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '10', type: 'limit', limit_price: '900', time_in_force: 'gtc', fill: 'partial', fill_qty: '4' });
     const first = await eventually(async () => live(await stopsOf(s, entry.id)).find((o) => o.qty === '4'), 20_000, 250);
     // The resize to 10 races the original's fill: the PATCH answers with the replacement, then the
@@ -216,6 +231,8 @@ describe('a replace the broker rejects (order_replace_rejected)', () => {
       return open.length === 1 && open[0].qty === '6' ? open[0] : null;
     }, 30_000, 250);
     expect(rest.side).toBe('sell');
+    unwatch();
+    expect(mostLive.get(entry.id)).toBe(1);
     const fills = (await getJson(`${url}/fills?limit=100`)).body.fills.filter((f: any) => f.order_id === first.id);
     expect(fills.map((f: any) => f.qty)).toEqual(['4']);
     expect(b.lines.filter((l) => l.event === 'ledger_drift')).toEqual([]);
