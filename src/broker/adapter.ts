@@ -216,7 +216,7 @@ export function parseActivity(raw: unknown, now = new Date()): Parsed<ActivityRe
     const fee = parseFeeActivity(raw, now);
     return fee.ok ? { ok: true, value: { type: 'fee', fee: fee.value } } : fee;
   }
-  if (type !== 'FILL') return { ok: false, reason: `activity: unexpected activity_type ${typeof type === 'string' ? JSON.stringify(type) : typeof type}` };
+  if (type !== 'FILL') return { ok: false, reason: `activity: unexpected activity_type ${typeof type === 'string' ? type : typeof type}` };
   const fill = parseFillActivity(raw);
   return fill.ok ? { ok: true, value: { type: 'fill', fill: fill.value } } : fill;
 }
