@@ -59,7 +59,8 @@ const callbackOf = (app: Koa) => {
 /**
  * The process's one HTTP listener. Each request goes to an account's app: the one named by
  * `?account=`, or the only one. An account this instance does not lead answers `/health` with
- * `"status":"standby"` (200) and who leads it, and anything else with 503. With several accounts,
+ * `"status":"standby"` (200) and who leads it, and anything else with 503; a starting account answers
+ * `/health` with `"status":"starting"` and 503 until it runs. With several accounts,
  * `/health` without `?account=` lists each account's leader and status here.
  */
 export function createApiHost(opts: ApiHostOptions): Koa {
@@ -92,7 +93,13 @@ export function createApiHost(opts: ApiHostOptions): Koa {
       const leader = await account!.leader();
       if (ctx.path === '/health' && ctx.method === 'GET') {
         const problem = account!.problem?.() ?? null;
-        ctx.body = { status: account!.role() === 'standby' ? 'standby' : 'starting', reasons: problem ? [problem] : [], account: account!.name, leader };
+        const starting = account!.role() !== 'standby';
+        ctx.body = { status: starting ? 'starting' : 'standby', reasons: problem ? [problem] : [], account: account!.name, leader };
+        // Not ready yet: a supervisor or load balancer must not take a starting account for a healthy one.
+        if (starting) {
+          ctx.set('Retry-After', '2');
+          ctx.status = 503;
+        }
         return;
       }
       ctx.set('Retry-After', '2');
