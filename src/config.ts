@@ -92,6 +92,8 @@ const envSchema = z
     /** Market data (latest prices): Alpaca's data host for paper and live alike; never the trading host. */
     ALPACA_DATA_URL: url(['http:', 'https:']),
     CT_DEMO: bool(false),
+    /** Demo mode only: the simulator's full fault mix and a careless outside trader (src/sim/faults.ts), to see the alarms work. */
+    CT_DEMO_FAULTS: bool(false),
     CT_DB_PATH: z.string().min(1, 'must not be empty').default('./data/crazy-trade.db'),
     /** PostgreSQL instead of SQLite (CT_DB_PATH is then ignored). Never echoed: it may hold a password. */
     CT_DB_URL: z
@@ -286,6 +288,8 @@ export interface Config {
   adopt: 'protect' | 'record';
   inspect: { enabled: boolean; port: number };
   logLevel: string;
+  /** CT_DEMO_FAULTS: the demo's simulator starts with its full fault mix and a careless outside trader (demo mode only). */
+  demoFaults: boolean;
   /** Broker variables set beside CT_DEMO=1 (ignored in demo mode) or not ones this service reads. */
   warnings: string[];
   crashAt?: 'before_intent_commit' | 'after_intent_commit' | 'after_stop_post' | 'after_guard_post';
@@ -332,6 +336,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     };
     accounts = [{ name: 'default', mode, alpaca: { ...alpaca }, trailPercent: e.CT_TRAIL_PERCENT, cooldownMinutes: e.CT_COOLDOWN_MINUTES, adopt: e.CT_ADOPT }];
   }
+  if (e.CT_DEMO_FAULTS && mode !== 'demo') warnings.push('ignoring CT_DEMO_FAULTS: it acts in demo mode only (no broker keys, or CT_DEMO=1)');
   if (e.CT_DB_URL !== undefined && env.CT_DB_PATH !== undefined && env.CT_DB_PATH !== '') {
     warnings.push('ignoring CT_DB_PATH: CT_DB_URL is set, the store is PostgreSQL');
   }
@@ -363,6 +368,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adopt: e.CT_ADOPT,
     inspect: { enabled: e.CT_INSPECT, port: e.CT_INSPECT_PORT },
     logLevel: e.CT_LOG_LEVEL,
+    demoFaults: e.CT_DEMO_FAULTS && mode === 'demo',
     warnings,
     crashAt: e.CT_CRASH_AT,
   };

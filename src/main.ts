@@ -28,13 +28,19 @@ interface Running {
   close(reason?: string): Promise<void>;
 }
 
-async function startDemoSimulator(log: Logger): Promise<{ sim: Simulator; keyId: string; secretKey: string }> {
+/** faults: CT_DEMO_FAULTS, the full fault mix and a careless outside trader; else a careful one and no refusals. */
+async function startDemoSimulator(log: Logger, faults: boolean): Promise<{ sim: Simulator; keyId: string; secretKey: string }> {
   const { startSimulator } = await import('./sim/index.js');
   const keyId = `DEMO${randomBytes(8).toString('hex').toUpperCase()}`;
   const secretKey = randomBytes(24).toString('hex');
-  const sim = await startSimulator({ port: 0, host: '127.0.0.1', outsideTrader: true, keyId, secretKey });
+  const sim = await startSimulator({ port: 0, host: '127.0.0.1', outsideTrader: true, keyId, secretKey, demoFaults: faults });
   // Warn, not info: a live account expected here would be protected by nothing.
-  log.warn({ event: 'demo_mode', sim_url: sim.url }, 'demo mode: the embedded Alpaca simulator, no real account is watched');
+  log.warn(
+    { event: 'demo_mode', sim_url: sim.url, demo_faults: faults },
+    faults
+      ? 'demo mode: the embedded Alpaca simulator with its full fault mix (CT_DEMO_FAULTS=1): refusals and alarms are expected; no real account is watched'
+      : 'demo mode: the embedded Alpaca simulator, no real account is watched',
+  );
   return { sim, keyId, secretKey };
 }
 
@@ -128,7 +134,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
           // Locked first: another demo bot on this data directory keeps its live database. Only a
           // database the demo created is deleted; anything else at that path refuses the start.
           freshDemoDatabase(dbPath);
-          const demo = await startDemoSimulator(log);
+          const demo = await startDemoSimulator(log, config.demoFaults);
           closers.push(() => demo.sim.close());
           endpoints = { ...endpoints, keyId: demo.keyId, secretKey: demo.secretKey, apiUrl: demo.sim.url, streamUrl: demo.sim.streamUrl, dataUrl: demo.sim.dataUrl };
         }

@@ -43,7 +43,14 @@ describe('wash-trade protection (crypto): a crossing buy of the user blocks the 
       return u?.past_grace && /wash_trade/.test(u.reason) ? u : null;
     }, 20_000, 250);
     expect(report.reason).toMatch(/^stop_refused: wash_trade: potential wash trade detected/);
-    expect((await getJson(`${url}/health`)).status).toBe(503);
+    // What to do, in the alarm itself (the /health reason the dashboard's banner shows, the log line):
+    // which order crosses, and what clears the way.
+    const advice = new RegExp(`crossed by your open buy limit order ${blocker.id} at 2990 \\(qty 1\\): cancel it, or lower its limit below 29\\d\\d(\\.\\d+)? \\(this stop's limit\\); the stop is sent again as soon as that order ends$`);
+    expect(report.reason).toMatch(advice);
+    const health = await getJson(`${url}/health`);
+    expect(health.status).toBe(503);
+    expect(health.body.reasons.some((r: string) => r.startsWith('position ETH/USD uncovered') && advice.test(r))).toBe(true);
+    expect(b.lines.find((l) => l.event === 'stop_rejected' && l.entry_order_id === entry.id)!.reason).toMatch(advice);
     expect(live(await stopsOf(s, entry.id))).toEqual([]);
     // The refusal is the symbol's (the crossing order's), not the stop's: nothing is sent again while
     // the blocker rests (a minute at most), so the symbol's budget is whole when it goes.
@@ -148,7 +155,7 @@ describe('held_for_orders (equities): shares held by another open sell', () => {
     await b.waitFor((l) => l.event === 'stop_partial' && l.entry_order_id === entry.id, 10_000);
     const u = await eventually(async () => unprotected(url, 'TSLA'), 10_000, 250);
     expect(u).toMatchObject({ position: '10', covered: '6', uncovered: '4' });
-    expect(u.reason).toBe(`held_for_orders: stop placed for 6 of 10; the rest is held by open order(s) ${tp.id} (${tp.client_order_id})`);
+    expect(u.reason).toBe(`held_for_orders: stop placed for 6 of 10; the rest is held by open order(s) ${tp.id} (${tp.client_order_id}): cancel or reduce them and the stop grows to cover what they free`);
 
     await fetch(`${s.url}/v2/orders/${tp.id}`, { method: 'DELETE', headers: KEYS });
     // The holder's end wakes the short stop (not its 30 s recheck): covered again within a poll or two.

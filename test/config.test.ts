@@ -23,6 +23,16 @@ describe('config', () => {
     expect(loadConfig({ CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_SLIPPAGE_PCT: '0.5', CT_GUARD_REPRICE_S: '30' }).extendedHoursGuard).toEqual({ enabled: true, slippagePct: '0.5', repriceS: 30 });
   });
 
+  it('CT_DEMO_FAULTS: off by default; 1 turns on the demo simulator\'s fault mix, in demo mode only', () => {
+    expect(loadConfig({}).demoFaults).toBe(false);
+    expect(loadConfig({ CT_DEMO_FAULTS: '0' }).demoFaults).toBe(false);
+    expect(loadConfig({ CT_DEMO_FAULTS: '1' })).toMatchObject({ mode: 'demo', demoFaults: true, warnings: [] });
+    const real = loadConfig({ CT_DEMO_FAULTS: '1', APCA_API_KEY_ID: 'k', APCA_API_SECRET_KEY: 's' });
+    expect(real).toMatchObject({ mode: 'paper', demoFaults: false });
+    expect(real.warnings).toEqual(['ignoring CT_DEMO_FAULTS: it acts in demo mode only (no broker keys, or CT_DEMO=1)']);
+    expect(() => loadConfig({ CT_DEMO_FAULTS: 'lots' })).toThrow(/CT_DEMO_FAULTS: expected true or false/);
+  });
+
   it('selects paper or live from ALPACA_PAPER once keys are set', () => {
     const keys = { APCA_API_KEY_ID: 'k', APCA_API_SECRET_KEY: 's' };
     expect(loadConfig(keys).mode).toBe('paper');

@@ -79,7 +79,7 @@ describe('/health tells the truth about stop coverage', () => {
       return entry && /held by open order/.test(entry.reason) ? entry : null;
     }, 40_000, 250);
     expect(u).toMatchObject({ position: '5', covered: '0', uncovered: '5' });
-    expect(u.reason).toBe(`stop_refused: insufficient_qty: insufficient qty available for order (requested: 5, available: 0); held by open order(s) ${tp.id} (${tp.client_order_id})`);
+    expect(u.reason).toBe(`stop_refused: insufficient_qty: insufficient qty available for order (requested: 5, available: 0); held by open order(s) ${tp.id} (${tp.client_order_id}): cancel or reduce them and the stop covers what they free`);
 
     b.proc.kill('SIGTERM');
     expect((await b.exited).code).toBe(0);

@@ -99,10 +99,10 @@ describe('assessCoverage', () => {
     const refused = stop({ status: 'rejected', placedQty: null, attempts: 1, lastError: 'insufficient_qty: insufficient qty available for order (requested: 10, available: 0)' });
 
     it('a stop placed short: held_for_orders, with the holders by order id and client order id', () => {
-      expect(uncoveredReason([short], PROTECT, [holder(1, '3')])).toBe('held_for_orders: stop placed for 2 of 5; the rest is held by open order(s) o1 (tp-1)');
+      expect(uncoveredReason([short], PROTECT, [holder(1, '3')])).toBe('held_for_orders: stop placed for 2 of 5; the rest is held by open order(s) o1 (tp-1): cancel or reduce them and the stop grows to cover what they free');
       const r = assessCoverage(new Map([['AAPL', '5']]), [short], PROTECT, new Map([['AAPL', [holder(1), holder(2, null)]]]));
       expect(r.unprotected).toEqual([
-        { symbol: 'AAPL', position: '5', covered: '2', uncovered: '3', reason: 'held_for_orders: stop placed for 2 of 5; the rest is held by open order(s) o1 (tp-1), o2 (tp-2)' },
+        { symbol: 'AAPL', position: '5', covered: '2', uncovered: '3', reason: 'held_for_orders: stop placed for 2 of 5; the rest is held by open order(s) o1 (tp-1), o2 (tp-2): cancel or reduce them and the stop grows to cover what they free' },
       ]);
       // Holders unknown (not in the store): the reason stays what it was.
       expect(uncoveredReason([short], PROTECT, [])).toBe('held_for_orders: stop placed for 2 of 5; the rest is held by other open orders');
@@ -110,14 +110,14 @@ describe('assessCoverage', () => {
 
     it('a stop refused for insufficient qty keeps its prefix and says who holds the shares', () => {
       expect(uncoveredReason([refused], PROTECT, [holder(7)])).toBe(
-        'stop_refused: insufficient_qty: insufficient qty available for order (requested: 10, available: 0); held by open order(s) o7 (tp-7)',
+        'stop_refused: insufficient_qty: insufficient qty available for order (requested: 10, available: 0); held by open order(s) o7 (tp-7): cancel or reduce them and the stop covers what they free',
       );
       expect(uncoveredReason([refused], PROTECT)).toBe('stop_refused: insufficient_qty: insufficient qty available for order (requested: 10, available: 0)');
     });
 
     it('names the first three and counts the rest', () => {
       const five = [1, 2, 3, 4, 5].map((n) => holder(n));
-      expect(uncoveredReason([short], PROTECT, five)).toBe('held_for_orders: stop placed for 2 of 5; the rest is held by open order(s) o1 (tp-1), o2 (tp-2), o3 (tp-3) and 2 more');
+      expect(uncoveredReason([short], PROTECT, five)).toBe('held_for_orders: stop placed for 2 of 5; the rest is held by open order(s) o1 (tp-1), o2 (tp-2), o3 (tp-3) and 2 more: cancel or reduce them and the stop grows to cover what they free');
     });
 
     it('other reasons do not name holders; only symbols whose reason is held are asked for, on the closing side', () => {
@@ -287,7 +287,7 @@ describe('CoverageWatch', () => {
     orderRow({ id: 'done', cid: 'user-done', qty: '4', filled: '4', status: 'partially_filled' });
     orderRow({ id: 'tsla', cid: 'user-tsla', symbol: 'TSLA' });
     expect(watch.check().unprotected).toEqual([
-      expect.objectContaining({ symbol: 'AAPL', covered: '6', uncovered: '4', reason: 'held_for_orders: stop placed for 6 of 10; the rest is held by open order(s) tp-1 (user-tp-1), tp-2 (user-tp-2)' }),
+      expect.objectContaining({ symbol: 'AAPL', covered: '6', uncovered: '4', reason: 'held_for_orders: stop placed for 6 of 10; the rest is held by open order(s) tp-1 (user-tp-1), tp-2 (user-tp-2): cancel or reduce them and the stop grows to cover what they free' }),
     ]);
     expect(openOrdersHolding(db, [{ symbol: 'AAPL', side: 'sell' }])).toEqual(
       new Map([
@@ -316,9 +316,9 @@ describe('CoverageWatch', () => {
     const h = healthReport(db, source);
     expect(h.status).toBe('critical');
     expect(h.protection!.unprotected).toEqual([
-      expect.objectContaining({ symbol: 'BTC/USD', reason: `stop_refused: insufficient_qty: ${message}; held by open order(s) sell-1 (other-tool-1)` }),
+      expect.objectContaining({ symbol: 'BTC/USD', reason: `stop_refused: insufficient_qty: ${message}; held by open order(s) sell-1 (other-tool-1): cancel or reduce them and the stop covers what they free` }),
     ]);
-    expect(h.reasons).toEqual([`position BTC/USD uncovered 0.5 of 0.5 for 11 s: stop_refused: insufficient_qty: ${message}; held by open order(s) sell-1 (other-tool-1)`]);
+    expect(h.reasons).toEqual([`position BTC/USD uncovered 0.5 of 0.5 for 11 s: stop_refused: insufficient_qty: ${message}; held by open order(s) sell-1 (other-tool-1): cancel or reduce them and the stop covers what they free`]);
   });
 
   it('CT_ADOPT=record: reported, logged, never critical; /health says degraded, not critical', () => {

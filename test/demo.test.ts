@@ -3,7 +3,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { getJson, startBot, type BotProcess } from './support/bot-process.js';
+import { eventually, getJson, startBot, type BotProcess } from './support/bot-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ct-demo-'));
 let bot: BotProcess | undefined;
@@ -26,6 +26,9 @@ describe('demo mode (no APCA keys)', () => {
     expect(health.body).toMatchObject({ mode: 'demo', actors: { active: expect.any(Number), terminal: expect.any(Number) }, drift: [] });
     expect(['connected', 'reconnecting', 'down']).toContain(health.body.stream);
     const sim = bot.lines.find((l) => l.event === 'demo_mode');
+    expect(sim!.demo_faults).toBe(false);
+    const faults = await getJson(`${sim!.sim_url}/_sim/faults`);
+    expect(Object.entries(faults.body).filter(([k, v]) => k.endsWith('_rate') && v !== 0)).toEqual([]);
     expect(new URL(sim!.sim_url).hostname).toBe('127.0.0.1');
     expect(new URL(url).hostname).toBe('127.0.0.1');
 
@@ -78,6 +81,78 @@ describe('demo mode (no APCA keys)', () => {
       expect((await getJson(`${await next.apiUrl()}/health`)).status).toBe(200);
       next.proc.kill(stop);
       await next.exited;
+    }
+  }, 45_000);
+
+  it('the default demo stays healthy: /health ok throughout, no stop refused, while the outside trader keeps the account busy', async () => {
+    // A default demo start (no CT_DEMO_FAULTS): the careful outside trader, no fault. The trader is sped
+    // up to a tick every TICK_MS through the simulator's control endpoint, so RUN_MS of it is about
+    // 45000 / 300 = 150 ticks: more orders, fills and stops than the first 3 minutes of a default start
+    // (1500 ms a tick: 120 ticks), compressed. That is enough because what turned the demo critical
+    // was not time but the trader's orders: a resting order crossing a stop (wash trade) or holding its
+    // shares (insufficient qty) gets the stop refused when it is sent, which happened within about 20 s
+    // in 3 starts of 4. So besides /health (critical only after CT_PROTECT_GRACE_S, 10 s, of a position
+    // uncovered), this checks the cause directly: not one stop refused, whatever the kind, however
+    // briefly. A faster trader would outrun the bot's budget of 200 requests a minute (a stop for
+    // nearly every fill) and measure that instead; the bot's own speed is other tests' subject.
+    const TICK_MS = 300;
+    const RUN_MS = 45_000;
+    const own = mkdtempSync(join(tmpdir(), 'ct-demo-healthy-'));
+    const healthy = startBot({ CT_DB_PATH: join(own, 'crazy-trade.db'), CT_API_PORT: '0', CT_LOG_LEVEL: 'info' });
+    try {
+      const url = await healthy.apiUrl();
+      const simUrl = (await healthy.waitFor((l) => l.event === 'demo_mode')).sim_url as string;
+      const sped = await fetch(`${simUrl}/_sim/outside-trader`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ running: true, interval_ms: TICK_MS }) });
+      expect(await sped.json()).toEqual({ running: true, interval_ms: TICK_MS, careful: true });
+      // Until the trade_updates stream is up /health says so (degraded, "stream down"): a second or so.
+      await eventually(async () => (await getJson(`${url}/health`)).body.status === 'ok', 15_000, 100);
+
+      const seen = new Map<string, number>();
+      const notOk: string[] = [];
+      const end = Date.now() + RUN_MS;
+      while (Date.now() < end) {
+        const h = await getJson(`${url}/health`);
+        seen.set(h.body.status, (seen.get(h.body.status) ?? 0) + 1);
+        if (h.body.status !== 'ok' && notOk.length < 5) notOk.push(`${h.status} ${h.body.status}: ${h.body.reasons.join('; ')}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(notOk).toEqual([]);
+      expect(seen.get('ok')).toBeGreaterThan(100);
+      const events = (name: string) => healthy.lines.filter((l) => l.event === name);
+      expect(events('stop_rejected').map((l) => l.reason)).toEqual([]);
+      expect(events('position_unprotected')).toEqual([]);
+      // The account was busy: fills on several symbols, a stop for each of many of them.
+      expect(events('fill_received').length).toBeGreaterThan(60);
+      expect(new Set(events('fill_received').map((l) => l.symbol)).size).toBeGreaterThanOrEqual(4);
+      expect(events('stop_placed').length).toBeGreaterThan(40);
+      expect(events('stop_placed').some((l) => l.type === 'stop_limit')).toBe(true);
+
+      healthy.proc.kill('SIGTERM');
+      expect((await healthy.exited).code).toBe(0);
+    } finally {
+      if (healthy.proc.exitCode === null) healthy.proc.kill('SIGKILL');
+      await healthy.exited;
+      rmSync(own, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('CT_DEMO_FAULTS=1 starts the simulator with its full fault mix and a careless outside trader, and says so', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'ct-demo-faults-'));
+    const faulty = startBot({ CT_DB_PATH: join(own, 'crazy-trade.db'), CT_API_PORT: '0', CT_DEMO_FAULTS: '1' });
+    try {
+      const line = await faulty.waitFor((l) => l.event === 'demo_mode');
+      expect(line.demo_faults).toBe(true);
+      expect(line.msg).toMatch(/CT_DEMO_FAULTS=1/);
+      const faults = await getJson(`${line.sim_url}/_sim/faults`);
+      expect(faults.body).toMatchObject({ rate_429: 0.02, rate_5xx: 0.02, reject_after_accept_rate: 0.02, done_for_day_rate: 0.05 });
+      const trader = await fetch(`${line.sim_url}/_sim/outside-trader`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ running: false }) });
+      expect(await trader.json()).toMatchObject({ careful: false });
+      faulty.proc.kill('SIGTERM');
+      expect((await faulty.exited).code).toBe(0);
+    } finally {
+      if (faulty.proc.exitCode === null) faulty.proc.kill('SIGKILL');
+      await faulty.exited;
+      rmSync(own, { recursive: true, force: true });
     }
   }, 45_000);
 

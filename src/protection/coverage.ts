@@ -76,6 +76,8 @@ const HELD = 'held_for_orders';
 const HELD_REFUSAL: RefusalKind = 'insufficient_qty';
 /** How many holders a reason names; the rest are counted. */
 const NAMED_HOLDERS = 3;
+/** What to do about the orders holding what a stop needs (the reason says so after naming them). */
+const FREE_THEM = 'cancel or reduce them and the stop';
 
 /** A working stop, or one being replaced: Alpaca's replace leaves the old order working until the new one exists. */
 const counts = (s: StopCover) => (s.status === 'confirmed' || s.replacing === true) && !s.cancelRequested;
@@ -137,7 +139,7 @@ export function uncoveredReason(onSide: readonly StopCover[], opts: CoverageOpti
   const refused = waiting.find((s) => (s.status === 'pending' || s.status === 'rejected') && s.lastError && s.attempts > 0);
   if (refused) {
     const held = refused.lastError!.startsWith(`${HELD_REFUSAL}:`) && holders.length > 0;
-    return `stop_refused: ${refused.lastError}${held ? `; held by open order(s) ${named(holders)}` : ''}`;
+    return `stop_refused: ${refused.lastError}${held ? `; held by open order(s) ${named(holders)}: ${FREE_THEM} covers what they free` : ''}`;
   }
   if (waiting.some((s) => s.status === 'unknown')) return 'stop_unknown';
   if (waiting.some((s) => s.status === 'pending')) return 'stop_pending';
@@ -145,7 +147,7 @@ export function uncoveredReason(onSide: readonly StopCover[], opts: CoverageOpti
   // Placed short of what it wants: what other orders left (the fraction of shares has its own stop).
   const short = live.find((s) => counts(s) && s.wanted !== undefined && s.placedQty !== null && new D(s.placedQty).lt(s.wanted));
   if (short) {
-    const by = holders.length > 0 ? `open order(s) ${named(holders)}` : 'other open orders';
+    const by = holders.length > 0 ? `open order(s) ${named(holders)}: ${FREE_THEM} grows to cover what they free` : 'other open orders';
     return `${HELD}: stop placed for ${short.placedQty} of ${short.wanted}; the rest is held by ${by}`;
   }
   return 'stop_too_small';

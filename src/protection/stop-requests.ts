@@ -15,6 +15,7 @@ import { classifyRefusal, isDuplicateClientOrderId, isUnchangedReplace, sameAsPl
 import type { StopSizing } from './stop-sizing.js';
 import type { WashBlocks } from './stop-wash-blocks.js';
 import { newStopOrder, replaceStopOrder, trailOf, type StopSettings } from './stop-order.js';
+import { crossingOrders, washAdvice, type RefusedStop } from './wash-crossing.js';
 
 /**
  * The broker requests a stop's machine asks for — GET by client order id or by order id, POST,
@@ -87,15 +88,17 @@ export class StopRequests {
     const ask = effect.trailPercent === undefined ? stopAsk(row) : { ...stopAsk(row), trailPercent: effect.trailPercent };
     const cid = effect.clientOrderId;
     const increment = isCrypto(ask.symbol, ask.assetClass) ? (await this.deps.grids.of(ask.symbol)).priceIncrement : null;
+    const patch = effect.type === 'patch' ? replaceStopOrder(ask, effect.qty, cid, effect.stopPrice, settings, increment) : null;
+    const post = effect.type === 'patch' ? null : newStopOrder(ask, effect.qty, cid, effect.stopPrice, settings, increment);
     let raw: unknown;
     try {
       raw =
         effect.type === 'patch'
-          ? await client.orders.patchOrderByOrderId({ orderId: effect.orderId, patchOrderRequest: replaceStopOrder(ask, effect.qty, cid, effect.stopPrice, settings, increment) })
-          : await client.orders.postOrder({ postOrderRequest: newStopOrder(ask, effect.qty, cid, effect.stopPrice, settings, increment) });
+          ? await client.orders.patchOrderByOrderId({ orderId: effect.orderId, patchOrderRequest: patch! })
+          : await client.orders.postOrder({ postOrderRequest: post! });
     } catch (err) {
       if (err instanceof LeadershipLost) throw err;
-      return this.sendFailed(row, effect, err, ctx);
+      return this.sendFailed(row, effect, err, ctx, { side: ask.side, limitPrice: (patch ?? post)!.limitPrice ?? null });
     }
     crashPoint('after_stop_post');
     const parsed = parseOrder(raw);
@@ -104,7 +107,7 @@ export class StopRequests {
   }
 
   /** A failed send as the machine's event: a duplicate, a classified refusal, or an unknown outcome. */
-  private async sendFailed(row: StoredStopRow, effect: SendEffect, err: unknown, ctx: { partial: boolean }): Promise<StopEvent> {
+  private async sendFailed(row: StoredStopRow, effect: SendEffect, err: unknown, ctx: { partial: boolean }, sent: RefusedStop): Promise<StopEvent> {
     const cid = effect.clientOrderId;
     const unknown: StopEvent = { type: 'outcomeUnknown', clientOrderId: cid, reason: `send of ${cid} failed: ${String(err)}` };
     // Network trouble, a timeout, 429 or 5xx: the order may or may not exist. Probe, never assume.
@@ -113,7 +116,11 @@ export class StopRequests {
     if (effect.type === 'patch' && isUnchangedReplace(err.status, err.message)) return { type: 'unchanged', clientOrderId: cid };
     const kind = classifyRefusal(err.status, err.message);
     if (kind === null) return unknown;
-    if (kind === 'wash_trade') this.deps.washBlocks.block(stopAsk(row).symbol, Date.now());
+    if (kind === 'wash_trade') {
+      this.deps.washBlocks.block(stopAsk(row).symbol, Date.now());
+      const advice = await this.washAdvice(stopAsk(row).symbol, sent);
+      if (advice !== null) return { type: 'refused', clientOrderId: cid, kind, message: `${err.message}; ${advice}` };
+    }
     if (kind === 'insufficient_qty' && !ctx.partial) {
       const free = await this.deps.sizing.partialQty(row);
       const ask = stopAsk(row);
@@ -128,6 +135,23 @@ export class StopRequests {
       }
     }
     return { type: 'refused', clientOrderId: cid, kind, message: err.message };
+  }
+
+  /**
+   * Which of the account's open orders crosses a stop refused as a wash trade, and what to do about
+   * it (wash-trade.ts): one read of the open orders on the symbol's other side, made once per
+   * refusal (the wash block then holds the symbol's stops back until an order of it ends, or a
+   * minute). Null when that read fails or finds none: the refusal is told as Alpaca worded it.
+   */
+  private async washAdvice(symbol: string, stop: RefusedStop): Promise<string | null> {
+    try {
+      const raw = await this.deps.client.orders.getAllOrders({ status: 'open', symbols: symbol, side: stop.side === 'sell' ? 'buy' : 'sell', limit: 50, direction: 'asc' });
+      const open = raw.map(parseOrder).flatMap((p) => (p.ok && p.value.symbol === symbol ? [p.value] : []));
+      return washAdvice(stop, crossingOrders(stop, open));
+    } catch (err) {
+      if (err instanceof LeadershipLost) throw err;
+      return null;
+    }
   }
 
   /** The position is closed: DELETE the stop's order; 404/422 mean it is gone already. */

@@ -1,7 +1,9 @@
 /**
  * `tsx src/sim/cli.ts --port N --seed S [--outside-trader] [--interval-ms MS] [--fractional-rate R]
- *  [--host H] [--key-id K --secret-key S]`: start the simulator, print one JSON line, run until
- * SIGINT/SIGTERM. `--fractional-rate` (0..1, with `--outside-trader`): share of fractional equity entries.
+ *  [--careless] [--demo-faults] [--host H] [--key-id K --secret-key S]`: start the simulator, print one
+ * JSON line, run until SIGINT/SIGTERM. `--fractional-rate` (0..1, with `--outside-trader`): share of
+ * fractional equity entries. `--careless`: the outside trader's resting orders may cross a bot's stops
+ * and hold their shares (outside-trader.ts). `--demo-faults`: the demo's fault mix (faults.ts), careless.
  */
 import { parseArgs } from 'node:util';
 import { startSimulator } from './index.js';
@@ -34,6 +36,8 @@ async function main(): Promise<void> {
       'outside-trader': { type: 'boolean' },
       'interval-ms': { type: 'string' },
       'fractional-rate': { type: 'string' },
+      careless: { type: 'boolean' },
+      'demo-faults': { type: 'boolean' },
       'key-id': { type: 'string' },
       'secret-key': { type: 'string' },
     },
@@ -46,6 +50,7 @@ async function main(): Promise<void> {
   const trader = {
     ...(intervalMs !== undefined ? { intervalMs } : {}),
     ...(fractionalRate !== undefined ? { fractionalRate } : {}),
+    ...(values.careless ? { careless: true } : {}),
   };
   const sim = await startSimulator({
     ...(port !== undefined ? { port } : {}),
@@ -54,6 +59,7 @@ async function main(): Promise<void> {
     ...(values['key-id'] !== undefined ? { keyId: values['key-id'] } : {}),
     ...(values['secret-key'] !== undefined ? { secretKey: values['secret-key'] } : {}),
     ...(values['outside-trader'] ? { outsideTrader: Object.keys(trader).length > 0 ? trader : true } : {}),
+    ...(values['demo-faults'] ? { demoFaults: true } : {}),
   });
   process.stdout.write(
     `${JSON.stringify({ event: 'sim_listening', url: sim.url, stream_url: sim.streamUrl, data_url: sim.dataUrl, port: sim.port, seed: sim.seed })}\n`,

@@ -38,6 +38,25 @@ export const NO_FAULTS: FaultConfig = {
   late_activity_rate: 0,
 };
 
+/**
+ * The demo's full fault mix (CT_DEMO_FAULTS=1; `startSimulator({ demoFaults: true })`), for those who
+ * want to see the alarms work: now and then a 429 or 5xx, a dropped, repeated or reordered
+ * trade_updates frame, a late FILL activity, an order rejected after it was accepted (the bot's stops
+ * included), an outside order done for the day. The simulator pairs it with a careless outside trader
+ * (outside-trader.ts), whose resting orders cross the bot's stops and hold their shares. The default
+ * demo has none of it: no fault, a careful trader.
+ */
+export const DEMO_FAULT_MIX = {
+  rate_429: 0.02,
+  rate_5xx: 0.02,
+  ws_drop_rate: 0.01,
+  ws_duplicate_rate: 0.05,
+  ws_reorder_rate: 0.05,
+  late_activity_rate: 0.05,
+  reject_after_accept_rate: 0.02,
+  done_for_day_rate: 0.05,
+} as const;
+
 export class Faults {
   private cfg: FaultConfig = { ...NO_FAULTS };
   /** Order-level faults (pdt, reject_after_accept_*, replace_race, done_for_day_rate): order-faults.ts. */

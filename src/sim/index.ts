@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { AssetCatalog } from './assets.js';
 import { MonotonicClock } from './clock.js';
 import { Engine } from './engine.js';
-import { Faults } from './faults.js';
+import { DEMO_FAULT_MIX, Faults } from './faults.js';
 import { createApp } from './http/app.js';
 import { startMarketDataServer } from './market-data-server.js';
 import type { WashTradeMode } from './wash-trade.js';
@@ -37,8 +37,15 @@ export interface SimOptions {
   /**
    * Place random outside orders on a timer (default interval 1500 ms). `fractionalRate` (0..1, default 0):
    * that share of its equity entries is fractional (outside-trader.ts). The `done_for_day_rate` fault acts on its orders.
+   * Careful by default: its resting orders never cross a protective bot's stops nor hold their shares;
+   * `careless: true` drops that care (outside-trader.ts).
    */
-  outsideTrader?: boolean | { intervalMs?: number; fractionalRate?: number };
+  outsideTrader?: boolean | { intervalMs?: number; fractionalRate?: number; careless?: boolean };
+  /**
+   * The demo's full fault mix from the start (faults.ts DEMO_FAULT_MIX), and a careless outside trader
+   * unless `outsideTrader.careless` says otherwise. Default false: no fault (`POST /_sim/faults` sets some).
+   */
+  demoFaults?: boolean;
   /** If both unset, any non-empty key/secret pair is accepted. */
   keyId?: string;
   secretKey?: string;
@@ -111,6 +118,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   });
   const faults = new Faults(new Rng(deriveSeed(seed, 1)));
   faults.orders.useRng(new Rng(deriveSeed(seed, 7)));
+  if (opts.demoFaults) faults.update({ ...DEMO_FAULT_MIX });
   const stats = new Stats();
   const accountRng = new Rng(deriveSeed(seed, 3));
   const services: SimServices = {
@@ -151,6 +159,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     outsideTrader = new OutsideTrader(engine, new Rng(deriveSeed(seed, 2)), intervalMs, {
       fractionalRate,
       doneForDay: () => faults.orders.doneForDay(),
+      careless: traderOpts.careless ?? opts.demoFaults === true,
     }).start();
   }
   services.outsideTrader = outsideTrader;

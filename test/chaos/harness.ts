@@ -98,10 +98,12 @@ export async function startSimProcess(
   seed: number,
   fractionalRate: number,
 ): Promise<{ proc: ChildProcess; url: string; streamUrl: string; dataUrl: string }> {
+  // `--careless`: the outside trader's resting orders cross the bot's stops and hold their shares (the
+  // wash_trade and held exceptions of coverage.ts), as before the simulator's trader became careful.
   const proc = spawn(
     process.execPath,
     [
-      '--import', 'tsx', resolve('src/sim/cli.ts'), '--port', '0', '--seed', String(seed), '--outside-trader', '--interval-ms', '250',
+      '--import', 'tsx', resolve('src/sim/cli.ts'), '--port', '0', '--seed', String(seed), '--outside-trader', '--careless', '--interval-ms', '250',
       '--fractional-rate', String(fractionalRate), '--key-id', KEY, '--secret-key', SECRET,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -10,8 +10,9 @@ afterEach(async () => {
   await Promise.all(sims.splice(0).map((s) => s.close()));
 });
 
-async function manualSim(seed: number, fractionalRate?: number): Promise<Simulator> {
-  const sim = await startTestSim({ seed, outsideTrader: { intervalMs: 3_600_000, ...(fractionalRate !== undefined ? { fractionalRate } : {}) } });
+/** `careless`: the trader the fault mix goes with (the careful one cancels a limit left unfilled, done_for_day or not). */
+async function manualSim(seed: number, fractionalRate?: number, careless = false): Promise<Simulator> {
+  const sim = await startTestSim({ seed, outsideTrader: { intervalMs: 3_600_000, careless, ...(fractionalRate !== undefined ? { fractionalRate } : {}) } });
   sims.push(sim);
   return sim;
 }
@@ -65,7 +66,7 @@ describe('outside trader: fractional entries', () => {
 
 describe('done_for_day_rate fault', () => {
   it('marks open outside equity orders done_for_day (stream event), no fill until the session reopens; DELETE clears it', async () => {
-    const sim = await manualSim(3, 0.25);
+    const sim = await manualSim(3, 0.25, true);
     const events: TradeEvent[] = [];
     sim.engine.onEvent((e) => events.push(e));
     expect((await control(sim, 'POST', '/_sim/faults', { done_for_day_rate: 2 })).status).toBe(422);
@@ -96,7 +97,7 @@ describe('done_for_day_rate fault', () => {
   });
 
   it('marks nothing while the session is closed, and no equity order is forced into a fill then', async () => {
-    const sim = await manualSim(4);
+    const sim = await manualSim(4, undefined, true);
     await control(sim, 'POST', '/_sim/faults', { done_for_day_rate: 1 });
     await control(sim, 'POST', '/_sim/clock', { is_open: false });
     const events: TradeEvent[] = [];

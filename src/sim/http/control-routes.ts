@@ -150,15 +150,24 @@ export function registerControlRoutes(router: Router, s: SimServices): void {
     ctx.body = s.faults.reset();
   });
 
-  // Pause or resume the outside trader (tests stop the traffic before comparing with the ledger).
+  // Pause or resume the outside trader (tests stop the traffic before comparing with the ledger);
+  // optional: `interval_ms` (10..3600000) its tick interval (a test runs a demo's minutes in seconds),
+  // `careless` (outside-trader.ts) whether its resting orders may cross a bot's stops or hold their shares.
   router.add('POST', '/_sim/outside-trader', async (ctx) => {
     const body = await objectBody(ctx);
     if (typeof body.running !== 'boolean') throw invalid('running must be true or false');
+    const ms = body.interval_ms;
+    if (ms !== undefined && (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 10 || ms > 3_600_000)) {
+      throw invalid('interval_ms must be an integer between 10 and 3600000');
+    }
+    if (body.careless !== undefined && typeof body.careless !== 'boolean') throw invalid('careless must be true or false');
     const trader = s.outsideTrader;
     if (!trader) throw unprocessable('the simulator was started without the outside trader');
+    if (ms !== undefined) trader.setIntervalMs(ms);
+    if (body.careless !== undefined) trader.careful = !body.careless;
     if (body.running) trader.start();
     else trader.stop();
-    ctx.body = { running: body.running };
+    ctx.body = { running: body.running, interval_ms: trader.intervalMs, careful: trader.careful };
   });
 
   router.add('POST', '/_sim/stream/drop', (ctx) => {
