@@ -95,6 +95,8 @@ export function createBrokerClient(
     maxRetries?: number;
     /** Runs right before each attempt of an order change leaves (after the rate-limit wait); throws to keep it from leaving. */
     beforeOrderChange?: () => void;
+    /** Reads only (`npm run plan`): every request but a GET throws before it leaves, whatever it is. */
+    readOnly?: boolean;
   } = {},
 ): BrokerClient {
   const apiUrl = endpoints.apiUrl ?? (endpoints.paper ? trading.TRADING_PAPER_HOST : trading.TRADING_LIVE_HOST);
@@ -123,6 +125,7 @@ export function createBrokerClient(
           // Runs once per attempt; init.signal is the attempt's deadline (and the caller's abort), so
           // a wait that outlives it leaves the line without spending a token.
           pre: async ({ url, init }) => {
+            if (options.readOnly && (init.method ?? 'GET').toUpperCase() !== 'GET') throw new Error(`read-only broker client: ${init.method} ${new URL(url).pathname} not sent`);
             if (limiter) await limiter.acquire(lane ?? laneFor(init.method ?? 'GET', url), init.signal);
             // A leader stopped (SIGSTOP) between its fence check and here must not send once resumed: checked again now.
             if (options.beforeOrderChange && (init.method ?? 'GET') !== 'GET' && /\/v2\/orders/.test(url)) options.beforeOrderChange();
