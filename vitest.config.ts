@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 /**
  * Two projects, chosen by file (never by tag, so a unit run starts no PostgreSQL, bot or browser):
  * - `unit`: no processes, no servers (machines, parsers, the simulator's engine, SQLite in memory).
- *   Files run in parallel threads: `npm run test:unit` is the inner loop.
+ *   Files run in parallel threads: `npm run test:unit` is the inner loop. (test/dashboard-format.test.ts
+ *   is pure but sets TZ, which a worker thread cannot: it runs with the forks.)
  * - `integration`: whatever starts a simulator, a bot, PostgreSQL, pm2 or Chromium. Files run one
  *   at a time in forks: they measure timing-sensitive behaviour, and two of them racing on a
  *   2-core machine only measure the race. It runs after the unit group (sequence.groupOrder).

@@ -223,6 +223,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
       }),
       allowedHosts: config.api.allowedHosts,
       marketSession: () => marketClock.session(),
+      assetGrid: (symbol) => grids.peek(symbol),
       db,
       log,
       health: healthSource,

@@ -132,6 +132,8 @@ describe('status API', () => {
     expect(first.body.fills[0]).toEqual({
       id: 6, order_id: expect.any(String), exec_id: null, cum_qty: '0.123456789', qty: '0.123456789', price: '65000.5',
       symbol: 'BTC/USD', side: 'buy', filled_at: '2026-01-05T10:00:00.000000000Z', source: 'stream',
+      // An order placed elsewhere (client order id manual-1), that closed nothing.
+      role: 'outside', realized_pnl: null,
     });
     const second = await get(`/fills?limit=4&cursor=${first.body.next_cursor}`);
     expect(second.body.fills.map((f: any) => f.id)).toEqual([2, 1]);
@@ -157,11 +159,17 @@ describe('status API', () => {
   });
 
   it('/positions and /cooldowns come from the ledger and the cooldowns table', async () => {
+    /** The figures of a position without a last price: its open lots' average and cost only. */
+    const unpriced = (avg: string, cost: string) => ({
+      avg_entry: avg, cost_basis: cost, market_value: null, unrealized_pnl: null, unrealized_pnl_pct: null, nearest_stop: null, price_increment: null, qty_increment: null,
+    });
     const p = await get('/positions');
     expect(p.body.positions).toEqual([
-      { symbol: 'AAPL', qty: '4', side: 'long', protected_qty: '0', last_price: null, stops: [], session: null, stops_acting: null, stops_acting_reason: null },
-      { symbol: 'BTC/USD', qty: '0.617283945', side: 'long', protected_qty: '0', last_price: null, stops: [], session: 'continuous', stops_acting: true, stops_acting_reason: null },
+      { symbol: 'AAPL', crypto: false, qty: '4', side: 'long', protected_qty: '0', last_price: null, stops: [], session: null, stops_acting: null, stops_acting_reason: null, ...unpriced('101.5', '406') },
+      { symbol: 'BTC/USD', crypto: true, qty: '0.617283945', side: 'long', protected_qty: '0', last_price: null, stops: [], session: 'continuous', stops_acting: true, stops_acting_reason: null, ...unpriced('65000.5', '40123.7650669725') },
     ]);
+    // Without last prices nothing is valued: the totals are over none of them.
+    expect(p.body.totals).toEqual({ market_value: '0', unrealized_pnl: '0', cost_basis: '0', priced: 0, positions: 2 });
     expect((await get('/cooldowns')).body.cooldowns).toEqual([
       { symbol: 'TSLA', until: expect.any(String), exit_fill_id: 'x:1', started_at: expect.any(String), active: true },
     ]);

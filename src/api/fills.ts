@@ -1,8 +1,30 @@
 import type Router from '@koa/router';
 import type { Database } from '../store/database.js';
+import { placedByUs } from '../domain/orders.js';
 import { cursorParam, encodeCursor, intParam, symbolParam, timeParam } from './query.js';
+import { ledgerBooks } from './ledger-books.js';
 
-/** GET /fills?symbol=&since=&limit=&cursor= — the ledger, newest first, cursor-paginated. */
+/** What a fill was for, to a trader reading the ledger. */
+export type FillRole = 'entry' | 'exit' | 'stop' | 'outside';
+
+/**
+ * A fill's role from its order: a protective stop's fill is `stop` (whoever's position it
+ * covered); an order not placed by this service (no `ct-` client order id, or no order row at all)
+ * is `outside`; else the role the order actor gave it at its first fill (a role not yet known:
+ * `exit` if the fill closed lots, else `entry`).
+ */
+export function fillRole(order: { role: string | null; client_order_id: string | null } | null, closedLots: boolean): FillRole {
+  if (order?.role === 'stop') return 'stop';
+  if (!order || order.client_order_id === null || !placedByUs(order.client_order_id)) return 'outside';
+  if (order.role === 'entry' || order.role === 'exit') return order.role;
+  return closedLots ? 'exit' : 'entry';
+}
+
+/**
+ * GET /fills?symbol=&since=&limit=&cursor= — the ledger, newest first, cursor-paginated; each fill
+ * with its `role` (fillRole) and `realized_pnl`: what the FIFO lots it closed realized, before
+ * fees, as GET /performance counts them (null when it closed none).
+ */
 export function fillRoutes(router: Router, db: Database): void {
   router.get('/fills', (ctx) => {
     const symbol = symbolParam(ctx.query);
@@ -11,14 +33,22 @@ export function fillRoutes(router: Router, db: Database): void {
     const cursor = cursorParam(ctx.query);
     let q = db.kysely
       .selectFrom('fills')
-      .select(['id', 'order_id', 'exec_id', 'cum_qty', 'qty', 'price', 'symbol', 'side', 'filled_at', 'source'])
-      .orderBy('id', 'desc')
+      .leftJoin('orders', 'orders.order_id', 'fills.order_id')
+      .select(['fills.id', 'fills.order_id', 'fills.exec_id', 'fills.cum_qty', 'fills.qty', 'fills.price', 'fills.symbol', 'fills.side', 'fills.filled_at', 'fills.source', 'orders.role', 'orders.client_order_id'])
+      .orderBy('fills.id', 'desc')
       .limit(limit + 1);
-    if (symbol) q = q.where('symbol', '=', symbol);
-    if (since) q = q.where('filled_at', '>=', since);
-    if (cursor !== undefined) q = q.where('id', '<', cursor);
+    if (symbol) q = q.where('fills.symbol', '=', symbol);
+    if (since) q = q.where('fills.filled_at', '>=', since);
+    if (cursor !== undefined) q = q.where('fills.id', '<', cursor);
     const rows = db.all(q);
     const page = rows.slice(0, limit);
-    ctx.body = { fills: page, next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null };
+    const realized = page.length > 0 ? ledgerBooks(db).realized : new Map<number, string>();
+    ctx.body = {
+      fills: page.map(({ role, client_order_id, ...f }) => {
+        const pnl = realized.get(f.id) ?? null;
+        return { ...f, role: fillRole(client_order_id === null ? null : { role, client_order_id }, pnl !== null), realized_pnl: pnl };
+      }),
+      next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null,
+    };
   });
 }

@@ -152,6 +152,16 @@ const HealthOverview = z
 
 export const HealthResponse = z.union([AccountHealth, StandbyHealth, HealthOverview]).meta({ id: 'Health' });
 
+/** A decimal string that may be negative (P&L, a short's value). */
+const signedDecimal = z.string().regex(/^-?\d+(\.\d+)?$/, 'a decimal string, e.g. "-1.5"');
+
+/** A stop's level (a trailing stop's: the bound on it) and how far the last price is from it. */
+const stopLevelFields = {
+  level: signedDecimal.nullable().optional().describe("the stop level; a trailing stop's: a bound on it (level_is_bound)"),
+  level_is_bound: z.boolean().optional().describe('true for a trailing stop: its level is at least `level` (a sell) or at most (a buy)'),
+  level_distance_pct: signedDecimal.nullable().optional().describe('how far the price may move against the position before it triggers, % of the last price; negative: crossed'),
+};
+
 export const PositionsResponse = z
   .object({
     positions: z.array(
@@ -163,10 +173,43 @@ export const PositionsResponse = z
           protected_qty: decimal,
           ...sessionFields,
           guard_exit: guardExit.optional(),
-          stops: z.array(z.object({ stop_order_id: z.string().nullable(), entry_order_id: z.string(), qty: decimal.nullable() }).catchall(z.unknown())),
+          stops: z.array(
+            z
+              .object({
+                stop_order_id: z.string().nullable(),
+                entry_order_id: z.string(),
+                qty: decimal.nullable(),
+                state: z.enum(['working']).optional().describe('confirmed at the broker and not being canceled'),
+                ...stopLevelFields,
+              })
+              .catchall(z.unknown()),
+          ),
+          last_price: signedDecimal.nullable().optional(),
+          avg_entry: signedDecimal.nullable().optional().describe('Σ cost / Σ qty of the open FIFO lots'),
+          cost_basis: signedDecimal.nullable().optional().describe('avg_entry × qty, signed like qty'),
+          market_value: signedDecimal.nullable().optional().describe('qty × last_price, signed like qty'),
+          unrealized_pnl: signedDecimal.nullable().optional().describe('market_value − cost_basis, before fees'),
+          unrealized_pnl_pct: signedDecimal.nullable().optional().describe('unrealized_pnl / |cost_basis| in %, 2 places'),
+          nearest_stop: z
+            .object({ stop_order_id: z.string().nullable(), type: z.string().nullable(), ...stopLevelFields })
+            .nullable()
+            .optional()
+            .describe('the stop that triggers first (smallest distance)'),
+          crypto: z.boolean().optional().describe('a coin pair (BTC/USD), not an equity'),
+          price_increment: z.string().nullable().optional().describe("the asset's price_increment where it was read (crypto), else null"),
+          qty_increment: z.string().nullable().optional().describe("the asset's min_trade_increment where it was read (crypto), else null"),
         })
         .catchall(z.unknown()),
     ),
+    totals: z
+      .object({
+        market_value: signedDecimal,
+        unrealized_pnl: signedDecimal,
+        cost_basis: signedDecimal,
+        priced: z.number().int().describe('positions with a last price and an average entry: the sums are over these'),
+        positions: z.number().int(),
+      })
+      .optional(),
   })
   .meta({ id: 'Positions' });
 
@@ -206,6 +249,8 @@ export const FillsResponse = z
         side: z.string(),
         filled_at: z.string(),
         source: z.string(),
+        role: z.enum(['entry', 'exit', 'stop', 'outside']).optional().describe('stop: a protective stop filled; outside: an order not placed by this service'),
+        realized_pnl: signedDecimal.nullable().optional().describe('what the FIFO lots this fill closed realized, before fees; null when it closed none'),
       }),
     ),
     next_cursor: z.string().nullable(),

@@ -22,6 +22,7 @@ import type { PositionCloser } from '../protection/position-close.js';
 import type { LastPrices } from './last-prices.js';
 import type { Registry } from 'prom-client';
 import type { MarketSession } from '../domain/market-session.js';
+import type { AssetGrid } from '../domain/grid.js';
 
 export interface ApiOptions {
   host: string;
@@ -31,6 +32,8 @@ export interface ApiOptions {
   lastPrices?: LastPrices;
   /** The equity session now (broker/market-clock.ts), for /positions; absent: unknown (null). */
   marketSession?: () => MarketSession | null;
+  /** An asset's order grids if read already (broker/asset-grids.ts `peek`), for /positions' increments; absent: none. */
+  assetGrid?: (symbol: string) => AssetGrid | undefined;
   /** CT_API_TOKEN_NAME: who acts with the token. */
   tokenName?: string;
   /** CT_API_ALLOWED_HOSTS: Host names answered besides loopback and the bind host. */
@@ -65,7 +68,7 @@ export function createApiApp(opts: Omit<ApiOptions, 'host' | 'port'> & { host?: 
   orderRoutes(router, opts.db);
   performanceRoutes(router, opts.db);
   fillRoutes(router, opts.db);
-  positionRoutes(router, opts.db, opts.lastPrices, opts.marketSession);
+  positionRoutes(router, opts.db, opts.lastPrices, opts.marketSession, opts.assetGrid);
   dashboardRoutes(router);
   openApiRoutes(router);
   if (opts.operator) {

@@ -12,6 +12,11 @@ export class AssetGrids {
 
   constructor(private readonly deps: { client: Pick<BrokerClient, 'assets'>; log: Logger }) {}
 
+  /** The grids read already, without asking (the dashboard's rounding: a display must not spend requests). */
+  peek(symbol: string): AssetGrid | undefined {
+    return this.known.get(symbol);
+  }
+
   async of(symbol: string): Promise<AssetGrid> {
     const hit = this.known.get(symbol);
     if (hit) return hit;

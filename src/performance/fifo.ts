@@ -171,18 +171,14 @@ function openQty(book: Book): string {
   return normalize(book.long ? size : size.negated());
 }
 
+/** What the walk tells about each closing fill: the summed P&L of the lots it closed. */
+type OnClose = (fill: PerformanceFill, pnl: Dec) => void;
+
 /**
- * Realized performance of a fills ledger by FIFO lot matching, long and short. `fills` must be in
- * ledger order (filled_at, id), `opts.fees` (crypto fees taken in the coin) in time order. A fill
- * against open lots closes the oldest first, each part of a lot it closes a closed lot with its own
- * P&L; any remainder opens a lot on the fill's side, so one fill can close a long and open a short.
- * A fee takes its coin from the long's oldest lots for nothing: those parts are not closed lots (no
- * P&L) but the fee, valued at what that coin cost, so open_qty is the fee-net position the ledger
- * holds and net_pnl is the cash result; a fee beyond the long's lots (fills the ledger, or the
- * `since` window, lacks) is not counted.
+ * The FIFO walk both computePerformance and fifoBooks make (see computePerformance for the rules):
+ * each symbol's book once every fill and fee is applied, with `total` and each book's tally fed.
  */
-export function computePerformance(fills: readonly PerformanceFill[], opts: { symbol?: string; fees?: readonly PerformanceFee[] } = {}): PerformanceReport {
-  const total = new Tally();
+function walk(fills: readonly PerformanceFill[], opts: { symbol?: string; fees?: readonly PerformanceFee[] }, total: Tally, onClose?: OnClose): Map<string, Book> {
   const books = new Map<string, Book>();
 
   for (const move of inLedgerOrder(fills, opts.fees ?? [])) {
@@ -222,6 +218,7 @@ export function computePerformance(fills: readonly PerformanceFill[], opts: { sy
     }
 
     let closed = false;
+    let fillPnl = new D(0);
     while (rest.gt(0) && book.long !== buy) {
       const lot = book.lots[0];
       if (!lot) break;
@@ -231,24 +228,75 @@ export function computePerformance(fills: readonly PerformanceFill[], opts: { sy
       book.tally.lot(pnl);
       total.lot(pnl);
       book.tripPnl = book.tripPnl.plus(pnl);
+      fillPnl = fillPnl.plus(pnl);
       closed = true;
       rest = rest.minus(matched);
       lot.qty = lot.qty.minus(matched);
       if (lot.qty.isZero()) book.lots.shift();
     }
 
-    if (closed) settle(book, total, f.filled_at);
+    if (closed) {
+      settle(book, total, f.filled_at);
+      onClose?.(f, fillPnl);
+    }
 
     if (rest.gt(0)) {
       if (book.lots.length === 0) book.long = buy; // flat: this remainder starts a new round trip
       book.lots.push({ qty: rest, price });
     }
   }
+  return books;
+}
 
+/**
+ * Realized performance of a fills ledger by FIFO lot matching, long and short. `fills` must be in
+ * ledger order (filled_at, id), `opts.fees` (crypto fees taken in the coin) in time order. A fill
+ * against open lots closes the oldest first, each part of a lot it closes a closed lot with its own
+ * P&L; any remainder opens a lot on the fill's side, so one fill can close a long and open a short.
+ * A fee takes its coin from the long's oldest lots for nothing: those parts are not closed lots (no
+ * P&L) but the fee, valued at what that coin cost, so open_qty is the fee-net position the ledger
+ * holds and net_pnl is the cash result; a fee beyond the long's lots (fills the ledger, or the
+ * `since` window, lacks) is not counted.
+ */
+export function computePerformance(fills: readonly PerformanceFill[], opts: { symbol?: string; fees?: readonly PerformanceFee[] } = {}): PerformanceReport {
+  const total = new Tally();
+  const books = walk(fills, opts, total);
   const entries = [...books].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const by_symbol = Object.fromEntries(entries.map(([symbol, book]) => [symbol, book.tally.stats(openQty(book))]));
   // Quantities of different instruments (shares, coins) do not add up to anything meaningful.
   const first = entries[0];
   const totalOpen = entries.length > 1 ? null : first ? openQty(first[1]) : '0';
   return { total: total.stats(totalOpen), by_symbol };
+}
+
+/** A symbol's open FIFO lots, summed: what is held and what it cost (both signed: a short is negative). */
+export interface OpenLots {
+  qty: string;
+  /** Σ lot qty × lot price, signed like qty. */
+  cost: string;
+}
+
+/** What one walk of the whole ledger leaves: each symbol's open lots, and what each closing fill realized. */
+export interface FifoBooks {
+  /** Symbols with open lots only. */
+  open: Map<string, OpenLots>;
+  /** Fill id → Σ P&L (before fees) of the lots that fill closed; fills that closed nothing are absent. */
+  realized: Map<number, string>;
+}
+
+/**
+ * The same FIFO walk as computePerformance, for the positions' average entry (the open lots) and
+ * each exit's realized P&L (GET /positions, GET /fills): the figures agree with /performance.
+ */
+export function fifoBooks(fills: readonly PerformanceFill[], fees: readonly PerformanceFee[] = []): FifoBooks {
+  const realized = new Map<number, string>();
+  const books = walk(fills, { fees }, new Tally(), (f, pnl) => realized.set(f.id, normalize(pnl)));
+  const open = new Map<string, OpenLots>();
+  for (const [symbol, book] of books) {
+    if (book.lots.length === 0) continue;
+    const qty = book.lots.reduce((sum, lot) => sum.plus(lot.qty), new D(0));
+    const cost = book.lots.reduce((sum, lot) => sum.plus(lot.qty.times(lot.price)), new D(0));
+    open.set(symbol, { qty: normalize(book.long ? qty : qty.negated()), cost: normalize(book.long ? cost : cost.negated()) });
+  }
+  return { open, realized };
 }
