@@ -124,7 +124,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     log.info({ event: 'notifications_ready', channels: channels.map((c) => c.name) }, channels.length ? `notifications to ${channels.map((c) => c.name).join(', ')}` : 'no notification channel configured');
 
     // Every order change checks the fence as it leaves (PostgreSQL: the epoch; SQLite: nothing to check).
-    const broker = createBrokerClient(endpoints, { log, beforeOrderChange: () => db.assertLeading() });
+    const broker = createBrokerClient(endpoints, { log, rateLimit: config.brokerRateLimit, beforeOrderChange: () => db.assertLeading() });
     let stopWorker: StopWorker | null = null;
     const actors = new OrderActors({
       db,

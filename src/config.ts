@@ -150,6 +150,24 @@ const envSchema = z
         return names;
       }),
     CT_POLL_MS: int(5000, 250, 86_400_000),
+    /**
+     * Requests to Alpaca's trading API per window, per account: `<requests>/<seconds>s`. Alpaca allows
+     * 200 a minute (more on its Algo Trader Plus plan: 1000). Never set above your plan's: the broker
+     * answers 429 and every request waits. Tests shorten the window to replay a busy minute in seconds.
+     */
+    CT_BROKER_RATE_LIMIT: z
+      .string()
+      .default('200/60s')
+      .transform((v, ctx) => {
+        const m = /^(\d{1,5})\/(\d{1,4})s$/.exec(v.trim());
+        const maxRequests = m ? Number(m[1]) : NaN;
+        const seconds = m ? Number(m[2]) : NaN;
+        if (!(maxRequests >= 2 && maxRequests <= 10_000 && seconds >= 1 && seconds <= 3_600)) {
+          ctx.addIssue({ code: 'custom', message: `expected <requests>/<seconds>s with 2..10000 requests and 1..3600 seconds (e.g. 200/60s), got "${v}"` });
+          return z.NEVER;
+        }
+        return { maxRequests, intervalMs: seconds * 1000 };
+      }),
     CT_RESYNC_WINDOW_S: int(900, 0, 604_800),
     CT_TRAIL_PERCENT: decimal('2', MAX_TRAIL_PERCENT),
     CT_COOLDOWN_MINUTES: int(30, 0, 10_080),
@@ -267,6 +285,8 @@ export interface Config {
   /** allowedHosts: CT_API_ALLOWED_HOSTS, Host names answered besides loopback and the bind host. */
   api: { host: string; port: number; maxConnections: number; token?: string; tokenName: string; allowedHosts: string[] };
   pollMs: number;
+  /** CT_BROKER_RATE_LIMIT: trading-API requests permitted per window, per account. */
+  brokerRateLimit: { maxRequests: number; intervalMs: number };
   /** CT_RESYNC_WINDOW_S: activities this far behind the watermark are read again once a minute (Alpaca-API#176). */
   resyncWindowS: number;
   trailPercent: string;
@@ -350,6 +370,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     accounts,
     api: { host: e.CT_API_HOST, port: e.CT_API_PORT, maxConnections: e.CT_API_MAX_CONNECTIONS, token: e.CT_API_TOKEN, tokenName: e.CT_API_TOKEN_NAME, allowedHosts: e.CT_API_ALLOWED_HOSTS },
     pollMs: e.CT_POLL_MS,
+    brokerRateLimit: e.CT_BROKER_RATE_LIMIT,
     resyncWindowS: e.CT_RESYNC_WINDOW_S,
     trailPercent: e.CT_TRAIL_PERCENT,
     cooldownMinutes: e.CT_COOLDOWN_MINUTES,

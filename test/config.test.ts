@@ -18,6 +18,14 @@ describe('config', () => {
     expect(c.logLevel).toBe('info');
   });
 
+  it("CT_BROKER_RATE_LIMIT: Alpaca's 200 a minute by default; <requests>/<seconds>s; anything else names the variable", () => {
+    expect(loadConfig({}).brokerRateLimit).toEqual({ maxRequests: 200, intervalMs: 60_000 });
+    expect(loadConfig({ CT_BROKER_RATE_LIMIT: '1000/60s' }).brokerRateLimit).toEqual({ maxRequests: 1000, intervalMs: 60_000 });
+    expect(loadConfig({ CT_BROKER_RATE_LIMIT: '50/15s' }).brokerRateLimit).toEqual({ maxRequests: 50, intervalMs: 15_000 });
+    for (const bad of ['200', '200/min', '1/60s', '200/0s', '-5/60s', '200/60'])
+      expect(() => loadConfig({ CT_BROKER_RATE_LIMIT: bad })).toThrow(/CT_BROKER_RATE_LIMIT: expected <requests>\/<seconds>s/);
+  });
+
   it('the extended-hours guard is off unless asked for; its slippage and re-price interval are read when set', () => {
     expect(loadConfig({}).extendedHoursGuard).toEqual({ enabled: false, slippagePct: '1', repriceS: 60 });
     expect(loadConfig({ CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_SLIPPAGE_PCT: '0.5', CT_GUARD_REPRICE_S: '30' }).extendedHoursGuard).toEqual({ enabled: true, slippagePct: '0.5', repriceS: 30 });

@@ -38,7 +38,7 @@ export interface BuildPlanDeps {
 
 export async function buildPlan(deps: BuildPlanDeps): Promise<AccountPlan> {
   const { config, account, endpoints, log } = deps;
-  const real = createBrokerClient(endpoints, { log, readOnly: true });
+  const real = createBrokerClient(endpoints, { log, readOnly: true, rateLimit: config.brokerRateLimit });
   const prices = createPriceSource({ keyId: endpoints.keyId, secretKey: endpoints.secretKey, dataUrl: endpoints.dataUrl });
   const reads = () => real.requestCount() + prices.requestCount();
   const host = new URL(real.apiUrl).host;
