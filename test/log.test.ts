@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { captureLogger } from './support/log-capture.js';
+import { entryArgs } from './support/entry.js';
 
 describe('logger', () => {
   it('redacts keys, secrets and tokens wherever they appear', () => {
@@ -42,7 +43,7 @@ describe('logs for people', () => {
   it('the bot on a terminal writes pretty lines; off a terminal, JSON (every other test reads those)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ct-tty-'));
     // util-linux `script` gives the bot a pseudo-terminal for stdout, as a person's shell would.
-    const cmd = `${process.execPath} --import tsx src/main.ts`;
+    const cmd = [process.execPath, ...entryArgs('src/main.ts')].join(' ');
     const proc = spawn('script', ['-qfec', cmd, '/dev/null'], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CT_DB_PATH: join(dir, 'bot.db'), CT_API_PORT: '0', TERM: 'dumb' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { equityStopPrice } from '../src/protection/stop-order.js';
@@ -11,6 +11,7 @@ import type { Plan } from '../src/plan/types.js';
 import { eventually, startBot, type BotProcess } from './support/bot-process.js';
 import { simPost } from './support/sim-traffic.js';
 import { taggingProxy, type TaggingProxy } from './support/tagging-proxy.js';
+import { entryArgs } from './support/entry.js';
 
 /**
  * `npm run plan` as a real child process against the simulator: a sample account (an equity long,
@@ -36,7 +37,7 @@ interface Run {
 }
 
 function runPlan(env: Record<string, string>, args: string[] = ['--json']): Promise<Run> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', resolve('src/plan/cli.ts'), ...args], {
+  const proc = spawn(process.execPath, [...entryArgs('src/plan/cli.ts'), ...args], {
     cwd: process.cwd(),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,6 +8,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './support/bot-process.js';
 import { migrationProvider } from '../src/store/migrations.js';
+import { buildIsFresh } from './support/entry.js';
 
 const run = promisify(execFile);
 const root = process.cwd();
@@ -37,8 +38,9 @@ const env = () => ({
 
 beforeAll(async () => {
   port = await freePort();
-  // pm2 runs the compiled JavaScript, as in production.
-  await run('npm', ['run', 'build', '--silent'], { cwd: root });
+  // pm2 runs the compiled JavaScript, as in production: npm test's typecheck built it moments ago
+  // (tsconfig.test.json); a run by hand after an edit builds it first.
+  if (!buildIsFresh(root)) await run('npm', ['run', 'build', '--silent'], { cwd: root });
 }, 120_000);
 
 afterAll(async () => {

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startBot, type BotProcess } from '../support/bot-process.js';
 import { D, PROTECT_GRACE_S, canon, isLive, parseStopId, placedByBot, symbolKey, type Dec } from './broker-terms.js';
 import { readBook, requestLogReader, sampleBook, washRefusals, type BookSampler, type RequestLogReader } from './broker-watch.js';
 import { coverOf, intervalViolations, longestPerSymbol, needsCover, uncoveredIntervals, type CoverageRules } from './coverage.js';
 import { sqliteLedger, type LedgerSource } from './ledger-source.js';
+import { entryArgs } from '../support/entry.js';
 
 /**
  * Chaos: the bot as a child process against the standalone simulator (its own process, with the
@@ -103,7 +104,7 @@ export async function startSimProcess(
   const proc = spawn(
     process.execPath,
     [
-      '--import', 'tsx', resolve('src/sim/cli.ts'), '--port', '0', '--seed', String(seed), '--outside-trader', '--careless', '--interval-ms', '250',
+      ...entryArgs('src/sim/cli.ts'), '--port', '0', '--seed', String(seed), '--outside-trader', '--careless', '--interval-ms', '250',
       '--fractional-rate', String(fractionalRate), '--key-id', KEY, '--secret-key', SECRET,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -3,10 +3,11 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { startSimulator } from '../../src/sim/index.js';
+import { entryArgs } from '../support/entry.js';
 
 describe('cli', () => {
   it('prints sim_listening, serves, and exits cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/sim/cli.ts', '--port', '0', '--seed', '1', '--outside-trader'], {
+    const child = spawn(process.execPath, [...entryArgs('src/sim/cli.ts'), '--port', '0', '--seed', '1', '--outside-trader'], {
       cwd: process.cwd(),
       stdio: ['ignore', 'pipe', 'inherit'],
     });

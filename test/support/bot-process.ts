@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { entryArgs } from './entry.js';
 
-/** The bot as a real child process (`node --import tsx src/main.ts`), its JSON log lines captured. */
+/** The bot as a real child process (`node dist/src/main.js` after `npm test`'s build, else through tsx: ./entry.ts), its JSON log lines captured. */
 export interface BotProcess {
   proc: ChildProcess;
   lines: Array<Record<string, any>>;
@@ -20,7 +20,7 @@ export interface BotProcess {
  */
 export function startBot(env: Record<string, string>, opts: { cwd?: string; modesBind?: boolean } = {}): BotProcess {
   const cwd = opts.cwd ?? process.cwd();
-  const node = [process.execPath, '--import', 'tsx', resolve(cwd, 'src/main.ts')];
+  const node = [process.execPath, ...entryArgs('src/main.ts', cwd)];
   const argv = opts.modesBind ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--', ...node] : node;
   const proc = spawn(argv[0]!, argv.slice(1), {
     cwd,
