@@ -45,7 +45,18 @@ export default defineConfig({
     hookTimeout: 30_000,
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT, pool: 'threads', sequence: { groupOrder: 0 } } },
-      { extends: true, test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: UNIT, pool: 'forks', fileParallelism: false, sequence: { groupOrder: 1 } } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: UNIT,
+          pool: 'forks',
+          maxWorkers: Number(process.env.CT_TEST_WORKERS ?? 3),
+          globalSetup: ['test/support/pg-global.ts'],
+          sequence: { groupOrder: 1 },
+        },
+      },
     ],
   },
 });

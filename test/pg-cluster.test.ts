@@ -8,7 +8,8 @@ import { freshDatabase, startPgCluster, type PgCluster } from './support/pg-clus
  * C collation, dropped again, and a stopped cluster that no longer listens. Without PostgreSQL it is
  * skipped with one line, unless CT_REQUIRE_PG=1 (CI), where startPgCluster throws and the file fails.
  */
-const started = await startPgCluster({ name: 'selftest' });
+// Its own cluster, not the run's shared one (test/support/pg-global.ts): this test stops it.
+const started = await startPgCluster({ name: 'selftest', own: true });
 const SKIP = 'skip' in started ? started.skip : undefined;
 if (SKIP !== undefined) console.log(`pg-cluster.test.ts skipped: ${SKIP}`);
 const cluster: PgCluster | undefined = 'cluster' in started ? started.cluster : undefined;
@@ -71,7 +72,6 @@ describe.skipIf(SKIP !== undefined)('pg-cluster helper', () => {
     await db.drop(); // twice is harmless
     expect(await query(c.url, `select 1 from pg_database where datname = '${dbName}'`)).toEqual([]);
 
-    if (process.env.CT_TEST_PG_URL) return; // an external server is not ours to stop
     const port = Number(new URL(c.url).port);
     expect(await accepts(port)).toBe(true);
     await c.stop();

@@ -130,9 +130,13 @@ function installExitHook(): void {
   });
 }
 
-export async function startPgCluster(opts: { name?: string } = {}): Promise<{ cluster: PgCluster } | { skip: string }> {
+/**
+ * `own`: a throwaway cluster even when CT_TEST_PG_URL names a server (the helper's own test, which
+ * stops what it started).
+ */
+export async function startPgCluster(opts: { name?: string; own?: boolean } = {}): Promise<{ cluster: PgCluster } | { skip: string }> {
   const external = process.env.CT_TEST_PG_URL;
-  if (external !== undefined && external !== '') {
+  if (!opts.own && external !== undefined && external !== '') {
     return { cluster: { url: external, stop: async () => {} } };
   }
 
