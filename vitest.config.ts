@@ -5,9 +5,11 @@ import { defineConfig } from 'vitest/config';
  * - `unit`: no processes, no servers (machines, parsers, the simulator's engine, SQLite in memory).
  *   Files run in parallel threads: `npm run test:unit` is the inner loop. (test/dashboard-format.test.ts
  *   is pure but sets TZ, which a worker thread cannot: it runs with the forks.)
- * - `integration`: whatever starts a simulator, a bot, PostgreSQL, pm2 or Chromium. Files run one
- *   at a time in forks: they measure timing-sensitive behaviour, and two of them racing on a
- *   2-core machine only measure the race. It runs after the unit group (sequence.groupOrder).
+ * - `integration`: whatever starts a simulator, a bot, PostgreSQL, pm2 or Chromium. Files run in
+ *   forks, three side by side (CT_TEST_WORKERS; 1 for a timing question): most of their time is
+ *   spent waiting on a bot's loops, not computing, and their deadlines are written for a loaded
+ *   machine. One PostgreSQL cluster serves the run (test/support/pg-global.ts); each file takes a
+ *   fresh database on it. The group runs after the unit group (sequence.groupOrder).
  */
 const UNIT = [
   'test/machines/**/*.test.ts',
