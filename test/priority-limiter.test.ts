@@ -186,7 +186,7 @@ describe('the broker client’s rate limit', () => {
 
   it('sends waiting order changes, stop lookups and the stop worker’s reads before waiting reads', async () => {
     const { url, seen } = await serve(byPath);
-    const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: url }, { rateLimit: { maxRequests: 1, intervalMs: 150 }, maxRetries: 0 });
+    const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: url }, { rateLimit: { maxRequests: 1, intervalMs: 300 }, maxRetries: 0 });
     await client.account.getAccount();
     const id = '7b08df51-c1ac-453c-99f9-323a5f075f0d';
     const calls = [
@@ -201,8 +201,10 @@ describe('the broker client’s rate limit', () => {
       // The stop worker's read of its order: a step of protecting, not a poll.
       client.protection.orders.getOrderByOrderID({ orderId: id }),
     ];
-    await new Promise((r) => setTimeout(r, 20));
     // The POST took the budget's last slot at once (reads may not); the rest wait for the window.
+    // Waited for, not slept on: on a loaded machine the SDK takes a while to hand every call over.
+    const total = () => client.queued().high + client.queued().low;
+    for (const until = Date.now() + 250; total() < 8 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 2));
     expect(client.queued()).toEqual({ high: 4, low: 4 });
     await Promise.all(calls);
     expect(seen).toEqual([
