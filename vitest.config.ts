@@ -38,11 +38,18 @@ const UNIT = [
   'test/sim/session-time.test.ts',
 ];
 
+/**
+ * CT_TEST_REPORT=<file>: vitest's JSON report beside the usual output, which .ci/check-skips.mjs
+ * reads to fail CI on any skip or todo it did not expect (.ci/expected-skips.txt).
+ */
+const report = process.env.CT_TEST_REPORT;
+
 export default defineConfig({
   // xstate's development build throws on misuse that the production build lets slide.
   resolve: { conditions: ['development'] },
   ssr: { resolve: { conditions: ['development'] } },
   test: {
+    ...(report ? { reporters: ['default', 'json'], outputFile: { json: report } } : {}),
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [
