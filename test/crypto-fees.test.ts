@@ -127,25 +127,28 @@ describe('a fee learned after the exit it completed (the stream brought the fill
     return { buy, sell };
   }
 
-  it("Alpaca's CFEE (the day only: a midnight id, sorted before both fills) closes the position: the stop goes", async () => {
-    const { buy } = await buyThenSellFeeNet();
+  it("Alpaca's CFEE (the day only: a midnight id, sorted before both fills) closes the position: the stop goes, and the exit it completed cools down once", async () => {
+    const { buy, sell } = await buyThenSellFeeNet();
     await s.reconciler.trigger('poll');
     expect(s.fees()).toEqual([expect.objectContaining({ symbol: 'ETH/USD', qty: '0.005' })]);
     expect(s.actors.ledgerPosition('ETH/USD')).toBe('0');
     expect(s.stopOf(buy.id)).toMatchObject({ cancelRequested: true });
-    // Known only by its day, it is placed when it was read (after both fills) and not walked.
+    // Known only by its day, it is placed when it was read (after both fills), and walked from the
+    // fill before it: the sale it completed is the exit, and cools down.
     const sold = s.db.sqlite.prepare("select filled_at from fills where side = 'sell' and symbol = 'ETH/USD'").get() as { filled_at: string };
     const recorded = s.cap.lines().filter((l) => l.event === 'fee_recorded');
-    expect(recorded).toEqual([expect.objectContaining({ exit_walk: false })]);
+    expect(recorded).toEqual([expect.objectContaining({ exit_walk: true })]);
     expect(String(recorded[0]!.at) > sold.filled_at).toBe(true);
+    await eventually(async () => s.cooldowns().length > 0, 2000, 10);
+    expect(s.cooldowns()).toEqual([{ exit_fill_id: `${sell.id}:1.995`, symbol: 'ETH/USD' }]);
+    // The page read again records nothing and starts nothing more.
+    await s.reconciler.trigger('poll');
+    expect(s.cooldowns()).toHaveLength(1);
+    expect(s.cap.lines().filter((l) => l.event === 'cooldown_started')).toHaveLength(1);
   });
 
-  // runtime/order-commit.ts commitFee walks only a fee whose moment is known (`timed`): the exit that
-  // a day-only fee completed starts no cooldown yet.
-  it.todo("the exit that Alpaca's day-only CFEE completed starts its cooldown (the exit walk skips untimed fees)");
-
   it('a CFEE whose moment is known (a transaction_time) makes the walk start the exit\'s cooldown', async () => {
-    // A cooldown of the case above (once day-only fees are walked) is not this one's.
+    // The cooldown of the case above is not this one's.
     s.db.sqlite.exec('delete from cooldowns');
     const { buy, sell } = await buyThenSellFeeNet();
     const raw = (await getJson(`${s.sim.url}/v2/account/activities/CFEE?direction=desc&page_size=1`, { 'APCA-API-KEY-ID': 'k', 'APCA-API-SECRET-KEY': 's' })).body[0];

@@ -1,7 +1,7 @@
 import type { AnyActorRef } from 'xstate';
 import type { Database } from '../store/database.js';
 import type { Logger } from '../log.js';
-import { insertFills } from '../store/ledger.js';
+import { insertFills, lastFillAtOrBefore } from '../store/ledger.js';
 import { insertFee } from '../store/fees.js';
 import type { FeeReport } from '../domain/reports.js';
 import { appendHistory, upsertOrderRow } from '../store/order-rows.js';
@@ -142,14 +142,18 @@ function settleStopIntent(d: CommitDeps, c: OrderContext, now: Date): void {
  *
  * A fee learned after newer fills of its symbol (the stream brought the exit, the fee came with the
  * next activity page) may be what made that exit a close: like a fill, it marks its symbol for the
- * exit walk (`marked`), which judges the exits in the broker's order, fees included. Only a fee
- * whose moment is known (`timed`, to the millisecond: it counts as the end of it) can be placed.
+ * exit walk (`marked`), which judges the exits in the broker's order, fees included. A fee whose
+ * moment is known (`timed`, to the millisecond: it counts as the end of it) is placed there; one
+ * known only by its day, where it was read (after the fills of its day; machines/exit-walk.ts).
  */
 export function commitFee(d: CommitDeps, fee: FeeReport, now: Date, opts: { walk: boolean } = { walk: true }): { followed: Followed; marked: boolean } | null {
   return d.db.transaction(() => {
     if (!insertFee(d.db, fee, now)) return null;
-    const marked = opts.walk && fee.timed;
-    if (marked) d.exits.mark(fee.symbol, fee.at);
+    // A timed fee is walked from its moment. One known only by its day is placed when it was read,
+    // after the fills of its day: walked from the latest fill before it, the exit it completed.
+    const from = fee.timed ? fee.at : lastFillAtOrBefore(d.db, fee.symbol, fee.at);
+    const marked = opts.walk && from !== null;
+    if (marked) d.exits.mark(fee.symbol, from);
     const position = d.positionActor(fee.symbol);
     if (!position) throw new Error(`no position actor for ${fee.symbol}: its fee cannot be followed`);
     return { followed: d.following.followFee(position, { qty: fee.qty, now }), marked };

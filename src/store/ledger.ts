@@ -102,6 +102,14 @@ export function latestFillTimes(db: Database): Map<string, string> {
 }
 
 /** A symbol's fills from a time on, in the broker's order (fill time; arrival breaks ties). */
+/** The time of `symbol`'s latest fill at or before `at`, or null: where a walk must start to see it. */
+export function lastFillAtOrBefore(db: Database, symbol: string, at: string): string | null {
+  const row = db.first(
+    db.kysely.selectFrom('fills').select('filled_at').where('symbol', '=', symbol).where('filled_at', '<=', at).orderBy('filled_at', 'desc').limit(1),
+  );
+  return row?.filled_at ?? null;
+}
+
 export function fillsSince(db: Database, symbol: string, from: string) {
   return db.all(
     db.kysely

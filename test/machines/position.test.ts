@@ -467,13 +467,18 @@ describe('followFee: a crypto fee taken in the coin (CFEE)', () => {
 });
 
 describe('endingFills with crypto fees', () => {
-  it('a fee moves the position between fills but ends nothing', () => {
+  it('a fee moves the position between fills; one that takes the last of it completes the sale before it', () => {
     type F = { id: string; side: 'buy' | 'sell'; qty: string };
     const buy: F = { id: 'buy', side: 'buy', qty: '0.5' };
     const sell: F = { id: 'sell', side: 'sell', qty: '0.49875' };
     // 0 → 0.5 → 0.49875 (fee) → 0 (the sell closed it).
     expect(endingFills<F>('0', [buy, { feeQty: '0.00125' }, sell]).map((f) => f.id)).toEqual(['sell']);
-    // The fee's own emptying of a position is no exit.
-    expect(endingFills<F>('0', [buy, sell, { feeQty: '0.00125' }])).toEqual([]);
+    // Posted after the sale (Alpaca posts CFEE by the day): the sale left only the fee's dust, and
+    // the fee took it: the sale was the exit.
+    expect(endingFills<F>('0', [buy, sell, { feeQty: '0.00125' }]).map((f) => f.id)).toEqual(['sell']);
+    // A fee is no exit by itself: emptying a position no sale reduced ends nothing.
+    expect(endingFills<F>('0', [buy, { feeQty: '0.5' }])).toEqual([]);
+    // Nor does a fee that leaves some of it.
+    expect(endingFills<F>('0.0001', [buy, { id: 'sell', side: 'sell', qty: '0.49865' }, { feeQty: '0.00125' }])).toEqual([]);
   });
 });
