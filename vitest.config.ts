@@ -9,7 +9,10 @@ import { defineConfig } from 'vitest/config';
  *   forks, three side by side (CT_TEST_WORKERS; 1 for a timing question): most of their time is
  *   spent waiting on a bot's loops, not computing, and their deadlines are written for a loaded
  *   machine. One PostgreSQL cluster serves the run (test/support/pg-global.ts); each file takes a
- *   fresh database on it. The group runs after the unit group (sequence.groupOrder).
+ *   fresh database on it. A fork keeps its imported modules from one file to the next
+ *   (isolate: false; CT_TEST_ISOLATE=1 isolates): importing the simulator and the store again for
+ *   each file cost a quarter of the group's CPU, and no test leaves module state behind (a test that
+ *   sets process.env restores it). The group runs after the unit group (sequence.groupOrder).
  */
 const UNIT = [
   'test/machines/**/*.test.ts',
@@ -61,6 +64,7 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: UNIT,
           pool: 'forks',
+          isolate: process.env.CT_TEST_ISOLATE === '1',
           maxWorkers: Number(process.env.CT_TEST_WORKERS ?? 3),
           globalSetup: ['test/support/pg-global.ts'],
           sequence: { groupOrder: 1 },
