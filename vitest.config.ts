@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { LongestFirst } from './test/support/sequencer.js';
 
 /**
  * Two projects, chosen by file (never by tag, so a unit run starts no PostgreSQL, bot or browser):
@@ -53,6 +54,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['development'] } },
   test: {
     ...(report ? { reporters: ['default', 'json'], outputFile: { json: report } } : {}),
+    sequence: { sequencer: LongestFirst },
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [
