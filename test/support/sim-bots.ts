@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, onTestFailed } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startBot, type BotProcess } from './bot-process.js';
 
@@ -42,6 +42,16 @@ export function simsAndBots(name: string, keyId: string, secretKey: string, botD
         ...env,
       });
       bots.push(b);
+      // A failed test shows what its bots said last (a deadline missed on a loaded machine is
+      // otherwise a bare timeout).
+      try {
+        onTestFailed(() => {
+          const tail = b.lines.slice(-40).map((l) => JSON.stringify(l)).join('\n');
+          console.error(`--- last log lines of the bot on ${dbFile} ---\n${tail}\n--- stderr ---\n${b.stderr().slice(-2000)}`);
+        });
+      } catch {
+        // started outside a test (a beforeAll): nothing to attach to
+      }
       return b;
     },
   };
