@@ -33,6 +33,8 @@ const UNIT = [
   'test/sim/activities.test.ts',
   'test/sim/engine.test.ts',
   'test/sim/equity-rules.test.ts',
+  'test/sim/event-stream.test.ts',
+  'test/sim/executions-control.test.ts',
   'test/sim/orders.test.ts',
   'test/sim/outside-careful.test.ts',
   'test/sim/outside-fractional.test.ts',

@@ -20,8 +20,9 @@ export function positionSymbol(h: Holding): string {
 export function positionJson(engine: Engine, h: Holding): Record<string, unknown> {
   const state = engine.prices.state(h.asset);
   const price = state.price;
-  const marketValue = h.qty.times(price);
-  const costBasis = h.qty.times(h.avgEntry);
+  const mult = h.asset.multiplier ?? 1;
+  const marketValue = h.qty.times(price).times(mult);
+  const costBasis = h.qty.times(h.avgEntry).times(mult);
   const unrealized = marketValue.minus(costBasis);
   const long = h.qty.isPositive();
   const closing = engine.reservedQty(h.asset.symbol, long ? 'sell' : 'buy');
@@ -54,7 +55,7 @@ export function accountJson(engine: Engine, who: AccountIdentity): Record<string
   let initialMargin = ZERO;
   let maintenance = ZERO;
   for (const h of engine.portfolio.all()) {
-    const mv = h.qty.times(engine.prices.get(h.asset));
+    const mv = h.qty.times(engine.prices.get(h.asset)).times(h.asset.multiplier ?? 1);
     if (mv.isPositive()) longMv = longMv.plus(mv);
     else shortMv = shortMv.plus(mv);
     const marginable = h.asset.marginable;

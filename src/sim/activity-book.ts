@@ -11,9 +11,11 @@ import type { Asset } from './assets.js';
 import type { FeeRecord, FillFees } from './crypto-fees.js';
 import type { IdFactory } from './ids.js';
 import type { FillRecord } from './types.js';
+import type { OptionActivity } from './option-events.js';
 
 export class ActivityBook {
   private readonly feeList: FeeRecord[] = [];
+  private readonly optionList: OptionActivity[] = [];
   /** Activity id → wall-clock ms from which it is served (absent: served at once). */
   private readonly publishAt = new Map<string, number>();
   /** How late (ms) the FILL activity being made now is published; the simulator wires the faults in. */
@@ -31,8 +33,8 @@ export class ActivityBook {
     return this.feeList;
   }
 
-  /** Called by the engine right after a fill is recorded. */
-  recordFill(fill: FillRecord, asset: Asset, fees: FillFees): void {
+  /** Called by the engine right after a fill is recorded; returns its CFEE (if any) and in how many ms it is posted. */
+  recordFill(fill: FillRecord, asset: Asset, fees: FillFees): { record: FeeRecord; postedInMs: number } | null {
     const delay = this.lateDelayMs();
     const at = delay > 0 ? this.nowMs() + delay : null;
     if (at !== null) this.publishAt.set(fill.id, at);
@@ -40,9 +42,26 @@ export class ActivityBook {
       // A late fill's fee is no earlier than its fill; a fee posted later is created then.
       const feeDelay = Math.max(delay, this.feeDelayMs());
       const id = this.ids.dayActivityId(fill.micros);
-      this.feeList.push({ id, fillId: fill.id, micros: fill.micros, createdMicros: fill.micros + feeDelay * 1000, asset, qty: fees.coin, price: fill.price });
+      const record: FeeRecord = { id, fillId: fill.id, micros: fill.micros, createdMicros: fill.micros + feeDelay * 1000, asset, qty: fees.coin, price: fill.price };
+      this.feeList.push(record);
       if (feeDelay > 0) this.publishAt.set(id, this.nowMs() + feeDelay);
+      return { record, postedInMs: feeDelay };
     }
+    return null;
+  }
+
+  /** OPEXC / OPASN / OPTRD activities of option exercises and assignments (option-events.ts), in id order. */
+  get optionActivities(): readonly OptionActivity[] {
+    return this.optionList;
+  }
+
+  /** A full activity id `YYYYMMDDHHMMSSmmm::<uuid>` for a non-trade activity made now. */
+  newActivityId(micros: number): string {
+    return this.ids.activityId(micros).id;
+  }
+
+  recordOptionActivity(a: OptionActivity): void {
+    this.optionList.push(a);
   }
 
   /** Whether the activity with this id is served yet. */

@@ -54,8 +54,12 @@ function items(fills: readonly FillRecord[], book: ActivityBook | undefined, typ
   if (want('FILL')) for (const f of fills) out.push({ id: f.id, micros: f.micros, json: () => activityJson(f) });
   // A non-trade activity is filtered by its creation (posting) time (spec `date`: "by their creation date").
   if (want('CFEE') && book) for (const c of book.fees) out.push({ id: c.id, micros: c.createdMicros, json: () => cfeeActivityJson(c) });
-  // Each list is in id order already; only a merge of both needs sorting.
-  if (want('FILL') && want('CFEE') && book && book.fees.length > 0) out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Option exercises and assignments (option-events.ts); MISC is the docs' group of the rarer types.
+  const options = book?.optionActivities.filter((a) => want(a.activityType) || want('MISC')) ?? [];
+  for (const a of options) out.push({ id: a.id, micros: a.micros, json: () => a.json });
+  // Each list is in id order already; only a merge needs sorting.
+  const lists = [want('FILL') && fills.length > 0, want('CFEE') && (book?.fees.length ?? 0) > 0, options.length > 0].filter(Boolean).length;
+  if (lists > 1) out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return out;
 }
 

@@ -5,7 +5,9 @@
  * (`min_order_size`, `min_trade_increment`, `price_increment`; docs "Crypto Spot Trading",
  * assets entity), enforced by crypto-grid.ts.
  */
-export type AssetClass = 'us_equity' | 'crypto';
+import { type OptionTerms, optionAsset } from './option-contracts.js';
+
+export type AssetClass = 'us_equity' | 'crypto' | 'us_option';
 
 export interface Asset {
   symbol: string;
@@ -24,6 +26,10 @@ export interface Asset {
   minOrderSize: string | null;
   minTradeIncrement: string | null;
   priceIncrement: string | null;
+  /** Options only (option-contracts.ts): shares per contract (100); absent = 1. */
+  multiplier?: number;
+  /** Options only: the OCC contract's terms. */
+  option?: OptionTerms;
 }
 
 /** A crypto pair's starting price and order grid. */
@@ -140,6 +146,8 @@ export class AssetCatalog {
         minTradeIncrement: null,
         priceIncrement: null,
       };
+    } else if (/^[A-Z]{1,6}\d{6}[CP]\d{8}$/.test(symbol)) {
+      asset = optionAsset(symbol, (u) => this.resolve(u), stableUuid);
     } else {
       const pair = CRYPTO_RE.exec(symbol);
       const legacy = pair ? null : LEGACY_CRYPTO_RE.exec(symbol);

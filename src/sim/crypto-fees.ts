@@ -12,6 +12,8 @@ import { legacySymbol } from './assets.js';
 import { nyDate } from './clock.js';
 import { Dec, ZERO, fmt } from './decimal.js';
 import type { Side } from './types.js';
+import type { EventBody } from './activity-events.js';
+import { nonTradeEventBody } from './activity-event-json.js';
 
 /** Alpaca's tier-1 crypto fee (the highest): 25 bps. */
 export const DEFAULT_FEE_BPS = 25;
@@ -62,4 +64,17 @@ export function cfeeActivityJson(f: FeeRecord): Record<string, unknown> {
     price: fmt(f.price),
     status: 'executed',
   };
+}
+
+/** The CFEE on the activity event stream (activity-event-json.ts): `ref_id` is the uuid of its activity id. */
+export function cfeeEventBody(f: FeeRecord): EventBody {
+  return nonTradeEventBody({
+    refId: f.id.split('::')[1] ?? f.id,
+    micros: f.createdMicros,
+    asset: f.asset,
+    qty: f.qty.neg(),
+    price: f.price,
+    netAmount: ZERO,
+    details: { symbol: legacySymbol(f.asset) },
+  });
 }

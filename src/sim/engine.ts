@@ -19,6 +19,12 @@ import { fillFees } from './crypto-fees.js';
 import { checkCryptoQty } from './crypto-grid.js';
 import { type CryptoSettings, CryptoRules } from './crypto-rules.js';
 import { checkWashTrade } from './wash-trade.js';
+import { ActivityEventLog } from './activity-events.js';
+import { tradeEventBody } from './activity-event-json.js';
+import { cfeeEventBody } from './crypto-fees.js';
+import { OptionRules } from './option-rules.js';
+import { Rng } from './rng.js';
+import { UlidFactory } from './ulid.js';
 import { checkEquityOrder, checkEquityReplace } from './equity-rules.js';
 import { MarketSession } from './session.js';
 import { checkReplaceChanges } from './replace-noop.js';
@@ -43,6 +49,8 @@ export interface EngineOptions {
   startingCash?: string;
   /** Crypto fee rate, legacy symbols, wash-trade protection (crypto-rules.ts; defaults there). */
   crypto?: Partial<CryptoSettings>;
+  /** Event ids of the activity event stream (default: a fixed seed). */
+  eventIds?: UlidFactory;
 }
 
 export interface PlaceOptions {
@@ -78,6 +86,10 @@ export class Engine {
   /** Crypto settings (fees, legacy symbols, wash trades) and the CFEE / late activities. */
   readonly crypto: CryptoRules;
   readonly activities: ActivityBook;
+  /** The activity event stream's events (GET /v2beta1/events/activities, activity-sse.ts). */
+  readonly events: ActivityEventLog;
+  /** Option contract order rules (option-rules.ts, POST /_sim/options). */
+  readonly options = new OptionRules();
   /** The equity session (regular by default): session.ts, POST /_sim/clock. */
   readonly session = new MarketSession();
   private readonly clock: MonotonicClock;
@@ -100,6 +112,7 @@ export class Engine {
     this.createdAtMicros = this.clock.nowMicros();
     this.crypto = new CryptoRules(opts.crypto);
     this.activities = new ActivityBook(this.ids);
+    this.events = new ActivityEventLog(opts.eventIds ?? new UlidFactory(new Rng(1)), () => this.clock.nowMicros());
   }
 
   /** Every order ever created, in creation order. */
@@ -133,6 +146,11 @@ export class Engine {
     return this.clock.nowMicros();
   }
 
+  /** A new seeded uuid (execution ids of busts and corrections, executions.ts). */
+  newUuid(): string {
+    return this.ids.uuid();
+  }
+
   // --- order lifecycle ---------------------------------------------------------
 
   place(spec: OrderSpec, opts: PlaceOptions = {}): Placed {
@@ -146,6 +164,7 @@ export class Engine {
     }
     checkWashTrade(this.crypto.washTrade, spec, this.openOrders());
     checkEquityOrder(this, spec, opts.ignoreHeld);
+    this.options.check(spec);
     const now = this.clock.nowMicros();
     const order: SimOrder = {
       seq: this.orderList.length + 1,
@@ -464,8 +483,19 @@ export class Engine {
       positionQty,
     };
     this.fillList.push(fill);
-    this.activities.recordFill(fill, order.asset, fees);
+    const fee = this.activities.recordFill(fill, order.asset, fees);
+    this.events.append('TRD', tradeEventBody({
+      executionId: uuid, previousId: null, executionType: fill.type, executedMicros: now, order, symbol: fill.symbol,
+      side: order.side, qty, price, cumQty: fill.cumQty, leavesQty: fill.leavesQty, orderStatus: order.status,
+    }));
+    if (fee) this.publishLater(fee.postedInMs, () => this.events.append('CFEE', cfeeEventBody(fee.record)));
     this.emit(full ? 'fill' : 'partial_fill', order, now, { executionId: uuid, price, qty, positionQty });
+  }
+
+  /** Now, or after `ms` (a CFEE posted later, crypto-rules.ts `fee_delay_ms`). */
+  private publishLater(ms: number, publish: () => void): void {
+    if (ms <= 0) publish();
+    else setTimeout(publish, ms).unref();
   }
 
   private emit(event: TradeEventName, order: SimOrder, micros: number, fill?: FillInfo): void {

@@ -21,9 +21,11 @@ export interface FaultConfig {
   late_activity_next: number;
   /** Chance that any FILL activity is published late. */
   late_activity_rate: number;
+  /** Chance that an activity event stream message is sent twice (activity-sse.ts). */
+  sse_duplicate_rate: number;
 }
 
-const RATE_KEYS = ['rate_429', 'rate_5xx', 'ws_drop_rate', 'ws_duplicate_rate', 'ws_reorder_rate', 'late_activity_rate'] as const;
+const RATE_KEYS = ['rate_429', 'rate_5xx', 'ws_drop_rate', 'ws_duplicate_rate', 'ws_reorder_rate', 'late_activity_rate', 'sse_duplicate_rate'] as const;
 export const DEFAULT_LATE_ACTIVITY_MS = 2000;
 
 export const NO_FAULTS: FaultConfig = {
@@ -36,6 +38,7 @@ export const NO_FAULTS: FaultConfig = {
   late_activity_ms: 0,
   late_activity_next: 0,
   late_activity_rate: 0,
+  sse_duplicate_rate: 0,
 };
 
 /**
@@ -131,6 +134,10 @@ export class Faults {
 
   duplicate(): boolean {
     return this.rng.chance(this.cfg.ws_duplicate_rate);
+  }
+
+  sseDuplicate(): boolean {
+    return this.rng.chance(this.cfg.sse_duplicate_rate);
   }
 
   reorder(): boolean {

@@ -19,6 +19,8 @@ import { syncSession } from './session-control.js';
 import { Stats } from './stats.js';
 import { RequestLog } from './request-log.js';
 import { type CredentialCheck, STREAM_PATH, TradeStream } from './stream.js';
+import { ActivitySse } from './activity-sse.js';
+import { UlidFactory } from './ulid.js';
 
 export type { Engine } from './engine.js';
 export type { Faults, FaultConfig } from './faults.js';
@@ -108,6 +110,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     clock,
     ids: new IdFactory(idRng),
     assets: new AssetCatalog(),
+    eventIds: new UlidFactory(new Rng(deriveSeed(seed, 9))),
     ...(opts.startingCash !== undefined ? { startingCash: opts.startingCash } : {}),
     crypto: {
       ...(opts.feeBps !== undefined ? { feeBps: opts.feeBps } : {}),
@@ -128,6 +131,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     requests: new RequestLog(),
     account: { id: accountRng.uuid(), accountNumber: `PA${accountRng.hex(10).toUpperCase()}` },
     checkCredentials: credentialCheck(opts.keyId, opts.secretKey),
+    sse: new ActivitySse(engine.events, () => faults.sseDuplicate(), () => engine.nowMicros()),
   };
 
   const server = createServer(createApp(services).callback());
@@ -173,6 +177,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       outsideTrader?.stop();
       clearInterval(sessionTimer);
       await stream.close();
+      services.sse.closeAll();
       await dataServer.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -31,7 +31,8 @@ export function extendedHoursAllowed(type: OrderType, tif: TimeInForce): boolean
 
 /** May this order execute (a limit fill, a stop trigger) in `session`? */
 export function actsIn(session: Session, o: OrderShape): boolean {
-  if (o.asset.assetClass !== 'us_equity') return true;
+  // Crypto trades 24/7; option contracts as equities without extended hours (option-rules.ts refuses them).
+  if (o.asset.assetClass === 'crypto') return true;
   switch (session) {
     case 'regular':
       return true;
@@ -46,7 +47,7 @@ export function actsIn(session: Session, o: OrderShape): boolean {
 
 /** Do stops and trailing stops trigger in `session`? (Regular hours only; crypto always.) */
 export function stopsTriggerIn(session: Session, assetClass: string): boolean {
-  return assetClass !== 'us_equity' || session === 'regular';
+  return assetClass === 'crypto' || session === 'regular';
 }
 
 const DAYTIME: ReadonlySet<Session> = new Set(['pre', 'regular', 'after']);
@@ -57,7 +58,7 @@ const DAYTIME: ReadonlySet<Session> = new Set(['pre', 'regular', 'after']);
  * closed). A queued (`accepted`) order waits for a later session and is not ended.
  */
 export function expiresAtSessionChange(prev: Session, next: Session, o: OrderShape & Pick<SimOrder, 'status'>): boolean {
-  if (o.asset.assetClass !== 'us_equity' || o.timeInForce !== 'day' || o.status === 'accepted') return false;
+  if (o.asset.assetClass === 'crypto' || o.timeInForce !== 'day' || o.status === 'accepted') return false;
   if (!o.extendedHours) return prev === 'regular' && next !== 'regular';
   return DAYTIME.has(prev) && !DAYTIME.has(next);
 }

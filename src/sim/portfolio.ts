@@ -41,8 +41,9 @@ export class Portfolio {
   apply(asset: Asset, side: Side, filledQty: Dec, price: Dec, fees: FillFees = NO_FEES): Dec {
     const qty = side === 'buy' ? filledQty.minus(fees.coin) : filledQty;
     const delta = side === 'buy' ? qty : qty.neg();
-    this.cash =
-      side === 'buy' ? this.cash.minus(filledQty.times(price)) : this.cash.plus(filledQty.times(price)).minus(fees.usd);
+    // An option contract is 100 shares: its price is per share (option-contracts.ts).
+    const gross = filledQty.times(price).times(asset.multiplier ?? 1);
+    this.cash = side === 'buy' ? this.cash.minus(gross) : this.cash.plus(gross).minus(fees.usd);
     const h = this.holdings.get(asset.symbol);
     if (!h || h.qty.isZero()) {
       this.holdings.set(asset.symbol, { asset, qty: delta, avgEntry: price });

@@ -14,11 +14,13 @@ import { Router } from './router.js';
 import { syncSession } from '../session-control.js';
 import { logRequests } from '../request-log.js';
 import { registerBrokerViewRoutes } from './broker-view-routes.js';
+import { registerEventRoutes } from './event-routes.js';
+import { registerExecutionControlRoutes } from './execution-control-routes.js';
 import type { SimServices } from './services.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const isApiPath = (path: string): boolean => /^\/(v2|v1beta\d*)(\/|$)/.test(path);
+const isApiPath = (path: string): boolean => /^\/(v2|v2beta\d+|v1beta\d*)(\/|$)/.test(path);
 const isControlPath = (path: string): boolean => path === '/_sim' || path.startsWith('/_sim/');
 
 function respondError(ctx: Koa.Context, err: unknown): void {
@@ -46,6 +48,8 @@ export function registerTradingRoutes(router: Router, services: SimServices): vo
   registerCryptoControlRoutes(router, services);
   registerControlRoutes(router, services);
   registerBrokerViewRoutes(router, services);
+  registerEventRoutes(router, services);
+  registerExecutionControlRoutes(router, services);
 }
 
 export function createApp(services: SimServices, register: RouteRegistrar = registerTradingRoutes): Koa {
