@@ -135,9 +135,10 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       return exec(query).rows[0] as R | undefined;
     },
     transaction<T>(fn: () => T): T {
-      return after.around(() => transactionOf(fn));
+      return after.around(() => transactionOf(() => after.inside(fn)));
     },
     afterCommit: after.add,
+    fold: after.fold,
     assertLeading() {
       // Inside a transaction the check at its start holds (FOR SHARE) until it commits.
       if (depth === 0) checkFence(false);
