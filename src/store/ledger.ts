@@ -124,3 +124,21 @@ export function fillsSince(db: Database, symbol: string, from: string) {
       .orderBy('id'),
   );
 }
+
+/** The highest fill id (0 for an empty ledger): one index probe, where a count reads every row. */
+export function maxFillId(db: Database): number {
+  return Number(db.first(topId(db, {}))?.top ?? 0);
+}
+
+const topId = prepared((k, _p: Record<string, never>) => k.selectFrom('fills').select((eb) => eb.fn.max('id').as('top')));
+
+/** Fills above an id, in ledger order (filled_at, then id): what was recorded since. */
+export function fillsAfterId(db: Database, afterId: number) {
+  // Read by id (the primary key's range) and sorted here: ordered by filled_at, SQLite would walk
+  // that whole index to find the few rows above the id.
+  return db.all(fillsAfter(db, { afterId })).sort((a, b) => (a.filled_at < b.filled_at ? -1 : a.filled_at > b.filled_at ? 1 : a.id - b.id));
+}
+
+const fillsAfter = prepared((k, p: { afterId: number }) =>
+  k.selectFrom('fills').select(['id', 'symbol', 'side', 'qty', 'price', 'filled_at']).where('id', '>', p.afterId).orderBy('id'),
+);
