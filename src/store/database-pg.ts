@@ -134,6 +134,9 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     first<R>(query: Compilable<R>) {
       return exec(query).rows[0] as R | undefined;
     },
+    get inTransaction() {
+      return depth > 0;
+    },
     transaction<T>(fn: () => T): T {
       return after.around(() => transactionOf(() => after.inside(fn)));
     },

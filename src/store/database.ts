@@ -22,6 +22,8 @@ export interface Database {
   run(query: Compilable): { changes: number };
   all<R>(query: Compilable<R>): R[];
   first<R>(query: Compilable<R>): R | undefined;
+  /** Whether a transaction is open (a statement run now commits with it). */
+  readonly inTransaction: boolean;
   /** Run fn in one SQLite transaction (nested calls become savepoints). */
   transaction<T>(fn: () => T): T;
   /**
@@ -176,6 +178,9 @@ async function setUp(sqlite: BetterSqlite3.Database, path: string, lock: Process
     first<R>(query: Compilable<R>) {
       const { stmt, params } = prepare(query);
       return stmt.get(...params) as R | undefined;
+    },
+    get inTransaction() {
+      return sqlite.inTransaction;
     },
     transaction(fn) {
       return after.around(() => sqlite.transaction(() => after.inside(fn))());

@@ -37,14 +37,19 @@ const insertDeliveries = preparedRows((k, rows: { notification_id: string; chann
   k.insertInto('notification_deliveries').values(rows.map((r) => ({ notification_id: r.notification_id, channel: r.channel, delivered_at: null, last_error: null }))),
 );
 
-/** Inserts the notification, then its delivery rows (one statement for all channels); false when the id exists. */
+/**
+ * Inserts the notification, then its delivery rows (one statement for all channels); false when the
+ * id exists. Both in one transaction: the caller's (the fact's), or one of their own outside it.
+ */
 export function insertNotification(db: Database, n: NewNotification, channels: readonly string[], now: Date): boolean {
-  return db.transaction(() => {
+  const write = () => {
     const { changes } = db.run(insertRow(db, { id: n.id, kind: n.kind, text: n.text, data: JSON.stringify(n.data), created_at: now.toISOString() }));
     if (changes === 0) return false;
     if (channels.length > 0) db.run(insertDeliveries(db, channels.map((channel) => ({ notification_id: n.id, channel }))));
     return true;
-  });
+  };
+  // Inside the fact's transaction a savepoint adds nothing: a failure here fails the fact's commit.
+  return db.inTransaction ? write() : db.transaction(write);
 }
 
 /** Up to `limit` notifications not yet delivered to `channel`, oldest first. */
