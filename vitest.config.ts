@@ -25,6 +25,7 @@ const UNIT = [
   'test/fuzz.test.ts',
   'test/grid.test.ts',
   'test/imports.test.ts',
+  'test/ledger-books.test.ts',
   'test/position-summary.test.ts',
   'test/stop-worker.test.ts',
   'test/store.test.ts',

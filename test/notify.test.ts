@@ -10,6 +10,7 @@ import { SIGNATURE_HEADER, webhookChannel } from '../src/notify/webhook.js';
 import { TELEGRAM_MAX_CHARS, telegramChannel, telegramText } from '../src/notify/telegram.js';
 import { StreamWatch } from '../src/notify/stream-watch.js';
 import { applyStopTransition, upsertStop } from '../src/protection/stop-transitions.js';
+import { notifyFill } from '../src/notify/events.js';
 import { readStopRow } from '../src/store/stops.js';
 import { stopBasis } from '../machines/stop-model.js';
 import type { StreamState } from '../src/domain/stream.js';
@@ -91,6 +92,41 @@ describe('the notifications outbox', () => {
     expect(listNotifications(db).find((n) => n.kind === 'control_action')?.text).toBe('control: pause_entries by api (maintenance)');
   });
 
+
+  it("a transaction's fills fold into one notification (one delivery row per channel); a savepoint that rolls back takes its fill out; one fill stays `fill`", async () => {
+    setNotificationChannels(db, ['webhook']);
+    const fill = (order: string, cum: string, symbol = 'AAPL', price = '100') =>
+      ({ orderId: order, symbol, side: 'buy' as const, cumQty: cum, qty: '1', price, execId: null, source: 'activity' as const, at: '2026-03-02T15:00:00Z' });
+    const now = new Date(T0);
+    db.transaction(() => {
+      notifyFill(db, fill('o1', '1'), 'entry', now);
+      notifyFill(db, fill('o1', '2', 'AAPL', '101'), 'entry', now);
+      try {
+        db.transaction(() => {
+          notifyFill(db, fill('o9', '1', 'TSLA'), null, now);
+          throw new Error('rolled back');
+        });
+      } catch {
+        // the savepoint's fill is not news
+      }
+      notifyFill(db, fill('o2', '1', 'MSFT', '400'), null, now);
+      expect(count('notifications')).toBe(0);
+    });
+    const [row] = listNotifications(db);
+    expect(count('notifications')).toBe(1);
+    expect(count('notification_deliveries')).toBe(1);
+    expect(row).toMatchObject({ id: 'fills:o1:1', kind: 'fills', text: '3 fills: AAPL: bought 2 @ 100–101 (2 fills); MSFT: bought 1 @ 400 (1 fill)' });
+    const data = JSON.parse(row!.data) as { count: number; fills: Array<{ order_id: string; cum_qty: string }> };
+    expect(data.count).toBe(3);
+    expect(data.fills.map((f) => `${f.order_id}:${f.cum_qty}`)).toEqual(['o1:1', 'o1:2', 'o2:1']);
+    // The folded row is delivered as any other.
+    expect(pendingNotifications(db, 'webhook', 10).map((n) => n.id)).toEqual(['fills:o1:1']);
+    // A transaction with one fill, and a fill outside any transaction: `fill:<order>:<cum_qty>` as before.
+    db.transaction(() => notifyFill(db, fill('o3', '1'), 'exit', now));
+    notifyFill(db, fill('o4', '1'), 'stop', now);
+    expect(listNotifications(db).map((n) => [n.id, n.kind])).toEqual(expect.arrayContaining([['fill:o3:1', 'fill'], ['fill:o4:1', 'fill']]));
+    expect(listNotifications(db).find((n) => n.id === 'fill:o3:1')?.text).toBe('AAPL: bought 1 @ 100 (exit o3, 1 filled)');
+  });
   it('a stop refusal is told once per episode (its retries refused alike are not news); the placement once', () => {
     setNotificationChannels(db, ['webhook']);
     const now = (s: number) => new Date(T0 + s * 1000);

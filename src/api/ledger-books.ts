@@ -1,25 +1,52 @@
 import type { Database } from '../store/database.js';
-import { fifoBooks, type FifoBooks } from '../performance/fifo.js';
+import { FifoLedger, type FifoBooks } from '../performance/fifo.js';
 import { listFees } from '../store/fees.js';
+import { fillsAfterId, maxFillId } from '../store/ledger.js';
 
 /**
- * The FIFO books of the whole ledger (src/performance/fifo.ts `fifoBooks`) for GET /positions (the
- * average entry of the open lots) and GET /fills (what each exit realized). The dashboard asks for
- * both every 5 s, so one walk is kept per database until a fill or fee is recorded: rows are only
- * ever added, so the highest fill id (one index probe, where a count would read 100,000 rows) and the
- * number of fees (a few per day) say whether the ledger changed.
+ * The FIFO books of the whole ledger (src/performance/fifo.ts) for GET /positions (the average entry
+ * of the open lots) and GET /fills (what each exit realized). The dashboard asks for both every 5 s,
+ * so the walk is kept per database and carried on: rows are only ever added, so the fills above the
+ * highest id walked and the fees past the last one walked are what is new. When they all come after
+ * what was walked (the stream's fills do) they extend the books; a fill or fee learned late (older
+ * than one walked: a reconciliation's catch-up) sorts into the middle of the ledger, and the whole
+ * ledger is walked again.
  */
-const kept = new WeakMap<Database, { key: string; books: FifoBooks }>();
+interface Kept {
+  ledger: FifoLedger;
+  books: FifoBooks;
+  /** Highest fill id walked. */
+  topId: number;
+  /** Fees walked, and the last in time order (at, activity_id). */
+  fees: number;
+  lastFee: { at: string; activity_id: string } | null;
+}
+
+const kept = new WeakMap<Database, Kept>();
 
 export function ledgerBooks(db: Database): FifoBooks {
-  const fills = db.first(db.kysely.selectFrom('fills').select((eb) => eb.fn.max('id').as('top')));
-  const fees = db.first(db.kysely.selectFrom('fees').select((eb) => eb.fn.countAll<number>().as('n')));
-  const key = `${fills?.top ?? 0}:${fees?.n ?? 0}`;
+  const top = maxFillId(db);
+  const feeCount = Number(db.first(db.kysely.selectFrom('fees').select((eb) => eb.fn.countAll<number>().as('n')))?.n ?? 0);
   const hit = kept.get(db);
-  if (hit && hit.key === key) return hit.books;
+  if (hit && hit.topId === top && hit.fees === feeCount) return hit.books;
+  if (hit && hit.topId <= top && hit.fees <= feeCount) {
+    const fills = hit.topId === top ? [] : fillsAfterId(db, hit.topId);
+    const fees = hit.fees === feeCount ? [] : listFees(db, { from: hit.lastFee?.at }).filter((f) => !hit.lastFee || f.at > hit.lastFee.at || (f.at === hit.lastFee.at && f.activity_id > hit.lastFee.activity_id));
+    // Every new fee is past the last one walked, and every new move after every move walked: carried on.
+    if (fees.length === feeCount - hit.fees && hit.ledger.follows(fills, fees)) {
+      hit.ledger.extend(fills, fees);
+      return remember(db, hit.ledger, fills.reduce((m, f) => Math.max(m, f.id), hit.topId), hit.fees + fees.length, fees.at(-1) ?? hit.lastFee);
+    }
+  }
   // Ledger order, as GET /performance reads it, so the figures agree with it.
   const rows = db.all(db.kysely.selectFrom('fills').select(['id', 'symbol', 'side', 'qty', 'price', 'filled_at']).orderBy('filled_at').orderBy('id'));
-  const books = fifoBooks(rows, listFees(db));
-  kept.set(db, { key, books });
+  const fees = listFees(db);
+  const walkedTop = rows.reduce((m, r) => Math.max(m, r.id), 0);
+  return remember(db, new FifoLedger().extend(rows, fees), walkedTop, fees.length, fees.at(-1) ?? null);
+}
+
+function remember(db: Database, ledger: FifoLedger, topId: number, fees: number, lastFee: { at: string; activity_id: string } | null): FifoBooks {
+  const books = ledger.books();
+  kept.set(db, { ledger, books, topId, fees, lastFee: lastFee ? { at: lastFee.at, activity_id: lastFee.activity_id } : null });
   return books;
 }

@@ -2,7 +2,8 @@ import type { Database } from '../store/database.js';
 import type { FillRecord, OrderRole, StopRow } from '../domain/protection.js';
 import { stopAsk } from '../domain/protection.js';
 import type { StopEffect, StopEvent, StopState } from '../../machines/stop-model.js';
-import { notify } from './outbox.js';
+import { notify, type Notification } from './outbox.js';
+import { D, normalize, type Dec } from '../decimal.js';
 
 /**
  * What each fact says, and the id it is known by: one function per kind, called by the code that
@@ -13,19 +14,54 @@ import { notify } from './outbox.js';
 
 const verb = (side: string) => (side === 'buy' ? 'bought' : 'sold');
 
-/** A fill the ledger recorded: `fill:<order_id>:<cum_qty>` (the fill's identity). */
+/**
+ * A fill the ledger recorded, folded with the other fills its transaction records into one
+ * notification (a reconcile page is one alert, not a hundred): one fill is `fill:<order_id>:<cum_qty>`
+ * (the fill's identity), several are `fills:<order_id>:<cum_qty>` of the first (written once, so the
+ * id is too), kind `fills`, with every fill in `data.fills`.
+ */
 export function notifyFill(db: Database, f: FillRecord, role: OrderRole | null, now: Date): void {
-  const who = role === 'stop' ? 'protective stop' : role === 'exit' ? 'exit' : role === 'entry' ? 'entry' : 'order';
-  notify(
-    db,
-    {
+  db.fold<FillFact>('notify:fill', { f, role, now }, (items) => notify(db, fillsNotification(items), items[0]!.now));
+}
+
+interface FillFact {
+  f: FillRecord;
+  role: OrderRole | null;
+  now: Date;
+}
+
+const fillData = ({ f, role }: FillFact) => ({ order_id: f.orderId, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, cum_qty: f.cumQty, role, source: f.source, filled_at: f.at });
+
+/** What one transaction's fills say: one fill as itself, several as one summary line per symbol and side. */
+export function fillsNotification(items: readonly FillFact[]): Notification {
+  const first = items[0]!;
+  if (items.length === 1) {
+    const { f, role } = first;
+    const who = role === 'stop' ? 'protective stop' : role === 'exit' ? 'exit' : role === 'entry' ? 'entry' : 'order';
+    return {
       id: `fill:${f.orderId}:${f.cumQty}`,
       kind: 'fill',
       text: `${f.symbol}: ${verb(f.side)} ${f.qty} @ ${f.price} (${who} ${f.orderId}, ${f.cumQty} filled)`,
-      data: { order_id: f.orderId, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, cum_qty: f.cumQty, role, source: f.source, filled_at: f.at },
-    },
-    now,
+      data: fillData(first),
+    };
+  }
+  const groups = new Map<string, { symbol: string; side: string; qty: Dec; low: Dec; high: Dec; n: number }>();
+  for (const { f } of items) {
+    const key = `${f.symbol} ${f.side}`;
+    const g = groups.get(key);
+    const price = new D(f.price);
+    if (!g) groups.set(key, { symbol: f.symbol, side: f.side, qty: new D(f.qty), low: price, high: price, n: 1 });
+    else Object.assign(g, { qty: g.qty.plus(f.qty), low: D.min(g.low, price), high: D.max(g.high, price), n: g.n + 1 });
+  }
+  const parts = [...groups.values()].map(
+    (g) => `${g.symbol}: ${verb(g.side)} ${normalize(g.qty)} @ ${g.low.eq(g.high) ? normalize(g.low) : `${normalize(g.low)}–${normalize(g.high)}`} (${g.n} fill${g.n === 1 ? '' : 's'})`,
   );
+  return {
+    id: `fills:${first.f.orderId}:${first.f.cumQty}`,
+    kind: 'fills',
+    text: `${items.length} fills: ${parts.join('; ')}`,
+    data: { count: items.length, fills: items.map(fillData) },
+  };
 }
 
 /** The transition `applyStopTransition` took, as far as notifications need it. */

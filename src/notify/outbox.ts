@@ -12,6 +12,7 @@ import { insertNotification } from '../store/notifications.js';
 
 export type NotificationKind =
   | 'fill'
+  | 'fills'
   | 'stop_placed'
   | 'stop_refused'
   | 'stop_filled'
@@ -27,6 +28,7 @@ export type NotificationKind =
 
 export const NOTIFICATION_KINDS: readonly NotificationKind[] = [
   'fill',
+  'fills',
   'stop_placed',
   'stop_refused',
   'stop_filled',

@@ -150,6 +150,9 @@ interface Lot {
 interface Book {
   lots: Lot[];
   long: boolean;
+  /** Σ lot qty and Σ lot qty × price of the open lots, kept as they change (the books are read after every new fill). */
+  size: Dec;
+  cost: Dec;
   /** Σ P&L of the closed lots of the round trip in progress. */
   tripPnl: Dec;
   tally: Tally;
@@ -171,50 +174,62 @@ function openQty(book: Book): string {
   return normalize(book.long ? size : size.negated());
 }
 
+/** `qty` of an open lot taken (closed, or a fee's coin): the lot and the book's sums shrink. */
+function take(book: Book, lot: Lot, qty: Dec): void {
+  lot.qty = lot.qty.minus(qty);
+  book.size = book.size.minus(qty);
+  book.cost = book.cost.minus(qty.times(lot.price));
+}
+
 /** What the walk tells about each closing fill: the summed P&L of the lots it closed. */
 type OnClose = (fill: PerformanceFill, pnl: Dec) => void;
 
 /**
- * The FIFO walk both computePerformance and fifoBooks make (see computePerformance for the rules):
- * each symbol's book once every fill and fee is applied, with `total` and each book's tally fed.
+ * The FIFO walk both computePerformance and fifoBooks make (see computePerformance for the rules),
+ * one move at a time: each symbol's book, with `total` and each book's tally fed. Moves must come in
+ * ledger order; a walk can be carried on with moves that come after all it has seen (FifoLedger).
  */
-function walk(fills: readonly PerformanceFill[], opts: { symbol?: string; fees?: readonly PerformanceFee[] }, total: Tally, onClose?: OnClose): Map<string, Book> {
-  const books = new Map<string, Book>();
+class FifoWalk {
+  readonly books = new Map<string, Book>();
 
-  for (const move of inLedgerOrder(fills, opts.fees ?? [])) {
-    if ('fee' in move) {
-      const fee = move.fee;
-      const book = books.get(fee.symbol);
-      if ((opts.symbol !== undefined && fee.symbol !== opts.symbol) || !book?.long) continue;
-      let rest = new D(fee.qty);
-      let value = new D(0);
-      let taken = false;
-      while (rest.gt(0) && book.lots[0]) {
-        const lot = book.lots[0];
-        const matched = D.min(rest, lot.qty);
-        value = value.plus(matched.times(lot.price));
-        taken = true;
-        rest = rest.minus(matched);
-        lot.qty = lot.qty.minus(matched);
-        if (lot.qty.isZero()) book.lots.shift();
-      }
-      if (taken) {
-        book.tally.fee(value);
-        total.fee(value);
-        settle(book, total, fee.at);
-      }
-      continue;
+  constructor(
+    private readonly total: Tally,
+    private readonly symbol?: string,
+    private readonly onClose?: OnClose,
+  ) {}
+
+  fee(fee: PerformanceFee): void {
+    const book = this.books.get(fee.symbol);
+    if ((this.symbol !== undefined && fee.symbol !== this.symbol) || !book?.long) return;
+    let rest = new D(fee.qty);
+    let value = new D(0);
+    let taken = false;
+    while (rest.gt(0) && book.lots[0]) {
+      const lot = book.lots[0];
+      const matched = D.min(rest, lot.qty);
+      value = value.plus(matched.times(lot.price));
+      taken = true;
+      rest = rest.minus(matched);
+      take(book, lot, matched);
+      if (lot.qty.isZero()) book.lots.shift();
     }
-    const f = move.fill;
-    if (opts.symbol !== undefined && f.symbol !== opts.symbol) continue;
+    if (taken) {
+      book.tally.fee(value);
+      this.total.fee(value);
+      settle(book, this.total, fee.at);
+    }
+  }
+
+  fill(f: PerformanceFill): void {
+    if (this.symbol !== undefined && f.symbol !== this.symbol) return;
     let rest = new D(f.qty);
-    if (!rest.gt(0)) continue; // a zero-qty row moves nothing
+    if (!rest.gt(0)) return; // a zero-qty row moves nothing
     const price = new D(f.price);
     const buy = f.side === 'buy';
-    let book = books.get(f.symbol);
+    let book = this.books.get(f.symbol);
     if (!book) {
-      book = { lots: [], long: buy, tripPnl: new D(0), tally: new Tally() };
-      books.set(f.symbol, book);
+      book = { lots: [], long: buy, size: new D(0), cost: new D(0), tripPnl: new D(0), tally: new Tally() };
+      this.books.set(f.symbol, book);
     }
 
     let closed = false;
@@ -226,26 +241,40 @@ function walk(fills: readonly PerformanceFill[], opts: { symbol?: string; fees?:
       const perUnit = book.long ? price.minus(lot.price) : lot.price.minus(price);
       const pnl = matched.times(perUnit);
       book.tally.lot(pnl);
-      total.lot(pnl);
+      this.total.lot(pnl);
       book.tripPnl = book.tripPnl.plus(pnl);
       fillPnl = fillPnl.plus(pnl);
       closed = true;
       rest = rest.minus(matched);
-      lot.qty = lot.qty.minus(matched);
+      take(book, lot, matched);
       if (lot.qty.isZero()) book.lots.shift();
     }
 
     if (closed) {
-      settle(book, total, f.filled_at);
-      onClose?.(f, fillPnl);
+      settle(book, this.total, f.filled_at);
+      this.onClose?.(f, fillPnl);
     }
 
     if (rest.gt(0)) {
       if (book.lots.length === 0) book.long = buy; // flat: this remainder starts a new round trip
       book.lots.push({ qty: rest, price });
+      book.size = book.size.plus(rest);
+      book.cost = book.cost.plus(rest.times(price));
     }
   }
-  return books;
+
+  /** Fills (in ledger order) and fees (in time order), merged as the ledger orders them. */
+  walk(fills: readonly PerformanceFill[], fees: readonly PerformanceFee[]): this {
+    for (const move of inLedgerOrder(fills, fees)) {
+      if ('fee' in move) this.fee(move.fee);
+      else this.fill(move.fill);
+    }
+    return this;
+  }
+}
+
+function walk(fills: readonly PerformanceFill[], opts: { symbol?: string; fees?: readonly PerformanceFee[] }, total: Tally, onClose?: OnClose): Map<string, Book> {
+  return new FifoWalk(total, opts.symbol, onClose).walk(fills, opts.fees ?? []).books;
 }
 
 /**
@@ -289,14 +318,50 @@ export interface FifoBooks {
  * each exit's realized P&L (GET /positions, GET /fills): the figures agree with /performance.
  */
 export function fifoBooks(fills: readonly PerformanceFill[], fees: readonly PerformanceFee[] = []): FifoBooks {
-  const realized = new Map<number, string>();
-  const books = walk(fills, { fees }, new Tally(), (f, pnl) => realized.set(f.id, normalize(pnl)));
-  const open = new Map<string, OpenLots>();
-  for (const [symbol, book] of books) {
-    if (book.lots.length === 0) continue;
-    const qty = book.lots.reduce((sum, lot) => sum.plus(lot.qty), new D(0));
-    const cost = book.lots.reduce((sum, lot) => sum.plus(lot.qty.times(lot.price)), new D(0));
-    open.set(symbol, { qty: normalize(book.long ? qty : qty.negated()), cost: normalize(book.long ? cost : cost.negated()) });
+  return new FifoLedger().extend(fills, fees).books();
+}
+
+/**
+ * fifoBooks kept current: the walk is carried on with the moves that come after all it has seen
+ * (`extend`), so a new fill costs its own lots, not a walk of the whole ledger. Whether new moves
+ * do come after is the caller's to check (`follows`); one that does not needs a new FifoLedger.
+ */
+export class FifoLedger {
+  private readonly realized = new Map<number, string>();
+  private readonly walker = new FifoWalk(new Tally(), undefined, (f, pnl) => this.realized.set(f.id, normalize(pnl)));
+  /** The last fill walked (ledger order: filled_at, then id) and the last fee's millisecond. */
+  private lastFill: { at: string; id: number } | null = null;
+  private lastFeeMs: string | null = null;
+
+  /** Whether fills (ledger order) and fees (time order) all come after every move walked so far. */
+  follows(fills: readonly PerformanceFill[], fees: readonly PerformanceFee[]): boolean {
+    const last = this.lastFill;
+    const firstFill = fills[0];
+    if (firstFill && last && (firstFill.filled_at < last.at || (firstFill.filled_at === last.at && firstFill.id <= last.id))) return false;
+    // A fill goes before a fee of its millisecond or later (inLedgerOrder): after the last fee only in a later one.
+    if (firstFill && this.lastFeeMs !== null && firstFill.filled_at.slice(0, 23) <= this.lastFeeMs) return false;
+    // A fee goes after the fills of its millisecond and earlier: after the last fill from that millisecond on.
+    const firstFee = fees[0];
+    if (firstFee && last && firstFee.at.slice(0, 23) < last.at.slice(0, 23)) return false;
+    return true;
   }
-  return { open, realized };
+
+  extend(fills: readonly PerformanceFill[], fees: readonly PerformanceFee[] = []): this {
+    this.walker.walk(fills, fees);
+    const f = fills.at(-1);
+    if (f) this.lastFill = { at: f.filled_at, id: f.id };
+    const fee = fees.at(-1);
+    if (fee) this.lastFeeMs = fee.at.slice(0, 23);
+    return this;
+  }
+
+  books(): FifoBooks {
+    const open = new Map<string, OpenLots>();
+    for (const [symbol, book] of this.walker.books) {
+      if (book.lots.length === 0) continue;
+      const { size, cost } = book;
+      open.set(symbol, { qty: normalize(book.long ? size : size.negated()), cost: normalize(book.long ? cost : cost.negated()) });
+    }
+    return { open, realized: this.realized };
+  }
 }

@@ -1,4 +1,5 @@
 import type { Database } from './database.js';
+import { prepared } from './prepared.js';
 
 /** Per-symbol cooldowns after an exit, one per exit fill (DESIGN §3.5). */
 
@@ -32,16 +33,12 @@ export function startExitCooldown(db: Database, fill: { orderId: string; cumQty:
 
 /** The latest cooldown of a symbol that is still running at `now`, if any. */
 export function activeCooldown(db: Database, symbol: string, now = new Date()) {
-  return db.first(
-    db.kysely
-      .selectFrom('cooldowns')
-      .selectAll()
-      .where('symbol', '=', symbol)
-      .where('until', '>', now.toISOString())
-      .orderBy('until', 'desc')
-      .limit(1),
-  );
+  return db.first(activeOf(db, { symbol, now: now.toISOString() }));
 }
+
+const activeOf = prepared((k, p: { symbol: string; now: string }) =>
+  k.selectFrom('cooldowns').selectAll().where('symbol', '=', p.symbol).where('until', '>', p.now).orderBy('until', 'desc').limit(1),
+);
 
 /** Ends the symbol's running cooldowns now (DELETE /cooldowns/:symbol); how many were running. */
 export function clearCooldowns(db: Database, symbol: string, now = new Date()): number {

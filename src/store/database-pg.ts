@@ -134,10 +134,14 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     first<R>(query: Compilable<R>) {
       return exec(query).rows[0] as R | undefined;
     },
+    get inTransaction() {
+      return depth > 0;
+    },
     transaction<T>(fn: () => T): T {
-      return after.around(() => transactionOf(fn));
+      return after.around(() => transactionOf(() => after.inside(fn)));
     },
     afterCommit: after.add,
+    fold: after.fold,
     assertLeading() {
       // Inside a transaction the check at its start holds (FOR SHARE) until it commits.
       if (depth === 0) checkFence(false);

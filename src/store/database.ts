@@ -22,6 +22,8 @@ export interface Database {
   run(query: Compilable): { changes: number };
   all<R>(query: Compilable<R>): R[];
   first<R>(query: Compilable<R>): R | undefined;
+  /** Whether a transaction is open (a statement run now commits with it). */
+  readonly inTransaction: boolean;
   /** Run fn in one SQLite transaction (nested calls become savepoints). */
   transaction<T>(fn: () => T): T;
   /**
@@ -29,6 +31,13 @@ export interface Database {
    * savepoint it was asked in, rolls back. For what must only be said of committed facts (log lines).
    */
   afterCommit(fn: () => void): void;
+  /**
+   * Folds `item` into what the transaction in progress writes just before it commits: every item of
+   * one `key` goes to one `write` call, in order (a batch's rows in one statement). Inside the
+   * transaction, so it commits or rolls back with it; an item of a savepoint that rolls back is
+   * dropped. Outside one, written at once.
+   */
+  fold<T>(key: string, item: T, write: (items: T[]) => void): void;
   /**
    * Throws unless this process still leads the account (PostgreSQL, src/store/leadership.ts): called
    * in the transaction that marks an order as sent, so a leader that lost its lock cannot send.
@@ -170,10 +179,14 @@ async function setUp(sqlite: BetterSqlite3.Database, path: string, lock: Process
       const { stmt, params } = prepare(query);
       return stmt.get(...params) as R | undefined;
     },
+    get inTransaction() {
+      return sqlite.inTransaction;
+    },
     transaction(fn) {
-      return after.around(() => sqlite.transaction(fn)());
+      return after.around(() => sqlite.transaction(() => after.inside(fn))());
     },
     afterCommit: after.add,
+    fold: after.fold,
     async close() {
       if (closed) return;
       closed = true;
@@ -215,13 +228,36 @@ function refuseUnknownMigrations(sqlite: BetterSqlite3.Database, path: string, k
   );
 }
 
-/** The after-commit queue of a store: callbacks wait for the outermost commit, and go with a rollback. */
-export function commitHooks(): { around<T>(run: () => T): T; add(fn: () => void): void } {
+/**
+ * The commit hooks of a store: folds written at the end of the outermost transaction (inside it),
+ * after-commit callbacks run once it committed; both go with a rollback of the part that asked.
+ * `around` wraps the whole transaction; `inside` its body (between BEGIN and COMMIT).
+ */
+export function commitHooks(): {
+  around<T>(run: () => T): T;
+  inside<T>(fn: () => T): T;
+  add(fn: () => void): void;
+  fold<T>(key: string, item: T, write: (items: T[]) => void): void;
+} {
   const queue: Array<() => void> = [];
+  const folds: Array<{ key: string; item: unknown; write: (items: unknown[]) => void }> = [];
   let depth = 0;
+  const flush = () => {
+    while (folds.length > 0) {
+      const batch = folds.splice(0);
+      const byKey = new Map<string, { write: (items: unknown[]) => void; items: unknown[] }>();
+      for (const f of batch) {
+        const group = byKey.get(f.key);
+        if (group) group.items.push(f.item);
+        else byKey.set(f.key, { write: f.write, items: [f.item] });
+      }
+      for (const { write, items } of byKey.values()) write(items);
+    }
+  };
   return {
     around(run) {
       const mark = queue.length;
+      const foldMark = folds.length;
       depth++;
       let result;
       try {
@@ -229,15 +265,25 @@ export function commitHooks(): { around<T>(run: () => T): T; add(fn: () => void)
       } catch (err) {
         depth--;
         queue.length = mark;
+        folds.length = Math.min(folds.length, foldMark);
         throw err;
       }
       depth--;
       if (depth === 0) for (const fn of queue.splice(0)) fn();
       return result;
     },
+    inside(fn) {
+      const result = fn();
+      if (depth === 1) flush();
+      return result;
+    },
     add(fn) {
       if (depth === 0) fn();
       else queue.push(fn);
+    },
+    fold(key, item, write) {
+      if (depth === 0) write([item]);
+      else folds.push({ key, item, write: write as (items: unknown[]) => void });
     },
   };
 }

@@ -3,6 +3,9 @@ import { canonicalTime } from '../time.js';
 import type { FillRecord, OrderLedger } from '../domain/protection.js';
 import type { Database } from './database.js';
 import { feeTotals } from './fees.js';
+import { pick, prepared, preparedRows } from './prepared.js';
+import type { FillsTable } from './schema.js';
+import type { Insertable } from 'kysely';
 
 /** The fills ledger: one row per (order_id, cum_qty). */
 
@@ -11,35 +14,43 @@ export function hasFill(db: Database, orderId: string, cumQty: string): boolean 
   return db.first(db.kysely.selectFrom('fills').select('order_id').where('order_id', '=', orderId).where('cum_qty', '=', cumQty)) !== undefined;
 }
 
-/** Inserts fill rows; a row whose identity exists already is skipped. Returns the rows written. */
+type FillInsert = Omit<Insertable<FillsTable>, 'id'>;
+const FILL_COLUMNS = ['order_id', 'cum_qty', 'qty', 'price', 'symbol', 'side', 'exec_id', 'source', 'filled_at', 'recorded_at'] as const;
+
+/** A batch of fill rows in one statement; each row whose identity exists already is skipped, and the rest are returned. */
+const insertFillRows = preparedRows<FillInsert, { order_id: string; cum_qty: string }>((k, rows) =>
+  k
+    .insertInto('fills')
+    .values(rows.map((r) => pick(r, FILL_COLUMNS)))
+    .onConflict((oc) => oc.columns(['order_id', 'cum_qty']).doNothing()).returning(['order_id', 'cum_qty']),
+);
+
+/** Inserts fill rows (one statement); a row whose identity exists already is skipped. Returns the rows written, in the order given. */
 export function insertFills(db: Database, fills: readonly FillRecord[], now = new Date()): FillRecord[] {
-  const written: FillRecord[] = [];
-  for (const f of fills) {
-    const { changes } = db.run(
-      db.kysely
-        .insertInto('fills')
-        .values({
-          order_id: f.orderId,
-          cum_qty: f.cumQty,
-          qty: f.qty,
-          price: f.price,
-          symbol: f.symbol,
-          side: f.side,
-          exec_id: f.execId,
-          source: f.source,
-          filled_at: canonicalTime(f.at) ?? f.at,
-          recorded_at: now.toISOString(),
-        })
-        .onConflict((oc) => oc.columns(['order_id', 'cum_qty']).doNothing()),
-    );
-    if (changes > 0) written.push(f);
-  }
-  return written;
+  if (fills.length === 0) return [];
+  const recordedAt = now.toISOString();
+  const rows = fills.map((f) => ({
+    order_id: f.orderId,
+    cum_qty: f.cumQty,
+    qty: f.qty,
+    price: f.price,
+    symbol: f.symbol,
+    side: f.side,
+    exec_id: f.execId,
+    source: f.source,
+    filled_at: canonicalTime(f.at) ?? f.at,
+    recorded_at: recordedAt,
+  }));
+  const inserted = new Set(db.all(insertFillRows(db, rows)).map((r) => `${r.order_id}\u0000${r.cum_qty}`));
+  // A batch that names one identity twice wrote it once: the first is the one written.
+  return fills.filter((f) => inserted.delete(`${f.orderId}\u0000${f.cumQty}`));
 }
+
+const fillsOfOrder = prepared((k, p: { orderId: string }) => k.selectFrom('fills').select(['cum_qty', 'qty', 'price']).where('order_id', '=', p.orderId));
 
 /** What the ledger holds for one order (seed for an actor rebuilt without its snapshot). */
 export function ledgerOf(db: Database, orderId: string): OrderLedger {
-  const rows = db.all(db.kysely.selectFrom('fills').select(['cum_qty', 'qty', 'price']).where('order_id', '=', orderId));
+  const rows = db.all(fillsOfOrder(db, { orderId }));
   let filled = new D(0);
   let notional = new D(0);
   for (const r of rows) {
@@ -121,3 +132,21 @@ export function fillsSince(db: Database, symbol: string, from: string) {
       .orderBy('id'),
   );
 }
+
+/** The highest fill id (0 for an empty ledger): one index probe, where a count reads every row. */
+export function maxFillId(db: Database): number {
+  return Number(db.first(topId(db, {}))?.top ?? 0);
+}
+
+const topId = prepared((k, _p: Record<string, never>) => k.selectFrom('fills').select((eb) => eb.fn.max('id').as('top')));
+
+/** Fills above an id, in ledger order (filled_at, then id): what was recorded since. */
+export function fillsAfterId(db: Database, afterId: number) {
+  // Read by id (the primary key's range) and sorted here: ordered by filled_at, SQLite would walk
+  // that whole index to find the few rows above the id.
+  return db.all(fillsAfter(db, { afterId })).sort((a, b) => (a.filled_at < b.filled_at ? -1 : a.filled_at > b.filled_at ? 1 : a.id - b.id));
+}
+
+const fillsAfter = prepared((k, p: { afterId: number }) =>
+  k.selectFrom('fills').select(['id', 'symbol', 'side', 'qty', 'price', 'filled_at']).where('id', '>', p.afterId).orderBy('id'),
+);

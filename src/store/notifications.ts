@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from './database.js';
+import { prepared, preparedRows } from './prepared.js';
 
 /**
  * The notifications outbox: rows only (what to say is decided in src/notify/). A notification is
@@ -25,21 +26,30 @@ export interface PendingNotification {
   attempts: number;
 }
 
-/** Inserts the notification and its delivery rows (one statement each); false when the id exists. */
+const insertRow = prepared((k, p: { id: string; kind: string; text: string; data: string; created_at: string }) =>
+  k
+    .insertInto('notifications')
+    .values({ id: p.id, kind: p.kind, text: p.text, data: p.data, created_at: p.created_at })
+    .onConflict((oc) => oc.column('id').doNothing()),
+);
+
+const insertDeliveries = preparedRows((k, rows: { notification_id: string; channel: string }[]) =>
+  k.insertInto('notification_deliveries').values(rows.map((r) => ({ notification_id: r.notification_id, channel: r.channel, delivered_at: null, last_error: null }))),
+);
+
+/**
+ * Inserts the notification, then its delivery rows (one statement for all channels); false when the
+ * id exists. Both in one transaction: the caller's (the fact's), or one of their own outside it.
+ */
 export function insertNotification(db: Database, n: NewNotification, channels: readonly string[], now: Date): boolean {
-  return db.transaction(() => {
-    const { changes } = db.run(
-      db.kysely
-        .insertInto('notifications')
-        .values({ id: n.id, kind: n.kind, text: n.text, data: JSON.stringify(n.data), created_at: now.toISOString() })
-        .onConflict((oc) => oc.column('id').doNothing()),
-    );
+  const write = () => {
+    const { changes } = db.run(insertRow(db, { id: n.id, kind: n.kind, text: n.text, data: JSON.stringify(n.data), created_at: now.toISOString() }));
     if (changes === 0) return false;
-    for (const channel of channels) {
-      db.run(db.kysely.insertInto('notification_deliveries').values({ notification_id: n.id, channel, delivered_at: null, last_error: null }));
-    }
+    if (channels.length > 0) db.run(insertDeliveries(db, channels.map((channel) => ({ notification_id: n.id, channel }))));
     return true;
-  });
+  };
+  // Inside the fact's transaction a savepoint adds nothing: a failure here fails the fact's commit.
+  return db.inTransaction ? write() : db.transaction(write);
 }
 
 /** Up to `limit` notifications not yet delivered to `channel`, oldest first. */

@@ -1,4 +1,5 @@
 import type { Database } from './database.js';
+import { pick, prepared } from './prepared.js';
 import type { OrdersTable } from './schema.js';
 import type { OrderReport } from '../domain/reports.js';
 
@@ -6,18 +7,28 @@ import type { OrderReport } from '../domain/reports.js';
 
 export type OrderRow = OrdersTable;
 
+const ORDER_COLUMNS = [
+  'order_id', 'client_order_id', 'symbol', 'side', 'type', 'asset_class', 'role', 'state', 'terminal', 'filled_qty',
+  'filled_avg_price', 'stop_order_id', 'machine_version', 'snapshot', 'created_at', 'updated_at',
+] as const;
+
+const upsertRow = prepared<OrderRow>((k, p) => {
+  const { order_id, created_at, ...update } = pick(p, ORDER_COLUMNS);
+  return k
+    .insertInto('orders')
+    .values(pick(p, ORDER_COLUMNS))
+    .onConflict((oc) => oc.column('order_id').doUpdateSet(update));
+});
+
 export function upsertOrderRow(db: Database, row: OrderRow): void {
-  const { order_id, created_at, ...update } = row;
-  db.run(
-    db.kysely
-      .insertInto('orders')
-      .values(row)
-      .onConflict((oc) => oc.column('order_id').doUpdateSet(update)),
-  );
+  db.run(upsertRow(db, row));
 }
 
-export function appendHistory(db: Database, h: { order_id: string; at: string; event: string; from_state: string | null; to_state: string }): void {
-  db.run(db.kysely.insertInto('order_history').values(h));
+type HistoryRow = { order_id: string; at: string; event: string; from_state: string | null; to_state: string };
+const insertHistory = prepared<HistoryRow>((k, p) => k.insertInto('order_history').values({ order_id: p.order_id, at: p.at, event: p.event, from_state: p.from_state, to_state: p.to_state }));
+
+export function appendHistory(db: Database, h: HistoryRow): void {
+  db.run(insertHistory(db, h));
 }
 
 /** What rehydration needs of every live (non-terminal) order row. */
@@ -27,8 +38,10 @@ export function liveOrderRows(db: Database): LiveOrderRow[] {
   return db.all(db.kysely.selectFrom('orders').select(['order_id', 'state', 'machine_version', 'snapshot']).where('terminal', '=', 0).orderBy('created_at'));
 }
 
+const rowOf = prepared((k, p: { orderId: string }) => k.selectFrom('orders').selectAll().where('order_id', '=', p.orderId));
+
 export function orderRow(db: Database, orderId: string): OrderRow | undefined {
-  return db.first(db.kysely.selectFrom('orders').selectAll().where('order_id', '=', orderId));
+  return db.first(rowOf(db, { orderId }));
 }
 
 /** An order the service knows by its client_order_id, as an entry's caller sees it (null when unknown). */

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { stopClientOrderId } from '../domain/orders.js';
 import { LIVE_STOP_STATUSES, type StopAsk, type StopRow } from '../domain/protection.js';
 import type { Database } from './database.js';
+import { prepared, preparedRows } from './prepared.js';
 import type { StopsTable } from './schema.js';
 
 /**
@@ -85,15 +86,12 @@ export function writeStopPatch(db: Database, clientOrderId: string, patch: StopR
  * that is not done, and the rows named in `alsoIds` (the stops of the order whose fills are
  * followed) whatever their status.
  */
+const liveOfSymbol = prepared((k, p: { symbol: string }) =>
+  k.selectFrom('stops').select(STOP_COLUMNS).select(sql<number>`rowid`.as('rid')).where('symbol', '=', p.symbol).where('status', 'in', [...LIVE_STOP_STATUSES]),
+);
+
 export function positionStopRows(db: Database, symbol: string, alsoIds: readonly string[]): StoredStopRow[] {
-  const live = db.all(
-    db.kysely
-      .selectFrom('stops')
-      .select(STOP_COLUMNS)
-      .select(sql<number>`rowid`.as('rid'))
-      .where('symbol', '=', symbol)
-      .where('status', 'in', [...LIVE_STOP_STATUSES]),
-  ) as Array<StoredStopRow & { rid: number }>;
+  const live = db.all(liveOfSymbol(db, { symbol })) as Array<StoredStopRow & { rid: number }>;
   const named =
     alsoIds.length === 0
       ? []
@@ -105,9 +103,11 @@ export function positionStopRows(db: Database, symbol: string, alsoIds: readonly
 }
 
 /** The rows of the named stops, whatever their status (an order's own stops). */
+const rowsById = preparedRows((k, ids: { id: string }[]) => k.selectFrom('stops').select(STOP_COLUMNS).where('client_order_id', 'in', ids.map((r) => r.id)));
+
 export function stopRowsOf(db: Database, clientOrderIds: readonly string[]): StoredStopRow[] {
   if (clientOrderIds.length === 0) return [];
-  return db.all(db.kysely.selectFrom('stops').select(STOP_COLUMNS).where('client_order_id', 'in', [...clientOrderIds])) as StoredStopRow[];
+  return db.all(rowsById(db, clientOrderIds.map((id) => ({ id })))) as StoredStopRow[];
 }
 
 /** The rows of the named stops by client order id, whatever their status, read `chunk` ids per query (restart's reads of thousands). */
@@ -178,10 +178,12 @@ export function stopCanceledForClose(db: Database, entryOrderId: string): boolea
 }
 
 /** The client order id under which we placed a broker order as a stop, if we did. */
+const byBrokerOrderId = prepared((k, p: { brokerOrderId: string }) =>
+  k.selectFrom('stops').select(['client_order_id', 'current_client_order_id']).where('broker_order_id', '=', p.brokerOrderId),
+);
+
 export function stopClientIdOfBrokerOrder(db: Database, brokerOrderId: string): string | undefined {
-  const row = db.first(
-    db.kysely.selectFrom('stops').select(['client_order_id', 'current_client_order_id']).where('broker_order_id', '=', brokerOrderId),
-  ) as Pick<StoredStopRow, 'client_order_id' | 'current_client_order_id'> | undefined;
+  const row = db.first(byBrokerOrderId(db, { brokerOrderId })) as Pick<StoredStopRow, 'client_order_id' | 'current_client_order_id'> | undefined;
   return row ? (row.current_client_order_id ?? row.client_order_id) : undefined;
 }
 
