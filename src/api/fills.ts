@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { sql } from 'kysely';
 import type { Database } from '../store/database.js';
 import { placedByUs } from '../domain/orders.js';
 import { cursorParam, encodeCursor, intParam, symbolParam, timeParam } from './query.js';
@@ -38,17 +39,24 @@ export function fillRoutes(router: Router, db: Database): void {
       .orderBy('fills.id', 'desc')
       .limit(limit + 1);
     if (symbol) q = q.where('fills.symbol', '=', symbol);
-    if (since) q = q.where('fills.filled_at', '>=', since);
+    // On SQLite `+` keeps the time off the index choice: the page walks (symbol, id) newest first and
+    // stops at `limit`, instead of sorting every fill of the symbol since then (24 ms at 100k fills).
+    if (since) q = db.dialect === 'sqlite' ? q.where(sql`+${sql.ref('fills.filled_at')}`, '>=', since) : q.where('fills.filled_at', '>=', since);
     if (cursor !== undefined) q = q.where('fills.id', '<', cursor);
-    const rows = db.all(q);
+    // Arrays, in the select's order (a page of 1,000 is read in half the time of objects).
+    const rows = db.values(q) as Array<[number, string, string | null, string, string, string, string, string, string, string, string | null, string | null]>;
     const page = rows.slice(0, limit);
     const realized = page.length > 0 ? ledgerBooks(db).realized : new Map<number, string>();
     ctx.body = {
-      fills: page.map(({ role, client_order_id, ...f }) => {
-        const pnl = realized.get(f.id) ?? null;
-        return { ...f, role: fillRole(client_order_id === null ? null : { role, client_order_id }, pnl !== null), realized_pnl: pnl };
+      fills: page.map(([id, order_id, exec_id, cum_qty, qty, price, symbol, side, filled_at, source, role, client_order_id]) => {
+        const pnl = realized.get(id) ?? null;
+        return {
+          id, order_id, exec_id, cum_qty, qty, price, symbol, side, filled_at, source,
+          role: fillRole(client_order_id === null ? null : { role, client_order_id }, pnl !== null),
+          realized_pnl: pnl,
+        };
       }),
-      next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null,
+      next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]![0]) : null,
     };
   });
 }

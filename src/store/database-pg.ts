@@ -134,6 +134,10 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     first<R>(query: Compilable<R>) {
       return exec(query).rows[0] as R | undefined;
     },
+    values(query) {
+      // The worker hands rows over as objects; their keys keep the select's order.
+      return (exec(query).rows as Array<Record<string, unknown>>).map((r) => Object.values(r));
+    },
     get inTransaction() {
       return depth > 0;
     },
