@@ -82,6 +82,8 @@ describe('the operator side', () => {
     expect(paused).toMatchObject({ status: 409, body: { error: { code: 'paused' } } });
     expect((await record('POST', '/control/resume')).body).toMatchObject({ entries_paused: false });
     expect((await simOrders(s)).length).toBe(before);
+    // The log line travels the bot's stdout apart from the HTTP answer: waited for, not assumed there.
+    await b.waitFor((l) => l.event === 'control_action' && l.action === 'resume', 5_000);
     expect(b.lines.filter((l) => l.event === 'control_action').map((l) => `${l.action} by ${l.by}`)).toEqual(['close_position', 'close_position', 'pause', 'resume'].map((a) => `${a} by desk-1`));
 
     // Clearing the cooldown opens the symbol again.
