@@ -1,17 +1,17 @@
 #!/usr/bin/env node
-// CI's guard against a test that quietly stops running: reads vitest's JSON report (CT_TEST_REPORT)
+// CI's guard against a test that quietly stops running: reads vitest's JSON reports (CT_TEST_REPORT)
 // and fails on any test that neither passed nor failed (skipped, todo, pending) unless
 // .ci/expected-skips.txt names it, and on any line there that no longer matches a skip (so the list
 // cannot go stale). A line is `<file relative to the repo> :: <full test name>`; # starts a comment.
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 
-const [reportPath] = process.argv.slice(2);
-if (!reportPath) {
-  console.error('usage: node .ci/check-skips.mjs <vitest json report>');
+const reportPaths = process.argv.slice(2);
+if (reportPaths.length === 0) {
+  console.error('usage: node .ci/check-skips.mjs <vitest json report>...');
   process.exit(2);
 }
-const report = JSON.parse(readFileSync(reportPath, 'utf8'));
+const testResults = reportPaths.flatMap((p) => JSON.parse(readFileSync(p, 'utf8')).testResults);
 const expectedPath = new URL('./expected-skips.txt', import.meta.url);
 const expected = new Set(
   readFileSync(expectedPath, 'utf8')
@@ -21,7 +21,7 @@ const expected = new Set(
 );
 
 const skipped = [];
-for (const file of report.testResults) {
+for (const file of testResults) {
   const name = relative(process.cwd(), file.name);
   for (const t of file.assertionResults) {
     if (t.status === 'passed' || t.status === 'failed') continue;
