@@ -12,8 +12,11 @@ import { backoff, finished, iso, nextVersion, place, sent, type Handler, type Ou
 /** The broker has the stop (placed by us, or found and adopted). */
 function confirmed(row: StopRow, order: StopOrder, how: 'placed' | 'adopted', now: number): Outcome {
   const placedQty = order.qty ?? wantedOf(row);
-  // Short of what it wants (another order holds the rest): try to grow it now and then.
+  // Short of what it wants: asked for more while the send was out (a fill grew the position; the
+  // ask woke the row, below when it was sent), resized at once; else another order holds the rest,
+  // and it is tried now and then.
   const short = new D(placedQty).lt(wantedOf(row));
+  const askedSinceSent = row.sent_at !== null && row.next_attempt_at < Date.parse(row.sent_at);
   const announce: StopEffect = { type: 'announce', outcome: 'accepted', entryOrderId: row.entry_order_id, order, placedQty, how };
   const next: StopPatch = {
     status: 'confirmed',
@@ -25,7 +28,7 @@ function confirmed(row: StopRow, order: StopOrder, how: 'placed' | 'adopted', no
     expires_at: order.expiresAt,
     attempts: 0,
     last_error: null,
-    next_attempt_at: short ? now + SHORT_RECHECK_MS : 0,
+    next_attempt_at: short && !askedSinceSent ? now + SHORT_RECHECK_MS : 0,
   };
   // A cancel asked for while it was being sent: it is deleted now that its order id is known.
   if (row.cancel_requested) return { next: { ...next, next_attempt_at: 0 }, effects: [announce, { type: 'delete', orderId: order.orderId, clientOrderId: currentCid(row) }] };
@@ -52,7 +55,8 @@ export const sendStarted: Handler<'sendStarted'> = (row, e, now) => {
   const send: StopEffect = target
     ? { type: 'patch', orderId: target, clientOrderId: e.clientOrderId, qty: e.qty, stopPrice: e.stopPrice, ...trail }
     : { type: 'post', clientOrderId: e.clientOrderId, qty: e.qty, stopPrice: e.stopPrice, ...trail };
-  return { next: { ...grid, sent_at: iso(now), status: 'unknown', target_stop_price: e.stopPrice, last_error: null }, effects: [send] };
+  // next_attempt_at = the send's time: an ask that wakes the row while it is out (0) is told apart.
+  return { next: { ...grid, sent_at: iso(now), next_attempt_at: now, status: 'unknown', target_stop_price: e.stopPrice, last_error: null }, effects: [send] };
 };
 
 /**

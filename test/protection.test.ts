@@ -27,6 +27,28 @@ describe('stop follows the entry', () => {
     await b.exited;
   }, 40_000);
 
+  it('a fill that lands while the stop is being sent: the stop grows as soon as it is placed (not half a minute later)', async () => {
+    const s = await sim(43);
+    const b = await bot(s, join(dir, 'resize-in-flight.db'));
+    // Each API request takes 1 s: the next fill arrives while the stop's POST is out.
+    await simPost(s, '/_sim/faults', { latency_ms: 1000 });
+    const entry = await simPost(s, '/_sim/trade', { symbol: 'MSFT', side: 'buy', qty: '10', type: 'limit', limit_price: '900', time_in_force: 'gtc', fill: 'partial', fill_qty: '4' });
+    await b.waitFor((l) => l.event === 'fill_received' && l.cum_qty === '4', 10_000);
+    await simPost(s, '/_sim/fill', { order_id: entry.id, qty: '6' });
+    const filled = Date.now();
+    await eventually(async () => {
+      const open = live(await stopsOf(s, entry.id));
+      return open.length === 1 && open[0].qty === '10' ? open[0] : null;
+    }, 15_000);
+    // The POST, then the PATCH, a second each: well under the 30 s a stop short for want of shares waits.
+    expect(Date.now() - filled).toBeLessThan(10_000);
+    // The race happened: the stop for 4 was placed after the fill to 10 was recorded.
+    const at = (pred: (l: Record<string, any>) => boolean) => b.lines.findIndex(pred);
+    expect(at((l) => l.event === 'stop_placed' && l.qty === '4')).toBeGreaterThan(at((l) => l.event === 'fill_received' && l.cum_qty === '10'));
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 40_000);
+
   it('ratchets a crypto stop-limit up as the price rises, never down', async () => {
     const s = await sim(42);
     const b = await bot(s, join(dir, 'ratchet.db'), { CT_RATCHET_MS: '300' });

@@ -30,7 +30,7 @@ const working: StopRow = { ...base, status: 'confirmed', sent_at: SENT, broker_o
 /** One row in each state, as the columns hold it. */
 const ROWS: Record<StopState, StopRow> = {
   pending: base,
-  sending: { ...base, status: 'unknown', sent_at: SENT },
+  sending: { ...base, status: 'unknown', sent_at: SENT, next_attempt_at: Date.parse(SENT) },
   unknown: { ...base, status: 'unknown', sent_at: SENT, attempts: 1, last_error: 'send of ct-stop-e1 failed: 503' },
   working,
   replacing: { ...working, status: 'unknown', version: 1, current_client_order_id: 'ct-stop-e1-v1', payload: JSON.stringify(ask('12')) },
@@ -492,6 +492,22 @@ describe('stop machine: what each step writes and asks for', () => {
     const s = step(ROWS.sending, { type: 'accepted', clientOrderId: 'ct-stop-e1', order: order({ qty: '6' }) });
     expect(s.next).toMatchObject({ placed_qty: '6', next_attempt_at: NOW + 30_000 });
     expect(s.effects).toEqual([{ type: 'announce', outcome: 'accepted', entryOrderId: 'e1', order: order({ qty: '6' }), placedQty: '6', how: 'placed' }]);
+  });
+
+  it('asked for more while its send was out (a fill grew the position): resized at once, not in 30 s', () => {
+    // Sent for 4; the entry's next fill asks for 10 before the broker's answer.
+    const sent = run({ ...base, payload: JSON.stringify(ask('4')) }, { type: 'due' });
+    const out = step(sent, { type: 'sendStarted', clientOrderId: 'ct-stop-e1', basis: stopBasis(sent), qty: '4', stopPrice: null });
+    const inFlight = { ...sent, ...out.next };
+    expect(inFlight.next_attempt_at).toBe(NOW);
+    const grown = run(inFlight, { type: 'asked', ask: ask('10') });
+    const s = step(grown, { type: 'accepted', clientOrderId: 'ct-stop-e1', order: order({ qty: '4' }) }, NOW + 5);
+    expect(s.next).toMatchObject({ placed_qty: '4', next_attempt_at: 0 });
+    // Due at once: the working order is replaced for 10.
+    const working4 = { ...grown, ...s.next };
+    expect(step(working4, { type: 'due' }, NOW + 6).effects).toEqual([expect.objectContaining({ type: 'place' })]);
+    // Not asked for more meanwhile: the same answer waits, as a stop short for want of shares does.
+    expect(step(inFlight, { type: 'accepted', clientOrderId: 'ct-stop-e1', order: order({ qty: '3' }) }, NOW + 5).next.next_attempt_at).toBe(NOW + 5 + 30_000);
   });
 
   it('accepted while its cancel was asked for: deleted at once', () => {
