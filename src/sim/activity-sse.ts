@@ -72,6 +72,11 @@ export const DEFAULT_SLOW_READER_BYTES = 1 << 20;
 
 export interface SseSettings {
   slowReaderBytes: number;
+  /**
+   * false: the endpoint answers 404, as an Alpaca host (or account) without the v2beta1 event stream
+   * would (**ours**: a test switch, for a client that must fall back to what it had).
+   */
+  available: boolean;
 }
 
 /** One reader's response: writes, drops while it is behind, ends. */
@@ -130,7 +135,7 @@ class Connection {
 }
 
 export class ActivitySse {
-  readonly settings: SseSettings = { slowReaderBytes: DEFAULT_SLOW_READER_BYTES };
+  readonly settings: SseSettings = { slowReaderBytes: DEFAULT_SLOW_READER_BYTES, available: true };
   private readonly open = new Set<Connection>();
 
   constructor(

@@ -191,6 +191,19 @@ describe('slow readers, errors and duplicates', () => {
     expect(s.comments).toEqual(['internal server error']);
   });
 
+  it('POST /_sim/events {available: false} makes the endpoint answer 404 until it is back', async () => {
+    await http(sim, 'POST', '/_sim/events', { available: false }, { auth: false });
+    try {
+      const res = await http<Json>(sim, 'GET', '/v2beta1/events/activities');
+      expect(res.status).toBe(404);
+      expect(res.body).toEqual({ code: 40410000, message: 'endpoint not found' });
+    } finally {
+      await http(sim, 'POST', '/_sim/events', { available: true }, { auth: false });
+    }
+    const s = await sse();
+    expect(s.status).toBe(200);
+  });
+
   it('sse_duplicate_rate sends messages twice', async () => {
     await http(sim, 'POST', '/_sim/faults', { sse_duplicate_rate: 1 }, { auth: false });
     const s = await sse();
