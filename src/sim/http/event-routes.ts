@@ -5,6 +5,8 @@
  *   dropped (integer 0..1073741824; default 1 MiB); `available: false` makes the endpoint answer 404
  *   `endpoint not found` (a host without the event stream; default true);
  * - `POST /_sim/events/error`: every open stream ends with `: internal server error` → `{ended: n}`;
+ * - `POST /_sim/events/drop {count}`: the next `count` messages to each open stream are dropped, then
+ *   reported with the slow-reader comment, as a lagging reader's would be → `{streams: n}`;
  * - `GET|POST /_sim/options {stop_orders}`: option order types (option-rules.ts).
  */
 import type Koa from 'koa';
@@ -52,6 +54,11 @@ export function registerEventRoutes(router: Router, s: SimServices): void {
   });
   router.add('POST', '/_sim/events/error', (ctx) => {
     ctx.body = { ended: s.sse.failAll() };
+  });
+  router.add('POST', '/_sim/events/drop', async (ctx) => {
+    const { count } = await objectBody(ctx);
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 100_000) throw invalid('count must be an integer between 1 and 100000');
+    ctx.body = { streams: s.sse.dropNext(count) };
   });
 
   router.add('GET', '/_sim/options', (ctx) => {
