@@ -21,6 +21,7 @@ const UNIT = [
   'test/chaos-checker.test.ts',
   'test/config.test.ts',
   'test/coverage.test.ts',
+  'test/execution-id.test.ts',
   'test/extended-hours-guard-decision.test.ts',
   'test/fuzz.test.ts',
   'test/grid.test.ts',

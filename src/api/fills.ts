@@ -34,7 +34,7 @@ export function fillRoutes(router: Router, db: Database): void {
     let q = db.kysely
       .selectFrom('fills')
       .leftJoin('orders', 'orders.order_id', 'fills.order_id')
-      .select(['fills.id', 'fills.order_id', 'fills.exec_id', 'fills.cum_qty', 'fills.qty', 'fills.price', 'fills.symbol', 'fills.side', 'fills.filled_at', 'fills.source', 'orders.role', 'orders.client_order_id'])
+      .select(['fills.id', 'fills.order_id', 'fills.exec_id', 'fills.execution_id', 'fills.cum_qty', 'fills.qty', 'fills.price', 'fills.symbol', 'fills.side', 'fills.filled_at', 'fills.source', 'orders.role', 'orders.client_order_id'])
       .orderBy('fills.id', 'desc')
       .limit(limit + 1);
     if (symbol) q = q.where('fills.symbol', '=', symbol);

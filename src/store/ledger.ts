@@ -26,6 +26,7 @@ export function insertFills(db: Database, fills: readonly FillRecord[], now = ne
           symbol: f.symbol,
           side: f.side,
           exec_id: f.execId,
+          execution_id: f.executionId ?? null,
           source: f.source,
           filled_at: canonicalTime(f.at) ?? f.at,
           recorded_at: now.toISOString(),
@@ -35,6 +36,22 @@ export function insertFills(db: Database, fills: readonly FillRecord[], now = ne
     if (changes > 0) written.push(f);
   }
   return written;
+}
+
+/**
+ * A later report of a recorded fill that knows its broker execution id: kept on the row (the one row of
+ * `(order_id, cum_qty)`, never a second) where it was not known yet. True when it wrote it.
+ */
+export function noteExecutionId(db: Database, orderId: string, cumQty: string, executionId: string): boolean {
+  const { changes } = db.run(
+    db.kysely
+      .updateTable('fills')
+      .set({ execution_id: executionId })
+      .where('order_id', '=', orderId)
+      .where('cum_qty', '=', cumQty)
+      .where('execution_id', 'is', null),
+  );
+  return changes > 0;
 }
 
 /** What the ledger holds for one order (seed for an actor rebuilt without its snapshot). */
