@@ -17,6 +17,7 @@ import { LongestFirst } from './test/support/sequencer.js';
  */
 const UNIT = [
   'test/machines/**/*.test.ts',
+  'test/activity-event-adapter.test.ts',
   'test/adapter.test.ts',
   'test/chaos-checker.test.ts',
   'test/config.test.ts',

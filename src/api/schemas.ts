@@ -120,6 +120,8 @@ const AccountHealth = z
     mode: z.string(),
     entries_paused: z.boolean(),
     stream: z.string(),
+    event_stream: z.enum(['off', 'connecting', 'live', 'retrying', 'unavailable']).describe('the activity event stream (GET /v2beta1/events/activities): off with CT_EVENT_STREAM=0; unavailable: the host answers 404 or it kept failing (a reason, never critical)'),
+    event_cursor: z.string().nullable().describe('the id of the last activity event handled: a restart replays from it'),
     last_reconcile_at: time.nullable(),
     watermark: z.string().nullable(),
     actors: z.object({}).catchall(z.unknown()),
