@@ -1,0 +1,92 @@
+/**
+ * What the simulator cannot send, from a bare HTTP server speaking SSE on loopback, read by the real
+ * SDK client and src/sync/event-stream.ts into real order actors on SQLite:
+ * - malformed events (not JSON, a fill without cum_qty) are logged and read past, never a crash; the
+ *   good fill after them is recorded and the cursor passes all of them;
+ * - an endpoint that keeps failing (500) falls back after 5 failures in a row: one log line, one reason.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../src/store/database.js';
+import { createBrokerClient } from '../src/broker/client.js';
+import { OrderActors } from '../src/runtime/order-actors.js';
+import { restart } from '../src/runtime/restart.js';
+import { ActivityEventStream, FAILURES_TO_FALL_BACK } from '../src/sync/event-stream.js';
+import { readSyncState } from '../src/store/sync-state.js';
+import { captureLogger } from './support/log-capture.js';
+import { eventually } from './support/bot-process.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const server: Server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function source(apiUrl: string): Promise<{ db: Database; stream: ActivityEventStream; lines: () => Array<Record<string, any>> }> {
+  const db = await openDatabase(':memory:');
+  const cap = captureLogger('info');
+  const actors = new OrderActors({ db, log: cap.log, adopt: 'record', cooldownMinutes: 0, fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+  await restart({ actors });
+  const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl }, { rateLimit: false });
+  const stream = new ActivityEventStream({ db, log: cap.log, client, actors });
+  cleanups.push(async () => {
+    await stream.stop();
+    actors.stop();
+    await db.close();
+  });
+  return { db, stream, lines: cap.lines };
+}
+
+const fill = (eventId: string, details: Record<string, unknown> = {}) => ({
+  activity_type: 'TRD',
+  event_id: eventId,
+  executed_at: '2026-03-02T15:00:00.100Z',
+  price: '190',
+  qty: '1',
+  ref_id: `x-${eventId}`,
+  details: { cum_qty: '1', execution_type: 'fill', order_id: `o-${eventId}`, order_status: 'filled', side: 'buy', symbol: 'AAPL', ...details },
+});
+
+describe('activity event stream faults', () => {
+  it('reads past malformed events (logged), records the good fill after them, and moves the cursor past all', async () => {
+    const url = await serve((req, res) => {
+      expect(req.url).toBe('/v2beta1/events/activities');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {not json\n\n');
+      res.write(`data: ${JSON.stringify(fill('01A', { cum_qty: undefined }))}\n\n`);
+      res.write(`data: ${JSON.stringify(fill('01B'))}\n\n`);
+      res.write(`data: ${JSON.stringify(fill('01C', { execution_type: 'trade_bust' }))}\n\n`);
+      // Kept open: a live stream.
+    });
+    const s = await source(url);
+    s.stream.start();
+    await eventually(async () => readSyncState(s.db, 'event_cursor') === '01C' || undefined);
+    expect(s.db.sqlite.prepare('select order_id, cum_qty, source, execution_id from fills').all()).toEqual([{ order_id: 'o-01B', cum_qty: '1', source: 'event', execution_id: 'x-01B' }]);
+    const rejected = s.lines().filter((l) => l.event === 'broker_payload_rejected');
+    expect(rejected.map((l) => l.event_id ?? null)).toEqual([null, '01A']);
+    expect(s.lines().filter((l) => l.event === 'execution_change_unapplied').map((l) => l.execution_type)).toEqual(['trade_bust']);
+    expect(s.stream.state).toBe('live');
+  });
+
+  it(`falls back after ${FAILURES_TO_FALL_BACK} failures in a row, saying so once`, async () => {
+    let requests = 0;
+    const url = await serve((_req, res) => {
+      requests += 1;
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end('{"code":50010000,"message":"internal server error"}');
+    });
+    const s = await source(url);
+    s.stream.start();
+    await eventually(async () => s.stream.state === 'unavailable' || undefined, 15_000);
+    expect(requests).toBe(FAILURES_TO_FALL_BACK);
+    expect(s.stream.reason()).toBe(`event stream unavailable (${FAILURES_TO_FALL_BACK} failures in a row): fills from trade_updates and activity polling`);
+    expect(s.lines().filter((l) => l.event === 'event_stream_unavailable')).toHaveLength(1);
+  });
+});
