@@ -13,7 +13,8 @@ import { createBrokerClient } from '../src/broker/client.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
 import { restart } from '../src/runtime/restart.js';
 import { ActivityEventStream, FAILURES_TO_FALL_BACK } from '../src/sync/event-stream.js';
-import { readSyncState } from '../src/store/sync-state.js';
+import { readSyncState, writeSyncState } from '../src/store/sync-state.js';
+import type { OrderReport } from '../src/domain/reports.js';
 import { captureLogger } from './support/log-capture.js';
 import { eventually } from './support/bot-process.js';
 
@@ -29,10 +30,11 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function source(apiUrl: string): Promise<{ db: Database; stream: ActivityEventStream; lines: () => Array<Record<string, any>> }> {
+async function source(apiUrl: string, opts: { cursor?: string; fetchOrder?: (id: string) => Promise<OrderReport | null> } = {}): Promise<{ db: Database; stream: ActivityEventStream; lines: () => Array<Record<string, any>> }> {
   const db = await openDatabase(':memory:');
+  if (opts.cursor) writeSyncState(db, 'event_cursor', opts.cursor);
   const cap = captureLogger('info');
-  const actors = new OrderActors({ db, log: cap.log, adopt: 'record', cooldownMinutes: 0, fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+  const actors = new OrderActors({ db, log: cap.log, adopt: 'record', cooldownMinutes: 0, fetchOrder: opts.fetchOrder ?? (async () => null), onFatal: (e) => { throw e; } });
   await restart({ actors });
   const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl }, { rateLimit: false });
   const stream = new ActivityEventStream({ db, log: cap.log, client, actors });
@@ -73,6 +75,30 @@ describe('activity event stream faults', () => {
     expect(rejected.map((l) => l.event_id ?? null)).toEqual([null, '01A']);
     expect(s.lines().filter((l) => l.event === 'execution_change_unapplied').map((l) => l.execution_type)).toEqual(['trade_bust']);
     expect(s.stream.state).toBe('live');
+  });
+
+  it('a fill its order must be looked up for (a gap nothing prices) holds the cursor until the lookup recorded it', async () => {
+    const queries: string[] = [];
+    const url = await serve((req, res) => {
+      queries.push(new URL(req.url!, 'http://x').searchParams.get('since_id') ?? '');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // The order's second fill (cum 2) without its first: the ledger cannot price the first.
+      res.write(`data: ${JSON.stringify(fill('01G', { cum_qty: '2', order_id: 'o-gap', order_status: 'filled' }))}\n\n`);
+    });
+    let lookedUp = 0;
+    const order: OrderReport = {
+      orderId: 'o-gap', clientOrderId: 'manual-gap', symbol: 'AAPL', assetClass: 'us_equity', side: 'buy', type: 'market', timeInForce: 'day', status: 'filled',
+      qty: '2', notional: null, filledQty: '2', filledAvgPrice: '189.5', limitPrice: null, stopPrice: null, trailPercent: null, trailPrice: null, replacedBy: null, replaces: null,
+      submittedAt: '2026-03-02T15:00:00Z', updatedAt: '2026-03-02T15:00:00.100Z', filledAt: '2026-03-02T15:00:00.100Z', expiresAt: null,
+    };
+    const s = await source(url, { cursor: '01F', fetchOrder: async () => ((lookedUp += 1), order) });
+    s.stream.start();
+    await eventually(async () => readSyncState(s.db, 'event_cursor') === '01G' || undefined);
+    // Held once at 01F (the order looked up meanwhile), then replayed from it: a duplicate, and the cursor moves.
+    expect(s.lines().filter((l) => l.event === 'event_stream_held')).toEqual([expect.objectContaining({ cursor: '01F' })]);
+    expect(queries.slice(0, 2)).toEqual(['01F', '01F']);
+    expect(lookedUp).toBe(1);
+    expect(s.db.sqlite.prepare('select cum_qty, qty, source from fills').all()).toEqual([{ cum_qty: '2', qty: '2', source: 'order' }]);
   });
 
   it(`falls back after ${FAILURES_TO_FALL_BACK} failures in a row, saying so once`, async () => {

@@ -4,6 +4,8 @@ import { openActivityEvents, type SseItem } from '../broker/activity-events.js';
 import { eventIdOf, parseActivityEvent } from '../broker/activity-event-adapter.js';
 import type { Database } from '../store/database.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
+import { ledgerOf } from '../store/ledger.js';
+import { D } from '../decimal.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
@@ -45,8 +47,11 @@ export interface EventStreamDeps {
   onLeadershipLost?(err: Error): void;
 }
 
-/** Why a connection ended: the server ended it, it said it dropped messages, or we stop. */
-type Ending = 'ended' | 'dropped' | 'stopped';
+/**
+ * Why a connection ended: the server ended it, it said it dropped messages, a fill could not be
+ * recorded yet (its order is being looked up: the cursor waits for it), or we stop.
+ */
+type Ending = 'ended' | 'dropped' | 'held' | 'stopped';
 
 export class ActivityEventStream {
   private current: EventStreamState = 'off';
@@ -58,6 +63,8 @@ export class ActivityEventStream {
   private failures = 0;
   private unavailableSince: string | null = null;
   private unavailableWhy = '';
+  /** Connections left in a row to wait for a fill its order's lookup must record first. */
+  private holds = 0;
   /** Fill events this process handled (new or not): for tests and logs. */
   fillEvents = 0;
 
@@ -90,8 +97,9 @@ export class ActivityEventStream {
     while (!this.stopped) {
       const ending = await this.connectOnce();
       if (this.stopped || ending === 'stopped') break;
+      this.holds = ending === 'held' ? this.holds + 1 : 0;
       if (this.failures >= FAILURES_TO_FALL_BACK && this.current !== 'unavailable') this.fallBack(`${this.failures} failures in a row`);
-      const waitMs = this.current === 'unavailable' ? UNAVAILABLE_RETRY_MS : backoffMs(this.failures);
+      const waitMs = this.current === 'unavailable' ? UNAVAILABLE_RETRY_MS : backoffMs(Math.max(this.failures, this.holds));
       if (this.current !== 'unavailable') this.setState('retrying');
       await this.sleep(waitMs);
     }
@@ -136,7 +144,10 @@ export class ActivityEventStream {
           if (SERVER_ERROR.test(item.text)) log.warn({ event: 'event_stream_server_error', comment: item.text }, 'activity event stream ended by a server error; resuming from the cursor');
           continue;
         }
-        this.handle(item.data);
+        if (this.handle(item.data) === 'held') {
+          log.info({ event: 'event_stream_held', cursor: readSyncState(db, 'event_cursor') }, 'activity event stream waits at its cursor for a fill its order lookup records');
+          return 'held';
+        }
         delivered = true;
       }
       if (this.stopped) return 'stopped';
@@ -162,16 +173,20 @@ export class ActivityEventStream {
   /**
    * One message: its fill (if any) handed to the order actors and the cursor moved past it, in one
    * transaction. A commit that failed inside (the order actors stop the process on it) rolls the
-   * cursor back with it. A malformed event is logged and read past.
+   * cursor back with it. A fill its live order could not record yet (it jumps past fills the ledger
+   * lacks, and nothing prices the gap: the order actor asked for the order) leaves the cursor where it
+   * was (`held`): the connection is left and resumed from there, and the event, replayed, is then a
+   * duplicate. A finished order's fill the ledger lacks is drift, logged by the actors: read past. A
+   * malformed event is logged and read past.
    */
-  private handle(data: string): void {
+  private handle(data: string): 'ok' | 'held' {
     const { db, log, actors } = this.deps;
     let raw: unknown;
     try {
       raw = JSON.parse(data);
     } catch {
       log.warn({ event: 'broker_payload_rejected', source: 'event', reason: 'not JSON' }, 'skipped a malformed activity event');
-      return;
+      return 'ok';
     }
     const parsed = parseActivityEvent(raw);
     const eventId = parsed.ok ? parsed.value.eventId : eventIdOf(raw);
@@ -180,16 +195,20 @@ export class ActivityEventStream {
       // A correction or bust: the ledger does not apply them yet (its fill is found by execution_id).
       log.warn({ event: 'execution_change_unapplied', event_id: eventId, execution_type: parsed.value.executionType }, 'a trade correction or bust is not applied to the ledger');
     }
-    if (eventId === null) return;
-    db.transaction(() => {
+    if (eventId === null) return 'ok';
+    return db.transaction(() => {
       if (parsed.ok && parsed.value.kind === 'fill') {
+        const execution = parsed.value.execution;
         const failuresBefore = actors.commitFailures;
         this.fillEvents += 1;
-        actors.handleExecution(parsed.value.execution, null);
+        actors.handleExecution(execution, null);
         if (actors.commitFailures !== failuresBefore) throw new Error(`the fill of activity event ${eventId} was not committed`);
+        const recorded = new D(ledgerOf(db, execution.orderId).filledQty).gte(execution.cumQty);
+        if (!recorded && actors.live(execution.orderId) !== undefined) return 'held';
       }
       const cursor = readSyncState(db, 'event_cursor');
       if (cursor === null || eventId > cursor) writeSyncState(db, 'event_cursor', eventId);
+      return 'ok';
     });
   }
 
