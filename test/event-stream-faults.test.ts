@@ -3,6 +3,8 @@
  * SDK client and src/sync/event-stream.ts into real order actors on SQLite:
  * - malformed events (not JSON, a fill without cum_qty) are logged and read past, never a crash; the
  *   good fill after them is recorded and the cursor passes all of them;
+ * - a fill a live order cannot record yet holds the cursor until its lookup recorded it;
+ * - a silent connection is left after the idle limit and resumed from the cursor;
  * - an endpoint that keeps failing (500) falls back after 5 failures in a row: one log line, one reason.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -30,14 +32,14 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function source(apiUrl: string, opts: { cursor?: string; fetchOrder?: (id: string) => Promise<OrderReport | null> } = {}): Promise<{ db: Database; stream: ActivityEventStream; lines: () => Array<Record<string, any>> }> {
+async function source(apiUrl: string, opts: { cursor?: string; fetchOrder?: (id: string) => Promise<OrderReport | null>; idleMs?: number } = {}): Promise<{ db: Database; stream: ActivityEventStream; lines: () => Array<Record<string, any>> }> {
   const db = await openDatabase(':memory:');
   if (opts.cursor) writeSyncState(db, 'event_cursor', opts.cursor);
   const cap = captureLogger('info');
   const actors = new OrderActors({ db, log: cap.log, adopt: 'record', cooldownMinutes: 0, fetchOrder: opts.fetchOrder ?? (async () => null), onFatal: (e) => { throw e; } });
   await restart({ actors });
   const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl }, { rateLimit: false });
-  const stream = new ActivityEventStream({ db, log: cap.log, client, actors });
+  const stream = new ActivityEventStream({ db, log: cap.log, client, actors, ...(opts.idleMs ? { idleMs: opts.idleMs } : {}) });
   cleanups.push(async () => {
     await stream.stop();
     actors.stop();
@@ -99,6 +101,22 @@ describe('activity event stream faults', () => {
     expect(queries.slice(0, 2)).toEqual(['01F', '01F']);
     expect(lookedUp).toBe(1);
     expect(s.db.sqlite.prepare('select cum_qty, qty, source from fills').all()).toEqual([{ cum_qty: '2', qty: '2', source: 'order' }]);
+  });
+
+  it('a connection silent past the idle limit is left and resumed from the cursor, not counted as a failure', async () => {
+    const queries: string[] = [];
+    const url = await serve((req, res) => {
+      queries.push(new URL(req.url!, 'http://x').searchParams.get('since_id') ?? '');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+    });
+    const s = await source(url, { cursor: '01K', idleMs: 200 });
+    s.stream.start();
+    await eventually(async () => queries.length >= 3 || undefined, 10_000);
+    expect(queries.slice(0, 3)).toEqual(['01K', '01K', '01K']);
+    expect(s.lines().filter((l) => l.event === 'event_stream_idle').length).toBeGreaterThanOrEqual(2);
+    expect(s.lines().filter((l) => l.event === 'event_stream_failed')).toEqual([]);
+    expect(s.stream.state).not.toBe('unavailable');
   });
 
   it(`falls back after ${FAILURES_TO_FALL_BACK} failures in a row, saying so once`, async () => {

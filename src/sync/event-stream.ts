@@ -23,7 +23,8 @@ import type { OrderActors } from '../runtime/order-actors.js';
  * yet, live only (the REST watermark covers the history). Resumes from the cursor, with backoff,
  * after the connection ends (`: internal server error`, a network error) or says messages were
  * dropped (`: you are reading too slowly, dropped N messages`: it is left at once, so nothing after
- * the gap moves the cursor). A 404, or `FAILURES_TO_FALL_BACK` failures in a row, is a host without
+ * the gap moves the cursor), or after `IDLE_RECONNECT_MS` without a message (a dead socket is silent
+ * too: no heartbeat is promised). A 404, or `FAILURES_TO_FALL_BACK` failures in a row, is a host without
  * the stream: `unavailable`, said once (log and /health reason), and tried again every
  * `UNAVAILABLE_RETRY_MS`; trade_updates and the REST polling go on as they always did.
  */
@@ -36,6 +37,8 @@ const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
 /** A connection open this long has proved the stream, whatever ends it. */
 const PROVEN_MS = 60_000;
+/** A connection that says nothing this long is left and resumed from the cursor (one request per 10 quiet minutes). */
+export const IDLE_RECONNECT_MS = 10 * 60_000;
 const SLOW_READER = /^you are reading too slowly/;
 const SERVER_ERROR = /^internal server error/;
 
@@ -45,6 +48,8 @@ export interface EventStreamDeps {
   client: BrokerClient;
   actors: OrderActors;
   onLeadershipLost?(err: Error): void;
+  /** How long a silent connection is kept (default IDLE_RECONNECT_MS; tests shorten it). */
+  idleMs?: number;
 }
 
 /**
@@ -132,10 +137,23 @@ export class ActivityEventStream {
       if (delivered || Date.now() - openedAt >= PROVEN_MS) this.failures = 0;
       else this.failures += 1;
     };
+    // No heartbeat is promised: a connection silent this long may be a dead socket; left, and resumed from the cursor.
+    let idle = false;
+    let watchdog: ReturnType<typeof setTimeout> | undefined;
+    const heard = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        idle = true;
+        ac.abort();
+      }, this.deps.idleMs ?? IDLE_RECONNECT_MS);
+      watchdog.unref?.();
+    };
+    heard();
     this.setState('live');
     log.info({ event: 'event_stream_connected', since_id: cursor }, cursor ? 'activity event stream connected, replaying from its cursor' : 'activity event stream connected (live: no cursor yet)');
     try {
       for await (const item of items) {
+        heard();
         if (item.type === 'comment') {
           if (SLOW_READER.test(item.text)) {
             log.warn({ event: 'event_stream_dropped', comment: item.text }, 'activity event stream dropped messages; resuming from the cursor');
@@ -156,6 +174,10 @@ export class ActivityEventStream {
       return 'ended';
     } catch (err) {
       if (this.stopped) return 'stopped';
+      if (idle) {
+        log.info({ event: 'event_stream_idle', idle_s: (this.deps.idleMs ?? IDLE_RECONNECT_MS) / 1000 }, 'activity event stream silent; resuming from the cursor');
+        return 'ended';
+      }
       if (err instanceof LeadershipLost) {
         this.stopped = true;
         this.deps.onLeadershipLost?.(err);
@@ -165,6 +187,7 @@ export class ActivityEventStream {
       log.warn({ event: 'event_stream_failed', err: String(err), failures: this.failures }, 'activity event stream broke off; resuming from the cursor');
       return 'ended';
     } finally {
+      clearTimeout(watchdog);
       ac.abort();
       this.abort = null;
     }
