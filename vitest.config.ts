@@ -27,6 +27,7 @@ const UNIT = [
   'test/fuzz.test.ts',
   'test/grid.test.ts',
   'test/imports.test.ts',
+  'test/poll-timer.test.ts',
   'test/position-summary.test.ts',
   'test/stop-worker.test.ts',
   'test/store.test.ts',

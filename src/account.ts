@@ -213,7 +213,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     const events = config.eventStream ? new ActivityEventStream({ db, log, client: broker, actors, onLeadershipLost: (err) => deps.onLeadershipLost?.(err) }) : null;
     if (!events) log.info({ event: 'event_stream_off' }, 'activity event stream off (CT_EVENT_STREAM=0): fills from trade_updates and activity polling');
     // Polling is the net under the pushed sources: relaxed while both are healthy, never stopped.
-    const poll = new PollTimer({ pollMs: config.pollMs, relaxed: () => events?.state === 'live' && feed.state === 'connected', poll: () => void reconciler.trigger('poll') });
+    const poll = new PollTimer({ pollMs: config.pollMs, relax: config.pollRelax, relaxed: () => events?.state === 'live' && feed.state === 'connected', poll: () => void reconciler.trigger('poll') });
     poll.start();
     closers.push(() => poll.stop());
 

