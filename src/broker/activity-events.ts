@@ -45,14 +45,30 @@ export async function* readSse(body: AsyncIterable<Uint8Array>): AsyncGenerator<
   }
 }
 
+/** An open stream: its items, and how to end it (the reading then ends, the connection is let go). */
+export interface OpenActivityEvents {
+  items: AsyncGenerator<SseItem>;
+  close(): void;
+}
+
 /**
  * Opens the stream after `sinceId` (exclusive; null: live only, no history). Resolves once the server
  * answered 2xx; a refusal throws the SDK's typed error (NotFoundError for a 404, …). Aborting `signal`
- * ends the reading.
+ * while it opens gives up. The body is read through our own reader, and `close()` cancels it: a read
+ * waiting on the socket then ends at once (an abort of the fetch alone was seen to leave such a read
+ * waiting forever, on a process whose event loop had been busy when the stream opened).
  */
-export async function openActivityEvents(client: BrokerClient, sinceId: string | null, signal: AbortSignal): Promise<AsyncGenerator<SseItem>> {
+export async function openActivityEvents(client: BrokerClient, sinceId: string | null, signal: AbortSignal): Promise<OpenActivityEvents> {
   const res = await client.events.subscribeToActivitiesSSERaw(sinceId === null ? {} : { sinceId }, { signal });
   const body = res.raw.body;
   if (!body) throw new Error('activity event stream: no body');
-  return readSse(body as unknown as AsyncIterable<Uint8Array>);
+  const reader = body.getReader();
+  const chunks = async function* (): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) return;
+      yield r.value;
+    }
+  };
+  return { items: readSse(chunks()), close: () => void reader.cancel().catch(() => {}) };
 }

@@ -1,6 +1,6 @@
 import { NotFoundError } from '@alpacahq/alpaca-trade-api';
 import type { BrokerClient } from '../broker/client.js';
-import { openActivityEvents, type SseItem } from '../broker/activity-events.js';
+import { openActivityEvents, type OpenActivityEvents } from '../broker/activity-events.js';
 import { eventIdOf, parseActivityEvent } from '../broker/activity-event-adapter.js';
 import type { Database } from '../store/database.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
@@ -116,9 +116,9 @@ export class ActivityEventStream {
     const cursor = readSyncState(db, 'event_cursor');
     const ac = new AbortController();
     this.abort = ac;
-    let items: AsyncGenerator<SseItem>;
+    let stream: OpenActivityEvents;
     try {
-      items = await openActivityEvents(client, cursor, ac.signal);
+      stream = await openActivityEvents(client, cursor, ac.signal);
     } catch (err) {
       if (this.stopped) return 'stopped';
       this.failures += 1;
@@ -149,10 +149,13 @@ export class ActivityEventStream {
       watchdog.unref?.();
     };
     heard();
+    // Our stop, the idle watchdog and the finally below all end the reading by cancelling it.
+    ac.signal.addEventListener('abort', () => stream.close(), { once: true });
+    if (ac.signal.aborted) stream.close();
     this.setState('live');
     log.info({ event: 'event_stream_connected', since_id: cursor }, cursor ? 'activity event stream connected, replaying from its cursor' : 'activity event stream connected (live: no cursor yet)');
     try {
-      for await (const item of items) {
+      for await (const item of stream.items) {
         heard();
         if (item.type === 'comment') {
           if (SLOW_READER.test(item.text)) {
@@ -169,6 +172,10 @@ export class ActivityEventStream {
         delivered = true;
       }
       if (this.stopped) return 'stopped';
+      if (idle) {
+        log.info({ event: 'event_stream_idle', idle_s: (this.deps.idleMs ?? IDLE_RECONNECT_MS) / 1000 }, 'activity event stream silent; resuming from the cursor');
+        return 'ended';
+      }
       failed();
       log.info({ event: 'event_stream_ended', failures: this.failures }, 'activity event stream ended; resuming from the cursor');
       return 'ended';
