@@ -17,15 +17,18 @@ import { LongestFirst } from './test/support/sequencer.js';
  */
 const UNIT = [
   'test/machines/**/*.test.ts',
+  'test/activity-event-adapter.test.ts',
   'test/adapter.test.ts',
   'test/chaos-checker.test.ts',
   'test/config.test.ts',
   'test/coverage.test.ts',
+  'test/execution-id.test.ts',
   'test/extended-hours-guard-decision.test.ts',
   'test/fuzz.test.ts',
   'test/grid.test.ts',
   'test/imports.test.ts',
   'test/ledger-books.test.ts',
+  'test/poll-timer.test.ts',
   'test/position-summary.test.ts',
   'test/stop-worker.test.ts',
   'test/store.test.ts',

@@ -50,7 +50,7 @@ async function fullPath(store: BenchStore, name: string, fills: number, batch: n
         const orderId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
         for (let k = 1; k <= perOrder; k++) {
           actors.handleExecution(
-            { orderId, symbol: 'AAPL', side: 'buy', source: 'stream', cumQty: String(k * 2.5), qty: '2.5', price: '100.5', avgPrice: '100.5', execId: `e${i}-${k}`, orderStatus: k === perOrder ? 'filled' : 'partially_filled', at: '2026-01-02T15:00:00Z' },
+            { orderId, symbol: 'AAPL', side: 'buy', source: 'stream', cumQty: String(k * 2.5), qty: '2.5', price: '100.5', avgPrice: '100.5', execId: `e${i}-${k}`, executionId: `e${i}-${k}`, orderStatus: k === perOrder ? 'filled' : 'partially_filled', at: '2026-01-02T15:00:00Z' },
             null,
           );
         }

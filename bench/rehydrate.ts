@@ -29,7 +29,7 @@ export async function benchRehydrate(actorsN = 10_000, keepDir?: string) {
       for (let i = 0; i < actorsN; i++) {
         const order = report(i);
         first.handleExecution(
-          { orderId: order.orderId, symbol: order.symbol, side: 'buy', source: 'stream', cumQty: '4', qty: '4', price: '100.25', avgPrice: '100.25', execId: null, orderStatus: 'partially_filled', at: '2026-01-02T15:00:00Z' },
+          { orderId: order.orderId, symbol: order.symbol, side: 'buy', source: 'stream', cumQty: '4', qty: '4', price: '100.25', avgPrice: '100.25', execId: null, executionId: null, orderStatus: 'partially_filled', at: '2026-01-02T15:00:00Z' },
           order,
         );
       }

@@ -34,7 +34,7 @@ export function planFills(ledger: OrderLedger, exec: ExecutionReport): FillPlan 
     const qty = new D(exec.qty);
     if (qty.gte(delta)) {
       // Everything unrecorded belongs to this execution (it may overlap an inferred fill).
-      fills.push({ ...base, cumQty: normalize(cum), qty: normalize(delta), price: exec.price, source: exec.source, execId: exec.execId });
+      fills.push({ ...base, cumQty: normalize(cum), qty: normalize(delta), price: exec.price, source: exec.source, execId: exec.execId, executionId: exec.executionId });
     } else {
       const gap = delta.minus(qty);
       if (exec.avgPrice === null) return { kind: 'unpricedGap' };
@@ -48,14 +48,14 @@ export function planFills(ledger: OrderLedger, exec: ExecutionReport): FillPlan 
         source: 'inferred',
         execId: null,
       });
-      fills.push({ ...base, cumQty: normalize(cum), qty: normalize(qty), price: exec.price, source: exec.source, execId: exec.execId });
+      fills.push({ ...base, cumQty: normalize(cum), qty: normalize(qty), price: exec.price, source: exec.source, execId: exec.execId, executionId: exec.executionId });
     }
   } else {
     // An order snapshot knows only totals: the unrecorded part is priced from the VWAP difference.
     if (exec.avgPrice === null) return { kind: 'unpricedGap' };
     const notional = vwapRemainder(cum, new D(0));
     const price = notional.gt(0) ? notional.div(delta).toDecimalPlaces(PRICE_DP) : new D(exec.avgPrice);
-    fills.push({ ...base, cumQty: normalize(cum), qty: normalize(delta), price: normalize(price), source: exec.source, execId: exec.execId });
+    fills.push({ ...base, cumQty: normalize(cum), qty: normalize(delta), price: normalize(price), source: exec.source, execId: exec.execId, executionId: exec.executionId });
   }
 
   let notional = new D(ledger.notional);

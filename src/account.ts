@@ -22,6 +22,8 @@ import { createMetrics } from './metrics.js';
 import type { StreamState } from './domain/stream.js';
 import type { Inspector } from './inspect/inspector.js';
 import { Reconciler } from './sync/reconciler.js';
+import { ActivityEventStream } from './sync/event-stream.js';
+import { PollTimer } from './sync/poll-timer.js';
 import { restart } from './runtime/restart.js';
 import { EntryGate } from './protection/entry-gate.js';
 import { PositionCloser } from './protection/position-close.js';
@@ -207,10 +209,21 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     });
     feedState = () => feed.state;
     closers.push(() => reconciler.stop());
-    const poll = setInterval(() => void reconciler.trigger('poll'), config.pollMs);
-    closers.push(() => clearInterval(poll));
+    // The activity event stream (CT_EVENT_STREAM): fills pushed from a persisted cursor, beside trade_updates.
+    const events = config.eventStream ? new ActivityEventStream({ db, log, client: broker, actors, onLeadershipLost: (err) => deps.onLeadershipLost?.(err) }) : null;
+    if (!events) log.info({ event: 'event_stream_off' }, 'activity event stream off (CT_EVENT_STREAM=0): fills from trade_updates and activity polling');
+    // Polling is the net under the pushed sources: relaxed while both are healthy, never stopped.
+    const poll = new PollTimer({ pollMs: config.pollMs, relax: config.pollRelax, relaxed: () => events?.state === 'live' && feed.state === 'connected', poll: () => void reconciler.trigger('poll') });
+    poll.start();
+    closers.push(() => poll.stop());
 
-    const healthSource: HealthSource = { mode: account.mode, streamState: () => feed.state, drift: () => drift.current(), protection: () => coverage.check() };
+    const healthSource: HealthSource = {
+      mode: account.mode,
+      streamState: () => feed.state,
+      eventStream: () => ({ state: events?.state ?? 'off', reason: events?.reason() ?? null }),
+      drift: () => drift.current(),
+      protection: () => coverage.check(),
+    };
     const app = createApiApp({
       host: config.api.host,
       token: config.api.token,
@@ -247,6 +260,10 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     });
     feed.start();
     closers.push(() => feed.stop());
+    if (events) {
+      events.start();
+      closers.push(() => events.stop());
+    }
     const streamWatch = new StreamWatch({ db, log, state: () => feed.state });
     streamWatch.start(1000);
     closers.push(() => streamWatch.stop());

@@ -169,6 +169,10 @@ const envSchema = z
         return { maxRequests, intervalMs: seconds * 1000 };
       }),
     CT_RESYNC_WINDOW_S: int(900, 0, 604_800),
+    // The activity event stream (GET /v2beta1/events/activities) as a source of fills; 0 turns it off.
+    CT_EVENT_STREAM: bool(true),
+    // While the event stream is live and trade_updates connected, the poll runs every Nth CT_POLL_MS (1: never relaxed).
+    CT_POLL_RELAX: int(6, 1, 60),
     CT_TRAIL_PERCENT: decimal('2', MAX_TRAIL_PERCENT),
     CT_COOLDOWN_MINUTES: int(30, 0, 10_080),
     CT_RATCHET_MS: int(5000, 250, 3_600_000),
@@ -289,6 +293,10 @@ export interface Config {
   brokerRateLimit: { maxRequests: number; intervalMs: number };
   /** CT_RESYNC_WINDOW_S: activities this far behind the watermark are read again once a minute (Alpaca-API#176). */
   resyncWindowS: number;
+  /** CT_EVENT_STREAM (on by default): fills from the activity event stream too (src/sync/event-stream.ts). */
+  eventStream: boolean;
+  /** CT_POLL_RELAX: the poll runs every this many CT_POLL_MS while both streams are healthy (src/sync/poll-timer.ts). */
+  pollRelax: number;
   trailPercent: string;
   cooldownMinutes: number;
   ratchetMs: number;
@@ -372,6 +380,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pollMs: e.CT_POLL_MS,
     brokerRateLimit: e.CT_BROKER_RATE_LIMIT,
     resyncWindowS: e.CT_RESYNC_WINDOW_S,
+    eventStream: e.CT_EVENT_STREAM,
+    pollRelax: e.CT_POLL_RELAX,
     trailPercent: e.CT_TRAIL_PERCENT,
     cooldownMinutes: e.CT_COOLDOWN_MINUTES,
     ratchetMs: e.CT_RATCHET_MS,

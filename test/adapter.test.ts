@@ -48,6 +48,7 @@ describe('broker adapter: real Alpaca payloads', () => {
       price: '105.8988475',
       avgPrice: '105.8988475',
       execId: '2f63ea93-423d-4169-b3f6-3fdafc10c418',
+      executionId: '2f63ea93-423d-4169-b3f6-3fdafc10c418',
       orderStatus: 'filled',
       at: '2022-04-19T17:45:05.024916716Z',
     });

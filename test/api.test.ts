@@ -58,6 +58,9 @@ describe('status API', () => {
       mode: 'paper',
       entries_paused: false,
       stream: 'connected',
+      // No activity event stream in this API-only composition.
+      event_stream: 'off',
+      event_cursor: null,
       last_reconcile_at: null,
       watermark: null,
       actors: { active: 6, terminal: 0 },
@@ -130,7 +133,7 @@ describe('status API', () => {
     expect(first.status).toBe(200);
     expect(first.body.fills).toHaveLength(4);
     expect(first.body.fills[0]).toEqual({
-      id: 6, order_id: expect.any(String), exec_id: null, cum_qty: '0.123456789', qty: '0.123456789', price: '65000.5',
+      id: 6, order_id: expect.any(String), exec_id: null, execution_id: null, cum_qty: '0.123456789', qty: '0.123456789', price: '65000.5',
       symbol: 'BTC/USD', side: 'buy', filled_at: '2026-01-05T10:00:00.000000000Z', source: 'stream',
       // An order placed elsewhere (client order id manual-1), that closed nothing.
       role: 'outside', realized_pnl: null,

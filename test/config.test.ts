@@ -47,6 +47,12 @@ describe('config', () => {
     expect(loadConfig({ ...keys, ALPACA_PAPER: 'false' }).mode).toBe('live');
   });
 
+  it('reads the activity event stream on, relaxing the poll six-fold, unless told otherwise', () => {
+    const keys = { APCA_API_KEY_ID: 'k', APCA_API_SECRET_KEY: 's' };
+    expect(loadConfig(keys)).toMatchObject({ eventStream: true, pollRelax: 6 });
+    expect(loadConfig({ ...keys, CT_EVENT_STREAM: '0', CT_POLL_RELAX: '1' })).toMatchObject({ eventStream: false, pollRelax: 1 });
+  });
+
   it('strips a trailing slash from URL overrides', () => {
     const c = loadConfig({ APCA_API_KEY_ID: 'k', APCA_API_SECRET_KEY: 's', ALPACA_API_URL: 'http://127.0.0.1:9999/', ALPACA_STREAM_URL: 'ws://127.0.0.1:9999/stream' });
     expect(c.alpaca.apiUrl).toBe('http://127.0.0.1:9999');
@@ -66,6 +72,9 @@ describe('config', () => {
     ['CT_LOG_LEVEL', 'loud'],
     ['CT_ADOPT', 'ignore'],
     ['CT_EXTENDED_HOURS_GUARD', 'maybe'],
+    ['CT_EVENT_STREAM', 'sometimes'],
+    ['CT_POLL_RELAX', '0'],
+    ['CT_POLL_RELAX', '61'],
     ['CT_GUARD_SLIPPAGE_PCT', '0'],
     ['CT_GUARD_SLIPPAGE_PCT', '1%'],
     ['CT_GUARD_SLIPPAGE_PCT', '60'],

@@ -62,6 +62,8 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
       CT_INSTANCE_NAME: name,
       CT_LEADER_TIMEOUT_S: '3',
       CT_POLL_MS: '1000',
+      // At that cadence with both streams up too (the relaxed poll is tested elsewhere).
+      CT_POLL_RELAX: '1',
       CT_API_PORT: '0',
       CT_LOG_LEVEL: 'info',
     });

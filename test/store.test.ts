@@ -52,7 +52,7 @@ describe('store', () => {
       .map((r: any) => r.name);
     expect(tables).toEqual(['cooldowns', 'fees', 'fills', 'notification_deliveries', 'notifications', 'order_history', 'orders', 'stops', 'sync_state']);
     const applied = db.sqlite.prepare('select name from kysely_migration').all().map((r: any) => r.name);
-    expect(applied).toEqual(['0001_initial', '0002_stop_orders', '0003_intents_by_broker_order', '0004_fills_by_symbol_time', '0005_reopen_non_final_orders', '0006_fees', '0007_notifications', '0008_stop_trail', '0009_stop_expiry', '0010_stops_table']);
+    expect(applied).toEqual(['0001_initial', '0002_stop_orders', '0003_intents_by_broker_order', '0004_fills_by_symbol_time', '0005_reopen_non_final_orders', '0006_fees', '0007_notifications', '0008_stop_trail', '0009_stop_expiry', '0010_stops_table', '0011_fill_execution_id']);
   });
 
   it('migration 0010 renames a ledger\'s `intents` table to `stops`, its rows and indexes with it', async () => {
@@ -74,6 +74,34 @@ describe('store', () => {
     const names = (type: string) => db.sqlite.prepare(`select name from sqlite_master where type = ? and name not like 'sqlite_%' order by name`).all(type).map((r: any) => r.name);
     expect(names('table')).not.toContain('intents');
     expect(names('index').filter((n: string) => /^(intents|stops)_/.test(n))).toEqual(['stops_broker_order_id', 'stops_status', 'stops_status_expires_at']);
+  });
+
+  it('migration 0011 keeps every fill (ids, identity, indexes), adds execution_id and the `event` source', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ct-store-0011-'));
+    dirs.push(dir);
+    const path = join(dir, 'old.db');
+    const sqlite = new BetterSqlite3(path);
+    const old = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const { error } = await new Migrator({ db: old, provider: migrationProvider }).migrateTo('0010_stops_table');
+    expect(error).toBeUndefined();
+    const row = (id: number, cum: string) => ({ id, order_id: 'o1', cum_qty: cum, qty: '1', price: '100', symbol: 'AAPL', side: 'buy', exec_id: `a${id}`, source: 'activity', filled_at: '2026-03-02T15:00:00Z', recorded_at: '2026-03-02T15:00:01Z' });
+    await old.insertInto('fills').values([row(3, '1'), row(7, '2')]).execute();
+    await old.destroy();
+
+    const db = await openDatabase(path);
+    dbs.push(db);
+    const fills = db.sqlite.prepare('select id, cum_qty, exec_id, execution_id from fills order by id').all();
+    expect(fills).toEqual([
+      { id: 3, cum_qty: '1', exec_id: 'a3', execution_id: null },
+      { id: 7, cum_qty: '2', exec_id: 'a7', execution_id: null },
+    ]);
+    // The identity still holds, the next id follows the kept ones, and `event` is a source now.
+    expect(() => db.run(db.kysely.insertInto('fills').values({ ...fill(), order_id: 'o1', cum_qty: '2' }))).toThrow(/UNIQUE/);
+    db.run(db.kysely.insertInto('fills').values({ ...fill(), order_id: 'o2', source: 'event', execution_id: 'x1' }));
+    expect(db.sqlite.prepare("select id from fills where order_id = 'o2'").get()).toEqual({ id: 8 });
+    expect(() => db.run(db.kysely.insertInto('fills').values({ ...fill(), order_id: 'o3', source: 'guess' as any }))).toThrow(/CHECK/);
+    const indexes = db.sqlite.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'fills' and name not like 'sqlite_%' order by name").all().map((r: any) => r.name);
+    expect(indexes).toEqual(['fills_execution_id', 'fills_filled_at', 'fills_symbol_filled_at', 'fills_symbol_id']);
   });
 
   it('reopening an existing file migrates nothing twice and keeps the data', async () => {

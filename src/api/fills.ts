@@ -35,7 +35,7 @@ export function fillRoutes(router: Router, db: Database): void {
     let q = db.kysely
       .selectFrom('fills')
       .leftJoin('orders', 'orders.order_id', 'fills.order_id')
-      .select(['fills.id', 'fills.order_id', 'fills.exec_id', 'fills.cum_qty', 'fills.qty', 'fills.price', 'fills.symbol', 'fills.side', 'fills.filled_at', 'fills.source', 'orders.role', 'orders.client_order_id'])
+      .select(['fills.id', 'fills.order_id', 'fills.exec_id', 'fills.execution_id', 'fills.cum_qty', 'fills.qty', 'fills.price', 'fills.symbol', 'fills.side', 'fills.filled_at', 'fills.source', 'orders.role', 'orders.client_order_id'])
       .orderBy('fills.id', 'desc')
       .limit(limit + 1);
     if (symbol) q = q.where('fills.symbol', '=', symbol);
@@ -43,15 +43,16 @@ export function fillRoutes(router: Router, db: Database): void {
     // stops at `limit`, instead of sorting every fill of the symbol since then (24 ms at 100k fills).
     if (since) q = db.dialect === 'sqlite' ? q.where(sql`+${sql.ref('fills.filled_at')}`, '>=', since) : q.where('fills.filled_at', '>=', since);
     if (cursor !== undefined) q = q.where('fills.id', '<', cursor);
-    // Arrays, in the select's order (a page of 1,000 is read in half the time of objects).
-    const rows = db.values(q) as Array<[number, string, string | null, string, string, string, string, string, string, string, string | null, string | null]>;
+    // Arrays, in the select's order (a page of 1,000 is read in half the time of objects): the
+    // destructuring below names the columns in that same order.
+    const rows = db.values(q) as Array<[number, string, string | null, string | null, string, string, string, string, string, string, string, string | null, string | null]>;
     const page = rows.slice(0, limit);
     const realized = page.length > 0 ? ledgerBooks(db).realized : new Map<number, string>();
     ctx.body = {
-      fills: page.map(([id, order_id, exec_id, cum_qty, qty, price, symbol, side, filled_at, source, role, client_order_id]) => {
+      fills: page.map(([id, order_id, exec_id, execution_id, cum_qty, qty, price, symbol, side, filled_at, source, role, client_order_id]) => {
         const pnl = realized.get(id) ?? null;
         return {
-          id, order_id, exec_id, cum_qty, qty, price, symbol, side, filled_at, source,
+          id, order_id, exec_id, execution_id, cum_qty, qty, price, symbol, side, filled_at, source,
           role: fillRole(client_order_id === null ? null : { role, client_order_id }, pnl !== null),
           realized_pnl: pnl,
         };

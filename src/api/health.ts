@@ -26,6 +26,8 @@ export interface DriftEntry {
 export interface HealthSource {
   mode: Mode;
   streamState(): StreamState;
+  /** The activity event stream (src/sync/event-stream.ts): its state, and its one reason while unavailable. */
+  eventStream?(): { state: string; reason: string | null };
   drift(): DriftEntry[];
   /** The coverage watch (absent: protection is not watched and reported as null). */
   protection?(): ProtectionView;
@@ -37,7 +39,9 @@ export function healthReport(db: Database, source: HealthSource) {
   const stream = source.streamState();
   const drift = source.drift();
   const protection = source.protection?.() ?? null;
-  const reasons = [...streamReasons(stream), ...driftReasons(drift), ...protectionReasons(protection)];
+  const events = source.eventStream?.() ?? null;
+  // An event stream that is unavailable is a reason (degraded, HTTP 200), never an alarm: the sources it backs up still run.
+  const reasons = [...streamReasons(stream), ...(events?.reason ? [events.reason] : []), ...driftReasons(drift), ...protectionReasons(protection)];
   const status: HealthStatus = protection?.critical ? 'critical' : reasons.length > 0 ? 'degraded' : 'ok';
   return {
     status,
@@ -45,6 +49,8 @@ export function healthReport(db: Database, source: HealthSource) {
     mode: source.mode,
     entries_paused: entriesPaused(db).paused,
     stream,
+    event_stream: events?.state ?? 'off',
+    event_cursor: readSyncState(db, 'event_cursor'),
     last_reconcile_at: readSyncState(db, 'last_reconcile_at'),
     watermark: readSyncState(db, 'fill_watermark'),
     actors: countOrders(db),

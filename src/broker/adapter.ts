@@ -161,6 +161,8 @@ export function parseFillActivity(raw: unknown): Parsed<ExecutionReport> {
       price: a.price,
       avgPrice: null,
       execId: a.id,
+      // FILL activities carry no execution id (alpaca-rules.md).
+      executionId: null,
       orderStatus: a.order_status,
       at: a.transaction_time,
     },
@@ -246,6 +248,7 @@ export function parseTradeUpdate(raw: unknown): Parsed<TradeUpdateReport> {
       price: u.price,
       avgPrice: order.value.filledAvgPrice,
       execId: u.execution_id,
+      executionId: u.execution_id,
       orderStatus: order.value.status,
       at,
     };

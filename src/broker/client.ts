@@ -36,6 +36,12 @@ export interface BrokerClient {
   /** GET /v2/clock and GET /v2/calendar (market-clock.ts): reads, low lane. */
   readonly clock: trading.ClockApi;
   readonly calendar: trading.CalendarApi;
+  /**
+   * GET /v2beta1/events/activities (SSE, broker/activity-events.ts): no attempt deadline (the SDK's
+   * covers the body too, and this body is endless) and no SDK retries (the reader backs off itself);
+   * rate-limited and counted like every request. Use the `…Raw` call: the plain one parses SSE as JSON.
+   */
+  readonly events: trading.EventsApi;
   readonly apiUrl: string;
   readonly streamUrl: string;
   /** HTTP requests sent so far (every attempt, retries included). */
@@ -107,14 +113,14 @@ export function createBrokerClient(
   if (limit?.maxConcurrent !== undefined) throw new Error('rateLimit.maxConcurrent is not supported (the limiter only paces requests)');
   const limiter = limit ? new PriorityLimiter({ maxRequests: limit.maxRequests, intervalMs: limit.intervalMs }) : null;
   /** One SDK configuration; `lane` set: every request waits in that lane, whatever it is. */
-  const configFor = (lane: Lane | null) =>
+  const configFor = (lane: Lane | null, stream = false) =>
     new trading.Configuration({
       basePath: apiUrl,
       keyId: endpoints.keyId,
       secret: endpoints.secretKey,
-      timeoutMs: 15_000,
+      timeoutMs: stream ? 0 : 15_000,
       retry: {
-        maxRetries: options.maxRetries ?? 6,
+        maxRetries: stream ? 0 : (options.maxRetries ?? 6),
         retryDelayMs: 200,
         maxDelayMs: 5_000,
         onRetry: (e) => log?.debug({ event: 'broker_retry', method: e.method, url: e.url, status: e.status, attempt: e.attempt }, 'retrying broker request'),
@@ -148,6 +154,7 @@ export function createBrokerClient(
     account: new trading.AccountsApi(config),
     clock: new trading.ClockApi(config),
     calendar: new trading.CalendarApi(config),
+    events: new trading.EventsApi(configFor(null, true)),
     protection: { orders: new OrdersApi(high), positions: new trading.PositionsApi(high), assets: new trading.AssetsApi(high) },
     apiUrl,
     streamUrl,

@@ -20,7 +20,7 @@ export interface OrderLedger {
   notional: string;
 }
 
-export type FillSource = 'stream' | 'activity' | 'order' | 'inferred';
+export type FillSource = 'stream' | 'activity' | 'order' | 'inferred' | 'event';
 
 /** One row of the fills ledger; identity is (orderId, cumQty). */
 export interface FillRecord {
@@ -32,6 +32,8 @@ export interface FillRecord {
   price: string;
   source: FillSource;
   execId: string | null;
+  /** The broker's execution id, when the report that brought it told it (not an inferred fill's). */
+  executionId?: string | null;
   at: string;
 }
 

@@ -34,7 +34,8 @@ export interface OrderReport {
   expiresAt: string | null;
 }
 
-export type ExecutionSource = 'stream' | 'activity' | 'order';
+/** Where a report came from: trade_updates, REST activities, an order read, the activity event stream. */
+export type ExecutionSource = 'stream' | 'activity' | 'order' | 'event';
 
 /**
  * One execution, or (source "order") the cumulative state of an order's executions.
@@ -52,8 +53,13 @@ export interface ExecutionReport {
   price: string | null;
   /** The order's VWAP after this execution, when the source tells it. */
   avgPrice: string | null;
-  /** Broker execution id (stream) or activity id (activities API), when known. */
+  /** The id of the report: broker execution id (stream), activity id (activities API), event id (event stream). */
   execId: string | null;
+  /**
+   * The broker's execution id (trade_updates `execution_id`, the event stream's trade `ref_id`); null
+   * where the source has none (REST FILL activities, order snapshots).
+   */
+  executionId: string | null;
   /** The order's status right after this execution, when the source tells it. */
   orderStatus: string | null;
   at: string;
@@ -127,6 +133,7 @@ export function executionFromOrder(order: OrderReport): ExecutionReport | null {
     price: null,
     avgPrice: order.filledAvgPrice,
     execId: null,
+    executionId: null,
     orderStatus: order.status,
     at: order.filledAt ?? order.updatedAt ?? new Date(0).toISOString(),
   };

@@ -53,6 +53,8 @@ export class CommitStep {
   private routing: { orderId: string | null; eventType: string } = { orderId: null, eventType: 'xstate.init' };
   /** A commit was fenced off (another instance leads): said once. */
   private fenced = false;
+  /** Commits that failed (fenced off or not persisted). */
+  failures = 0;
 
   constructor(private readonly hooks: CommitHooks) {}
 
@@ -111,6 +113,7 @@ export class CommitStep {
       try {
         this.persist(logic, snap, eventType, writes);
       } catch (err) {
+        this.failures += 1;
         this.changed.length = 0;
         if (err instanceof LeadershipLost) {
           // Not a failure: another instance leads the account now (PostgreSQL); said once, then the account steps down.

@@ -14,6 +14,7 @@ import type { Logger } from '../log.js';
 import { assetClassOf } from '../domain/symbols.js';
 import { orderMachine, type OrderContext } from '../../machines/order.machine.js';
 import { activeCooldown } from '../store/cooldowns.js';
+import { noteExecutionId } from '../store/ledger.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import { entriesWithCanceledStops, stopCanceledForClose } from '../store/stops.js';
 import { OrderRoutes } from './order-routes.js';
@@ -64,6 +65,14 @@ export class OrderActors {
   fillsRecorded = 0;
   /** Fee rows (CFEE activities) committed by this process. */
   feesRecorded = 0;
+
+  /**
+   * Commits that failed in this process (each also stopped it, or stepped the leader down): a caller
+   * that writes a cursor in the transaction of the reports it handed in checks this did not move.
+   */
+  get commitFailures(): number {
+    return this.step.failures;
+  }
 
   constructor(private readonly opts: OrderActorsOptions) {
     this.exits = new ExitCooldowns(opts.db, opts.cooldownMinutes ?? 0, opts.log);
@@ -156,11 +165,25 @@ export class OrderActors {
       side: execution.side,
       assetClass: order?.assetClass ?? assetClassOf(execution.symbol),
     });
-    if (!routing) {
-      this.routes.dropForFinishedOrder(execution.orderId, execution.cumQty, execution.source);
-      return;
+    if (!routing) this.routes.dropForFinishedOrder(execution.orderId, execution.cumQty, execution.source);
+    else this.send({ type: 'broker.execution', execution, order, ...routing });
+    if (execution.executionId !== null) this.keepExecutionId(execution);
+  }
+
+  /**
+   * The broker's execution id of a fill, kept on its one row (order_id, cum_qty) when the row was
+   * recorded by a source that did not know it (a REST FILL activity, an order read): a correction or
+   * bust names the execution it changes. A new fill's row was written with it already.
+   */
+  private keepExecutionId(execution: ExecutionReport): void {
+    try {
+      if (noteExecutionId(this.opts.db, execution.orderId, execution.cumQty, execution.executionId!)) {
+        this.opts.log.debug({ event: 'execution_id_kept', order_id: execution.orderId, cum_qty: execution.cumQty, execution_id: execution.executionId, source: execution.source }, 'execution id kept on a recorded fill');
+      }
+    } catch (err) {
+      if (err instanceof LeadershipLost) throw err;
+      this.opts.log.warn({ event: 'execution_id_not_kept', order_id: execution.orderId, err: String(err) }, 'could not keep a fill\'s execution id');
     }
-    this.send({ type: 'broker.execution', execution, order, ...routing });
   }
 
   handleOrder(order: OrderReport): void {

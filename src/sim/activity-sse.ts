@@ -72,12 +72,19 @@ export const DEFAULT_SLOW_READER_BYTES = 1 << 20;
 
 export interface SseSettings {
   slowReaderBytes: number;
+  /**
+   * false: the endpoint answers 404, as an Alpaca host (or account) without the v2beta1 event stream
+   * would (**ours**: a test switch, for a client that must fall back to what it had).
+   */
+  available: boolean;
 }
 
 /** One reader's response: writes, drops while it is behind, ends. */
 class Connection {
   private dropped = 0;
   private ended = false;
+  /** Live messages still to drop as a slow reader's would be (`dropNext`, a test switch). */
+  private toDrop = 0;
   private readonly poll: NodeJS.Timeout;
 
   constructor(
@@ -102,8 +109,19 @@ class Connection {
     this.dropped = 0;
   }
 
+  /** The next `n` messages are dropped, then the slow-reader comment says so. */
+  dropNext(n: number): void {
+    this.toDrop += n;
+  }
+
   send(ev: ActivityEvent): void {
     if (this.ended) return;
+    if (this.toDrop > 0) {
+      this.toDrop -= 1;
+      this.dropped += 1;
+      if (this.toDrop === 0) this.reportDropped();
+      return;
+    }
     if (this.behind()) {
       this.dropped += 1;
       return;
@@ -130,7 +148,7 @@ class Connection {
 }
 
 export class ActivitySse {
-  readonly settings: SseSettings = { slowReaderBytes: DEFAULT_SLOW_READER_BYTES };
+  readonly settings: SseSettings = { slowReaderBytes: DEFAULT_SLOW_READER_BYTES, available: true };
   private readonly open = new Set<Connection>();
 
   constructor(
@@ -176,6 +194,15 @@ export class ActivitySse {
     const n = this.open.size;
     for (const c of [...this.open]) c.end('internal server error');
     return n;
+  }
+
+  /**
+   * The next `n` messages to each open stream are dropped and then reported with the slow-reader
+   * comment, as if each reader had lagged (**ours**: a test switch, no flood needed); returns how many streams.
+   */
+  dropNext(n: number): number {
+    for (const c of this.open) c.dropNext(n);
+    return this.open.size;
   }
 
   closeAll(): void {

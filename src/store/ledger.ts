@@ -15,7 +15,7 @@ export function hasFill(db: Database, orderId: string, cumQty: string): boolean 
 }
 
 type FillInsert = Omit<Insertable<FillsTable>, 'id'>;
-const FILL_COLUMNS = ['order_id', 'cum_qty', 'qty', 'price', 'symbol', 'side', 'exec_id', 'source', 'filled_at', 'recorded_at'] as const;
+const FILL_COLUMNS = ['order_id', 'cum_qty', 'qty', 'price', 'symbol', 'side', 'exec_id', 'execution_id', 'source', 'filled_at', 'recorded_at'] as const;
 
 /** A batch of fill rows in one statement; each row whose identity exists already is skipped, and the rest are returned. */
 const insertFillRows = preparedRows<FillInsert, { order_id: string; cum_qty: string }>((k, rows) =>
@@ -37,6 +37,7 @@ export function insertFills(db: Database, fills: readonly FillRecord[], now = ne
     symbol: f.symbol,
     side: f.side,
     exec_id: f.execId,
+    execution_id: f.executionId ?? null,
     source: f.source,
     filled_at: canonicalTime(f.at) ?? f.at,
     recorded_at: recordedAt,
@@ -47,6 +48,22 @@ export function insertFills(db: Database, fills: readonly FillRecord[], now = ne
 }
 
 const fillsOfOrder = prepared((k, p: { orderId: string }) => k.selectFrom('fills').select(['cum_qty', 'qty', 'price']).where('order_id', '=', p.orderId));
+
+/**
+ * A later report of a recorded fill that knows its broker execution id: kept on the row (the one row of
+ * `(order_id, cum_qty)`, never a second) where it was not known yet. True when it wrote it.
+ */
+export function noteExecutionId(db: Database, orderId: string, cumQty: string, executionId: string): boolean {
+  const { changes } = db.run(
+    db.kysely
+      .updateTable('fills')
+      .set({ execution_id: executionId })
+      .where('order_id', '=', orderId)
+      .where('cum_qty', '=', cumQty)
+      .where('execution_id', 'is', null),
+  );
+  return changes > 0;
+}
 
 /** What the ledger holds for one order (seed for an actor rebuilt without its snapshot). */
 export function ledgerOf(db: Database, orderId: string): OrderLedger {

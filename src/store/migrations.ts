@@ -229,6 +229,48 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0011_fill_execution_id': {
+    // The broker's execution id of each fill, where a source tells it (trade_updates `execution_id`, the
+    // activity event stream's trade `ref_id`): a later correction or bust names the execution it
+    // changes, and must find its fill. Nullable: REST FILL activities carry none, and rows recorded
+    // before this have none until a later report of the same fill fills it in. The activity event
+    // stream is a source of its own (`event`): SQLite cannot change a CHECK, so the table is made
+    // again with the same rows, ids and indexes.
+    async up(db: Kysely<any>) {
+      const sources = sql`source in ('stream','activity','order','inferred','event')`;
+      if (isPg(db)) {
+        await sql`do $$ declare r record; begin
+          for r in select conname from pg_constraint
+            where conrelid = 'fills'::regclass and contype = 'c' and pg_get_constraintdef(oid) like '%source%'
+          loop execute format('alter table fills drop constraint %I', r.conname); end loop; end $$`.execute(db);
+        await sql`alter table fills add constraint fills_source_check check (${sources})`.execute(db);
+        await db.schema.alterTable('fills').addColumn('execution_id', 'text').execute();
+      } else {
+        await addId(db, db.schema.createTable('fills_next'))
+          .addColumn('order_id', 'text', (c) => c.notNull())
+          .addColumn('cum_qty', 'text', (c) => c.notNull())
+          .addColumn('qty', 'text', (c) => c.notNull())
+          .addColumn('price', 'text', (c) => c.notNull())
+          .addColumn('symbol', 'text', (c) => c.notNull())
+          .addColumn('side', 'text', (c) => c.notNull().check(sql`side in ('buy','sell')`))
+          .addColumn('exec_id', 'text')
+          .addColumn('source', 'text', (c) => c.notNull().check(sources))
+          .addColumn('filled_at', 'text', (c) => c.notNull())
+          .addColumn('recorded_at', 'text', (c) => c.notNull())
+          .addColumn('execution_id', 'text')
+          .addUniqueConstraint('fills_identity', ['order_id', 'cum_qty'])
+          .execute();
+        await sql`insert into fills_next (id, order_id, cum_qty, qty, price, symbol, side, exec_id, source, filled_at, recorded_at)
+          select id, order_id, cum_qty, qty, price, symbol, side, exec_id, source, filled_at, recorded_at from fills`.execute(db);
+        await db.schema.dropTable('fills').execute();
+        await db.schema.alterTable('fills_next').renameTo('fills').execute();
+        await db.schema.createIndex('fills_symbol_id').on('fills').columns(['symbol', 'id']).execute();
+        await db.schema.createIndex('fills_filled_at').on('fills').column('filled_at').execute();
+        await db.schema.createIndex('fills_symbol_filled_at').on('fills').columns(['symbol', 'filled_at']).execute();
+      }
+      await db.schema.createIndex('fills_execution_id').on('fills').column('execution_id').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -12,10 +12,13 @@ export interface FillsTable {
   price: string;
   symbol: string;
   side: 'buy' | 'sell';
+  /** The id of the report that brought it: the stream's execution id, the REST activity id, the event id. */
   exec_id: string | null;
-  source: 'stream' | 'activity' | 'order' | 'inferred';
+  source: 'stream' | 'activity' | 'order' | 'inferred' | 'event';
   filled_at: string;
   recorded_at: string;
+  /** The broker's execution id (trade_updates `execution_id`, an event's `ref_id`), once any source told it. */
+  execution_id: Generated<string | null>;
 }
 
 export interface OrdersTable {

@@ -1,7 +1,7 @@
 import type { Database } from './database.js';
 
 /** Keys of the sync_state table. */
-export type SyncKey = 'fill_watermark' | 'last_reconcile_at' | 'position_baseline' | 'late_exits_from' | 'fee_backfill_until' | 'entries_paused' | 'late_safe_until' | 'fees_read_at';
+export type SyncKey = 'fill_watermark' | 'event_cursor' | 'last_reconcile_at' | 'position_baseline' | 'late_exits_from' | 'fee_backfill_until' | 'entries_paused' | 'late_safe_until' | 'fees_read_at';
 
 export function readSyncState(db: Database, key: SyncKey): string | null {
   const row = db.first(db.kysely.selectFrom('sync_state').select('value').where('key', '=', key));

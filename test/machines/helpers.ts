@@ -41,6 +41,7 @@ export function execution(order: OrderReport, over: Partial<ExecutionReport>): E
     price: '100',
     avgPrice: null,
     execId: null,
+    executionId: null,
     orderStatus: null,
     at: '2026-01-02T15:00:01Z',
     ...over,

@@ -191,6 +191,31 @@ describe('slow readers, errors and duplicates', () => {
     expect(s.comments).toEqual(['internal server error']);
   });
 
+  it('POST /_sim/events/drop drops the next messages of each open stream, then says how many', async () => {
+    const s = await sse();
+    const res = await http<Json>(sim, 'POST', '/_sim/events/drop', { count: 2 }, { auth: false });
+    expect(res.body).toEqual({ streams: 1 });
+    await fill();
+    await fill('MSFT');
+    const third = await fill('TSLA');
+    await waitFor(() => s.messages.length >= 1, 3000, 'the message after the gap');
+    expect(s.comments).toEqual(['you are reading too slowly, dropped 2 messages']);
+    expect(refIds(s)).toEqual([third]);
+  });
+
+  it('POST /_sim/events {available: false} makes the endpoint answer 404 until it is back', async () => {
+    await http(sim, 'POST', '/_sim/events', { available: false }, { auth: false });
+    try {
+      const res = await http<Json>(sim, 'GET', '/v2beta1/events/activities');
+      expect(res.status).toBe(404);
+      expect(res.body).toEqual({ code: 40410000, message: 'endpoint not found' });
+    } finally {
+      await http(sim, 'POST', '/_sim/events', { available: true }, { auth: false });
+    }
+    const s = await sse();
+    expect(s.status).toBe(200);
+  });
+
   it('sse_duplicate_rate sends messages twice', async () => {
     await http(sim, 'POST', '/_sim/faults', { sse_duplicate_rate: 1 }, { auth: false });
     const s = await sse();

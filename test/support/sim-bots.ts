@@ -38,6 +38,9 @@ export function simsAndBots(name: string, keyId: string, secretKey: string, botD
         CT_DB_PATH: join(dir, dbFile),
         CT_API_PORT: '0',
         CT_LOG_LEVEL: 'info',
+        // Polls at CT_POLL_MS even with both streams up: these tests wait on reconcile passes at the
+        // cadence they set (the relaxed poll is tested in test/poll-timer.test.ts and the event-stream tests).
+        CT_POLL_RELAX: '1',
         ...botDefaults,
         ...env,
       });
