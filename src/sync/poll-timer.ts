@@ -1,5 +1,5 @@
 /**
- * The reconciler's poll: every `CT_POLL_MS`, or every `relax`th tick (`CT_POLL_RELAX`, 6) while the pushed
+ * The reconciler's poll: every `CT_POLL_MS`, or every `relax`th tick (`CT_POLL_RELAX`, default 1: crypto fees come only from the poll) while the pushed
  * sources are healthy (the activity event stream live and trade_updates connected: every fill and
  * every order change then comes pushed, and the poll is only the net under them). Never stopped: a
  * fill every stream missed is still found. Health is asked at each tick, so a source going away
