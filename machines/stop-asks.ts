@@ -23,9 +23,12 @@ function keptAsk(row: StopRow, ask: StopAsk): string {
 export const asked: Handler<'asked'> = (row, e) => {
   const payload = keptAsk(row, e.ask);
   const state = stopStateOf(row);
-  // A refused stop is not woken by the same ask again (the order machine re-asks a silent stop).
+  // A refused stop is not woken by the same ask again (the order machine re-asks a silent stop), nor
+  // one whose send is out: its answer settles it, and a wake then would make a stop placed short
+  // for want of coins or shares due at once (stop-outcomes.ts `confirmed`).
   const changed = wantedOf({ payload, cut_qty: row.cut_qty }) !== wantedOf(row);
-  const wake = state !== 'done' && (state !== 'refused' || changed);
+  const inFlight = row.sent_at !== null && row.status === 'unknown';
+  const wake = state !== 'done' && ((state !== 'refused' && !inFlight) || changed);
   return { next: wake ? { payload, next_attempt_at: 0 } : { payload } };
 };
 

@@ -6,7 +6,7 @@ import { eventually, getJson } from './support/bot-process.js';
 import { live, OUTSIDE_CLOSE, passes, protectionKit } from './support/protection-kit.js';
 import { simPost } from './support/sim-traffic.js';
 
-const { dir, sim, bot, stopsOf, protectedLong } = protectionKit('prot');
+const { dir, sim, bot, stopsOf, protectedLong, byRoute } = protectionKit('prot');
 
 describe('stop follows the entry', () => {
   it('resizes the stop by replace as a partially filled entry fills', async () => {
@@ -33,7 +33,9 @@ describe('stop follows the entry', () => {
     // Each API request takes 1 s: the next fill arrives while the stop's POST is out.
     await simPost(s, '/_sim/faults', { latency_ms: 1000 });
     const entry = await simPost(s, '/_sim/trade', { symbol: 'MSFT', side: 'buy', qty: '10', type: 'limit', limit_price: '900', time_in_force: 'gtc', fill: 'partial', fill_qty: '4' });
-    await b.waitFor((l) => l.event === 'fill_received' && l.cum_qty === '4', 10_000);
+    // The stop's POST has reached the broker (counted on arrival, answered a second later): the next
+    // fill lands while it is out.
+    await eventually(async () => ((await byRoute(s))['POST /v2/orders'] ?? 0) >= 1, 10_000, 20);
     await simPost(s, '/_sim/fill', { order_id: entry.id, qty: '6' });
     const filled = Date.now();
     await eventually(async () => {

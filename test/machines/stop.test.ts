@@ -506,6 +506,10 @@ describe('stop machine: what each step writes and asks for', () => {
     // Due at once: the working order is replaced for 10.
     const working4 = { ...grown, ...s.next };
     expect(step(working4, { type: 'due' }, NOW + 6).effects).toEqual([expect.objectContaining({ type: 'place' })]);
+    // Asked again for the same while it was out (another source's report of the same fill): no wake,
+    // so a stop sent short for want of coins waits as before.
+    const same = run(inFlight, { type: 'asked', ask: ask('4') });
+    expect(same.next_attempt_at).toBe(NOW);
     // Not asked for more meanwhile: the same answer waits, as a stop short for want of shares does.
     expect(step(inFlight, { type: 'accepted', clientOrderId: 'ct-stop-e1', order: order({ qty: '3' }) }, NOW + 5).next.next_attempt_at).toBe(NOW + 5 + 30_000);
   });
