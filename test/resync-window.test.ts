@@ -127,4 +127,43 @@ describe('the trailing window behind the watermark', () => {
       await sim.close();
     }
   }, 30_000);
+  it('a fill whose commit failed inside an activity page leaves the watermark before it: the next run records it', async () => {
+    const sim = await startSimulator({ seed: 504 });
+    const db = await openDatabase(join(dir, 'resync-failed-commit.db'));
+    const { log, lines } = captureLogger();
+    try {
+      const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url }, { rateLimit: false });
+      const fatal: unknown[] = [];
+      // The process would stop on a failed commit (main.ts); here the failure is only counted.
+      const failing = new OrderActors({ db, log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => void fatal.push(e) });
+      await restart({ actors: failing });
+      const reconciler = new Reconciler({ db, log, client, actors: failing, drift: new DriftCheck({ db, log, client, actors: failing }), resyncWindowS: 0 });
+      await reconciler.trigger('start');
+      // The store refuses MSFT's fill (a disk that filled up, say); AAPL's, on the same page, commits.
+      db.sqlite.exec(`CREATE TRIGGER refuse_msft BEFORE INSERT ON fills WHEN NEW.symbol = 'MSFT' BEGIN SELECT RAISE(ABORT, 'disk full'); END`);
+      const msft = await simPost(sim, '/_sim/trade', { symbol: 'MSFT', side: 'buy', qty: '2', type: 'market' });
+      await simPost(sim, '/_sim/trade', { symbol: 'AAPL', side: 'buy', qty: '1', type: 'market' });
+      const watermark = () => db.first(db.kysely.selectFrom('sync_state').select('value').where('key', '=', 'fill_watermark'))?.value ?? null;
+      const before = watermark();
+      await reconciler.trigger('poll');
+      expect(fatal.length).toBeGreaterThan(0);
+      expect(lines().some((l) => l.event === 'reconcile_failed')).toBe(true);
+      // Nothing of the page moved on: neither the watermark nor AAPL's fill (same transaction).
+      expect(watermark()).toBe(before);
+      failing.stop();
+
+      // The process restarted with a healthy store: the page is read again and both fills are recorded once.
+      db.sqlite.exec('DROP TRIGGER refuse_msft');
+      const actors = new OrderActors({ db, log, adopt: 'record', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+      await restart({ actors });
+      await new Reconciler({ db, log, client, actors, drift: new DriftCheck({ db, log, client, actors }), resyncWindowS: 0 }).trigger('start');
+      const fills = db.all(db.kysely.selectFrom('fills').select(['symbol', 'qty']).where('source', '=', 'activity').orderBy('symbol'));
+      expect(fills).toEqual([{ symbol: 'AAPL', qty: '1' }, { symbol: 'MSFT', qty: '2' }]);
+      expect(db.all(db.kysely.selectFrom('fills').select('order_id').where('order_id', '=', msft.id))).toHaveLength(1);
+      actors.stop();
+    } finally {
+      await db.close();
+      await sim.close();
+    }
+  }, 30_000);
 });

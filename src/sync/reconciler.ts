@@ -172,6 +172,7 @@ export class Reconciler {
       let fees: FeeReport[] = [];
       for await (const page of client.activityPages(readSyncState(db, 'fill_watermark'))) {
         pages += 1;
+        const failuresBefore = actors.commitFailures;
         db.transaction(() => {
           let watermark: string | null = null;
           for (const raw of page) {
@@ -188,6 +189,9 @@ export class Reconciler {
             if (typeof id === 'string') watermark = id;
           }
           fees = heldFees(db, actors, fees).waiting;
+          // A fill whose commit failed (the actors stop the process on it) is not past the watermark:
+          // the page's transaction rolls back, so the next run reads it again.
+          if (actors.commitFailures !== failuresBefore) throw new Error('a fill of this activity page was not committed; the watermark stays before it');
           if (watermark) writeSyncState(db, 'fill_watermark', watermark);
         });
         this.checkStopped();

@@ -59,6 +59,7 @@ export class ResyncWindow {
     let pages = 0;
     let recovered = 0;
     let fees: FeeReport[] = [];
+    const failuresBefore = actors.commitFailures;
     for await (const page of client.activityPages(null, ['FILL', 'CFEE'], since)) {
       pages += 1;
       db.transaction(() => {
@@ -80,7 +81,8 @@ export class ResyncWindow {
       });
     }
     for (const fee of fees) this.deps.feeWaiting?.(fee);
-    this.markSafe(now);
+    // A fill recovered here whose commit failed (the process stops on it) leaves the window unsafe: read again.
+    if (actors.commitFailures === failuresBefore) this.markSafe(now);
     return { pages, recovered };
   }
 
