@@ -24,6 +24,7 @@ import type { Inspector } from './inspect/inspector.js';
 import { Reconciler } from './sync/reconciler.js';
 import { ActivityEventStream } from './sync/event-stream.js';
 import { PollTimer } from './sync/poll-timer.js';
+import { PollRelaxGate } from './sync/poll-relax.js';
 import { restart } from './runtime/restart.js';
 import { EntryGate } from './protection/entry-gate.js';
 import { PositionCloser } from './protection/position-close.js';
@@ -213,7 +214,14 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     const events = config.eventStream ? new ActivityEventStream({ db, log, client: broker, actors, onLeadershipLost: (err) => deps.onLeadershipLost?.(err) }) : null;
     if (!events) log.info({ event: 'event_stream_off' }, 'activity event stream off (CT_EVENT_STREAM=0): fills from trade_updates and activity polling');
     // Polling is the net under the pushed sources: relaxed while both are healthy, never stopped.
-    const poll = new PollTimer({ pollMs: config.pollMs, relax: config.pollRelax, relaxed: () => events?.state === 'live' && feed.state === 'connected', poll: () => void reconciler.trigger('poll') });
+    // …and not while a crypto fee may be due (sync/poll-relax.ts): fees come only from the poll's reads.
+    const relaxGate = new PollRelaxGate({ db, feeOwed: () => drift.feeOwed() });
+    const poll = new PollTimer({
+      pollMs: config.pollMs,
+      relax: config.pollRelax,
+      relaxed: () => events?.state === 'live' && feed.state === 'connected' && relaxGate.feesSettled(),
+      poll: () => void reconciler.trigger('poll'),
+    });
     poll.start();
     closers.push(() => poll.stop());
 

@@ -171,8 +171,8 @@ const envSchema = z
     CT_RESYNC_WINDOW_S: int(900, 0, 604_800),
     // The activity event stream (GET /v2beta1/events/activities) as a source of fills; 0 turns it off.
     CT_EVENT_STREAM: bool(true),
-    // While the event stream is live and trade_updates connected, the poll runs every Nth CT_POLL_MS (1: never relaxed).
-    CT_POLL_RELAX: int(1, 1, 60),
+    // While the event stream is live, trade_updates connected and no crypto fee is due, the poll runs every Nth CT_POLL_MS (1: never relaxed).
+    CT_POLL_RELAX: int(6, 1, 60),
     CT_TRAIL_PERCENT: decimal('2', MAX_TRAIL_PERCENT),
     CT_COOLDOWN_MINUTES: int(30, 0, 10_080),
     CT_RATCHET_MS: int(5000, 250, 3_600_000),

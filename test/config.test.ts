@@ -47,10 +47,10 @@ describe('config', () => {
     expect(loadConfig({ ...keys, ALPACA_PAPER: 'false' }).mode).toBe('live');
   });
 
-  it('reads the activity event stream on, the poll not relaxed (crypto fees come only from it), unless told otherwise', () => {
+  it('reads the activity event stream on, the poll relaxed to every 6th interval while the streams are up, unless told otherwise', () => {
     const keys = { APCA_API_KEY_ID: 'k', APCA_API_SECRET_KEY: 's' };
-    expect(loadConfig(keys)).toMatchObject({ eventStream: true, pollRelax: 1 });
-    expect(loadConfig({ ...keys, CT_EVENT_STREAM: '0', CT_POLL_RELAX: '6' })).toMatchObject({ eventStream: false, pollRelax: 6 });
+    expect(loadConfig(keys)).toMatchObject({ eventStream: true, pollRelax: 6 });
+    expect(loadConfig({ ...keys, CT_EVENT_STREAM: '0', CT_POLL_RELAX: '1' })).toMatchObject({ eventStream: false, pollRelax: 1 });
   });
 
   it('strips a trailing slash from URL overrides', () => {

@@ -1,7 +1,8 @@
 /**
- * The reconciler's poll: every `CT_POLL_MS`, or every `relax`th tick (`CT_POLL_RELAX`, default 1: crypto fees come only from the poll) while the pushed
+ * The reconciler's poll: every `CT_POLL_MS`, or every `relax`th tick (`CT_POLL_RELAX`, default 6) while the pushed
  * sources are healthy (the activity event stream live and trade_updates connected: every fill and
- * every order change then comes pushed, and the poll is only the net under them). Never stopped: a
+ * every order change then comes pushed, and the poll is only the net under them) and no crypto fee is
+ * due (poll-relax.ts: fees come only from the poll's reads). Never stopped: a
  * fill every stream missed is still found. Health is asked at each tick, so a source going away
  * brings the plain interval back within one tick.
  */
