@@ -7,6 +7,7 @@ import { D, PROTECT_GRACE_S, canon, isLive, parseStopId, placedByBot, symbolKey,
 import { readBook, requestLogReader, sampleBook, washRefusals, type BookSampler, type RequestLogReader } from './broker-watch.js';
 import { coverOf, intervalViolations, longestPerSymbol, needsCover, uncoveredIntervals, type CoverageRules } from './coverage.js';
 import { sqliteLedger, type LedgerSource } from './ledger-source.js';
+import { changeExecutions, type ExecutionChanges } from './execution-changes.js';
 import { entryArgs } from '../support/entry.js';
 
 /**
@@ -77,6 +78,11 @@ export interface ChaosFigures {
   fractional_entries: number;
   /** Times the run closed (and reopened) the simulated session. */
   session_closes: number;
+  /** Executions busted and corrected at the simulator once the run was quiet (execution-changes.ts). */
+  busts: number;
+  corrections: number;
+  /** Symbols whose position in the ledger (fills less crypto fees) is not the simulator's. */
+  position_mismatches: number;
   violations: string[];
 }
 
@@ -221,6 +227,7 @@ export async function measure(
   sessionCloses: number,
   t0: number,
   watch: BrokerWatch,
+  changes: ExecutionChanges = { busts: 0, corrections: 0, changes: [] },
 ): Promise<Measured> {
   const orders = await allOrders(url);
   const stats = await sim(url, 'GET', '/_sim/stats');
@@ -256,6 +263,23 @@ export async function measure(
         vwap += 1;
         violations.push(`vwap: order ${o.id} ledger ${avg} != broker ${o.filled_avg_price}`);
       }
+    }
+  }
+
+  // Positions: the ledger's (every fill, buys less sells, less each crypto fee taken in the coin) is
+  // the simulator's, per symbol, busts and corrections included.
+  const ledgerPosition = new Map<string, Dec>();
+  const move = (symbol: string, by: Dec) => ledgerPosition.set(symbolKey(symbol), (ledgerPosition.get(symbolKey(symbol)) ?? new D(0)).plus(by));
+  for (const r of rows) move(r.symbol, r.side === 'buy' ? new D(r.qty) : new D(r.qty).neg());
+  for (const f of books.fees) move(f.symbol, new D(f.qty).neg());
+  const brokerPosition = new Map(book.positions.map((p) => [symbolKey(p.symbol), new D(p.qty)] as const));
+  let positionMismatches = 0;
+  for (const symbol of new Set([...ledgerPosition.keys(), ...brokerPosition.keys()])) {
+    const ours = ledgerPosition.get(symbol) ?? new D(0);
+    const theirs = brokerPosition.get(symbol) ?? new D(0);
+    if (!ours.eq(theirs)) {
+      positionMismatches += 1;
+      violations.push(`position: ${symbol} ledger ${ours} != broker ${theirs}`);
     }
   }
 
@@ -366,6 +390,9 @@ export async function measure(
       wash_trade_blocked: blocked,
       fractional_entries: orders.filter((o) => o.asset_class === 'us_equity' && o.side === 'buy' && outside.has(String(o.id)) && !new D(o.filled_qty).isInteger()).length,
       session_closes: sessionCloses,
+      busts: changes.busts,
+      corrections: changes.corrections,
+      position_mismatches: positionMismatches,
       violations,
     },
   };
@@ -487,6 +514,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
     // Quiesce: the session open, no more outside traffic, no more faults (done_for_day_rate too);
     // one last bot brings everything in.
     await quiesce(simProc.url, sessions);
+    // The venue busts and corrects a few executions after the fact: the last bot learns them from the
+    // activity event stream (replayed from its cursor), and the checks below compare after them.
+    const changes = await changeExecutions(simProc.url, rand);
+    for (const c of changes.changes) say(c);
     const quiet = Date.now();
     const last = startBot(env);
     bots.push(last);
@@ -498,7 +529,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
     for (;;) {
       await new Promise((r) => setTimeout(r, 1000));
       const reconciled = last.lines.some((l) => l.event === 'reconcile_done' && Date.parse(l.time) - l.duration_ms > quiet);
-      measured = await measure(simProc.url, ledger, cooldownLines(), opts.kills, sessions.closes(), t0, watch);
+      measured = await measure(simProc.url, ledger, cooldownLines(), opts.kills, sessions.closes(), t0, watch, changes);
       if (reconciled && measured.settled) break;
       if (Date.now() > deadline) break;
     }

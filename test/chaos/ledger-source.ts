@@ -8,7 +8,9 @@ import pg from 'pg';
  */
 export interface LedgerRows {
   /** Every row of `fills`. */
-  fills: Array<{ order_id: string; qty: string; price: string }>;
+  fills: Array<{ order_id: string; symbol: string; side: string; qty: string; price: string }>;
+  /** Every row of `fees` (the coin a crypto buy paid, positive). */
+  fees: Array<{ symbol: string; qty: string }>;
   /** `cooldowns.exit_fill_id`, one per row. */
   cooldownIds: string[];
 }
@@ -18,7 +20,8 @@ export interface LedgerSource {
   close(): Promise<void>;
 }
 
-const FILLS = 'select order_id, qty, price from fills';
+const FILLS = 'select order_id, symbol, side, qty, price from fills';
+const FEES = 'select symbol, qty from fees';
 const COOLDOWNS = 'select exit_fill_id from cooldowns';
 
 /** The SQLite file a bot writes (CT_DB_PATH), opened read-only for each read. */
@@ -29,6 +32,7 @@ export function sqliteLedger(dbPath: string): LedgerSource {
       try {
         return {
           fills: db.prepare(FILLS).all() as LedgerRows['fills'],
+          fees: db.prepare(FEES).all() as LedgerRows['fees'],
           cooldownIds: (db.prepare(COOLDOWNS).all() as Array<{ exit_fill_id: string }>).map((r) => r.exit_fill_id),
         };
       } finally {
@@ -60,6 +64,7 @@ export function pgLedger(url: string, schema: string): LedgerSource {
       try {
         const rows: LedgerRows = {
           fills: (await c.query(FILLS)).rows,
+          fees: (await c.query(FEES)).rows,
           cooldownIds: (await c.query(COOLDOWNS)).rows.map((r) => r.exit_fill_id as string),
         };
         await c.query('commit');

@@ -1,7 +1,9 @@
 /**
  * Read-only views of the broker's side for checkers (no auth, never faulted, not counted in stats):
  * `GET /_sim/book`, one consistent snapshot of positions and open orders (cheap enough to poll
- * every 250 ms), and `GET /_sim/requests`, the request log (request-log.ts).
+ * every 250 ms), `GET /_sim/requests`, the request log (request-log.ts), and `GET /_sim/executions`,
+ * every execution as it was made (its original id and terms; busts and corrections are the events of
+ * executions.ts), for a checker that busts or corrects one.
  */
 import { fmt } from '../decimal.js';
 import { invalid } from '../errors.js';
@@ -41,6 +43,20 @@ export function registerBrokerViewRoutes(router: Router, s: SimServices): void {
         origin: o.origin,
       })),
     };
+  });
+
+  router.add('GET', '/_sim/executions', (ctx) => {
+    ctx.body = engine.fills.map((f) => ({
+      execution_id: f.executionId,
+      order_id: f.orderId,
+      symbol: f.symbol,
+      asset_class: engine.getOrder(f.orderId)?.asset.assetClass ?? null,
+      side: f.side,
+      qty: fmt(f.qty),
+      price: fmt(f.price),
+      cum_qty: fmt(f.cumQty),
+      micros: f.micros,
+    }));
   });
 
   router.add('GET', '/_sim/requests', (ctx) => {
