@@ -4,9 +4,9 @@ import { readBook } from './broker-watch.js';
 /**
  * What the venue does to executions after the fact, in the chaos run (issue 26): once the run is
  * quiet, a few equity executions are busted or corrected at the simulator (`POST /_sim/bust`,
- * `/_sim/correct`). Only the latest execution of a symbol, a buy of a long larger than it, is
+ * `/_sim/correct`). Only the latest execution of a symbol, a buy of a long at least as large, is
  * changed: nothing traded after it, so the exits the broker's fill history shows (and the cooldowns
- * they start) stay what they were, and the position stays long. The checker then compares the
+ * they start) stay what they were, and the position stays long or goes flat (a bust is no exit). The checker then compares the
  * ledger's positions and each order's fills with the simulator's after them.
  */
 
@@ -43,7 +43,7 @@ export async function changeExecutions(url: string, rand: () => number, count = 
   const candidates = book.positions
     .filter((p) => p.asset_class === 'us_equity' && new D(p.qty).gt(0))
     .map((p) => ({ position: new D(p.qty), e: latest.get(p.symbol) }))
-    .filter((c): c is { position: Dec; e: Execution } => c.e !== undefined && c.e.side === 'buy' && c.position.gt(c.e.qty))
+    .filter((c): c is { position: Dec; e: Execution } => c.e !== undefined && c.e.side === 'buy' && c.position.gte(c.e.qty))
     .map((c) => c.e)
     .sort((a, b) => (a.symbol < b.symbol ? -1 : 1));
   // A seeded shuffle: the same seed changes the same executions.
@@ -51,7 +51,7 @@ export async function changeExecutions(url: string, rand: () => number, count = 
     const j = Math.floor(rand() * (i + 1));
     [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
   }
-  const out: ExecutionChanges = { busts: 0, corrections: 0, changes: [] };
+  const out: ExecutionChanges = { busts: 0, corrections: 0, changes: [`${candidates.length} executions could be changed (the latest of a long's symbol, a buy)`] };
   for (const [i, e] of candidates.slice(0, count).entries()) {
     if (i % 2 === 0) {
       const r = await post(url, '/_sim/bust', { execution_id: e.execution_id });
