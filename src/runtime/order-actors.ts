@@ -19,6 +19,9 @@ import { LeadershipLost } from '../store/leadership-lost.js';
 import { entriesWithCanceledStops, stopCanceledForClose } from '../store/stops.js';
 import { OrderRoutes } from './order-routes.js';
 import { commitFee, type CommitDeps } from './order-commit.js';
+import { commitOptionEvent } from './option-commit.js';
+import { optionEventOrderId, type OptionEventReport } from '../domain/option-events.js';
+import { roleAtFirstFill } from '../../machines/position.js';
 import { CommitStep, type CommitOutcome } from './commit-step.js';
 import { AfterBatch } from './after-batch.js';
 import { orderActorId, supervisorMachine, type SupervisorEvent } from '../../machines/supervisor.machine.js';
@@ -65,6 +68,8 @@ export class OrderActors {
   fillsRecorded = 0;
   /** Fee rows (CFEE activities) committed by this process. */
   feesRecorded = 0;
+  /** Option exercise / assignment rows (OPEXC, OPASN, OPTRD) committed by this process. */
+  optionEventsRecorded = 0;
 
   /**
    * Commits that failed in this process (each also stopped it, or stepped the leader down): a caller
@@ -232,6 +237,50 @@ export class OrderActors {
       `fee ${fee.qty} ${fee.symbol} taken from the position`,
     );
     if (committed.marked) this.exitWalk.schedule();
+    this.stopsWake.schedule();
+    for (const entryOrderId of committed.followed.closed) if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
+    return true;
+  }
+
+  /**
+   * An option exercise or assignment activity (OPEXC, OPASN or OPTRD, from REST or the event stream):
+   * recorded once, as a fill of an order placed elsewhere (runtime/option-commit.ts), and followed by
+   * its symbol's position actor in the same transaction — shares bought are protected as an outside
+   * position is (CT_ADOPT), shares sold shrink or cancel the stops that covered them, contracts never
+   * get stops. False when it was recorded already (the other source's report of it).
+   */
+  recordOptionEvent(e: OptionEventReport, now = new Date()): boolean {
+    const { log } = this.opts;
+    this.send({ type: 'position.ensure', position: { symbol: e.symbol, qty: '0', stops: [] } });
+    const side = e.qty.startsWith('-') ? 'sell' : 'buy';
+    const assetClass = assetClassOf(e.symbol);
+    const orderId = optionEventOrderId(e.kind, e.key);
+    const order = {
+      orderId,
+      role: roleAtFirstFill(this.ledgerPosition(e.symbol), { clientOrderId: '', symbol: e.symbol, side, assetClass }),
+      assetClass,
+      clientOrderId: '',
+      protect: this.opts.adopt === 'protect',
+    } as const;
+    let committed: ReturnType<typeof commitOptionEvent>;
+    try {
+      committed = commitOptionEvent(this.commitDeps, e, order, now);
+    } catch (err) {
+      if (!(err instanceof LeadershipLost)) log.fatal({ event: 'persist_failed', err }, 'could not record an option exercise or assignment');
+      this.opts.onFatal(err);
+      return false;
+    }
+    if (!committed) {
+      log.debug({ event: 'option_event_already_recorded', kind: e.kind, key: e.key, source: e.source }, 'option activity recorded already');
+      return false;
+    }
+    this.optionEventsRecorded += 1;
+    this.fillsRecorded += 1;
+    log.info(
+      { event: 'option_event_recorded', kind: e.kind, order_id: orderId, symbol: e.symbol, qty: e.qty, price: e.price, contract: e.contractSymbol, source: e.source, role: order.role, position: this.ledgerPosition(e.symbol) },
+      `${e.kind} ${e.qty} ${e.symbol}${e.kind === 'OPTRD' ? ` @ ${e.price}` : ''} recorded`,
+    );
+    this.exitWalk.schedule();
     this.stopsWake.schedule();
     for (const entryOrderId of committed.followed.closed) if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
     return true;
