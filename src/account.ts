@@ -9,6 +9,7 @@ import { keysRefused, verifyCredentials } from './broker/credentials.js';
 import { createApiApp } from './api/server.js';
 import { healthReport, type HealthReport, type HealthSource } from './api/health.js';
 import { fetchOrder } from './broker/fetch-order.js';
+import { fetchOrderFills } from './broker/order-fills.js';
 import { OrderActors } from './runtime/order-actors.js';
 import { DriftCheck } from './sync/drift.js';
 import { createPriceSource } from './broker/market-data.js';
@@ -137,6 +138,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
       onOrderEnded: (symbol) => stopWorker?.orderEnded(symbol),
       extraInspect: inspector?.inspect,
       fetchOrder: (id) => fetchOrder(broker, log, id),
+      orderFills: (id) => fetchOrderFills(broker, log, id),
       onFatal: (err) => {
         // A commit fenced off: another instance leads now. Step down (the next term rehydrates);
         // anything else is state that did not reach the disk: the process must stop.

@@ -14,7 +14,8 @@ import type { Logger } from '../log.js';
 import { assetClassOf } from '../domain/symbols.js';
 import { orderMachine, type OrderContext } from '../../machines/order.machine.js';
 import { activeCooldown } from '../store/cooldowns.js';
-import { noteExecutionId } from '../store/ledger.js';
+import { ledgerOf, noteExecutionId } from '../store/ledger.js';
+import { D } from '../decimal.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import { entriesWithCanceledStops, stopCanceledForClose } from '../store/stops.js';
 import { OrderRoutes } from './order-routes.js';
@@ -37,6 +38,11 @@ export interface OrderActorsOptions {
   adopt: 'protect' | 'record';
   /** The broker's current view of one order (null when it does not know it). */
   fetchOrder: (orderId: string) => Promise<OrderReport | null>;
+  /**
+   * One order's fills as executed (activities by `order_id`, broker/order-fills.ts), null when they
+   * cannot be read so: an unpriced gap is filled with the fills themselves before the order is read.
+   */
+  orderFills?: (orderId: string) => Promise<ExecutionReport[] | null>;
   /** Called when the store cannot be written: the process must stop rather than run on unpersisted. */
   onFatal: (err: unknown) => void;
   /** CT_COOLDOWN_MINUTES: cooldown after an exit that closes a position. */
@@ -343,11 +349,18 @@ export class OrderActors {
       .map(([id, ref]) => ({ orderId: id.slice('order:'.length), state: stateName(ref.getSnapshot().value) }));
   }
 
-  /** Asks the broker for an order and routes what it says (unpriced gaps, rebuilds, reconciliation). */
-  async refreshOrder(orderId: string, reason: string): Promise<void> {
+  /**
+   * Asks the broker for an order and routes what it says (unpriced gaps, rebuilds, reconciliation).
+   * An unpriced gap (`gapBefore`: the cum_qty past it) is first filled from that order's own fills
+   * (one activities request by `order_id`), each recorded as executed rather than one fill priced
+   * from the order's VWAP; the order is read only when they do not reach `gapBefore` (not published
+   * yet) or cannot be read.
+   */
+  async refreshOrder(orderId: string, reason: string, gapBefore?: string): Promise<void> {
     if (this.snapshotRequests.has(orderId)) return;
     this.snapshotRequests.add(orderId);
     try {
+      if (gapBefore !== undefined && this.opts.orderFills && (await this.fillGap(orderId, gapBefore))) return;
       const order = await this.opts.fetchOrder(orderId);
       if (order) this.handleOrder(order);
       else this.opts.log.warn({ event: 'order_unknown_at_broker', order_id: orderId, reason }, 'broker does not know this order');
@@ -356,6 +369,24 @@ export class OrderActors {
     } finally {
       this.snapshotRequests.delete(orderId);
     }
+  }
+
+  /** Routes the order's fills by `order_id`; true when the ledger then reaches `gapBefore`. */
+  private async fillGap(orderId: string, gapBefore: string): Promise<boolean> {
+    const { db, log } = this.opts;
+    let fills: ExecutionReport[] | null;
+    try {
+      fills = await this.opts.orderFills!(orderId);
+    } catch (err) {
+      log.warn({ event: 'order_fills_failed', order_id: orderId, err: String(err) }, 'could not read the order\'s fills; reading the order');
+      return false;
+    }
+    if (!fills) return false;
+    for (const f of fills) this.handleExecution(f, null);
+    const filled = ledgerOf(db, orderId).filledQty;
+    const closed = new D(filled).gte(gapBefore);
+    log.info({ event: 'order_fills_read', order_id: orderId, fills: fills.length, ledger_qty: filled, gap_before: gapBefore, closed }, closed ? 'unpriced gap filled from the order\'s fills' : 'the order\'s fills do not reach the gap yet; reading the order');
+    return closed;
   }
 
   /** One event through the supervisor, then its commit step: every order actor it changed is persisted. */
@@ -372,7 +403,7 @@ export class OrderActors {
         recordFill: ({ context }, fill) => void this.step.buffer(context.order.orderId).fills.push(fill),
         duplicateFill: (_, p) =>
           log.debug({ event: 'fill_already_processed', order_id: p.orderId, cum_qty: p.cumQty, source: p.source }, 'duplicate fill report ignored'),
-        requestOrderSnapshot: (_, p) => void this.refreshOrder(p.orderId, p.reason),
+        requestOrderSnapshot: (_, p) => void this.refreshOrder(p.orderId, p.reason, p.gapBefore),
       },
     });
   }
