@@ -82,8 +82,11 @@ export class OrderActors {
    * that writes a cursor in the transaction of the reports it handed in checks this did not move.
    */
   get commitFailures(): number {
-    return this.step.failures;
+    return this.step.failures + this.optionFailures;
   }
+
+  /** Option exercise / assignment commits that failed (each also stopped the process). */
+  private optionFailures = 0;
 
   constructor(private readonly opts: OrderActorsOptions) {
     this.exits = new ExitCooldowns(opts.db, opts.cooldownMinutes ?? 0, opts.log);
@@ -272,6 +275,7 @@ export class OrderActors {
     try {
       committed = commitOptionEvent(this.commitDeps, e, order, now);
     } catch (err) {
+      this.optionFailures += 1;
       if (!(err instanceof LeadershipLost)) log.fatal({ event: 'persist_failed', err }, 'could not record an option exercise or assignment');
       this.opts.onFatal(err);
       return false;

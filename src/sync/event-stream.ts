@@ -231,7 +231,11 @@ export class ActivityEventStream {
     if (option && !option.ok) log.warn({ event: 'broker_payload_rejected', source: 'event', event_id: eventId, reason: option.reason }, 'skipped a malformed option activity event');
     if (eventId === null) return 'ok';
     return db.transaction(() => {
-      if (option?.ok) actors.recordOptionEvent(option.value);
+      if (option?.ok) {
+        const failuresBefore = actors.commitFailures;
+        actors.recordOptionEvent(option.value);
+        if (actors.commitFailures !== failuresBefore) throw new Error(`the ${option.value.kind} of activity event ${eventId} was not committed`);
+      }
       if (parsed.ok && parsed.value.kind === 'fill') {
         const execution = parsed.value.execution;
         const failuresBefore = actors.commitFailures;
