@@ -8,7 +8,8 @@
  *   get a stop at the simulator;
  * - a short call assigned: the shares the bot protected are sold by the OPTRD, and their stop is
  *   canceled at the simulator;
- * - a restart that reads the event stream and the REST activities again from the start records nothing twice.
+ * - a restart that reads the event stream and the REST activities again from the start records nothing twice;
+ * - an option activity behind the watermark (published late) is found by the trailing re-read, once.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -22,6 +23,11 @@ import { loadConfig } from '../src/config.js';
 import { startAccount, type RunningAccount } from '../src/account.js';
 import { stopClientOrderId } from '../src/domain/orders.js';
 import { D, normalize } from '../src/decimal.js';
+import { OrderActors } from '../src/runtime/order-actors.js';
+import { restart } from '../src/runtime/restart.js';
+import { Reconciler } from '../src/sync/reconciler.js';
+import { DriftCheck } from '../src/sync/drift.js';
+import { createBrokerClient } from '../src/broker/client.js';
 import { captureLogger } from './support/log-capture.js';
 import { simPost } from './support/sim-traffic.js';
 import { eventually, getJson } from './support/bot-process.js';
@@ -208,5 +214,42 @@ describe('options (in-process service, simulator over loopback)', () => {
     expect(rows(s, 'select client_order_id, status, version from stops order by client_order_id')).toEqual(before.stops);
     // No order was sent to the simulator for them.
     expect(sim.engine.orders.length).toBe(before.simOrders);
+  });
+});
+
+describe('an option activity the watermark passed (published late) is recorded by the trailing re-read, once', () => {
+  it('the OPTRD is found behind the watermark, recorded, and its shares asked a stop', async () => {
+    const own = await startSimulator({ seed: 2607 });
+    const db = await openDatabase(':memory:');
+    const cap = captureLogger('info');
+    const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl: own.url });
+    const actors = new OrderActors({ db, log: cap.log, adopt: 'protect', cooldownMinutes: 30, fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+    try {
+      await restart({ actors });
+      const drift = new DriftCheck({ db, log: cap.log, client, actors });
+      const reconciler = new Reconciler({ db, log: cap.log, client, actors, drift });
+      await simPost(own, '/_sim/trade', { symbol: 'NVDA261218P00900000', side: 'buy', qty: '1', type: 'market' });
+      await reconciler.trigger('poll');
+      const ex = await simPost(own, '/_sim/exercise', { symbol: 'NVDA261218P00900000' });
+      const optrd = ex.activities.find((a: any) => a.activity_type === 'OPTRD');
+      // The watermark already past them: the forward read never returns them.
+      db.sqlite.prepare("update sync_state set value = ? where key = 'fill_watermark'").run(optrd.id);
+      (reconciler as any).resync.deps.everyMs = 0;
+      const run = await reconciler.trigger('poll');
+      expect(run).toMatchObject({ late_recovered: 2 });
+      const key = String(optrd.id).split('::')[1];
+      // A long put exercised sells 100 shares at the strike: a short, covered by a buy stop of its own.
+      expect(db.sqlite.prepare("select side, qty, price from fills where order_id = ?").all(`optrd-${key}`)).toEqual([{ side: 'sell', qty: '100', price: '900' }]);
+      expect(db.sqlite.prepare('select client_order_id from stops where entry_order_id = ?').all(`optrd-${key}`)).toEqual([{ client_order_id: stopClientOrderId(`optrd-${key}`) }]);
+      expect(cap.lines().filter((l) => l.event === 'late_activity_recovered').map((l) => l.kind).sort()).toEqual(['OPEXC', 'OPTRD']);
+      // Read again: nothing twice.
+      expect(await reconciler.trigger('poll')).toMatchObject({ late_recovered: 0 });
+      expect(db.sqlite.prepare("select count(*) as n from fills where order_id like 'op%'").get()).toEqual({ n: 2 });
+      await reconciler.stop();
+    } finally {
+      actors.stop();
+      await db.close();
+      await own.close();
+    }
   });
 });
