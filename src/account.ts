@@ -17,7 +17,7 @@ import { StopWorker } from './protection/stop-worker.js';
 import { CryptoRatchet } from './protection/crypto-ratchet.js';
 import { AssetGrids } from './broker/asset-grids.js';
 import { MarketClock } from './broker/market-clock.js';
-import { isCrypto } from './domain/symbols.js';
+import { isCrypto, isOption } from './domain/symbols.js';
 import { CoverageWatch } from './protection/coverage-watch.js';
 import { createMetrics } from './metrics.js';
 import type { StreamState } from './domain/stream.js';
@@ -232,7 +232,8 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
       tokenName: config.api.tokenName,
       lastPrices: new LastPrices(async (symbols) => {
         const crypto = symbols.filter((s) => isCrypto(s));
-        const stocks = symbols.filter((s) => !isCrypto(s));
+        // Option contracts have no price on the stocks endpoint: shown unpriced, and never in a stocks batch.
+        const stocks = symbols.filter((s) => !isCrypto(s) && !isOption(s));
         const [c, e] = await Promise.all([crypto.length ? prices.latestCrypto(crypto) : new Map<string, string>(), stocks.length ? prices.latestStock(stocks) : new Map<string, string>()]);
         return new Map([...c, ...e]);
       }),

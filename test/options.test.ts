@@ -124,7 +124,9 @@ describe('options (in-process service, simulator over loopback)', () => {
     expect(fillsOf(s, CALL)).toEqual([expect.objectContaining({ order_id: buy.id, side: 'buy', qty: '2' })]);
     const positions = await getJson(`${s.url}/positions`);
     const p = positions.body.positions.find((x: any) => x.symbol === CALL);
-    expect(p).toMatchObject({ qty: '2', option: true, multiplier: 100, protected_qty: '0', stops: [] });
+    expect(p).toMatchObject({ qty: '2', option: true, multiplier: 100, protected_qty: '0', stops: [], last_price: null });
+    // The contract, unpriced (no option market data), leaves the stocks' prices alone.
+    expect(positions.body.positions.find((x: any) => x.symbol === 'F')).toMatchObject({ option: false, multiplier: 1, last_price: expect.any(String) });
     // Cost basis: 2 contracts × the premium × 100 shares.
     expect(p.cost_basis).toBe(normalize(new D(fillsOf(s, CALL)[0]!.price).times(2 * 100)));
 
