@@ -28,6 +28,7 @@ const UNIT = [
   'test/grid.test.ts',
   'test/imports.test.ts',
   'test/ledger-books.test.ts',
+  'test/option-events.test.ts',
   'test/poll-relax.test.ts',
   'test/poll-timer.test.ts',
   'test/position-summary.test.ts',

@@ -113,8 +113,11 @@ export const orderMachine = setup({
         orderId: event.type === 'stop.working' ? event.stopOrderId : (context.stop?.orderId ?? null),
       }),
     }),
-    /** Runtime: fetch the order from the broker and send it back as `order.report`. */
-    requestOrderSnapshot: (_, _p: { orderId: string; reason: string }) => {},
+    /**
+     * Runtime: fetch the order from the broker and send it back as `order.report`. `gapBefore`: the
+     * cum_qty of the report that jumped past unrecorded fills (the runtime reads that order's fills first).
+     */
+    requestOrderSnapshot: (_, _p: { orderId: string; reason: string; gapBefore?: string }) => {},
   },
   guards: {
     needsProtection: ({ context }) => needsProtection(context),
@@ -243,7 +246,7 @@ function applyExecution(context: OrderContext, execution: ExecutionReport, event
   if (plan.kind === 'unpricedGap') {
     enqueue({
       type: 'requestOrderSnapshot',
-      params: { orderId: context.order.orderId, reason: `unpriced gap before cum_qty ${execution.cumQty}` },
+      params: { orderId: context.order.orderId, reason: `unpriced gap before cum_qty ${execution.cumQty}`, gapBefore: execution.cumQty },
     });
     return;
   }

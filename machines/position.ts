@@ -2,7 +2,7 @@ import { D, normalize, type Dec } from '../src/decimal.js';
 import type { Side } from '../src/domain/reports.js';
 import type { OrderRole } from '../src/domain/protection.js';
 import { entryOfStop } from '../src/domain/orders.js';
-import { isCrypto } from '../src/domain/symbols.js';
+import { isCrypto, isOption } from '../src/domain/symbols.js';
 
 /**
  * The position of one symbol and what its protective stops are asked to cover, as a model (pure,
@@ -241,13 +241,16 @@ function shrink(w: Work, closing: Side, left: Dec): void {
 
 /**
  * `qty` of `fill` opened a position: the order's own stop covers it (its ask grows by it; one that
- * ended is armed again for it). An entry the operator does not protect (CT_ADOPT=record) gets none.
+ * ended is armed again for it). An entry the operator does not protect (CT_ADOPT=record) gets none,
+ * nor does an option contract.
  */
 function cover(w: Work, fill: PositionFill, order: FillOrder, qty: string): void {
   const side: Side = fill.side === 'buy' ? 'sell' : 'buy';
   // Crypto cannot be shorted: a crypto position below flat is fills not known yet, and a buy stop
   // for it would open a long.
   if (side === 'buy' && isCrypto(w.symbol, order.assetClass)) return;
+  // Option contracts are recorded, never protected by a stop (issue 26 item 5).
+  if (isOption(w.symbol, order.assetClass)) return;
   if (order.role === 'entry' && order.protect === false) return;
   const existing = w.stops.find((s) => s.stopOf === fill.orderId);
   if (existing && isLive(existing)) {

@@ -9,6 +9,7 @@ import { keysRefused, verifyCredentials } from './broker/credentials.js';
 import { createApiApp } from './api/server.js';
 import { healthReport, type HealthReport, type HealthSource } from './api/health.js';
 import { fetchOrder } from './broker/fetch-order.js';
+import { fetchOrderFills } from './broker/order-fills.js';
 import { OrderActors } from './runtime/order-actors.js';
 import { DriftCheck } from './sync/drift.js';
 import { createPriceSource } from './broker/market-data.js';
@@ -16,7 +17,7 @@ import { StopWorker } from './protection/stop-worker.js';
 import { CryptoRatchet } from './protection/crypto-ratchet.js';
 import { AssetGrids } from './broker/asset-grids.js';
 import { MarketClock } from './broker/market-clock.js';
-import { isCrypto } from './domain/symbols.js';
+import { isCrypto, isOption } from './domain/symbols.js';
 import { CoverageWatch } from './protection/coverage-watch.js';
 import { createMetrics } from './metrics.js';
 import type { StreamState } from './domain/stream.js';
@@ -138,6 +139,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
       onOrderEnded: (symbol) => stopWorker?.orderEnded(symbol),
       extraInspect: inspector?.inspect,
       fetchOrder: (id) => fetchOrder(broker, log, id),
+      orderFills: (id) => fetchOrderFills(broker, log, id),
       onFatal: (err) => {
         // A commit fenced off: another instance leads now. Step down (the next term rehydrates);
         // anything else is state that did not reach the disk: the process must stop.
@@ -238,7 +240,8 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
       tokenName: config.api.tokenName,
       lastPrices: new LastPrices(async (symbols) => {
         const crypto = symbols.filter((s) => isCrypto(s));
-        const stocks = symbols.filter((s) => !isCrypto(s));
+        // Option contracts have no price on the stocks endpoint: shown unpriced, and never in a stocks batch.
+        const stocks = symbols.filter((s) => !isCrypto(s) && !isOption(s));
         const [c, e] = await Promise.all([crypto.length ? prices.latestCrypto(crypto) : new Map<string, string>(), stocks.length ? prices.latestStock(stocks) : new Map<string, string>()]);
         return new Map([...c, ...e]);
       }),

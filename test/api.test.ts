@@ -168,8 +168,8 @@ describe('status API', () => {
     });
     const p = await get('/positions');
     expect(p.body.positions).toEqual([
-      { symbol: 'AAPL', crypto: false, qty: '4', side: 'long', protected_qty: '0', last_price: null, stops: [], session: null, stops_acting: null, stops_acting_reason: null, ...unpriced('101.5', '406') },
-      { symbol: 'BTC/USD', crypto: true, qty: '0.617283945', side: 'long', protected_qty: '0', last_price: null, stops: [], session: 'continuous', stops_acting: true, stops_acting_reason: null, ...unpriced('65000.5', '40123.7650669725') },
+      { symbol: 'AAPL', crypto: false, option: false, multiplier: 1, qty: '4', side: 'long', protected_qty: '0', last_price: null, stops: [], session: null, stops_acting: null, stops_acting_reason: null, ...unpriced('101.5', '406') },
+      { symbol: 'BTC/USD', crypto: true, option: false, multiplier: 1, qty: '0.617283945', side: 'long', protected_qty: '0', last_price: null, stops: [], session: 'continuous', stops_acting: true, stops_acting_reason: null, ...unpriced('65000.5', '40123.7650669725') },
     ]);
     // Without last prices nothing is valued: the totals are over none of them.
     expect(p.body.totals).toEqual({ market_value: '0', unrealized_pnl: '0', cost_basis: '0', priced: 0, positions: 2 });

@@ -166,6 +166,10 @@ describe('one domain', () => {
     expect(matching(/\b(function\s+isCrypto\b|(const|let|var)\s+isCrypto\s*=)/, 'src/domain/symbols.ts')).toEqual([]);
   });
 
+  it('one isOption, in src/domain/symbols.ts (an option contract is never protected: decided by it)', () => {
+    expect(matching(/\b(function\s+isOption\b|(const|let|var)\s+isOption\s*=)/, 'src/domain/symbols.ts')).toEqual([]);
+  });
+
   it('one set of status groups: order statuses in src/domain/orders.ts, live stop statuses in src/domain/protection.ts', () => {
     expect(matching(/\b(FINAL_ORDER_STATUSES|LIVE_ORDER_STATUSES)\s*=|function\s+(isFinalStatus|isLiveStatus|brokerOutcome)\b/, 'src/domain/orders.ts')).toEqual([]);
     expect(matching(/\[\s*'pending',\s*'unknown',\s*'confirmed',\s*'rejected'\s*\]/, 'src/domain/protection.ts')).toEqual([]);

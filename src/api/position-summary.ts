@@ -82,9 +82,13 @@ export function nearestStop(stops: readonly StopForLevel[], lastPrice: string | 
   return best && { stop_order_id: best.stop.stop_order_id, type: best.stop.type, ...best.at };
 }
 
-/** The figures of a position of signed `qty` whose open lots are `open`, at `lastPrice`, covered by `stops`. */
-export function positionFigures(qty: string, open: OpenLots | undefined, lastPrice: string | null, stops: readonly StopForLevel[]): PositionFigures {
-  const q = new D(qty);
+/**
+ * The figures of a position of signed `qty` whose open lots are `open`, at `lastPrice`, covered by
+ * `stops`. `multiplier`: what one unit is worth in price units (100 for an option contract, whose
+ * price is per share): money figures are multiplied by it, `avg_entry` stays a price.
+ */
+export function positionFigures(qty: string, open: OpenLots | undefined, lastPrice: string | null, stops: readonly StopForLevel[], multiplier = 1): PositionFigures {
+  const q = new D(qty).times(multiplier);
   const avg = open && !new D(open.qty).isZero() ? new D(open.cost).div(open.qty) : null;
   const cost = avg ? q.times(avg) : null;
   const value = lastPrice !== null ? q.times(lastPrice) : null;

@@ -4,7 +4,7 @@ import type { Database } from '../store/database.js';
 import { ledgerPositions } from '../store/ledger.js';
 import { listCooldowns } from '../store/cooldowns.js';
 import { stopAsk } from '../domain/protection.js';
-import { isCrypto } from '../domain/symbols.js';
+import { isCrypto, isOption, multiplierOf } from '../domain/symbols.js';
 import type { LastPrices } from './last-prices.js';
 import { positionSession, stopsActing, type MarketSession } from '../domain/market-session.js';
 import { guardExits } from '../store/guard-exits.js';
@@ -63,6 +63,9 @@ export function positionRoutes(router: Router, db: Database, lastPrices?: LastPr
         return {
           symbol,
           crypto: isCrypto(symbol),
+          // An option contract: recorded, never protected by a stop; money figures × its multiplier (100).
+          option: isOption(symbol),
+          multiplier: multiplierOf(symbol),
           qty,
           side: qty.startsWith('-') ? 'short' : 'long',
           protected_qty: normalize(protectedQty),
@@ -73,7 +76,7 @@ export function positionRoutes(router: Router, db: Database, lastPrices?: LastPr
           last_price: last,
           // Confirmed at the broker and not being canceled: each one is working.
           stops: details.map(({ s, d }) => ({ stop_order_id: s.broker_order_id, entry_order_id: s.entry_order_id, qty: s.placed_qty, ...d, state: 'working' as const, ...stopLevel(d, last) })),
-          ...positionFigures(qty, books.open.get(symbol), last, details.map(({ s, d }) => ({ stop_order_id: s.broker_order_id, ...d }))),
+          ...positionFigures(qty, books.open.get(symbol), last, details.map(({ s, d }) => ({ stop_order_id: s.broker_order_id, ...d })), multiplierOf(symbol)),
           price_increment: grid?.priceIncrement ?? null,
           qty_increment: grid?.minTradeIncrement ?? null,
         };

@@ -188,8 +188,8 @@ export const PositionsResponse = z
           ),
           last_price: signedDecimal.nullable().optional(),
           avg_entry: signedDecimal.nullable().optional().describe('Σ cost / Σ qty of the open FIFO lots'),
-          cost_basis: signedDecimal.nullable().optional().describe('avg_entry × qty, signed like qty'),
-          market_value: signedDecimal.nullable().optional().describe('qty × last_price, signed like qty'),
+          cost_basis: signedDecimal.nullable().optional().describe('avg_entry × qty (× multiplier), signed like qty'),
+          market_value: signedDecimal.nullable().optional().describe('qty × last_price (× multiplier), signed like qty'),
           unrealized_pnl: signedDecimal.nullable().optional().describe('market_value − cost_basis, before fees'),
           unrealized_pnl_pct: signedDecimal.nullable().optional().describe('unrealized_pnl / |cost_basis| in %, 2 places'),
           nearest_stop: z
@@ -198,6 +198,8 @@ export const PositionsResponse = z
             .optional()
             .describe('the stop that triggers first (smallest distance)'),
           crypto: z.boolean().optional().describe('a coin pair (BTC/USD), not an equity'),
+          option: z.boolean().optional().describe('an option contract (OCC symbol): recorded, never protected by a stop, no cooldowns'),
+          multiplier: z.number().int().optional().describe('shares per unit: 100 for an option contract (cost_basis, market_value and P&L are × it), else 1'),
           price_increment: z.string().nullable().optional().describe("the asset's price_increment where it was read (crypto), else null"),
           qty_increment: z.string().nullable().optional().describe("the asset's min_trade_increment where it was read (crypto), else null"),
         })

@@ -65,8 +65,14 @@ export interface BrokerClient {
 
 export const ACTIVITY_PAGE_SIZE = 100;
 
-/** The activity types the service reads: fills, and crypto fees taken in the coin. */
-export type ActivityKind = 'FILL' | 'CFEE';
+/**
+ * The activity types the service reads: fills, crypto fees taken in the coin, and option exercises
+ * and assignments with the share trades they make (src/domain/option-events.ts).
+ */
+export type ActivityKind = 'FILL' | 'CFEE' | 'OPEXC' | 'OPASN' | 'OPTRD';
+
+/** What the watermark pages read: every kind above, in one id order. */
+export const WATERMARK_KINDS: ActivityKind[] = ['FILL', 'CFEE', 'OPEXC', 'OPASN', 'OPTRD'];
 
 export function streamUrlFor(apiUrl: string): string {
   const u = new URL(apiUrl);

@@ -1,3 +1,4 @@
+import { multiplierOf } from '../domain/symbols.js';
 import { D, normalize, type Dec } from '../decimal.js';
 import { inLedgerOrder } from '../domain/fees.js';
 
@@ -239,7 +240,8 @@ class FifoWalk {
       if (!lot) break;
       const matched = D.min(rest, lot.qty);
       const perUnit = book.long ? price.minus(lot.price) : lot.price.minus(price);
-      const pnl = matched.times(perUnit);
+      // An option contract's price is per share: a contract's P&L is 100 times it.
+      const pnl = matched.times(perUnit).times(multiplierOf(f.symbol));
       book.tally.lot(pnl);
       this.total.lot(pnl);
       book.tripPnl = book.tripPnl.plus(pnl);

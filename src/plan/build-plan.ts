@@ -8,7 +8,7 @@ import { keysRefused } from '../broker/credentials.js';
 import { listPositions } from '../broker/positions.js';
 import { parseOrder } from '../broker/adapter.js';
 import type { OrderReport } from '../domain/reports.js';
-import { isCrypto } from '../domain/symbols.js';
+import { isCrypto, isOption } from '../domain/symbols.js';
 import { ledgerPositions } from '../store/ledger.js';
 import { guardExits } from '../store/guard-exits.js';
 import { OPEN_ORDERS_PAGE } from '../sync/reconciler.js';
@@ -121,7 +121,8 @@ async function allOpenOrders(client: BrokerClient): Promise<OrderReport[]> {
 
 async function latestPrices(prices: ReturnType<typeof createPriceSource>, symbols: string[]): Promise<Map<string, string>> {
   const crypto = symbols.filter((s) => isCrypto(s));
-  const stocks = symbols.filter((s) => !isCrypto(s));
+  // Option contracts have no price on the stocks endpoint: shown unpriced, and never in a stocks batch.
+  const stocks = symbols.filter((s) => !isCrypto(s) && !isOption(s));
   const [c, e] = await Promise.all([
     crypto.length ? prices.latestCrypto(crypto).catch(() => new Map<string, string>()) : new Map<string, string>(),
     stocks.length ? prices.latestStock(stocks).catch(() => new Map<string, string>()) : new Map<string, string>(),

@@ -6,7 +6,7 @@ import { D, normalize } from '../decimal.js';
 import { entryOfStop, placedByUs, stopRowIdOf } from '../domain/orders.js';
 import { stopAsk, type StopAsk } from '../domain/protection.js';
 import { isCrypto, positionPathSymbol } from '../domain/symbols.js';
-import { assessCoverage, closingSide, holderAsks, stopCoverOf, type SymbolCoverage } from '../protection/coverage.js';
+import { assessCoverage, closingSide, holderAsks, OPTION, stopCoverOf, type SymbolCoverage } from '../protection/coverage.js';
 import { equityStopPrice } from '../protection/stop-order.js';
 import { openOrdersHolding, type OrderHolder } from '../store/order-holders.js';
 import { orderRow } from '../store/order-rows.js';
@@ -352,6 +352,9 @@ function uncoveredWords(input: ExplainInput, c: SymbolCoverage, refused: Array<{
   const ids = holders.length ? { order_ids: holders.map((h) => h.orderId) } : {};
   const held = holders.length ? `held by open order(s) ${named(holders)}` : 'held by other open orders';
   const reason = c.reason ?? '';
+  if (reason === OPTION) {
+    return { reason: 'an option contract: recorded, never protected by a stop and never cooled down (issue 26); /health never alarms on it' };
+  }
   if (reason === 'adopt_record') {
     return { reason: `placed outside this service and CT_ADOPT=record: recorded, not protected (no stop for ${c.uncovered}; /health says adopt_record, never critical)` };
   }

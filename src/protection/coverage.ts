@@ -4,12 +4,14 @@ import type { HolderAsk, OrderHolder } from '../store/order-holders.js';
 import { LIVE_STOP_STATUSES } from '../domain/protection.js';
 import { wantedOf, type RefusalKind } from '../../machines/stop-policy.js';
 import { replaceTarget } from '../../machines/stop-model.js';
+import { isOption } from '../domain/symbols.js';
 
 /**
  * How much of each ledger position live protective stops cover (pure: no I/O). A sell stop
  * covers a long, a buy stop a short; only a confirmed stop whose cancel was not asked for
  * counts. What is not covered gets a short machine-readable reason taken from the stops; where
- * other open orders hold the shares or coins, the reason names them (holders are passed in).
+ * other open orders hold the shares or coins, the reason names them (holders are passed in). An
+ * option contract's position is shown with the reason `OPTION` and is never unprotected.
  */
 
 /** One stop as coverage sees it (see stopCoverOf for the row → cover mapping). */
@@ -69,6 +71,8 @@ export interface CoverageOptions {
 /** The open orders holding part of each symbol's position (see openOrdersHolding). */
 export type HoldersBySymbol = ReadonlyMap<string, readonly OrderHolder[]>;
 
+/** The reason an option contract position shows: recorded, not protected by stops (not an alarm). */
+export const OPTION = 'option_unprotected_by_design';
 const LIVE = new Set<StopsTable['status']>(LIVE_STOP_STATUSES);
 const NO_HOLDERS: HoldersBySymbol = new Map();
 /** Reasons that mean other open orders hold the rest: a stop placed short of what it wants, or refused for it. */
@@ -105,6 +109,11 @@ export function assessCoverage(
     const excess = D.max(covered.minus(position.abs()), 0).plus(allStops.minus(covered));
     if (excess.gt(0)) report.overprotected.push({ symbol, position: normalize(position), covered: normalize(allStops), excess: normalize(excess) });
     if (position.isZero()) continue;
+    // An option contract is never protected by a stop (issue 26 item 5): a state, never unprotected.
+    if (isOption(symbol)) {
+      report.positions.push({ symbol, position: normalize(position), covered: '0', uncovered: '0', reason: OPTION });
+      continue;
+    }
     const entry = symbolCoverage(symbol, position, covered, onSide, opts, holders.get(symbol) ?? []);
     if (entry.reason !== null && opts.guarded?.has(symbol)) entry.reason = 'guard_exit';
     report.positions.push(entry);

@@ -7,6 +7,7 @@ import { inLedgerOrder } from '../domain/fees.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
 import { endingFills } from '../../machines/exit-walk.js';
 import { notifyCooldownStarted } from '../notify/events.js';
+import { isOption } from '../domain/symbols.js';
 
 /** sync_state key: the symbols whose exits are still to be walked, each from the time of its earliest new move. */
 const KEY = 'late_exits_from';
@@ -19,7 +20,8 @@ const KEY = 'late_exits_from';
  * order, and every fill that closed or crossed the position starts its cooldown, once (keyed by
  * the exit fill). A fill learned late (older than fills already recorded) is walked with all that
  * came after it, so arrival order never decides. The mark is durable: a crash before the walk only
- * delays it to the next start (docs/architecture.md, "Restart").
+ * delays it to the next start (docs/architecture.md, "Restart"). Option contracts are never marked:
+ * they have no cooldowns.
  */
 export class ExitCooldowns {
   /** The marks as committed (a mirror of the sync_state row, so an unchanged mark is not written again). */
@@ -35,6 +37,8 @@ export class ExitCooldowns {
 
   /** Inside the move's transaction: walk `symbol` from `at` (unless it is marked from earlier already). */
   mark(symbol: string, at: string): void {
+    // An option contract never cools down (issue 26 item 5): its fills are not walked.
+    if (isOption(symbol)) return;
     const from = this.marks[symbol];
     if (from !== undefined && from <= at) return;
     this.marks = { ...this.marks, [symbol]: at };

@@ -14,11 +14,15 @@ import type { Logger } from '../log.js';
 import { assetClassOf } from '../domain/symbols.js';
 import { orderMachine, type OrderContext } from '../../machines/order.machine.js';
 import { activeCooldown } from '../store/cooldowns.js';
-import { noteExecutionId } from '../store/ledger.js';
+import { ledgerOf, noteExecutionId } from '../store/ledger.js';
+import { D } from '../decimal.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import { entriesWithCanceledStops, stopCanceledForClose } from '../store/stops.js';
 import { OrderRoutes } from './order-routes.js';
 import { commitFee, type CommitDeps } from './order-commit.js';
+import { commitOptionEvent } from './option-commit.js';
+import { optionEventOrderId, type OptionEventReport } from '../domain/option-events.js';
+import { roleAtFirstFill } from '../../machines/position.js';
 import { CommitStep, type CommitOutcome } from './commit-step.js';
 import { AfterBatch } from './after-batch.js';
 import { orderActorId, supervisorMachine, type SupervisorEvent } from '../../machines/supervisor.machine.js';
@@ -34,6 +38,11 @@ export interface OrderActorsOptions {
   adopt: 'protect' | 'record';
   /** The broker's current view of one order (null when it does not know it). */
   fetchOrder: (orderId: string) => Promise<OrderReport | null>;
+  /**
+   * One order's fills as executed (activities by `order_id`, broker/order-fills.ts), null when they
+   * cannot be read so: an unpriced gap is filled with the fills themselves before the order is read.
+   */
+  orderFills?: (orderId: string) => Promise<ExecutionReport[] | null>;
   /** Called when the store cannot be written: the process must stop rather than run on unpersisted. */
   onFatal: (err: unknown) => void;
   /** CT_COOLDOWN_MINUTES: cooldown after an exit that closes a position. */
@@ -65,14 +74,19 @@ export class OrderActors {
   fillsRecorded = 0;
   /** Fee rows (CFEE activities) committed by this process. */
   feesRecorded = 0;
+  /** Option exercise / assignment rows (OPEXC, OPASN, OPTRD) committed by this process. */
+  optionEventsRecorded = 0;
 
   /**
    * Commits that failed in this process (each also stopped it, or stepped the leader down): a caller
    * that writes a cursor in the transaction of the reports it handed in checks this did not move.
    */
   get commitFailures(): number {
-    return this.step.failures;
+    return this.step.failures + this.optionFailures;
   }
+
+  /** Option exercise / assignment commits that failed (each also stopped the process). */
+  private optionFailures = 0;
 
   constructor(private readonly opts: OrderActorsOptions) {
     this.exits = new ExitCooldowns(opts.db, opts.cooldownMinutes ?? 0, opts.log);
@@ -237,6 +251,51 @@ export class OrderActors {
     return true;
   }
 
+  /**
+   * An option exercise or assignment activity (OPEXC, OPASN or OPTRD, from REST or the event stream):
+   * recorded once, as a fill of an order placed elsewhere (runtime/option-commit.ts), and followed by
+   * its symbol's position actor in the same transaction — shares bought are protected as an outside
+   * position is (CT_ADOPT), shares sold shrink or cancel the stops that covered them, contracts never
+   * get stops. False when it was recorded already (the other source's report of it).
+   */
+  recordOptionEvent(e: OptionEventReport, now = new Date()): boolean {
+    const { log } = this.opts;
+    this.send({ type: 'position.ensure', position: { symbol: e.symbol, qty: '0', stops: [] } });
+    const side = e.qty.startsWith('-') ? 'sell' : 'buy';
+    const assetClass = assetClassOf(e.symbol);
+    const orderId = optionEventOrderId(e.kind, e.key);
+    const order = {
+      orderId,
+      role: roleAtFirstFill(this.ledgerPosition(e.symbol), { clientOrderId: '', symbol: e.symbol, side, assetClass }),
+      assetClass,
+      clientOrderId: '',
+      protect: this.opts.adopt === 'protect',
+    } as const;
+    let committed: ReturnType<typeof commitOptionEvent>;
+    try {
+      committed = commitOptionEvent(this.commitDeps, e, order, now);
+    } catch (err) {
+      this.optionFailures += 1;
+      if (!(err instanceof LeadershipLost)) log.fatal({ event: 'persist_failed', err }, 'could not record an option exercise or assignment');
+      this.opts.onFatal(err);
+      return false;
+    }
+    if (!committed) {
+      log.debug({ event: 'option_event_already_recorded', kind: e.kind, key: e.key, source: e.source }, 'option activity recorded already');
+      return false;
+    }
+    this.optionEventsRecorded += 1;
+    this.fillsRecorded += 1;
+    log.info(
+      { event: 'option_event_recorded', kind: e.kind, order_id: orderId, symbol: e.symbol, qty: e.qty, price: e.price, contract: e.contractSymbol, source: e.source, role: order.role, position: this.ledgerPosition(e.symbol) },
+      `${e.kind} ${e.qty} ${e.symbol}${e.kind === 'OPTRD' ? ` @ ${e.price}` : ''} recorded`,
+    );
+    this.exitWalk.schedule();
+    this.stopsWake.schedule();
+    for (const entryOrderId of committed.followed.closed) if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
+    return true;
+  }
+
   /** The entry's stop actor reached working: its lifecycle shows "stop placed". */
   stopWorking(entryOrderId: string, stopOrderId: string): void {
     this.send({ type: 'stop.working', entryOrderId, stopOrderId });
@@ -294,11 +353,18 @@ export class OrderActors {
       .map(([id, ref]) => ({ orderId: id.slice('order:'.length), state: stateName(ref.getSnapshot().value) }));
   }
 
-  /** Asks the broker for an order and routes what it says (unpriced gaps, rebuilds, reconciliation). */
-  async refreshOrder(orderId: string, reason: string): Promise<void> {
+  /**
+   * Asks the broker for an order and routes what it says (unpriced gaps, rebuilds, reconciliation).
+   * An unpriced gap (`gapBefore`: the cum_qty past it) is first filled from that order's own fills
+   * (one activities request by `order_id`), each recorded as executed rather than one fill priced
+   * from the order's VWAP; the order is read only when they do not reach `gapBefore` (not published
+   * yet) or cannot be read.
+   */
+  async refreshOrder(orderId: string, reason: string, gapBefore?: string): Promise<void> {
     if (this.snapshotRequests.has(orderId)) return;
     this.snapshotRequests.add(orderId);
     try {
+      if (gapBefore !== undefined && this.opts.orderFills && (await this.fillGap(orderId, gapBefore))) return;
       const order = await this.opts.fetchOrder(orderId);
       if (order) this.handleOrder(order);
       else this.opts.log.warn({ event: 'order_unknown_at_broker', order_id: orderId, reason }, 'broker does not know this order');
@@ -307,6 +373,24 @@ export class OrderActors {
     } finally {
       this.snapshotRequests.delete(orderId);
     }
+  }
+
+  /** Routes the order's fills by `order_id`; true when the ledger then reaches `gapBefore`. */
+  private async fillGap(orderId: string, gapBefore: string): Promise<boolean> {
+    const { db, log } = this.opts;
+    let fills: ExecutionReport[] | null;
+    try {
+      fills = await this.opts.orderFills!(orderId);
+    } catch (err) {
+      log.warn({ event: 'order_fills_failed', order_id: orderId, err: String(err) }, 'could not read the order\'s fills; reading the order');
+      return false;
+    }
+    if (!fills) return false;
+    for (const f of fills) this.handleExecution(f, null);
+    const filled = ledgerOf(db, orderId).filledQty;
+    const closed = new D(filled).gte(gapBefore);
+    log.info({ event: 'order_fills_read', order_id: orderId, fills: fills.length, ledger_qty: filled, gap_before: gapBefore, closed }, closed ? 'unpriced gap filled from the order\'s fills' : 'the order\'s fills do not reach the gap yet; reading the order');
+    return closed;
   }
 
   /** One event through the supervisor, then its commit step: every order actor it changed is persisted. */
@@ -323,7 +407,7 @@ export class OrderActors {
         recordFill: ({ context }, fill) => void this.step.buffer(context.order.orderId).fills.push(fill),
         duplicateFill: (_, p) =>
           log.debug({ event: 'fill_already_processed', order_id: p.orderId, cum_qty: p.cumQty, source: p.source }, 'duplicate fill report ignored'),
-        requestOrderSnapshot: (_, p) => void this.refreshOrder(p.orderId, p.reason),
+        requestOrderSnapshot: (_, p) => void this.refreshOrder(p.orderId, p.reason, p.gapBefore),
       },
     });
   }

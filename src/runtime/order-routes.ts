@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { OrderReport } from '../domain/reports.js';
 import type { OrderRole } from '../domain/protection.js';
 import { placedByUs } from '../domain/orders.js';
+import { isOption } from '../domain/symbols.js';
 import { D } from '../decimal.js';
 import { ledgerOf } from '../store/ledger.js';
 import { orderRow } from '../store/order-rows.js';
@@ -13,7 +14,7 @@ import type { Routing } from '../../machines/supervisor.machine.js';
 /**
  * What the runtime knows about an order before its report goes to the supervisor: its role (from
  * its row, else the symbol's position at its first fill), whether this service placed it, whether it
- * is to be protected (`CT_ADOPT`), and its ledger when its actor must be seeded; and that a report
+ * is to be protected (`CT_ADOPT`; never an option contract), and its ledger when its actor must be seeded; and that a report
  * for an order whose actor finished is dropped (logged as drift when it carries more fill).
  */
 export class OrderRoutes {
@@ -35,7 +36,7 @@ export class OrderRoutes {
   /** Decides role / tracked / protect for a report; null when the order's actor already finished. */
   routing(orderId: string, clientOrderId: string, order: Pick<OrderReport, 'symbol' | 'side' | 'assetClass'>): Routing | null {
     if (this.isLive(orderId)) {
-      return { role: roleAtFirstFill(this.positionOf(order.symbol), { ...order, clientOrderId }), untracked: !placedByUs(clientOrderId), protect: true };
+      return { role: roleAtFirstFill(this.positionOf(order.symbol), { ...order, clientOrderId }), untracked: !placedByUs(clientOrderId), protect: !isOption(order.symbol, order.assetClass) };
     }
     if (this.terminal.has(orderId)) return null;
     const row = orderRow(this.db, orderId);
@@ -51,7 +52,8 @@ export class OrderRoutes {
       clientOrderId: knownClientId,
       role: (row?.role as OrderRole | null) ?? roleAtFirstFill(this.positionOf(order.symbol), { ...order, clientOrderId: knownClientId }),
       untracked,
-      protect: untracked ? this.adopt === 'protect' : true,
+      // An option contract never gets a stop: its entry is done once filled (issue 26 item 5).
+      protect: isOption(order.symbol, order.assetClass) ? false : untracked ? this.adopt === 'protect' : true,
       ledger: ledger.filledQty === '0' ? undefined : ledger,
     };
   }

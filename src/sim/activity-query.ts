@@ -3,7 +3,10 @@
  * direction (default desc), page_size (1..100, default 100), page_token (items strictly after that id
  * in the chosen direction), after/until (exclusive) and date (New York calendar date). A FILL is
  * filtered by its transaction time, a CFEE by when it was posted (not its id's midnight, not its
- * `date`). Activities published late (activity-book.ts) are left out until they are due.
+ * `date`). Activities published late (activity-book.ts) are left out until they are due. `order_id`
+ * (Alpaca changelog 2026-07-29; alpaca-rules.md "Streams and activities") keeps the activities of
+ * that order only: its FILLs (no other type names an order); with the other filters, paging and
+ * direction as usual.
  */
 import type { ActivityBook } from './activity-book.js';
 import { nyDate, rfc3339 } from './clock.js';
@@ -77,11 +80,14 @@ export function queryActivities(
   const token = qs(query, 'page_token');
   const after = qTime(query, 'after');
   const until = qTime(query, 'until');
+  const orderId = qs(query, 'order_id');
   const dateRaw = qs(query, 'date');
   const date = dateRaw === undefined ? undefined : dateRaw.slice(0, 10);
   if (date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(date)) throw invalid(`invalid date: ${dateRaw}`);
 
-  const selected = items(fills, book, types).filter((a) => {
+  // Only a FILL names an order: with order_id, the others are left out before anything is built.
+  const source = orderId === undefined ? items(fills, book, types) : items(fills.filter((f) => f.orderId === orderId), book, types?.filter((t) => t === 'FILL') ?? ['FILL']);
+  const selected = source.filter((a) => {
     if (book && !book.isPublished(a.id)) return false;
     if (after !== undefined && !(a.micros > after)) return false;
     if (until !== undefined && !(a.micros < until)) return false;

@@ -15,6 +15,8 @@ export interface LoggedRequest {
   at: number;
   method: string;
   path: string;
+  /** The query string, without `?` ("" when none). */
+  query: string;
   /** Final HTTP status (faults and refusals included). */
   status: number;
   /** The body's client_order_id, else that of the order the path names, else the answer's. */
@@ -75,6 +77,7 @@ export function logRequests(log: RequestLog, order: OrderLookup): Koa.Middleware
         at,
         method: ctx.method,
         path: ctx.path,
+        query: ctx.querystring,
         status: ctx.status,
         client_order_id: str(field(body, 'client_order_id')) ?? named?.clientOrderId ?? str(field(ctx.body, 'client_order_id')),
         symbol: str(field(body, 'symbol')) ?? named?.asset.symbol ?? null,

@@ -2,6 +2,7 @@ import { NotFoundError } from '@alpacahq/alpaca-trade-api';
 import type { BrokerClient } from '../broker/client.js';
 import { openActivityEvents, type OpenActivityEvents } from '../broker/activity-events.js';
 import { eventIdOf, parseActivityEvent } from '../broker/activity-event-adapter.js';
+import { parseOptionActivityEvent } from '../broker/option-activity-adapter.js';
 import type { Database } from '../store/database.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
 import { ledgerOf } from '../store/ledger.js';
@@ -225,8 +226,16 @@ export class ActivityEventStream {
       // A correction or bust: the ledger does not apply them yet (its fill is found by execution_id).
       log.warn({ event: 'execution_change_unapplied', event_id: eventId, execution_type: parsed.value.executionType }, 'a trade correction or bust is not applied to the ledger');
     }
+    // An option exercise or assignment (OPEXC / OPASN / OPTRD): recorded with the cursor (option-commit.ts).
+    const option = parseOptionActivityEvent(raw);
+    if (option && !option.ok) log.warn({ event: 'broker_payload_rejected', source: 'event', event_id: eventId, reason: option.reason }, 'skipped a malformed option activity event');
     if (eventId === null) return 'ok';
     return db.transaction(() => {
+      if (option?.ok) {
+        const failuresBefore = actors.commitFailures;
+        actors.recordOptionEvent(option.value);
+        if (actors.commitFailures !== failuresBefore) throw new Error(`the ${option.value.kind} of activity event ${eventId} was not committed`);
+      }
       if (parsed.ok && parsed.value.kind === 'fill') {
         const execution = parsed.value.execution;
         const failuresBefore = actors.commitFailures;

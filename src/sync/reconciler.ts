@@ -1,4 +1,5 @@
-import type { BrokerClient } from '../broker/client.js';
+import { WATERMARK_KINDS, type BrokerClient } from '../broker/client.js';
+import { parseOptionActivity } from '../broker/option-activity-adapter.js';
 import { parseActivity, parseFeeActivity, parseOrder } from '../broker/adapter.js';
 import { fetchOrder } from '../broker/fetch-order.js';
 import type { OrderReport } from '../domain/reports.js';
@@ -165,26 +166,33 @@ export class Reconciler {
       // 0. Once, after the upgrade that added fees: the CFEEs a FILL-only watermark went past.
       let pages = await this.backfillFees();
 
-      // 1. FILL and CFEE activities after the watermark, oldest first (one id order), to the end
+      // 1. FILL, CFEE and option (OPEXC, OPASN, OPTRD) activities after the watermark, oldest first (one id order), to the end
       //    (no cap). Each page commits in one transaction with the watermark that points past it.
       //    Fees go after the fills read so far: a CFEE's id is its day at midnight, before its fill.
       const brokerCum = new Map<string, string>();
       let fees: FeeReport[] = [];
-      for await (const page of client.activityPages(readSyncState(db, 'fill_watermark'))) {
+      for await (const page of client.activityPages(readSyncState(db, 'fill_watermark'), WATERMARK_KINDS)) {
         pages += 1;
         const failuresBefore = actors.commitFailures;
         db.transaction(() => {
           let watermark: string | null = null;
           for (const raw of page) {
             const id = (raw as { id?: unknown }).id;
-            const parsed = parseActivity(raw);
-            if (!parsed.ok) {
-              log.warn({ event: 'broker_payload_rejected', source: 'activity', id, reason: parsed.reason }, 'skipped a malformed activity');
-            } else if (parsed.value.type === 'fee') {
-              fees.push(parsed.value.fee);
+            // An option exercise or assignment (OPEXC / OPASN / OPTRD): recorded once (option-commit.ts).
+            const option = parseOptionActivity(raw);
+            if (option) {
+              if (option.ok) actors.recordOptionEvent(option.value);
+              else log.warn({ event: 'broker_payload_rejected', source: 'activity', id, reason: option.reason }, 'skipped a malformed option activity');
             } else {
-              actors.handleExecution(parsed.value.fill, null);
-              brokerCum.set(parsed.value.fill.orderId, parsed.value.fill.cumQty);
+              const parsed = parseActivity(raw);
+              if (!parsed.ok) {
+                log.warn({ event: 'broker_payload_rejected', source: 'activity', id, reason: parsed.reason }, 'skipped a malformed activity');
+              } else if (parsed.value.type === 'fee') {
+                fees.push(parsed.value.fee);
+              } else {
+                actors.handleExecution(parsed.value.fill, null);
+                brokerCum.set(parsed.value.fill.orderId, parsed.value.fill.cumQty);
+              }
             }
             if (typeof id === 'string') watermark = id;
           }

@@ -1,4 +1,5 @@
-import type { BrokerClient } from '../broker/client.js';
+import { WATERMARK_KINDS, type BrokerClient } from '../broker/client.js';
+import { parseOptionActivity } from '../broker/option-activity-adapter.js';
 import { parseActivity } from '../broker/adapter.js';
 import type { FeeReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
@@ -60,10 +61,19 @@ export class ResyncWindow {
     let recovered = 0;
     let fees: FeeReport[] = [];
     const failuresBefore = actors.commitFailures;
-    for await (const page of client.activityPages(null, ['FILL', 'CFEE'], since)) {
+    for await (const page of client.activityPages(null, WATERMARK_KINDS, since)) {
       pages += 1;
       db.transaction(() => {
         for (const raw of page) {
+          // An option exercise or assignment the watermark passed: recorded now (once: option-commit.ts).
+          const option = parseOptionActivity(raw);
+          if (option) {
+            if (option.ok && actors.recordOptionEvent(option.value)) {
+              recovered += 1;
+              log.warn({ event: 'late_activity_recovered', id: (raw as { id?: unknown }).id, kind: option.value.kind }, 'an activity the watermark had passed: recorded now');
+            }
+            continue;
+          }
           const parsed = parseActivity(raw);
           if (!parsed.ok) continue;
           if (parsed.value.type === 'fee') {

@@ -97,6 +97,20 @@ describe('FILL activities', () => {
     expect((await http(sim, 'GET', '/v2/account/activities/BOGUS')).status).toBe(422);
   });
 
+  it('order_id (changelog 2026-07-29) keeps that order\'s FILLs only, in one page, whatever types are asked', async () => {
+    const split = sim.engine.fills.filter((f) => f.symbol === 'MSFT');
+    const orderId = split[0]!.orderId;
+    const own = split.filter((f) => f.orderId === orderId).map((f) => f.id);
+    expect(own).toHaveLength(2);
+    const one = await http<Json[]>(sim, 'GET', `/v2/account/activities?order_id=${orderId}&direction=asc`);
+    expect(one.body.map((a) => a.id)).toEqual(own);
+    expect(one.body.every((a) => a.order_id === orderId && a.activity_type === 'FILL')).toBe(true);
+    const typed = await http<Json[]>(sim, 'GET', `/v2/account/activities?activity_types=FILL,CFEE&order_id=${orderId}&direction=desc&page_size=1`);
+    expect(typed.body.map((a) => a.id)).toEqual([own[1]]);
+    expect((await http<Json[]>(sim, 'GET', `/v2/account/activities?activity_types=CFEE&order_id=${orderId}`)).body).toEqual([]);
+    expect((await http<Json[]>(sim, 'GET', '/v2/account/activities?order_id=no-such-order')).body).toEqual([]);
+  });
+
   it('SDK quirk: typed FILL items lose order_id/cum_qty/price; the *Raw call keeps the wire JSON', async () => {
     // SDK 4.0.2 maps every activity through NonTradeActivitiesFromJSON (its oneOf check always
     // matches NonTrade first), which keeps id/qty/symbol but drops order_id, cum_qty, price, side, ...
