@@ -4,7 +4,7 @@ import type { OrderReport } from '../domain/reports.js';
 import type { OrderRole } from '../domain/protection.js';
 import { placedByUs } from '../domain/orders.js';
 import { D } from '../decimal.js';
-import { ledgerOf } from '../store/ledger.js';
+import { ledgerNetFilled, ledgerOf } from '../store/ledger.js';
 import { orderRow } from '../store/order-rows.js';
 import { stopClientIdOfBrokerOrder } from '../store/stops.js';
 import { roleAtFirstFill } from '../../machines/position.js';
@@ -58,7 +58,8 @@ export class OrderRoutes {
 
   dropForFinishedOrder(orderId: string, cumQty: string, source: string): void {
     const row = orderRow(this.db, orderId);
-    if (row && new D(cumQty).gt(row.filled_qty)) {
+    // A correction up raises the broker's filled_qty past the highest cum_qty recorded: what the fills add up to now covers it.
+    if (row && new D(cumQty).gt(row.filled_qty) && new D(cumQty).gt(ledgerNetFilled(this.db, orderId))) {
       this.log.warn(
         { event: 'ledger_drift', order_id: orderId, ledger_qty: row.filled_qty, broker_filled_qty: cumQty, source },
         'broker reports more fill for an order whose actor finished',
