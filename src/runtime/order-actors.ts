@@ -12,6 +12,7 @@ import { ExitCooldowns } from './exit-cooldowns.js';
 import { PositionFollowing } from './position-follow.js';
 import type { Logger } from '../log.js';
 import { assetClassOf } from '../domain/symbols.js';
+import { D, normalize } from '../decimal.js';
 import { placedByUs } from '../domain/orders.js';
 import { fillOfExecution } from '../store/fill-changes.js';
 import { applyPending, commitChange, type ChangeCommitted, type ChangeDeps, type ChangeOutcome } from './fill-change-commit.js';
@@ -64,6 +65,8 @@ export class OrderActors {
   /** The exit walk and the stop worker's wake-up, each once after the batch in progress. */
   private readonly exitWalk = new AfterBatch(() => this.walkExits(), () => this.actor !== null);
   private readonly stopsWake = new AfterBatch(() => this.opts.onIntents?.(), () => this.actor !== null);
+  /** Busts and corrections a fill's commit let through (pending ones): what follows them, after that commit. */
+  private released: ChangeCommitted[] = [];
   /** Fill rows committed by this process (reconcile_done reports the difference per run). */
   fillsRecorded = 0;
   /** Fee rows (CFEE activities) committed by this process. */
@@ -93,9 +96,10 @@ export class OrderActors {
       following: this.following,
       positionActor: (symbol) => this.positionActor(symbol),
       protects: (clientOrderId) => placedByUs(clientOrderId) || this.opts.adopt === 'protect',
+      // Inside an order's commit (its fill just recorded): what follows is done after that commit.
       applyPending: (executionId, now) => {
         const done = applyPending(this.commitDeps, executionId, now);
-        this.logApplied(done);
+        if (done.applied.length > 0) this.released.push(done);
         return done.followed;
       },
     };
@@ -252,6 +256,13 @@ export class OrderActors {
     if (done.applied.length === 0) return;
     this.exitWalk.schedule();
     this.stopsWake.schedule();
+    // A live order's actor reads the broker's filled_qty less what the change moved (fill-plan.ts `changeLedger`).
+    for (const a of done.applied) {
+      if (!this.live(a.fill.order_id)) continue;
+      const qty = new D(a.qty).minus(a.fill.qty);
+      const notional = new D(a.qty).times(a.price).minus(new D(a.fill.qty).times(a.fill.price));
+      this.send({ type: 'order.fillChanged', orderId: a.fill.order_id, qty: normalize(qty), notional: normalize(notional) });
+    }
     for (const entryOrderId of done.followed.closed) this.positionClosed(entryOrderId);
   }
 
@@ -452,6 +463,8 @@ export class OrderActors {
         if (wakeShortStops(db, c.order.symbol, now) > 0) this.stopsWake.schedule();
       }
     }
+    // Busts and corrections that waited for these fills: their orders' actors and entries follow.
+    for (const done of this.released.splice(0)) this.afterChanges(done);
     // Last: ending those entries runs their transitions (and this step for them).
     this.closeEntries(c, state, committed.closed);
   }

@@ -87,9 +87,8 @@ export function commitTransition(
     if (d.applyPending) {
       for (const f of out.written) {
         if (!f.executionId) continue;
-        const released = d.applyPending(f.executionId, now);
-        out.closed.push(...released.closed);
-        out.stopsAsked ||= released.asked;
+        // (The entries it closed are told after the commit, with the rest of what follows the change.)
+        out.stopsAsked ||= d.applyPending(f.executionId, now).asked;
       }
     }
     if (p.terminal && c.role === 'stop') settleStopIntent(d, c, now);

@@ -58,7 +58,7 @@ export class OrderRoutes {
 
   dropForFinishedOrder(orderId: string, cumQty: string, source: string): void {
     const row = orderRow(this.db, orderId);
-    // A correction up raises the broker's filled_qty past the highest cum_qty recorded: what the fills add up to now covers it.
+    // What the fills add up to (busted ones out, corrected ones at their new qty) is the broker's filled_qty.
     if (row && new D(cumQty).gt(row.filled_qty) && new D(cumQty).gt(ledgerNetFilled(this.db, orderId))) {
       this.log.warn(
         { event: 'ledger_drift', order_id: orderId, ledger_qty: row.filled_qty, broker_filled_qty: cumQty, source },

@@ -47,7 +47,7 @@ export function insertFills(db: Database, fills: readonly FillRecord[], now = ne
   return fills.filter((f) => inserted.delete(`${f.orderId}\u0000${f.cumQty}`));
 }
 
-const fillsOfOrder = prepared((k, p: { orderId: string }) => k.selectFrom('fills').select(['cum_qty', 'qty', 'price']).where('order_id', '=', p.orderId));
+const fillsOfOrder = prepared((k, p: { orderId: string }) => k.selectFrom('fills').select(['cum_qty', 'qty', 'price', 'busted']).where('order_id', '=', p.orderId));
 
 /**
  * A later report of a recorded fill that knows its broker execution id: kept on the row (the one row of
@@ -69,12 +69,17 @@ export function noteExecutionId(db: Database, orderId: string, cumQty: string, e
 export function ledgerOf(db: Database, orderId: string): OrderLedger {
   const rows = db.all(fillsOfOrder(db, { orderId }));
   let filled = new D(0);
+  let net = new D(0);
   let notional = new D(0);
   for (const r of rows) {
     filled = D.max(filled, r.cum_qty);
+    if (r.busted !== 0) continue;
+    net = net.plus(r.qty);
     notional = notional.plus(new D(r.qty).times(r.price));
   }
-  return { filledQty: normalize(filled), notional: normalize(notional) };
+  // Busts and corrections moved the broker's filled_qty off the highest cum_qty (machines/fill-plan.ts).
+  const changed = net.minus(filled);
+  return { filledQty: normalize(filled), notional: normalize(notional), ...(changed.isZero() ? {} : { changed: normalize(changed) }) };
 }
 
 /**
@@ -83,8 +88,8 @@ export function ledgerOf(db: Database, orderId: string): OrderLedger {
  * cum_qty recorded, is the fills' identity and stays).
  */
 export function ledgerNetFilled(db: Database, orderId: string): string {
-  const rows = db.all(db.kysely.selectFrom('fills').select(['qty']).where('order_id', '=', orderId).where('busted', '=', 0));
-  return normalize(rows.reduce((sum, r) => sum.plus(r.qty), new D(0)));
+  const l = ledgerOf(db, orderId);
+  return normalize(new D(l.filledQty).plus(l.changed ?? '0'));
 }
 
 /**

@@ -4,7 +4,7 @@ import { openActivityEvents, type OpenActivityEvents } from '../broker/activity-
 import { eventIdOf, parseActivityEvent } from '../broker/activity-event-adapter.js';
 import type { Database } from '../store/database.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
-import { ledgerOf } from '../store/ledger.js';
+import { ledgerNetFilled } from '../store/ledger.js';
 import { D } from '../decimal.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import type { Logger } from '../log.js';
@@ -233,7 +233,8 @@ export class ActivityEventStream {
         this.fillEvents += 1;
         actors.handleExecution(execution, null);
         if (actors.commitFailures !== failuresBefore) throw new Error(`the fill of activity event ${eventId} was not committed`);
-        const recorded = new D(ledgerOf(db, execution.orderId).filledQty).gte(execution.cumQty);
+        // The broker's cum_qty, against what the fills add up to (after a bust, below the highest recorded).
+        const recorded = new D(ledgerNetFilled(db, execution.orderId)).gte(execution.cumQty);
         if (!recorded && actors.live(execution.orderId) !== undefined) return 'held';
       }
       // A trade bust or correction: applied to its fill once (keyed by its ref_id), or kept pending
