@@ -110,7 +110,7 @@ function applyOne(d: ChangeDeps, row: FillChangeRow, fill: ChangedFill, now: Dat
     now,
   });
   out.followed.closed.push(...followed.closed);
-  out.followed.asked ||= followed.asked;
+  if (followed.asked) out.followed.asked = true;
   out.applied.push({ row, fill, qty: next?.qty ?? '0', price: next?.price ?? fill.price });
   // A correction's own id may be named by changes that came before it was applied.
   if (row.kind === 'correct') releasePending(d, row.ref_id, now, out);

@@ -88,7 +88,8 @@ export function commitTransition(
       for (const f of out.written) {
         if (!f.executionId) continue;
         // (The entries it closed are told after the commit, with the rest of what follows the change.)
-        out.stopsAsked ||= d.applyPending(f.executionId, now).asked;
+        const released = d.applyPending(f.executionId, now);
+        if (released.asked) out.stopsAsked = true;
       }
     }
     if (p.terminal && c.role === 'stop') settleStopIntent(d, c, now);
