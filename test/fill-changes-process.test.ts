@@ -5,7 +5,8 @@
  * both. Then: /fills flags them, /positions agrees with the simulator's /v2/positions, the stops at
  * the simulator cover the corrected position and nothing of the busted buy, the notifications are
  * written, no drift is reported — and a restart that replays the events from an older cursor applies
- * nothing twice.
+ * nothing twice. A bot SIGKILLed inside a bust's commit (CT_CRASH_AT=before_change_commit) leaves
+ * neither the bust nor a cursor past it on disk; the next start replays it and applies it once.
  */
 import BetterSqlite3 from 'better-sqlite3';
 import { join } from 'node:path';
@@ -114,5 +115,49 @@ describe('trade busts and corrections (bot process, simulator)', () => {
     expect(stopsAtSim(s, 'AAPL')).toEqual({ [a.id]: '6' });
     second.proc.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
+  }, 120_000);
+
+  it('SIGKILL inside a bust\'s commit: neither the bust nor a cursor past it on disk; the restart applies it once', async () => {
+    const s = await sim(2628);
+    const env = { CT_POLL_MS: '500', CT_LOG_LEVEL: 'debug' };
+    const file = 'crash.db';
+    const state = () =>
+      onDisk(file, (d) => ({
+        busted: (d.prepare("select count(*) as n from fills where busted = 1").get() as { n: number }).n,
+        changes: (d.prepare('select count(*) as n from fill_changes').get() as { n: number }).n,
+        notes: (d.prepare("select count(*) as n from notifications where kind = 'fill_busted'").get() as { n: number }).n,
+        cursor: (d.prepare("select value from sync_state where key = 'event_cursor'").get() as { value: string } | undefined)?.value ?? null,
+      }));
+
+    const first = bot(s, file, env);
+    await first.waitFor((l) => l.event === 'event_stream_connected');
+    const a = await simPost(s, '/_sim/trade', { symbol: 'MSFT', side: 'buy', qty: '4', type: 'market' });
+    await eventually(async () => JSON.stringify(stopsAtSim(s, 'MSFT')) === JSON.stringify({ [a.id]: '4' }) || undefined, 30_000);
+    await eventually(async () => state().cursor !== null || undefined);
+    first.proc.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    const before = state();
+
+    const doomed = bot(s, file, { ...env, CT_CRASH_AT: 'before_change_commit' });
+    await doomed.waitFor((l) => l.event === 'event_stream_connected' && l.since_id === before.cursor);
+    const bust = (await simPost(s, '/_sim/bust', { execution_id: executionOf(s, a.id) })).event;
+    expect((await doomed.exited).signal).toBe('SIGKILL');
+    const bustEvent = s.engine.events.events.find((e) => (e.json as any).ref_id === bust.ref_id)!;
+    const crashed = state();
+    expect(crashed).toEqual({ ...before, cursor: crashed.cursor });
+    expect(crashed.cursor! < bustEvent.eventId).toBe(true);
+    expect(crashed.busted).toBe(0);
+
+    const next = bot(s, file, env);
+    await next.waitFor((l) => l.event === 'execution_change_applied' && l.ref_id === bust.ref_id, 20_000);
+    await eventually(async () => (state().cursor ?? '') >= bustEvent.eventId || undefined);
+    expect(state()).toMatchObject({ busted: 1, changes: 1, notes: 1 });
+    // Flat at both ends, and its stop taken off at the simulator.
+    await eventually(async () => JSON.stringify(stopsAtSim(s, 'MSFT')) === '{}' || undefined, 30_000);
+    expect((await getJson(`${s.url}/v2/positions/MSFT`, headers)).status).toBe(404);
+    const url = await next.apiUrl();
+    expect(((await getJson(`${url}/positions`)).body.positions as Array<Record<string, any>>).find((p) => p.symbol === 'MSFT')).toBeUndefined();
+    next.proc.kill('SIGTERM');
+    expect((await next.exited).code).toBe(0);
   }, 120_000);
 });

@@ -6,6 +6,7 @@ import { notifyFillChanged } from '../notify/events.js';
 import type { FillOrder } from '../../machines/position.js';
 import type { CommitDeps } from './order-commit.js';
 import type { Followed } from './position-follow.js';
+import { crashPoint } from './crash-points.js';
 
 /**
  * A trade bust or correction (issue 26 items 3, 4), committed: in one transaction — the caller's, the
@@ -57,6 +58,8 @@ export function commitChange(d: ChangeDeps, eventId: string, change: ExecutionCh
       return;
     }
     out.outcome = applyOne(d, changeRow(d.db, change.refId)!, fill, now, out) ? 'applied' : 'ignored';
+    // Crash tests: a power cut with the change applied but not committed (nor the caller's cursor).
+    if (out.outcome === 'applied') crashPoint('before_change_commit');
   });
   return out;
 }
