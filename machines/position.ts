@@ -227,6 +227,7 @@ export function followChange(position: PositionState, change: FillChange, order:
     return { next: step.next, commands: step.commands };
   }
   const known = new Set(position.stops.map((s) => s.stopOf));
+  // Ended stops join after the live ones (their age is not known here): one re-armed is shrunk last.
   const w: Work = { symbol: position.symbol, stops: [...position.stops, ...ended.filter((s) => !known.has(s.stopOf))].map((s) => ({ ...s })), commands: [] };
   const back: Side = change.side === 'buy' ? 'sell' : 'buy';
   const { kind, before, after } = classifyFill(position.qty, back, diff.abs());
