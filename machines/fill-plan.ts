@@ -18,17 +18,25 @@ const PRICE_DP = 9;
 
 export const EMPTY_LEDGER: OrderLedger = { filledQty: '0', notional: '0' };
 
+/** The broker's filled_qty the ledger accounts for: its highest cum_qty moved by busts and corrections. */
+export function brokerFilledOf(ledger: OrderLedger): string {
+  return normalize(new D(ledger.filledQty).plus(ledger.changed ?? '0'));
+}
+
 export function planFills(ledger: OrderLedger, exec: ExecutionReport): FillPlan {
-  const cum = new D(exec.cumQty);
+  // After a bust or correction the broker's cum_qty is off the ledger's by `changed`: read in the ledger's terms.
+  const changed = new D(ledger.changed ?? '0');
+  const cum = new D(exec.cumQty).minus(changed);
   const recorded = new D(ledger.filledQty);
   if (cum.lte(recorded)) return { kind: 'duplicate' };
   const delta = cum.minus(recorded);
   const base = { orderId: exec.orderId, symbol: exec.symbol, side: exec.side, at: exec.at };
   const fills: FillRecord[] = [];
 
-  // What the order's VWAP says the unrecorded quantity up to `upTo` cost in total.
+  // What the order's VWAP says the unrecorded quantity up to `upTo` cost in total (the VWAP is over
+  // the broker's quantity, busts and corrections included, as the ledger's notional is).
   const vwapRemainder = (upTo: InstanceType<typeof D>, minus: InstanceType<typeof D>) =>
-    new D(exec.avgPrice!).times(upTo).minus(ledger.notional).minus(minus);
+    new D(exec.avgPrice!).times(upTo.plus(changed)).minus(ledger.notional).minus(minus);
 
   if (exec.qty !== null && exec.price !== null) {
     const qty = new D(exec.qty);
@@ -60,11 +68,21 @@ export function planFills(ledger: OrderLedger, exec: ExecutionReport): FillPlan 
 
   let notional = new D(ledger.notional);
   for (const f of fills) notional = notional.plus(new D(f.qty).times(f.price));
-  return { kind: 'record', fills, ledger: { filledQty: normalize(cum), notional: normalize(notional) } };
+  return { kind: 'record', fills, ledger: { ...ledger, filledQty: normalize(cum), notional: normalize(notional) } };
+}
+
+/**
+ * A trade bust or correction of one of the order's recorded fills: the broker's filled_qty moves by
+ * `qty` (signed: a bust takes the fill's qty off) and its value by `notional`; the highest cum_qty
+ * recorded stays (the fills' identity), so later reports are read less what moved.
+ */
+export function changeLedger(ledger: OrderLedger, change: { qty: string; notional: string }): OrderLedger {
+  const changed = new D(ledger.changed ?? '0').plus(change.qty);
+  return { filledQty: ledger.filledQty, notional: normalize(new D(ledger.notional).plus(change.notional)), ...(changed.isZero() ? {} : { changed: normalize(changed) }) };
 }
 
 /** The ledger's VWAP for an order, or null before any fill. */
 export function ledgerAvgPrice(ledger: OrderLedger): string | null {
-  const qty = new D(ledger.filledQty);
+  const qty = new D(brokerFilledOf(ledger));
   return qty.isZero() ? null : normalize(new D(ledger.notional).div(qty).toDecimalPlaces(PRICE_DP));
 }

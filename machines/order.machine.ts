@@ -3,7 +3,7 @@ import { D, normalize } from '../src/decimal.js';
 import { executionFromOrder, type ExecutionReport, type OrderReport, type Side } from '../src/domain/reports.js';
 import { brokerOutcome, entryOfStop, stopClientOrderId } from '../src/domain/orders.js';
 import type { FillRecord, OrderLedger, OrderRole } from '../src/domain/protection.js';
-import { EMPTY_LEDGER, planFills } from './fill-plan.js';
+import { brokerFilledOf, changeLedger, EMPTY_LEDGER, planFills } from './fill-plan.js';
 
 /**
  * One actor per broker order (DESIGN §2): its fills and its lifecycle. Pure: every side effect is a
@@ -58,6 +58,12 @@ export type OrderEvent =
   | { type: 'stop.working'; stopOrderId: string }
   | { type: 'stop.filled'; exitFillId: string }
   /**
+   * A trade bust or correction of one of its recorded fills: the broker's filled_qty moved by `qty`
+   * (signed) and its value by `notional`. The ledger keeps its highest cum_qty (the fills' identity)
+   * and reads later reports less what moved (machines/fill-plan.ts `changeLedger`).
+   */
+  | { type: 'fill.changed'; qty: string; notional: string }
+  /**
    * The entry's stop was taken off because none of its position is left (another order closed the
    * position, or exits cut the stop to nothing): a finished entry is over.
    */
@@ -81,11 +87,11 @@ const opposite = (side: Side): Side => (side === 'buy' ? 'sell' : 'buy');
 const hasFills = (c: OrderContext) => c.ledger.filledQty !== '0';
 const outcome = (c: OrderContext) => brokerOutcome(c.order.status);
 /** The ledger holds at least what the broker last said was filled (a spawn may know the order first). */
-const caughtUp = (c: OrderContext) => new D(c.ledger.filledQty).gte(c.order.brokerFilledQty);
+const caughtUp = (c: OrderContext) => new D(brokerFilledOf(c.ledger)).gte(c.order.brokerFilledQty);
 const fullyFilled = (c: OrderContext) =>
   hasFills(c) &&
   caughtUp(c) &&
-  (outcome(c) === 'filled' || (c.order.qty !== null && new D(c.ledger.filledQty).gte(c.order.qty)));
+  (outcome(c) === 'filled' || (c.order.qty !== null && new D(brokerFilledOf(c.ledger)).gte(c.order.qty)));
 /** A terminal broker outcome, once every fill the broker reported is recorded. */
 const finished = (c: OrderContext, o: ReturnType<typeof outcome>) => outcome(c) === o && caughtUp(c);
 /** The entry's position is final (filled, or terminal after a partial fill) and must be protected. */
@@ -157,6 +163,14 @@ export const orderMachine = setup({
       target: '.exited',
       actions: assign({ exitFillId: ({ event }) => event.exitFillId }),
     },
+    // A bust or correction moved what the broker says is filled: later reports are read less it.
+    'fill.changed': {
+      actions: assign(({ context, event }) => {
+        const ledger = changeLedger(context.ledger, event);
+        const brokerFilledQty = normalize(D.max(0, new D(context.order.brokerFilledQty).plus(event.qty)));
+        return { ledger, order: { ...context.order, brokerFilledQty } };
+      }),
+    },
     // A fill from any source, in any non-final state: record what is new, drop what is not.
     execution: {
       target: '.settling',
@@ -174,7 +188,7 @@ export const orderMachine = setup({
         };
         enqueue.assign({ order: merged.order });
         const execution = executionFromOrder(event.order);
-        if (execution && new D(execution.cumQty).gt(context.ledger.filledQty)) {
+        if (execution && new D(execution.cumQty).gt(brokerFilledOf(context.ledger))) {
           applyExecution(merged, execution, event.role, enqueue as unknown as Enqueue);
         }
       }),
@@ -255,7 +269,7 @@ function applyExecution(context: OrderContext, execution: ExecutionReport, event
   enqueue.assign({
     role,
     ledger: plan.ledger,
-    order: { ...context.order, status, brokerFilledQty: maxDecimal(context.order.brokerFilledQty, plan.ledger.filledQty) },
+    order: { ...context.order, status, brokerFilledQty: maxDecimal(context.order.brokerFilledQty, brokerFilledOf(plan.ledger)) },
   });
   // The position actor resizes the entry's stop for this fill: protected again once it reports working.
   if (role === 'entry' && context.protect) enqueue.assign({ stop: { clientOrderId: stopClientOrderId(context.order.orderId), orderId: null } });

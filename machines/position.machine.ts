@@ -1,7 +1,7 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import { D } from '../src/decimal.js';
 import { stopAsk, type StopRow } from '../src/domain/protection.js';
-import { followFee, followFill, resumeStops, type FillOrder, type PositionCommand, type PositionFill, type PositionState, type StopCover } from './position.js';
+import { followChange, followFee, followFill, resumeStops, type FillChange, type FillOrder, type PositionCommand, type PositionFill, type PositionState, type StopCover } from './position.js';
 import { stopStateOf } from './stop-model.js';
 
 /**
@@ -9,7 +9,8 @@ import { stopStateOf } from './stop-model.js';
  * signed position the ledger implies and what each of the symbol's stops covers. Every fill the
  * store commits reaches it as `fills` (inside the commit's transaction); each goes through the pure
  * step `followFill` (opened / increased / reduced / closed / crossed) — and every crypto fee as `fee`,
- * through `followFee` (a reduction, or a close without cooldown) — and the commands that step
+ * through `followFee` (a reduction, or a close without cooldown), every trade bust or correction of
+ * a recorded fill as `change`, through `followChange` — and the commands that step
  * returns — cover, cut, shrink, cancel a stop; start a cooldown; tell an entry its position closed —
  * are handed to the runtime as `carryOut` actions (runtime/position-follow.ts performs them). The
  * stop actors tell it what they cover now (`stop.changed`): a stop that ended leaves its list.
@@ -47,6 +48,11 @@ export type PositionEvent =
    * stop, the entry's) as their rows have them, ended ones included: an ended stop may be re-armed.
    */
   | { type: 'fills'; order: FillOrder; fills: PositionFill[]; own: StopRow[]; now: number }
+  /**
+   * A trade bust or correction the store just applied to a recorded fill of `order` (`followChange`).
+   * `ended`: the symbol's stops that ended or are being canceled (rows), which a grown-back position may re-arm.
+   */
+  | { type: 'change'; change: FillChange; order: FillOrder; ended: CoverRow[]; now: number }
   /** A crypto fee the store just wrote: `qty` of the coin left the position (Alpaca's CFEE). */
   | { type: 'fee'; qty: string; now: number }
   /** A stop actor's row after its transition. */
@@ -109,6 +115,14 @@ export const positionMachine = setup({
       actions: enqueueActions(({ context, event, enqueue }) => {
         const { next, commands } = followFee(context, event.qty);
         enqueue.assign({ qty: next.qty, stops: next.stops });
+        for (const cmd of commands) enqueue({ type: 'carryOut', params: cmd });
+      }),
+    },
+    change: {
+      target: '.settling',
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        const { next, commands } = followChange(context, event.change, event.order, event.ended.map(coverOf));
+        enqueue.assign({ qty: next.qty, stops: next.stops.filter((s) => !s.done) });
         for (const cmd of commands) enqueue({ type: 'carryOut', params: cmd });
       }),
     },

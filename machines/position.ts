@@ -74,6 +74,11 @@ export type PositionCommand =
   | { type: 'cut'; stopOf: string; qty: string; cutQty: string }
   /** The position shrank: `qty` less to cover, cut becomes `cutQty`, and the stop is resized now. */
   | { type: 'shrink'; stopOf: string; qty: string; cutQty: string }
+  /**
+   * The position grew back (a busted or corrected exit): `qty` more to cover, cut becomes `cutQty`
+   * (lower), and the stop is resized now.
+   */
+  | { type: 'restore'; stopOf: string; qty: string; cutQty: string }
   /** Nothing is left for the stop to protect: cancel it. */
   | { type: 'cancel'; stopOf: string }
   /** The order's stop was taken off because none of its position is left: a finished entry is over. */
@@ -188,6 +193,92 @@ export function followFee(position: PositionState, qty: string | Dec): FeeStep {
     else for (const s of w.stops) if (isLive(s) && s.side === 'sell') cancel(w, s);
   }
   return { next: { symbol: position.symbol, qty: normalize(after), stops: w.stops }, commands: w.commands };
+}
+
+/** A recorded fill a trade bust or correction changed: its quantity before and after (0: busted). */
+export interface FillChange {
+  orderId: string;
+  symbol: string;
+  side: Side;
+  before: string;
+  after: string;
+}
+
+/**
+ * Follows a trade bust or correction of a recorded fill of `order` (issue 26): the position moves by
+ * the difference, signed and attributed to that order.
+ * - More of the fill (a correction up) is a fill of the difference (`followFill`).
+ * - Less of a fill that had built the position (a busted buy of a long): that order's own stop gives
+ *   up what the fill had opened first; then the closing side is cut down to what is left, oldest
+ *   first, or canceled when the position is gone (and covered on the other side, as below, if it
+ *   crossed).
+ * - Less of a fill that had shrunk the position (a busted sell of a long, or of a flat one: the stop's
+ *   own fill): the position grows back and is covered again, by the stops that had covered it —
+ *   cuts given back and ended stops re-armed, the stop's own entry first, then oldest first.
+ *   `ended`: the symbol's stops that ended or are being canceled, as their rows have them (the ones
+ *   this fill may have ended), which may be re-armed.
+ * What no stop gave back stays uncovered (coverage reports it). Cooldowns are the exit walk's.
+ */
+export function followChange(position: PositionState, change: FillChange, order: FillOrder, ended: readonly StopCover[] = []): FeeStep {
+  const diff = new D(change.after).minus(change.before);
+  if (diff.isZero()) return { next: position, commands: [] };
+  if (diff.isPositive()) {
+    const step = followFill(position, { orderId: change.orderId, symbol: change.symbol, side: change.side, cumQty: '0', qty: normalize(diff) }, order);
+    return { next: step.next, commands: step.commands };
+  }
+  const known = new Set(position.stops.map((s) => s.stopOf));
+  // Ended stops join after the live ones (their age is not known here): one re-armed is shrunk last.
+  const w: Work = { symbol: position.symbol, stops: [...position.stops, ...ended.filter((s) => !known.has(s.stopOf))].map((s) => ({ ...s })), commands: [] };
+  const back: Side = change.side === 'buy' ? 'sell' : 'buy';
+  const { kind, before, after } = classifyFill(position.qty, back, diff.abs());
+  if (kind === 'opened' || kind === 'increased') {
+    const priority = order.role === 'stop' ? entryOfStop(order.clientOrderId) : null;
+    growBack(w, back === 'buy' ? 'sell' : 'buy', kind === 'opened' ? after.abs() : diff.abs(), priority, order.assetClass);
+  } else {
+    const closing: Side = before.isPositive() ? 'sell' : 'buy';
+    // What this fill opened is its order's own stop's first.
+    const own = w.stops.find((s) => s.stopOf === change.orderId && isLive(s) && s.side === closing);
+    if (own) {
+      const wanted = new D(stopWants(own));
+      const taken = D.min(wanted, diff.abs());
+      if (taken.gt(0)) cut(w, 'shrink', own.stopOf, taken);
+      if (wanted.eq(taken)) cancel(w, own);
+    }
+    if (kind === 'reduced') shrink(w, closing, after.abs());
+    else {
+      for (const s of w.stops) if (isLive(s) && s.side === closing) cancel(w, s);
+      if (kind === 'crossed') growBack(w, closing === 'sell' ? 'buy' : 'sell', after.abs(), null, order.assetClass);
+    }
+  }
+  // Ended stops that stayed ended are not the actor's to keep.
+  const stops = w.stops.filter((s) => known.has(s.stopOf) || isLive(s));
+  return { next: { symbol: position.symbol, qty: normalize(after), stops }, commands: w.commands };
+}
+
+/**
+ * `qty` more on `side`'s stops to cover (the position grew back): cuts are given back and ended stops
+ * re-armed, `first`'s stop before the others, then oldest first. A crypto buy stop is never asked.
+ */
+function growBack(w: Work, side: Side, qty: Dec, first: string | null, assetClass: string): void {
+  if (side === 'buy' && isCrypto(w.symbol, assetClass)) return;
+  let left = qty;
+  const candidates = w.stops.filter((s) => s.side === side);
+  candidates.sort((a, b) => (a.stopOf === first ? -1 : b.stopOf === first ? 1 : 0));
+  for (const s of candidates) {
+    if (left.lte(0)) break;
+    if (isLive(s)) {
+      const give = D.min(left, s.cut);
+      if (give.lte(0)) continue;
+      s.cut = normalize(new D(s.cut).minus(give));
+      w.commands.push({ type: 'restore', stopOf: s.stopOf, qty: normalize(give), cutQty: s.cut });
+      left = left.minus(give);
+    } else {
+      const give = D.min(left, s.asked);
+      if (give.lte(0)) continue;
+      rearm(w, s, s.asked, normalize(new D(s.asked).minus(give)));
+      left = left.minus(give);
+    }
+  }
 }
 
 /**

@@ -31,6 +31,8 @@ export type SupervisorEvent =
   | { type: 'stop.working'; entryOrderId: string; stopOrderId: string }
   /** The entry's stop was canceled because its position is gone (routed like stop.working). */
   | { type: 'position.closed'; entryOrderId: string }
+  /** A trade bust or correction of a recorded fill of a live order: its actor's ledger follows (`fill.changed`). */
+  | { type: 'order.fillChanged'; orderId: string; qty: string; notional: string }
   /** A position actor for the symbol, unless it has one (the runtime's start: every symbol with a position or a live stop). */
   | { type: 'position.ensure'; position: PositionInput }
   | { type: `xstate.done.actor.${string}`; output: OrderOutput; actorId: string };
@@ -93,7 +95,7 @@ function routeToOrder(
   enqueue.sendTo(id, forward);
 }
 
-/** Forwards an event about an entry's stop to the entry's actor, when it is live. */
+/** Forwards an event to an order's actor (an entry's, about its stop; any order's, about its fills), when it is live. */
 function toEntry(enqueue: RouteEnqueue, system: { get(id: string): unknown }, entryOrderId: string, event: OrderEvent): void {
   const entry = system.get(orderActorId(entryOrderId)) as AnyActorRef | undefined;
   if (entry) enqueue.sendTo(entry, event);
@@ -157,6 +159,11 @@ export const supervisorMachine = setup({
         'position.closed': {
           actions: enqueueActions(({ event, system, enqueue }) =>
             toEntry(enqueue as unknown as RouteEnqueue, system, event.entryOrderId, { type: 'position.closed' }),
+          ),
+        },
+        'order.fillChanged': {
+          actions: enqueueActions(({ event, system, enqueue }) =>
+            toEntry(enqueue as unknown as RouteEnqueue, system, event.orderId, { type: 'fill.changed', qty: event.qty, notional: event.notional }),
           ),
         },
         'position.ensure': {

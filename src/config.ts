@@ -212,8 +212,8 @@ const envSchema = z
     CT_INSPECT_PORT: int(8081, 0, 65535),
     // Testing only: SIGKILL the process at a named step (see src/runtime/crash-points.ts).
     CT_CRASH_AT: z
-      .enum(['before_intent_commit', 'after_intent_commit', 'after_stop_post', 'after_guard_post'], {
-        error: 'expected before_intent_commit, after_intent_commit, after_stop_post or after_guard_post',
+      .enum(['before_intent_commit', 'after_intent_commit', 'after_stop_post', 'after_guard_post', 'before_change_commit'], {
+        error: 'expected before_intent_commit, after_intent_commit, after_stop_post, after_guard_post or before_change_commit',
       })
       .optional(),
     CT_ADOPT: z.enum(['protect', 'record'], { error: 'expected protect or record' }).default('protect'),
@@ -320,7 +320,7 @@ export interface Config {
   demoFaults: boolean;
   /** Broker variables set beside CT_DEMO=1 (ignored in demo mode) or not ones this service reads. */
   warnings: string[];
-  crashAt?: 'before_intent_commit' | 'after_intent_commit' | 'after_stop_post' | 'after_guard_post';
+  crashAt?: 'before_intent_commit' | 'after_intent_commit' | 'after_stop_post' | 'after_guard_post' | 'before_change_commit';
 }
 
 export class ConfigError extends Error {

@@ -48,9 +48,42 @@ describe('activity events → reports', () => {
     });
   });
 
-  it.each(['trade_bust', 'trade_correct'])('a %s is read past, never a fill', (type) => {
-    const r = parseActivityEvent(trade({ previous_id: 'exec-0' }, { execution_type: type }));
-    expect(r).toEqual({ ok: true, value: { kind: 'other', eventId: '01JNQ5P0000000000000000001', activityType: 'TRD', executionType: type } });
+  it('a trade_bust is a change naming the execution it takes back (previous_id), under its own ref_id', () => {
+    const r = parseActivityEvent(trade({ previous_id: 'exec-0', ref_id: 'exec-9', net_amount: '300' }, { execution_type: 'trade_bust', cum_qty: '3' }));
+    expect(r).toEqual({
+      ok: true,
+      value: {
+        kind: 'change',
+        eventId: '01JNQ5P0000000000000000001',
+        change: { type: 'bust', refId: 'exec-9', previousId: 'exec-0', qty: '2', price: '150', orderId: 'o1', symbol: 'BTC/USD', side: 'buy', at: '2026-03-02T15:00:00.120000Z' },
+      },
+    });
+  });
+
+  it('a trade_correct carries the new terms as a whole; a bust without qty or price is still a bust', () => {
+    const r = parseActivityEvent(trade({ previous_id: 'exec-0', ref_id: 'exec-10', qty: '3.50', price: '149.5' }, { execution_type: 'trade_correct', symbol: 'AAPL' }));
+    expect(r).toMatchObject({ ok: true, value: { kind: 'change', change: { type: 'correct', refId: 'exec-10', previousId: 'exec-0', qty: '3.5', price: '149.5', symbol: 'AAPL' } } });
+    const bare = parseActivityEvent({ event_id: 'E7', activity_type: 'TRD', ref_id: 'x2', previous_id: 'x1', executed_at: '2026-03-02T15:00:00Z', details: { execution_type: 'trade_bust' } });
+    expect(bare).toEqual({
+      ok: true,
+      value: { kind: 'change', eventId: 'E7', change: { type: 'bust', refId: 'x2', previousId: 'x1', qty: null, price: null, orderId: null, symbol: null, side: null, at: '2026-03-02T15:00:00Z' } },
+    });
+  });
+
+  it.each([
+    ['no previous_id', trade({ previous_id: undefined }, { execution_type: 'trade_bust' })],
+    ['an empty previous_id', trade({ previous_id: '' }, { execution_type: 'trade_bust' })],
+    ['no ref_id', trade({ previous_id: 'exec-0', ref_id: undefined }, { execution_type: 'trade_bust' })],
+    ['a correction without its new qty', trade({ previous_id: 'exec-0', qty: undefined }, { execution_type: 'trade_correct' })],
+    ['a correction with a price of 0', trade({ previous_id: 'exec-0', price: '0' }, { execution_type: 'trade_correct' })],
+    ['a correction with a float qty', trade({ previous_id: 'exec-0', qty: 2.5 }, { execution_type: 'trade_correct' })],
+    ['a change naming itself', trade({ previous_id: 'exec-1' }, { execution_type: 'trade_bust' })],
+    ['a bad side', trade({ previous_id: 'exec-0' }, { execution_type: 'trade_bust', side: 'short' })],
+    ['no time', trade({ previous_id: 'exec-0', executed_at: 'soon' }, { execution_type: 'trade_correct' })],
+  ])('a malformed bust or correction (%s) is refused, never thrown', (_why, raw) => {
+    const r = parseActivityEvent(raw);
+    expect(r.ok).toBe(false);
+    expect(eventIdOf(raw)).toBe('01JNQ5P0000000000000000001');
   });
 
   it('a crypto fee event is read past', () => {

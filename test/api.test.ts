@@ -137,6 +137,8 @@ describe('status API', () => {
       symbol: 'BTC/USD', side: 'buy', filled_at: '2026-01-05T10:00:00.000000000Z', source: 'stream',
       // An order placed elsewhere (client order id manual-1), that closed nothing.
       role: 'outside', realized_pnl: null,
+      // No trade bust or correction touched it.
+      busted: false, corrected: false, original_qty: null, original_price: null,
     });
     const second = await get(`/fills?limit=4&cursor=${first.body.next_cursor}`);
     expect(second.body.fills.map((f: any) => f.id)).toEqual([2, 1]);

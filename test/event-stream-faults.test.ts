@@ -2,7 +2,9 @@
  * What the simulator cannot send, from a bare HTTP server speaking SSE on loopback, read by the real
  * SDK client and src/sync/event-stream.ts into real order actors on SQLite:
  * - malformed events (not JSON, a fill without cum_qty) are logged and read past, never a crash; the
- *   good fill after them is recorded and the cursor passes all of them;
+ *   good fill after them is recorded and the cursor passes all of them; a bust naming a fill the
+ *   ledger lacks is kept pending, a correction naming nothing is malformed;
+ * - a bust of a fill it brought is applied once, however often the stream repeats it;
  * - a fill a live order cannot record yet holds the cursor until its lookup recorded it;
  * - a silent connection is left after the idle limit and resumed from the cursor;
  * - an endpoint that keeps failing (500) falls back after 5 failures in a row: one log line, one reason.
@@ -35,7 +37,7 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
 async function source(apiUrl: string, opts: { cursor?: string; fetchOrder?: (id: string) => Promise<OrderReport | null>; idleMs?: number } = {}): Promise<{ db: Database; stream: ActivityEventStream; lines: () => Array<Record<string, any>> }> {
   const db = await openDatabase(':memory:');
   if (opts.cursor) writeSyncState(db, 'event_cursor', opts.cursor);
-  const cap = captureLogger('info');
+  const cap = captureLogger('debug');
   const actors = new OrderActors({ db, log: cap.log, adopt: 'record', cooldownMinutes: 0, fetchOrder: opts.fetchOrder ?? (async () => null), onFatal: (e) => { throw e; } });
   await restart({ actors });
   const client = createBrokerClient({ keyId: 'k', secretKey: 's', paper: true, apiUrl }, { rateLimit: false });
@@ -66,17 +68,40 @@ describe('activity event stream faults', () => {
       res.write('data: {not json\n\n');
       res.write(`data: ${JSON.stringify(fill('01A', { cum_qty: undefined }))}\n\n`);
       res.write(`data: ${JSON.stringify(fill('01B'))}\n\n`);
-      res.write(`data: ${JSON.stringify(fill('01C', { execution_type: 'trade_bust' }))}\n\n`);
+      // A bust of an execution the ledger does not hold: kept pending. A correction naming nothing: malformed.
+      res.write(`data: ${JSON.stringify({ ...fill('01C', { execution_type: 'trade_bust' }), previous_id: 'x-none' })}\n\n`);
+      res.write(`data: ${JSON.stringify(fill('01D', { execution_type: 'trade_correct' }))}\n\n`);
       // Kept open: a live stream.
     });
     const s = await source(url);
     s.stream.start();
-    await eventually(async () => readSyncState(s.db, 'event_cursor') === '01C' || undefined);
+    await eventually(async () => readSyncState(s.db, 'event_cursor') === '01D' || undefined);
     expect(s.db.sqlite.prepare('select order_id, cum_qty, source, execution_id from fills').all()).toEqual([{ order_id: 'o-01B', cum_qty: '1', source: 'event', execution_id: 'x-01B' }]);
     const rejected = s.lines().filter((l) => l.event === 'broker_payload_rejected');
-    expect(rejected.map((l) => l.event_id ?? null)).toEqual([null, '01A']);
-    expect(s.lines().filter((l) => l.event === 'execution_change_unapplied').map((l) => l.execution_type)).toEqual(['trade_bust']);
+    expect(rejected.map((l) => l.event_id ?? null)).toEqual([null, '01A', '01D']);
+    expect(s.lines().filter((l) => l.event === 'execution_change_pending').map((l) => [l.ref_id, l.previous_id])).toEqual([['x-01C', 'x-none']]);
+    expect(s.db.sqlite.prepare('select ref_id, event_id, fill_id from fill_changes').all()).toEqual([{ ref_id: 'x-01C', event_id: '01C', fill_id: null }]);
     expect(s.stream.state).toBe('live');
+  });
+
+  it('a bust of a fill it brought is applied once, whatever the stream repeats, and the cursor passes it', async () => {
+    const bust = { ...fill('01F', { execution_type: 'trade_bust', cum_qty: '0', order_id: 'o-01E' }), ref_id: 'x-bust', previous_id: 'x-01E' };
+    const url = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify(fill('01E'))}\n\n`);
+      res.write(`data: ${JSON.stringify(bust)}\n\n`);
+      // The same event again (a repeat), then a sentinel.
+      res.write(`data: ${JSON.stringify(bust)}\n\n`);
+      res.write(`data: ${JSON.stringify(fill('01H'))}\n\n`);
+    });
+    const s = await source(url);
+    s.stream.start();
+    await eventually(async () => readSyncState(s.db, 'event_cursor') === '01H' || undefined);
+    expect(s.db.sqlite.prepare('select order_id, busted from fills order by id').all()).toEqual([{ order_id: 'o-01E', busted: 1 }, { order_id: 'o-01H', busted: 0 }]);
+    expect(s.lines().filter((l) => l.event === 'execution_change_applied').map((l) => l.ref_id)).toEqual(['x-bust']);
+    expect(s.lines().filter((l) => l.event === 'execution_change_seen').map((l) => l.ref_id)).toEqual(['x-bust']);
+    expect(s.db.sqlite.prepare("select id from notifications where kind = 'fill_busted'").all()).toEqual([{ id: 'fill_busted:x-bust' }]);
+    expect(s.stream.changeEvents).toBe(2);
   });
 
   it('a fill its order must be looked up for (a gap nothing prices) holds the cursor until the lookup recorded it', async () => {

@@ -50,9 +50,9 @@ describe('store', () => {
       .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name")
       .all()
       .map((r: any) => r.name);
-    expect(tables).toEqual(['cooldowns', 'fees', 'fills', 'notification_deliveries', 'notifications', 'order_history', 'orders', 'stops', 'sync_state']);
+    expect(tables).toEqual(['cooldowns', 'fees', 'fill_changes', 'fills', 'notification_deliveries', 'notifications', 'order_history', 'orders', 'stops', 'sync_state']);
     const applied = db.sqlite.prepare('select name from kysely_migration').all().map((r: any) => r.name);
-    expect(applied).toEqual(['0001_initial', '0002_stop_orders', '0003_intents_by_broker_order', '0004_fills_by_symbol_time', '0005_reopen_non_final_orders', '0006_fees', '0007_notifications', '0008_stop_trail', '0009_stop_expiry', '0010_stops_table', '0011_fill_execution_id']);
+    expect(applied).toEqual(['0001_initial', '0002_stop_orders', '0003_intents_by_broker_order', '0004_fills_by_symbol_time', '0005_reopen_non_final_orders', '0006_fees', '0007_notifications', '0008_stop_trail', '0009_stop_expiry', '0010_stops_table', '0011_fill_execution_id', '0012_fill_changes']);
   });
 
   it('migration 0010 renames a ledger\'s `intents` table to `stops`, its rows and indexes with it', async () => {
@@ -102,6 +102,31 @@ describe('store', () => {
     expect(() => db.run(db.kysely.insertInto('fills').values({ ...fill(), order_id: 'o3', source: 'guess' as any }))).toThrow(/CHECK/);
     const indexes = db.sqlite.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'fills' and name not like 'sqlite_%' order by name").all().map((r: any) => r.name);
     expect(indexes).toEqual(['fills_execution_id', 'fills_filled_at', 'fills_symbol_filled_at', 'fills_symbol_id']);
+  });
+
+  it('migration 0012 keeps every fill, none busted or corrected, and adds the fill_changes history', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ct-store-0012-'));
+    dirs.push(dir);
+    const path = join(dir, 'old.db');
+    const sqlite = new BetterSqlite3(path);
+    const old = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const { error } = await new Migrator({ db: old, provider: migrationProvider }).migrateTo('0011_fill_execution_id');
+    expect(error).toBeUndefined();
+    const row = (id: number, cum: string) => ({ id, order_id: 'o1', cum_qty: cum, qty: '1', price: '100', symbol: 'AAPL', side: 'buy', exec_id: `a${id}`, source: 'event', execution_id: `x${id}`, filled_at: '2026-03-02T15:00:00Z', recorded_at: '2026-03-02T15:00:01Z' });
+    await old.insertInto('fills').values([row(3, '1'), row(7, '2')]).execute();
+    await old.destroy();
+
+    const db = await openDatabase(path);
+    dbs.push(db);
+    expect(db.sqlite.prepare('select id, execution_id, busted, corrected from fills order by id').all()).toEqual([
+      { id: 3, execution_id: 'x3', busted: 0, corrected: 0 },
+      { id: 7, execution_id: 'x7', busted: 0, corrected: 0 },
+    ]);
+    const change = { ref_id: 'b1', event_id: 'E1', kind: 'bust', previous_id: 'x3', executed_at: '2026-03-02T15:05:00Z', recorded_at: '2026-03-02T15:05:01Z' };
+    db.run(db.kysely.insertInto('fill_changes').values(change as any));
+    // Keyed by the change's own execution id: the same change twice is refused; only busts and corrections.
+    expect(() => db.run(db.kysely.insertInto('fill_changes').values({ ...change, event_id: 'E2' } as any))).toThrow(/UNIQUE/);
+    expect(() => db.run(db.kysely.insertInto('fill_changes').values({ ...change, ref_id: 'b2', kind: 'fill' } as any))).toThrow(/CHECK/);
   });
 
   it('reopening an existing file migrates nothing twice and keeps the data', async () => {

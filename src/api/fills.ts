@@ -24,7 +24,9 @@ export function fillRole(order: { role: string | null; client_order_id: string |
 /**
  * GET /fills?symbol=&since=&limit=&cursor= — the ledger, newest first, cursor-paginated; each fill
  * with its `role` (fillRole) and `realized_pnl`: what the FIFO lots it closed realized, before
- * fees, as GET /performance counts them (null when it closed none).
+ * fees, as GET /performance counts them (null when it closed none); `busted` / `corrected` (a trade
+ * bust or correction applied to it; a corrected fill shows its new terms and its `original_qty` /
+ * `original_price`).
  */
 export function fillRoutes(router: Router, db: Database): void {
   router.get('/fills', (ctx) => {
@@ -35,7 +37,7 @@ export function fillRoutes(router: Router, db: Database): void {
     let q = db.kysely
       .selectFrom('fills')
       .leftJoin('orders', 'orders.order_id', 'fills.order_id')
-      .select(['fills.id', 'fills.order_id', 'fills.exec_id', 'fills.execution_id', 'fills.cum_qty', 'fills.qty', 'fills.price', 'fills.symbol', 'fills.side', 'fills.filled_at', 'fills.source', 'orders.role', 'orders.client_order_id'])
+      .select(['fills.id', 'fills.order_id', 'fills.exec_id', 'fills.execution_id', 'fills.cum_qty', 'fills.qty', 'fills.price', 'fills.symbol', 'fills.side', 'fills.filled_at', 'fills.source', 'orders.role', 'orders.client_order_id', 'fills.busted', 'fills.corrected'])
       .orderBy('fills.id', 'desc')
       .limit(limit + 1);
     if (symbol) q = q.where('fills.symbol', '=', symbol);
@@ -45,19 +47,41 @@ export function fillRoutes(router: Router, db: Database): void {
     if (cursor !== undefined) q = q.where('fills.id', '<', cursor);
     // Arrays, in the select's order (a page of 1,000 is read in half the time of objects): the
     // destructuring below names the columns in that same order.
-    const rows = db.values(q) as Array<[number, string, string | null, string | null, string, string, string, string, string, string, string, string | null, string | null]>;
+    const rows = db.values(q) as Array<[number, string, string | null, string | null, string, string, string, string, string, string, string, string | null, string | null, number, number]>;
     const page = rows.slice(0, limit);
     const realized = page.length > 0 ? ledgerBooks(db).realized : new Map<number, string>();
+    const originals = originalTerms(db, page.filter((r) => r[14] !== 0).map((r) => r[0]));
     ctx.body = {
-      fills: page.map(([id, order_id, exec_id, execution_id, cum_qty, qty, price, symbol, side, filled_at, source, role, client_order_id]) => {
+      fills: page.map(([id, order_id, exec_id, execution_id, cum_qty, qty, price, symbol, side, filled_at, source, role, client_order_id, busted, corrected]) => {
         const pnl = realized.get(id) ?? null;
+        const original = originals.get(id);
         return {
           id, order_id, exec_id, execution_id, cum_qty, qty, price, symbol, side, filled_at, source,
           role: fillRole(client_order_id === null ? null : { role, client_order_id }, pnl !== null),
           realized_pnl: pnl,
+          busted: busted !== 0,
+          corrected: corrected !== 0,
+          original_qty: original?.qty ?? null,
+          original_price: original?.price ?? null,
         };
       }),
       next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]![0]) : null,
     };
   });
+}
+
+/** The terms corrected fills were recorded with: the old terms of each one's first applied change. */
+function originalTerms(db: Database, fillIds: number[]): Map<number, { qty: string; price: string }> {
+  const out = new Map<number, { qty: string; price: string }>();
+  if (fillIds.length === 0) return out;
+  const rows = db.all(
+    db.kysely
+      .selectFrom('fill_changes')
+      .select(['fill_id', 'old_qty', 'old_price'])
+      .where('fill_id', 'in', fillIds)
+      .where('applied_at', 'is not', null)
+      .orderBy('event_id'),
+  );
+  for (const r of rows) if (r.fill_id !== null && !out.has(r.fill_id) && r.old_qty !== null && r.old_price !== null) out.set(r.fill_id, { qty: r.old_qty, price: r.old_price });
+  return out;
 }

@@ -10,13 +10,16 @@ import { fillsAfterId, maxFillId } from '../store/ledger.js';
  * highest id walked and the fees past the last one walked are what is new. When they all come after
  * what was walked (the stream's fills do) they extend the books; a fill or fee learned late (older
  * than one walked: a reconciliation's catch-up) sorts into the middle of the ledger, and the whole
- * ledger is walked again.
+ * ledger is walked again, as it is after a trade bust or correction changed a fill walked (busted fills
+ * are left out, corrected ones walked at their new terms).
  */
 interface Kept {
   ledger: FifoLedger;
   books: FifoBooks;
   /** Highest fill id walked. */
   topId: number;
+  /** Busts and corrections applied when it was walked: another one changed a row walked. */
+  changes: number;
   /** Fees walked, and the last in time order (at, activity_id). */
   fees: number;
   lastFee: { at: string; activity_id: string } | null;
@@ -27,7 +30,8 @@ const kept = new WeakMap<Database, Kept>();
 export function ledgerBooks(db: Database): FifoBooks {
   const top = maxFillId(db);
   const feeCount = Number(db.first(db.kysely.selectFrom('fees').select((eb) => eb.fn.countAll<number>().as('n')))?.n ?? 0);
-  const hit = kept.get(db);
+  const changes = Number(db.first(db.kysely.selectFrom('fill_changes').select((eb) => eb.fn.countAll<number>().as('n')).where('applied_at', 'is not', null))?.n ?? 0);
+  const hit = kept.get(db)?.changes === changes ? kept.get(db) : undefined;
   if (hit && hit.topId === top && hit.fees === feeCount) return hit.books;
   if (hit && hit.topId <= top && hit.fees <= feeCount) {
     const fills = hit.topId === top ? [] : fillsAfterId(db, hit.topId);
@@ -35,18 +39,18 @@ export function ledgerBooks(db: Database): FifoBooks {
     // Every new fee is past the last one walked, and every new move after every move walked: carried on.
     if (fees.length === feeCount - hit.fees && hit.ledger.follows(fills, fees)) {
       hit.ledger.extend(fills, fees);
-      return remember(db, hit.ledger, fills.reduce((m, f) => Math.max(m, f.id), hit.topId), hit.fees + fees.length, fees.at(-1) ?? hit.lastFee);
+      return remember(db, hit.ledger, top, hit.fees + fees.length, fees.at(-1) ?? hit.lastFee, changes);
     }
   }
   // Ledger order, as GET /performance reads it, so the figures agree with it.
-  const rows = db.all(db.kysely.selectFrom('fills').select(['id', 'symbol', 'side', 'qty', 'price', 'filled_at']).orderBy('filled_at').orderBy('id'));
+  const rows = db.all(db.kysely.selectFrom('fills').select(['id', 'symbol', 'side', 'qty', 'price', 'filled_at']).where('busted', '=', 0).orderBy('filled_at').orderBy('id'));
   const fees = listFees(db);
-  const walkedTop = rows.reduce((m, r) => Math.max(m, r.id), 0);
-  return remember(db, new FifoLedger().extend(rows, fees), walkedTop, fees.length, fees.at(-1) ?? null);
+  // The highest id of the ledger (a busted fill's too): what is above it is new.
+  return remember(db, new FifoLedger().extend(rows, fees), top, fees.length, fees.at(-1) ?? null, changes);
 }
 
-function remember(db: Database, ledger: FifoLedger, topId: number, fees: number, lastFee: { at: string; activity_id: string } | null): FifoBooks {
+function remember(db: Database, ledger: FifoLedger, topId: number, fees: number, lastFee: { at: string; activity_id: string } | null, changes: number): FifoBooks {
   const books = ledger.books();
-  kept.set(db, { ledger, books, topId, fees, lastFee: lastFee ? { at: lastFee.at, activity_id: lastFee.activity_id } : null });
+  kept.set(db, { ledger, books, topId, changes, fees, lastFee: lastFee ? { at: lastFee.at, activity_id: lastFee.activity_id } : null });
   return books;
 }

@@ -58,6 +58,8 @@ export function performanceRoutes(router: Router, db: Database): void {
     let q = db.kysely
       .selectFrom('fills')
       .select(['id', 'symbol', 'side', 'qty', 'price', 'filled_at'])
+      // A busted fill is out of P&L; a corrected one counts at its new terms.
+      .where('busted', '=', 0)
       .orderBy('filled_at')
       .orderBy('id');
     if (symbol !== undefined) q = q.where('symbol', '=', symbol);

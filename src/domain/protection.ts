@@ -16,8 +16,14 @@ export const MAX_TRAIL_PERCENT = 50;
 export interface OrderLedger {
   /** Cumulative quantity recorded so far. */
   filledQty: string;
-  /** Σ qty × price over the recorded fills. */
+  /** Σ qty × price over the recorded fills (busted ones out, corrected ones at their new terms). */
   notional: string;
+  /**
+   * What trade busts and corrections moved the broker's filled_qty by (signed; absent: 0): the broker's
+   * cum_qty is `filledQty` + this, while `filledQty` stays the highest cum_qty recorded (the fills'
+   * identity). A report's cum_qty is read less this.
+   */
+  changed?: string;
 }
 
 export type FillSource = 'stream' | 'activity' | 'order' | 'inferred' | 'event';

@@ -66,6 +66,28 @@ export interface ExecutionReport {
 }
 
 /**
+ * A trade bust or correction (the activity event stream's trade with `execution_type` `trade_bust` /
+ * `trade_correct`): the venue took an execution back, or changed its terms, after the fact. It names
+ * the execution it changes (`previousId`: a fill's execution id, or an earlier correction's `refId`)
+ * and has an execution id of its own (`refId`), the key it is applied once by.
+ */
+export interface ExecutionChange {
+  type: 'bust' | 'correct';
+  /** The change's own execution id (the event's `ref_id`). */
+  refId: string;
+  /** The execution it busts or corrects. */
+  previousId: string;
+  /** A correction's new terms, as a whole (not a difference); a bust's: the busted execution's, when told. */
+  qty: string | null;
+  price: string | null;
+  /** From the event's details, where present. */
+  orderId: string | null;
+  symbol: string | null;
+  side: Side | null;
+  at: string;
+}
+
+/**
  * A crypto fee taken in the coin (Alpaca's CFEE activity; docs "Crypto fees", alpaca-py#374): a buy
  * of q leaves q less the fee in the position, and the fee is reported on its own. Identity: the
  * activity id (one row per fee, DESIGN §3.2 as for fills).

@@ -64,6 +64,33 @@ export function fillsNotification(items: readonly FillFact[]): Notification {
   };
 }
 
+/**
+ * A trade bust or correction applied to a recorded fill: `fill_busted:<ref_id>` /
+ * `fill_corrected:<ref_id>` (the change's own execution id: a replayed event adds nothing).
+ */
+export function notifyFillChanged(
+  db: Database,
+  c: { kind: 'bust' | 'correct'; refId: string; previousId: string; orderId: string; cumQty: string; symbol: string; side: string; oldQty: string; oldPrice: string; newQty: string | null; newPrice: string | null },
+  now: Date,
+): void {
+  const busted = c.kind === 'bust';
+  notify(
+    db,
+    {
+      id: `${busted ? 'fill_busted' : 'fill_corrected'}:${c.refId}`,
+      kind: busted ? 'fill_busted' : 'fill_corrected',
+      text: busted
+        ? `${c.symbol}: fill busted, ${c.side} ${c.oldQty} @ ${c.oldPrice} taken back (order ${c.orderId}, execution ${c.previousId})`
+        : `${c.symbol}: fill corrected, ${c.side} ${c.oldQty} @ ${c.oldPrice} is now ${c.newQty} @ ${c.newPrice} (order ${c.orderId}, execution ${c.previousId})`,
+      data: {
+        symbol: c.symbol, order_id: c.orderId, cum_qty: c.cumQty, side: c.side, ref_id: c.refId, previous_id: c.previousId,
+        old_qty: c.oldQty, old_price: c.oldPrice, ...(busted ? {} : { new_qty: c.newQty, new_price: c.newPrice }),
+      },
+    },
+    now,
+  );
+}
+
 /** The transition `applyStopTransition` took, as far as notifications need it. */
 export interface StopTransitionFacts {
   applied: boolean;

@@ -13,6 +13,8 @@ import { insertNotification } from '../store/notifications.js';
 export type NotificationKind =
   | 'fill'
   | 'fills'
+  | 'fill_busted'
+  | 'fill_corrected'
   | 'stop_placed'
   | 'stop_refused'
   | 'stop_filled'
@@ -29,6 +31,8 @@ export type NotificationKind =
 export const NOTIFICATION_KINDS: readonly NotificationKind[] = [
   'fill',
   'fills',
+  'fill_busted',
+  'fill_corrected',
   'stop_placed',
   'stop_refused',
   'stop_filled',

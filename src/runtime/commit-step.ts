@@ -180,6 +180,8 @@ function routedEvent(event: SupervisorEvent): { orderId: string | null; eventTyp
     case 'stop.working':
     case 'position.closed':
       return { orderId: event.entryOrderId, eventType: event.type };
+    case 'order.fillChanged':
+      return { orderId: event.orderId, eventType: 'fill.changed' };
     default:
       return { orderId: null, eventType: event.type };
   }

@@ -3,8 +3,8 @@
  * a power cut would — no handler runs, nothing is flushed. Unset in production; every point is a
  * no-op then.
  */
-export type CrashPoint = 'before_intent_commit' | 'after_intent_commit' | 'after_stop_post' | 'after_guard_post';
-export const CRASH_POINTS: readonly CrashPoint[] = ['before_intent_commit', 'after_intent_commit', 'after_stop_post', 'after_guard_post'];
+export type CrashPoint = 'before_intent_commit' | 'after_intent_commit' | 'after_stop_post' | 'after_guard_post' | 'before_change_commit';
+export const CRASH_POINTS: readonly CrashPoint[] = ['before_intent_commit', 'after_intent_commit', 'after_stop_post', 'after_guard_post', 'before_change_commit'];
 
 let armed: CrashPoint | undefined;
 

@@ -1,6 +1,6 @@
 import type { Database } from '../store/database.js';
 import type { Logger } from '../log.js';
-import { startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
+import { endExitCooldown, startExitCooldown, type StartedCooldown } from '../store/cooldowns.js';
 import { fillsSince } from '../store/ledger.js';
 import { listFees } from '../store/fees.js';
 import { inLedgerOrder } from '../domain/fees.js';
@@ -43,6 +43,15 @@ export class ExitCooldowns {
     if (from !== undefined && from <= at) return;
     this.marks = { ...this.marks, [symbol]: at };
     writeSyncState(this.db, KEY, JSON.stringify(this.marks));
+  }
+
+  /**
+   * Inside a bust's transaction: the exit fill `<order>:<cum_qty>` was taken back, so the cooldown it
+   * started ends now (the walk from its time, marked with it, starts the cooldowns of the exits that
+   * end the position without it).
+   */
+  forget(exitFillId: string, now: Date): boolean {
+    return endExitCooldown(this.db, exitFillId, now);
   }
 
   hasPending(): boolean {

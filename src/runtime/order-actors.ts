@@ -6,16 +6,19 @@
  * their fills; after-batch.ts runs the exit walk and wakes the stop worker once per batch).
  */
 import { createActor, initialTransition, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
-import type { ExecutionReport, FeeReport, OrderReport, TradeUpdateReport } from '../domain/reports.js';
+import type { ExecutionChange, ExecutionReport, FeeReport, OrderReport, TradeUpdateReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
 import { ExitCooldowns } from './exit-cooldowns.js';
 import { PositionFollowing } from './position-follow.js';
 import type { Logger } from '../log.js';
 import { assetClassOf } from '../domain/symbols.js';
+import { D, normalize } from '../decimal.js';
+import { placedByUs } from '../domain/orders.js';
+import { fillOfExecution } from '../store/fill-changes.js';
+import { applyPending, commitChange, type ChangeCommitted, type ChangeDeps, type ChangeOutcome } from './fill-change-commit.js';
 import { orderMachine, type OrderContext } from '../../machines/order.machine.js';
 import { activeCooldown } from '../store/cooldowns.js';
 import { ledgerOf, noteExecutionId } from '../store/ledger.js';
-import { D } from '../decimal.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import { entriesWithCanceledStops, stopCanceledForClose } from '../store/stops.js';
 import { OrderRoutes } from './order-routes.js';
@@ -70,6 +73,8 @@ export class OrderActors {
   /** The exit walk and the stop worker's wake-up, each once after the batch in progress. */
   private readonly exitWalk = new AfterBatch(() => this.walkExits(), () => this.actor !== null);
   private readonly stopsWake = new AfterBatch(() => this.opts.onIntents?.(), () => this.actor !== null);
+  /** Busts and corrections a fill's commit let through (pending ones): what follows them, after that commit. */
+  private released: ChangeCommitted[] = [];
   /** Fill rows committed by this process (reconcile_done reports the difference per run). */
   fillsRecorded = 0;
   /** Fee rows (CFEE activities) committed by this process. */
@@ -95,9 +100,22 @@ export class OrderActors {
     this.routes = new OrderRoutes(opts.db, opts.log, opts.adopt, (id) => this.live(id) !== undefined, (symbol) => this.ledgerPosition(symbol));
   }
 
-  /** What a transition's commit needs of the runtime (order-commit.ts). */
-  private get commitDeps(): CommitDeps {
-    return { db: this.opts.db, log: this.opts.log, exits: this.exits, following: this.following, positionActor: (symbol) => this.positionActor(symbol) };
+  /** What a transition's commit needs of the runtime (order-commit.ts), and a bust's or correction's (fill-change-commit.ts). */
+  private get commitDeps(): ChangeDeps {
+    return {
+      db: this.opts.db,
+      log: this.opts.log,
+      exits: this.exits,
+      following: this.following,
+      positionActor: (symbol) => this.positionActor(symbol),
+      protects: (clientOrderId) => placedByUs(clientOrderId) || this.opts.adopt === 'protect',
+      // Inside an order's commit (its fill just recorded): what follows is done after that commit.
+      applyPending: (executionId, now) => {
+        const done = applyPending(this.commitDeps, executionId, now);
+        if (done.applied.length > 0) this.released.push(done);
+        return done.followed;
+      },
+    };
   }
 
   /**
@@ -190,13 +208,87 @@ export class OrderActors {
    * bust names the execution it changes. A new fill's row was written with it already.
    */
   private keepExecutionId(execution: ExecutionReport): void {
+    const { db, log } = this.opts;
+    let kept = false;
     try {
-      if (noteExecutionId(this.opts.db, execution.orderId, execution.cumQty, execution.executionId!)) {
-        this.opts.log.debug({ event: 'execution_id_kept', order_id: execution.orderId, cum_qty: execution.cumQty, execution_id: execution.executionId, source: execution.source }, 'execution id kept on a recorded fill');
-      }
+      kept = noteExecutionId(db, execution.orderId, execution.cumQty, execution.executionId!);
+      if (kept) log.debug({ event: 'execution_id_kept', order_id: execution.orderId, cum_qty: execution.cumQty, execution_id: execution.executionId, source: execution.source }, 'execution id kept on a recorded fill');
     } catch (err) {
       if (err instanceof LeadershipLost) throw err;
-      this.opts.log.warn({ event: 'execution_id_not_kept', order_id: execution.orderId, err: String(err) }, 'could not keep a fill\'s execution id');
+      log.warn({ event: 'execution_id_not_kept', order_id: execution.orderId, err: String(err) }, 'could not keep a fill\'s execution id');
+    }
+    // A bust or correction that came before this fill's execution id was known applies now.
+    if (!kept) return;
+    try {
+      this.changesCommitted(() => applyPending(this.commitDeps, execution.executionId!, new Date()), execution.symbol);
+    } catch {
+      // Said and fatal already (changesCommitted).
+    }
+  }
+
+  /**
+   * A trade bust or correction from the activity event stream (issue 26 items 3, 4), applied once to
+   * the fill it names and followed by the symbol's position actor, in the caller's transaction (the
+   * event stream's, with its cursor): fill-change-commit.ts. Pending when that fill is not in the
+   * ledger yet: applied when its execution id is recorded.
+   */
+  applyChange(eventId: string, change: ExecutionChange, now = new Date()): ChangeOutcome {
+    const symbol = fillOfExecution(this.opts.db, change.previousId)?.symbol ?? change.symbol;
+    const done = this.changesCommitted(() => commitChange(this.commitDeps, eventId, change, now), symbol);
+    const fields = { event_id: eventId, ref_id: change.refId, previous_id: change.previousId, execution_type: `trade_${change.type === 'bust' ? 'bust' : 'correct'}`, order_id: change.orderId };
+    if (done.outcome === 'pending') {
+      this.opts.log.warn({ event: 'execution_change_pending', ...fields }, 'a trade bust or correction names a fill the ledger does not hold yet: kept, applied when that execution is recorded');
+    } else if (done.outcome === 'duplicate') {
+      this.opts.log.debug({ event: 'execution_change_seen', ...fields }, 'a trade bust or correction applied already');
+    }
+    return done.outcome;
+  }
+
+  /**
+   * Runs a change commit (its position actor live first), then logs what it applied and what follows
+   * it. A commit that failed stops the account (`onFatal`) and is thrown on: the caller's transaction
+   * (the event stream's cursor) rolls back with it.
+   */
+  private changesCommitted(commit: () => ChangeCommitted, symbol: string | null): ChangeCommitted {
+    const { log } = this.opts;
+    if (symbol) this.send({ type: 'position.ensure', position: { symbol, qty: '0', stops: [] } });
+    let done: ChangeCommitted;
+    try {
+      done = commit();
+    } catch (err) {
+      if (!(err instanceof LeadershipLost)) log.fatal({ event: 'persist_failed', err }, 'could not apply a trade bust or correction');
+      this.opts.onFatal(err);
+      throw err;
+    }
+    this.afterChanges(done);
+    return done;
+  }
+
+  private afterChanges(done: ChangeCommitted): void {
+    this.logApplied(done);
+    if (done.applied.length === 0) return;
+    this.exitWalk.schedule();
+    this.stopsWake.schedule();
+    // A live order's actor reads the broker's filled_qty less what the change moved (fill-plan.ts `changeLedger`).
+    for (const a of done.applied) {
+      if (!this.live(a.fill.order_id)) continue;
+      const qty = new D(a.qty).minus(a.fill.qty);
+      const notional = new D(a.qty).times(a.price).minus(new D(a.fill.qty).times(a.fill.price));
+      this.send({ type: 'order.fillChanged', orderId: a.fill.order_id, qty: normalize(qty), notional: normalize(notional) });
+    }
+    for (const entryOrderId of done.followed.closed) this.positionClosed(entryOrderId);
+  }
+
+  /** Each applied change said once its transaction commits. */
+  private logApplied(done: ChangeCommitted): void {
+    for (const a of done.applied) {
+      const f = a.fill;
+      this.opts.db.afterCommit(() =>
+        this.opts.log.info(
+          { event: 'execution_change_applied', ref_id: a.row.ref_id, previous_id: a.row.previous_id, kind: a.row.kind, order_id: f.order_id, cum_qty: f.cum_qty, symbol: f.symbol, old_qty: f.qty, old_price: f.price, qty: a.qty, price: a.price, position: this.ledgerPosition(f.symbol) },
+          a.row.kind === 'bust' ? `fill busted: ${f.side} ${f.qty} ${f.symbol} @ ${f.price} taken back` : `fill corrected: ${f.side} ${f.qty} ${f.symbol} @ ${f.price} is now ${a.qty} @ ${a.price}`,
+        ),
+      );
     }
   }
 
@@ -454,6 +546,8 @@ export class OrderActors {
         if (wakeShortStops(db, c.order.symbol, now) > 0) this.stopsWake.schedule();
       }
     }
+    // Busts and corrections that waited for these fills: their orders' actors and entries follow.
+    for (const done of this.released.splice(0)) this.afterChanges(done);
     // Last: ending those entries runs their transitions (and this step for them).
     this.closeEntries(c, state, committed.closed);
   }

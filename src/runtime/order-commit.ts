@@ -33,6 +33,8 @@ export interface CommitDeps {
   exits: ExitCooldowns;
   following: PositionFollowing;
   positionActor(symbol: string): AnyActorRef | undefined;
+  /** The busts and corrections pending for a fill's execution id, applied in its transaction (fill-change-commit.ts). */
+  applyPending?(executionId: string, now: Date): Followed;
 }
 
 /** One transaction: the fills, the actor's row and what the fills do to protection. */
@@ -81,6 +83,15 @@ export function commitTransition(
     const followed = followPosition(d, c, out.written, now);
     out.closed = followed.closed;
     out.stopsAsked = followed.asked;
+    // A bust or correction that came before its fill (pending) applies now, after the fill was followed.
+    if (d.applyPending) {
+      for (const f of out.written) {
+        if (!f.executionId) continue;
+        // (The entries it closed are told after the commit, with the rest of what follows the change.)
+        const released = d.applyPending(f.executionId, now);
+        if (released.asked) out.stopsAsked = true;
+      }
+    }
     if (p.terminal && c.role === 'stop') settleStopIntent(d, c, now);
     if (out.stopsAsked) crashPoint('before_intent_commit');
   });

@@ -5,7 +5,7 @@ import type { OrderRole } from '../domain/protection.js';
 import { placedByUs } from '../domain/orders.js';
 import { isOption } from '../domain/symbols.js';
 import { D } from '../decimal.js';
-import { ledgerOf } from '../store/ledger.js';
+import { ledgerNetFilled, ledgerOf } from '../store/ledger.js';
 import { orderRow } from '../store/order-rows.js';
 import { stopClientIdOfBrokerOrder } from '../store/stops.js';
 import { roleAtFirstFill } from '../../machines/position.js';
@@ -60,7 +60,8 @@ export class OrderRoutes {
 
   dropForFinishedOrder(orderId: string, cumQty: string, source: string): void {
     const row = orderRow(this.db, orderId);
-    if (row && new D(cumQty).gt(row.filled_qty)) {
+    // What the fills add up to (busted ones out, corrected ones at their new qty) is the broker's filled_qty.
+    if (row && new D(cumQty).gt(row.filled_qty) && new D(cumQty).gt(ledgerNetFilled(this.db, orderId))) {
       this.log.warn(
         { event: 'ledger_drift', order_id: orderId, ledger_qty: row.filled_qty, broker_filled_qty: cumQty, source },
         'broker reports more fill for an order whose actor finished',

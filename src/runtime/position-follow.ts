@@ -2,10 +2,10 @@ import type { Actor, AnyActorRef } from 'xstate';
 import type { Database } from '../store/database.js';
 import { entryOfStop, stopClientOrderId } from '../domain/orders.js';
 import { stopAsk, type FillRecord, type StopAsk } from '../domain/protection.js';
-import type { FillOrder, PositionCommand } from '../../machines/position.js';
+import type { FillChange, FillOrder, PositionCommand } from '../../machines/position.js';
 import { positionMachine, type PositionEvent, type PositionInput } from '../../machines/position.machine.js';
 import { ledgerPositions } from '../store/ledger.js';
-import { liveStopRowsBySymbol, stopRowsOf, type StoredStopRow } from '../store/stops.js';
+import { endedStopRowsSince, liveStopRowsBySymbol, stopRowsOf, type StoredStopRow } from '../store/stops.js';
 import type { StopEvent } from '../../machines/stop-model.js';
 import { applyStopTransition } from '../protection/stop-transitions.js';
 
@@ -46,6 +46,7 @@ export class PositionFollowing {
             if (event.type === 'fills') this.carryOut(cmd, context.symbol, event.order.assetClass, new Date(event.now));
             // A fee is crypto's only (and never covers: it only shrinks or cancels).
             else if (event.type === 'fee') this.carryOut(cmd, context.symbol, 'crypto', new Date(event.now));
+            else if (event.type === 'change') this.carryOut(cmd, context.symbol, event.order.assetClass, new Date(event.now));
             else if (event.type === 'stops.resume') this.carryOut(cmd, context.symbol, event.assetClass, new Date(event.now));
           } catch (err) {
             this.failure ??= { err };
@@ -95,6 +96,25 @@ export class PositionFollowing {
   }
 
   /**
+   * A trade bust or correction the store just applied to a fill of `p.order`, sent to the symbol's
+   * position actor with the symbol's stops that ended since the fill was recorded (the ones its
+   * exit may have ended: a grown-back position re-arms them) and the order's own. Runs inside the
+   * change's transaction.
+   */
+  followChange(actor: AnyActorRef, p: { order: FillOrder; change: FillChange; recordedAt: string; now: Date }): Followed {
+    const out: Followed = { closed: [], asked: false };
+    const ids = [stopClientOrderId(p.order.orderId)];
+    const stopOf = p.order.role === 'stop' ? entryOfStop(p.order.clientOrderId) : null;
+    if (stopOf) ids.push(stopClientOrderId(stopOf));
+    const own = stopRowsOf(this.db, ids);
+    const since = endedStopRowsSince(this.db, p.change.symbol, p.recordedAt);
+    const seen = new Set(own.map((r) => r.client_order_id));
+    const ended = [...own, ...since.filter((r) => !seen.has(r.client_order_id))].filter((r) => stopAsk(r).part !== 'fraction');
+    this.deliver(actor, { type: 'change', change: p.change, order: p.order, ended, now: p.now.getTime() }, out);
+    return out;
+  }
+
+  /**
    * Stops the extended-hours guard took off, asked again of the symbol's position actor (it sizes
    * them to the position now). Runs inside the caller's transaction.
    */
@@ -140,6 +160,11 @@ export class PositionFollowing {
       case 'shrink':
         // A shrink resizes the stop now; a cut (its own fill, an entry closing others' position) waits.
         this.stopEvent(stopClientOrderId(cmd.stopOf), { type: 'cut', cutQty: cmd.cutQty, wake: cmd.type === 'shrink' }, now);
+        return;
+      case 'restore':
+        // A position grown back (a busted exit): the cut given back, resized now.
+        this.stopEvent(stopClientOrderId(cmd.stopOf), { type: 'cut', cutQty: cmd.cutQty, wake: true }, now);
+        if (this.current) this.current.asked = true;
         return;
       case 'cancel':
         this.stopEvent(stopClientOrderId(cmd.stopOf), { type: 'cancelRequested' }, now);

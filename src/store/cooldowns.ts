@@ -31,6 +31,12 @@ export function startExitCooldown(db: Database, fill: { orderId: string; cumQty:
   return startCooldown(db, { ...cd, startedAt: now }) ? cd : null;
 }
 
+/** Ends now the cooldown an exit fill `<order>:<cum_qty>` started, if it still runs (a bust took the exit back). */
+export function endExitCooldown(db: Database, exitFillId: string, now = new Date()): boolean {
+  const at = now.toISOString();
+  return db.run(db.kysely.updateTable('cooldowns').set({ until: at }).where('exit_fill_id', '=', exitFillId).where('until', '>', at)).changes > 0;
+}
+
 /** The latest cooldown of a symbol that is still running at `now`, if any. */
 export function activeCooldown(db: Database, symbol: string, now = new Date()) {
   return db.first(activeOf(db, { symbol, now: now.toISOString() }));

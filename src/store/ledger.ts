@@ -47,7 +47,7 @@ export function insertFills(db: Database, fills: readonly FillRecord[], now = ne
   return fills.filter((f) => inserted.delete(`${f.orderId}\u0000${f.cumQty}`));
 }
 
-const fillsOfOrder = prepared((k, p: { orderId: string }) => k.selectFrom('fills').select(['cum_qty', 'qty', 'price']).where('order_id', '=', p.orderId));
+const fillsOfOrder = prepared((k, p: { orderId: string }) => k.selectFrom('fills').select(['cum_qty', 'qty', 'price', 'busted']).where('order_id', '=', p.orderId));
 
 /**
  * A later report of a recorded fill that knows its broker execution id: kept on the row (the one row of
@@ -69,17 +69,33 @@ export function noteExecutionId(db: Database, orderId: string, cumQty: string, e
 export function ledgerOf(db: Database, orderId: string): OrderLedger {
   const rows = db.all(fillsOfOrder(db, { orderId }));
   let filled = new D(0);
+  let net = new D(0);
   let notional = new D(0);
   for (const r of rows) {
     filled = D.max(filled, r.cum_qty);
+    if (r.busted !== 0) continue;
+    net = net.plus(r.qty);
     notional = notional.plus(new D(r.qty).times(r.price));
   }
-  return { filledQty: normalize(filled), notional: normalize(notional) };
+  // Busts and corrections moved the broker's filled_qty off the highest cum_qty (machines/fill-plan.ts).
+  const changed = net.minus(filled);
+  return { filledQty: normalize(filled), notional: normalize(notional), ...(changed.isZero() ? {} : { changed: normalize(changed) }) };
+}
+
+/**
+ * What an order's fills add up to now: busted fills left out, corrected ones at their new qty — the
+ * broker's `filled_qty` after its busts and corrections (where `ledgerOf`'s filledQty, the highest
+ * cum_qty recorded, is the fills' identity and stays).
+ */
+export function ledgerNetFilled(db: Database, orderId: string): string {
+  const l = ledgerOf(db, orderId);
+  return normalize(new D(l.filledQty).plus(l.changed ?? '0'));
 }
 
 /**
  * Signed position per symbol implied by every recorded fill (buys add, sells subtract) less every
- * recorded crypto fee (the coin a buy paid: Alpaca leaves q less the fee in the position).
+ * recorded crypto fee (the coin a buy paid: Alpaca leaves q less the fee in the position). A busted
+ * fill counts for nothing, a corrected one at its new qty.
  */
 export function ledgerPositions(db: Database): Map<string, string> {
   // Fills of one quantity counted by the store (its text, summed exactly here): a restart reads
@@ -88,6 +104,7 @@ export function ledgerPositions(db: Database): Map<string, string> {
     db.kysely
       .selectFrom('fills')
       .select((eb) => ['symbol', 'side', 'qty', eb.fn.countAll<number | string>().as('n')])
+      .where('busted', '=', 0)
       .groupBy(['symbol', 'side', 'qty']),
   );
   const out = new Map<string, InstanceType<typeof D>>();
@@ -129,7 +146,6 @@ export function latestFillTimes(db: Database): Map<string, string> {
   return new Map(rows.map((r) => [r.symbol, String(r.at)]));
 }
 
-/** A symbol's fills from a time on, in the broker's order (fill time; arrival breaks ties). */
 /** The time of `symbol`'s latest fill at or before `at`, or null: where a walk must start to see it. */
 export function lastFillAtOrBefore(db: Database, symbol: string, at: string): string | null {
   const row = db.first(
@@ -138,6 +154,7 @@ export function lastFillAtOrBefore(db: Database, symbol: string, at: string): st
   return row?.filled_at ?? null;
 }
 
+/** A symbol's fills from a time on, in the broker's order (fill time; arrival breaks ties); busted ones left out. */
 export function fillsSince(db: Database, symbol: string, from: string) {
   return db.all(
     db.kysely
@@ -145,6 +162,7 @@ export function fillsSince(db: Database, symbol: string, from: string) {
       .select(['order_id', 'cum_qty', 'qty', 'side', 'filled_at'])
       .where('symbol', '=', symbol)
       .where('filled_at', '>=', from)
+      .where('busted', '=', 0)
       .orderBy('filled_at')
       .orderBy('id'),
   );
@@ -157,7 +175,7 @@ export function maxFillId(db: Database): number {
 
 const topId = prepared((k, _p: Record<string, never>) => k.selectFrom('fills').select((eb) => eb.fn.max('id').as('top')));
 
-/** Fills above an id, in ledger order (filled_at, then id): what was recorded since. */
+/** Fills above an id, in ledger order (filled_at, then id): what was recorded since (busted ones left out). */
 export function fillsAfterId(db: Database, afterId: number) {
   // Read by id (the primary key's range) and sorted here: ordered by filled_at, SQLite would walk
   // that whole index to find the few rows above the id.
@@ -165,5 +183,5 @@ export function fillsAfterId(db: Database, afterId: number) {
 }
 
 const fillsAfter = prepared((k, p: { afterId: number }) =>
-  k.selectFrom('fills').select(['id', 'symbol', 'side', 'qty', 'price', 'filled_at']).where('id', '>', p.afterId).orderBy('id'),
+  k.selectFrom('fills').select(['id', 'symbol', 'side', 'qty', 'price', 'filled_at']).where('id', '>', p.afterId).where('busted', '=', 0).orderBy('id'),
 );

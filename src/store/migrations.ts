@@ -271,6 +271,40 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('fills_execution_id').on('fills').column('execution_id').execute();
     },
   },
+  '0012_fill_changes': {
+    // Trade busts and corrections (the activity event stream's trade_bust / trade_correct): a busted
+    // fill is marked, never deleted (`busted`); a corrected one carries its new qty and price
+    // (`corrected`), the original kept in its history. `fill_changes` keeps every change event,
+    // keyed by its own execution id (`ref_id`: applied once however often the stream repeats it),
+    // with the terms before and after; `fill_id` is null while the fill it names is not in the
+    // ledger yet (pending: applied when that execution id is recorded).
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('fills').addColumn('busted', 'integer', zeroDefault).execute();
+      await db.schema.alterTable('fills').addColumn('corrected', 'integer', zeroDefault).execute();
+      await db.schema
+        .createTable('fill_changes')
+        .addColumn('ref_id', 'text', (c) => c.primaryKey())
+        .addColumn('event_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('bust','correct')`))
+        .addColumn('previous_id', 'text', (c) => c.notNull())
+        .addColumn('fill_id', 'integer')
+        .addColumn('order_id', 'text')
+        .addColumn('symbol', 'text')
+        .addColumn('side', 'text')
+        .addColumn('qty', 'text')
+        .addColumn('price', 'text')
+        .addColumn('old_qty', 'text')
+        .addColumn('old_price', 'text')
+        .addColumn('new_qty', 'text')
+        .addColumn('new_price', 'text')
+        .addColumn('executed_at', 'text', (c) => c.notNull())
+        .addColumn('recorded_at', 'text', (c) => c.notNull())
+        .addColumn('applied_at', 'text')
+        .execute();
+      await db.schema.createIndex('fill_changes_previous_id').on('fill_changes').column('previous_id').execute();
+      await db.schema.createIndex('fill_changes_fill_id').on('fill_changes').column('fill_id').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -19,6 +19,37 @@ export interface FillsTable {
   recorded_at: string;
   /** The broker's execution id (trade_updates `execution_id`, an event's `ref_id`), once any source told it. */
   execution_id: Generated<string | null>;
+  /** 1: a trade bust took this execution back (migration 0012): kept, out of positions, P&L and cooldowns. */
+  busted: Generated<number>;
+  /** 1: a trade correction replaced its qty / price (the original is in `fill_changes`). */
+  corrected: Generated<number>;
+}
+
+/**
+ * A trade bust or correction from the activity event stream (migration 0012), one row per change
+ * event, keyed by the change's own execution id. `fill_id` null: pending (its fill not in the ledger yet).
+ */
+export interface FillChangesTable {
+  ref_id: string;
+  event_id: string;
+  kind: 'bust' | 'correct';
+  /** The execution it changes: a fill's execution id, or an earlier correction's ref_id. */
+  previous_id: string;
+  fill_id: number | null;
+  order_id: string | null;
+  symbol: string | null;
+  side: string | null;
+  /** The event's terms (a correction's new qty and price; a bust's, the busted execution's when told). */
+  qty: string | null;
+  price: string | null;
+  /** The fill's terms before and after (after: null for a bust), once applied. */
+  old_qty: string | null;
+  old_price: string | null;
+  new_qty: string | null;
+  new_price: string | null;
+  executed_at: string;
+  recorded_at: string;
+  applied_at: string | null;
 }
 
 export interface OrdersTable {
@@ -118,6 +149,7 @@ export interface NotificationDeliveriesTable {
 
 export interface Schema {
   fills: FillsTable;
+  fill_changes: FillChangesTable;
   orders: OrdersTable;
   order_history: OrderHistoryTable;
   stops: StopsTable;

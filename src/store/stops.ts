@@ -144,6 +144,25 @@ export function liveStopRowsBySymbol(db: Database): Map<string, CoverColumns[]> 
 }
 
 /**
+ * A symbol's stops that ended (done) or are being canceled and were last changed at or after `since`
+ * (ISO), oldest first, fraction stops left out: the ones a fill recorded then may have ended, which a
+ * trade bust of that fill may re-arm (runtime/position-follow.ts `followChange`).
+ */
+export function endedStopRowsSince(db: Database, symbol: string, since: string): StoredStopRow[] {
+  return db.all(
+    db.kysely
+      .selectFrom('stops')
+      .selectAll()
+      .where('symbol', '=', symbol)
+      .where((eb) => eb.or([eb('status', '=', 'done'), eb('cancel_requested', '=', 1)]))
+      .where('updated_at', '>=', since)
+      .where((eb) => eb(jsonText(db, 'payload', ['part']), 'is', null))
+      .orderBy('created_at')
+      .orderBy(sql`rowid`),
+  ) as StoredStopRow[];
+}
+
+/**
  * The stops backing off from an earlier life that a (re)start makes due now: all but refused ones,
  * which keep their backoff (a crash loop must not retry a refusal at full speed).
  */

@@ -4,7 +4,7 @@ import { fetchOrder } from '../broker/fetch-order.js';
 import { listPositions } from '../broker/positions.js';
 import type { DriftEntry } from '../api/health.js';
 import type { Database } from '../store/database.js';
-import { ledgerOf, ledgerPositions } from '../store/ledger.js';
+import { ledgerNetFilled, ledgerPositions } from '../store/ledger.js';
 import { orderRow } from '../store/order-rows.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
@@ -67,7 +67,9 @@ export class DriftCheck {
   private async checkOrder(orderId: string, brokerFilled: string | null, now: number): Promise<void> {
     const { db, log, client, actors } = this.deps;
     const key = `order:${orderId}`;
-    let ledger = ledgerOf(db, orderId).filledQty;
+    // What the order's fills add up to now (busted ones out, corrected ones at their new qty), as the
+    // broker's filled_qty does after a bust or correction.
+    let ledger = ledgerNetFilled(db, orderId);
     if (brokerFilled !== null && new D(ledger).eq(brokerFilled)) {
       this.clear(key, now);
       return;
@@ -76,7 +78,7 @@ export class DriftCheck {
     const order = await fetchOrder(client, log, orderId).catch(() => null);
     if (order) {
       actors.handleOrder(order);
-      ledger = ledgerOf(db, orderId).filledQty;
+      ledger = ledgerNetFilled(db, orderId);
       if (new D(ledger).eq(order.filledQty)) {
         this.clear(key, now);
         return;

@@ -5,7 +5,7 @@ import { eventIdOf, parseActivityEvent } from '../broker/activity-event-adapter.
 import { parseOptionActivityEvent } from '../broker/option-activity-adapter.js';
 import type { Database } from '../store/database.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
-import { ledgerOf } from '../store/ledger.js';
+import { ledgerNetFilled } from '../store/ledger.js';
 import { D } from '../decimal.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import type { Logger } from '../log.js';
@@ -17,8 +17,10 @@ import type { OrderActors } from '../runtime/order-actors.js';
  * transaction that commits the fill the event brought (a crash never leaves the cursor past an
  * unrecorded fill). A trade fill becomes the same execution report as the other sources', identity
  * (order_id, cum_qty): whichever source brings a fill first records its one row, the others are
- * duplicates (the order machine's fill plan). Other events (fees, busts, corrections, option events)
- * are read past: the REST activities still bring the fees.
+ * duplicates (the order machine's fill plan). A trade bust or correction is applied to the fill it
+ * names (runtime/fill-change-commit.ts), once, in the transaction that moves the cursor past it; one
+ * whose fill is not in the ledger yet is kept pending and applied when that fill's execution id is
+ * recorded. Other events (fees, option events) are read past: the REST activities still bring the fees.
  *
  * Connects from the cursor (`since_id`, so what came while away is replayed first); with no cursor
  * yet, live only (the REST watermark covers the history). Resumes from the cursor, with backoff,
@@ -73,6 +75,8 @@ export class ActivityEventStream {
   private holds = 0;
   /** Fill events this process handled (new or not): for tests and logs. */
   fillEvents = 0;
+  /** Trade bust and correction events this process handled (applied, pending or seen before). */
+  changeEvents = 0;
 
   constructor(private readonly deps: EventStreamDeps) {}
 
@@ -222,10 +226,6 @@ export class ActivityEventStream {
     const parsed = parseActivityEvent(raw);
     const eventId = parsed.ok ? parsed.value.eventId : eventIdOf(raw);
     if (!parsed.ok) log.warn({ event: 'broker_payload_rejected', source: 'event', event_id: eventId, reason: parsed.reason }, 'skipped a malformed activity event');
-    else if (parsed.value.kind === 'other' && parsed.value.executionType !== null) {
-      // A correction or bust: the ledger does not apply them yet (its fill is found by execution_id).
-      log.warn({ event: 'execution_change_unapplied', event_id: eventId, execution_type: parsed.value.executionType }, 'a trade correction or bust is not applied to the ledger');
-    }
     // An option exercise or assignment (OPEXC / OPASN / OPTRD): recorded with the cursor (option-commit.ts).
     const option = parseOptionActivityEvent(raw);
     if (option && !option.ok) log.warn({ event: 'broker_payload_rejected', source: 'event', event_id: eventId, reason: option.reason }, 'skipped a malformed option activity event');
@@ -242,8 +242,15 @@ export class ActivityEventStream {
         this.fillEvents += 1;
         actors.handleExecution(execution, null);
         if (actors.commitFailures !== failuresBefore) throw new Error(`the fill of activity event ${eventId} was not committed`);
-        const recorded = new D(ledgerOf(db, execution.orderId).filledQty).gte(execution.cumQty);
+        // The broker's cum_qty, against what the fills add up to (after a bust, below the highest recorded).
+        const recorded = new D(ledgerNetFilled(db, execution.orderId)).gte(execution.cumQty);
         if (!recorded && actors.live(execution.orderId) !== undefined) return 'held';
+      }
+      // A trade bust or correction: applied to its fill once (keyed by its ref_id), or kept pending
+      // until that fill is recorded; a failed commit throws, and the cursor stays before it.
+      if (parsed.ok && parsed.value.kind === 'change') {
+        this.changeEvents += 1;
+        actors.applyChange(eventId, parsed.value.change);
       }
       const cursor = readSyncState(db, 'event_cursor');
       if (cursor === null || eventId > cursor) writeSyncState(db, 'event_cursor', eventId);

@@ -6,7 +6,7 @@ import type { OrderReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
 import { deleteSyncState, readSyncState, writeSyncState } from '../store/sync-state.js';
 import { confirmedStopOrdersUnknown } from '../store/stops.js';
-import { ledgerOf } from '../store/ledger.js';
+import { ledgerNetFilled } from '../store/ledger.js';
 import { D } from '../decimal.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
@@ -149,7 +149,8 @@ export class Reconciler {
         continue;
       }
       const o = parsed.value;
-      if (new D(o.filledQty).lte(ledgerOf(db, o.orderId).filledQty)) continue;
+      // Nothing new: what the fills add up to (after busts and corrections, the broker's filled_qty) covers it.
+      if (new D(o.filledQty).lte(ledgerNetFilled(db, o.orderId))) continue;
       actors.handleOrder(o);
       out.push(o);
     }

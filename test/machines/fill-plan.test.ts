@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EMPTY_LEDGER, ledgerAvgPrice, planFills } from '../../machines/fill-plan.js';
+import { brokerFilledOf, changeLedger, EMPTY_LEDGER, ledgerAvgPrice, planFills } from '../../machines/fill-plan.js';
 import { execution, orderReport } from './helpers.js';
 
 const order = orderReport();
@@ -47,5 +47,41 @@ describe('fill plan (ledger arithmetic)', () => {
     expect(p.fills[0]!.price.split('.')[1]?.length ?? 0).toBeLessThanOrEqual(9);
     // The ledger's VWAP lands on the broker's filled_avg_price to the broker's precision.
     expect(Math.abs(Number(ledgerAvgPrice(p.ledger)) - 65100)).toBeLessThan(1e-4);
+  });
+});
+
+describe('fill plan after a trade bust or correction (the broker cum_qty moved)', () => {
+  it('a bust takes the fill off what the broker says is filled: reports are read less it, the identity stays', () => {
+    // 4 @ 100 recorded; that fill busted: the broker says 0 filled, the ledger keeps cum 4.
+    const ledger = changeLedger({ filledQty: '4', notional: '400' }, { qty: '-4', notional: '-400' });
+    expect(ledger).toEqual({ filledQty: '4', notional: '0', changed: '-4' });
+    expect(brokerFilledOf(ledger)).toBe('0');
+    expect(ledgerAvgPrice(ledger)).toBeNull();
+    // A poll after the bust (broker filled 0) is nothing new.
+    expect(planFills(ledger, execution(order, { source: 'order', cumQty: '0', qty: null, price: null, avgPrice: null })).kind).toBe('duplicate');
+    // The order fills again: broker cum 3 is the ledger's cum 7, a new fill of 3 (not a duplicate of the busted cum 4).
+    const p = planFills(ledger, execution(order, { cumQty: '3', qty: '3', price: '101' }));
+    expect(p.kind).toBe('record');
+    if (p.kind !== 'record') return;
+    expect(p.fills.map((f) => [f.cumQty, f.qty, f.price])).toEqual([['7', '3', '101']]);
+    expect(p.ledger).toEqual({ filledQty: '7', notional: '303', changed: '-4' });
+    expect(brokerFilledOf(p.ledger)).toBe('3');
+  });
+
+  it('a correction up is not recorded again as a fill when the order is read', () => {
+    // 10 @ 100 recorded, corrected to 12 @ 99: the broker says 12 filled, avg 99.
+    const ledger = changeLedger({ filledQty: '10', notional: '1000' }, { qty: '2', notional: '188' });
+    expect(ledger).toEqual({ filledQty: '10', notional: '1188', changed: '2' });
+    expect(planFills(ledger, execution(order, { source: 'order', cumQty: '12', qty: null, price: null, avgPrice: '99' })).kind).toBe('duplicate');
+    // More fills later: broker cum 15 at VWAP 99.2 → 3 more at (15 × 99.2 − 1188) / 3 = 100.
+    const p = planFills(ledger, execution(order, { source: 'order', cumQty: '15', qty: null, price: null, avgPrice: '99.2' }));
+    expect(p.kind).toBe('record');
+    if (p.kind !== 'record') return;
+    expect(p.fills.map((f) => [f.cumQty, f.qty, f.price])).toEqual([['13', '3', '100']]);
+    expect(ledgerAvgPrice(p.ledger)).toBe('99.2');
+  });
+
+  it('changes that cancel out leave no trace', () => {
+    expect(changeLedger(changeLedger({ filledQty: '5', notional: '500' }, { qty: '1', notional: '100' }), { qty: '-1', notional: '-100' })).toEqual({ filledQty: '5', notional: '500' });
   });
 });
