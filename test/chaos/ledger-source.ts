@@ -7,7 +7,7 @@ import pg from 'pg';
  * them with the simulator's truth.
  */
 export interface LedgerRows {
-  /** Every row of `fills`. */
+  /** Every row of `fills` a trade bust has not taken back (a corrected row carries its corrected terms). */
   fills: Array<{ order_id: string; symbol: string; side: string; qty: string; price: string }>;
   /** Every row of `fees` (the coin a crypto buy paid, positive). */
   fees: Array<{ symbol: string; qty: string }>;
@@ -20,7 +20,7 @@ export interface LedgerSource {
   close(): Promise<void>;
 }
 
-const FILLS = 'select order_id, symbol, side, qty, price from fills';
+const FILLS = 'select order_id, symbol, side, qty, price from fills where busted = 0';
 const FEES = 'select symbol, qty from fees';
 const COOLDOWNS = 'select exit_fill_id from cooldowns';
 
