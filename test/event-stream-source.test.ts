@@ -19,17 +19,11 @@ import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { loadConfig } from '../src/config.js';
 import { startAccount, type RunningAccount } from '../src/account.js';
-import { captureLogger } from './support/log-capture.js';
+import { startAccountService, type AccountService } from './support/account-service.js';
 import { simPost } from './support/sim-traffic.js';
 import { eventually, getJson } from './support/bot-process.js';
 
-interface Service {
-  db: Database;
-  running: RunningAccount;
-  url: string;
-  lines: () => Array<Record<string, any>>;
-  close(): Promise<void>;
-}
+type Service = AccountService;
 
 let sim: Simulator;
 let dir: string;
@@ -43,41 +37,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The account service on `file` (kept across restarts), its API on an ephemeral loopback port. */
-async function startService(file: string, env: Record<string, string> = {}): Promise<Service> {
-  const path = join(dir, file);
-  const cap = captureLogger('debug');
-  // Outside orders are recorded, not protected: these tests are about fills, not stops.
-  const config = loadConfig({ APCA_API_KEY_ID: 'k', APCA_API_SECRET_KEY: 's', ALPACA_API_URL: sim.url, ALPACA_DATA_URL: sim.dataUrl, CT_DB_PATH: path, CT_POLL_MS: '250', CT_ADOPT: 'record', ...env });
-  const db = await openDatabase(path);
-  const failures: string[] = [];
-  const running = await startAccount({
-    config,
-    account: config.accounts[0]!,
-    endpoints: { keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url, dataUrl: sim.dataUrl },
-    db,
-    log: cap.log,
-    inspector: null,
-    onFatal: () => failures.push('fatal'),
-    onRefused: (err) => failures.push(String(err)),
-  });
-  const server: Server = createServer(running.app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    db,
-    running,
-    url,
-    lines: () => {
-      expect(failures).toEqual([]);
-      return cap.lines();
-    },
-    close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await running.close();
-      await db.close();
-    },
-  };
+/** The account service on `file` (kept across restarts). Outside orders are recorded, not protected: these tests are about fills, not stops. */
+function startService(file: string, env: Record<string, string> = {}): Promise<Service> {
+  return startAccountService(sim, join(dir, file), { CT_POLL_MS: '250', CT_ADOPT: 'record', ...env });
 }
 
 /** An outside market buy of one share, filled at once; its order id and the fill's execution id. */

@@ -29,16 +29,11 @@ import { Reconciler } from '../src/sync/reconciler.js';
 import { DriftCheck } from '../src/sync/drift.js';
 import { createBrokerClient } from '../src/broker/client.js';
 import { captureLogger } from './support/log-capture.js';
+import { startAccountService, type AccountService } from './support/account-service.js';
 import { simPost } from './support/sim-traffic.js';
 import { eventually, getJson } from './support/bot-process.js';
 
-interface Service {
-  db: Database;
-  running: RunningAccount;
-  url: string;
-  lines: () => Array<Record<string, any>>;
-  close(): Promise<void>;
-}
+type Service = AccountService;
 
 let sim: Simulator;
 let dir: string;
@@ -52,48 +47,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function startService(file: string): Promise<Service> {
-  const path = join(dir, file);
-  const cap = captureLogger('debug');
-  const config = loadConfig({
-    APCA_API_KEY_ID: 'k',
-    APCA_API_SECRET_KEY: 's',
-    ALPACA_API_URL: sim.url,
-    ALPACA_DATA_URL: sim.dataUrl,
-    CT_DB_PATH: path,
-    CT_POLL_MS: '250',
-    CT_ADOPT: 'protect',
-    CT_COOLDOWN_MINUTES: '30',
-  });
-  const db = await openDatabase(path);
-  const failures: string[] = [];
-  const running = await startAccount({
-    config,
-    account: config.accounts[0]!,
-    endpoints: { keyId: 'k', secretKey: 's', paper: true, apiUrl: sim.url, dataUrl: sim.dataUrl },
-    db,
-    log: cap.log,
-    inspector: null,
-    onFatal: () => failures.push('fatal'),
-    onRefused: (err) => failures.push(String(err)),
-  });
-  const server: Server = createServer(running.app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    db,
-    running,
-    url,
-    lines: () => {
-      expect(failures).toEqual([]);
-      return cap.lines();
-    },
-    close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await running.close();
-      await db.close();
-    },
-  };
+/** The account service on `file` (kept across restarts), outside positions protected, cooldowns on. */
+function startService(file: string): Promise<Service> {
+  return startAccountService(sim, join(dir, file), { CT_POLL_MS: '250', CT_ADOPT: 'protect', CT_COOLDOWN_MINUTES: '30' });
 }
 
 const CALL = 'AAPL261218C00150000';
