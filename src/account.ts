@@ -26,6 +26,7 @@ import { Reconciler } from './sync/reconciler.js';
 import { ActivityEventStream } from './sync/event-stream.js';
 import { PollTimer } from './sync/poll-timer.js';
 import { PollRelaxGate } from './sync/poll-relax.js';
+import { ExecutionIdLookup } from './sync/execution-ids.js';
 import { restart } from './runtime/restart.js';
 import { EntryGate } from './protection/entry-gate.js';
 import { PositionCloser } from './protection/position-close.js';
@@ -213,7 +214,9 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     feedState = () => feed.state;
     closers.push(() => reconciler.stop());
     // The activity event stream (CT_EVENT_STREAM): fills pushed from a persisted cursor, beside trade_updates.
-    const events = config.eventStream ? new ActivityEventStream({ db, log, client: broker, actors, onLeadershipLost: (err) => deps.onLeadershipLost?.(err) }) : null;
+    const lookup = new ExecutionIdLookup({ db, log, client: broker, actors });
+    closers.push(() => lookup.stop());
+    const events = config.eventStream ? new ActivityEventStream({ db, log, client: broker, actors, lookup, onLeadershipLost: (err) => deps.onLeadershipLost?.(err) }) : null;
     if (!events) log.info({ event: 'event_stream_off' }, 'activity event stream off (CT_EVENT_STREAM=0): fills from trade_updates and activity polling');
     // Polling is the net under the pushed sources: relaxed while both are healthy, never stopped.
     // …and not while a crypto fee may be due (sync/poll-relax.ts): fees come only from the poll's reads.

@@ -111,6 +111,29 @@ describe('the activity event stream as a source (in-process service, simulator o
     }
   });
 
+  it('a bust of a fill recorded from REST (no execution id) finds that id on the stream\'s history and is applied', async () => {
+    // Made before the service ever ran: only the REST activities (no execution id) bring it.
+    const g = await outsideBuy('GOOGL');
+    const s = await startService('lookup.db');
+    try {
+      await live(s);
+      await eventually(async () => ledgerRows(s, g.orderId).length === 1 || undefined, 20_000);
+      expect(ledgerRows(s, g.orderId)).toEqual([expect.objectContaining({ cum_qty: '1', source: 'activity', execution_id: null })]);
+
+      await simPost(sim, '/_sim/bust', { execution_id: g.executionId });
+      const busted = () => s.db.sqlite.prepare('select busted, execution_id from fills where order_id = ?').get(g.orderId) as { busted: number; execution_id: string | null };
+      await eventually(async () => busted().busted === 1 || undefined, 20_000);
+      expect(busted()).toEqual({ busted: 1, execution_id: g.executionId });
+      // Pending first (the ledger knew no fill by that id), then the lookup found it and the change applied.
+      expect(s.lines().filter((l) => l.event === 'execution_change_pending').map((l) => l.order_id)).toEqual([g.orderId]);
+      expect(s.lines().filter((l) => l.event === 'execution_ids_looked_up')).toEqual([expect.objectContaining({ order_id: g.orderId, identified: 1, unidentified: 0 })]);
+      const positions = await getJson(`${s.url}/positions`);
+      expect(positions.body.positions.filter((p: any) => p.symbol === 'GOOGL')).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('after "dropped N messages" it resumes from its cursor, and the dropped fills come again', async () => {
     const s = await startService('dropped.db');
     try {

@@ -59,7 +59,16 @@ export interface OpenActivityEvents {
  * waiting forever, on a process whose event loop had been busy when the stream opened).
  */
 export async function openActivityEvents(client: BrokerClient, sinceId: string | null, signal: AbortSignal): Promise<OpenActivityEvents> {
-  const res = await client.events.subscribeToActivitiesSSERaw(sinceId === null ? {} : { sinceId }, { signal });
+  return openActivityEventsFor(client, sinceId === null ? {} : { sinceId }, signal);
+}
+
+/** The same, for a window of history (`since`/`until`: it ends after it) or any other query the endpoint takes. */
+export async function openActivityEventsFor(
+  client: BrokerClient,
+  query: { since?: Date; until?: Date; sinceId?: string; untilId?: string },
+  signal: AbortSignal,
+): Promise<OpenActivityEvents> {
+  const res = await client.events.subscribeToActivitiesSSERaw(query, { signal });
   const body = res.raw.body;
   if (!body) throw new Error('activity event stream: no body');
   const reader = body.getReader();

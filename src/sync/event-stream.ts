@@ -10,6 +10,7 @@ import { D } from '../decimal.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import type { Logger } from '../log.js';
 import type { OrderActors } from '../runtime/order-actors.js';
+import type { ExecutionIdLookup } from './execution-ids.js';
 
 /**
  * The activity event stream as a source of fills (`GET /v2beta1/events/activities`, SSE), read from a
@@ -51,6 +52,8 @@ export interface EventStreamDeps {
   client: BrokerClient;
   actors: OrderActors;
   onLeadershipLost?(err: Error): void;
+  /** Looks up execution ids of fills recorded without one, for a change that names one (sync/execution-ids.ts). */
+  lookup?: ExecutionIdLookup;
   /** How long a silent connection is kept (default IDLE_RECONNECT_MS; tests shorten it). */
   idleMs?: number;
 }
@@ -250,7 +253,12 @@ export class ActivityEventStream {
       // until that fill is recorded; a failed commit throws, and the cursor stays before it.
       if (parsed.ok && parsed.value.kind === 'change') {
         this.changeEvents += 1;
-        actors.applyChange(eventId, parsed.value.change);
+        const change = parsed.value.change;
+        // Its fill may be in the ledger without its execution id (recorded from REST): looked up on the stream's history.
+        if (actors.applyChange(eventId, change) === 'pending' && change.orderId !== null && this.deps.lookup) {
+          const lookup = this.deps.lookup;
+          db.afterCommit(() => lookup.request(change.orderId!));
+        }
       }
       const cursor = readSyncState(db, 'event_cursor');
       if (cursor === null || eventId > cursor) writeSyncState(db, 'event_cursor', eventId);
