@@ -7,7 +7,7 @@ import { D, PROTECT_GRACE_S, canon, isLive, parseStopId, placedByBot, symbolKey,
 import { readBook, requestLogReader, sampleBook, washRefusals, type BookSampler, type RequestLogReader } from './broker-watch.js';
 import { coverOf, intervalViolations, longestPerSymbol, needsCover, uncoveredIntervals, type CoverageRules } from './coverage.js';
 import { sqliteLedger, type LedgerSource } from './ledger-source.js';
-import { changeExecutions, type ExecutionChanges } from './execution-changes.js';
+import { changeExecutions, freshBuys, type ExecutionChanges } from './execution-changes.js';
 import { entryArgs } from '../support/entry.js';
 
 /**
@@ -227,7 +227,7 @@ export async function measure(
   sessionCloses: number,
   t0: number,
   watch: BrokerWatch,
-  changes: ExecutionChanges = { busts: 0, corrections: 0, changes: [] },
+  changes: ExecutionChanges = { busts: 0, corrections: 0, changes: [], ids: [] },
 ): Promise<Measured> {
   const orders = await allOrders(url);
   const stats = await sim(url, 'GET', '/_sim/stats');
@@ -518,10 +518,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
     // activity event stream (replayed from its cursor), and the checks below compare after them.
     const changes = await changeExecutions(simProc.url, rand);
     for (const c of changes.changes) say(c);
-    const quiet = Date.now();
     const last = startBot(env);
     bots.push(last);
     await last.apiUrl();
+    // With it up: fresh outside buys, protected, then busted or corrected while it watches.
+    await last.waitFor((l) => l.event === 'reconcile_done', 60_000);
+    const fresh = await freshBuys(simProc.url);
+    say(`fresh outside buys: ${fresh.symbols.join(', ')}${fresh.covered ? ', covered' : ', not all covered within 60 s'}`);
+    const live = await changeExecutions(simProc.url, rand, 4, changes.ids);
+    for (const c of live.changes) say(c);
+    changes.busts += live.busts;
+    changes.corrections += live.corrections;
+    const quiet = Date.now();
     const deadline = Date.now() + (opts.settleMs ?? 90_000);
     const ledger = sqliteLedger(dbPath);
     const cooldownLines = () => bots.flatMap((b) => b.lines.filter((l) => l.event === 'cooldown_started'));
