@@ -1,7 +1,7 @@
 import { jsonText } from './json-field.js';
 import { sql } from 'kysely';
 import { stopClientOrderId } from '../domain/orders.js';
-import { LIVE_STOP_STATUSES, type StopAsk, type StopRow } from '../domain/protection.js';
+import { LIVE_STOP_STATUSES, stopAsk, type StopAsk, type StopRow } from '../domain/protection.js';
 import type { Database } from './database.js';
 import { prepared, preparedRows } from './prepared.js';
 import type { StopsTable } from './schema.js';
@@ -123,19 +123,30 @@ export function stopRowsById(db: Database, clientOrderIds: readonly string[], ch
 const COVER_COLUMNS = ['symbol', 'entry_order_id', 'payload', 'cut_qty', 'cancel_requested', 'status', 'broker_order_id', 'version', 'last_error'] as const;
 type CoverColumns = Pick<StoredStopRow, (typeof COVER_COLUMNS)[number]>;
 
+/** A row of COVER_COLUMNS read as an array, in their order. */
+function coverRow(v: unknown[]): CoverColumns {
+  const [symbol, entry_order_id, payload, cut_qty, cancel_requested, status, broker_order_id, version, last_error] = v as [
+    string, string, string, string, number, CoverColumns['status'], string | null, number, string | null,
+  ];
+  return { symbol, entry_order_id, payload, cut_qty, cancel_requested, status, broker_order_id, version, last_error };
+}
+
 export function liveStopRowsBySymbol(db: Database): Map<string, CoverColumns[]> {
-  const rows = db.all(
+  // As arrays, not objects (10,000 rows at a restart): half the time.
+  const rows = db.values(
     db.kysely
       .selectFrom('stops')
       .select([...COVER_COLUMNS])
       .where('status', 'in', [...LIVE_STOP_STATUSES])
-      // An entry's fraction stop follows its entry's stop; the position actor knows the entry's.
-      .where((eb) => eb(jsonText(db, 'payload', ['part']), 'is', null))
       .orderBy('created_at')
       .orderBy(sql`rowid`),
-  ) as CoverColumns[];
+  );
   const out = new Map<string, CoverColumns[]>();
-  for (const r of rows) {
+  for (const v of rows) {
+    const r = coverRow(v);
+    // An entry's fraction stop follows its entry's stop; the position actor knows the entry's. Told
+    // by its payload here rather than by a JSON filter in SQL (which costs the query as much again).
+    if (r.payload.includes('"part"') && (stopAsk(r).part ?? null) !== null) continue;
     const list = out.get(r.symbol);
     if (list) list.push(r);
     else out.set(r.symbol, [r]);
@@ -225,6 +236,24 @@ export function liveEquityEntryStops(db: Database): FollowedStopRow[] {
       .selectFrom('stops')
       .select(FOLLOWED_COLUMNS)
       .where('status', 'in', [...LIVE_STOP_STATUSES])
+      // First what plain text comparisons tell, so that most rows are left out before their payload
+      // is parsed (three JSON reads and a lookup a row): a dot in the payload (a fractional qty) or
+      // the cut, or a live row named like a fraction stop of this one. A superset of what follows.
+      .where((eb) =>
+        eb.or([
+          eb('payload', 'like', '%.%'),
+          eb('cut_qty', 'like', '%.%'),
+          eb(
+            'client_order_id',
+            'in',
+            db.kysely
+              .selectFrom('stops as f')
+              .select(sql<string>`substr(f.client_order_id, 1, length(f.client_order_id) - 2)`.as('main'))
+              .where('f.status', '!=', 'done')
+              .where('f.client_order_id', 'like', '%-f'),
+          ),
+        ]),
+      )
       .where((eb) => eb(jsonText(db, 'payload', ['assetClass']), '!=', 'crypto'))
       .where((eb) => eb(jsonText(db, 'payload', ['part']), 'is', null))
       .where((eb) =>
