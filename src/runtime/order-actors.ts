@@ -168,10 +168,16 @@ export class OrderActors {
     this.dormant.clear();
   }
 
-  /** A stream trade update: its execution (fill events) or its order state. */
+  /**
+   * A stream trade update: its execution (fill events) or its order state. The stream delivers each
+   * as it happens, so it is a batch of its own: the stop worker wakes as soon as it is committed,
+   * not after the other I/O of this turn (another source's report of the same fill, which changes
+   * nothing) — the fill's stop is on its way sooner. The exit walk still runs after the batch.
+   */
   handleTradeUpdate(u: TradeUpdateReport): void {
     if (u.execution) this.handleExecution(u.execution, u.order);
     else this.handleOrder(u.order);
+    this.stopsWake.hurry();
   }
 
   handleExecution(execution: ExecutionReport, order: OrderReport | null): void {

@@ -55,9 +55,11 @@ const STOP_COLUMNS = [
 const stopColumnsComplete: [Exclude<keyof StopsTable, (typeof STOP_COLUMNS)[number]>] extends [never] ? true : never = true;
 void stopColumnsComplete;
 
-/** The stop's row, if it has one. */
+const rowOf = prepared((k, p: { clientOrderId: string }) => k.selectFrom('stops').select(STOP_COLUMNS).where('client_order_id', '=', p.clientOrderId));
+
+/** The stop's row, if it has one (read twice by each transition: built once per store). */
 export function readStopRow(db: Database, clientOrderId: string): StoredStopRow | undefined {
-  return db.first(db.kysely.selectFrom('stops').select(STOP_COLUMNS).where('client_order_id', '=', clientOrderId)) as StoredStopRow | undefined;
+  return db.first(rowOf(db, { clientOrderId })) as StoredStopRow | undefined;
 }
 
 /** Inserts a stop's first row (one statement). */
@@ -199,15 +201,13 @@ export function stopClientIdOfBrokerOrder(db: Database, brokerOrderId: string): 
 }
 
 /** Stops the worker should look at now: not done, not backing off (refused ones whose backoff is over included). */
+const due = prepared((k, p: { nowMs: number }) =>
+  k.selectFrom('stops').select(STOP_COLUMNS).where('status', 'in', [...LIVE_STOP_STATUSES]).where('next_attempt_at', '<=', p.nowMs).orderBy('created_at'),
+);
+
+/** (Built once per store: each pass of the stop worker reads it, and a fill's stop waits for it.) */
 export function dueStops(db: Database, nowMs: number): StoredStopRow[] {
-  return db.all(
-    db.kysely
-      .selectFrom('stops')
-      .select(STOP_COLUMNS)
-      .where('status', 'in', [...LIVE_STOP_STATUSES])
-      .where('next_attempt_at', '<=', nowMs)
-      .orderBy('created_at'),
-  ) as StoredStopRow[];
+  return db.all(due(db, { nowMs })) as StoredStopRow[];
 }
 
 /**

@@ -99,6 +99,30 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       expect(fills(db)).toHaveLength(2);
     });
 
+    it('a stream trade update wakes the stop worker once its commit returns (one wake for a burst); other reports after the batch', async () => {
+      const db = await store.open();
+      const kicks: string[] = [];
+      const actors = new OrderActors({ db, log: captureLogger().log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; }, onIntents: () => kicks.push('kick') });
+      await restart({ actors });
+      open.push({ actors, db });
+      const a = orderReport({ qty: '10' });
+      const b = orderReport({ qty: '5', symbol: 'MSFT' });
+      actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
+      actors.handleTradeUpdate(fillUpdate(b, '5', '5', '400', 'filled'));
+      expect(kicks).toEqual([]);
+      await Promise.resolve();
+      // Before any other callback of this turn (an activity event of the same fill would be one).
+      expect(kicks).toEqual(['kick']);
+      await new Promise((r) => setImmediate(r));
+      expect(kicks).toEqual(['kick']);
+      // A report from a batch (an activity page): the worker wakes after the batch's turn.
+      actors.handleExecution(execution(a, { source: 'activity', cumQty: '10', qty: '6', price: '100', orderStatus: 'filled' }), null);
+      await Promise.resolve();
+      expect(kicks).toEqual(['kick']);
+      await new Promise((r) => setImmediate(r));
+      expect(kicks).toEqual(['kick', 'kick']);
+    });
+
     it("knows a stop it placed by its broker order id when the stop's fill arrives only as an activity", async () => {
       const { db, actors, events } = await boot();
       const entry = orderReport({ qty: '10', clientOrderId: 'engine-1' });
