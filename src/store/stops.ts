@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { stopClientOrderId } from '../domain/orders.js';
 import { LIVE_STOP_STATUSES, stopAsk, type StopAsk, type StopRow } from '../domain/protection.js';
 import type { Database } from './database.js';
-import { prepared, preparedRows } from './prepared.js';
+import { pick, prepared, preparedRows } from './prepared.js';
 import type { StopsTable } from './schema.js';
 
 /**
@@ -62,11 +62,14 @@ export function readStopRow(db: Database, clientOrderId: string): StoredStopRow 
   return db.first(rowOf(db, { clientOrderId })) as StoredStopRow | undefined;
 }
 
+/** Every column of a new row (an entry fill's commit inserts one: built once per store). */
+const insertRow = prepared((k, p: StoredStopRow) => k.insertInto('stops').values(pick(p, STOP_COLUMNS)));
+
 /** Inserts a stop's first row (one statement). */
 export function insertStopRow(db: Database, ask: StopAsk, columns: NewStopRow, now: Date): void {
   const at = now.toISOString();
   db.run(
-    db.kysely.insertInto('stops').values({
+    insertRow(db, {
       client_order_id: ask.clientOrderId,
       kind: 'protective_stop',
       entry_order_id: ask.entryOrderId,

@@ -461,6 +461,32 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       expect(second.actors.ledgerPosition('AAPL')).toBe('0');
     });
 
+    it('with the Stately inspector on, a restart restores every order actor at once (the inspector sees them)', async () => {
+      const first = await boot();
+      const a = orderReport({ qty: '10' });
+      const b = orderReport({ qty: '5', symbol: 'MSFT' });
+      first.actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
+      first.actors.handleOrder(b);
+      first.actors.stop();
+      open.splice(open.findIndex((o) => o.actors === first.actors), 1);
+
+      const seen: string[] = [];
+      const cap = captureLogger();
+      const actors = new OrderActors({
+        db: first.db, log: cap.log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; },
+        extraInspect: (ev) => {
+          if (ev.type === '@xstate.actor') seen.push((ev.actorRef as { systemId?: string }).systemId ?? ev.actorRef.id);
+        },
+      });
+      await restart({ actors });
+      open.push({ actors, db: first.db });
+      expect(seen.filter((id) => id.startsWith('order:')).sort()).toEqual([`order:${a.orderId}`, `order:${b.orderId}`].sort());
+      expect(cap.lines().filter((l) => l.event === 'actors_rehydrated')).toMatchObject([{ restored: 2, restored_now: 2 }]);
+      actors.handleTradeUpdate(fillUpdate(a, '10', '6', '100', 'filled'));
+      expect(fills(first.db).filter((f) => f.order_id === a.orderId).map((f) => f.cum_qty)).toEqual(['4', '10']);
+      expect(row(first.db, a.orderId)).toMatchObject({ state: 'placingStop' });
+    });
+
     it('an unrestored order whose snapshot turns out unreadable is rebuilt when its first report arrives, its fill recorded once', async () => {
       const first = await boot();
       const a = orderReport({ qty: '10' });
