@@ -475,7 +475,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       const actors = new OrderActors({
         db: first.db, log: cap.log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; },
         extraInspect: (ev) => {
-          if (ev.type === '@xstate.actor') seen.push((ev.actorRef as { systemId?: string }).systemId ?? ev.actorRef.id);
+          if (ev.type === '@xstate.actor') seen.push(String((ev.actorRef as { systemId?: string; id?: string }).systemId ?? (ev.actorRef as { id?: string }).id));
         },
       });
       await restart({ actors });
