@@ -11,9 +11,9 @@ import type { OrderReport } from '../src/domain/reports.js';
 
 /**
  * Rehydration: N live order actors (partially filled, with fills and stops) are persisted by
- * one process; a fresh OrderActors on the same file restores them all, with one position actor per
- * symbol (holding what each of the 10,000 stops covers); stop actors come back from their rows when
- * an event first reaches them. Measures the whole restart as src/account.ts runs it, steps 1 to 3
+ * one process; a fresh OrderActors on the same file knows them all (`restored`: what `liveStates`
+ * reports), with one position actor per symbol (holding what each of the 10,000 stops covers); order
+ * and stop actors come back from their rows when an event first reaches them. Measures the whole restart as src/account.ts runs it, steps 1 to 3
  * (the stops resumed and their fraction stops brought in line; the worker's passes are not run:
  * there is no broker), with the service's logger at info (to /dev/null), and the RSS it adds.
  */

@@ -35,6 +35,12 @@ export type SupervisorEvent =
   | { type: 'order.fillChanged'; orderId: string; qty: string; notional: string }
   /** A position actor for the symbol, unless it has one (the runtime's start: every symbol with a position or a live stop). */
   | { type: 'position.ensure'; position: PositionInput }
+  /**
+   * A live order's actor restored from its persisted snapshot (a restart leaves each order's actor
+   * unrestored until an event first reaches it): spawned as at a restore, with `restore` as its
+   * input (the runtime's 'order' logic starts from that snapshot), unless it is live already.
+   */
+  | { type: 'order.restore'; orderId: string; snapshot: unknown }
   | { type: `xstate.done.actor.${string}`; output: OrderOutput; actorId: string };
 
 export const orderActorId = (orderId: string) => `order:${orderId}`;
@@ -165,6 +171,13 @@ export const supervisorMachine = setup({
           actions: enqueueActions(({ event, system, enqueue }) =>
             toEntry(enqueue as unknown as RouteEnqueue, system, event.orderId, { type: 'fill.changed', qty: event.qty, notional: event.notional }),
           ),
+        },
+        'order.restore': {
+          actions: enqueueActions(({ event, system, enqueue }) => {
+            const id = orderActorId(event.orderId);
+            if (system.get(id)) return;
+            (enqueue as unknown as RouteEnqueue).spawnChild('order', { id, systemId: id, input: { restore: event.snapshot } as unknown as OrderInput });
+          }),
         },
         'position.ensure': {
           actions: enqueueActions(({ event, system, enqueue }) => ensurePosition(enqueue as unknown as RouteEnqueue, system, event.position)),

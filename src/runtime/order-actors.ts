@@ -5,7 +5,7 @@
  * does what follows each commit (commit-step.ts persists each processed event's snapshots with
  * their fills; after-batch.ts runs the exit walk and wakes the stop worker once per batch).
  */
-import { createActor, initialTransition, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
+import { createActor, initialTransition, type Actor, type ActorScope, type AnyActorRef, type InspectionEvent } from 'xstate';
 import type { ExecutionChange, ExecutionReport, FeeReport, OrderReport, TradeUpdateReport } from '../domain/reports.js';
 import type { Database } from '../store/database.js';
 import { ExitCooldowns } from './exit-cooldowns.js';
@@ -13,7 +13,7 @@ import { PositionFollowing } from './position-follow.js';
 import type { Logger } from '../log.js';
 import { assetClassOf } from '../domain/symbols.js';
 import { D, normalize } from '../decimal.js';
-import { placedByUs } from '../domain/orders.js';
+import { entryOfStop, placedByUs } from '../domain/orders.js';
 import { fillOfExecution } from '../store/fill-changes.js';
 import { applyPending, commitChange, type ChangeCommitted, type ChangeDeps, type ChangeOutcome } from './fill-change-commit.js';
 import { orderMachine, type OrderContext } from '../../machines/order.machine.js';
@@ -32,7 +32,7 @@ import { orderActorId, supervisorMachine, type SupervisorEvent } from '../../mac
 import { positionActorId } from '../../machines/position.machine.js';
 import { stopActorsOf } from '../protection/stop-actors.js';
 import { readStopExpiry, wakeShortStops } from '../protection/stop-transitions.js';
-import { assembleSupervisorSnapshot, stateName, type Rebuild } from './rehydrate.js';
+import { assembleSupervisorSnapshot, restorableOrder, stateName, type Rebuild } from './rehydrate.js';
 
 export interface OrderActorsOptions {
   db: Database;
@@ -65,6 +65,11 @@ export interface OrderActorsOptions {
 
 export class OrderActors {
   private actor: Actor<typeof supervisorMachine> | null = null;
+  /**
+   * Live orders whose actors a restart left unrestored (order id → the state its row has): each is
+   * restored (`wake`) before an event reaches it; until then its row is all it is.
+   */
+  private readonly dormant = new Map<string, string>();
   private readonly snapshotRequests = new Set<string>();
   private readonly following: PositionFollowing;
   private readonly routes: OrderRoutes;
@@ -126,11 +131,15 @@ export class OrderActors {
   restore(): Rebuild[] {
     const { db, log } = this.opts;
     this.exits = new ExitCooldowns(db, this.opts.cooldownMinutes ?? 0, log);
-    const { snapshot, restored, rebuild } = assembleSupervisorSnapshot(db, log);
+    // With an inspector watching, every actor is restored now (it shows what is live); otherwise
+    // each when an event first reaches it.
+    const { snapshot, restored, rebuild, dormant } = assembleSupervisorSnapshot(db, log, { lazy: !this.opts.extraInspect });
     for (const r of restored) this.step.restored(r.orderId, r.json, r.state);
+    this.dormant.clear();
+    for (const [orderId, state] of dormant) this.dormant.set(orderId, state);
 
     const machine = supervisorMachine.provide({
-      actors: { order: this.provideOrderMachine(), position: this.following.machine() },
+      actors: { order: restorable(this.provideOrderMachine()), position: this.following.machine() },
       actions: {
         untrackedFillDetected: (_, p) =>
           log.info({ event: 'untracked_fill_detected', order_id: p.orderId, symbol: p.symbol, cum_qty: p.cumQty, source: p.source }, 'fill on an order this service did not place'),
@@ -154,7 +163,12 @@ export class OrderActors {
     // One line for the lot (10,000 info lines cost a restart hundreds of ms); each actor at debug.
     const byState: Record<string, number> = {};
     for (const r of restored) byState[r.state] = (byState[r.state] ?? 0) + 1;
-    log.info({ event: 'actors_rehydrated', restored: restored.length, rebuild: rebuild.length, by_state: byState }, `${restored.length} order actors rehydrated`);
+    for (const state of this.dormant.values()) byState[state] = (byState[state] ?? 0) + 1;
+    const live = restored.length + this.dormant.size;
+    log.info(
+      { event: 'actors_rehydrated', restored: live, restored_now: restored.length, rebuild: rebuild.length, by_state: byState },
+      `${live} order actors rehydrated (${this.dormant.size} restored when an event first reaches them)`,
+    );
     if (log.isLevelEnabled('debug')) for (const r of restored) log.debug({ event: 'actor_rehydrated', order_id: r.orderId, state: r.state }, `order actor rehydrated in ${r.state}`);
     return rebuild;
   }
@@ -182,12 +196,19 @@ export class OrderActors {
    */
   stop(): void {
     this.actor = null;
+    this.dormant.clear();
   }
 
-  /** A stream trade update: its execution (fill events) or its order state. */
+  /**
+   * A stream trade update: its execution (fill events) or its order state. The stream delivers each
+   * as it happens, so it is a batch of its own: the stop worker wakes as soon as it is committed,
+   * not after the other I/O of this turn (another source's report of the same fill, which changes
+   * nothing) — the fill's stop is on its way sooner. The exit walk still runs after the batch.
+   */
   handleTradeUpdate(u: TradeUpdateReport): void {
     if (u.execution) this.handleExecution(u.execution, u.order);
     else this.handleOrder(u.order);
+    this.stopsWake.hurry();
   }
 
   handleExecution(execution: ExecutionReport, order: OrderReport | null): void {
@@ -413,9 +434,74 @@ export class OrderActors {
     for (const entryOrderId of followed.closed) this.positionClosed(entryOrderId);
   }
 
-  /** Live actor for an order, if any (the API reads state and history through the store). */
+  /** Live actor for an order, if any, restored first if a restart left it dormant (the API reads state and history through the store). */
   live(orderId: string): AnyActorRef | undefined {
+    this.wake(orderId);
     return this.actor?.system.get(orderActorId(orderId)) as AnyActorRef | undefined;
+  }
+
+  /**
+   * Restores a dormant order's actor from its row (the supervisor's `order.restore`) and watches it,
+   * as `restore` does for those it restores at once. A row that cannot be restored as it is (its
+   * snapshot unreadable) is rebuilt from the broker's order, as `recover` rebuilds: until then the
+   * order has no actor, so a report for it is routed as for an order whose actor is gone (seeded
+   * from its ledger).
+   */
+  private wake(orderId: string): void {
+    const actor = this.actor;
+    if (!actor || !this.dormant.delete(orderId)) return;
+    const { db, log } = this.opts;
+    const result = restorableOrder(db, orderId);
+    if (result === null) return;
+    if ('reason' in result) {
+      log.warn({ event: 'actor_rebuild', order_id: orderId, reason: result.reason }, 'order snapshot not restorable: rebuilding from the broker');
+      void this.refreshOrder(orderId, result.reason);
+      return;
+    }
+    this.step.restored(orderId, result.json, result.state);
+    actor.send({ type: 'order.restore', orderId, snapshot: result.snapshot });
+    const ref = actor.system.get(orderActorId(orderId)) as AnyActorRef | undefined;
+    if (ref) this.step.watch(ref, false);
+    log.debug({ event: 'actor_rehydrated', order_id: orderId, state: result.state }, `order actor rehydrated in ${result.state}`);
+  }
+
+  /**
+   * The order actors an event may reach, restored first: the order it is about and, when that is a
+   * stop order, its entry (a stop order that ends tells its entry, machines/supervisor.machine.ts).
+   */
+  private wakeFor(event: SupervisorEvent): void {
+    if (this.dormant.size === 0) return;
+    let orderId: string;
+    const clientIds: string[] = [];
+    let stopRole = false;
+    switch (event.type) {
+      case 'broker.order':
+        orderId = event.order.orderId;
+        clientIds.push(event.order.clientOrderId);
+        break;
+      case 'broker.execution':
+        orderId = event.execution.orderId;
+        if (event.order) clientIds.push(event.order.clientOrderId);
+        break;
+      case 'stop.working':
+      case 'position.closed':
+        this.wake(event.entryOrderId);
+        return;
+      default:
+        return;
+    }
+    if (event.clientOrderId) clientIds.push(event.clientOrderId);
+    stopRole = event.role === 'stop';
+    const c = this.live(orderId)?.getSnapshot().context as OrderContext | undefined;
+    if (c) {
+      clientIds.push(c.order.clientOrderId);
+      stopRole ||= c.role === 'stop';
+    }
+    if (!stopRole) return;
+    for (const clientOrderId of clientIds) {
+      const entry = entryOfStop(clientOrderId);
+      if (entry) this.wake(entry);
+    }
   }
 
   /** The signed position in a symbol as the committed ledger has it (its position actor's). */
@@ -438,11 +524,13 @@ export class OrderActors {
     return Object.entries((this.actor?.getSnapshot().children ?? {}) as Record<string, AnyActorRef>);
   }
 
-  /** Every live order actor with its current state. */
+  /** Every live order actor with its current state (a dormant one's is its row's). */
   liveStates(): Array<{ orderId: string; state: string }> {
-    return this.children()
+    const out = this.children()
       .filter(([id]) => id.startsWith('order:'))
       .map(([id, ref]) => ({ orderId: id.slice('order:'.length), state: stateName(ref.getSnapshot().value) }));
+    for (const [orderId, state] of this.dormant) out.push({ orderId, state });
+    return out;
   }
 
   /**
@@ -489,6 +577,7 @@ export class OrderActors {
   private send(event: SupervisorEvent): void {
     const actor = this.actor;
     if (!actor) throw new Error('order actors are not running');
+    this.wakeFor(event);
     this.step.process(event, () => actor.send(event));
   }
 
@@ -566,4 +655,28 @@ export class OrderActors {
       if (this.live(entryOrderId)) this.send({ type: 'position.closed', entryOrderId });
     }
   }
+}
+
+/** The input of an order actor restored by the supervisor's `order.restore`: its persisted snapshot. */
+interface RestoreInput {
+  restore: unknown;
+}
+
+function isRestoreInput(input: unknown): input is RestoreInput {
+  return typeof input === 'object' && input !== null && 'restore' in input;
+}
+
+/**
+ * The order machine that starts from a persisted snapshot when spawned with one as its input (the
+ * supervisor's `order.restore`), exactly as `createActor(machine, { snapshot })` would restore it;
+ * with any other input it starts as the machine does.
+ */
+function restorable<T extends typeof orderMachine>(logic: T): T {
+  const wrapped = Object.create(logic) as T;
+  wrapped.getInitialSnapshot = function (this: T, scope: ActorScope<any, any, any, any>, input?: unknown) {
+    return isRestoreInput(input)
+      ? logic.restoreSnapshot.call(this, input.restore as never, scope as never)
+      : logic.getInitialSnapshot.call(this, scope as never, input as never);
+  } as T['getInitialSnapshot'];
+  return wrapped;
 }

@@ -1,12 +1,14 @@
 import type { Snapshot } from 'xstate';
 import type { Database } from '../store/database.js';
-import { liveOrderRows, type LiveOrderRow } from '../store/order-rows.js';
+import { liveOrderHeads, liveOrderRow, liveOrderRows, type LiveOrderRow } from '../store/order-rows.js';
 import type { Logger } from '../log.js';
 import { ORDER_MACHINE_VERSION, orderMachine } from '../../machines/order.machine.js';
 import { orderSnapshotMigrations } from '../../machines/order.migrations.js';
 import { orderActorId } from '../../machines/supervisor.machine.js';
 
 const ORDER_STATES = new Set(Object.keys(orderMachine.root.states));
+/** States an actor can be restored into and go on from (a row in a final one is rebuilt: migration 0005 reopens such rows). */
+const NON_FINAL_STATES = new Set(Object.entries(orderMachine.root.states).filter(([, node]) => node.type !== 'final').map(([name]) => name));
 
 /** A state value as one string ("placingStop", or "a.b" for nested values). */
 export function stateName(value: unknown): string {
@@ -54,30 +56,74 @@ function migrate(row: LiveOrderRow): { snapshot: Record<string, unknown> } | { r
   return { snapshot };
 }
 
+/** A live order's snapshot brought to the current machine version, ready to restore its actor. */
+export interface Restorable {
+  snapshot: Record<string, unknown>;
+  /** What is on disk for it (the commit step rewrites the row only when a snapshot differs). */
+  json: string;
+  state: string;
+}
+
+/** One live row restorable as it is, or why it is not. */
+function restorable(row: LiveOrderRow): Restorable | { reason: string } {
+  const result = migrate(row);
+  if ('reason' in result) return result;
+  return {
+    snapshot: result.snapshot,
+    json: row.machine_version === ORDER_MACHINE_VERSION ? row.snapshot : JSON.stringify(result.snapshot),
+    state: row.state,
+  };
+}
+
+/**
+ * One dormant order's snapshot, read when an event first reaches it (`OrderActors.wake`): null when
+ * its row is gone or terminal (nothing to restore).
+ */
+export function restorableOrder(db: Database, orderId: string): Restorable | { reason: string } | null {
+  const row = liveOrderRow(db, orderId);
+  return row ? restorable(row) : null;
+}
+
 /**
  * The one place that assembles the supervisor's persisted snapshot from the orders table: one
- * child per non-terminal row, under the string src 'order' and systemId `order:<id>`, so
- * `createActor(supervisor, { snapshot })` restores every live order actor as it was.
+ * child per non-terminal row restored now, under the string src 'order' and systemId `order:<id>`,
+ * so `createActor(supervisor, { snapshot })` restores those order actors as they were.
+ * `lazy`: rows of the current machine version in a non-final state it has (the `state` column,
+ * written with the snapshot it names) are not read further nor restored now, but left `dormant`
+ * (order id → state): each is restored when an event first reaches it (`OrderActors.wake`; an
+ * actor holds no timers or invoked work, so until then it is its row). The rest (older versions,
+ * unknown or final states) are read whole and migrated now, or set aside for rebuild.
  */
-export function assembleSupervisorSnapshot(db: Database, log?: Logger): { snapshot: Snapshot<unknown>; restored: Restored[]; rebuild: Rebuild[] } {
+export function assembleSupervisorSnapshot(
+  db: Database,
+  log?: Logger,
+  opts: { lazy: boolean } = { lazy: false },
+): { snapshot: Snapshot<unknown>; restored: Restored[]; rebuild: Rebuild[]; dormant: Map<string, string> } {
   const children: Record<string, unknown> = {};
   const restored: Restored[] = [];
   const rebuild: Rebuild[] = [];
-  for (const row of liveOrderRows(db)) {
-    const result = migrate(row);
+  const dormant = new Map<string, string>();
+  const rows: LiveOrderRow[] = [];
+  if (opts.lazy) {
+    for (const head of liveOrderHeads(db)) {
+      if (head.machine_version === ORDER_MACHINE_VERSION && NON_FINAL_STATES.has(head.state)) dormant.set(head.order_id, head.state);
+      else {
+        const row = liveOrderRow(db, head.order_id);
+        if (row) rows.push(row);
+      }
+    }
+  } else rows.push(...liveOrderRows(db));
+  for (const row of rows) {
+    const result = restorable(row);
     if ('reason' in result) {
       rebuild.push({ orderId: row.order_id, reason: result.reason });
       continue;
     }
     const id = orderActorId(row.order_id);
     children[id] = { snapshot: result.snapshot, src: 'order', systemId: id, syncSnapshot: false };
-    restored.push({
-      orderId: row.order_id,
-      json: row.machine_version === ORDER_MACHINE_VERSION ? row.snapshot : JSON.stringify(result.snapshot),
-      state: row.state,
-    });
+    restored.push({ orderId: row.order_id, json: result.json, state: result.state });
   }
-  log?.debug({ event: 'supervisor_assembled', restored: restored.length, rebuild: rebuild.length }, 'supervisor snapshot assembled');
+  log?.debug({ event: 'supervisor_assembled', restored: restored.length, dormant: dormant.size, rebuild: rebuild.length }, 'supervisor snapshot assembled');
   const snapshot = { status: 'active', value: 'running', historyValue: {}, children, output: undefined, error: undefined };
-  return { snapshot: snapshot as unknown as Snapshot<unknown>, restored, rebuild };
+  return { snapshot: snapshot as unknown as Snapshot<unknown>, restored, rebuild, dormant };
 }

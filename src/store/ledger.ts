@@ -53,15 +53,13 @@ const fillsOfOrder = prepared((k, p: { orderId: string }) => k.selectFrom('fills
  * A later report of a recorded fill that knows its broker execution id: kept on the row (the one row of
  * `(order_id, cum_qty)`, never a second) where it was not known yet. True when it wrote it.
  */
+const keepExecution = prepared((k, p: { orderId: string; cumQty: string; executionId: string }) =>
+  k.updateTable('fills').set({ execution_id: p.executionId }).where('order_id', '=', p.orderId).where('cum_qty', '=', p.cumQty).where('execution_id', 'is', null),
+);
+
 export function noteExecutionId(db: Database, orderId: string, cumQty: string, executionId: string): boolean {
-  const { changes } = db.run(
-    db.kysely
-      .updateTable('fills')
-      .set({ execution_id: executionId })
-      .where('order_id', '=', orderId)
-      .where('cum_qty', '=', cumQty)
-      .where('execution_id', 'is', null),
-  );
+  // Built once per store: every stream fill asks (a new one's row has it already).
+  const { changes } = db.run(keepExecution(db, { orderId, cumQty, executionId }));
   return changes > 0;
 }
 

@@ -38,6 +38,24 @@ export function liveOrderRows(db: Database): LiveOrderRow[] {
   return db.all(db.kysely.selectFrom('orders').select(['order_id', 'state', 'machine_version', 'snapshot']).where('terminal', '=', 0).orderBy('created_at'));
 }
 
+/** Every live order row without its snapshot (a restart restores each actor when an event first reaches it). */
+export type LiveOrderHead = Pick<OrderRow, 'order_id' | 'state' | 'machine_version'>;
+
+export function liveOrderHeads(db: Database): LiveOrderHead[] {
+  // As arrays, not objects (10,000 rows at a restart).
+  const rows = db.values(db.kysely.selectFrom('orders').select(['order_id', 'state', 'machine_version']).where('terminal', '=', 0).orderBy('created_at'));
+  return rows.map(([order_id, state, machine_version]) => ({ order_id: order_id as string, state: state as string, machine_version: machine_version as number }));
+}
+
+const liveRowOf = prepared((k, p: { orderId: string }) =>
+  k.selectFrom('orders').select(['order_id', 'state', 'machine_version', 'snapshot']).where('order_id', '=', p.orderId).where('terminal', '=', 0),
+);
+
+/** One live order's row with its snapshot (undefined when it has none or it is terminal). */
+export function liveOrderRow(db: Database, orderId: string): LiveOrderRow | undefined {
+  return db.first(liveRowOf(db, { orderId })) as LiveOrderRow | undefined;
+}
+
 const rowOf = prepared((k, p: { orderId: string }) => k.selectFrom('orders').selectAll().where('order_id', '=', p.orderId));
 
 export function orderRow(db: Database, orderId: string): OrderRow | undefined {

@@ -99,6 +99,30 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       expect(fills(db)).toHaveLength(2);
     });
 
+    it('a stream trade update wakes the stop worker once its commit returns (one wake for a burst); other reports after the batch', async () => {
+      const db = await store.open();
+      const kicks: string[] = [];
+      const actors = new OrderActors({ db, log: captureLogger().log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; }, onIntents: () => kicks.push('kick') });
+      await restart({ actors });
+      open.push({ actors, db });
+      const a = orderReport({ qty: '10' });
+      const b = orderReport({ qty: '5', symbol: 'MSFT' });
+      actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
+      actors.handleTradeUpdate(fillUpdate(b, '5', '5', '400', 'filled'));
+      expect(kicks).toEqual([]);
+      await Promise.resolve();
+      // Before any other callback of this turn (an activity event of the same fill would be one).
+      expect(kicks).toEqual(['kick']);
+      await new Promise((r) => setImmediate(r));
+      expect(kicks).toEqual(['kick']);
+      // A report from a batch (an activity page): the worker wakes after the batch's turn.
+      actors.handleExecution(execution(a, { source: 'activity', cumQty: '10', qty: '6', price: '100', orderStatus: 'filled' }), null);
+      await Promise.resolve();
+      expect(kicks).toEqual(['kick']);
+      await new Promise((r) => setImmediate(r));
+      expect(kicks).toEqual(['kick', 'kick']);
+    });
+
     it("knows a stop it placed by its broker order id when the stop's fill arrives only as an activity", async () => {
       const { db, actors, events } = await boot();
       const entry = orderReport({ qty: '10', clientOrderId: 'engine-1' });
@@ -367,13 +391,17 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       open.splice(open.findIndex((o) => o.actors === first.actors), 1);
 
       const second = await boot(first.db);
-      expect(second.events('actor_rehydrated').map((e) => [e.order_id, e.state]).sort()).toEqual(
-        [
-          [a.orderId, 'partiallyFilled'],
-          [b.orderId, 'protected'],
-          [c.orderId, 'pending'],
-        ].sort(),
-      );
+      const restored = [
+        [a.orderId, 'partiallyFilled'],
+        [b.orderId, 'protected'],
+        [c.orderId, 'pending'],
+      ].sort();
+      // Every live order is known at once, each actor restored when something first reaches it.
+      expect(second.events('actors_rehydrated')).toMatchObject([{ restored: 3, restored_now: 0, by_state: { partiallyFilled: 1, protected: 1, pending: 1 } }]);
+      expect(second.actors.liveStates().map((l) => [l.orderId, l.state]).sort()).toEqual(restored);
+      expect(second.events('actor_rehydrated')).toEqual([]);
+      for (const [id] of restored) expect(second.actors.live(id!)).toBeDefined();
+      expect(second.events('actor_rehydrated').map((e) => [e.order_id, e.state]).sort()).toEqual(restored);
       expect(second.actors.live(b.orderId)?.getSnapshot().context.stop).toEqual({ clientOrderId: `ct-stop-${b.orderId}`, orderId: 'stop-b' });
       // The position actors come back as they were: the ledger's quantity and the live stops.
       expect(second.actors.ledgerPositions()).toEqual(before);
@@ -385,6 +413,99 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       expect(fills(second.db).filter((f) => f.order_id === a.orderId).map((f) => f.cum_qty)).toEqual(['4', '10']);
       // Rehydrated snapshots are not rewritten just for being restored.
       expect(second.db.all(second.db.kysely.selectFrom('order_history').selectAll().where('order_id', '=', c.orderId))).toHaveLength(1);
+    });
+
+    it('an order actor a restart left unrestored comes back with its first report: the fill recorded once and protected', async () => {
+      const first = await boot();
+      const a = orderReport({ qty: '10' });
+      first.actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
+      first.actors.stop();
+      open.splice(open.findIndex((o) => o.actors === first.actors), 1);
+
+      const second = await boot(first.db);
+      expect(second.actors.liveStates()).toEqual([{ orderId: a.orderId, state: 'partiallyFilled' }]);
+      expect(second.events('actor_rehydrated')).toEqual([]);
+      // The rest of the fill as an activity (no order), then the same fill from the stream.
+      second.actors.handleExecution(execution(a, { source: 'activity', cumQty: '10', qty: '6', price: '100', orderStatus: 'filled' }), null);
+      second.actors.handleTradeUpdate(fillUpdate(a, '10', '6', '100', 'filled'));
+      expect(second.events('actor_rehydrated').map((e) => [e.order_id, e.state])).toEqual([[a.orderId, 'partiallyFilled']]);
+      expect(fills(second.db).filter((f) => f.order_id === a.orderId).map((f) => [f.cum_qty, f.source])).toEqual([['4', 'stream'], ['10', 'activity']]);
+      expect(row(second.db, a.orderId)).toMatchObject({ state: 'placingStop', filled_qty: '10' });
+      expect(wantedQty(readStopRow(second.db, `ct-stop-${a.orderId}`)!)).toBe('10');
+      expect(second.fatal).toEqual([]);
+    });
+
+    it("a stop order's fill reaches its entry when a restart left both unrestored: the entry ends exited", async () => {
+      const first = await boot();
+      const entry = orderReport({ qty: '10', clientOrderId: 'engine-1' });
+      first.actors.handleTradeUpdate(fillUpdate(entry, '10', '10', '100', 'filled'));
+      const cid = `ct-stop-${entry.orderId}`;
+      const stopId = '00000000-0000-4000-9000-000000000002';
+      updateStopRow(first.db, cid, { status: 'confirmed', broker_order_id: stopId, current_client_order_id: cid, placed_qty: '10', sent_at: '2026-01-02T15:00:02Z' });
+      first.actors.stopWorking(entry.orderId, stopId);
+      const stop = orderReport({ orderId: stopId, clientOrderId: cid, side: 'sell', qty: '10', type: 'trailing_stop', status: 'new' });
+      first.actors.handleOrder(stop);
+      expect(row(first.db, stopId)).toMatchObject({ role: 'stop', terminal: 0 });
+      first.actors.stop();
+      open.splice(open.findIndex((o) => o.actors === first.actors), 1);
+
+      const second = await boot(first.db);
+      expect(second.actors.liveStates().map((l) => l.orderId).sort()).toEqual([entry.orderId, stopId].sort());
+      // The stop's fill as an activity: it names neither the entry nor the stop's client order id.
+      second.actors.handleExecution(execution(stop, { source: 'activity', cumQty: '10', qty: '10', price: '95', orderStatus: 'filled' }), null);
+      expect(row(second.db, stopId)).toMatchObject({ terminal: 1 });
+      expect(row(second.db, entry.orderId)).toMatchObject({ state: 'exited', terminal: 1 });
+      // Ended by the stop's own fill (the supervisor's stop.filled), not only by its position closing.
+      expect(JSON.parse(row(second.db, entry.orderId)!.snapshot).context.exitFillId).toBe(`${stopId}:10`);
+      expect(second.actors.liveStates()).toEqual([]);
+      expect(second.actors.ledgerPosition('AAPL')).toBe('0');
+    });
+
+    it('with the Stately inspector on, a restart restores every order actor at once (the inspector sees them)', async () => {
+      const first = await boot();
+      const a = orderReport({ qty: '10' });
+      const b = orderReport({ qty: '5', symbol: 'MSFT' });
+      first.actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
+      first.actors.handleOrder(b);
+      first.actors.stop();
+      open.splice(open.findIndex((o) => o.actors === first.actors), 1);
+
+      const seen: string[] = [];
+      const cap = captureLogger();
+      const actors = new OrderActors({
+        db: first.db, log: cap.log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; },
+        extraInspect: (ev) => {
+          if (ev.type === '@xstate.actor') seen.push(String((ev.actorRef as { systemId?: string; id?: string }).systemId ?? (ev.actorRef as { id?: string }).id));
+        },
+      });
+      await restart({ actors });
+      open.push({ actors, db: first.db });
+      expect(seen.filter((id) => id.startsWith('order:')).sort()).toEqual([`order:${a.orderId}`, `order:${b.orderId}`].sort());
+      expect(cap.lines().filter((l) => l.event === 'actors_rehydrated')).toMatchObject([{ restored: 2, restored_now: 2 }]);
+      actors.handleTradeUpdate(fillUpdate(a, '10', '6', '100', 'filled'));
+      expect(fills(first.db).filter((f) => f.order_id === a.orderId).map((f) => f.cum_qty)).toEqual(['4', '10']);
+      expect(row(first.db, a.orderId)).toMatchObject({ state: 'placingStop' });
+    });
+
+    it('an unrestored order whose snapshot turns out unreadable is rebuilt when its first report arrives, its fill recorded once', async () => {
+      const first = await boot();
+      const a = orderReport({ qty: '10' });
+      first.actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled'));
+      first.actors.stop();
+      open.splice(open.findIndex((o) => o.actors === first.actors), 1);
+      first.db.run(first.db.kysely.updateTable('orders').set({ snapshot: '{not json' }).where('order_id', '=', a.orderId));
+
+      const broker = new Map([[a.orderId, { ...a, status: 'filled', filledQty: '10', filledAvgPrice: '100' }]]);
+      const second = await boot(first.db, broker);
+      expect(second.actors.liveStates()).toEqual([{ orderId: a.orderId, state: 'partiallyFilled' }]);
+      second.actors.handleTradeUpdate(fillUpdate(a, '10', '6', '100', 'filled'));
+      expect(second.events('actor_rebuild').map((e) => [e.order_id, e.reason])).toEqual([[a.orderId, 'snapshot is not JSON']]);
+      await new Promise((r) => setImmediate(r));
+      // Seeded from its ledger: the 4 kept, the 6 recorded once (the broker's view, read for the rebuild, adds nothing).
+      expect(fills(second.db).filter((f) => f.order_id === a.orderId).map((f) => [f.cum_qty, f.qty])).toEqual([['4', '4'], ['10', '6']]);
+      expect(row(second.db, a.orderId)).toMatchObject({ state: 'placingStop', filled_qty: '10' });
+      expect(wantedQty(readStopRow(second.db, `ct-stop-${a.orderId}`)!)).toBe('10');
+      expect(second.fatal).toEqual([]);
     });
 
     it('rebuilds an actor whose snapshot is of an unknown version or restores into a missing state — never crashes', async () => {
@@ -399,7 +520,8 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       db.run(db.kysely.updateTable('orders').set({ machine_version: 0 }).where('order_id', '=', a.orderId));
       const snapB = JSON.parse(row(db, b.orderId)!.snapshot);
       snapB.value = 'stateThatNoLongerExists';
-      db.run(db.kysely.updateTable('orders').set({ snapshot: JSON.stringify(snapB) }).where('order_id', '=', b.orderId));
+      // The state column is written with the snapshot it names (a machine that lost a state finds both).
+      db.run(db.kysely.updateTable('orders').set({ snapshot: JSON.stringify(snapB), state: snapB.value }).where('order_id', '=', b.orderId));
 
       const broker = new Map<string, OrderReport>([
         [a.orderId, { ...a, status: 'filled', filledQty: '10', filledAvgPrice: '103' }],
