@@ -24,6 +24,15 @@ export function brokerFilledOf(ledger: OrderLedger): string {
 }
 
 export function planFills(ledger: OrderLedger, exec: ExecutionReport): FillPlan {
+  // After a bust or correction, one execution's report (not an order's totals) at or below what was
+  // recorded when it was applied, in the numbering of then, is an execution of before it: recorded
+  // already — the REST FILL list keeps it as it was, and the streams replay it so. Where the report
+  // tells its execution id, only one the ledger holds is (a new id is a fill after the change, read
+  // less `changed`); a REST activity tells none, and a fill after a bust that reuses such a cum_qty
+  // is taken for the old one until the order's next read, in its current terms, records it.
+  if (ledger.changedAt !== undefined && exec.qty !== null && new D(exec.cumQty).lte(ledger.changedAt) && (exec.executionId === null || exec.executionRecorded === true)) {
+    return { kind: 'duplicate' };
+  }
   // After a bust or correction the broker's cum_qty is off the ledger's by `changed`: read in the ledger's terms.
   const changed = new D(ledger.changed ?? '0');
   const cum = new D(exec.cumQty).minus(changed);
@@ -78,7 +87,12 @@ export function planFills(ledger: OrderLedger, exec: ExecutionReport): FillPlan 
  */
 export function changeLedger(ledger: OrderLedger, change: { qty: string; notional: string }): OrderLedger {
   const changed = new D(ledger.changed ?? '0').plus(change.qty);
-  return { filledQty: ledger.filledQty, notional: normalize(new D(ledger.notional).plus(change.notional)), ...(changed.isZero() ? {} : { changed: normalize(changed) }) };
+  return {
+    filledQty: ledger.filledQty,
+    notional: normalize(new D(ledger.notional).plus(change.notional)),
+    ...(changed.isZero() ? {} : { changed: normalize(changed) }),
+    changedAt: ledger.filledQty,
+  };
 }
 
 /** The ledger's VWAP for an order, or null before any fill. */

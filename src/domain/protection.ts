@@ -24,6 +24,13 @@ export interface OrderLedger {
    * identity). A report's cum_qty is read less this.
    */
   changed?: string;
+  /**
+   * The highest cum_qty recorded when the last bust or correction was applied (absent: none was).
+   * An execution made before it is reported in the broker's numbering of then — the REST FILL list
+   * keeps it as it was, and a stream replays it so — so a report of one execution at or below this is
+   * a fill recorded already, not a new one read less `changed` (machines/fill-plan.ts).
+   */
+  changedAt?: string;
 }
 
 export type FillSource = 'stream' | 'activity' | 'order' | 'inferred' | 'event';

@@ -60,6 +60,11 @@ export interface ExecutionReport {
    * where the source has none (REST FILL activities, order snapshots).
    */
   executionId: string | null;
+  /**
+   * Set by the runtime on a report whose `executionId` a fill of the ledger holds already, for an
+   * order a bust or correction changed (machines/fill-plan.ts): a replay of that execution, not a new one.
+   */
+  executionRecorded?: boolean;
   /** The order's status right after this execution, when the source tells it. */
   orderStatus: string | null;
   at: string;

@@ -219,8 +219,20 @@ export class OrderActors {
       assetClass: order?.assetClass ?? assetClassOf(execution.symbol),
     });
     if (!routing) this.routes.dropForFinishedOrder(execution.orderId, execution.cumQty, execution.source);
-    else this.send({ type: 'broker.execution', execution, order, ...routing });
+    else this.send({ type: 'broker.execution', execution: this.withRecorded(execution), order, ...routing });
     if (execution.executionId !== null) this.keepExecutionId(execution);
+  }
+
+  /**
+   * For an order a bust or correction changed (its actor's ledger has `changedAt`), whether the
+   * report's execution id is one the ledger holds: a replay in the numbering of before the change
+   * (machines/fill-plan.ts). Any other report goes as it is (no lookup on the usual path).
+   */
+  private withRecorded(execution: ExecutionReport): ExecutionReport {
+    if (execution.executionId === null) return execution;
+    const ledger = (this.live(execution.orderId)?.getSnapshot().context as OrderContext | undefined)?.ledger;
+    if (ledger?.changedAt === undefined) return execution;
+    return { ...execution, executionRecorded: fillOfExecution(this.opts.db, execution.executionId) !== undefined };
   }
 
   /**

@@ -47,7 +47,7 @@ export function insertFills(db: Database, fills: readonly FillRecord[], now = ne
   return fills.filter((f) => inserted.delete(`${f.orderId}\u0000${f.cumQty}`));
 }
 
-const fillsOfOrder = prepared((k, p: { orderId: string }) => k.selectFrom('fills').select(['cum_qty', 'qty', 'price', 'busted']).where('order_id', '=', p.orderId));
+const fillsOfOrder = prepared((k, p: { orderId: string }) => k.selectFrom('fills').select(['id', 'cum_qty', 'qty', 'price', 'busted', 'corrected', 'recorded_at']).where('order_id', '=', p.orderId));
 
 /**
  * A later report of a recorded fill that knows its broker execution id: kept on the row (the one row of
@@ -77,7 +77,17 @@ export function ledgerOf(db: Database, orderId: string): OrderLedger {
   }
   // Busts and corrections moved the broker's filled_qty off the highest cum_qty (machines/fill-plan.ts).
   const changed = net.minus(filled);
-  return { filledQty: normalize(filled), notional: normalize(notional), ...(changed.isZero() ? {} : { changed: normalize(changed) }) };
+  const out: OrderLedger = { filledQty: normalize(filled), notional: normalize(notional), ...(changed.isZero() ? {} : { changed: normalize(changed) }) };
+  // The highest cum_qty recorded when the last change was applied: executions reported at or below it are of before it.
+  const changedIds = rows.filter((r) => r.busted !== 0 || r.corrected !== 0).map((r) => r.id);
+  if (changedIds.length > 0) {
+    const last = db.first(db.kysely.selectFrom('fill_changes').select((eb) => eb.fn.max('applied_at').as('at')).where('fill_id', 'in', changedIds));
+    const at = last?.at == null ? null : String(last.at);
+    let upTo = new D(0);
+    for (const r of rows) if (at === null || r.recorded_at <= at) upTo = D.max(upTo, r.cum_qty);
+    out.changedAt = normalize(upTo);
+  }
+  return out;
 }
 
 /**

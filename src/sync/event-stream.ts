@@ -6,6 +6,7 @@ import { parseOptionActivityEvent } from '../broker/option-activity-adapter.js';
 import type { Database } from '../store/database.js';
 import { readSyncState, writeSyncState } from '../store/sync-state.js';
 import { ledgerNetFilled } from '../store/ledger.js';
+import { fillOfExecution } from '../store/fill-changes.js';
 import { D } from '../decimal.js';
 import { LeadershipLost } from '../store/leadership-lost.js';
 import type { Logger } from '../log.js';
@@ -246,7 +247,8 @@ export class ActivityEventStream {
         actors.handleExecution(execution, null);
         if (actors.commitFailures !== failuresBefore) throw new Error(`the fill of activity event ${eventId} was not committed`);
         // The broker's cum_qty, against what the fills add up to (after a bust, below the highest recorded).
-        const recorded = new D(ledgerNetFilled(db, execution.orderId)).gte(execution.cumQty);
+        // (An execution of before a change, replayed in the numbering of then, is recorded by its execution id.)
+        const recorded = new D(ledgerNetFilled(db, execution.orderId)).gte(execution.cumQty) || (execution.executionId !== null && fillOfExecution(db, execution.executionId) !== undefined);
         if (!recorded && actors.live(execution.orderId) !== undefined) return 'held';
       }
       // A trade bust or correction: applied to its fill once (keyed by its ref_id), or kept pending

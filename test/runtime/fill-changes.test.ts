@@ -169,7 +169,7 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
     actors.handleTradeUpdate(fillUpdate(a, '4', '4', '100', 'partially_filled', 'x1'));
     expect(actors.applyChange('E8', change('bust', 'b8', 'x1'))).toBe('applied');
     const snap = JSON.parse(db.first(db.kysely.selectFrom('orders').select('snapshot').where('order_id', '=', a.orderId))!.snapshot);
-    expect(snap.context.ledger).toEqual({ filledQty: '4', notional: '0', changed: '-4' });
+    expect(snap.context.ledger).toEqual({ filledQty: '4', notional: '0', changed: '-4', changedAt: '4' });
     // The broker's order after the bust: 0 filled. Nothing to record.
     actors.handleOrder({ ...a, status: 'partially_filled', filledQty: '0', filledAvgPrice: null });
     expect(fillRows(db)).toHaveLength(1);
