@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { ExecutionChange } from '../domain/reports.js';
 import type { Database } from './database.js';
-import type { FillChangesTable } from './schema.js';
+import type { FillChangesTable, FillsTable } from './schema.js';
 
 /**
  * Trade busts and corrections (migration 0012): each change event is one `fill_changes` row, keyed by
@@ -12,23 +12,10 @@ import type { FillChangesTable } from './schema.js';
 
 export type FillChangeRow = Selectable<FillChangesTable>;
 
-/** The fill a change applies to, as the ledger has it. */
-export interface ChangedFill {
-  id: number;
-  order_id: string;
-  cum_qty: string;
-  qty: string;
-  price: string;
-  symbol: string;
-  side: 'buy' | 'sell';
-  filled_at: string;
-  recorded_at: string;
-  execution_id: string | null;
-  busted: number;
-  corrected: number;
-}
-
 const FILL_COLUMNS = ['id', 'order_id', 'cum_qty', 'qty', 'price', 'symbol', 'side', 'filled_at', 'recorded_at', 'execution_id', 'busted', 'corrected'] as const;
+
+/** The fill a change applies to, as the ledger has it. */
+export type ChangedFill = Pick<Selectable<FillsTable>, (typeof FILL_COLUMNS)[number]>;
 
 /** Whether the change event with this execution id is known already (applied, pending or ignored). */
 export function changeKnown(db: Database, refId: string): boolean {
