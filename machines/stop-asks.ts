@@ -80,5 +80,13 @@ export const restarted: Handler<'restarted'> = () => ({ next: { next_attempt_at:
 /** Only a refusal that the ended order may have caused: a wash trade, or quantity it held. */
 export const causeGone: Handler<'causeGone'> = (row) => (/^(wash_trade|insufficient_qty):/.test(row.last_error ?? '') ? { next: { next_attempt_at: 0 } } : null);
 
+/**
+ * An order of the symbol ended while this stop's send is out: the shares it held may be what the
+ * send comes back short of. Marked as asked since the send (`next_attempt_at` below its `sent_at`),
+ * so a stop the broker places short is resized at once rather than rechecked later (stop-outcomes.ts
+ * `confirmed`); nothing before the send went out.
+ */
+export const causeGoneInFlight: Handler<'causeGone'> = (row) => (row.sent_at !== null ? { next: { next_attempt_at: 0 } } : null);
+
 /** Only about the order the stop has now (a replacement's is read when it is accepted). */
 export const expiryRead: Handler<'expiryRead'> = (row, e) => (e.orderId === row.broker_order_id && e.expiresAt !== row.expires_at ? { next: { expires_at: e.expiresAt } } : null);

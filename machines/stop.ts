@@ -14,7 +14,7 @@
  */
 import { stopStateOf, type StopEvent, type StopEventType, type StopRow, type StopState, type StopStep } from './stop-model.js';
 import type { Handler, Handlers } from './stop-handler.js';
-import { asked, cancelRequested, causeGone, cut, expiryRead, orderFinished, raised, rearmCancelling, rearmDone, restarted } from './stop-asks.js';
+import { asked, cancelRequested, causeGone, causeGoneInFlight, cut, expiryRead, orderFinished, raised, rearmCancelling, rearmDone, restarted } from './stop-asks.js';
 import { aging, dueCancelling, duePlace, dueProbe, dueReplacing, dueWorking, postponed } from './stop-clock.js';
 import {
   accepted,
@@ -38,9 +38,9 @@ const onSent = { deferred, notNeeded, sendStarted, accepted, refused, outcomeUnk
 
 const TABLE: Record<StopState, Handlers> = {
   pending: { ...onAsk, due: duePlace, deferred, notNeeded, sendStarted, cancelConfirmed: cancelLandedAfterRearm },
-  sending: { ...onAsk, ...onSent, due: dueProbe },
-  unknown: { ...onAsk, ...onSent, due: dueProbe },
-  replacing: { ...onAsk, ...onSent, unchanged, due: dueReplacing },
+  sending: { ...onAsk, ...onSent, causeGone: causeGoneInFlight, due: dueProbe },
+  unknown: { ...onAsk, ...onSent, causeGone: causeGoneInFlight, due: dueProbe },
+  replacing: { ...onAsk, ...onSent, causeGone: causeGoneInFlight, unchanged, due: dueReplacing },
   working: { ...onAsk, raised, aging, causeGone: () => ({ next: { next_attempt_at: 0 } }), due: dueWorking, cancelConfirmed: cancelLandedAfterRearm },
   cancelling: {
     asked,

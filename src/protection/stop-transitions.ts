@@ -139,6 +139,11 @@ export function wakeShortStops(db: Database, symbol: string, now = new Date()): 
         if (applyStopTransition(db, row.client_order_id, { type: 'restarted' }, now).applied) woken += 1;
         continue;
       }
+      // Its send is out: the answer may come back short for want of what the ended order held; resized at once then.
+      if (row.sent_at !== null && row.status !== 'confirmed' && row.status !== 'rejected') {
+        applyStopTransition(db, row.client_order_id, { type: 'causeGone' }, now);
+        continue;
+      }
       if (row.status !== 'confirmed' || row.placed_qty === null || !new D(row.placed_qty).lt(wantedOf(row))) continue;
       if (applyStopTransition(db, row.client_order_id, { type: 'causeGone' }, now).applied) woken += 1;
     }

@@ -143,7 +143,8 @@ export class CommitStep {
     const now = new Date();
     const terminal = snap.status === 'done';
     const committed = commitTransition(this.hooks.deps(), { c, writes, json, state, terminal, before: before?.state ?? null, eventType, now });
-    if (committed.stopsAsked) crashPoint('after_intent_commit');
+    // Once it is on disk: inside a caller's transaction (the event stream's, with its cursor) that is when the caller commits.
+    if (committed.stopsAsked) this.hooks.deps().db.afterCommit(() => crashPoint('after_intent_commit'));
     if (terminal) {
       this.lastSeen.delete(orderId);
       this.persisted.delete(orderId);

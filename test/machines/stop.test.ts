@@ -137,6 +137,9 @@ const ALLOWED: Array<[StopState, StopEventType, StopState, string[]]> = [
   ['working', 'orderFinished', 'pending', []],
   ['working', 'restarted', 'working', []],
   ['working', 'causeGone', 'working', []],
+  ['sending', 'causeGone', 'sending', []],
+  ['unknown', 'causeGone', 'unknown', []],
+  ['replacing', 'causeGone', 'replacing', []],
   ['working', 'raised', 'working', []],
   ['working', 'due', 'working', []],
   ['working', 'cancelConfirmed', 'pending', []],
@@ -512,6 +515,18 @@ describe('stop machine: what each step writes and asks for', () => {
     expect(same.next_attempt_at).toBe(NOW);
     // Not asked for more meanwhile: the same answer waits, as a stop short for want of shares does.
     expect(step(inFlight, { type: 'accepted', clientOrderId: 'ct-stop-e1', order: order({ qty: '3' }) }, NOW + 5).next.next_attempt_at).toBe(NOW + 5 + 30_000);
+  });
+
+  it('an order of its symbol ended while its send was out (it held the shares): placed short, then resized at once', () => {
+    // Sent for 6 while another stop of the symbol held 3 of the 6 shares; that stop's cancel lands before the answer.
+    const sent = run({ ...base, payload: JSON.stringify(ask('6')) }, { type: 'due' });
+    const inFlight = { ...sent, ...step(sent, { type: 'sendStarted', clientOrderId: 'ct-stop-e1', basis: stopBasis(sent), qty: '6', stopPrice: null }).next };
+    const woken = run(inFlight, { type: 'causeGone' });
+    expect(woken.next_attempt_at).toBe(0);
+    const s = step(woken, { type: 'accepted', clientOrderId: 'ct-stop-e1', order: order({ qty: '3' }) }, NOW + 5);
+    expect(s.next).toMatchObject({ placed_qty: '3', next_attempt_at: 0 });
+    // Before the send went out, nothing is marked.
+    expect(step(base, { type: 'causeGone' }).allowed).toBe(false);
   });
 
   it('accepted while its cancel was asked for: deleted at once', () => {
