@@ -13,7 +13,7 @@ import { PositionFollowing } from './position-follow.js';
 import type { Logger } from '../log.js';
 import { assetClassOf } from '../domain/symbols.js';
 import { D, normalize } from '../decimal.js';
-import { entryOfStop, placedByUs } from '../domain/orders.js';
+import { brokerOutcome, entryOfStop, placedByUs } from '../domain/orders.js';
 import { fillOfExecution } from '../store/fill-changes.js';
 import { applyPending, commitChange, type ChangeCommitted, type ChangeDeps, type ChangeOutcome } from './fill-change-commit.js';
 import { orderMachine, type OrderContext } from '../../machines/order.machine.js';
@@ -642,10 +642,10 @@ export class OrderActors {
       this.routes.finished(c.order.orderId);
       // An order that ended holds nothing any more: stops of its symbol placed short of what they
       // want (its quantity was held) try to grow now rather than at their next recheck.
-      if (c.role !== 'stop') {
-        this.opts.onOrderEnded?.(c.order.symbol);
-        if (wakeShortStops(db, c.order.symbol, now) > 0) this.stopsWake.schedule();
-      }
+      // So does one of our stops canceled or expired (a bust's, a shrink's): the shares it held are free.
+      const freed = c.role !== 'stop' || ['canceled', 'expired'].includes(brokerOutcome(c.order.status));
+      if (c.role !== 'stop') this.opts.onOrderEnded?.(c.order.symbol);
+      if (freed && wakeShortStops(db, c.order.symbol, now) > 0) this.stopsWake.schedule();
     }
     // Busts and corrections that waited for these fills: their orders' actors and entries follow.
     for (const done of this.released.splice(0)) this.afterChanges(done);

@@ -123,6 +123,23 @@ describe.each(TEST_STORES.map((s) => [s.name, s] as const))('on %s', (name, s) =
       expect(kicks).toEqual(['kick', 'kick']);
     });
 
+    it('a stop of ours canceled frees the shares it held: a stop of the symbol placed short is due at once, not at its recheck', async () => {
+      const { db, actors } = await boot();
+      const a = orderReport({ qty: '6' });
+      actors.handleTradeUpdate(fillUpdate(a, '6', '6', '100', 'filled'));
+      const cid = `ct-stop-${a.orderId}`;
+      // Placed short, 3 of 6 (another stop of ours held 3): rechecked in 30 s, as stop-outcomes.ts leaves it.
+      const recheck = Date.now() + 30_000;
+      db.run(db.kysely.updateTable('stops').set({ status: 'confirmed', broker_order_id: 'o-a', placed_qty: '3', sent_at: new Date().toISOString(), next_attempt_at: recheck }).where('client_order_id', '=', cid));
+      const nextAttempt = () => Number(db.first(db.kysely.selectFrom('stops').select('next_attempt_at').where('client_order_id', '=', cid))!.next_attempt_at);
+      // A replaced stop order (its replacement holds the shares) changes nothing.
+      actors.handleOrder(orderReport({ clientOrderId: 'ct-stop-another-entry', side: 'sell', type: 'trailing_stop', timeInForce: 'gtc', qty: '3', status: 'replaced' }));
+      expect(nextAttempt()).toBe(recheck);
+      // The other stop is canceled (its entry's fill was busted): its 3 shares are free.
+      actors.handleOrder(orderReport({ clientOrderId: 'ct-stop-other-entry', side: 'sell', type: 'trailing_stop', timeInForce: 'gtc', qty: '3', status: 'canceled' }));
+      expect(nextAttempt()).toBe(0);
+    });
+
     it("knows a stop it placed by its broker order id when the stop's fill arrives only as an activity", async () => {
       const { db, actors, events } = await boot();
       const entry = orderReport({ qty: '10', clientOrderId: 'engine-1' });
