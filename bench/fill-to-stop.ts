@@ -15,12 +15,28 @@ export async function benchFillToStop(entries = 100, paceMs = 650) {
   const sim = await startSimulator({ seed: 5, keyId: 'PKBENCH', secretKey: 'bench' });
   const fillAt = new Map<string, number>();
   const stopAt = new Map<string, number>();
+  // Waiters are told by the event itself (a polling loop's timers would tax this process's GC, and the latency it measures).
+  const waiters = new Map<string, () => void>();
   sim.engine.onEvent((e) => {
     const now = performance.now();
     const cid = String((e.data.order as { client_order_id?: string } | undefined)?.client_order_id ?? '');
     if (e.event === 'fill' && !cid.startsWith('ct-')) fillAt.set(e.orderId, now);
-    if (e.event === 'new' && cid.startsWith('ct-stop-')) stopAt.set(cid.slice('ct-stop-'.length), now);
+    if (e.event === 'new' && cid.startsWith('ct-stop-')) {
+      const entry = cid.slice('ct-stop-'.length);
+      stopAt.set(entry, now);
+      waiters.get(entry)?.();
+    }
   });
+  const stopOf = (entry: string, timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      if (stopAt.has(entry)) return resolve();
+      const timer = setTimeout(() => reject(new Error(`no stop for ${entry} within ${timeoutMs} ms`)), timeoutMs);
+      waiters.set(entry, () => {
+        clearTimeout(timer);
+        waiters.delete(entry);
+        resolve();
+      });
+    });
   const bot = startBot({
     APCA_API_KEY_ID: 'PKBENCH',
     APCA_API_SECRET_KEY: 'bench',
@@ -34,12 +50,12 @@ export async function benchFillToStop(entries = 100, paceMs = 650) {
   try {
     // Ready once a first entry is protected (warm-up, not measured).
     const warm = await simPost(sim, '/_sim/trade', { symbol: 'SPY', side: 'buy', qty: '1', type: 'market' });
-    await waitFor(() => stopAt.has(warm.id), 30_000);
+    await stopOf(warm.id, 30_000);
     const latencies: number[] = [];
     const symbols = ['AAPL', 'MSFT', 'TSLA', 'SPY'];
     for (let i = 0; i < entries; i++) {
       const o = await simPost(sim, '/_sim/trade', { symbol: symbols[i % symbols.length], side: 'buy', qty: '1', type: 'market' });
-      await waitFor(() => stopAt.has(o.id), 10_000);
+      await stopOf(o.id, 10_000);
       latencies.push(stopAt.get(o.id)! - fillAt.get(o.id)!);
       // Each protection costs the bot one request (the stop's POST): entries are paced well under
       // Alpaca's 200 requests/minute, so no latency measured here is a wait for the rate limit.
@@ -53,13 +69,5 @@ export async function benchFillToStop(entries = 100, paceMs = 650) {
     await bot.exited;
     await sim.close();
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 1));
   }
 }
