@@ -56,7 +56,8 @@ interface WallParts {
   second: number;
 }
 
-function nyParts(ms: number): WallParts {
+/** New York's wall clock at `ms`, read from the time zone database (Intl). */
+function formatNyParts(ms: number): WallParts {
   const parts: Record<string, number> = {};
   for (const p of nyFormatter.formatToParts(new Date(ms))) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);
@@ -71,11 +72,42 @@ function nyParts(ms: number): WallParts {
   };
 }
 
+const HOUR_MS = 3_600_000;
+/**
+ * New York's offset (ms) by UTC hour. New York's offsets are whole hours and change at 02:00 local
+ * time, which is always the start of a UTC hour: one hour has one offset. Intl costs tens of µs a
+ * call and every order, event and activity the simulator writes asks it.
+ */
+const offsetsByHour = new Map<number, number>();
+
+function nyOffsetMs(ms: number): number {
+  const hour = Math.floor(ms / HOUR_MS);
+  let offset = offsetsByHour.get(hour);
+  if (offset === undefined) {
+    const start = hour * HOUR_MS;
+    const p = formatNyParts(start);
+    offset = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - start;
+    if (offsetsByHour.size >= 4096) offsetsByHour.clear();
+    offsetsByHour.set(hour, offset);
+  }
+  return offset;
+}
+
+function nyParts(ms: number): WallParts {
+  const wall = new Date(Math.floor(ms) + nyOffsetMs(ms));
+  return {
+    year: wall.getUTCFullYear(),
+    month: wall.getUTCMonth() + 1,
+    day: wall.getUTCDate(),
+    hour: wall.getUTCHours(),
+    minute: wall.getUTCMinutes(),
+    second: wall.getUTCSeconds(),
+  };
+}
+
 /** Offset of New York from UTC at instant `ms`, in minutes (e.g. -240 in summer). */
 export function nyOffsetMinutes(ms: number): number {
-  const p = nyParts(ms);
-  const wallAsUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-  return Math.round((wallAsUtc - (ms - (((ms % 1000) + 1000) % 1000))) / 60000);
+  return Math.round(nyOffsetMs(ms) / 60000);
 }
 
 /** `YYYYMMDDHHMMSSmmm` in New York local time (Alpaca activity id prefix). */
