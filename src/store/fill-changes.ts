@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { ExecutionChange } from '../domain/reports.js';
 import type { Database } from './database.js';
+import { prepared } from './prepared.js';
 import type { FillChangesTable, FillsTable } from './schema.js';
 
 /**
@@ -67,8 +68,11 @@ export function changeRow(db: Database, refId: string): FillChangeRow | undefine
 }
 
 /** Changes waiting for the execution `previousId` (its fill not in the ledger when they came), in event order. */
+const pendingOf = prepared((k, p: { previousId: string }) => k.selectFrom('fill_changes').selectAll().where('previous_id', '=', p.previousId).where('fill_id', 'is', null).orderBy('event_id'));
+
+/** (Built once per store: every commit that records an execution id asks it, and almost always finds nothing.) */
 export function pendingChangesOf(db: Database, previousId: string): FillChangeRow[] {
-  return db.all(db.kysely.selectFrom('fill_changes').selectAll().where('previous_id', '=', previousId).where('fill_id', 'is', null).orderBy('event_id'));
+  return db.all(pendingOf(db, { previousId })) as FillChangeRow[];
 }
 
 /** Every change still waiting for its fill (for logs and tests). */

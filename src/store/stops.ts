@@ -1,5 +1,5 @@
 import { jsonText } from './json-field.js';
-import { sql } from 'kysely';
+import { sql, type Compilable } from 'kysely';
 import { stopClientOrderId } from '../domain/orders.js';
 import { LIVE_STOP_STATUSES, stopAsk, type StopAsk, type StopRow } from '../domain/protection.js';
 import type { Database } from './database.js';
@@ -81,9 +81,25 @@ export function insertStopRow(db: Database, ask: StopAsk, columns: NewStopRow, n
   );
 }
 
-/** Writes what one transition changed in a stop's row (one statement). */
+type PatchValues = StopRowPatch & { updated_at: string; client_order_id: string };
+/** One update per set of columns a transition changes (a machine's handlers write a few dozen shapes in all). */
+const patchUpdates = new Map<string, (db: Database, values: PatchValues) => Compilable<unknown>>();
+
+function patchUpdate(columns: readonly (keyof StopRowPatch)[]): (db: Database, values: PatchValues) => Compilable<unknown> {
+  const key = columns.join(',');
+  let update = patchUpdates.get(key);
+  if (!update) {
+    update = prepared((k, p: PatchValues) => k.updateTable('stops').set(pick(p, [...columns, 'updated_at'])).where('client_order_id', '=', p.client_order_id));
+    // The shapes are the machine's, so few; a bound keeps a surprise from growing it without end.
+    if (patchUpdates.size < 256) patchUpdates.set(key, update);
+  }
+  return update;
+}
+
+/** Writes what one transition changed in a stop's row (one statement, built once per store and set of columns: a fill's stop waits for two). */
 export function writeStopPatch(db: Database, clientOrderId: string, patch: StopRowPatch, now: Date): void {
-  db.run(db.kysely.updateTable('stops').set({ ...patch, updated_at: now.toISOString() }).where('client_order_id', '=', clientOrderId));
+  const columns = (Object.keys(patch) as (keyof StopRowPatch)[]).filter((c) => patch[c] !== undefined).sort();
+  db.run(patchUpdate(columns)(db, { ...patch, updated_at: now.toISOString(), client_order_id: clientOrderId }));
 }
 
 /**
