@@ -211,6 +211,14 @@ export class OrderActors {
     this.stopsWake.hurry();
   }
 
+  /**
+   * A real-time source (the activity event stream) committed a report of its own, in a transaction
+   * of its own: as for a trade update, the stop worker wakes now rather than after this turn's other I/O.
+   */
+  hurryStops(): void {
+    this.stopsWake.hurry();
+  }
+
   handleExecution(execution: ExecutionReport, order: OrderReport | null): void {
     if (order) this.readExpiry(order);
     const routing = this.routes.routing(execution.orderId, order?.clientOrderId ?? '', {

@@ -234,7 +234,7 @@ export class ActivityEventStream {
     const option = parseOptionActivityEvent(raw);
     if (option && !option.ok) log.warn({ event: 'broker_payload_rejected', source: 'event', event_id: eventId, reason: option.reason }, 'skipped a malformed option activity event');
     if (eventId === null) return 'ok';
-    return db.transaction(() => {
+    const outcome = db.transaction((): 'ok' | 'held' => {
       if (option?.ok) {
         const failuresBefore = actors.commitFailures;
         actors.recordOptionEvent(option.value);
@@ -266,6 +266,9 @@ export class ActivityEventStream {
       if (cursor === null || eventId > cursor) writeSyncState(db, 'event_cursor', eventId);
       return 'ok';
     });
+    // Committed: a fill it brought first gets its stop as soon as this returns (as a trade update's does).
+    if (outcome === 'ok' && parsed.ok && parsed.value.kind === 'fill') actors.hurryStops();
+    return outcome;
   }
 
   private fallBack(why: string): void {
