@@ -4,13 +4,25 @@ import { join } from 'node:path';
 import { startSimulator } from '../src/sim/index.js';
 import { startBot } from '../test/support/bot-process.js';
 import { simPost } from '../test/support/sim-traffic.js';
+import { onStore, type StoreKind } from './store.js';
 
 /**
  * Fill → stop submitted, via the stream path: the bot runs as its own process against the
  * simulator; the simulator (in this process) timestamps the entry's fill event and the arrival of
  * its protective stop. Entries are sequential, so each latency is measured alone.
  */
-export async function benchFillToStop(entries = 100, paceMs = 650) {
+export function benchFillToStop(entries = 100, paceMs = 650, kind: StoreKind = 'sqlite') {
+  return onStore(kind, 'stop', async (store) => {
+    // PostgreSQL: the bot gets a fresh database of the bench's cluster (CT_DB_URL; it keeps its own schema there).
+    if (store.kind === 'sqlite') return latencies(entries, paceMs, {});
+    const db = await store.open('bot');
+    const url = store.urlOf(db);
+    await db.close();
+    return latencies(entries, paceMs, { CT_DB_URL: url });
+  });
+}
+
+async function latencies(entries: number, paceMs: number, storeEnv: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'ct-bench-stop-'));
   const sim = await startSimulator({ seed: 5, keyId: 'PKBENCH', secretKey: 'bench' });
   const fillAt = new Map<string, number>();
@@ -46,6 +58,7 @@ export async function benchFillToStop(entries = 100, paceMs = 650) {
     CT_API_PORT: '0',
     CT_LOG_LEVEL: 'warn',
     CT_POLL_MS: '600000',
+    ...storeEnv,
   });
   try {
     // Ready once a first entry is protected (warm-up, not measured).

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createLogger } from '../src/log.js';
-import { openDatabase } from '../src/store/database.js';
+import { openDatabase, type Database } from '../src/store/database.js';
+import { openPgDatabase } from '../src/store/database-pg.js';
+import { onStore, PG_SCHEMA, type StoreKind } from './store.js';
 import { OrderActors } from '../src/runtime/order-actors.js';
 import { restart } from '../src/runtime/restart.js';
 import { stopActorsOf } from '../src/protection/stop-actors.js';
@@ -17,51 +19,68 @@ import type { OrderReport } from '../src/domain/reports.js';
  * (the stops resumed and their fraction stops brought in line; the worker's passes are not run:
  * there is no broker), with the service's logger at info (to /dev/null), and the RSS it adds.
  */
-export async function benchRehydrate(actorsN = 10_000, keepDir?: string) {
-  const dir = keepDir ?? mkdtempSync(join(tmpdir(), 'ct-bench-rehydrate-'));
-  const path = join(dir, 'bench.db');
-  const log = pino({ level: 'silent' });
-  try {
-    const db = await openDatabase(path);
-    const first = new OrderActors({ db, log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-    await restart({ actors: first });
-    db.transaction(() => {
-      for (let i = 0; i < actorsN; i++) {
-        const order = report(i);
-        first.handleExecution(
-          { orderId: order.orderId, symbol: order.symbol, side: 'buy', source: 'stream', cumQty: '4', qty: '4', price: '100.25', avgPrice: '100.25', execId: null, executionId: null, orderStatus: 'partially_filled', at: '2026-01-02T15:00:00Z' },
-          order,
-        );
-      }
+export function benchRehydrate(actorsN = 10_000, kind: StoreKind = 'sqlite', keepDir?: string) {
+  if (kind === 'sqlite') {
+    const dir = keepDir ?? mkdtempSync(join(tmpdir(), 'ct-bench-rehydrate-'));
+    const path = join(dir, 'bench.db');
+    return rehydrate(actorsN, () => openDatabase(path)).finally(() => {
+      if (!keepDir) rmSync(dir, { recursive: true, force: true });
     });
-    // The first process does what it does after a batch (the exit walk) before it stops, as a running
-    // service would within a tick: the restart measured is one with nothing left over to walk.
-    await new Promise((r) => setImmediate(r));
-    first.stop();
-    await db.close();
-
-    global.gc?.();
-    const rssBefore = process.memoryUsage().rss;
-    const db2 = await openDatabase(path);
-    // What npm start logs, formatted as it would be; written nowhere.
-    const infoLog = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
-    const second = new OrderActors({ db: db2, log: infoLog, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
-    let workerStarted = false;
-    const worker = { start: () => void (workerStarted = true) };
-    const t0 = performance.now();
-    await restart({ log: infoLog, actors: second, stops: { db: db2, worker, passMs: 1000 } });
-    const ms = performance.now() - t0;
-    if (!workerStarted) throw new Error('restart did not start the stop worker');
-    const live = second.liveStates().length;
-    const positionActors = second.ledgerPositions().size;
-    const stopActors = stopActorsOf(db2).size;
-    const rssAfter = process.memoryUsage().rss;
-    second.stop();
-    await db2.close();
-    return { actors: actorsN, restored: live, position_actors: positionActors, stop_actors_at_start: stopActors, ms: Math.round(ms), rss_mb: Math.round(rssAfter / 2 ** 20), rss_added_mb: Math.round((rssAfter - rssBefore) / 2 ** 20), target_ms: 300, within_target: ms < 300 };
-  } finally {
-    if (!keepDir) rmSync(dir, { recursive: true, force: true });
   }
+  // PostgreSQL: the first process's database, opened again as a restart opens it.
+  return onStore(kind, 'rehydrate', async (store) => {
+    let url: string | null = null;
+    return rehydrate(actorsN, async () => {
+      if (url === null) {
+        const db = await store.open('rehydrate');
+        url = store.urlOf(db);
+        return db;
+      }
+      return openPgDatabase({ url, schema: PG_SCHEMA, applicationName: 'bench-rehydrate-2' });
+    });
+  });
+}
+
+/** `open` gives the same database each call: the first process's, then the restarted one's. */
+async function rehydrate(actorsN: number, open: () => Promise<Database>) {
+  const log = pino({ level: 'silent' });
+  const db = await open();
+  const first = new OrderActors({ db, log, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+  await restart({ actors: first });
+  db.transaction(() => {
+    for (let i = 0; i < actorsN; i++) {
+      const order = report(i);
+      first.handleExecution(
+        { orderId: order.orderId, symbol: order.symbol, side: 'buy', source: 'stream', cumQty: '4', qty: '4', price: '100.25', avgPrice: '100.25', execId: null, executionId: null, orderStatus: 'partially_filled', at: '2026-01-02T15:00:00Z' },
+        order,
+      );
+    }
+  });
+  // The first process does what it does after a batch (the exit walk) before it stops, as a running
+  // service would within a tick: the restart measured is one with nothing left over to walk.
+  await new Promise((r) => setImmediate(r));
+  first.stop();
+  await db.close();
+
+  global.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  const db2 = await open();
+  // What npm start logs, formatted as it would be; written nowhere.
+  const infoLog = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
+  const second = new OrderActors({ db: db2, log: infoLog, adopt: 'protect', fetchOrder: async () => null, onFatal: (e) => { throw e; } });
+  let workerStarted = false;
+  const worker = { start: () => void (workerStarted = true) };
+  const t0 = performance.now();
+  await restart({ log: infoLog, actors: second, stops: { db: db2, worker, passMs: 1000 } });
+  const ms = performance.now() - t0;
+  if (!workerStarted) throw new Error('restart did not start the stop worker');
+  const live = second.liveStates().length;
+  const positionActors = second.ledgerPositions().size;
+  const stopActors = stopActorsOf(db2).size;
+  const rssAfter = process.memoryUsage().rss;
+  second.stop();
+  await db2.close();
+  return { actors: actorsN, restored: live, position_actors: positionActors, stop_actors_at_start: stopActors, ms: Math.round(ms), rss_mb: Math.round(rssAfter / 2 ** 20), rss_added_mb: Math.round((rssAfter - rssBefore) / 2 ** 20), target_ms: 300, within_target: ms < 300 };
 }
 
 function report(i: number): OrderReport {

@@ -14,6 +14,7 @@ import { benchRehydrate } from './rehydrate.js';
  * Targets (issue 8; rehydration and fill → stop: issue 22 item 18) are reported next to each figure; benchmarks measure, they do not fail.
  * `*_pg` runs its twin on PostgreSQL (a throwaway cluster, test/support/pg-cluster.ts, or
  * CT_TEST_PG_URL); each figure says its `store`, a _pg one without PostgreSQL says `skipped`.
+ * When both ran, a _pg result also carries `ratio_to_sqlite_run`: each of its times and rates over its twin's.
  */
 const benches: Record<string, () => Promise<unknown>> = {
   ingest: () => benchIngest(20_000),
@@ -23,7 +24,9 @@ const benches: Record<string, () => Promise<unknown>> = {
   catchup_protect_10k_fills_1k_entries: () => benchCatchupProtect(1000, 10),
   catchup_protect_10k_fills_1k_entries_pg: () => benchCatchupProtect(1000, 10, 'postgres'),
   rehydrate_10k_actors: () => benchRehydrate(10_000),
+  rehydrate_10k_actors_pg: () => benchRehydrate(10_000, 'postgres'),
   fill_to_stop_submitted: () => benchFillToStop(100, 650),
+  fill_to_stop_submitted_pg: () => benchFillToStop(100, 650, 'postgres'),
   fills_api_100k: () => benchFillsApi(100_000, 1000),
   fills_api_100k_pg: () => benchFillsApi(100_000, 1000, 'postgres'),
   idle_requests_per_min: () => benchIdle(130),
@@ -42,6 +45,17 @@ if (mode === '--one' && name) {
     process.stderr.write(`bench ${bench}…\n`);
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--expose-gc', 'bench/run.ts', '--one', bench], { maxBuffer: 1 << 20 });
     results[bench] = JSON.parse(stdout);
+  }
+  // Each PostgreSQL figure beside its SQLite twin's, as pg / sqlite: above 1 is slower for a time, faster for a rate.
+  for (const [name, pg] of Object.entries(results)) {
+    const twin = name.endsWith('_pg') ? results[name.slice(0, -3)] : undefined;
+    if (!twin || typeof pg !== 'object' || typeof twin !== 'object') continue;
+    const ratios: Record<string, number> = {};
+    for (const [key, value] of Object.entries(pg as Record<string, unknown>)) {
+      const base = (twin as Record<string, unknown>)[key];
+      if (typeof value === 'number' && typeof base === 'number' && base > 0 && /(_ms|_per_s|^ms)$/.test(key)) ratios[key] = Number((value / base).toFixed(3));
+    }
+    (pg as Record<string, unknown>).ratio_to_sqlite_run = ratios;
   }
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
