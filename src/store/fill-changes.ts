@@ -27,14 +27,19 @@ export function changeKnown(db: Database, refId: string): boolean {
  * The fill an execution id names: the fill recorded with it, else the fill a correction under that
  * id was applied to (a correction of a correction names the latest one's ref_id).
  */
+const fillByExecution = prepared((k, p: { executionId: string }) => k.selectFrom('fills').select([...FILL_COLUMNS]).where('execution_id', '=', p.executionId).orderBy('id').limit(1));
+const correctedUnder = prepared((k, p: { executionId: string }) =>
+  k.selectFrom('fill_changes').select('fill_id').where('ref_id', '=', p.executionId).where('kind', '=', 'correct').where('applied_at', 'is not', null),
+);
+const fillById = prepared((k, p: { id: number }) => k.selectFrom('fills').select([...FILL_COLUMNS]).where('id', '=', p.id));
+
+/** (Built once per store: the activity event stream asks it of fills it is not sure the ledger has.) */
 export function fillOfExecution(db: Database, executionId: string): ChangedFill | undefined {
-  const direct = db.first(db.kysely.selectFrom('fills').select([...FILL_COLUMNS]).where('execution_id', '=', executionId).orderBy('id').limit(1));
-  if (direct) return direct as ChangedFill;
-  const change = db.first(
-    db.kysely.selectFrom('fill_changes').select('fill_id').where('ref_id', '=', executionId).where('kind', '=', 'correct').where('applied_at', 'is not', null),
-  );
+  const direct = db.first(fillByExecution(db, { executionId })) as ChangedFill | undefined;
+  if (direct) return direct;
+  const change = db.first(correctedUnder(db, { executionId })) as { fill_id: number | null } | undefined;
   if (change?.fill_id == null) return undefined;
-  return db.first(db.kysely.selectFrom('fills').select([...FILL_COLUMNS]).where('id', '=', change.fill_id)) as ChangedFill | undefined;
+  return db.first(fillById(db, { id: change.fill_id })) as ChangedFill | undefined;
 }
 
 /** A change event as it came, not yet applied (fill_id null: pending). */
