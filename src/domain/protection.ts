@@ -71,9 +71,18 @@ export interface StopAsk {
   qtyIncrement?: string;
 }
 
-/** A stop row's ask, from its payload. */
+/** Payloads parsed lately (a stop's transition reads its ask a dozen times): frozen, since they are shared. */
+const asks = new Map<string, Readonly<StopAsk>>();
+
+/** A stop row's ask, from its payload (read-only: spread it to change a field). */
 export function stopAsk(row: { payload: string }): StopAsk {
-  return JSON.parse(row.payload) as StopAsk;
+  let ask = asks.get(row.payload);
+  if (ask === undefined) {
+    ask = Object.freeze(JSON.parse(row.payload) as StopAsk);
+    if (asks.size >= 2048) asks.clear();
+    asks.set(row.payload, ask);
+  }
+  return ask as StopAsk;
 }
 
 /** The `status` column of an `stops` row (machines/stop-model.ts `stopStateOf` reads the state from it and the other columns). */
