@@ -15,8 +15,8 @@ import { insertFills } from '../src/store/ledger.js';
 import { freshDatabase, startPgCluster, type PgCluster } from './support/pg-cluster.js';
 
 /**
- * GET /fills's answer (src/api/fills.ts) on SQLite and PostgreSQL: the database writes each fill's
- * stored columns as JSON text (src/api/fill-json.ts), and the answer must be, byte for byte, what
+ * GET /fills's answer (src/api/fills.ts) on SQLite and PostgreSQL: SQLite writes each fill's stored
+ * columns as JSON text (src/api/fill-json.ts), and the answer must be, byte for byte, what
  * JSON.stringify makes of the documented objects, whatever the stored strings hold. Answers are kept
  * while the database is unchanged (src/api/answer-cache.ts): any committed write, through this
  * store, its handle, or another connection, makes the next answer afresh.
