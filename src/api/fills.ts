@@ -4,6 +4,8 @@ import type { Database } from '../store/database.js';
 import { placedByUs } from '../domain/orders.js';
 import { cursorParam, encodeCursor, intParam, symbolParam, timeParam } from './query.js';
 import { ledgerBooks } from './ledger-books.js';
+import { AnswerCache } from './answer-cache.js';
+import { fillsPageBody, storedFillSelect, storedFillWidth } from './fill-json.js';
 
 /** What a fill was for, to a trader reading the ledger. */
 export type FillRole = 'entry' | 'exit' | 'stop' | 'outside';
@@ -26,48 +28,60 @@ export function fillRole(order: { role: string | null; client_order_id: string |
  * with its `role` (fillRole) and `realized_pnl`: what the FIFO lots it closed realized, before
  * fees, as GET /performance counts them (null when it closed none); `busted` / `corrected` (a trade
  * bust or correction applied to it; a corrected fill shows its new terms and its `original_qty` /
- * `original_price`).
+ * `original_price`). An answer is kept while the database is unchanged (answer-cache.ts): the dashboard
+ * asks for the same page every 5 s.
  */
 export function fillRoutes(router: Router, db: Database): void {
+  const answers = new AnswerCache(db);
   router.get('/fills', (ctx) => {
-    const symbol = symbolParam(ctx.query);
-    const since = timeParam(ctx.query, 'since');
-    const limit = intParam(ctx.query, 'limit', 100, 1, 1000);
-    const cursor = cursorParam(ctx.query);
-    let q = db.kysely
-      .selectFrom('fills')
-      .leftJoin('orders', 'orders.order_id', 'fills.order_id')
-      .select(['fills.id', 'fills.order_id', 'fills.exec_id', 'fills.execution_id', 'fills.cum_qty', 'fills.qty', 'fills.price', 'fills.symbol', 'fills.side', 'fills.filled_at', 'fills.source', 'orders.role', 'orders.client_order_id', 'fills.busted', 'fills.corrected'])
-      .orderBy('fills.id', 'desc')
-      .limit(limit + 1);
-    if (symbol) q = q.where('fills.symbol', '=', symbol);
-    // On SQLite `+` keeps the time off the index choice: the page walks (symbol, id) newest first and
-    // stops at `limit`, instead of sorting every fill of the symbol since then (24 ms at 100k fills).
-    if (since) q = db.dialect === 'sqlite' ? q.where(sql`+${sql.ref('fills.filled_at')}`, '>=', since) : q.where('fills.filled_at', '>=', since);
-    if (cursor !== undefined) q = q.where('fills.id', '<', cursor);
-    // Arrays, in the select's order (a page of 1,000 is read in half the time of objects): the
-    // destructuring below names the columns in that same order.
-    const rows = db.values(q) as Array<[number, string, string | null, string | null, string, string, string, string, string, string, string, string | null, string | null, number, number]>;
-    const page = rows.slice(0, limit);
-    const realized = page.length > 0 ? ledgerBooks(db).realized : new Map<number, string>();
-    const originals = originalTerms(db, page.filter((r) => r[14] !== 0).map((r) => r[0]));
-    ctx.body = {
-      fills: page.map(([id, order_id, exec_id, execution_id, cum_qty, qty, price, symbol, side, filled_at, source, role, client_order_id, busted, corrected]) => {
-        const pnl = realized.get(id) ?? null;
-        const original = originals.get(id);
-        return {
-          id, order_id, exec_id, execution_id, cum_qty, qty, price, symbol, side, filled_at, source,
-          role: fillRole(client_order_id === null ? null : { role, client_order_id }, pnl !== null),
-          realized_pnl: pnl,
-          busted: busted !== 0,
-          corrected: corrected !== 0,
-          original_qty: original?.qty ?? null,
-          original_price: original?.price ?? null,
-        };
-      }),
-      next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]![0]) : null,
-    };
+    const params = { symbol: symbolParam(ctx.query), since: timeParam(ctx.query, 'since'), limit: intParam(ctx.query, 'limit', 100, 1, 1000), cursor: cursorParam(ctx.query) };
+    ctx.type = 'json';
+    ctx.body = answers.answer(JSON.stringify(params), () => fillsPage(db, params));
   });
+}
+
+/** A page of the ledger as the answer's JSON (fill-json.ts): the bytes of `{ fills, next_cursor }` as JSON.stringify gives them. */
+export function fillsPage(db: Database, { symbol, since, limit, cursor }: { symbol?: string; since?: string; limit: number; cursor?: number }): Buffer {
+  let q = db.kysely
+    .selectFrom('fills')
+    .leftJoin('orders', 'orders.order_id', 'fills.order_id')
+    .select([...storedFillSelect(db.dialect), 'fills.id', 'orders.role', 'orders.client_order_id', 'fills.busted', 'fills.corrected'])
+    .orderBy('fills.id', 'desc')
+    .limit(limit + 1);
+  if (symbol) q = q.where('fills.symbol', '=', symbol);
+  // On SQLite `+` keeps the time off the index choice: the page walks (symbol, id) newest first and
+  // stops at `limit`, instead of sorting every fill of the symbol since then (24 ms at 100k fills).
+  if (since) q = db.dialect === 'sqlite' ? q.where(sql`+${sql.ref('fills.filled_at')}`, '>=', since) : q.where('fills.filled_at', '>=', since);
+  if (cursor !== undefined) q = q.where('fills.id', '<', cursor);
+  // Arrays, in the select's order (a page of 1,000 is read in half the time of objects): the stored
+  // columns first (their JSON text on SQLite, the columns on PostgreSQL: fill-json.ts), then what
+  // the rest of the answer needs, named below in the select's order.
+  const width = storedFillWidth(db.dialect);
+  const rows = db.values(q).map((row) => ({
+    stored: row,
+    id: row[width] as number,
+    role: row[width + 1] as string | null,
+    client_order_id: row[width + 2] as string | null,
+    busted: row[width + 3] as number,
+    corrected: row[width + 4] as number,
+  }));
+  const page = rows.slice(0, limit);
+  const realized = page.length > 0 ? ledgerBooks(db).realized : new Map<number, string>();
+  const originals = originalTerms(db, page.filter((r) => r.corrected !== 0).map((r) => r.id));
+  const fills = page.map(({ stored, id, role, client_order_id, busted, corrected }) => {
+    const pnl = realized.get(id) ?? null;
+    const original = originals.get(id);
+    const extras = {
+      role: fillRole(client_order_id === null ? null : { role, client_order_id }, pnl !== null),
+      realized_pnl: pnl,
+      busted: busted !== 0,
+      corrected: corrected !== 0,
+      original_qty: original?.qty ?? null,
+      original_price: original?.price ?? null,
+    };
+    return { stored, extras };
+  });
+  return fillsPageBody(db.dialect, fills, rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null);
 }
 
 /** The terms corrected fills were recorded with: the old terms of each one's first applied change. */

@@ -1,7 +1,8 @@
 import type { Database } from '../store/database.js';
 import { FifoLedger, type FifoBooks } from '../performance/fifo.js';
 import { listFees } from '../store/fees.js';
-import { fillsAfterId, maxFillId } from '../store/ledger.js';
+import { fillsAfterId } from '../store/ledger.js';
+import { prepared } from '../store/prepared.js';
 
 /**
  * The FIFO books of the whole ledger (src/performance/fifo.ts) for GET /positions (the average entry
@@ -28,9 +29,7 @@ interface Kept {
 const kept = new WeakMap<Database, Kept>();
 
 export function ledgerBooks(db: Database): FifoBooks {
-  const top = maxFillId(db);
-  const feeCount = Number(db.first(db.kysely.selectFrom('fees').select((eb) => eb.fn.countAll<number>().as('n')))?.n ?? 0);
-  const changes = Number(db.first(db.kysely.selectFrom('fill_changes').select((eb) => eb.fn.countAll<number>().as('n')).where('applied_at', 'is not', null))?.n ?? 0);
+  const { top, feeCount, changes } = ledgerCounts(db);
   const hit = kept.get(db)?.changes === changes ? kept.get(db) : undefined;
   if (hit && hit.topId === top && hit.fees === feeCount) return hit.books;
   if (hit && hit.topId <= top && hit.fees <= feeCount) {
@@ -47,6 +46,20 @@ export function ledgerBooks(db: Database): FifoBooks {
   const fees = listFees(db);
   // The highest id of the ledger (a busted fill's too): what is above it is new.
   return remember(db, new FifoLedger().extend(rows, fees), top, fees.length, fees.at(-1) ?? null, changes);
+}
+
+/** What tells whether the books walked are still the ledger's, in one statement (one round trip on PostgreSQL). */
+const counts = prepared((k, _p: Record<string, never>) =>
+  k.selectNoFrom((eb) => [
+    eb.selectFrom('fills').select((e) => e.fn.max('id').as('top')).as('top'),
+    eb.selectFrom('fees').select((e) => e.fn.countAll().as('n')).as('fees'),
+    eb.selectFrom('fill_changes').select((e) => e.fn.countAll().as('n')).where('applied_at', 'is not', null).as('changes'),
+  ]),
+);
+
+function ledgerCounts(db: Database): { top: number; feeCount: number; changes: number } {
+  const row = db.first(counts(db, {}));
+  return { top: Number(row?.top ?? 0), feeCount: Number(row?.fees ?? 0), changes: Number(row?.changes ?? 0) };
 }
 
 function remember(db: Database, ledger: FifoLedger, topId: number, fees: number, lastFee: { at: string; activity_id: string } | null, changes: number): FifoBooks {

@@ -135,8 +135,9 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       return exec(query).rows[0] as R | undefined;
     },
     values(query) {
-      // The worker hands rows over as objects; their keys keep the select's order.
-      return (exec(query).rows as Array<Record<string, unknown>>).map((r) => Object.values(r));
+      // Arrays from the worker (pg's rowMode 'array'): a page of 1,000 rows crosses threads without its keys.
+      const compiled = query.compile();
+      return conn.queryArrays(compiled.sql, compiled.parameters, depth > 0).rows;
     },
     get inTransaction() {
       return depth > 0;

@@ -176,13 +176,6 @@ export function fillsSince(db: Database, symbol: string, from: string) {
   );
 }
 
-/** The highest fill id (0 for an empty ledger): one index probe, where a count reads every row. */
-export function maxFillId(db: Database): number {
-  return Number(db.first(topId(db, {}))?.top ?? 0);
-}
-
-const topId = prepared((k, _p: Record<string, never>) => k.selectFrom('fills').select((eb) => eb.fn.max('id').as('top')));
-
 /** Fills above an id, in ledger order (filled_at, then id): what was recorded since (busted ones left out). */
 export function fillsAfterId(db: Database, afterId: number) {
   // Read by id (the primary key's range) and sorted here: ordered by filled_at, SQLite would walk

@@ -30,10 +30,12 @@ export interface PgRequest {
   params: unknown[];
   /** Part of an open transaction: on a lost connection it fails rather than run on a new one. */
   inTransaction: boolean;
+  /** Rows as arrays of the selected columns (pg's rowMode 'array'): no keys to copy across threads. */
+  arrays?: boolean;
 }
 
 export type PgReply =
-  | { ok: true; rows: Record<string, unknown>[]; rowCount: number }
+  | { ok: true; rows: Record<string, unknown>[] | unknown[][]; rowCount: number }
   | { ok: false; message: string; code?: string; detail?: string };
 
 export const PG_WORKER_SOURCE = String.raw`
@@ -81,7 +83,7 @@ async function run(req) {
       client = await connect();
       lostReason = null;
     }
-    const res = await client.query({ text: req.sql, values: req.params });
+    const res = await client.query(req.arrays ? { text: req.sql, values: req.params, rowMode: 'array' } : { text: req.sql, values: req.params });
     return { ok: true, rows: res.rows, rowCount: res.rowCount ?? 0 };
   } catch (err) {
     if (client && broken) lostReason = broken.message;
