@@ -66,9 +66,21 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     throw err;
   }
 
+  /**
+   * Statements of the open transaction not sent yet (its BEGIN, writes whose results nobody reads):
+   * they go with the next statement, in one trip. The first one's `inTransaction` is the trip's (a
+   * BEGIN not sent yet may go on a new connection).
+   */
+  const pending: Array<{ sql: string; params: unknown[]; inTransaction: boolean }> = [];
+  /** Runs `sql` with what is pending before it, in one trip. */
+  const send = (sql: string, params: readonly unknown[], inTransaction: boolean) => {
+    if (pending.length === 0) return conn.query(sql, params, inTransaction);
+    const before = pending.splice(0);
+    return conn.query(sql, params, before[0]!.inTransaction, before.map((p) => ({ sql: p.sql, params: p.params })));
+  };
   const exec = (query: Compilable) => {
     const compiled = query.compile();
-    return conn.query(compiled.sql, compiled.parameters, depth > 0);
+    return send(compiled.sql, compiled.parameters, depth > 0);
   };
   let depth = 0;
   let closed = false;
@@ -78,15 +90,33 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     if (!fence) return;
     // FOR SHARE: a takeover's epoch bump waits for the transactions that passed this check, and
     // those that start after it fail here, before they write or lock anything.
-    const row = conn.query(`select epoch from ${LEADERS_TABLE} where account_id = $1 for share`, [fence.accountId], inTransaction).rows[0] as { epoch: number } | undefined;
+    const row = send(`select epoch from ${LEADERS_TABLE} where account_id = $1 for share`, [fence.accountId], inTransaction).rows[0] as { epoch: number } | undefined;
     const current = row ? Number(row.epoch) : null;
     if (current !== fence.epoch) throw new LeadershipLost(fence.accountId, fence.epoch, current);
   };
   /** One transaction (a savepoint inside another), fenced at its start when the store is. */
   const transactionOf = <T>(fn: () => T): T => {
     const savepoint = depth === 0 ? null : `sp${depth}`;
-    conn.query(savepoint ? `savepoint ${savepoint}` : 'begin', [], savepoint !== null);
+    // Sent with the transaction's first statement (the fence's check, when fenced).
+    const opening = { sql: savepoint ? `savepoint ${savepoint}` : 'begin', params: [], inTransaction: savepoint !== null };
+    pending.push(opening);
     depth++;
+    /** Undoes the transaction (or savepoint): what of it was never sent is dropped, the rest rolled back. */
+    const undo = () => {
+      const at = pending.indexOf(opening);
+      if (at >= 0) {
+        // Nothing of it reached the server (what is pending before it is the outer transaction's, kept).
+        pending.length = at;
+        return;
+      }
+      // All that is pending is of it (it was sent before them): dropped, and rolled back.
+      pending.length = 0;
+      try {
+        conn.query(savepoint ? `rollback to savepoint ${savepoint}` : 'rollback', [], true);
+      } catch {
+        // the connection is gone: the server rolled back with it
+      }
+    };
     let result: T;
     try {
       if (!savepoint) checkFence(true);
@@ -94,23 +124,24 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       if (result && typeof (result as { then?: unknown }).then === 'function') throw new TypeError('Transaction function cannot return a promise');
     } catch (err) {
       depth--;
-      try {
-        conn.query(savepoint ? `rollback to savepoint ${savepoint}` : 'rollback', [], true);
-      } catch {
-        // the connection is gone: the server rolled back with it
-      }
+      undo();
       throw err;
     }
     depth--;
+    if (pending[pending.length - 1] === opening) {
+      // Nothing was asked of it: nothing to send.
+      pending.pop();
+      return result;
+    }
     try {
-      conn.query(savepoint ? `release savepoint ${savepoint}` : 'commit', [], true);
+      // What it left pending goes now, with its end: a write of a savepoint that fails fails the
+      // savepoint (its caller may go on without it), not a later statement of the outer transaction.
+      send(savepoint ? `release savepoint ${savepoint}` : 'commit', [], true);
     } catch (err) {
-      if (!savepoint) {
-        try {
-          conn.query('rollback', [], true);
-        } catch {
-          // nothing open any more
-        }
+      try {
+        conn.query(savepoint ? `rollback to savepoint ${savepoint}` : 'rollback', [], true);
+      } catch {
+        // nothing open any more (or the outer transaction failed: its next statement says so)
       }
       throw err;
     }
@@ -127,6 +158,14 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       // A write outside a transaction is one of its own, fenced like any other.
       if (depth === 0 && opts.fence) return db.transaction(() => ({ changes: exec(query).rowCount }));
       return { changes: exec(query).rowCount };
+    },
+    write(query) {
+      if (depth === 0) {
+        db.run(query);
+        return;
+      }
+      const compiled = query.compile();
+      pending.push({ sql: compiled.sql, params: [...compiled.parameters], inTransaction: true });
     },
     all<R>(query: Compilable<R>) {
       return exec(query).rows as R[];

@@ -30,6 +30,11 @@ export interface PgRequest {
   params: unknown[];
   /** Part of an open transaction: on a lost connection it fails rather than run on a new one. */
   inTransaction: boolean;
+  /**
+   * Statements to run before this one, in order, in the same trip (a transaction's writes whose
+   * results nobody reads, its BEGIN): the answer is this one's; the first that fails is the answer.
+   */
+  before?: Array<{ sql: string; params: unknown[] }>;
 }
 
 export type PgReply =
@@ -81,12 +86,54 @@ async function run(req) {
       client = await connect();
       lostReason = null;
     }
-    const res = await client.query({ text: req.sql, values: req.params });
+    const before = req.before || [];
+    if (before.length === 0) {
+      const res = await client.query({ text: req.sql, values: req.params });
+      return { ok: true, rows: res.rows, rowCount: res.rowCount ?? 0 };
+    }
+    const all = before.concat([{ sql: req.sql, params: req.params }]);
+    // One simple-protocol query of them all (one round trip to the server; it stops at the first
+    // that fails) when each can carry its values as literals; otherwise each in turn.
+    const text = inlined(all);
+    if (text !== null) {
+      const res = await client.query(text);
+      const last = Array.isArray(res) ? res[res.length - 1] : res;
+      return { ok: true, rows: last.rows, rowCount: last.rowCount ?? 0 };
+    }
+    let res = null;
+    for (const s of all) res = await client.query({ text: s.sql, values: s.params });
     return { ok: true, rows: res.rows, rowCount: res.rowCount ?? 0 };
   } catch (err) {
     if (client && broken) lostReason = broken.message;
     return { ok: false, message: String(err && err.message), code: err && err.code, detail: err && err.detail };
   }
+}
+
+const { prepareValue } = require(require('node:path').join(require('node:path').dirname(data.pgPath), 'utils.js'));
+
+/**
+ * The statements as one text, each $n replaced by its value as a quoted literal: what the extended
+ * protocol sends as an untyped text parameter, the simple protocol reads as an untyped literal, so
+ * the server takes each the same way. Null when one cannot be (a quote or a dollar quote in its text:
+ * a $n there need not be a parameter).
+ */
+function inlined(statements) {
+  const parts = [];
+  for (const s of statements) {
+    if (s.sql.includes("'") || s.sql.includes('$$') || s.sql.includes(';')) return null;
+    let bad = false;
+    const text = s.sql.replace(/\$(\d+)/g, (_, n) => {
+      const i = Number(n) - 1;
+      if (i < 0 || i >= s.params.length) { bad = true; return ''; }
+      const v = prepareValue(s.params[i]);
+      if (v === null || v === undefined) return 'NULL';
+      if (typeof v !== 'string') { bad = true; return ''; }
+      return pg.Client.prototype.escapeLiteral(v);
+    });
+    if (bad) return null;
+    parts.push(text);
+  }
+  return parts.join(';\n');
 }
 
 function answer(reply) {
