@@ -416,6 +416,23 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
       expect(['w4', 'w5', 'w6'].map((id) => orderRow(db, id)?.order_id ?? null)).toEqual(['w4', null, 'w6']);
     });
 
+    it('db.prefetch: read where it was asked, in order with the statements around it, its rows when called', () => {
+      const ids = (rows: Array<{ order_id: string }>) => rows.map((r) => r.order_id);
+      const all = () => db.kysely.selectFrom('orders').select('order_id').orderBy('order_id');
+      upsertOrderRow(db, orderRowOf({ id: 'p1' }));
+      const seen = db.transaction(() => {
+        upsertOrderRow(db, orderRowOf({ id: 'p2' }));
+        const before = db.prefetch(all());
+        upsertOrderRow(db, orderRowOf({ id: 'p3' }));
+        const after = db.prefetch(all());
+        // The second is called first: it sends what is pending, the first read included.
+        return { after: ids(after()), before: ids(before()) };
+      });
+      expect(seen).toEqual({ before: ['p1', 'p2'], after: ['p1', 'p2', 'p3'] });
+      // Outside a transaction it reads at once.
+      expect(ids(db.prefetch(all())())).toEqual(['p1', 'p2', 'p3']);
+    });
+
     it('a transaction function returning a promise throws, and what it wrote is rolled back', () => {
       expect(() =>
         db.transaction(() => {

@@ -71,12 +71,22 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
    * they go with the next statement, in one trip. The first one's `inTransaction` is the trip's (a
    * BEGIN not sent yet may go on a new connection).
    */
-  const pending: Array<{ sql: string; params: unknown[]; inTransaction: boolean }> = [];
-  /** Runs `sql` with what is pending before it, in one trip. */
+  const pending: Array<{ sql: string; params: unknown[]; inTransaction: boolean; onRows?: (rows: Record<string, unknown>[]) => void }> = [];
+  /** Runs `sql` with what is pending before it, in one trip; a pending read (`prefetch`) gets its rows. */
   const send = (sql: string, params: readonly unknown[], inTransaction: boolean) => {
     if (pending.length === 0) return conn.query(sql, params, inTransaction);
     const before = pending.splice(0);
-    return conn.query(sql, params, before[0]!.inTransaction, before.map((p) => ({ sql: p.sql, params: p.params })));
+    const reads = before.some((p) => p.onRows);
+    const res = conn.query(sql, params, before[0]!.inTransaction, before.map((p) => ({ sql: p.sql, params: p.params })), reads);
+    if (reads) before.forEach((p, i) => p.onRows?.(res.results![i]!));
+    return res;
+  };
+  /** Sends what is pending now (its last statement the trip's own). */
+  const flush = () => {
+    const last = pending.pop();
+    if (!last) return;
+    const res = send(last.sql, last.params, last.inTransaction);
+    last.onRows?.(res.rows);
   };
   const exec = (query: Compilable) => {
     const compiled = query.compile();
@@ -158,6 +168,21 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       // A write outside a transaction is one of its own, fenced like any other.
       if (depth === 0 && opts.fence) return db.transaction(() => ({ changes: exec(query).rowCount }));
       return { changes: exec(query).rowCount };
+    },
+    prefetch<R>(query: Compilable<R>) {
+      if (depth === 0) {
+        const rows = exec(query).rows as R[];
+        return () => rows;
+      }
+      const compiled = query.compile();
+      let rows: R[] | null = null;
+      const entry = { sql: compiled.sql, params: [...compiled.parameters], inTransaction: true, onRows: (r: Record<string, unknown>[]) => void (rows = r as R[]) };
+      pending.push(entry);
+      return () => {
+        if (rows === null && pending.includes(entry)) flush();
+        if (rows === null) throw new Error('prefetch: its transaction ended before its rows were read');
+        return rows;
+      };
     },
     write(query) {
       if (depth === 0) {

@@ -28,6 +28,12 @@ export interface Database {
    * Outside a transaction it runs now.
    */
   write(query: Compilable): void;
+  /**
+   * A read the transaction in progress will need: SQLite reads now; PostgreSQL sends it with the
+   * transaction's next statement (one trip for both). Its rows when the returned function is
+   * called (sent then, with what is pending, if they are not back yet). Outside a transaction it reads now.
+   */
+  prefetch<R>(query: Compilable<R>): () => R[];
   all<R>(query: Compilable<R>): R[];
   first<R>(query: Compilable<R>): R | undefined;
   /**
@@ -189,6 +195,11 @@ async function setUp(sqlite: BetterSqlite3.Database, path: string, lock: Process
     write(query) {
       const { stmt, params } = prepare(query);
       stmt.run(...params);
+    },
+    prefetch<R>(query: Compilable<R>) {
+      const { stmt, params } = prepare(query);
+      const rows = stmt.all(...params) as R[];
+      return () => rows;
     },
     all<R>(query: Compilable<R>) {
       const { stmt, params } = prepare(query);

@@ -71,12 +71,18 @@ export class SyncPgConnection {
    * `inTransaction`: the statement belongs to an open transaction (a commit included). If the
    * connection was lost since the transaction began, it fails instead of running on a new one, where
    * a COMMIT would "succeed" with nothing to commit. `before`: statements run first in the same
-   * trip (their results unread); the first of them that fails is the answer.
+   * trip; the first of them that fails is the answer. `all`: every statement's rows in `results`.
    */
-  query(sql: string, params: readonly unknown[] = [], inTransaction = false, before?: PgRequest['before']): { rows: Record<string, unknown>[]; rowCount: number } {
+  query(
+    sql: string,
+    params: readonly unknown[] = [],
+    inTransaction = false,
+    before?: PgRequest['before'],
+    all = false,
+  ): { rows: Record<string, unknown>[]; rowCount: number; results?: Array<Record<string, unknown>[]> } {
     if (this.closed) throw new PgError('the PostgreSQL store is closed');
     Atomics.store(this.flag, 0, 0);
-    this.worker.postMessage({ sql, params: [...params], inTransaction, ...(before && before.length > 0 ? { before } : {}) } satisfies PgRequest);
+    this.worker.postMessage({ sql, params: [...params], inTransaction, ...(before && before.length > 0 ? { before, ...(all ? { all } : {}) } : {}) } satisfies PgRequest);
     // Wait for the flag, not for a wake-up: the previous answer's notify can come late (the worker
     // set the flag, we read that answer before its notify, then it wakes this wait with no reply yet).
     const deadline = performance.now() + this.waitMs;
@@ -95,7 +101,7 @@ export class SyncPgConnection {
     }
     const reply = msg.message as PgReply;
     if (!reply.ok) throw new PgError(reply.message, reply.code, reply.detail);
-    return { rows: reply.rows, rowCount: reply.rowCount };
+    return { rows: reply.rows, rowCount: reply.rowCount, ...(reply.results ? { results: reply.results } : {}) };
   }
 
   close(): void {

@@ -35,10 +35,12 @@ export interface PgRequest {
    * results nobody reads, its BEGIN): the answer is this one's; the first that fails is the answer.
    */
   before?: Array<{ sql: string; params: unknown[] }>;
+  /** Answer with every statement's rows (`results`, `before`'s then this one's), not only this one's. */
+  all?: boolean;
 }
 
 export type PgReply =
-  | { ok: true; rows: Record<string, unknown>[]; rowCount: number }
+  | { ok: true; rows: Record<string, unknown>[]; rowCount: number; results?: Array<Record<string, unknown>[]> }
   | { ok: false; message: string; code?: string; detail?: string };
 
 export const PG_WORKER_SOURCE = String.raw`
@@ -95,14 +97,17 @@ async function run(req) {
     // One simple-protocol query of them all (one round trip to the server; it stops at the first
     // that fails) when each can carry its values as literals; otherwise each in turn.
     const text = inlined(all);
+    let results;
     if (text !== null) {
       const res = await client.query(text);
-      const last = Array.isArray(res) ? res[res.length - 1] : res;
-      return { ok: true, rows: last.rows, rowCount: last.rowCount ?? 0 };
+      results = Array.isArray(res) ? res : [res];
+      if (results.length !== all.length) return { ok: false, message: 'a batch of ' + all.length + ' statements gave ' + results.length + ' results' };
+    } else {
+      results = [];
+      for (const s of all) results.push(await client.query({ text: s.sql, values: s.params }));
     }
-    let res = null;
-    for (const s of all) res = await client.query({ text: s.sql, values: s.params });
-    return { ok: true, rows: res.rows, rowCount: res.rowCount ?? 0 };
+    const last = results[results.length - 1];
+    return { ok: true, rows: last.rows, rowCount: last.rowCount ?? 0, ...(req.all ? { results: results.map((r) => r.rows) } : {}) };
   } catch (err) {
     if (client && broken) lostReason = broken.message;
     return { ok: false, message: String(err && err.message), code: err && err.code, detail: err && err.detail };

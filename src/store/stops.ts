@@ -115,6 +115,12 @@ export function stopRowsOf(db: Database, clientOrderIds: readonly string[]): Sto
   return db.all(rowsById(db, clientOrderIds.map((id) => ({ id })))) as StoredStopRow[];
 }
 
+/** stopRowsOf as a read the transaction will need (`db.prefetch`: on PostgreSQL sent with its next statement). */
+export function prefetchStopRows(db: Database, clientOrderIds: readonly string[]): () => StoredStopRow[] {
+  if (clientOrderIds.length === 0) return () => [];
+  return db.prefetch(rowsById(db, clientOrderIds.map((id) => ({ id })))) as () => StoredStopRow[];
+}
+
 /** The rows of the named stops by client order id, whatever their status, read `chunk` ids per query (restart's reads of thousands). */
 export function stopRowsById(db: Database, clientOrderIds: readonly string[], chunk = 500): Map<string, StoredStopRow> {
   const out = new Map<string, StoredStopRow>();
