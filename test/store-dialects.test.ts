@@ -380,6 +380,59 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
       expect(readSyncState(db, 'last_reconcile_at')).toBe('nested-ok');
     });
 
+    it('db.write: sent with the next statement or the commit (PostgreSQL), its values as given, its failure the transaction\'s or its savepoint\'s', () => {
+      // Values a literal must carry as a parameter would: quotes, backslashes, $1, a semicolon, unicode, null.
+      const odd = "it's \\ a $1; 'quoted' \u00e9\u4e2d \\' end";
+      const row = (id: string, over: Partial<OrderRow> = {}): OrderRow => ({ ...orderRowOf({ id, cid: `cid-${id}` }), ...over });
+      db.transaction(() => {
+        upsertOrderRow(db, row('w1', { client_order_id: odd, filled_avg_price: null }));
+        appendHistory(db, { order_id: 'w1', at: '2026-03-02T15:00:00.000Z', event: odd, from_state: null, to_state: 'working' });
+        // A read in the same transaction sees what was written before it.
+        expect(orderRow(db, 'w1')?.client_order_id).toBe(odd);
+        upsertOrderRow(db, row('w2'));
+      });
+      expect(orderRow(db, 'w1')).toMatchObject({ client_order_id: odd, filled_avg_price: null });
+      expect(orderRow(db, 'w2')?.order_id).toBe('w2');
+      expect(orderHistory(db, 'w1')).toEqual([{ at: '2026-03-02T15:00:00.000Z', event: odd, from: null, to: 'working' }]);
+      // A write the server refuses fails the commit it went with: nothing of the transaction stays.
+      expect(() =>
+        db.transaction(() => {
+          upsertOrderRow(db, row('w3'));
+          db.write(db.kysely.insertInto('fills').values(fillRow({ cum_qty: '9', side: 'sideways' as 'buy' })));
+        }),
+      ).toThrow(CHECK);
+      expect(orderRow(db, 'w3')).toBeUndefined();
+      // In a savepoint, it fails that savepoint (its caller goes on), not the outer transaction.
+      db.transaction(() => {
+        upsertOrderRow(db, row('w4'));
+        expect(() =>
+          db.transaction(() => {
+            upsertOrderRow(db, row('w5'));
+            db.write(db.kysely.insertInto('fills').values(fillRow({ cum_qty: '9', side: 'sideways' as 'buy' })));
+          }),
+        ).toThrow(CHECK);
+        upsertOrderRow(db, row('w6'));
+      });
+      expect(['w4', 'w5', 'w6'].map((id) => orderRow(db, id)?.order_id ?? null)).toEqual(['w4', null, 'w6']);
+    });
+
+    it('db.prefetch: read where it was asked, in order with the statements around it, its rows when called', () => {
+      const ids = (rows: Array<{ order_id: string }>) => rows.map((r) => r.order_id);
+      const all = () => db.kysely.selectFrom('orders').select('order_id').orderBy('order_id');
+      upsertOrderRow(db, orderRowOf({ id: 'p1' }));
+      const seen = db.transaction(() => {
+        upsertOrderRow(db, orderRowOf({ id: 'p2' }));
+        const before = db.prefetch(all());
+        upsertOrderRow(db, orderRowOf({ id: 'p3' }));
+        const after = db.prefetch(all());
+        // The second is called first: it sends what is pending, the first read included.
+        return { after: ids(after()), before: ids(before()) };
+      });
+      expect(seen).toEqual({ before: ['p1', 'p2'], after: ['p1', 'p2', 'p3'] });
+      // Outside a transaction it reads at once.
+      expect(ids(db.prefetch(all())())).toEqual(['p1', 'p2', 'p3']);
+    });
+
     it('a transaction function returning a promise throws, and what it wrote is rolled back', () => {
       expect(() =>
         db.transaction(() => {

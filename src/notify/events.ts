@@ -2,7 +2,8 @@ import type { Database } from '../store/database.js';
 import type { FillRecord, OrderRole, StopRow } from '../domain/protection.js';
 import { stopAsk } from '../domain/protection.js';
 import type { StopEffect, StopEvent, StopState } from '../../machines/stop-model.js';
-import { notify, type Notification } from './outbox.js';
+import { notificationChannelsOf, notify, type Notification } from './outbox.js';
+import { writeNotification } from '../store/notifications.js';
 import { D, normalize, type Dec } from '../decimal.js';
 
 /**
@@ -21,7 +22,7 @@ const verb = (side: string) => (side === 'buy' ? 'bought' : 'sold');
  * id is too), kind `fills`, with every fill in `data.fills`.
  */
 export function notifyFill(db: Database, f: FillRecord, role: OrderRole | null, now: Date): void {
-  db.fold<FillFact>('notify:fill', { f, role, now }, (items) => notify(db, fillsNotification(items), items[0]!.now));
+  db.fold<FillFact>('notify:fill', { f, role, now }, (items) => writeNotification(db, fillsNotification(items), notificationChannelsOf(db), items[0]!.now));
 }
 
 interface FillFact {

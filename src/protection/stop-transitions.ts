@@ -126,6 +126,9 @@ export function restartStops(db: Database, now = new Date()): void {
  */
 export function wakeShortStops(db: Database, symbol: string, now = new Date()): number {
   let woken = 0;
+  // A symbol without stops (most orders' end) has nothing to wake: a read, no transaction (on
+  // PostgreSQL one round trip, not a BEGIN and a COMMIT around it). With stops, read again inside it.
+  if (positionStopRows(db, symbol, []).length === 0) return 0;
   db.transaction(() => {
     for (const row of positionStopRows(db, symbol, [])) {
       if (row.cancel_requested) continue;

@@ -43,8 +43,11 @@ export interface CommitHooks {
 
 export class CommitStep {
   private readonly pending = new Map<string, PendingWrites>();
-  /** Last persisted snapshot JSON and state per live order: unchanged snapshots are not rewritten. */
-  private readonly persisted = new Map<string, { json: string; state: string }>();
+  /**
+   * Last persisted snapshot JSON and state per live order: unchanged snapshots are not rewritten;
+   * with the head of its row when this process wrote it (only what changed is set again).
+   */
+  private readonly persisted = new Map<string, { json: string; state: string; head: string | null }>();
   /** The snapshot object last seen per order: an event that changed nothing hands back the same one. */
   private readonly lastSeen = new Map<string, unknown>();
   /** Order actors' new snapshots since the last commit, in the order they were taken. */
@@ -60,7 +63,7 @@ export class CommitStep {
 
   /** A row restored at start: what is on disk already. */
   restored(orderId: string, json: string, state: string): void {
-    this.persisted.set(orderId, { json, state });
+    this.persisted.set(orderId, { json, state, head: null });
   }
 
   /** The writes an order's transition buffers (its fills), committed with its next snapshot. */
@@ -142,14 +145,14 @@ export class CommitStep {
 
     const now = new Date();
     const terminal = snap.status === 'done';
-    const committed = commitTransition(this.hooks.deps(), { c, writes, json, state, terminal, before: before?.state ?? null, eventType, now });
+    const committed = commitTransition(this.hooks.deps(), { c, writes, json, state, terminal, before: before?.state ?? null, head: before?.head ?? null, eventType, now });
     // Once it is on disk: inside a caller's transaction (the event stream's, with its cursor) that is when the caller commits.
     if (committed.stopsAsked) this.hooks.deps().db.afterCommit(() => crashPoint('after_intent_commit'));
     if (terminal) {
       this.lastSeen.delete(orderId);
       this.persisted.delete(orderId);
     } else {
-      this.persisted.set(orderId, { json, state });
+      this.persisted.set(orderId, { json, state, head: committed.head });
     }
     this.hooks.committed({ c, committed, state, terminal, now });
   }

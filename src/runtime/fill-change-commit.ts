@@ -1,7 +1,7 @@
 import type { ExecutionChange } from '../domain/reports.js';
 import { assetClassOf } from '../domain/symbols.js';
 import { orderRow } from '../store/order-rows.js';
-import { applyChangeToFill, changeKnown, changeRow, fillOfExecution, insertChange, pendingChangesOf, type ChangedFill, type FillChangeRow } from '../store/fill-changes.js';
+import { applyChangeToFill, changeKnown, changeRow, fillOfExecution, insertChange, pendingApplied, pendingChangesOf, type ChangedFill, type FillChangeRow } from '../store/fill-changes.js';
 import { notifyFillChanged } from '../notify/events.js';
 import type { FillOrder } from '../../machines/position.js';
 import type { CommitDeps } from './order-commit.js';
@@ -71,7 +71,10 @@ export function commitChange(d: ChangeDeps, eventId: string, change: ExecutionCh
 export function applyPending(d: ChangeDeps, executionId: string, now: Date): ChangeCommitted {
   const out: ChangeCommitted = { outcome: 'applied', applied: [], followed: { closed: [], asked: false } };
   if (pendingChangesOf(d.db, executionId).length === 0) return out;
-  d.db.transaction(() => releasePending(d, executionId, now, out));
+  d.db.transaction(() => {
+    releasePending(d, executionId, now, out);
+    pendingApplied(d.db);
+  });
   return out;
 }
 

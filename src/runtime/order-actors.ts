@@ -80,6 +80,8 @@ export class OrderActors {
   private readonly stopsWake = new AfterBatch(() => this.opts.onIntents?.(), () => this.actor !== null);
   /** Busts and corrections a fill's commit let through (pending ones): what follows them, after that commit. */
   private released: ChangeCommitted[] = [];
+  /** The fills (executionKey) the report being handled recorded with their execution ids. */
+  private readonly wroteExecution = new Set<string>();
   /** Fill rows committed by this process (reconcile_done reports the difference per run). */
   fillsRecorded = 0;
   /** Fee rows (CFEE activities) committed by this process. */
@@ -226,9 +228,11 @@ export class OrderActors {
       side: execution.side,
       assetClass: order?.assetClass ?? assetClassOf(execution.symbol),
     });
+    this.wroteExecution.clear();
     if (!routing) this.routes.dropForFinishedOrder(execution.orderId, execution.cumQty, execution.source);
     else this.send({ type: 'broker.execution', execution: this.withRecorded(execution), order, ...routing });
-    if (execution.executionId !== null) this.keepExecutionId(execution);
+    // A fill this report recorded just now carries its execution id already.
+    if (execution.executionId !== null && !this.wroteExecution.has(executionKey(execution.orderId, execution.cumQty, execution.executionId))) this.keepExecutionId(execution);
   }
 
   /**
@@ -628,6 +632,7 @@ export class OrderActors {
     const { db, log } = this.opts;
     const { written } = committed;
     this.fillsRecorded += written.length;
+    for (const f of written) if (f.executionId) this.wroteExecution.add(executionKey(f.orderId, f.cumQty, f.executionId));
     for (const f of written) {
       log.info(
         { event: 'fill_received', order_id: f.orderId, symbol: f.symbol, side: f.side, cum_qty: f.cumQty, qty: f.qty, price: f.price, source: f.source, role: c.role },
@@ -676,6 +681,8 @@ export class OrderActors {
     }
   }
 }
+
+const executionKey = (orderId: string, cumQty: string, executionId: string) => `${orderId}\u0000${cumQty}\u0000${executionId}`;
 
 /** The input of an order actor restored by the supervisor's `order.restore`: its persisted snapshot. */
 interface RestoreInput {

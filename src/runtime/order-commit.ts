@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { insertFills, lastFillAtOrBefore } from '../store/ledger.js';
 import { insertFee } from '../store/fees.js';
 import type { FeeReport } from '../domain/reports.js';
-import { appendHistory, upsertOrderRow } from '../store/order-rows.js';
+import { appendHistory, orderRowHead, upsertOrderRow, type OrderRow } from '../store/order-rows.js';
 import { canonicalTime } from '../time.js';
 import type { FillRecord, OrderRole } from '../domain/protection.js';
 import { brokerOutcome, entryOfStop, stopClientOrderId, stopRowIdOf } from '../domain/orders.js';
@@ -13,7 +13,9 @@ import { ORDER_MACHINE_VERSION, type OrderContext } from '../../machines/order.m
 import { applyStopTransition } from '../protection/stop-transitions.js';
 import { crashPoint } from './crash-points.js';
 import type { ExitCooldowns } from './exit-cooldowns.js';
-import type { Followed, PositionFollowing } from './position-follow.js';
+import { ownStopIds, type Followed, type PositionFollowing } from './position-follow.js';
+import { prefetchStopRows, type StoredStopRow } from '../store/stops.js';
+import type { FillOrder } from '../../machines/position.js';
 import { notifyFill, notifyStopFilled } from '../notify/events.js';
 
 /**
@@ -47,19 +49,29 @@ export function commitTransition(
   state: string;
   terminal: boolean;
   before: string | null;
+  /** The head of the order's row as this process last wrote it (orderRowHead), if it did and the order is live. */
+  head: string | null;
   eventType: string;
   now: Date;
   },
 ): Committed {
   const { db } = d;
   const { c, writes, now } = p;
-  const out: Committed = { written: [], closed: [], stopsAsked: false };
+  const out: Committed = { written: [], closed: [], stopsAsked: false, head: '' };
   db.transaction(() => {
-    out.written = insertFills(db, writes?.fills ?? [], now);
+    const fills = writes?.fills ?? [];
+    // What the position actor is sent with the fills (the order's stops), read with their insert: one trip on PostgreSQL.
+    const own = fills.length > 0 ? prefetchStopRows(db, ownStopIds(fillOrderOf(c))) : undefined;
+    out.written = insertFills(db, fills, now);
     for (const f of out.written) notifyFill(db, f, c.role, now);
     // Each fill's exit is judged after the batch, in the broker's order (exit-cooldowns.ts).
     for (const f of out.written) d.exits.mark(f.symbol, fillTime(f));
-    upsertOrderRow(db, {
+    const followed = followPosition(d, c, out.written, now, own);
+    out.closed = followed.closed;
+    out.stopsAsked = followed.asked;
+    // The row and its history after what reads (the position's stops): on PostgreSQL these writes
+    // go with the commit, in its one round trip.
+    const row: OrderRow = {
       order_id: c.order.orderId,
       client_order_id: c.order.clientOrderId,
       symbol: c.order.symbol,
@@ -76,13 +88,12 @@ export function commitTransition(
       snapshot: p.json,
       created_at: now.toISOString(),
       updated_at: now.toISOString(),
-    });
+    };
+    upsertOrderRow(db, row, p.head);
+    out.head = orderRowHead(row);
     if (p.before !== p.state) {
       appendHistory(db, { order_id: c.order.orderId, at: now.toISOString(), event: p.eventType, from_state: p.before, to_state: p.state });
     }
-    const followed = followPosition(d, c, out.written, now);
-    out.closed = followed.closed;
-    out.stopsAsked = followed.asked;
     // A bust or correction that came before its fill (pending) applies now, after the fill was followed.
     if (d.applyPending) {
       for (const f of out.written) {
@@ -104,17 +115,21 @@ export function commitTransition(
  * (machines/position.ts) decides, per fill, what the stops cover and which are canceled; here its commands are written in this transaction. The book moves after the
  * commit, so the batch starts from the book's position.
  */
-function followPosition(d: CommitDeps, c: OrderContext, written: FillRecord[], now: Date): Followed {
+function followPosition(d: CommitDeps, c: OrderContext, written: FillRecord[], now: Date, own?: () => StoredStopRow[]): Followed {
   if (written.length === 0) return { closed: [], asked: false };
   const position = d.positionActor(c.order.symbol);
   if (!position) throw new Error(`no position actor for ${c.order.symbol}: its fills cannot be followed`);
   return d.following.follow(position, {
-    order: { orderId: c.order.orderId, role: c.role, assetClass: c.order.assetClass, clientOrderId: c.order.clientOrderId, protect: c.protect },
+    order: fillOrderOf(c),
     symbol: c.order.symbol,
     fills: written,
     now,
+    ...(own ? { own } : {}),
   });
 }
+
+/** The order as its fills' event names it. */
+const fillOrderOf = (c: OrderContext): FillOrder => ({ orderId: c.order.orderId, role: c.role, assetClass: c.order.assetClass, clientOrderId: c.order.clientOrderId, protect: c.protect });
 
 
 /**
@@ -182,4 +197,6 @@ export interface Committed {
   closed: string[];
   /** Its position actor asked for a stop (a new one, or more to cover). */
   stopsAsked: boolean;
+  /** The head of the row it wrote (orderRowHead). */
+  head: string;
 }

@@ -22,6 +22,16 @@ export interface FollowBatch {
   symbol: string;
   fills: readonly FillRecord[];
   now: Date;
+  /** The order's own stop rows (ownStopIds), read ahead with the commit's first statement; read here when absent. */
+  own?: () => StoredStopRow[];
+}
+
+/** The stops a fills event of this order carries as its own: the order's, and its entry's when it is a stop order. */
+export function ownStopIds(order: FillOrder): string[] {
+  const ids = [stopClientOrderId(order.orderId)];
+  const stopOf = order.role === 'stop' ? entryOfStop(order.clientOrderId) : null;
+  if (stopOf) ids.push(stopClientOrderId(stopOf));
+  return ids;
 }
 
 /**
@@ -71,14 +81,11 @@ export class PositionFollowing {
   follow(actor: AnyActorRef, p: FollowBatch): Followed {
     const out: Followed = { closed: [], asked: false };
     if (p.fills.length === 0) return out;
-    const ids = [stopClientOrderId(p.order.orderId)];
-    const stopOf = p.order.role === 'stop' ? entryOfStop(p.order.clientOrderId) : null;
-    if (stopOf) ids.push(stopClientOrderId(stopOf));
     const event: PositionEvent = {
       type: 'fills',
       order: p.order,
       fills: p.fills.map((f) => ({ orderId: f.orderId, symbol: f.symbol, side: f.side, cumQty: f.cumQty, qty: f.qty })),
-      own: stopRowsOf(this.db, ids),
+      own: p.own ? p.own() : stopRowsOf(this.db, ownStopIds(p.order)),
       now: p.now.getTime(),
     };
     this.deliver(actor, event, out);

@@ -66,9 +66,31 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     throw err;
   }
 
+  /**
+   * Statements of the open transaction not sent yet (its BEGIN, writes whose results nobody reads):
+   * they go with the next statement, in one trip. The first one's `inTransaction` is the trip's (a
+   * BEGIN not sent yet may go on a new connection).
+   */
+  const pending: Array<{ sql: string; params: unknown[]; inTransaction: boolean; onRows?: (rows: Record<string, unknown>[]) => void }> = [];
+  /** Runs `sql` with what is pending before it, in one trip; a pending read (`prefetch`) gets its rows. */
+  const send = (sql: string, params: readonly unknown[], inTransaction: boolean) => {
+    if (pending.length === 0) return conn.query(sql, params, inTransaction);
+    const before = pending.splice(0);
+    const reads = before.some((p) => p.onRows);
+    const res = conn.query(sql, params, before[0]!.inTransaction, before.map((p) => ({ sql: p.sql, params: p.params })), reads);
+    if (reads) before.forEach((p, i) => p.onRows?.(res.results![i]!));
+    return res;
+  };
+  /** Sends what is pending now (its last statement the trip's own). */
+  const flush = () => {
+    const last = pending.pop();
+    if (!last) return;
+    const res = send(last.sql, last.params, last.inTransaction);
+    last.onRows?.(res.rows);
+  };
   const exec = (query: Compilable) => {
     const compiled = query.compile();
-    return conn.query(compiled.sql, compiled.parameters, depth > 0);
+    return send(compiled.sql, compiled.parameters, depth > 0);
   };
   let depth = 0;
   let closed = false;
@@ -78,15 +100,33 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     if (!fence) return;
     // FOR SHARE: a takeover's epoch bump waits for the transactions that passed this check, and
     // those that start after it fail here, before they write or lock anything.
-    const row = conn.query(`select epoch from ${LEADERS_TABLE} where account_id = $1 for share`, [fence.accountId], inTransaction).rows[0] as { epoch: number } | undefined;
+    const row = send(`select epoch from ${LEADERS_TABLE} where account_id = $1 for share`, [fence.accountId], inTransaction).rows[0] as { epoch: number } | undefined;
     const current = row ? Number(row.epoch) : null;
     if (current !== fence.epoch) throw new LeadershipLost(fence.accountId, fence.epoch, current);
   };
   /** One transaction (a savepoint inside another), fenced at its start when the store is. */
   const transactionOf = <T>(fn: () => T): T => {
     const savepoint = depth === 0 ? null : `sp${depth}`;
-    conn.query(savepoint ? `savepoint ${savepoint}` : 'begin', [], savepoint !== null);
+    // Sent with the transaction's first statement (the fence's check, when fenced).
+    const opening = { sql: savepoint ? `savepoint ${savepoint}` : 'begin', params: [], inTransaction: savepoint !== null };
+    pending.push(opening);
     depth++;
+    /** Undoes the transaction (or savepoint): what of it was never sent is dropped, the rest rolled back. */
+    const undo = () => {
+      const at = pending.indexOf(opening);
+      if (at >= 0) {
+        // Nothing of it reached the server (what is pending before it is the outer transaction's, kept).
+        pending.length = at;
+        return;
+      }
+      // All that is pending is of it (it was sent before them): dropped, and rolled back.
+      pending.length = 0;
+      try {
+        conn.query(savepoint ? `rollback to savepoint ${savepoint}` : 'rollback', [], true);
+      } catch {
+        // the connection is gone: the server rolled back with it
+      }
+    };
     let result: T;
     try {
       if (!savepoint) checkFence(true);
@@ -94,23 +134,24 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       if (result && typeof (result as { then?: unknown }).then === 'function') throw new TypeError('Transaction function cannot return a promise');
     } catch (err) {
       depth--;
-      try {
-        conn.query(savepoint ? `rollback to savepoint ${savepoint}` : 'rollback', [], true);
-      } catch {
-        // the connection is gone: the server rolled back with it
-      }
+      undo();
       throw err;
     }
     depth--;
+    if (pending[pending.length - 1] === opening) {
+      // Nothing was asked of it: nothing to send.
+      pending.pop();
+      return result;
+    }
     try {
-      conn.query(savepoint ? `release savepoint ${savepoint}` : 'commit', [], true);
+      // What it left pending goes now, with its end: a write of a savepoint that fails fails the
+      // savepoint (its caller may go on without it), not a later statement of the outer transaction.
+      send(savepoint ? `release savepoint ${savepoint}` : 'commit', [], true);
     } catch (err) {
-      if (!savepoint) {
-        try {
-          conn.query('rollback', [], true);
-        } catch {
-          // nothing open any more
-        }
+      try {
+        conn.query(savepoint ? `rollback to savepoint ${savepoint}` : 'rollback', [], true);
+      } catch {
+        // nothing open any more (or the outer transaction failed: its next statement says so)
       }
       throw err;
     }
@@ -128,6 +169,29 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
       if (depth === 0 && opts.fence) return db.transaction(() => ({ changes: exec(query).rowCount }));
       return { changes: exec(query).rowCount };
     },
+    prefetch<R>(query: Compilable<R>) {
+      if (depth === 0) {
+        const rows = exec(query).rows as R[];
+        return () => rows;
+      }
+      const compiled = query.compile();
+      let rows: R[] | null = null;
+      const entry = { sql: compiled.sql, params: [...compiled.parameters], inTransaction: true, onRows: (r: Record<string, unknown>[]) => void (rows = r as R[]) };
+      pending.push(entry);
+      return () => {
+        if (rows === null && pending.includes(entry)) flush();
+        if (rows === null) throw new Error('prefetch: its transaction ended before its rows were read');
+        return rows;
+      };
+    },
+    write(query) {
+      if (depth === 0) {
+        db.run(query);
+        return;
+      }
+      const compiled = query.compile();
+      pending.push({ sql: compiled.sql, params: [...compiled.parameters], inTransaction: true });
+    },
     all<R>(query: Compilable<R>) {
       return exec(query).rows as R[];
     },
@@ -137,7 +201,15 @@ export async function openPgDatabase(opts: PgOpenOptions): Promise<Database> {
     values(query) {
       // Arrays from the worker (pg's rowMode 'array'): a page of 1,000 rows crosses threads without its keys.
       const compiled = query.compile();
-      return conn.queryArrays(compiled.sql, compiled.parameters, depth > 0).rows;
+      if (pending.length === 0) return conn.queryArrays(compiled.sql, compiled.parameters, depth > 0).rows;
+      // What the transaction has pending goes first, in the same trip (a pending read gets its rows first).
+      const before = pending.splice(0);
+      if (before.some((p) => p.onRows)) {
+        pending.push(...before);
+        flush();
+        return conn.queryArrays(compiled.sql, compiled.parameters, depth > 0).rows;
+      }
+      return conn.queryArrays(compiled.sql, compiled.parameters, before[0]!.inTransaction, before.map((p) => ({ sql: p.sql, params: p.params }))).rows;
     },
     get inTransaction() {
       return depth > 0;

@@ -20,6 +20,20 @@ export interface Database {
   readonly kysely: Kysely<Schema>;
   /** Run a kysely query synchronously; returns changes for writes. */
   run(query: Compilable): { changes: number };
+  /**
+   * A write of the transaction in progress whose result nobody reads (a row written as it is).
+   * SQLite runs it now. PostgreSQL sends it with the transaction's next statement or its commit, in
+   * one round trip (src/store/database-pg.ts): a commit's writes cost one trip, not one each. A
+   * failure fails that next statement (or the commit), so the transaction still fails as a whole.
+   * Outside a transaction it runs now.
+   */
+  write(query: Compilable): void;
+  /**
+   * A read the transaction in progress will need: SQLite reads now; PostgreSQL sends it with the
+   * transaction's next statement (one trip for both). Its rows when the returned function is
+   * called (sent then, with what is pending, if they are not back yet). Outside a transaction it reads now.
+   */
+  prefetch<R>(query: Compilable<R>): () => R[];
   all<R>(query: Compilable<R>): R[];
   first<R>(query: Compilable<R>): R | undefined;
   /**
@@ -177,6 +191,15 @@ async function setUp(sqlite: BetterSqlite3.Database, path: string, lock: Process
     run(query) {
       const { stmt, params } = prepare(query);
       return { changes: stmt.run(...params).changes };
+    },
+    write(query) {
+      const { stmt, params } = prepare(query);
+      stmt.run(...params);
+    },
+    prefetch<R>(query: Compilable<R>) {
+      const { stmt, params } = prepare(query);
+      const rows = stmt.all(...params) as R[];
+      return () => rows;
     },
     all<R>(query: Compilable<R>) {
       const { stmt, params } = prepare(query);

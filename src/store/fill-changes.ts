@@ -42,8 +42,30 @@ export function fillOfExecution(db: Database, executionId: string): ChangedFill 
   return db.first(fillById(db, { id: change.fill_id })) as ChangedFill | undefined;
 }
 
+/**
+ * Per store, whether a change may be waiting for its fill: false when none is, so a new fill's commit
+ * need not look (a statement per fill, a round trip on PostgreSQL). Read from the table at first use
+ * (a store is opened per process, and per leadership term on PostgreSQL, whose leader alone writes);
+ * true from a change kept pending on; read again after a commit that applied pending ones.
+ */
+const mayWait = new WeakMap<Database, boolean>();
+const anyPending = prepared((k, _p: Record<string, never>) => k.selectFrom('fill_changes').select('ref_id').where('fill_id', 'is', null).limit(1));
+
+/** Whether a change may be waiting for a fill (false: none is). */
+export function changesMayWait(db: Database): boolean {
+  let v = mayWait.get(db);
+  if (v === undefined) mayWait.set(db, (v = db.first(anyPending(db, {})) !== undefined));
+  return v;
+}
+
+/** Pending changes were applied: whether any is left is read again once that is committed. */
+export function pendingApplied(db: Database): void {
+  db.afterCommit(() => mayWait.delete(db));
+}
+
 /** A change event as it came, not yet applied (fill_id null: pending). */
 export function insertChange(db: Database, eventId: string, c: ExecutionChange, now: Date): void {
+  mayWait.set(db, true);
   db.run(
     db.kysely.insertInto('fill_changes').values({
       ref_id: c.refId,
@@ -77,8 +99,10 @@ const pendingOf = prepared((k, p: { previousId: string }) => k.selectFrom('fill_
 
 /** (Built once per store: every commit that records an execution id asks it, and almost always finds nothing.) */
 export function pendingChangesOf(db: Database, previousId: string): FillChangeRow[] {
+  if (!changesMayWait(db)) return [];
   return db.all(pendingOf(db, { previousId })) as FillChangeRow[];
 }
+
 
 /** Every change still waiting for its fill (for logs and tests). */
 export function pendingChanges(db: Database): FillChangeRow[] {

@@ -52,6 +52,22 @@ export function insertNotification(db: Database, n: NewNotification, channels: r
   return db.inTransaction ? write() : db.transaction(write);
 }
 
+/**
+ * Writes the notification and its delivery rows (unless its id exists), as a write of the
+ * transaction in progress whose result nobody reads (`db.write`): on PostgreSQL one statement for
+ * both rows, sent with the transaction's next statement or its commit. Outside a transaction, as
+ * insertNotification.
+ */
+export function writeNotification(db: Database, n: NewNotification, channels: readonly string[], now: Date): void {
+  if (db.dialect !== 'postgres' || !db.inTransaction || channels.length === 0) {
+    insertNotification(db, n, channels, now);
+    return;
+  }
+  const values = { id: n.id, kind: n.kind, text: n.text, data: JSON.stringify(n.data), created_at: now.toISOString() };
+  const statement = sql`with n as (insert into notifications (id, kind, text, data, created_at) values (${values.id}, ${values.kind}, ${values.text}, ${values.data}, ${values.created_at}) on conflict (id) do nothing returning id) insert into notification_deliveries (notification_id, channel) select n.id, c.channel from n cross join (values ${sql.join(channels.map((c) => sql`(${c})`))}) as c(channel)`;
+  db.write({ compile: () => statement.compile(db.kysely) });
+}
+
 /** Up to `limit` notifications not yet delivered to `channel`, oldest first. */
 export function pendingNotifications(db: Database, channel: string, limit: number): PendingNotification[] {
   return db.all(

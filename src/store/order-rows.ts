@@ -20,15 +20,43 @@ const upsertRow = prepared<OrderRow>((k, p) => {
     .onConflict((oc) => oc.column('order_id').doUpdateSet(update));
 });
 
-export function upsertOrderRow(db: Database, row: OrderRow): void {
-  db.run(upsertRow(db, row));
+/** What an order's next transition changes of its row, its head (order_id to machine_version) as it was. */
+const LIVE_COLUMNS = ['state', 'filled_qty', 'filled_avg_price', 'stop_order_id', 'snapshot', 'updated_at'] as const;
+
+const upsertLive = prepared<OrderRow>((k, p) =>
+  k
+    .insertInto('orders')
+    .values(pick(p, ORDER_COLUMNS))
+    .onConflict((oc) => oc.column('order_id').doUpdateSet(pick(p, LIVE_COLUMNS))),
+);
+
+const upsertEnding = prepared<OrderRow>((k, p) =>
+  k
+    .insertInto('orders')
+    .values(pick(p, ORDER_COLUMNS))
+    .onConflict((oc) => oc.column('order_id').doUpdateSet({ ...pick(p, LIVE_COLUMNS), terminal: p.terminal })),
+);
+
+/** The columns of a row a transition does not usually change: equal keys, the same head. */
+export const orderRowHead = (row: OrderRow): string =>
+  [row.client_order_id, row.symbol, row.side, row.type, row.asset_class, row.role ?? '', row.machine_version].join('\u0000');
+
+/**
+ * An order actor's row, written as a write of its commit (`db.write`: on PostgreSQL sent with the
+ * commit). `head`: the head (orderRowHead) of the row as this process last wrote it, while it was
+ * live; when the row's is the same, only what changed is set (its indexed head columns, and
+ * `terminal` until it ends, are not rewritten: fewer pages per commit).
+ */
+export function upsertOrderRow(db: Database, row: OrderRow, head: string | null = null): void {
+  if (head === null || head !== orderRowHead(row)) db.write(upsertRow(db, row));
+  else db.write((row.terminal ? upsertEnding : upsertLive)(db, row));
 }
 
 type HistoryRow = { order_id: string; at: string; event: string; from_state: string | null; to_state: string };
 const insertHistory = prepared<HistoryRow>((k, p) => k.insertInto('order_history').values({ order_id: p.order_id, at: p.at, event: p.event, from_state: p.from_state, to_state: p.to_state }));
 
 export function appendHistory(db: Database, h: HistoryRow): void {
-  db.run(insertHistory(db, h));
+  db.write(insertHistory(db, h));
 }
 
 /** What rehydration needs of every live (non-terminal) order row. */

@@ -70,18 +70,29 @@ export class SyncPgConnection {
   /**
    * `inTransaction`: the statement belongs to an open transaction (a commit included). If the
    * connection was lost since the transaction began, it fails instead of running on a new one, where
-   * a COMMIT would "succeed" with nothing to commit.
+   * a COMMIT would "succeed" with nothing to commit. `before`: statements run first in the same
+   * trip; the first of them that fails is the answer. `all`: every statement's rows in `results`.
    */
-  query(sql: string, params: readonly unknown[] = [], inTransaction = false): { rows: Record<string, unknown>[]; rowCount: number } {
-    return this.ask({ sql, params: [...params], inTransaction }) as { rows: Record<string, unknown>[]; rowCount: number };
+  query(
+    sql: string,
+    params: readonly unknown[] = [],
+    inTransaction = false,
+    before?: PgRequest['before'],
+    all = false,
+  ): { rows: Record<string, unknown>[]; rowCount: number; results?: Array<Record<string, unknown>[]> } {
+    return this.ask({ sql, params: [...params], inTransaction, ...(before && before.length > 0 ? { before, ...(all ? { all } : {}) } : {}) }) as {
+      rows: Record<string, unknown>[];
+      rowCount: number;
+      results?: Array<Record<string, unknown>[]>;
+    };
   }
 
   /** The same, each row an array of the selected columns in the select's order. */
-  queryArrays(sql: string, params: readonly unknown[] = [], inTransaction = false): { rows: unknown[][]; rowCount: number } {
-    return this.ask({ sql, params: [...params], inTransaction, arrays: true }) as { rows: unknown[][]; rowCount: number };
+  queryArrays(sql: string, params: readonly unknown[] = [], inTransaction = false, before?: PgRequest['before']): { rows: unknown[][]; rowCount: number } {
+    return this.ask({ sql, params: [...params], inTransaction, arrays: true, ...(before && before.length > 0 ? { before } : {}) }) as { rows: unknown[][]; rowCount: number };
   }
 
-  private ask(req: PgRequest): { rows: Record<string, unknown>[] | unknown[][]; rowCount: number } {
+  private ask(req: PgRequest): { rows: Record<string, unknown>[] | unknown[][]; rowCount: number; results?: Array<Record<string, unknown>[]> } {
     if (this.closed) throw new PgError('the PostgreSQL store is closed');
     Atomics.store(this.flag, 0, 0);
     this.worker.postMessage(req);
@@ -103,7 +114,7 @@ export class SyncPgConnection {
     }
     const reply = msg.message as PgReply;
     if (!reply.ok) throw new PgError(reply.message, reply.code, reply.detail);
-    return { rows: reply.rows, rowCount: reply.rowCount };
+    return { rows: reply.rows, rowCount: reply.rowCount, ...(reply.results ? { results: reply.results } : {}) };
   }
 
   close(): void {

@@ -30,12 +30,19 @@ export interface PgRequest {
   params: unknown[];
   /** Part of an open transaction: on a lost connection it fails rather than run on a new one. */
   inTransaction: boolean;
+  /**
+   * Statements to run before this one, in order, in the same trip (a transaction's writes whose
+   * results nobody reads, its BEGIN): the answer is this one's; the first that fails is the answer.
+   */
+  before?: Array<{ sql: string; params: unknown[] }>;
+  /** Answer with every statement's rows (`results`, `before`'s then this one's), not only this one's. */
+  all?: boolean;
   /** Rows as arrays of the selected columns (pg's rowMode 'array'): no keys to copy across threads. */
   arrays?: boolean;
 }
 
 export type PgReply =
-  | { ok: true; rows: Record<string, unknown>[] | unknown[][]; rowCount: number }
+  | { ok: true; rows: Record<string, unknown>[] | unknown[][]; rowCount: number; results?: Array<Record<string, unknown>[]> }
   | { ok: false; message: string; code?: string; detail?: string };
 
 export const PG_WORKER_SOURCE = String.raw`
@@ -83,12 +90,59 @@ async function run(req) {
       client = await connect();
       lostReason = null;
     }
-    const res = await client.query(req.arrays ? { text: req.sql, values: req.params, rowMode: 'array' } : { text: req.sql, values: req.params });
-    return { ok: true, rows: res.rows, rowCount: res.rowCount ?? 0 };
+    const before = req.before || [];
+    if (before.length === 0) {
+      const res = await client.query(req.arrays ? { text: req.sql, values: req.params, rowMode: 'array' } : { text: req.sql, values: req.params });
+      return { ok: true, rows: res.rows, rowCount: res.rowCount ?? 0 };
+    }
+    const all = before.concat([{ sql: req.sql, params: req.params }]);
+    // One simple-protocol query of them all (one round trip to the server; it stops at the first
+    // that fails) when each can carry its values as literals; otherwise each in turn.
+    const text = inlined(all);
+    let results;
+    if (text !== null) {
+      const res = await client.query(text);
+      results = Array.isArray(res) ? res : [res];
+      if (results.length !== all.length) return { ok: false, message: 'a batch of ' + all.length + ' statements gave ' + results.length + ' results' };
+    } else {
+      results = [];
+      for (const s of all) results.push(await client.query({ text: s.sql, values: s.params }));
+    }
+    const last = results[results.length - 1];
+    // Arrays asked of a batch: its last statement's rows, each as its values in the select's order.
+    const rows = req.arrays ? last.rows.map((r) => Object.values(r)) : last.rows;
+    return { ok: true, rows, rowCount: last.rowCount ?? 0, ...(req.all ? { results: results.map((r) => r.rows) } : {}) };
   } catch (err) {
     if (client && broken) lostReason = broken.message;
     return { ok: false, message: String(err && err.message), code: err && err.code, detail: err && err.detail };
   }
+}
+
+const { prepareValue } = require(require('node:path').join(require('node:path').dirname(data.pgPath), 'utils.js'));
+
+/**
+ * The statements as one text, each $n replaced by its value as a quoted literal: what the extended
+ * protocol sends as an untyped text parameter, the simple protocol reads as an untyped literal, so
+ * the server takes each the same way. Null when one cannot be (a quote or a dollar quote in its text:
+ * a $n there need not be a parameter).
+ */
+function inlined(statements) {
+  const parts = [];
+  for (const s of statements) {
+    if (s.sql.includes("'") || s.sql.includes('$$') || s.sql.includes(';')) return null;
+    let bad = false;
+    const text = s.sql.replace(/\$(\d+)/g, (_, n) => {
+      const i = Number(n) - 1;
+      if (i < 0 || i >= s.params.length) { bad = true; return ''; }
+      const v = prepareValue(s.params[i]);
+      if (v === null || v === undefined) return 'NULL';
+      if (typeof v !== 'string') { bad = true; return ''; }
+      return pg.Client.prototype.escapeLiteral(v);
+    });
+    if (bad) return null;
+    parts.push(text);
+  }
+  return parts.join(';\n');
 }
 
 function answer(reply) {

@@ -68,7 +68,7 @@ const insertRow = prepared((k, p: StoredStopRow) => k.insertInto('stops').values
 /** Inserts a stop's first row (one statement). */
 export function insertStopRow(db: Database, ask: StopAsk, columns: NewStopRow, now: Date): void {
   const at = now.toISOString();
-  db.run(
+  db.write(
     insertRow(db, {
       client_order_id: ask.clientOrderId,
       kind: 'protective_stop',
@@ -99,7 +99,8 @@ function patchUpdate(columns: readonly (keyof StopRowPatch)[]): (db: Database, v
 /** Writes what one transition changed in a stop's row (one statement, built once per store and set of columns: a fill's stop waits for two). */
 export function writeStopPatch(db: Database, clientOrderId: string, patch: StopRowPatch, now: Date): void {
   const columns = (Object.keys(patch) as (keyof StopRowPatch)[]).filter((c) => patch[c] !== undefined).sort();
-  db.run(patchUpdate(columns)(db, { ...patch, updated_at: now.toISOString(), client_order_id: clientOrderId }));
+  // Nothing reads what it returns: on PostgreSQL it goes with the transaction's next statement.
+  db.write(patchUpdate(columns)(db, { ...patch, updated_at: now.toISOString(), client_order_id: clientOrderId }));
 }
 
 /**
@@ -129,6 +130,12 @@ const rowsById = preparedRows((k, ids: { id: string }[]) => k.selectFrom('stops'
 export function stopRowsOf(db: Database, clientOrderIds: readonly string[]): StoredStopRow[] {
   if (clientOrderIds.length === 0) return [];
   return db.all(rowsById(db, clientOrderIds.map((id) => ({ id })))) as StoredStopRow[];
+}
+
+/** stopRowsOf as a read the transaction will need (`db.prefetch`: on PostgreSQL sent with its next statement). */
+export function prefetchStopRows(db: Database, clientOrderIds: readonly string[]): () => StoredStopRow[] {
+  if (clientOrderIds.length === 0) return () => [];
+  return db.prefetch(rowsById(db, clientOrderIds.map((id) => ({ id })))) as () => StoredStopRow[];
 }
 
 /** The rows of the named stops by client order id, whatever their status, read `chunk` ids per query (restart's reads of thousands). */
