@@ -186,7 +186,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     const g = config.extendedHoursGuard;
     if (g.enabled || guardExits(db).length > 0) {
       const guard = new ExtendedHoursGuard({ db, log, client: broker, actors, latestTrades: (s) => prices.latestStock(s), session: () => marketClock.session(), brokerNow: () => marketClock.brokerNow(), kickStops: () => worker.kick(), watching: g.enabled, slippagePct: g.slippagePct, repriceMs: g.repriceS * 1000, onLeadershipLost: (err) => deps.onLeadershipLost?.(err) });
-      guard.start();
+      guard.start(g.checkMs);
       closers.push(() => guard.stop());
       if (g.enabled) log.info({ event: 'guard_enabled', slippage_pct: g.slippagePct, reprice_s: g.repriceS }, 'extended-hours guard on: outside regular hours a crossed stop level is exited by a limit order');
       else log.warn({ event: 'guard_winding_down', symbols: guardExits(db).map((e) => e.symbol) }, 'extended-hours guard off with exits in progress: they are canceled and their stops placed again');

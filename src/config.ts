@@ -184,6 +184,7 @@ const envSchema = z
     CT_EXTENDED_HOURS_GUARD: bool(false),
     CT_GUARD_SLIPPAGE_PCT: decimal('1', 50),
     CT_GUARD_REPRICE_S: int(60, 1, 3_600),
+    CT_GUARD_CHECK_MS: int(2000, 100, 60_000),
     // Notifications (src/notify/). The webhook URL is never echoed: it may carry a token of its own.
     CT_WEBHOOK_URL: z
       .string()
@@ -306,8 +307,8 @@ export interface Config {
   protectGraceS: number;
   /** CT_REARM_BEFORE_H in ms: a stop this close to Alpaca's aged-order deadline is re-armed. */
   rearmBeforeMs: number;
-  /** CT_EXTENDED_HOURS_GUARD (off by default), CT_GUARD_SLIPPAGE_PCT, CT_GUARD_REPRICE_S: see src/protection/extended-hours-guard.ts. */
-  extendedHoursGuard: { enabled: boolean; slippagePct: string; repriceS: number };
+  /** CT_EXTENDED_HOURS_GUARD (off by default), CT_GUARD_SLIPPAGE_PCT, CT_GUARD_REPRICE_S, CT_GUARD_CHECK_MS (the guard's pass interval): see src/protection/extended-hours-guard.ts. */
+  extendedHoursGuard: { enabled: boolean; slippagePct: string; repriceS: number; checkMs: number };
   /** Notification channels (CT_WEBHOOK_*, CT_TELEGRAM_*); absent: not configured. */
   notify: {
     webhook?: { url: string; secret: string };
@@ -388,7 +389,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     marketClockS: e.CT_MARKET_CLOCK_S,
     protectGraceS: e.CT_PROTECT_GRACE_S,
     rearmBeforeMs: Math.round(Number(e.CT_REARM_BEFORE_H) * 3_600_000),
-    extendedHoursGuard: { enabled: e.CT_EXTENDED_HOURS_GUARD, slippagePct: e.CT_GUARD_SLIPPAGE_PCT, repriceS: e.CT_GUARD_REPRICE_S },
+    extendedHoursGuard: { enabled: e.CT_EXTENDED_HOURS_GUARD, slippagePct: e.CT_GUARD_SLIPPAGE_PCT, repriceS: e.CT_GUARD_REPRICE_S, checkMs: e.CT_GUARD_CHECK_MS },
     notify: {
       webhook: e.CT_WEBHOOK_URL && e.CT_WEBHOOK_SECRET ? { url: e.CT_WEBHOOK_URL, secret: e.CT_WEBHOOK_SECRET } : undefined,
       telegram:

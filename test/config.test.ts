@@ -27,8 +27,8 @@ describe('config', () => {
   });
 
   it('the extended-hours guard is off unless asked for; its slippage and re-price interval are read when set', () => {
-    expect(loadConfig({}).extendedHoursGuard).toEqual({ enabled: false, slippagePct: '1', repriceS: 60 });
-    expect(loadConfig({ CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_SLIPPAGE_PCT: '0.5', CT_GUARD_REPRICE_S: '30' }).extendedHoursGuard).toEqual({ enabled: true, slippagePct: '0.5', repriceS: 30 });
+    expect(loadConfig({}).extendedHoursGuard).toEqual({ enabled: false, slippagePct: '1', repriceS: 60, checkMs: 2000 });
+    expect(loadConfig({ CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_SLIPPAGE_PCT: '0.5', CT_GUARD_REPRICE_S: '30', CT_GUARD_CHECK_MS: '250' }).extendedHoursGuard).toEqual({ enabled: true, slippagePct: '0.5', repriceS: 30, checkMs: 250 });
   });
 
   it('CT_DEMO_FAULTS: off by default; 1 turns on the demo simulator\'s fault mix, in demo mode only', () => {
@@ -72,6 +72,7 @@ describe('config', () => {
     ['CT_LOG_LEVEL', 'loud'],
     ['CT_ADOPT', 'ignore'],
     ['CT_EXTENDED_HOURS_GUARD', 'maybe'],
+    ['CT_GUARD_CHECK_MS', '10'],
     ['CT_EVENT_STREAM', 'sometimes'],
     ['CT_POLL_RELAX', '0'],
     ['CT_POLL_RELAX', '61'],
