@@ -173,6 +173,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
         return p;
       },
       onLeadershipLost: (err) => deps.onLeadershipLost?.(err),
+      graceMs: config.stopLookupGraceMs,
       aging: { brokerNow: () => marketClock.brokerNowIfRead(), rearmBeforeMs: config.rearmBeforeMs },
     });
     stopWorker = worker;

@@ -178,6 +178,8 @@ const envSchema = z
     CT_RATCHET_MS: int(5000, 250, 3_600_000),
     CT_MARKET_CLOCK_S: int(300, 1, 3_600),
     CT_PROTECT_GRACE_S: int(10, 0, 3_600),
+    /** How long a stop this process sent with an unknown outcome may stay invisible by client order id before it is sent again. */
+    CT_STOP_LOOKUP_GRACE_MS: int(10_000, 0, 600_000),
     /** Hours before Alpaca's aged-order deadline (GTC: 90 days) that a stop is replaced by a fresh order. */
     CT_REARM_BEFORE_H: decimal('24', 1_440),
     // Opt-in: outside regular hours, a crossed stop level is exited by an extended-hours limit order.
@@ -305,6 +307,8 @@ export interface Config {
   marketClockS: number;
   /** How long a position may stay uncovered by live stops before /health turns critical. */
   protectGraceS: number;
+  /** CT_STOP_LOOKUP_GRACE_MS: a stop sent with an unknown outcome (5xx, timeout) and not found by its client order id is sent again after this long. */
+  stopLookupGraceMs: number;
   /** CT_REARM_BEFORE_H in ms: a stop this close to Alpaca's aged-order deadline is re-armed. */
   rearmBeforeMs: number;
   /** CT_EXTENDED_HOURS_GUARD (off by default), CT_GUARD_SLIPPAGE_PCT, CT_GUARD_REPRICE_S, CT_GUARD_CHECK_MS (the guard's pass interval): see src/protection/extended-hours-guard.ts. */
@@ -388,6 +392,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ratchetMs: e.CT_RATCHET_MS,
     marketClockS: e.CT_MARKET_CLOCK_S,
     protectGraceS: e.CT_PROTECT_GRACE_S,
+    stopLookupGraceMs: e.CT_STOP_LOOKUP_GRACE_MS,
     rearmBeforeMs: Math.round(Number(e.CT_REARM_BEFORE_H) * 3_600_000),
     extendedHoursGuard: { enabled: e.CT_EXTENDED_HOURS_GUARD, slippagePct: e.CT_GUARD_SLIPPAGE_PCT, repriceS: e.CT_GUARD_REPRICE_S, checkMs: e.CT_GUARD_CHECK_MS },
     notify: {

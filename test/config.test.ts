@@ -33,6 +33,8 @@ describe('config', () => {
 
   it('CT_DEMO_FAULTS: off by default; 1 turns on the demo simulator\'s fault mix, in demo mode only', () => {
     expect(loadConfig({}).demoFaults).toBe(false);
+    expect(loadConfig({}).stopLookupGraceMs).toBe(10_000);
+    expect(loadConfig({ CT_STOP_LOOKUP_GRACE_MS: '1500' }).stopLookupGraceMs).toBe(1500);
     expect(loadConfig({ CT_DEMO_FAULTS: '0' }).demoFaults).toBe(false);
     expect(loadConfig({ CT_DEMO_FAULTS: '1' })).toMatchObject({ mode: 'demo', demoFaults: true, warnings: [] });
     const real = loadConfig({ CT_DEMO_FAULTS: '1', APCA_API_KEY_ID: 'k', APCA_API_SECRET_KEY: 's' });
@@ -73,6 +75,7 @@ describe('config', () => {
     ['CT_ADOPT', 'ignore'],
     ['CT_EXTENDED_HOURS_GUARD', 'maybe'],
     ['CT_GUARD_CHECK_MS', '10'],
+    ['CT_STOP_LOOKUP_GRACE_MS', '-1'],
     ['CT_EVENT_STREAM', 'sometimes'],
     ['CT_POLL_RELAX', '0'],
     ['CT_POLL_RELAX', '61'],
