@@ -114,7 +114,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
       ...(config.notify.telegram ? [telegramChannel(config.notify.telegram)] : []),
     ];
     setNotificationChannels(db, channels.map((c) => c.name));
-    const delivery = new NotificationDelivery({ db, log, channels });
+    const delivery = new NotificationDelivery({ db, log, channels, batchMs: config.notify.batchMs });
     delivery.start();
     const lifecycle = { startedAt: new Date().toISOString(), pid: process.pid, mode: account.mode, host: hostname(), account: account.name };
     let announced = false;

@@ -211,6 +211,8 @@ const envSchema = z
       message: 'expected a numeric chat id (e.g. -1001234567890) or @channelname',
     }),
     CT_TELEGRAM_API_URL: url(['http:', 'https:']),
+    /** At most one notification request per channel this often (src/notify/delivery.ts). */
+    CT_NOTIFY_BATCH_MS: int(3000, 100, 600_000),
     CT_INSPECT: bool(false),
     CT_INSPECT_PORT: int(8081, 0, 65535),
     // Testing only: SIGKILL the process at a named step (see src/runtime/crash-points.ts).
@@ -317,6 +319,8 @@ export interface Config {
   notify: {
     webhook?: { url: string; secret: string };
     telegram?: { botToken: string; chatId: string; apiUrl: string };
+    /** CT_NOTIFY_BATCH_MS: at most one request per channel this often, carrying everything pending. */
+    batchMs: number;
   };
   adopt: 'protect' | 'record';
   inspect: { enabled: boolean; port: number };
@@ -401,6 +405,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         e.CT_TELEGRAM_BOT_TOKEN && e.CT_TELEGRAM_CHAT_ID
           ? { botToken: e.CT_TELEGRAM_BOT_TOKEN, chatId: e.CT_TELEGRAM_CHAT_ID, apiUrl: e.CT_TELEGRAM_API_URL ?? TELEGRAM_API_HOST }
           : undefined,
+      batchMs: e.CT_NOTIFY_BATCH_MS,
     },
     adopt: e.CT_ADOPT,
     inspect: { enabled: e.CT_INSPECT, port: e.CT_INSPECT_PORT },
