@@ -174,7 +174,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
       },
       onLeadershipLost: (err) => deps.onLeadershipLost?.(err),
       graceMs: config.stopLookupGraceMs,
-      aging: { brokerNow: () => marketClock.brokerNowIfRead(), rearmBeforeMs: config.rearmBeforeMs },
+      aging: { brokerNow: () => marketClock.brokerNowIfRead(), rearmBeforeMs: config.rearmBeforeMs, everyMs: config.rearmScanMs },
     });
     stopWorker = worker;
     closers.push(() => worker.stop());

@@ -182,6 +182,8 @@ const envSchema = z
     CT_STOP_LOOKUP_GRACE_MS: int(10_000, 0, 600_000),
     /** Hours before Alpaca's aged-order deadline (GTC: 90 days) that a stop is replaced by a fresh order. */
     CT_REARM_BEFORE_H: decimal('24', 1_440),
+    /** How often the stops' rows are read for one that is aging (no broker request). */
+    CT_REARM_SCAN_MS: int(5000, 100, 3_600_000),
     // Opt-in: outside regular hours, a crossed stop level is exited by an extended-hours limit order.
     CT_EXTENDED_HOURS_GUARD: bool(false),
     CT_GUARD_SLIPPAGE_PCT: decimal('1', 50),
@@ -313,6 +315,8 @@ export interface Config {
   stopLookupGraceMs: number;
   /** CT_REARM_BEFORE_H in ms: a stop this close to Alpaca's aged-order deadline is re-armed. */
   rearmBeforeMs: number;
+  /** CT_REARM_SCAN_MS: the stops' rows are read for one within CT_REARM_BEFORE_H of its deadline at most this often. */
+  rearmScanMs: number;
   /** CT_EXTENDED_HOURS_GUARD (off by default), CT_GUARD_SLIPPAGE_PCT, CT_GUARD_REPRICE_S, CT_GUARD_CHECK_MS (the guard's pass interval): see src/protection/extended-hours-guard.ts. */
   extendedHoursGuard: { enabled: boolean; slippagePct: string; repriceS: number; checkMs: number };
   /** Notification channels (CT_WEBHOOK_*, CT_TELEGRAM_*); absent: not configured. */
@@ -398,6 +402,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     protectGraceS: e.CT_PROTECT_GRACE_S,
     stopLookupGraceMs: e.CT_STOP_LOOKUP_GRACE_MS,
     rearmBeforeMs: Math.round(Number(e.CT_REARM_BEFORE_H) * 3_600_000),
+    rearmScanMs: e.CT_REARM_SCAN_MS,
     extendedHoursGuard: { enabled: e.CT_EXTENDED_HOURS_GUARD, slippagePct: e.CT_GUARD_SLIPPAGE_PCT, repriceS: e.CT_GUARD_REPRICE_S, checkMs: e.CT_GUARD_CHECK_MS },
     notify: {
       webhook: e.CT_WEBHOOK_URL && e.CT_WEBHOOK_SECRET ? { url: e.CT_WEBHOOK_URL, secret: e.CT_WEBHOOK_SECRET } : undefined,

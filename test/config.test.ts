@@ -35,6 +35,8 @@ describe('config', () => {
     expect(loadConfig({}).demoFaults).toBe(false);
     expect(loadConfig({}).stopLookupGraceMs).toBe(10_000);
     expect(loadConfig({}).notify.batchMs).toBe(3000);
+    expect(loadConfig({}).rearmScanMs).toBe(5000);
+    expect(loadConfig({ CT_REARM_SCAN_MS: '500' }).rearmScanMs).toBe(500);
     expect(loadConfig({ CT_NOTIFY_BATCH_MS: '1000' }).notify.batchMs).toBe(1000);
     expect(loadConfig({ CT_STOP_LOOKUP_GRACE_MS: '1500' }).stopLookupGraceMs).toBe(1500);
     expect(loadConfig({ CT_DEMO_FAULTS: '0' }).demoFaults).toBe(false);
