@@ -114,7 +114,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
       ...(config.notify.telegram ? [telegramChannel(config.notify.telegram)] : []),
     ];
     setNotificationChannels(db, channels.map((c) => c.name));
-    const delivery = new NotificationDelivery({ db, log, channels });
+    const delivery = new NotificationDelivery({ db, log, channels, batchMs: config.notify.batchMs });
     delivery.start();
     const lifecycle = { startedAt: new Date().toISOString(), pid: process.pid, mode: account.mode, host: hostname(), account: account.name };
     let announced = false;
@@ -173,7 +173,8 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
         return p;
       },
       onLeadershipLost: (err) => deps.onLeadershipLost?.(err),
-      aging: { brokerNow: () => marketClock.brokerNowIfRead(), rearmBeforeMs: config.rearmBeforeMs },
+      graceMs: config.stopLookupGraceMs,
+      aging: { brokerNow: () => marketClock.brokerNowIfRead(), rearmBeforeMs: config.rearmBeforeMs, everyMs: config.rearmScanMs },
     });
     stopWorker = worker;
     closers.push(() => worker.stop());
@@ -186,7 +187,7 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     const g = config.extendedHoursGuard;
     if (g.enabled || guardExits(db).length > 0) {
       const guard = new ExtendedHoursGuard({ db, log, client: broker, actors, latestTrades: (s) => prices.latestStock(s), session: () => marketClock.session(), brokerNow: () => marketClock.brokerNow(), kickStops: () => worker.kick(), watching: g.enabled, slippagePct: g.slippagePct, repriceMs: g.repriceS * 1000, onLeadershipLost: (err) => deps.onLeadershipLost?.(err) });
-      guard.start();
+      guard.start(g.checkMs);
       closers.push(() => guard.stop());
       if (g.enabled) log.info({ event: 'guard_enabled', slippage_pct: g.slippagePct, reprice_s: g.repriceS }, 'extended-hours guard on: outside regular hours a crossed stop level is exited by a limit order');
       else log.warn({ event: 'guard_winding_down', symbols: guardExits(db).map((e) => e.symbol) }, 'extended-hours guard off with exits in progress: they are canceled and their stops placed again');

@@ -178,12 +178,17 @@ const envSchema = z
     CT_RATCHET_MS: int(5000, 250, 3_600_000),
     CT_MARKET_CLOCK_S: int(300, 1, 3_600),
     CT_PROTECT_GRACE_S: int(10, 0, 3_600),
+    /** How long a stop this process sent with an unknown outcome may stay invisible by client order id before it is sent again. */
+    CT_STOP_LOOKUP_GRACE_MS: int(10_000, 0, 600_000),
     /** Hours before Alpaca's aged-order deadline (GTC: 90 days) that a stop is replaced by a fresh order. */
     CT_REARM_BEFORE_H: decimal('24', 1_440),
+    /** How often the stops' rows are read for one that is aging (no broker request). */
+    CT_REARM_SCAN_MS: int(5000, 100, 3_600_000),
     // Opt-in: outside regular hours, a crossed stop level is exited by an extended-hours limit order.
     CT_EXTENDED_HOURS_GUARD: bool(false),
     CT_GUARD_SLIPPAGE_PCT: decimal('1', 50),
     CT_GUARD_REPRICE_S: int(60, 1, 3_600),
+    CT_GUARD_CHECK_MS: int(2000, 100, 60_000),
     // Notifications (src/notify/). The webhook URL is never echoed: it may carry a token of its own.
     CT_WEBHOOK_URL: z
       .string()
@@ -208,6 +213,8 @@ const envSchema = z
       message: 'expected a numeric chat id (e.g. -1001234567890) or @channelname',
     }),
     CT_TELEGRAM_API_URL: url(['http:', 'https:']),
+    /** At most one notification request per channel this often (src/notify/delivery.ts). */
+    CT_NOTIFY_BATCH_MS: int(3000, 100, 600_000),
     CT_INSPECT: bool(false),
     CT_INSPECT_PORT: int(8081, 0, 65535),
     // Testing only: SIGKILL the process at a named step (see src/runtime/crash-points.ts).
@@ -304,14 +311,20 @@ export interface Config {
   marketClockS: number;
   /** How long a position may stay uncovered by live stops before /health turns critical. */
   protectGraceS: number;
+  /** CT_STOP_LOOKUP_GRACE_MS: a stop sent with an unknown outcome (5xx, timeout) and not found by its client order id is sent again after this long. */
+  stopLookupGraceMs: number;
   /** CT_REARM_BEFORE_H in ms: a stop this close to Alpaca's aged-order deadline is re-armed. */
   rearmBeforeMs: number;
-  /** CT_EXTENDED_HOURS_GUARD (off by default), CT_GUARD_SLIPPAGE_PCT, CT_GUARD_REPRICE_S: see src/protection/extended-hours-guard.ts. */
-  extendedHoursGuard: { enabled: boolean; slippagePct: string; repriceS: number };
+  /** CT_REARM_SCAN_MS: the stops' rows are read for one within CT_REARM_BEFORE_H of its deadline at most this often. */
+  rearmScanMs: number;
+  /** CT_EXTENDED_HOURS_GUARD (off by default), CT_GUARD_SLIPPAGE_PCT, CT_GUARD_REPRICE_S, CT_GUARD_CHECK_MS (the guard's pass interval): see src/protection/extended-hours-guard.ts. */
+  extendedHoursGuard: { enabled: boolean; slippagePct: string; repriceS: number; checkMs: number };
   /** Notification channels (CT_WEBHOOK_*, CT_TELEGRAM_*); absent: not configured. */
   notify: {
     webhook?: { url: string; secret: string };
     telegram?: { botToken: string; chatId: string; apiUrl: string };
+    /** CT_NOTIFY_BATCH_MS: at most one request per channel this often, carrying everything pending. */
+    batchMs: number;
   };
   adopt: 'protect' | 'record';
   inspect: { enabled: boolean; port: number };
@@ -387,14 +400,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ratchetMs: e.CT_RATCHET_MS,
     marketClockS: e.CT_MARKET_CLOCK_S,
     protectGraceS: e.CT_PROTECT_GRACE_S,
+    stopLookupGraceMs: e.CT_STOP_LOOKUP_GRACE_MS,
     rearmBeforeMs: Math.round(Number(e.CT_REARM_BEFORE_H) * 3_600_000),
-    extendedHoursGuard: { enabled: e.CT_EXTENDED_HOURS_GUARD, slippagePct: e.CT_GUARD_SLIPPAGE_PCT, repriceS: e.CT_GUARD_REPRICE_S },
+    rearmScanMs: e.CT_REARM_SCAN_MS,
+    extendedHoursGuard: { enabled: e.CT_EXTENDED_HOURS_GUARD, slippagePct: e.CT_GUARD_SLIPPAGE_PCT, repriceS: e.CT_GUARD_REPRICE_S, checkMs: e.CT_GUARD_CHECK_MS },
     notify: {
       webhook: e.CT_WEBHOOK_URL && e.CT_WEBHOOK_SECRET ? { url: e.CT_WEBHOOK_URL, secret: e.CT_WEBHOOK_SECRET } : undefined,
       telegram:
         e.CT_TELEGRAM_BOT_TOKEN && e.CT_TELEGRAM_CHAT_ID
           ? { botToken: e.CT_TELEGRAM_BOT_TOKEN, chatId: e.CT_TELEGRAM_CHAT_ID, apiUrl: e.CT_TELEGRAM_API_URL ?? TELEGRAM_API_HOST }
           : undefined,
+      batchMs: e.CT_NOTIFY_BATCH_MS,
     },
     adopt: e.CT_ADOPT,
     inspect: { enabled: e.CT_INSPECT, port: e.CT_INSPECT_PORT },

@@ -53,8 +53,10 @@ describe('wash-trade protection (crypto): a crossing buy of the user blocks the 
     expect(b.lines.find((l) => l.event === 'stop_rejected' && l.entry_order_id === entry.id)!.reason).toMatch(advice);
     expect(live(await stopsOf(s, entry.id))).toEqual([]);
     // The refusal is the symbol's (the crossing order's), not the stop's: nothing is sent again while
-    // the blocker rests (a minute at most), so the symbol's budget is whole when it goes.
-    await new Promise((r) => setTimeout(r, 4000));
+    // the blocker rests (a minute at most), so the symbol's budget is whole when it goes. How long:
+    // the stop's own retry of a wash refusal would come 1 s after it, then 2 s after that
+    // (machines/stop-policy.ts); the report above came past the 2 s grace, and 2 s more covers both.
+    await new Promise((r) => setTimeout(r, 2000));
     expect(b.lines.filter((l) => l.event === 'stop_rejected' && l.entry_order_id === entry.id)).toHaveLength(1);
 
     const res = await fetch(`${s.url}/v2/orders/${blocker.id}`, { method: 'DELETE', headers: KEYS });

@@ -27,12 +27,18 @@ describe('config', () => {
   });
 
   it('the extended-hours guard is off unless asked for; its slippage and re-price interval are read when set', () => {
-    expect(loadConfig({}).extendedHoursGuard).toEqual({ enabled: false, slippagePct: '1', repriceS: 60 });
-    expect(loadConfig({ CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_SLIPPAGE_PCT: '0.5', CT_GUARD_REPRICE_S: '30' }).extendedHoursGuard).toEqual({ enabled: true, slippagePct: '0.5', repriceS: 30 });
+    expect(loadConfig({}).extendedHoursGuard).toEqual({ enabled: false, slippagePct: '1', repriceS: 60, checkMs: 2000 });
+    expect(loadConfig({ CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_SLIPPAGE_PCT: '0.5', CT_GUARD_REPRICE_S: '30', CT_GUARD_CHECK_MS: '250' }).extendedHoursGuard).toEqual({ enabled: true, slippagePct: '0.5', repriceS: 30, checkMs: 250 });
   });
 
   it('CT_DEMO_FAULTS: off by default; 1 turns on the demo simulator\'s fault mix, in demo mode only', () => {
     expect(loadConfig({}).demoFaults).toBe(false);
+    expect(loadConfig({}).stopLookupGraceMs).toBe(10_000);
+    expect(loadConfig({}).notify.batchMs).toBe(3000);
+    expect(loadConfig({}).rearmScanMs).toBe(5000);
+    expect(loadConfig({ CT_REARM_SCAN_MS: '500' }).rearmScanMs).toBe(500);
+    expect(loadConfig({ CT_NOTIFY_BATCH_MS: '1000' }).notify.batchMs).toBe(1000);
+    expect(loadConfig({ CT_STOP_LOOKUP_GRACE_MS: '1500' }).stopLookupGraceMs).toBe(1500);
     expect(loadConfig({ CT_DEMO_FAULTS: '0' }).demoFaults).toBe(false);
     expect(loadConfig({ CT_DEMO_FAULTS: '1' })).toMatchObject({ mode: 'demo', demoFaults: true, warnings: [] });
     const real = loadConfig({ CT_DEMO_FAULTS: '1', APCA_API_KEY_ID: 'k', APCA_API_SECRET_KEY: 's' });
@@ -72,6 +78,9 @@ describe('config', () => {
     ['CT_LOG_LEVEL', 'loud'],
     ['CT_ADOPT', 'ignore'],
     ['CT_EXTENDED_HOURS_GUARD', 'maybe'],
+    ['CT_GUARD_CHECK_MS', '10'],
+    ['CT_STOP_LOOKUP_GRACE_MS', '-1'],
+    ['CT_NOTIFY_BATCH_MS', '0'],
     ['CT_EVENT_STREAM', 'sometimes'],
     ['CT_POLL_RELAX', '0'],
     ['CT_POLL_RELAX', '61'],
@@ -154,11 +163,12 @@ describe('notification channels', () => {
   };
 
   it('none by default; both channels when configured (Telegram on its public API unless overridden)', () => {
-    expect(loadConfig({}).notify).toEqual({ webhook: undefined, telegram: undefined });
+    expect(loadConfig({}).notify).toEqual({ webhook: undefined, telegram: undefined, batchMs: 3000 });
     const c = loadConfig({ CT_WEBHOOK_URL: 'https://hooks.example.com/ct', CT_WEBHOOK_SECRET: 's3cret', CT_TELEGRAM_BOT_TOKEN: '1:abc', CT_TELEGRAM_CHAT_ID: '-1001234' });
     expect(c.notify).toEqual({
       webhook: { url: 'https://hooks.example.com/ct', secret: 's3cret' },
       telegram: { botToken: '1:abc', chatId: '-1001234', apiUrl: 'https://api.telegram.org' },
+      batchMs: 3000,
     });
     expect(loadConfig({ CT_TELEGRAM_BOT_TOKEN: '1:abc', CT_TELEGRAM_CHAT_ID: '@my_alerts', CT_TELEGRAM_API_URL: 'http://127.0.0.1:9/' }).notify.telegram?.apiUrl).toBe('http://127.0.0.1:9');
   });

@@ -8,6 +8,11 @@ import { simsAndBots } from './support/sim-bots.js';
 import { simPost } from './support/sim-traffic.js';
 
 const env = simsAndBots('guard', 'PKGUARD', 'guard-secret');
+/**
+ * The guard's pass every 250 ms (CT_GUARD_CHECK_MS; 2 s by default) and Alpaca's clock read every
+ * second: each step below waits on what the bot does, and these make it do it sooner.
+ */
+const FAST = { CT_GUARD_CHECK_MS: '250', CT_MARKET_CLOCK_S: '1' };
 
 /**
  * CT_EXTENDED_HOURS_GUARD=1, the real bot (child process, SDK over HTTP) against the simulator
@@ -54,7 +59,7 @@ async function preMarket(s: Simulator, url: string): Promise<number> {
 describe('extended-hours guard', () => {
   it('pre-market: a trade through the stop level cancels the stops, one extended-hours limit exit is placed and re-priced, a restart sends no second exit, the regular open brings the stops back', async () => {
     const s = await env.sim(91);
-    const guardEnv = { CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_REPRICE_S: '2', CT_MARKET_CLOCK_S: '1', CT_PROTECT_GRACE_S: '1', CT_POLL_MS: '1000' };
+    const guardEnv = { ...FAST, CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_REPRICE_S: '2', CT_PROTECT_GRACE_S: '1', CT_POLL_MS: '1000' };
     let b = env.bot(s, 'guard.db', guardEnv);
     let url = await protectedLong(s, b);
     const pre = await preMarket(s, url);
@@ -128,7 +133,7 @@ describe('extended-hours guard', () => {
 
   it('a crash right after the exit was sent (before its answer was recorded): the restart finds that order by its client order id, never sends a second one; a fill ends the exit', async () => {
     const s = await env.sim(92);
-    const guardEnv = { CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_REPRICE_S: '60', CT_MARKET_CLOCK_S: '1' };
+    const guardEnv = { ...FAST, CT_EXTENDED_HOURS_GUARD: '1', CT_GUARD_REPRICE_S: '60' };
     let b = env.bot(s, 'guard-crash.db', { ...guardEnv, CT_CRASH_AT: 'after_guard_post' });
     const url0 = await protectedLong(s, b);
     await preMarket(s, url0);
@@ -161,7 +166,7 @@ describe('extended-hours guard', () => {
 
   it('turned off with an exit in progress: the restart cancels the exit and places the stops again, even outside regular hours', async () => {
     const s = await env.sim(95);
-    let b = env.bot(s, 'guard-off-later.db', { CT_EXTENDED_HOURS_GUARD: '1', CT_MARKET_CLOCK_S: '1' });
+    let b = env.bot(s, 'guard-off-later.db', { ...FAST, CT_EXTENDED_HOURS_GUARD: '1' });
     const url0 = await protectedLong(s, b);
     await preMarket(s, url0);
     await simPost(s, '/_sim/liquidity', { symbol: 'AAPL', liquid: false });
@@ -171,7 +176,7 @@ describe('extended-hours guard', () => {
     b.proc.kill('SIGTERM');
     expect((await b.exited).code).toBe(0);
 
-    b = env.bot(s, 'guard-off-later.db', { CT_MARKET_CLOCK_S: '1' });
+    b = env.bot(s, 'guard-off-later.db', FAST);
     await b.waitFor((l) => l.event === 'guard_winding_down', 15_000);
     const url = await b.apiUrl();
     const back = await eventually(async () => {
@@ -197,17 +202,19 @@ describe('extended-hours guard', () => {
 
   it('guard off (the default): a trade through the stop level outside regular hours sends nothing', async () => {
     const s = await env.sim(93);
-    const b = env.bot(s, 'guard-off.db', { CT_MARKET_CLOCK_S: '1' });
+    // As the first test's bot but for the switch: were the guard on, it would pass every 250 ms.
+    const b = env.bot(s, 'guard-off.db', { ...FAST, CT_POLL_MS: '1000' });
     const url = await protectedLong(s, b);
     await preMarket(s, url);
     const before = s.engine.orders.length;
     await simPost(s, '/_sim/price', { symbol: 'AAPL', price: '185' });
-    // How long: the guard, when on, checks every 2 s and placed its exit within a few seconds of the
-    // trade in the first test; 8 s here is four of its passes, and two reconcile polls (CT_POLL_MS 5 s)
-    // see the trade's effects, if any, in the ledger.
+    // How long: the guard, when on with these settings, starts its exit at its first pass after the
+    // trade and places it at the next (the first test: guard_exit_placed_after_ms, well under 2 s);
+    // 3 s here is twelve of its passes, and at least two reconcile polls (CT_POLL_MS 1 s, counted
+    // below) see the trade's effects, if any, in the ledger.
     const polls = b.lines.filter((l) => l.event === 'reconcile_done').length;
-    await new Promise((r) => setTimeout(r, 8000));
-    expect(b.lines.filter((l) => l.event === 'reconcile_done').length).toBeGreaterThan(polls);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(b.lines.filter((l) => l.event === 'reconcile_done').length).toBeGreaterThanOrEqual(polls + 2);
     expect(guardOrders(s)).toEqual([]);
     expect(s.engine.orders.length).toBe(before);
     expect(openAapl(s)).toEqual([expect.objectContaining({ type: 'trailing_stop', status: 'new' })]);

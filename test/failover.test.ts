@@ -64,6 +64,10 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
       CT_POLL_MS: '1000',
       // At that cadence with both streams up too (the relaxed poll is tested elsewhere).
       CT_POLL_RELAX: '1',
+      // The other timers a stale leader could send from, each every second too (5 s by default): the
+      // crypto ratchet and the aging scan (a re-arm). The SIGSTOP check below waits out two rounds.
+      CT_RATCHET_MS: '1000',
+      CT_REARM_SCAN_MS: '1000',
       CT_API_PORT: '0',
       CT_LOG_LEVEL: 'info',
     });
@@ -164,9 +168,10 @@ describe.skipIf(!cluster)('failover on PostgreSQL', () => {
     }
 
     // Woken up, it sent nothing: no order request of its own reached the broker from its SIGCONT to
-    // now, and now is at least 11 s after it (two of the default 5 s CT_RATCHET_MS and a 1 s poll: every
-    // timer a stale leader would send from has come round at least twice). The new leader alone acts.
-    await new Promise((r) => setTimeout(r, Math.max(0, resumedAt + 11_000 - Date.now())));
+    // now, and now is at least 4 s after it (the poll, the stop worker, CT_RATCHET_MS and
+    // CT_REARM_SCAN_MS all at 1 s: every timer a stale leader would send from has come round at least
+    // twice). The new leader alone acts.
+    await new Promise((r) => setTimeout(r, Math.max(0, resumedAt + 4_000 - Date.now())));
     expect((await writesFrom(standbyName)).filter((q) => q.at >= resumedAt)).toEqual([]);
     expect((await requestsFrom('c')).length).toBeGreaterThan(0);
   }, 120_000);

@@ -128,6 +128,9 @@ describe('notifications, end to end', () => {
       CT_TELEGRAM_CHAT_ID: CHAT_ID,
       CT_TELEGRAM_API_URL: receivers.telegramUrl,
       CT_PROTECT_GRACE_S: '1',
+      // One request per channel a second at most (3 s by default): still fewer requests than events
+      // (checked below), and each step of the outage waits a third as long for the next attempt.
+      CT_NOTIFY_BATCH_MS: '1000',
       CT_API_TOKEN: 'notify-api-token-0123456789abcdef',
     };
     const t0 = Date.now();

@@ -19,12 +19,12 @@ const ORDER_REQUESTS = /^(POST \/v2\/orders|PATCH \/v2\/orders|DELETE \/v2\/orde
  * How long "nothing happens" is watched, and why that is enough. The loops behind the issue were
  * clocks in the stop rows (the order machine's 30 s re-ask, the 30 s short-stop recheck): the test
  * first checks that no stop row waits for a clock at all (IDLE below), which rules those out however
- * long one would watch. What is left are the bot's periodic passes, each at 1 s here: the poll
- * (CT_POLL_MS), the crypto ratchet (CT_RATCHET_MS, 5 s by default), the stop worker and the coverage
- * watch. Ten seconds is ten of each: a pass that sends a request for a stop at rest would be seen
- * ten times over.
+ * long one would watch. What is left are the bot's periodic passes: the poll (CT_POLL_MS) and the
+ * crypto ratchet (CT_RATCHET_MS, 5 s by default), each at 500 ms here, the stop worker and the
+ * coverage watch, each at 1 s. Five seconds is ten of the first two and five of the others: a pass
+ * that sends a request for a stop at rest would be seen five times over or more.
  */
-const QUIET_WINDOW_MS = 10_000;
+const QUIET_WINDOW_MS = 5_000;
 /** What the machine writes as "nothing to do until something changes" (machines/stop-policy.ts IDLE). */
 const IDLE = 8_640_000_000_000_000;
 
@@ -44,7 +44,7 @@ describe('stops at rest', () => {
   it('with a flat price, accepted stops get zero order requests: crypto fee-net, whole and fractional shares', async () => {
     const s = await env.sim(2201);
     const db = join(env.dir, 'quiet.db');
-    const b = env.bot(s, basename(db), { CT_POLL_MS: '1000', CT_RATCHET_MS: '1000' });
+    const b = env.bot(s, basename(db), { CT_POLL_MS: '500', CT_RATCHET_MS: '500' });
     await b.waitFor((l) => l.event === 'reconcile_done');
     await simPost(s, '/_sim/price', { symbol: 'BTC/USD', price: '60000' });
     await simPost(s, '/_sim/trade', { symbol: 'BTC/USD', side: 'buy', qty: '0.1', type: 'market' });

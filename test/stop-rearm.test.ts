@@ -65,7 +65,9 @@ describe('aged GTC stops are re-armed before Alpaca cancels them (issue 22 item 
   it('within CT_REARM_BEFORE_H of expires_at each stop is replaced by a fresh order; past the old deadline the position is still covered', async () => {
     const s = await env.sim(91);
     const dbPath = join(env.dir, 'rearm.db');
-    const b = env.bot(s, 'rearm.db', { CT_MARKET_CLOCK_S: '1' });
+    // The clock read every second, the rows scanned for aging stops every 500 ms (5 s by default) and
+    // the poll, which brings the crypto fee the stop is sized to, every second: sooner, not otherwise.
+    const b = env.bot(s, 'rearm.db', { CT_MARKET_CLOCK_S: '1', CT_REARM_SCAN_MS: '500', CT_POLL_MS: '1000' });
     await b.waitFor((l) => l.event === 'reconcile_done');
     const url = await b.apiUrl();
 
