@@ -10,6 +10,7 @@ import { readStopRow, updateStopRow } from '../src/store/stops.js';
 import { upsertStop } from '../src/protection/stop-transitions.js';
 import { stopStateOf } from '../machines/stop-model.js';
 import { fixture } from './support/fixtures.js';
+import { D } from '../src/decimal.js';
 import { captureLogger } from './support/log-capture.js';
 
 /**
@@ -206,6 +207,74 @@ describe('stop worker: prices on the grid', () => {
       vi.useRealTimers();
       await db.close();
     }
+  });
+});
+
+describe('stop worker: a crypto stop an exit cut', () => {
+  /**
+   * The outside trader sold what the broker held of an ETH entry: the ledger, its buy's fee not read
+   * yet (CFEE comes with the poll), still counts that fee as held, and the stop is cut to it. The
+   * broker's position, not the ledger, says what is left to sell (Alpaca refuses a sell of more:
+   * "insufficient balance").
+   */
+  async function sendCut(broker: string | null, ledger: string): Promise<{ sent: string[]; asked: number; row: ReturnType<typeof readStopRow>; events: string[] }> {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0);
+    const db = await openDatabase(':memory:');
+    const sent: string[] = [];
+    let asked = 0;
+    const capture = captureLogger();
+    try {
+      const cid = 'ct-stop-eth2';
+      upsertStop(db, { entryOrderId: 'eth2', clientOrderId: cid, symbol: 'ETH/USD', assetClass: 'crypto', side: 'sell', qty: '0.5' });
+      updateStopRow(db, cid, { cut_qty: new D('0.5').minus(ledger).toFixed() });
+      const w = new StopWorker({
+        db,
+        log: capture.log,
+        client: {
+          orders: {
+            postOrder: async (req: { postOrderRequest: { clientOrderId: string; qty: string; stopPrice: string; limitPrice: string } }) => {
+              const r = req.postOrderRequest;
+              sent.push(r.qty);
+              return { ...fixture('order-limit-accepted.json'), symbol: 'ETH/USD', asset_class: 'crypto', client_order_id: r.clientOrderId, side: 'sell', qty: r.qty, type: 'stop_limit', order_type: 'stop_limit', stop_price: r.stopPrice, limit_price: r.limitPrice };
+            },
+          },
+          positions: {
+            getOpenPosition: async () => {
+              asked += 1;
+              if (broker === null) throw new NotFoundError(new Response(), 404, 40410000, 'position does not exist');
+              return { symbol: 'ETHUSD', asset_class: 'crypto', side: 'long', qty: broker };
+            },
+          },
+        } as unknown as BrokerClient,
+        actors: { stopWorking: () => undefined, positionClosed: () => undefined } as unknown as OrderActors,
+        settings: { trailPercent: '2', cryptoLimitSlippagePercent: '1' },
+        latestPrice: async () => '3369.14',
+        ledgerPosition: () => ledger,
+        grids: { of: async () => ({ minOrderSize: '0.0001', minTradeIncrement: '0.000000001', priceIncrement: '0.1' }) } as unknown as AssetGrids,
+      });
+      await w.kick();
+      return { sent, asked, row: readStopRow(db, cid), events: capture.lines().map((l) => String(l.event)) };
+    } finally {
+      vi.useRealTimers();
+      await db.close();
+    }
+  }
+
+  it('the broker holds none of it: nothing is sent (no refusal), the stop waits for the ledger to catch up', async () => {
+    const { sent, asked, row, events } = await sendCut(null, '0.00125');
+    expect(asked).toBe(1);
+    expect(sent).toEqual([]);
+    expect(row).toMatchObject({ status: 'pending', sent_at: null, broker_order_id: null });
+    expect(row!.next_attempt_at).toBeGreaterThan(T0);
+    expect(events).toContain('stop_position_unconfirmed');
+    expect(events).not.toContain('stop_rejected');
+  });
+
+  it('the broker holds less than the ledger says (the fee): the stop covers what the broker holds', async () => {
+    const { sent, asked } = await sendCut('0.1988', '0.2');
+    expect(asked).toBe(1);
+    expect(sent).toEqual(['0.1988']);
   });
 });
 

@@ -26,14 +26,18 @@ export class StopSizing {
   /**
    * How much of the entry the position still holds (a stop never exceeds it), or the event when
    * there is none: not needed when flat. The ledger answers the common case; the broker is asked
-   * when the ledger falls short. "Flat" needs both: a broker that says flat while the ledger (read
+   * when the ledger falls short, and for a crypto stop an exit cut. "Flat" needs both: a broker that says flat while the ledger (read
    * after its answer) holds the position is behind or wrong, and the send is deferred, not given up.
    */
   async protectableQty(row: StoredStopRow): Promise<string | StopEvent> {
     const ask = stopAsk(row);
     const wanted = wantedOf(row);
     if (new D(wanted).lte(0)) return { type: 'notNeeded' };
-    if (this.ledgerHeld(ask)?.gte(wanted)) return wanted;
+    // A crypto stop an exit cut: the ledger may still count its buy's fee, which only the fee's
+    // activity (CFEE, read by the poll) takes off; after an exit of all the broker held, what the
+    // ledger says is left may be that fee alone. The broker's position says what is left to sell.
+    const cutCrypto = isCrypto(ask.symbol, ask.assetClass) && new D(row.cut_qty).gt(0);
+    if (!cutCrypto && this.ledgerHeld(ask)?.gte(wanted)) return wanted;
     const position = await fetchPositionQty(this.deps.client, ask.symbol);
     const held = ask.side === 'sell' ? position : position.negated();
     if (held.gt(0)) return normalize(D.min(held, wanted));
