@@ -84,7 +84,7 @@ describe('demo mode (no APCA keys)', () => {
     }
   }, 45_000);
 
-  it('the default demo stays healthy: /health ok throughout, no stop refused, while the outside trader keeps the account busy', async () => {
+  it('the default demo stays healthy: /health ok throughout, no stop refused but a new stop racing a market exit, while the outside trader keeps the account busy', async () => {
     // A default demo start (no CT_DEMO_FAULTS): the careful outside trader, no fault. The trader is sped
     // up to a tick every TICK_MS through the simulator's control endpoint, so RUN_MS of it is about
     // 18000 / 120 = 150 ticks: more orders, fills and stops than the first 3 minutes of a default start
@@ -92,8 +92,8 @@ describe('demo mode (no APCA keys)', () => {
     // was not time but the trader's orders: a resting order crossing a stop (wash trade) or holding its
     // shares (insufficient qty) gets the stop refused when it is sent, which happened within about 20 s
     // in 3 starts of 4. So besides /health (critical only after CT_PROTECT_GRACE_S, 10 s, of a position
-    // uncovered), this checks the cause directly: not one stop refused, whatever the kind, however
-    // briefly. At this pace the trader would outrun Alpaca's 200 requests a minute (a stop for nearly
+    // uncovered), this checks the cause directly: no stop refused, whatever the kind, but one that a
+    // market exit filling as it went out made short, and that was placed again within 3 s. At this pace the trader would outrun Alpaca's 200 requests a minute (a stop for nearly
     // every fill) and measure that instead, so this bot gets the budget of Alpaca's larger plan
     // (CT_BROKER_RATE_LIMIT=1000/60s; the simulator enforces none): the budget is busy-account's subject.
     const TICK_MS = 120;
@@ -120,7 +120,19 @@ describe('demo mode (no APCA keys)', () => {
       expect(notOk).toEqual([]);
       expect(seen.get('ok')).toBeGreaterThan(RUN_MS / 250 / 2);
       const events = (name: string) => healthy.lines.filter((l) => l.event === name);
-      expect(events('stop_rejected').map((l) => l.reason)).toEqual([]);
+      // One refusal no trader can avoid: a market exit that fills as a new entry's stop goes out. The
+      // broker counts the position after the exit, less what the other stops hold, before the bot has
+      // the exit's fill (Alpaca's "insufficient qty available"); the exit's fill cuts those stops and
+      // the refused one goes out again at once. Any other refusal, or one not followed within 3 s by
+      // its entry's stop placed (or no longer needed), is what this test is here to catch.
+      const lasting = events('stop_rejected').filter((r) => {
+        if (!String(r.reason).startsWith('insufficient_qty:')) return true;
+        const at = Date.parse(r.time);
+        return !healthy.lines.some(
+          (l) => l.entry_order_id === r.entry_order_id && ['stop_placed', 'stop_not_needed', 'stop_canceled'].includes(l.event) && Date.parse(l.time) > at && Date.parse(l.time) - at <= 3000,
+        );
+      });
+      expect(lasting.map((l) => l.reason)).toEqual([]);
       expect(events('position_unprotected')).toEqual([]);
       // The account was busy: fills on several symbols, a stop for each of many of them.
       expect(events('fill_received').length).toBeGreaterThan(60);
