@@ -217,7 +217,7 @@ describe('stop worker: a crypto stop an exit cut', () => {
    * broker's position, not the ledger, says what is left to sell (Alpaca refuses a sell of more:
    * "insufficient balance").
    */
-  async function sendCut(broker: string | null, ledger: string): Promise<{ sent: string[]; asked: number; row: ReturnType<typeof readStopRow>; events: string[] }> {
+  async function sendCut(broker: string | null | Error, ledger: string): Promise<{ sent: string[]; asked: number; row: ReturnType<typeof readStopRow>; events: string[] }> {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(T0);
     const db = await openDatabase(':memory:');
@@ -242,6 +242,7 @@ describe('stop worker: a crypto stop an exit cut', () => {
           positions: {
             getOpenPosition: async () => {
               asked += 1;
+              if (broker instanceof Error) throw broker;
               if (broker === null) throw new NotFoundError(new Response(), 404, 40410000, 'position does not exist');
               return { symbol: 'ETHUSD', asset_class: 'crypto', side: 'long', qty: broker };
             },
@@ -269,6 +270,12 @@ describe('stop worker: a crypto stop an exit cut', () => {
     expect(row!.next_attempt_at).toBeGreaterThan(T0);
     expect(events).toContain('stop_position_unconfirmed');
     expect(events).not.toContain('stop_rejected');
+  });
+
+  it('the broker cannot be read: the ledger answers, as for any stop (a failed read does not hold the stop back)', async () => {
+    const { sent, asked } = await sendCut(new Error('socket hang up'), '0.2');
+    expect(asked).toBe(1);
+    expect(sent).toEqual(['0.2']);
   });
 
   it('the broker holds less than the ledger says (the fee): the stop covers what the broker holds', async () => {

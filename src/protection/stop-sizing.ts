@@ -36,9 +36,16 @@ export class StopSizing {
     // A crypto stop an exit cut: the ledger may still count its buy's fee, which only the fee's
     // activity (CFEE, read by the poll) takes off; after an exit of all the broker held, what the
     // ledger says is left may be that fee alone. The broker's position says what is left to sell.
+    // The ledger stays the answer when the broker cannot be read: a failed read must not hold back a
+    // stop the ledger says is needed (each failure would back it off further, up to a minute).
     const cutCrypto = isCrypto(ask.symbol, ask.assetClass) && new D(row.cut_qty).gt(0);
-    if (!cutCrypto && this.ledgerHeld(ask)?.gte(wanted)) return wanted;
-    const position = await fetchPositionQty(this.deps.client, ask.symbol);
+    const ledgerEnough = this.ledgerHeld(ask)?.gte(wanted) ?? false;
+    if (!cutCrypto && ledgerEnough) return wanted;
+    const position = await fetchPositionQty(this.deps.client, ask.symbol).catch((err: unknown) => {
+      if (cutCrypto && ledgerEnough) return null;
+      throw err;
+    });
+    if (position === null) return wanted;
     const held = ask.side === 'sell' ? position : position.negated();
     if (held.gt(0)) return normalize(D.min(held, wanted));
     const ledger = this.ledgerHeld(ask);
