@@ -147,6 +147,27 @@ interface Lot {
   price: Dec;
 }
 
+/**
+ * The Decimal of a ledger string, one instance per text while the walk runs: a ledger of 100,000
+ * fills holds as many open lots at a few prices and sizes, and a Decimal apiece made the kept books
+ * (ledger-books.ts) 50 MB, which the API's garbage collector then marked again and again. Decimals
+ * are immutable (every operation returns a new one), so one instance can be shared.
+ */
+class DecimalOf {
+  private readonly known = new Map<string, Dec>();
+
+  of(text: string): Dec {
+    let d = this.known.get(text);
+    if (d === undefined) {
+      // Bounded: a ledger of all-different prices keeps what it needs in its lots anyway.
+      if (this.known.size >= 4096) this.known.clear();
+      d = new D(text);
+      this.known.set(text, d);
+    }
+    return d;
+  }
+}
+
 /** One symbol's open lots, oldest first, all on one side. */
 interface Book {
   lots: Lot[];
@@ -192,6 +213,7 @@ type OnClose = (fill: PerformanceFill, pnl: Dec) => void;
  */
 class FifoWalk {
   readonly books = new Map<string, Book>();
+  private readonly decimal = new DecimalOf();
 
   constructor(
     private readonly total: Tally,
@@ -223,9 +245,9 @@ class FifoWalk {
 
   fill(f: PerformanceFill): void {
     if (this.symbol !== undefined && f.symbol !== this.symbol) return;
-    let rest = new D(f.qty);
+    let rest = this.decimal.of(f.qty);
     if (!rest.gt(0)) return; // a zero-qty row moves nothing
-    const price = new D(f.price);
+    const price = this.decimal.of(f.price);
     const buy = f.side === 'buy';
     let book = this.books.get(f.symbol);
     if (!book) {
