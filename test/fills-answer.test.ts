@@ -11,7 +11,8 @@ import { ledgerBooks } from '../src/api/ledger-books.js';
 import { encodeCursor } from '../src/api/query.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { openPgDatabase } from '../src/store/database-pg.js';
-import { insertFills } from '../src/store/ledger.js';
+import { insertFills, noteExecutionId } from '../src/store/ledger.js';
+import { applyChangeToFill, fillOfExecution, insertChange } from '../src/store/fill-changes.js';
 import { freshDatabase, startPgCluster, type PgCluster } from './support/pg-cluster.js';
 
 /**
@@ -139,6 +140,52 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
       }),
       { numRuns: dialect === 'sqlite' ? 60 : 20 },
     );
+  });
+
+  it('writes a fill out again after its stored columns or its extras changed, however they changed', async () => {
+    // SQLite keeps each fill's written-out row between answers (src/api/stored-fill-texts.ts); each
+    // way the service changes a recorded fill, and an edit from another connection, must show.
+    const at = '2026-03-02T15:00:00Z';
+    insertFills(db, [
+      { orderId: 'o1', symbol: 'AAPL', side: 'buy', cumQty: '1', qty: '1', price: '10', source: 'activity', execId: null, at },
+      { orderId: 'o2', symbol: 'AAPL', side: 'sell', cumQty: '1', qty: '1', price: '12', source: 'stream', execId: null, executionId: 'x2', at },
+    ]);
+    const same = () => expect(fillsPage(db, { limit: 10 }).toString('utf8')).toBe(reference(db, 10));
+    same();
+    // A later report's execution id, kept on the row.
+    expect(noteExecutionId(db, 'o1', '1', 'x1')).toBe(true);
+    same();
+    expect(fillsPage(db, { limit: 10 }).toString('utf8')).toContain('"execution_id":"x1"');
+    // A correction: new terms, and the original ones beside them.
+    const now = new Date(at);
+    db.transaction(() => {
+      insertChange(db, 'ev1', { type: 'correct', refId: 'c1', previousId: 'x1', qty: '2', price: '11', orderId: 'o1', symbol: 'AAPL', side: 'buy', at }, now);
+      applyChangeToFill(db, 'c1', fillOfExecution(db, 'x1')!, { qty: '2', price: '11' }, true, now);
+    });
+    same();
+    expect(fillsPage(db, { limit: 10 }).toString('utf8')).toContain('"qty":"2","price":"11"');
+    // A bust of the other fill, then its order learned (its role).
+    db.transaction(() => {
+      insertChange(db, 'ev2', { type: 'bust', refId: 'b2', previousId: 'x2', qty: null, price: null, orderId: 'o2', symbol: 'AAPL', side: 'sell', at }, now);
+      applyChangeToFill(db, 'b2', fillOfExecution(db, 'x2')!, null, true, now);
+    });
+    same();
+    const order = { order_id: 'o2', client_order_id: 'ct-x', symbol: 'AAPL', side: 'sell' as const, type: 'market', asset_class: 'us_equity', role: 'exit' as const, state: 'filled', terminal: 1, filled_qty: '1', filled_avg_price: null, stop_order_id: null, machine_version: 1, snapshot: '{}', created_at: 'c', updated_at: 'u' };
+    db.run(db.kysely.insertInto('orders').values(order));
+    same();
+    // Another connection's edit of a stored column.
+    if (dialect === 'sqlite') {
+      const other = new BetterSqlite3(where);
+      other.prepare("update fills set exec_id = 'edited' where order_id = 'o2'").run();
+      other.close();
+    } else {
+      const other = new pg.Client({ connectionString: where, options: `-c search_path=${SCHEMA}` });
+      await other.connect();
+      await other.query("update fills set exec_id = 'edited' where order_id = 'o2'");
+      await other.end();
+    }
+    same();
+    expect(fillsPage(db, { limit: 10 }).toString('utf8')).toContain('"exec_id":"edited"');
   });
 
   it('gives a kept answer again only while nothing was written, by whatever wrote it', async () => {

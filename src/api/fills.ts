@@ -1,11 +1,13 @@
 import type Router from '@koa/router';
-import { sql } from 'kysely';
+import { CompiledQuery, sql, type SelectQueryBuilder } from 'kysely';
 import type { Database } from '../store/database.js';
 import { placedByUs } from '../domain/orders.js';
 import { cursorParam, encodeCursor, intParam, symbolParam, timeParam } from './query.js';
 import { ledgerBooks } from './ledger-books.js';
 import { AnswerCache } from './answer-cache.js';
-import { fillsPageBody, storedFillSelect, storedFillWidth } from './fill-json.js';
+import { fillsPageBody, pageBodyOfRows, storedFillSelect, storedFillWidth } from './fill-json.js';
+import { rowOf, StoredFillTexts, type KeptFill } from './stored-fill-texts.js';
+import type { Schema } from '../store/schema.js';
 
 /** What a fill was for, to a trader reading the ledger. */
 export type FillRole = 'entry' | 'exit' | 'stop' | 'outside';
@@ -40,12 +42,25 @@ export function fillRoutes(router: Router, db: Database): void {
   });
 }
 
+/** Per database: the stored columns' text of fills answered lately (SQLite: stored-fill-texts.ts). */
+const keptTexts = new WeakMap<Database, StoredFillTexts>();
+
+/** A page's row, whatever the store: its stored columns (fill-json.ts) and what the rest of the answer needs. */
+interface PageRow {
+  stored: readonly unknown[];
+  id: number;
+  role: string | null;
+  client_order_id: string | null;
+  busted: number;
+  corrected: number;
+}
+
 /** A page of the ledger as the answer's JSON (fill-json.ts): the bytes of `{ fills, next_cursor }` as JSON.stringify gives them. */
 export function fillsPage(db: Database, { symbol, since, limit, cursor }: { symbol?: string; since?: string; limit: number; cursor?: number }): Buffer {
   let q = db.kysely
     .selectFrom('fills')
     .leftJoin('orders', 'orders.order_id', 'fills.order_id')
-    .select([...storedFillSelect(db.dialect), 'fills.id', 'orders.role', 'orders.client_order_id', 'fills.busted', 'fills.corrected'])
+    .select(['fills.id', 'orders.role', 'orders.client_order_id', 'fills.busted', 'fills.corrected'])
     .orderBy('fills.id', 'desc')
     .limit(limit + 1);
   if (symbol) q = q.where('fills.symbol', '=', symbol);
@@ -53,18 +68,7 @@ export function fillsPage(db: Database, { symbol, since, limit, cursor }: { symb
   // stops at `limit`, instead of sorting every fill of the symbol since then (24 ms at 100k fills).
   if (since) q = db.dialect === 'sqlite' ? q.where(sql`+${sql.ref('fills.filled_at')}`, '>=', since) : q.where('fills.filled_at', '>=', since);
   if (cursor !== undefined) q = q.where('fills.id', '<', cursor);
-  // Arrays, in the select's order (a page of 1,000 is read in half the time of objects): the stored
-  // columns first (their JSON text on SQLite, the columns on PostgreSQL: fill-json.ts), then what
-  // the rest of the answer needs, named below in the select's order.
-  const width = storedFillWidth(db.dialect);
-  const rows = db.values(q).map((row) => ({
-    stored: row,
-    id: row[width] as number,
-    role: row[width + 1] as string | null,
-    client_order_id: row[width + 2] as string | null,
-    busted: row[width + 3] as number,
-    corrected: row[width + 4] as number,
-  }));
+  const rows = db.dialect === 'sqlite' ? sqliteRows(db, q) : postgresRows(db, q);
   const page = rows.slice(0, limit);
   const realized = page.length > 0 ? ledgerBooks(db).realized : new Map<number, string>();
   const originals = originalTerms(db, page.filter((r) => r.corrected !== 0).map((r) => r.id));
@@ -81,7 +85,56 @@ export function fillsPage(db: Database, { symbol, since, limit, cursor }: { symb
     };
     return { stored, extras };
   });
-  return fillsPageBody(db.dialect, fills, rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null);
+  const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null;
+  if (db.dialect === 'postgres') return fillsPageBody('postgres', fills, nextCursor);
+  return pageBodyOfRows(
+    fills.map(({ stored, extras }) => rowOf(stored[0] as KeptFill, extras)),
+    nextCursor,
+  );
+}
+
+/** SQLite: what the kept texts are valid under (stored-fill-texts.ts): the corrections applied, and another connection's commits. */
+const GENERATION = { compile: () => CompiledQuery.raw("select (select count(*) from fill_changes where applied_at is not null) || ':' || (select data_version from pragma_data_version) as g") as CompiledQuery<{ g: string }> };
+
+type PageQuery = SelectQueryBuilder<Schema, 'fills' | 'orders', { id: number; role: string | null; client_order_id: string | null; busted: number; corrected: number }>;
+
+/**
+ * SQLite: the page's ids and flags, then each fill's stored text, kept from an earlier answer
+ * (stored-fill-texts.ts) or read as JSON text (fill-json.ts); `stored` is the KeptFill. Arrays, in the select's order.
+ */
+function sqliteRows(db: Database, q: PageQuery): PageRow[] {
+  // Read first (nothing runs between two statements of this handler on this connection; another
+  // connection's commit between them changes the next answer's generation).
+  const generation = String(db.first(GENERATION)?.g);
+  const read = db.values(q.select(sql<number>`fills.execution_id is not null`.as('execution_known')));
+  if (read.length === 0) return [];
+  let texts = keptTexts.get(db);
+  if (!texts) keptTexts.set(db, (texts = new StoredFillTexts()));
+  const kept = texts.textsOf(
+    generation,
+    read.map((r) => ({ id: r[0] as number, executionKnown: r[5] === 1 })),
+    (ids) =>
+      db.values(
+        db.kysely
+          .selectFrom('fills')
+          .select(['fills.id', ...storedFillSelect('sqlite')])
+          .where('fills.id', 'in', sql<number>`(select value from json_each(${JSON.stringify(ids)}))`),
+      ) as Array<[number, string]>,
+  );
+  return read.map((r, i) => ({ stored: [kept[i]], id: r[0] as number, role: r[1] as string | null, client_order_id: r[2] as string | null, busted: r[3] as number, corrected: r[4] as number }));
+}
+
+/** PostgreSQL: the stored columns as they are (fill-json.ts stringifies them), then the rest, as arrays. */
+function postgresRows(db: Database, q: PageQuery): PageRow[] {
+  const width = storedFillWidth('postgres');
+  return db.values(q.clearSelect().select([...storedFillSelect('postgres'), 'fills.id', 'orders.role', 'orders.client_order_id', 'fills.busted', 'fills.corrected'])).map((row) => ({
+    stored: row,
+    id: row[width] as number,
+    role: row[width + 1] as string | null,
+    client_order_id: row[width + 2] as string | null,
+    busted: row[width + 3] as number,
+    corrected: row[width + 4] as number,
+  }));
 }
 
 /** The terms corrected fills were recorded with: the old terms of each one's first applied change. */
