@@ -52,8 +52,10 @@ export function fillsPageBody(dialect: 'sqlite' | 'postgres', fills: readonly Pa
     }));
     return Buffer.from(JSON.stringify({ fills: objects, next_cursor: nextCursor }));
   }
-  const texts = fills.map(({ stored, extras }) => sqliteFillRow(stored[0] as string, extras));
-  return Buffer.from(`{"fills":[${texts.join(',')}],"next_cursor":${JSON.stringify(nextCursor)}}`);
+  return pageBodyOfRows(
+    fills.map(({ stored, extras }) => sqliteFillRow(stored[0] as string, extras)),
+    nextCursor,
+  );
 }
 
 /** SQLite: one fill of the answer, its stored columns' JSON text (storedFillSelect's, left open) closed with the rest. */
@@ -61,16 +63,7 @@ export function sqliteFillRow(stored: string, x: FillExtras): string {
   return `${stored},"role":${JSON.stringify(x.role)},"realized_pnl":${JSON.stringify(x.realized_pnl)},"busted":${x.busted},"corrected":${x.corrected},"original_qty":${JSON.stringify(x.original_qty)},"original_price":${JSON.stringify(x.original_price)}}`;
 }
 
-const OPEN = Buffer.from('{"fills":[');
-const COMMA = Buffer.from(',');
-
-/** The answer's body from its fills' rows as UTF-8 (sqliteFillRow's, kept), joined without encoding them again. */
-export function pageBodyOfRows(rows: readonly Buffer[], nextCursor: string | null): Buffer {
-  const parts: Buffer[] = [OPEN];
-  rows.forEach((row, i) => {
-    if (i > 0) parts.push(COMMA);
-    parts.push(row);
-  });
-  parts.push(Buffer.from(`],"next_cursor":${JSON.stringify(nextCursor)}}`));
-  return Buffer.concat(parts);
+/** The answer's body from its fills' rows (sqliteFillRow's, kept). */
+export function pageBodyOfRows(rows: readonly string[], nextCursor: string | null): Buffer {
+  return Buffer.from(`{"fills":[${rows.join(',')}],"next_cursor":${JSON.stringify(nextCursor)}}`);
 }
