@@ -78,6 +78,8 @@ export interface AccountDeps {
    * next term rehydrates from what did commit.
    */
   onLeadershipLost?(err: Error): void;
+  /** PostgreSQL: right before an order leaves, the leader's session was heard from lately (AccountLeader.assertLease); throws LeadershipLost. */
+  assertLease?(): Promise<void>;
 }
 
 /** One account's running service: its API app (served by the process's API host) and how to stop it. */
@@ -129,7 +131,15 @@ export async function startAccount(deps: AccountDeps): Promise<RunningAccount> {
     log.info({ event: 'notifications_ready', channels: channels.map((c) => c.name) }, channels.length ? `notifications to ${channels.map((c) => c.name).join(', ')}` : 'no notification channel configured');
 
     // Every order change checks the fence as it leaves (PostgreSQL: the epoch; SQLite: nothing to check).
-    const broker = createBrokerClient(endpoints, { log, rateLimit: config.brokerRateLimit, beforeOrderChange: () => db.assertLeading() });
+    // Last, the leader's session must have been heard from lately (PostgreSQL: AccountLeader.assertLease).
+    const broker = createBrokerClient(endpoints, {
+      log,
+      rateLimit: config.brokerRateLimit,
+      beforeOrderChange: async () => {
+        db.assertLeading();
+        await deps.assertLease?.();
+      },
+    });
     let stopWorker: StopWorker | null = null;
     const actors = new OrderActors({
       db,

@@ -92,6 +92,7 @@ export function startLedAccounts(deps: LedAccountsDeps): HostedAccount[] {
               onFatal: deps.onFatal,
               onRefused: deps.onRefused,
               onLeadershipLost: (err) => leader.stepDown(err.message),
+              assertLease: () => leader.assertLease(epoch),
             });
           } catch (err) {
             await db.close();

@@ -106,7 +106,7 @@ export function createBrokerClient(
     rateLimit?: RateLimitConfig | false;
     maxRetries?: number;
     /** Runs right before each attempt of an order change leaves (after the rate-limit wait); throws to keep it from leaving. */
-    beforeOrderChange?: () => void;
+    beforeOrderChange?: () => void | Promise<void>;
     /** Reads only (`npm run plan`): every request but a GET throws before it leaves, whatever it is. */
     readOnly?: boolean;
   } = {},
@@ -140,7 +140,7 @@ export function createBrokerClient(
             if (options.readOnly && (init.method ?? 'GET').toUpperCase() !== 'GET') throw new Error(`read-only broker client: ${init.method} ${new URL(url).pathname} not sent`);
             if (limiter) await limiter.acquire(lane ?? laneFor(init.method ?? 'GET', url), init.signal);
             // A leader stopped (SIGSTOP) between its fence check and here must not send once resumed: checked again now.
-            if (options.beforeOrderChange && (init.method ?? 'GET') !== 'GET' && /\/v2\/orders/.test(url)) options.beforeOrderChange();
+            if (options.beforeOrderChange && (init.method ?? 'GET') !== 'GET' && /\/v2\/orders/.test(url)) await options.beforeOrderChange();
             requests += 1;
           },
         },

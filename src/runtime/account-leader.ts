@@ -1,6 +1,7 @@
 import { LockSession } from './lock-session.js';
 import type { Logger } from '../log.js';
 import { LEADERS_TABLE, ensureLeaderTable } from '../store/leader-table.js';
+import { LeadershipLost } from '../store/leadership-lost.js';
 
 /** What the account's runtime gives back once started: how to stop it. */
 export interface LedAccount {
@@ -79,6 +80,31 @@ export class AccountLeader {
 
   start(): void {
     this.loop ??= this.run();
+  }
+
+  /**
+   * Before an order leaves (the broker client's last step, after the store's epoch check): the lock
+   * is this instance's while its session was heard from within the timeout, so an order may leave
+   * only while the last answered query was sent less than half the timeout ago. An epoch read can
+   * be stale: a leader stopped (SIGSTOP) with the read on its way back reads it once resumed, after
+   * another instance took over. Not heard from lately, it waits for the next heartbeat (a busy or
+   * slow moment) up to the timeout; a session lost, or still silent, throws LeadershipLost.
+   */
+  async assertLease(epoch: number): Promise<void> {
+    const fresh = this.timeoutMs / 2;
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const client = this.client;
+      const silentMs = client ? Date.now() - client.heardAt() : null;
+      if (this.lost || this.stopped || silentMs === null || this.current.epoch !== epoch) {
+        throw new LeadershipLost(this.opts.accountId, epoch, null, `the leader session is gone (${this.lost ?? 'stopped'})`);
+      }
+      if (silentMs < fresh) return;
+      if (Date.now() >= deadline) {
+        throw new LeadershipLost(this.opts.accountId, epoch, null, `the leader session was last heard from ${silentMs} ms ago (the lock is held for ${this.timeoutMs} ms after)`);
+      }
+      await sleep(Math.min(50, this.beatMs));
+    }
   }
 
   /** Told by the runtime (a fenced send): another instance leads; step down. */

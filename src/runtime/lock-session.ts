@@ -27,6 +27,11 @@ let client = null;
 let beat = null;
 let lost = false;
 const tell = (m) => parentPort.postMessage(m);
+// When the last query the server answered was sent (epoch ms): the session was alive then.
+const heardAt = new BigInt64Array(data.heard);
+function heard(sent) {
+  if (BigInt(sent) > Atomics.load(heardAt, 0)) Atomics.store(heardAt, 0, BigInt(sent));
+}
 function gone(reason) {
   if (lost) return;
   lost = true;
@@ -46,8 +51,10 @@ function gone(reason) {
 async function tick() {
   if (!beat || lost) return;
   try {
+    const sent = Date.now();
     const res = await client.query(beat.sql, beat.params);
     if (res.rowCount === 0) return gone('another instance took the account over');
+    heard(sent);
   } catch (err) {
     return gone('heartbeat failed: ' + String(err && err.message));
   }
@@ -56,8 +63,12 @@ async function tick() {
 
 parentPort.on('message', (m) => {
   if (m.type === 'query') {
+    const sent = Date.now();
     client.query(m.sql, m.params).then(
-      (res) => tell({ id: m.id, ok: true, rows: res.rows, rowCount: res.rowCount ?? 0 }),
+      (res) => {
+        heard(sent);
+        tell({ id: m.id, ok: true, rows: res.rows, rowCount: res.rowCount ?? 0 });
+      },
       (err) => tell({ id: m.id, ok: false, message: String(err && err.message) }),
     );
   } else if (m.type === 'beat') {
@@ -83,7 +94,10 @@ export class LockSession {
   private lostReason: string | null = null;
   private closed: Promise<void> | null = null;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly heard: BigInt64Array,
+  ) {
     worker.on('message', (m: Reply | Note) => {
       if ('id' in m) {
         const p = this.pending.get(m.id);
@@ -105,16 +119,17 @@ export class LockSession {
 
   /** Connects; rejects when the database cannot be reached. */
   static async open(opts: LockSessionOptions): Promise<LockSession> {
+    const heard = new SharedArrayBuffer(8);
     const worker = new Worker(SOURCE, {
       eval: true,
-      workerData: { ...opts, pgPath: createRequire(import.meta.url).resolve('pg') },
+      workerData: { ...opts, heard, pgPath: createRequire(import.meta.url).resolve('pg') },
     });
     const [first] = (await once(worker, 'message')) as [Note];
     if (first.type !== 'ready') {
       await worker.terminate();
       throw new Error(first.type === 'failed' ? first.message : 'the leader session did not start');
     }
-    return new LockSession(worker);
+    return new LockSession(worker, new BigInt64Array(heard));
   }
 
   query<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<{ rows: R[]; rowCount: number }> {
@@ -124,6 +139,16 @@ export class LockSession {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ type: 'query', id, sql, params });
     });
+  }
+
+  /**
+   * When the last query the server answered (a heartbeat that found its row, or any asked here) was
+   * sent, epoch ms; 0 before any. Kept by the worker in shared memory: true even while the main
+   * thread was stopped or busy, and never later than a send (an answer read after a SIGSTOP and
+   * SIGCONT tells of the session as it was before).
+   */
+  heardAt(): number {
+    return Number(Atomics.load(this.heard, 0));
   }
 
   /** Runs `sql` every `everyMs` on the worker; none of its rows changed, or an error, loses the session. */
