@@ -97,6 +97,20 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
     for (const fn of cleanups.splice(0).reverse()) await fn();
   });
 
+  /** Runs `statement` on a connection of its own to the same database, and closes it. */
+  const fromAnotherConnection = async (statement: string) => {
+    if (dialect === 'sqlite') {
+      const other = new BetterSqlite3(where);
+      other.prepare(statement).run();
+      other.close();
+      return;
+    }
+    const other = new pg.Client({ connectionString: where, options: `-c search_path=${SCHEMA}` });
+    await other.connect();
+    await other.query(statement);
+    await other.end();
+  };
+
   // Any text (PostgreSQL's text holds no NUL): quotes, backslashes, control characters, astral planes.
   const text = fc.string({ unit: 'binary', maxLength: 12 }).map((s) => (dialect === 'postgres' ? s.replaceAll('\u0000', '') : s));
   const fill = fc.record({
@@ -174,16 +188,7 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
     db.run(db.kysely.insertInto('orders').values(order));
     same();
     // Another connection's edit of a stored column.
-    if (dialect === 'sqlite') {
-      const other = new BetterSqlite3(where);
-      other.prepare("update fills set exec_id = 'edited' where order_id = 'o2'").run();
-      other.close();
-    } else {
-      const other = new pg.Client({ connectionString: where, options: `-c search_path=${SCHEMA}` });
-      await other.connect();
-      await other.query("update fills set exec_id = 'edited' where order_id = 'o2'");
-      await other.end();
-    }
+    await fromAnotherConnection("update fills set exec_id = 'edited' where order_id = 'o2'");
     same();
     expect(fillsPage(db, { limit: 10 }).toString('utf8')).toContain('"exec_id":"edited"');
   });
@@ -235,16 +240,7 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
       kept();
     }
     // Another connection's commit.
-    if (dialect === 'sqlite') {
-      const other = new BetterSqlite3(where);
-      other.prepare("update fills set exec_id = 'other' where cum_qty = '1'").run();
-      other.close();
-    } else {
-      const other = new pg.Client({ connectionString: where, options: `-c search_path=${SCHEMA}` });
-      await other.connect();
-      await other.query("update fills set exec_id = 'other' where cum_qty = '1'");
-      await other.end();
-    }
+    await fromAnotherConnection("update fills set exec_id = 'other' where cum_qty = '1'");
     fresh();
     kept();
   });
