@@ -97,7 +97,8 @@ export class AccountLeader {
       const client = this.client;
       const silentMs = client ? Date.now() - client.heardAt() : null;
       if (this.lost || this.stopped || silentMs === null || this.current.epoch !== epoch) {
-        throw new LeadershipLost(this.opts.accountId, epoch, null, `the leader session is gone (${this.lost ?? 'stopped'})`);
+        const why = this.lost || this.stopped || silentMs === null ? `the leader session is gone (${this.lost ?? 'stopped'})` : `this instance's term is ${this.current.epoch ?? 'over'}`;
+        throw new LeadershipLost(this.opts.accountId, epoch, null, why);
       }
       if (silentMs < fresh) return;
       if (Date.now() >= deadline) {
