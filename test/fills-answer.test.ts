@@ -165,6 +165,8 @@ describe.each<{ dialect: Dialect }>([{ dialect: 'sqlite' }, { dialect: 'postgres
       { orderId: 'o2', symbol: 'AAPL', side: 'sell', cumQty: '1', qty: '1', price: '12', source: 'stream', execId: null, executionId: 'x2', at },
     ]);
     const same = () => expect(fillsPage(db, { limit: 10 }).toString('utf8')).toBe(reference(db, 10));
+    // Asked twice: the rows of a page asked again are kept.
+    same();
     same();
     // A later report's execution id, kept on the row.
     expect(noteExecutionId(db, 'o1', '1', 'x1')).toBe(true);

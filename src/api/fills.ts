@@ -5,7 +5,7 @@ import { placedByUs } from '../domain/orders.js';
 import { cursorParam, encodeCursor, intParam, symbolParam, timeParam } from './query.js';
 import { ledgerBooks } from './ledger-books.js';
 import { AnswerCache } from './answer-cache.js';
-import { fillsPageBody, pageBodyOfRows, storedFillSelect, storedFillWidth } from './fill-json.js';
+import { fillsPageBody, pageBodyOfRows, sqliteFillRow, storedFillSelect, storedFillWidth } from './fill-json.js';
 import { rowOf, StoredFillTexts, type KeptFill } from './stored-fill-texts.js';
 import type { Schema } from '../store/schema.js';
 
@@ -87,8 +87,9 @@ export function fillsPage(db: Database, { symbol, since, limit, cursor }: { symb
   });
   const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null;
   if (db.dialect === 'postgres') return fillsPageBody('postgres', fills, nextCursor);
+  // Each row's stored text as read (a page asked the first time), or kept (stored-fill-texts.ts).
   return pageBodyOfRows(
-    fills.map(({ stored, extras }) => rowOf(stored[0] as KeptFill, extras)),
+    fills.map(({ stored: [text], extras }) => (typeof text === 'string' ? sqliteFillRow(text, extras) : rowOf(text as KeptFill, extras))),
     nextCursor,
   );
 }
@@ -100,8 +101,9 @@ type PageQuery = SelectQueryBuilder<Schema, 'fills' | 'orders', { id: number; ro
 
 /**
  * SQLite: a page asked before: its ids and flags, then each fill's stored text, kept from an earlier
- * answer (stored-fill-texts.ts) or read as JSON text (fill-json.ts); a page not asked before: all
- * of it at once, its texts kept. `stored` is the KeptFill. Arrays, in the select's order.
+ * answer (stored-fill-texts.ts) or read as JSON text (fill-json.ts) and kept; `stored` is the
+ * KeptFill. A page not asked before: all of it at once, as it was before rows were kept, nothing kept
+ * (`stored`: the text). Arrays, in the select's order.
  */
 function sqliteRows(db: Database, q: PageQuery, key: string): PageRow[] {
   // Read first (nothing runs between two statements of this handler on this connection; another
@@ -111,9 +113,9 @@ function sqliteRows(db: Database, q: PageQuery, key: string): PageRow[] {
   if (!texts) keptTexts.set(db, (texts = new StoredFillTexts()));
   const executionKnown = sql<number>`fills.execution_id is not null`.as('execution_known');
   if (!texts.askedBefore(key)) {
-    const read = db.values(q.select([executionKnown, ...storedFillSelect('sqlite')]));
-    const kept = texts.keep(generation, read.map((r) => ({ id: r[0] as number, executionKnown: r[5] === 1, text: r[6] as string })));
-    return read.map((r, i) => ({ stored: [kept[i]], id: r[0] as number, role: r[1] as string | null, client_order_id: r[2] as string | null, busted: r[3] as number, corrected: r[4] as number }));
+    // Nothing kept of a page asked once (a cursor walked through the ledger): kept rows are for pages asked again.
+    const read = db.values(q.select(storedFillSelect('sqlite')));
+    return read.map((r) => ({ stored: [r[5] as string], id: r[0] as number, role: r[1] as string | null, client_order_id: r[2] as string | null, busted: r[3] as number, corrected: r[4] as number }));
   }
   const read = db.values(q.select(executionKnown));
   if (read.length === 0) return [];

@@ -24,8 +24,10 @@ export class StoredFillTexts {
 
   /**
    * Whether a page of these parameters was answered lately (it is remembered from now on): its rows
-   * are then likely kept, and worth reading without their texts first; a page never asked is read
-   * with them in one statement (reading ids first, then texts, made a new page 1 ms slower).
+   * are then worth reading without their texts first, and keeping; a page asked once is read with
+   * them in one statement, and none kept (reading ids first, then texts, made a new page 1 ms
+   * slower, and keeping the rows of pages asked once churned the heap: a cursor walk's slowest page
+   * took twice as long).
    */
   askedBefore(key: string): boolean {
     if (this.asked.delete(key)) {
@@ -35,21 +37,6 @@ export class StoredFillTexts {
     this.asked.add(key);
     if (this.asked.size > 64) this.asked.delete(this.asked.values().next().value!);
     return false;
-  }
-
-  /** Rows read with their texts: each kept (in place of what was), in the rows' order. */
-  keep(generation: string, rows: ReadonlyArray<{ id: number; executionKnown: boolean; text: string }>): KeptFill[] {
-    this.enter(generation);
-    const out = rows.map(({ id, executionKnown, text }) => {
-      const was = this.texts.get(id);
-      if (was !== undefined && was.executionKnown === executionKnown && was.text === text) return was;
-      const kept: KeptFill = { text, executionKnown, extras: null, row: null };
-      this.texts.delete(id);
-      this.texts.set(id, kept);
-      return kept;
-    });
-    this.evict();
-    return out;
   }
 
   /**
